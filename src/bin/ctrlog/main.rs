@@ -1,0 +1,63 @@
+//! `ctrlog`: container runtime logs from the command line.
+//!
+//! Exit status: 0 success, 1 "nothing found" where a command says so, 2 bad usage or input.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod demo;
+mod last_error;
+mod logs;
+mod summary;
+mod write;
+
+#[derive(Parser)]
+#[command(
+    name = "ctrlog",
+    version,
+    about = "Container runtime logs: runc log.json, CRI and Docker json-file logs, rotation"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run ctrlog's main jobs on embedded real-world data (no arguments, no files needed).
+    Demo(demo::Args),
+    /// Turn a container's output (stdin) into CRI or Docker json-file records.
+    Write(write::Args),
+    /// Print container log records (CRI or Docker json-file), merging partial lines.
+    Logs(logs::Args),
+    /// Print the last error message of a runc/crun log.json.
+    LastError(last_error::Args),
+    /// Summarise a runc/crun log.json: levels, times, repeated messages.
+    Summary(summary::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Write(a) => write::run(a),
+        Command::Logs(a) => logs::run(a),
+        Command::LastError(a) => last_error::run(a),
+        Command::Summary(a) => summary::run(a),
+    }
+}
+
+/// Prints `ctrlog: <msg>` to stderr and returns exit status 2.
+#[allow(dead_code)]
+pub fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("ctrlog: {msg}");
+    ExitCode::from(2)
+}

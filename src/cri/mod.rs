@@ -1,0 +1,77 @@
+//! CRI container logs: the records containerd's CRI plugin writes and kubelet reads, and
+//! Docker's json-file records.
+//!
+//! A CRI record is one line: `<RFC3339Nano time> <stdout|stderr> <P|F> <content>\n`. Lines of
+//! the container's output longer than the maximum line length are split into `P` (partial)
+//! records closed by an `F` (full) record; readers merge them back.
+//!
+//! * [`write`]: turn a container's stdout/stderr bytes into records (containerd's
+//!   `internal/cri/io/logger.go` semantics, with bounded memory), CRI or Docker json-file.
+//! * [`read`]: parse records, merge partials, tail, filter and follow (kubelet's
+//!   `pkg/kubelet/kuberuntime/logs/logs.go` semantics).
+//!
+//! Each submodule lists where it differs from its reference on purpose.
+
+pub mod read;
+pub mod write;
+
+/// The stream a record came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stream {
+    /// The container's standard output.
+    Stdout,
+    /// The container's standard error.
+    Stderr,
+}
+
+impl Stream {
+    /// `stdout` or `stderr`, as written in records.
+    pub const fn as_bytes(self) -> &'static [u8] {
+        match self {
+            Stream::Stdout => b"stdout",
+            Stream::Stderr => b"stderr",
+        }
+    }
+
+    /// `stdout` or `stderr`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+
+    /// Parses exactly `stdout` or `stderr`.
+    pub fn from_bytes(b: &[u8]) -> Option<Stream> {
+        match b {
+            b"stdout" => Some(Stream::Stdout),
+            b"stderr" => Some(Stream::Stderr),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a record ends a line of the container's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tag {
+    /// `P`: a piece of a longer line; more of the line follows.
+    Partial,
+    /// `F`: the last (or only) piece of a line.
+    Full,
+}
+
+impl Tag {
+    /// `b'P'` or `b'F'`.
+    pub const fn as_byte(self) -> u8 {
+        match self {
+            Tag::Partial => b'P',
+            Tag::Full => b'F',
+        }
+    }
+}

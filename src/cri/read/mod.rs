@@ -1,0 +1,1 @@
+//! Reading CRI and Docker json-file records (filled in by the readers issue).

@@ -1,0 +1,5 @@
+pub mod cri;
+pub mod rotate;
+pub mod runc;
+pub mod size;
+pub mod time;

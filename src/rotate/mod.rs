@@ -1,0 +1,1 @@
+//! Size-capped rotating log files (filled in by the rotation issue).

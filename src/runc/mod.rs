@@ -1,0 +1,1 @@
+//! runc's `log.json` (filled in by the runc log.json issue).
