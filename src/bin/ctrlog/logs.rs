@@ -1,10 +1,203 @@
-//! Placeholder: filled in by this subcommand's issue.
+//! `ctrlog logs`: print a container log (CRI or Docker json-file) as `kubectl logs` does.
 
+use std::fs::File;
+use std::io::{self, Write};
+use std::mem::ManuallyDrop;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::FromRawFd;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use ctrlog::cri::read::{LogReader, LogSink, OutputOptions, ReadError, ReadOptions, TailMode};
+use ctrlog::cri::Stream;
+use ctrlog::time::{parse_rfc3339nano, Clock, SystemClock, Timestamp};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Keep printing new records; follows rotation and truncation. Stops on SIGINT/SIGTERM.
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// Print only the last N logical lines (-1: all).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    tail: Option<i64>,
+    /// Make --tail count physical records, as kubelet does (a long line split into pieces
+    /// counts once per piece).
+    #[arg(long)]
+    tail_records: bool,
+    /// Only lines at or after this time: RFC 3339 (2024-01-02T15:04:05Z) or a duration ago
+    /// (10s, 5m, 2h, 1h30m).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Prefix each line with its timestamp (RFC 3339, nine fraction digits).
+    #[arg(long)]
+    timestamps: bool,
+    /// Stop after printing N bytes (both streams together, prefixes included).
+    #[arg(long, value_name = "N")]
+    limit_bytes: Option<u64>,
+    /// Read only PATH, not the rotated backups beside it.
+    #[arg(long)]
+    no_backups: bool,
+    /// A log file (its backups are read first) or a directory holding one rotated set.
+    path: PathBuf,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    crate::fail("this subcommand is not implemented yet")
+/// Parses `1h30m`, `10s`, `250ms`, `2h` into nanoseconds.
+fn parse_duration(s: &str) -> Option<i128> {
+    let mut total: i128 = 0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let n: i128 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let mult: i128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total = total.checked_add(n.checked_mul(mult)?)?;
+    }
+    Some(total)
+}
+
+fn parse_since(s: &str) -> Result<Timestamp, String> {
+    if let Ok(ts) = parse_rfc3339nano(s.as_bytes()) {
+        return Ok(ts);
+    }
+    match parse_duration(s) {
+        Some(d) => Ok(SystemClock.now().add_nanos(-d)),
+        None => Err(format!(
+            "invalid --since {s:?}: want an RFC 3339 time (2024-01-02T15:04:05Z) or a duration (10s, 5m, 2h)"
+        )),
+    }
+}
+
+/// Buffered output straight to fds 1 and 2; one buffer (record order kept) when both are the
+/// same file.
+struct FdSink {
+    out: [ManuallyDrop<File>; 2],
+    bufs: [Vec<u8>; 2],
+    merged: bool,
+}
+
+const BUF: usize = 256 << 10;
+
+impl FdSink {
+    fn new() -> Self {
+        // SAFETY: fds 1 and 2 are open for the whole process; ManuallyDrop never closes them.
+        let out = unsafe {
+            [
+                ManuallyDrop::new(File::from_raw_fd(1)),
+                ManuallyDrop::new(File::from_raw_fd(2)),
+            ]
+        };
+        let id = |f: &File| f.metadata().ok().map(|m| (m.dev(), m.ino(), m.rdev()));
+        let merged = matches!((id(&out[0]), id(&out[1])), (Some(a), Some(b)) if a == b);
+        FdSink {
+            out,
+            bufs: [Vec::with_capacity(BUF), Vec::new()],
+            merged,
+        }
+    }
+
+    fn flush_one(&mut self, i: usize) -> io::Result<()> {
+        if !self.bufs[i].is_empty() {
+            let r = (&*self.out[i]).write_all(&self.bufs[i]);
+            self.bufs[i].clear();
+            r?;
+        }
+        Ok(())
+    }
+}
+
+impl LogSink for FdSink {
+    #[inline]
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
+        let i = if self.merged || stream == Stream::Stdout {
+            0
+        } else {
+            1
+        };
+        self.bufs[i].extend_from_slice(data);
+        if self.bufs[i].len() >= BUF {
+            self.flush_one(i)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let a = self.flush_one(0);
+        let b = self.flush_one(1);
+        a.and(b)
+    }
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let since = match args.since.as_deref().map(parse_since).transpose() {
+        Ok(s) => s,
+        Err(msg) => return crate::fail(msg),
+    };
+    let tail = match args.tail {
+        None => None,
+        Some(n) if n < 0 => None,
+        Some(n) => Some(n.unsigned_abs()),
+    };
+    let opts = ReadOptions {
+        tail,
+        tail_mode: if args.tail_records {
+            TailMode::Records
+        } else {
+            TailMode::Lines
+        },
+        output: OutputOptions {
+            since,
+            limit_bytes: args.limit_bytes,
+            timestamps: args.timestamps,
+            timestamp_offset: None,
+        },
+        ..ReadOptions::default()
+    };
+    let reader = if args.no_backups {
+        LogReader::open_single(&args.path, opts)
+    } else {
+        LogReader::open(&args.path, opts)
+    };
+    let mut reader = match reader {
+        Ok(r) => r,
+        Err(e) => return crate::fail(e),
+    };
+    let mut sink = FdSink::new();
+    let result = if args.follow {
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop)) {
+                return crate::fail(format!("cannot handle signal {sig}: {e}"));
+            }
+        }
+        reader.follow(&mut sink, &stop)
+    } else {
+        reader.read_to(&mut sink)
+    };
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(ReadError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(ReadError::Output(e)) => {
+            eprintln!("ctrlog: writing output: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => crate::fail(e),
+    }
 }

@@ -1,0 +1,193 @@
+//! Output: `--since`, `--limit-bytes` and `--timestamps` applied to pieces, written to a sink.
+
+use std::io::{self, Write};
+
+use crate::cri::Stream;
+use crate::time::{format_rfc3339nano_fixed, Offset, Timestamp};
+
+use super::merge::{idx, Piece};
+
+/// Where output goes: bytes for one stream at a time.
+///
+/// The sink owns any buffering; [`LogSink::flush`] is called at the end and whenever a
+/// follower goes idle.
+pub trait LogSink {
+    /// Writes `data`, which belongs to `stream`.
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> io::Result<()>;
+    /// Pushes buffered output out.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<S: LogSink + ?Sized> LogSink for &mut S {
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
+        (**self).write_stream(stream, data)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+}
+
+/// A sink over two writers, one per stream (`kubectl logs` prints stdout records to its
+/// stdout and stderr records to its stderr).
+#[derive(Debug, Default)]
+pub struct SplitSink<O, E> {
+    /// Receives stdout records.
+    pub stdout: O,
+    /// Receives stderr records.
+    pub stderr: E,
+}
+
+impl<O: Write, E: Write> LogSink for SplitSink<O, E> {
+    #[inline]
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
+        match stream {
+            Stream::Stdout => self.stdout.write_all(data),
+            Stream::Stderr => self.stderr.write_all(data),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stdout.flush()?;
+        self.stderr.flush()
+    }
+}
+
+/// A sink that writes both streams, in record order, to one writer.
+#[derive(Debug, Default)]
+pub struct MergedSink<W>(pub W);
+
+impl<W: Write> LogSink for MergedSink<W> {
+    #[inline]
+    fn write_stream(&mut self, _stream: Stream, data: &[u8]) -> io::Result<()> {
+        self.0.write_all(data)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The output options of `kubectl logs`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputOptions {
+    /// Keep only lines whose first piece is at or after this instant (kubelet keeps records
+    /// at exactly `since`).
+    pub since: Option<Timestamp>,
+    /// Stop after this many output bytes, prefixes included, counted across both streams
+    /// (a line may be cut).
+    pub limit_bytes: Option<u64>,
+    /// Prefix each logical line with its first piece's timestamp, nine fraction digits.
+    pub timestamps: bool,
+    /// The zone for `timestamps`: `None` prints each record's own zone, as kubelet does.
+    pub timestamp_offset: Option<Offset>,
+}
+
+/// Whether to go on after a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep going.
+    Continue,
+    /// `limit_bytes` is used up: stop reading.
+    LimitReached,
+}
+
+/// Applies [`OutputOptions`] to pieces and writes them to a [`LogSink`].
+#[derive(Debug)]
+pub struct Emitter {
+    opts: OutputOptions,
+    remain: u64,
+    /// Per stream: the open line was dropped by `since`.
+    dropping: [bool; 2],
+    prefix: Vec<u8>,
+    /// Bytes written (prefixes and newlines included).
+    pub bytes_out: u64,
+    /// Logical lines started in the output.
+    pub lines_out: u64,
+}
+
+impl Emitter {
+    /// An emitter with the given options.
+    pub fn new(opts: OutputOptions) -> Self {
+        Emitter {
+            opts,
+            remain: opts.limit_bytes.unwrap_or(u64::MAX),
+            dropping: [false; 2],
+            prefix: Vec::with_capacity(40),
+            bytes_out: 0,
+            lines_out: 0,
+        }
+    }
+
+    /// Whether the byte limit is used up.
+    pub fn exhausted(&self) -> bool {
+        self.remain == 0
+    }
+
+    #[inline]
+    fn put<S: LogSink>(&mut self, sink: &mut S, stream: Stream, data: &[u8]) -> io::Result<Flow> {
+        if data.is_empty() {
+            return Ok(if self.remain == 0 {
+                Flow::LimitReached
+            } else {
+                Flow::Continue
+            });
+        }
+        let n = usize::try_from(self.remain)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
+        sink.write_stream(stream, &data[..n])?;
+        self.remain -= n as u64;
+        self.bytes_out += n as u64;
+        Ok(if self.remain == 0 {
+            Flow::LimitReached
+        } else {
+            Flow::Continue
+        })
+    }
+
+    /// Writes one piece; `newline` says whether an ending piece gets its `\n` (`false` only
+    /// for an unterminated last record at the end of a file, printed as kubelet prints it).
+    #[inline]
+    pub fn emit<S: LogSink>(
+        &mut self,
+        piece: &Piece<'_>,
+        newline: bool,
+        sink: &mut S,
+    ) -> io::Result<Flow> {
+        if self.remain == 0 {
+            return Ok(Flow::LimitReached);
+        }
+        let i = idx(piece.stream);
+        if piece.starts_line {
+            self.dropping[i] = matches!(self.opts.since, Some(s) if piece.line_timestamp < s);
+            if !self.dropping[i] {
+                self.lines_out += 1;
+            }
+        }
+        if self.dropping[i] {
+            return Ok(Flow::Continue);
+        }
+        if piece.starts_line && self.opts.timestamps {
+            self.prefix.clear();
+            let off = self
+                .opts
+                .timestamp_offset
+                .unwrap_or(Offset::Fixed(piece.line_utc_offset));
+            format_rfc3339nano_fixed(piece.line_timestamp, off, &mut self.prefix);
+            self.prefix.push(b' ');
+            let prefix = std::mem::take(&mut self.prefix);
+            let r = self.put(sink, piece.stream, &prefix);
+            self.prefix = prefix;
+            if r? == Flow::LimitReached {
+                return Ok(Flow::LimitReached);
+            }
+        }
+        if self.put(sink, piece.stream, piece.content)? == Flow::LimitReached {
+            return Ok(Flow::LimitReached);
+        }
+        if piece.ends_line && newline {
+            return self.put(sink, piece.stream, b"\n");
+        }
+        Ok(Flow::Continue)
+    }
+}

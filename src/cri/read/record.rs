@@ -1,0 +1,408 @@
+//! Record parsers: one CRI line or one Docker json-file line into a [`CriRecord`].
+//!
+//! Both parsers are sans-IO: they take one physical line (with or without its `\n`) and
+//! borrow the content from it. Docker content that needs unescaping is decoded into the
+//! [`RecordParser`]'s scratch buffer, which is reused, so no record allocates.
+
+use std::borrow::Cow;
+
+use memchr::{memchr, memchr2};
+
+use crate::cri::{Stream, Tag};
+use crate::time::{parse_rfc3339nano, ParseTimeError, Timestamp};
+
+/// The two record formats a container log file can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LogFormat {
+    /// `<time> <stream> <tag> <content>` (containerd's CRI plugin, CRI-O/conmon).
+    Cri,
+    /// `{"log":…,"stream":…,"time":…}` (Docker's json-file driver).
+    DockerJson,
+}
+
+/// One parsed record. Docker json-file records decode to the same shape: a `log` value that
+/// ends in `\n` is a [`Tag::Full`] record (the `\n` removed), one that does not is a
+/// [`Tag::Partial`] piece of a longer line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CriRecord<'a> {
+    /// When the runtime read the bytes.
+    pub timestamp: Timestamp,
+    /// The zone offset (seconds east of UTC) the timestamp was written with; `0` for `Z`.
+    /// Used to print `--timestamps` in the record's own zone, as kubelet does.
+    pub utc_offset: i32,
+    /// `stdout` or `stderr`.
+    pub stream: Stream,
+    /// Partial piece or end of line.
+    pub tag: Tag,
+    /// The content, byte-exact, without the record's line terminator.
+    pub content: &'a [u8],
+}
+
+/// Why one line is not a record. Small and `Copy`: readers count these and go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// No space after the timestamp field (kubelet: "timestamp is not found").
+    #[error("timestamp is not found")]
+    MissingTimestamp,
+    /// The timestamp field is not RFC 3339.
+    #[error("unexpected timestamp format: {0}")]
+    BadTimestamp(ParseTimeError),
+    /// No space after the stream field (kubelet: "stream type is not found").
+    #[error("stream type is not found")]
+    MissingStream,
+    /// The stream is neither `stdout` nor `stderr`.
+    #[error("unexpected stream type")]
+    BadStream,
+    /// No space after the tag field (kubelet: "log tag is not found").
+    #[error("log tag is not found")]
+    MissingTag,
+    /// Not a JSON object with string `log`/`stream`/`time` members.
+    #[error("invalid Docker json-file record")]
+    BadJson,
+    /// A required Docker member is missing (`stream`).
+    #[error("Docker json-file record has no {0:?} member")]
+    MissingField(&'static str),
+    /// An empty line.
+    #[error("empty line")]
+    Empty,
+}
+
+fn strip_newline(line: &[u8]) -> &[u8] {
+    match line.split_last() {
+        Some((b'\n', rest)) => rest,
+        _ => line,
+    }
+}
+
+/// The zone offset written at the end of an RFC 3339 timestamp that parsed: `Z` or `±hh:mm`.
+fn zone_offset(ts: &[u8]) -> i32 {
+    let n = ts.len();
+    if n < 6 || ts[n - 1] == b'Z' {
+        return 0;
+    }
+    let z = &ts[n - 6..];
+    let d = |b: u8| i32::from(b.wrapping_sub(b'0')).min(9);
+    let v = (d(z[1]) * 10 + d(z[2])) * 3600 + (d(z[4]) * 10 + d(z[5])) * 60;
+    match z[0] {
+        b'-' => -v,
+        b'+' => v,
+        _ => 0,
+    }
+}
+
+/// Parses one CRI record with kubelet's rules (`parseCRILog`).
+///
+/// The timestamp runs to the first space and must be RFC 3339 (lenient, as kubelet); the
+/// stream runs to the next space and must be exactly `stdout` or `stderr`; the tag field runs
+/// to the next space, and its first `:`-separated tag decides: `P` is partial, anything else
+/// is full. Everything after that space is the content, byte-exact. One trailing `\n` (the
+/// record terminator) is removed from the content whatever the tag.
+///
+/// ```
+/// use ctrlog::cri::read::parse_cri_record;
+/// use ctrlog::cri::{Stream, Tag};
+/// let r = parse_cri_record(b"2016-10-06T00:17:09.669794202Z stdout P log content 1\n").unwrap();
+/// assert_eq!((r.stream, r.tag, r.content), (Stream::Stdout, Tag::Partial, &b"log content 1"[..]));
+/// ```
+pub fn parse_cri_record(line: &[u8]) -> Result<CriRecord<'_>, ParseError> {
+    let line = strip_newline(line);
+    let sp = memchr(b' ', line).ok_or(ParseError::MissingTimestamp)?;
+    let ts_text = &line[..sp];
+    let timestamp = parse_rfc3339nano(ts_text).map_err(ParseError::BadTimestamp)?;
+    let rest = &line[sp + 1..];
+    // Fast path: the stream is six bytes followed by a space.
+    let (stream, rest) = match (rest.get(..6).and_then(Stream::from_bytes), rest.get(6)) {
+        (Some(s), Some(b' ')) => (s, &rest[7..]),
+        _ => {
+            let sp = memchr(b' ', rest).ok_or(ParseError::MissingStream)?;
+            let s = Stream::from_bytes(&rest[..sp]).ok_or(ParseError::BadStream)?;
+            (s, &rest[sp + 1..])
+        }
+    };
+    // Fast path: a one-byte tag.
+    let (tag_field, content) = match rest.get(1) {
+        Some(b' ') => (&rest[..1], &rest[2..]),
+        _ => {
+            let sp = memchr(b' ', rest).ok_or(ParseError::MissingTag)?;
+            (&rest[..sp], &rest[sp + 1..])
+        }
+    };
+    let first_tag = match memchr(b':', tag_field) {
+        Some(i) => &tag_field[..i],
+        None => tag_field,
+    };
+    let tag = if first_tag == b"P" {
+        Tag::Partial
+    } else {
+        Tag::Full
+    };
+    Ok(CriRecord {
+        timestamp,
+        utc_offset: zone_offset(ts_text),
+        stream,
+        tag,
+        content,
+    })
+}
+
+/// Go's zero `time.Time` (`0001-01-01T00:00:00Z`): what a Docker record without `time` gets.
+const GO_ZERO_TIME: Timestamp = Timestamp {
+    secs: -62_135_596_800,
+    nanos: 0,
+};
+
+/// Parses one Docker json-file record, decoding escapes into `scratch` when needed.
+///
+/// The fast path reads the members in the order dockerd writes them (`log`, `stream`,
+/// `time`) without building a JSON value; any other shape (`attrs`, other key order,
+/// whitespace) falls back to `serde_json`. A `log` that ends in `\n` is a full record.
+///
+/// ```
+/// use ctrlog::cri::read::parse_docker_record;
+/// use ctrlog::cri::{Stream, Tag};
+/// let mut scratch = Vec::new();
+/// let line = br#"{"log":"say \"hi\"\n","stream":"stderr","time":"2016-10-20T18:39:20.57606443Z"}"#;
+/// let r = parse_docker_record(line, &mut scratch).unwrap();
+/// assert_eq!((r.stream, r.tag, r.content), (Stream::Stderr, Tag::Full, &b"say \"hi\""[..]));
+/// ```
+pub fn parse_docker_record<'a>(
+    line: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> Result<CriRecord<'a>, ParseError> {
+    let line = strip_newline(line);
+    match fast_docker(line, scratch) {
+        Fast::Done {
+            log_in_scratch,
+            log,
+            stream,
+            time,
+        } => {
+            let (timestamp, utc_offset) = docker_time(time)?;
+            let content: &'a [u8] = if log_in_scratch {
+                &scratch[..]
+            } else {
+                &line[log.0..log.1]
+            };
+            Ok(finish_docker(timestamp, utc_offset, stream, content))
+        }
+        Fast::Fallback => slow_docker(line, scratch),
+    }
+}
+
+fn docker_time(time: Option<&[u8]>) -> Result<(Timestamp, i32), ParseError> {
+    match time {
+        None => Ok((GO_ZERO_TIME, 0)),
+        Some(t) => Ok((
+            parse_rfc3339nano(t).map_err(ParseError::BadTimestamp)?,
+            zone_offset(t),
+        )),
+    }
+}
+
+fn finish_docker(
+    timestamp: Timestamp,
+    utc_offset: i32,
+    stream: Stream,
+    log: &[u8],
+) -> CriRecord<'_> {
+    let (tag, content) = match log.split_last() {
+        Some((b'\n', rest)) => (Tag::Full, rest),
+        _ => (Tag::Partial, log),
+    };
+    CriRecord {
+        timestamp,
+        utc_offset,
+        stream,
+        tag,
+        content,
+    }
+}
+
+enum Fast<'a> {
+    Done {
+        log_in_scratch: bool,
+        log: (usize, usize),
+        stream: Stream,
+        time: Option<&'a [u8]>,
+    },
+    Fallback,
+}
+
+const LOG_PREFIX: &[u8] = b"{\"log\":\"";
+const STREAM_KEY: &[u8] = b",\"stream\":\"";
+const TIME_KEY: &[u8] = b",\"time\":\"";
+
+fn fast_docker<'a>(line: &'a [u8], scratch: &mut Vec<u8>) -> Fast<'a> {
+    let Some(body) = line.strip_prefix(LOG_PREFIX) else {
+        return Fast::Fallback;
+    };
+    let start = LOG_PREFIX.len();
+    let mut i = 0usize;
+    let mut in_scratch = false;
+    // Scan the log string: copy-free until the first backslash.
+    let end = loop {
+        let Some(j) = memchr2(b'"', b'\\', &body[i..]) else {
+            return Fast::Fallback;
+        };
+        let at = i + j;
+        if body[at] == b'"' {
+            if in_scratch {
+                scratch.extend_from_slice(&body[i..at]);
+            }
+            break at;
+        }
+        if !in_scratch {
+            scratch.clear();
+            in_scratch = true;
+        }
+        scratch.extend_from_slice(&body[i..at]);
+        match unescape(body, at, scratch) {
+            Some(next) => i = next,
+            None => return Fast::Fallback,
+        }
+    };
+    let log = (start, start + end);
+    let rest = &body[end + 1..];
+    let Some(rest) = rest.strip_prefix(STREAM_KEY) else {
+        return Fast::Fallback;
+    };
+    let (stream, rest) = match (rest.get(..6).and_then(Stream::from_bytes), rest.get(6)) {
+        (Some(s), Some(b'"')) => (s, &rest[7..]),
+        _ => return Fast::Fallback,
+    };
+    let Some(rest) = rest.strip_prefix(TIME_KEY) else {
+        return Fast::Fallback;
+    };
+    let Some(q) = memchr2(b'"', b'\\', rest) else {
+        return Fast::Fallback;
+    };
+    if rest[q] != b'"' || &rest[q + 1..] != b"}" {
+        return Fast::Fallback;
+    }
+    Fast::Done {
+        log_in_scratch: in_scratch,
+        log,
+        stream,
+        time: Some(&rest[..q]),
+    }
+}
+
+fn hex4(s: &[u8], at: usize) -> Option<u32> {
+    let h = s.get(at..at + 4)?;
+    let mut v = 0u32;
+    for &b in h {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        v = v * 16 + u32::from(d);
+    }
+    Some(v)
+}
+
+/// Decodes the escape at `s[at]` (a backslash) into `out`; returns the index after it.
+fn unescape(s: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
+    let c = *s.get(at + 1)?;
+    let simple = match c {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        b'/' => b'/',
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'u' => {
+            let u = hex4(s, at + 2)?;
+            let mut next = at + 6;
+            let ch = if (0xD800..0xDC00).contains(&u) {
+                // A high surrogate: pair it with a following low surrogate, else U+FFFD (Go).
+                match (s.get(next), s.get(next + 1), hex4(s, next + 2)) {
+                    (Some(b'\\'), Some(b'u'), Some(lo)) if (0xDC00..0xE000).contains(&lo) => {
+                        next += 6;
+                        char::from_u32(0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00))
+                    }
+                    _ => None,
+                }
+            } else {
+                char::from_u32(u)
+            };
+            let ch = ch.unwrap_or('\u{FFFD}');
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+            return Some(next);
+        }
+        _ => return None,
+    };
+    out.push(simple);
+    Some(at + 2)
+}
+
+#[derive(serde::Deserialize)]
+struct SlowDocker<'a> {
+    #[serde(borrow, default)]
+    log: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    stream: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    time: Option<Cow<'a, str>>,
+}
+
+#[cold]
+fn slow_docker<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<CriRecord<'a>, ParseError> {
+    let v: SlowDocker<'_> = serde_json::from_slice(line).map_err(|_| ParseError::BadJson)?;
+    let stream = match v.stream.as_deref() {
+        None => return Err(ParseError::MissingField("stream")),
+        Some(s) => Stream::from_bytes(s.as_bytes()).ok_or(ParseError::BadStream)?,
+    };
+    let (timestamp, utc_offset) = docker_time(v.time.as_deref().map(str::as_bytes))?;
+    scratch.clear();
+    if let Some(log) = &v.log {
+        scratch.extend_from_slice(log.as_bytes());
+    }
+    Ok(finish_docker(timestamp, utc_offset, stream, &scratch[..]))
+}
+
+/// Parses records of either format, deciding per record, with a reusable scratch buffer.
+///
+/// A line whose first byte is `{` is read as Docker json-file, anything else as CRI; a line
+/// that is neither is an error for that line only (kubelet decides the format once from the
+/// first line and fails the whole file when that line is garbage).
+#[derive(Debug, Default)]
+pub struct RecordParser {
+    scratch: Vec<u8>,
+}
+
+impl RecordParser {
+    /// A parser with an empty scratch buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses one line (with or without its `\n`).
+    ///
+    /// ```
+    /// use ctrlog::cri::read::{LogFormat, RecordParser};
+    /// let mut p = RecordParser::new();
+    /// let (f, r) = p.parse(b"2024-01-01T00:00:00Z stderr F oops\n").unwrap();
+    /// assert_eq!((f, r.content), (LogFormat::Cri, &b"oops"[..]));
+    /// assert!(p.parse(b"garbage").is_err());
+    /// ```
+    #[inline]
+    pub fn parse<'a>(
+        &'a mut self,
+        line: &'a [u8],
+    ) -> Result<(LogFormat, CriRecord<'a>), ParseError> {
+        match line.first() {
+            None | Some(b'\n') => Err(ParseError::Empty),
+            Some(b'{') => Ok((
+                LogFormat::DockerJson,
+                parse_docker_record(line, &mut self.scratch)?,
+            )),
+            Some(_) => Ok((LogFormat::Cri, parse_cri_record(line)?)),
+        }
+    }
+}
