@@ -268,7 +268,8 @@ impl LogReader {
                 .metadata()
                 .map_err(|e| ReadError::io(&f.path, e))?
                 .len();
-            let mut back = BackScanner::new(&file, size, 64 << 10, self.opts.max_record_len)
+            let block = self.opts.read_size.clamp(16, 64 << 10);
+            let mut back = BackScanner::new(&file, size, block, self.opts.max_record_len)
                 .map_err(|e| ReadError::io(&f.path, e))?;
             while !t.done() {
                 match back.prev().map_err(|e| ReadError::io(&f.path, e))? {
