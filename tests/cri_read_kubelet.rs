@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ctrlog::cri::read::{
-    parse_cri_record, Emitter, LogFormat, LogReader, OutputOptions, ParseError, PartialMerger, ReadOptions,
-    RecordParser, SplitSink, TailMode,
+    parse_cri_record, Emitter, LogFormat, LogReader, OutputOptions, ParseError, PartialMerger,
+    ReadOptions, RecordParser, SplitSink, TailMode,
 };
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::time::{format_rfc3339nano_fixed, parse_rfc3339nano, Offset, Timestamp};
@@ -80,8 +80,14 @@ fn parse_log_table() {
     ];
     let mut p = RecordParser::new();
     for (line, format, stream, tag, content) in ok {
-        let (f, r) = p.parse(line.as_bytes()).unwrap_or_else(|e| panic!("{line:?}: {e}"));
-        assert_eq!((f, r.stream, r.tag, r.content), (*format, *stream, *tag, content.as_bytes()), "{line:?}");
+        let (f, r) = p
+            .parse(line.as_bytes())
+            .unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert_eq!(
+            (f, r.stream, r.tag, r.content),
+            (*format, *stream, *tag, content.as_bytes()),
+            "{line:?}"
+        );
         assert_eq!(r.timestamp, t);
     }
     assert!(p.parse(b"unsupported log format test log\n").is_err());
@@ -106,8 +112,16 @@ fn parse_cri_errors() {
         Err(ParseError::BadTimestamp(_))
     ));
     // Tags other than P are full; an empty tag field too (kubelet: tags[0] != "P").
-    for line in ["2016-10-20T18:39:20Z stdout X x", "2016-10-20T18:39:20Z stdout  x", "2016-10-20T18:39:20Z stdout F:P x"] {
-        assert_eq!(parse_cri_record(line.as_bytes()).unwrap().tag, Tag::Full, "{line:?}");
+    for line in [
+        "2016-10-20T18:39:20Z stdout X x",
+        "2016-10-20T18:39:20Z stdout  x",
+        "2016-10-20T18:39:20Z stdout F:P x",
+    ] {
+        assert_eq!(
+            parse_cri_record(line.as_bytes()).unwrap().tag,
+            Tag::Full,
+            "{line:?}"
+        );
     }
     // Lenient timestamps, kept zone.
     let r = parse_cri_record(b"2022-10-29T16:10:22.592603036-05:00 stdout F \n").unwrap();
@@ -163,12 +177,24 @@ fn read_logs_table() {
         ("since", o(None, None, since), false, "line2\nline3\n"),
         ("since now", o(None, None, now), false, ""),
         ("follow", o(None, None, None), true, all),
-        ("follow tail 2", o(Some(2), None, None), true, "line2\nline3\n"),
+        (
+            "follow tail 2",
+            o(Some(2), None, None),
+            true,
+            "line2\nline3\n",
+        ),
         ("follow since", o(None, None, since), true, "line2\nline3\n"),
     ];
     for (name, opts, follow, want) in cases {
         for mode in [TailMode::Lines, TailMode::Records] {
-            let s = read(&path, ReadOptions { tail_mode: mode, ..opts.clone() }, follow);
+            let s = read(
+                &path,
+                ReadOptions {
+                    tail_mode: mode,
+                    ..opts.clone()
+                },
+                follow,
+            );
             assert_eq!(String::from_utf8_lossy(&s.stdout), want, "{name} {mode:?}");
             assert!(s.stderr.is_empty(), "{name}");
         }
@@ -177,7 +203,11 @@ fn read_logs_table() {
 
 // ---- TestWriteLogs / TestWriteLogsWithBytesLimit (through Emitter) ----
 
-fn piece_for(stream: Stream, t: Timestamp, content: &'static [u8]) -> ctrlog::cri::read::Piece<'static> {
+fn piece_for(
+    stream: Stream,
+    t: Timestamp,
+    content: &'static [u8],
+) -> ctrlog::cri::read::Piece<'static> {
     let mut m = PartialMerger::new();
     let rec = ctrlog::cri::read::CriRecord {
         timestamp: t,
@@ -202,8 +232,20 @@ fn write_logs_table() {
     let cases: Vec<(Stream, Option<Timestamp>, bool, String, String)> = vec![
         (Stream::Stderr, None, false, String::new(), log.into()),
         (Stream::Stdout, None, false, log.into(), String::new()),
-        (Stream::Stdout, Some(Timestamp::new(1235, 43210)), false, String::new(), String::new()),
-        (Stream::Stderr, None, true, String::new(), format!("{} {log}", fixed(t))),
+        (
+            Stream::Stdout,
+            Some(Timestamp::new(1235, 43210)),
+            false,
+            String::new(),
+            String::new(),
+        ),
+        (
+            Stream::Stderr,
+            None,
+            true,
+            String::new(),
+            format!("{} {log}", fixed(t)),
+        ),
     ];
     for (stream, since, timestamps, out, err) in cases {
         let mut e = Emitter::new(OutputOptions {
@@ -212,7 +254,8 @@ fn write_logs_table() {
             ..Default::default()
         });
         let mut s = sink();
-        e.emit(&piece_for(stream, t, b"abcdefg"), true, &mut s).unwrap();
+        e.emit(&piece_for(stream, t, b"abcdefg"), true, &mut s)
+            .unwrap();
         assert_eq!(String::from_utf8(s.stdout).unwrap(), out);
         assert_eq!(String::from_utf8(s.stderr).unwrap(), err);
     }
@@ -249,10 +292,12 @@ fn write_logs_with_bytes_limit_table() {
         });
         let mut s = sink();
         for _ in 0..outs {
-            e.emit(&piece_for(Stream::Stdout, t, b"abcdefg"), true, &mut s).unwrap();
+            e.emit(&piece_for(Stream::Stdout, t, b"abcdefg"), true, &mut s)
+                .unwrap();
         }
         for _ in 0..errs {
-            e.emit(&piece_for(Stream::Stderr, t, b"abcdefg"), true, &mut s).unwrap();
+            e.emit(&piece_for(Stream::Stderr, t, b"abcdefg"), true, &mut s)
+                .unwrap();
         }
         assert_eq!(String::from_utf8(s.stdout).unwrap(), want_out, "case {i}");
         assert_eq!(String::from_utf8(s.stderr).unwrap(), want_err, "case {i}");
@@ -312,8 +357,14 @@ fn timestamps_per_stream_not_shared() {
         ..Default::default()
     };
     let s = read(&path, opts, false);
-    assert_eq!(String::from_utf8(s.stdout).unwrap(), "2024-01-01T00:00:00.000000000Z hello\n");
-    assert_eq!(String::from_utf8(s.stderr).unwrap(), "2024-01-01T00:00:01.000000000Z err\n");
+    assert_eq!(
+        String::from_utf8(s.stdout).unwrap(),
+        "2024-01-01T00:00:00.000000000Z hello\n"
+    );
+    assert_eq!(
+        String::from_utf8(s.stderr).unwrap(),
+        "2024-01-01T00:00:01.000000000Z err\n"
+    );
 }
 
 /// ctrlog fix: kubelet fails the whole read when the first line is garbage.
@@ -321,9 +372,16 @@ fn timestamps_per_stream_not_shared() {
 fn garbage_first_line_is_skipped_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("0.log");
-    fs::write(&path, format!("garbage\n\n{READ_LOGS_FILE}2024-01-01T00:00:00Z stderr F cri too\n")).unwrap();
+    fs::write(
+        &path,
+        format!("garbage\n\n{READ_LOGS_FILE}2024-01-01T00:00:00Z stderr F cri too\n"),
+    )
+    .unwrap();
     let mut s = sink();
-    let stats = LogReader::open(&path, ReadOptions::default()).unwrap().read_to(&mut s).unwrap();
+    let stats = LogReader::open(&path, ReadOptions::default())
+        .unwrap()
+        .read_to(&mut s)
+        .unwrap();
     assert_eq!(s.stdout, b"line1\nline2\nline3\n");
     assert_eq!(s.stderr, b"cri too\n");
     assert_eq!(stats.skipped, 2);
@@ -368,14 +426,21 @@ fn rotated_log_case(rotated_name: impl Fn(&str) -> String) {
                 poll_interval: Duration::from_millis(2),
                 ..Default::default()
             };
-            LogReader::open(&path, opts).unwrap().follow(&mut out, &stop).unwrap()
+            LogReader::open(&path, opts)
+                .unwrap()
+                .follow(&mut out, &stop)
+                .unwrap()
         })
     };
     std::thread::sleep(Duration::from_millis(50));
     for line in 0..10 {
         let now = ctrlog::time::Clock::now(&ctrlog::time::SystemClock);
         let stream = if line % 2 == 0 { "stdout" } else { "stderr" };
-        writeln!(file, "{{\"log\":\"line{line}\\n\",\"stream\":\"{stream}\",\"time\":\"{now}\"}}").unwrap();
+        writeln!(
+            file,
+            "{{\"log\":\"line{line}\\n\",\"stream\":\"{stream}\",\"time\":\"{now}\"}}"
+        )
+        .unwrap();
         std::thread::sleep(Duration::from_millis(1));
         if line == 5 {
             drop(file);

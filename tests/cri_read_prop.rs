@@ -4,7 +4,8 @@
 use std::fs;
 
 use ctrlog::cri::read::{
-    fuzz_docker_record, parse_docker_record, LogReader, OutputOptions, ReadOptions, SplitSink, TailMode,
+    fuzz_docker_record, parse_docker_record, LogReader, OutputOptions, ReadOptions, SplitSink,
+    TailMode,
 };
 use ctrlog::cri::{Stream, Tag};
 use proptest::prelude::*;
@@ -31,7 +32,11 @@ fn rec() -> impl Strategy<Value = Rec> {
 fn render(recs: &[Rec]) -> Vec<u8> {
     let mut out = String::new();
     for (i, r) in recs.iter().enumerate() {
-        let t = format!("2024-01-01T00:00:{:02}.{:09}Z", i / 1_000_000 % 60, i % 1_000_000);
+        let t = format!(
+            "2024-01-01T00:00:{:02}.{:09}Z",
+            i / 1_000_000 % 60,
+            i % 1_000_000
+        );
         match r {
             Rec::Cri(e, p, c) => {
                 let s = if *e { "stderr" } else { "stdout" };
@@ -86,7 +91,10 @@ fn read(path: &std::path::Path, opts: ReadOptions) -> (Vec<u8>, Vec<u8>) {
         stdout: Vec::new(),
         stderr: Vec::new(),
     };
-    LogReader::open(path, opts).unwrap().read_to(&mut s).unwrap();
+    LogReader::open(path, opts)
+        .unwrap()
+        .read_to(&mut s)
+        .unwrap();
     (s.stdout, s.stderr)
 }
 
@@ -223,7 +231,13 @@ fn tiny_write(events: &[(bool, Vec<u8>)], m: usize, docker: bool) -> Vec<u8> {
                 .as_bytes(),
             );
         } else {
-            out.extend_from_slice(format!("2024-01-01T00:00:00.1Z {s} {} ", if full { "F" } else { "P" }).as_bytes());
+            out.extend_from_slice(
+                format!(
+                    "2024-01-01T00:00:00.1Z {s} {} ",
+                    if full { "F" } else { "P" }
+                )
+                .as_bytes(),
+            );
             out.extend_from_slice(body);
             out.push(b'\n');
         }

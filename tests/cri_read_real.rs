@@ -16,7 +16,10 @@ fn read_all(p: &str, opts: ReadOptions) -> (Vec<u8>, Vec<u8>, ctrlog::cri::read:
         stdout: Vec::new(),
         stderr: Vec::new(),
     };
-    let stats = LogReader::open_single(real(p), opts).unwrap().read_to(&mut s).unwrap();
+    let stats = LogReader::open_single(real(p), opts)
+        .unwrap()
+        .read_to(&mut s)
+        .unwrap();
     (s.stdout, s.stderr, stats)
 }
 
@@ -78,24 +81,36 @@ fn conmon_seq() {
         tail: Some(5000),
         ..Default::default()
     };
-    assert_eq!(read_all("conmon/seq-1-5000.k8s-file.log", opts).0, expected("seq-1-5000.stdout.bin"));
+    assert_eq!(
+        read_all("conmon/seq-1-5000.k8s-file.log", opts).0,
+        expected("seq-1-5000.stdout.bin")
+    );
     let opts = ReadOptions {
         tail: Some(3),
         ..Default::default()
     };
-    assert_eq!(read_all("conmon/seq-1-5000.k8s-file.log", opts).0, b"4998\n4999\n5000\n");
+    assert_eq!(
+        read_all("conmon/seq-1-5000.k8s-file.log", opts).0,
+        b"4998\n4999\n5000\n"
+    );
 }
 
 #[test]
 fn containerd_gen() {
     let (out, err, stats) = read_all("containerd/cri-gen.log", ReadOptions::default());
     let mut want = expected("gen.stdout.bin");
-    let i = want.windows(11).position(|w| w == b"crlf line\r\n").unwrap();
+    let i = want
+        .windows(11)
+        .position(|w| w == b"crlf line\r\n")
+        .unwrap();
     want.remove(i + 9);
     assert_eq!(out, want);
     assert_eq!(err, expected("gen.stderr.bin"));
     assert_eq!(stats.skipped, 0);
-    let big: Vec<_> = records("containerd/cri-gen.log").into_iter().filter(|r| r.2 > 100).collect();
+    let big: Vec<_> = records("containerd/cri-gen.log")
+        .into_iter()
+        .filter(|r| r.2 > 100)
+        .collect();
     use Stream::*;
     use Tag::*;
     assert_eq!(

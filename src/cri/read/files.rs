@@ -200,6 +200,37 @@ pub fn base_log_in_dir(dir: &Path) -> Result<PathBuf, ReadError> {
     })
 }
 
+/// The set with every file opened, taken when two listings agree (a writer may rotate
+/// while the set is listed).
+pub(crate) fn snapshot(path: &Path) -> Result<Vec<(LogFile, File, (u64, u64))>, ReadError> {
+    let mut last = Vec::new();
+    for _ in 0..50 {
+        let set = rotated_set(path)?;
+        let mut handles = Vec::with_capacity(set.len());
+        for f in set {
+            if let Ok(h) = File::open(&f.path) {
+                if let Ok(id) = identity(&h) {
+                    handles.push((f, h, id));
+                }
+            }
+        }
+        let again = rotated_set(path)?;
+        let stable = again.len() == handles.len()
+            && again.iter().zip(&handles).all(|(a, (f, _, id))| {
+                a.path == f.path
+                    && fs::metadata(&a.path)
+                        .map(|m| (m.dev(), m.ino()))
+                        .is_ok_and(|x| x == *id)
+            });
+        if stable {
+            return Ok(handles);
+        }
+        last = handles;
+        std::thread::yield_now();
+    }
+    Ok(last)
+}
+
 /// (device, inode) of an open file.
 pub(crate) fn identity(f: &File) -> io::Result<(u64, u64)> {
     let m = f.metadata()?;
@@ -210,6 +241,11 @@ pub(crate) fn identity(f: &File) -> io::Result<(u64, u64)> {
 /// temporary file first (feature `gzip`), so memory stays bounded.
 pub(crate) fn open_plain(f: &LogFile) -> Result<File, ReadError> {
     let file = File::open(&f.path).map_err(|e| ReadError::io(&f.path, e))?;
+    plain(file, f)
+}
+
+/// `file` (already open) made plain: decompressed when `f` is a `.gz`.
+pub(crate) fn plain(file: File, f: &LogFile) -> Result<File, ReadError> {
     if !f.gzip {
         return Ok(file);
     }

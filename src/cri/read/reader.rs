@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::emit::{Emitter, Flow, LogSink, OutputOptions};
-use super::files::{base_log_in_dir, identity, open_plain, rotated_set, LogFile};
+use super::files::{base_log_in_dir, identity, open_plain, plain, rotated_set, snapshot, LogFile};
 use super::merge::{idx, PartialMerger};
 use super::record::{ParseError, RecordParser};
 use super::scan::{BackItem, BackScanner, Chunker, Item, Pos, TailCounter, TailMode, NEVER};
@@ -245,8 +245,20 @@ impl LogReader {
         let mut p = Pipeline::new(self.opts.output);
         let mut start = (0, 0);
         if let Some(n) = self.opts.tail {
-            let starts = self.tail_starts(n)?;
+            let mut starts = self.tail_starts(n)?;
             start = starts[0].min(starts[1]);
+            // A stream with no kept line starts at the end of the set (new records while
+            // following are kept).
+            let last = self.files.len() - 1;
+            let end = match File::open(&self.files[last].path).and_then(|f| f.metadata()) {
+                Ok(m) if !self.files[last].gzip => m.len(),
+                _ => u64::MAX,
+            };
+            for s in &mut starts {
+                if *s == NEVER {
+                    *s = (last, end);
+                }
+            }
             p.stream_start = starts;
             if self.opts.tail_mode == TailMode::Records && !follow {
                 p.max_records = Some(n);
@@ -417,25 +429,18 @@ impl LogReader {
                     pipe.stats.rotations += 1;
                 }
                 // Files written since: the backups newer than the old file, then the live one.
-                let set = rotated_set(&self.path)?;
-                let mut ids = Vec::with_capacity(set.len());
-                for f in &set {
-                    let id = File::open(&f.path).ok().and_then(|h| identity(&h).ok());
-                    ids.push(id);
-                }
-                done_ids.retain(|d| ids.contains(&Some(*d)));
-                let after = ids
+                let set = snapshot(&self.path)?;
+                done_ids.retain(|d| set.iter().any(|(_, _, id)| id == d));
+                let after = set
                     .iter()
-                    .rposition(|id| id.is_some_and(|i| done_ids.contains(&i)))
+                    .rposition(|(_, _, id)| done_ids.contains(id))
                     .map_or(0, |i| i + 1);
-                for (k, f) in set.iter().enumerate().skip(after) {
-                    let Some(id) = ids[k] else { continue };
+                for (f, handle, id) in set.into_iter().skip(after) {
                     if done_ids.contains(&id) {
                         continue;
                     }
-                    let file = match open_plain(f) {
-                        Ok(h) => h,
-                        Err(_) => continue,
+                    let Ok(file) = plain(handle, &f) else {
+                        continue;
                     };
                     let mut c = Current {
                         file,
