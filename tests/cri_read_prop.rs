@@ -261,7 +261,7 @@ proptest! {
             let mut v = Vec::new();
             for l in lines {
                 let b = l.as_bytes();
-                let chunks: Vec<&[u8]> = if b.is_empty() { vec![&b[..]] } else { b.chunks(m).collect() };
+                let chunks: Vec<&[u8]> = if b.is_empty() { vec![b] } else { b.chunks(m).collect() };
                 for (k, c) in chunks.iter().enumerate() {
                     let mut p = c.to_vec();
                     p.push(u8::from(k + 1 == chunks.len()));

@@ -200,9 +200,12 @@ pub fn base_log_in_dir(dir: &Path) -> Result<PathBuf, ReadError> {
     })
 }
 
+/// A file of a set, its open handle and its identity.
+pub(crate) type Opened = (LogFile, File, (u64, u64));
+
 /// The set with every file opened, taken when two listings agree (a writer may rotate
 /// while the set is listed).
-pub(crate) fn snapshot(path: &Path) -> Result<Vec<(LogFile, File, (u64, u64))>, ReadError> {
+pub(crate) fn snapshot(path: &Path) -> Result<Vec<Opened>, ReadError> {
     let mut last = Vec::new();
     for _ in 0..50 {
         let set = rotated_set(path)?;
@@ -237,13 +240,8 @@ pub(crate) fn identity(f: &File) -> io::Result<(u64, u64)> {
     Ok((m.dev(), m.ino()))
 }
 
-/// Opens a file of a set for random access. A `.gz` file is decompressed into an unlinked
+/// Makes a file of a set ready for random access. A `.gz` file is decompressed into an unlinked
 /// temporary file first (feature `gzip`), so memory stays bounded.
-pub(crate) fn open_plain(f: &LogFile) -> Result<File, ReadError> {
-    let file = File::open(&f.path).map_err(|e| ReadError::io(&f.path, e))?;
-    plain(file, f)
-}
-
 /// `file` (already open) made plain: decompressed when `f` is a `.gz`.
 pub(crate) fn plain(file: File, f: &LogFile) -> Result<File, ReadError> {
     if !f.gzip {
@@ -253,8 +251,12 @@ pub(crate) fn plain(file: File, f: &LogFile) -> Result<File, ReadError> {
 }
 
 #[cfg(feature = "gzip")]
-fn gunzip_to_temp(file: File, path: &Path) -> Result<File, ReadError> {
+fn gunzip_to_temp(mut file: File, path: &Path) -> Result<File, ReadError> {
+    use std::io::{Seek, SeekFrom};
     use std::sync::atomic::{AtomicU64, Ordering};
+    // Handles may be clones sharing one offset: always decode from the start.
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| ReadError::io(path, e))?;
     static N: AtomicU64 = AtomicU64::new(0);
     let tmp_path = std::env::temp_dir().join(format!(
         ".ctrlog-gunzip-{}-{}",

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::emit::{Emitter, Flow, LogSink, OutputOptions};
-use super::files::{base_log_in_dir, identity, open_plain, plain, rotated_set, snapshot, LogFile};
+use super::files::{base_log_in_dir, identity, plain, rotated_set, snapshot, LogFile, Opened};
 use super::merge::{idx, PartialMerger};
 use super::record::{ParseError, RecordParser};
 use super::scan::{BackItem, BackScanner, Chunker, Item, Pos, TailCounter, TailMode, NEVER};
@@ -181,6 +181,9 @@ pub struct LogReader {
     path: PathBuf,
     opts: ReadOptions,
     files: Vec<LogFile>,
+    single: bool,
+    /// The set opened at the start of a read (handles survive renames).
+    opened: Vec<Opened>,
 }
 
 impl LogReader {
@@ -200,7 +203,13 @@ impl LogReader {
                 io::Error::new(io::ErrorKind::NotFound, "no such log file"),
             ));
         }
-        Ok(LogReader { path, opts, files })
+        Ok(LogReader {
+            path,
+            opts,
+            files,
+            single: false,
+            opened: Vec::new(),
+        })
     }
 
     /// Reads only `path`, ignoring backups beside it.
@@ -212,7 +221,13 @@ impl LogReader {
             path: path.clone(),
             scheme: None,
         }];
-        Ok(LogReader { path, opts, files })
+        Ok(LogReader {
+            path,
+            opts,
+            files,
+            single: true,
+            opened: Vec::new(),
+        })
     }
 
     /// The files that will be read, oldest first.
@@ -241,7 +256,34 @@ impl LogReader {
         finish(sink, r, p)
     }
 
+    /// Opens the set now (a writer may have rotated since [`LogReader::open`]).
+    fn open_files(&mut self) -> Result<(), ReadError> {
+        if self.single {
+            let f = self.files[0].clone();
+            let h = File::open(&f.path).map_err(|e| ReadError::io(&f.path, e))?;
+            let id = identity(&h).map_err(|e| ReadError::io(&f.path, e))?;
+            self.opened = vec![(f, h, id)];
+        } else {
+            self.opened = snapshot(&self.path)?;
+            if self.opened.is_empty() {
+                return Err(ReadError::io(
+                    &self.path,
+                    io::Error::new(io::ErrorKind::NotFound, "no such log file"),
+                ));
+            }
+            self.files = self.opened.iter().map(|o| o.0.clone()).collect();
+        }
+        Ok(())
+    }
+
+    fn plain_file(&self, num: usize) -> Result<File, ReadError> {
+        let (f, h, _) = &self.opened[num];
+        let h = h.try_clone().map_err(|e| ReadError::io(&f.path, e))?;
+        plain(h, f)
+    }
+
     fn start(&mut self, follow: bool) -> Result<(Pipeline, Pos), ReadError> {
+        self.open_files()?;
         let mut p = Pipeline::new(self.opts.output);
         let mut start = (0, 0);
         if let Some(n) = self.opts.tail {
@@ -250,7 +292,7 @@ impl LogReader {
             // A stream with no kept line starts at the end of the set (new records while
             // following are kept).
             let last = self.files.len() - 1;
-            let end = match File::open(&self.files[last].path).and_then(|f| f.metadata()) {
+            let end = match self.opened[last].1.metadata() {
                 Ok(m) if !self.files[last].gzip => m.len(),
                 _ => u64::MAX,
             };
@@ -275,7 +317,7 @@ impl LogReader {
                 break;
             }
             let f = &self.files[num];
-            let file = open_plain(f)?;
+            let file = self.plain_file(num)?;
             let size = file
                 .metadata()
                 .map_err(|e| ReadError::io(&f.path, e))?
@@ -317,8 +359,8 @@ impl LogReader {
         let mut read_ids = Vec::new();
         for num in first..=last {
             let f = self.files[num].clone();
-            let file = open_plain(&f)?;
-            let id = identity(&file).map_err(|e| ReadError::io(&f.path, e))?;
+            let file = self.plain_file(num)?;
+            let id = self.opened[num].2;
             let off = if *start == NEVER {
                 file.metadata()
                     .map_err(|e| ReadError::io(&f.path, e))?
