@@ -196,7 +196,10 @@ impl LogReader {
             Ok(m) if m.is_dir() => base_log_in_dir(path)?,
             _ => path.to_path_buf(),
         };
-        let files = rotated_set(&path)?;
+        let files = match rotated_set(&path) {
+            Err(_) if !path.exists() => Vec::new(),
+            r => r?,
+        };
         if files.is_empty() {
             return Err(ReadError::io(
                 &path,
