@@ -18,8 +18,16 @@ fn real_files_split_streams() {
     for f in ["conmon/gen.k8s-file.log", "docker/gen-json.log"] {
         let o = logs(&[&format!("{REAL}{f}")]);
         assert!(o.status.success(), "{f}");
-        assert_eq!(o.stdout, fs::read(format!("{REAL}expected/gen.stdout.bin")).unwrap(), "{f}");
-        assert_eq!(o.stderr, fs::read(format!("{REAL}expected/gen.stderr.bin")).unwrap(), "{f}");
+        assert_eq!(
+            o.stdout,
+            fs::read(format!("{REAL}expected/gen.stdout.bin")).unwrap(),
+            "{f}"
+        );
+        assert_eq!(
+            o.stderr,
+            fs::read(format!("{REAL}expected/gen.stderr.bin")).unwrap(),
+            "{f}"
+        );
     }
 }
 
@@ -32,13 +40,21 @@ fn tail_since_timestamps_limit() {
     assert_eq!(o.stdout, b"1\n2\n");
     let o = logs(&["--tail", "1", "--timestamps", &f]);
     let s = String::from_utf8(o.stdout).unwrap();
-    assert!(s.starts_with("2026-11-23T") && s.ends_with("Z 5000\n") && s.len() == 36, "{s:?}");
+    assert!(
+        s.starts_with("2026-11-23T") && s.ends_with("Z 5000\n") && s.len() == 36,
+        "{s:?}"
+    );
     // --since in the future: nothing.
     let o = logs(&["--since", "2099-01-01T00:00:00Z", &f]);
     assert!(o.status.success() && o.stdout.is_empty());
     // --tail-records counts pieces (kubelet): the last physical line of conmon's gen log is
     // the unterminated stdout piece.
-    let o = logs(&["--tail", "1", "--tail-records", &format!("{REAL}conmon/gen.k8s-file.log")]);
+    let o = logs(&[
+        "--tail",
+        "1",
+        "--tail-records",
+        &format!("{REAL}conmon/gen.k8s-file.log"),
+    ]);
     assert_eq!(o.stdout, b"no newline at end of stdout");
 }
 
@@ -80,7 +96,7 @@ fn follow_then_sigterm_exits_0() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("0.log");
     fs::write(&p, "2024-01-01T00:00:00Z stdout F first\n").unwrap();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["logs", "-f", p.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -88,7 +104,8 @@ fn follow_then_sigterm_exits_0() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let mut f = fs::OpenOptions::new().append(true).open(&p).unwrap();
-    f.write_all(b"2024-01-01T00:00:01Z stderr F second\n2024-01-01T00:00:02Z stdout P half").unwrap();
+    f.write_all(b"2024-01-01T00:00:01Z stderr F second\n2024-01-01T00:00:02Z stdout P half")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(400));
     // SAFETY: plain kill(2) on our own child.
     unsafe {
