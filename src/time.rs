@@ -464,6 +464,140 @@ fn lit(s: &[u8], i: usize, want: u8, what: &'static str) -> Result<(), ParseTime
 /// Parses the longest RFC 3339 timestamp at the start of `s`; returns it and the number of
 /// bytes it took. Record parsers use this to find where the timestamp field ends.
 pub fn parse_rfc3339nano_prefix(s: &[u8]) -> Result<(Timestamp, usize), ParseTimeError> {
+    if let Some(r) = parse_fast(s) {
+        return Ok(r);
+    }
+    parse_general(s)
+}
+
+const POW10: [u32; 10] = [
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
+
+/// The common shape (`YYYY-MM-DDTHH:MM:SS[.fff…](Z|±hh:mm)`, two-digit hour) with every range
+/// check, and no error reporting: `None` sends the input to [`parse_general`], which produces
+/// the precise error (or accepts the rarer shapes).
+#[inline]
+fn parse_fast(s: &[u8]) -> Option<(Timestamp, usize)> {
+    let h: &[u8; 19] = s.get(..19)?.try_into().ok()?;
+    if h[4] != b'-' || h[7] != b'-' || h[10] != b'T' || h[13] != b':' || h[16] != b':' {
+        return None;
+    }
+    // Subtracting b'0' with wrap-around maps exactly the ten digits to 0..=9.
+    let d = |i: usize| h[i].wrapping_sub(b'0') as u32;
+    let all_digits = (d(0) < 10)
+        & (d(1) < 10)
+        & (d(2) < 10)
+        & (d(3) < 10)
+        & (d(5) < 10)
+        & (d(6) < 10)
+        & (d(8) < 10)
+        & (d(9) < 10)
+        & (d(11) < 10)
+        & (d(12) < 10)
+        & (d(14) < 10)
+        & (d(15) < 10)
+        & (d(17) < 10)
+        & (d(18) < 10);
+    if !all_digits {
+        return None;
+    }
+    let year = i64::from(d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3));
+    let month = d(5) * 10 + d(6);
+    let day = d(8) * 10 + d(9);
+    let hour = d(11) * 10 + d(12);
+    let minute = d(14) * 10 + d(15);
+    let second = d(17) * 10 + d(18);
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if let Some(b'.' | b',') = s.get(i) {
+        let start = i + 1;
+        let mut j = start;
+        // Eight digits at once: containerd and conmon write seven to nine.
+        if let Some(v) = s.get(start..start + 8).and_then(eight_digits) {
+            nanos = v;
+            j += 8;
+        }
+        while let Some(&b @ b'0'..=b'9') = s.get(j) {
+            if j - start < 9 {
+                nanos = nanos * 10 + u32::from(b - b'0');
+            }
+            j += 1;
+        }
+        let n = j - start;
+        if n == 0 {
+            return None;
+        }
+        nanos *= POW10[n.min(9)];
+        i = j;
+    }
+    let off: i64 = match s.get(i)? {
+        b'Z' => {
+            i += 1;
+            0
+        }
+        &sign @ (b'+' | b'-') => {
+            let z: &[u8; 6] = s.get(i..i + 6)?.try_into().ok()?;
+            let zd = |k: usize| z[k].wrapping_sub(b'0') as u32;
+            if z[3] != b':' || zd(1) > 9 || zd(2) > 9 || zd(4) > 9 || zd(5) > 9 {
+                return None;
+            }
+            let (oh, om) = (zd(1) * 10 + zd(2), zd(4) * 10 + zd(5));
+            if oh > 24 || om > 59 {
+                return None;
+            }
+            i += 6;
+            let v = i64::from(oh * 3600 + om * 60);
+            if sign == b'-' {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400
+        + i64::from(hour * 3600 + minute * 60 + second)
+        - off;
+    Some((Timestamp { secs, nanos }, i))
+}
+
+/// The value of eight ASCII digits, or `None` if any byte is not a digit (SWAR).
+#[inline]
+fn eight_digits(b: &[u8]) -> Option<u32> {
+    let v = u64::from_le_bytes(b.try_into().ok()?);
+    let hi = v & 0xF0F0_F0F0_F0F0_F0F0;
+    let carry = v.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
+    if hi != 0x3030_3030_3030_3030 || carry != 0x3030_3030_3030_3030 {
+        return None;
+    }
+    let mut x = v - 0x3030_3030_3030_3030;
+    // Pairwise combine: digits -> 2-digit -> 4-digit -> 8-digit values.
+    x = (x.wrapping_mul(10) + (x >> 8)) & 0x00FF_00FF_00FF_00FF;
+    x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_FFFF_0000_FFFF;
+    x = x.wrapping_mul(10_000) + (x >> 32);
+    Some((x & 0xFFFF_FFFF) as u32)
+}
+
+fn parse_general(s: &[u8]) -> Result<(Timestamp, usize), ParseTimeError> {
     let year = i64::from(
         digit(s, 0, "year digit")? * 1000
             + digit(s, 1, "year digit")? * 100
