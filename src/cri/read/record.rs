@@ -242,7 +242,7 @@ fn fast_docker<'a>(line: &'a [u8], scratch: &mut Vec<u8>) -> Fast<'a> {
     let mut in_scratch = false;
     // Scan the log string: copy-free until the first backslash.
     let end = loop {
-        let Some(j) = memchr2(b'"', b'\\', &body[i..]) else {
+        let Some(j) = find_quote_or_backslash(&body[i..]) else {
             return Fast::Fallback;
         };
         let at = i + j;
@@ -286,6 +286,31 @@ fn fast_docker<'a>(line: &'a [u8], scratch: &mut Vec<u8>) -> Fast<'a> {
         stream,
         time: Some(&rest[..q]),
     }
+}
+
+/// The first `"` or `\\`: a word-at-a-time scan (log strings are short, where `memchr2`'s
+/// setup dominates), `memchr2` for long ones.
+#[inline]
+fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
+    if s.len() > 256 {
+        return memchr2(b'"', b'\\', s);
+    }
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        let v = u64::from_le_bytes(w);
+        let m = has_zero(v ^ (LO * u64::from(b'"'))) | has_zero(v ^ (LO * u64::from(b'\\')));
+        if m != 0 {
+            // The lowest flagged byte is a true match (borrows only run upward).
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&b| b == b'"' || b == b'\\').map(|k| i + k)
 }
 
 fn hex4(s: &[u8], at: usize) -> Option<u32> {
