@@ -94,11 +94,11 @@
 //! 9. **Truncation while following** (copytruncate) restarts at offset 0; what was written
 //!    between the last poll and the truncation cannot be recovered. kubelet keeps reading at
 //!    the old offset and prints nothing until the file grows past it.
-//! 10. **`.gz` backups while following**: a backup compressed after ctrlog read it has a new
-//!     inode; ctrlog only reads backups positioned after the last file it finished, so such
-//!     a file is not read twice, but if the file being followed is both rotated and
-//!     compressed away between two polls, backups after it cannot be located and only the
-//!     live file is read next.
+//! 10. **Identity of files while following.** A file read to its end is recognised by its
+//!     inode *and* its first 256 bytes: Docker's compressed copy of a backup (`name.1.gz`, a
+//!     new inode) or a copytruncate copy is not read twice, and a reused inode number with
+//!     other content is read as the new file it is. Backups deleted (max-file reached)
+//!     before the follower got to them are lost, as they would be for any reader.
 
 mod emit;
 mod files;

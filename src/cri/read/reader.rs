@@ -154,6 +154,69 @@ impl Pipeline {
     }
 }
 
+/// Bytes compared to recognise a file already read under a new inode (a backup compressed
+/// after it was read, a copy made by copytruncate).
+const HEAD_LEN: usize = 256;
+
+/// A file read to its end while following.
+#[derive(Debug)]
+struct Seen {
+    id: (u64, u64),
+    head: Vec<u8>,
+}
+
+impl Seen {
+    /// Same content start, and the same inode or a non-empty start: a reused inode number
+    /// with other content is a new file; a compressed or copied backup is not.
+    fn same(&self, id: (u64, u64), head: &[u8]) -> bool {
+        self.head == head && (self.id == id || !head.is_empty())
+    }
+}
+
+/// The first [`HEAD_LEN`] bytes of a plain (decompressed) file.
+fn head_of_plain(file: &File) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; HEAD_LEN];
+    let mut n = 0;
+    while n < HEAD_LEN {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    buf.truncate(n);
+    buf
+}
+
+/// The first [`HEAD_LEN`] decompressed bytes of a file of a set.
+fn head_of(handle: &File, f: &LogFile) -> Vec<u8> {
+    if !f.gzip {
+        return head_of_plain(handle);
+    }
+    gz_head(handle)
+}
+
+#[cfg(feature = "gzip")]
+fn gz_head(handle: &File) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut h) = handle.try_clone() else {
+        return Vec::new();
+    };
+    if h.seek(SeekFrom::Start(0)).is_err() {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(HEAD_LEN);
+    let _ = flate2::read::MultiGzDecoder::new(h)
+        .take(HEAD_LEN as u64)
+        .read_to_end(&mut out);
+    out
+}
+
+#[cfg(not(feature = "gzip"))]
+fn gz_head(_handle: &File) -> Vec<u8> {
+    Vec::new()
+}
+
 /// The currently open file of a set.
 #[derive(Debug)]
 struct Current {
@@ -359,7 +422,7 @@ impl LogReader {
             start.0.min(last)
         };
         let mut cur: Option<Current> = None;
-        let mut read_ids = Vec::new();
+        let mut read_ids: Vec<Seen> = Vec::new();
         for num in first..=last {
             let f = self.files[num].clone();
             let file = self.plain_file(num)?;
@@ -381,7 +444,10 @@ impl LogReader {
                 id,
             };
             pipe.stats.files_read += 1;
-            read_ids.push(id);
+            read_ids.push(Seen {
+                id,
+                head: head_of_plain(&c.file),
+            });
             if drain(pipe, &mut c, sink)? == Flow::LimitReached {
                 return Ok(());
             }
@@ -405,7 +471,7 @@ impl LogReader {
             cur = None;
         }
         if let Some(c) = &cur {
-            read_ids.retain(|i| *i != c.id);
+            read_ids.retain(|i| i.id != c.id);
         }
         self.follow_loop(pipe, cur, read_ids, sink, stop)
     }
@@ -414,7 +480,7 @@ impl LogReader {
         &mut self,
         pipe: &mut Pipeline,
         mut cur: Option<Current>,
-        mut done_ids: Vec<(u64, u64)>,
+        mut done: Vec<Seen>,
         sink: &mut S,
         stop: &AtomicBool,
     ) -> Result<(), ReadError> {
@@ -470,20 +536,32 @@ impl LogReader {
                         return Ok(());
                     }
                     end_fragment(pipe, &mut c, sink, false)?;
-                    done_ids.push(c.id);
+                    done.push(Seen {
+                        id: c.id,
+                        head: head_of_plain(&c.file),
+                    });
                     pipe.stats.rotations += 1;
                 }
                 // Files written since: the backups newer than the old file, then the live one.
                 let set = snapshot(&self.path)?;
-                done_ids.retain(|d| set.iter().any(|(_, _, id)| id == d));
-                let after = set
-                    .iter()
-                    .rposition(|(_, _, id)| done_ids.contains(id))
+                let heads: Vec<Vec<u8>> = set.iter().map(|(f, h, _)| head_of(h, f)).collect();
+                let is_done =
+                    |done: &[Seen], k: usize| done.iter().any(|d| d.same(set[k].2, &heads[k]));
+                done.retain(|d| (0..set.len()).any(|k| d.same(set[k].2, &heads[k])));
+                let after = (0..set.len())
+                    .rposition(|k| is_done(&done, k))
                     .map_or(0, |i| i + 1);
-                for (f, handle, id) in set.into_iter().skip(after) {
-                    if done_ids.contains(&id) {
-                        continue;
+                let mut found = Vec::new();
+                for k in after..set.len() {
+                    if !is_done(&done, k) {
+                        found.push(k);
                     }
+                }
+                let mut set: Vec<Option<Opened>> = set.into_iter().map(Some).collect();
+                for k in found {
+                    let Some((f, handle, id)) = set[k].take() else {
+                        continue;
+                    };
                     let Ok(file) = plain(handle, &f) else {
                         continue;
                     };
@@ -504,7 +582,10 @@ impl LogReader {
                         return Ok(());
                     }
                     end_fragment(pipe, &mut c, sink, false)?;
-                    done_ids.push(id);
+                    done.push(Seen {
+                        id,
+                        head: heads[k].clone(),
+                    });
                 }
                 continue;
             }

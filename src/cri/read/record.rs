@@ -310,7 +310,10 @@ fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
         }
         i += 8;
     }
-    s[i..].iter().position(|&b| b == b'"' || b == b'\\').map(|k| i + k)
+    s[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|k| i + k)
 }
 
 fn hex4(s: &[u8], at: usize) -> Option<u32> {
