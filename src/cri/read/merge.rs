@@ -164,3 +164,43 @@ impl LineAssembler {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cri::read::parse_cri_record;
+
+    #[test]
+    fn assembler_joins_per_stream_and_caps() {
+        let mut a = LineAssembler::new(4);
+        let recs = [
+            "2024-01-01T00:00:00Z stdout P ab",
+            "2024-01-01T00:00:01Z stderr F e",
+            "2024-01-01T00:00:02Z stdout F c",
+            "2024-01-01T00:00:03Z stdout P 12345",
+            "2024-01-01T00:00:04Z stdout P 6",
+        ];
+        let mut got = Vec::new();
+        for r in recs {
+            let rec = parse_cri_record(r.as_bytes()).unwrap();
+            if let Some(l) = a.push(&rec) {
+                got.push((l.stream, l.timestamp.secs, l.content.to_vec(), l.complete));
+            }
+        }
+        let base = 1_704_067_200;
+        assert_eq!(
+            got,
+            vec![
+                (Stream::Stderr, base + 1, b"e".to_vec(), true),
+                (Stream::Stdout, base, b"abc".to_vec(), true),
+                (Stream::Stdout, base + 3, b"1234".to_vec(), false),
+            ]
+        );
+        let rest = a.finish(Stream::Stdout).unwrap();
+        assert_eq!(
+            (rest.content, rest.complete, rest.timestamp.secs),
+            (&b"56"[..], false, base + 3)
+        );
+        assert!(a.finish(Stream::Stderr).is_none());
+    }
+}

@@ -80,6 +80,11 @@ impl Chunker {
         self.read_off - (self.end - self.start) as u64
     }
 
+    /// Bytes of buffer allocated (at most `max_record + read_size`).
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Bytes buffered after the last complete line (an unterminated record).
     pub fn fragment(&self) -> &[u8] {
         &self.buf[self.start..self.end]
@@ -239,6 +244,11 @@ impl<'f> BackScanner<'f> {
         self.end += k;
         self.buf_off = new_off;
         Ok(())
+    }
+
+    /// Bytes of buffer allocated.
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// The previous complete line, or `None` at the start of the file.
@@ -408,5 +418,116 @@ impl TailCounter {
             StreamTail::Open(p) | StreamTail::Closed(p) => p,
         };
         [f(self.state[0]), f(self.state[1])]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(data: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(data).unwrap();
+        f
+    }
+
+    fn forward(f: &File, read_size: usize, max: usize) -> (Vec<(u64, Vec<u8>)>, Vec<u64>, usize) {
+        let mut c = Chunker::new(0, read_size, max);
+        let (mut lines, mut long, mut peak) = (Vec::new(), Vec::new(), 0);
+        loop {
+            loop {
+                match c.next_line() {
+                    Item::Line(p, l) => lines.push((p, l.to_vec())),
+                    Item::Overlong(p) => long.push(p),
+                    Item::NeedData => break,
+                }
+            }
+            peak = peak.max(c.buffer_capacity());
+            if c.fill(f).unwrap() == 0 {
+                break;
+            }
+        }
+        (lines, long, peak)
+    }
+
+    fn backward(f: &File, block: usize, max: usize) -> (Vec<(u64, Vec<u8>)>, Vec<u64>, usize) {
+        let size = f.metadata().unwrap().len();
+        let mut b = BackScanner::new(f, size, block, max).unwrap();
+        let (mut lines, mut long, mut peak) = (Vec::new(), Vec::new(), 0);
+        while let Some(item) = b.prev().unwrap() {
+            match item {
+                BackItem::Line(p, l) => lines.push((p, l.to_vec())),
+                BackItem::Overlong(p) => long.push(p),
+            }
+            peak = peak.max(b.buffer_capacity());
+        }
+        lines.reverse();
+        long.reverse();
+        (lines, long, peak)
+    }
+
+    #[test]
+    fn memory_is_capped_and_overlong_lines_skipped_both_ways() {
+        let mut data = b"a\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 1 << 20));
+        data.extend_from_slice(b"\nbb\ncc\nunterminated");
+        let f = file_with(&data);
+        let max = 4096;
+        let (lines, long, peak) = forward(&f, 512, max);
+        assert_eq!(
+            lines,
+            vec![
+                (0, b"a\n".to_vec()),
+                (1_048_579, b"bb\n".to_vec()),
+                (1_048_582, b"cc\n".to_vec())
+            ]
+        );
+        assert_eq!(long, vec![2]);
+        assert!(peak <= 2 * (max + 512), "forward buffer grew to {peak}");
+        let (blines, blong, bpeak) = backward(&f, 512, max);
+        assert_eq!(blines, lines);
+        assert_eq!(blong, long);
+        assert!(bpeak <= 4 * (max + 512), "backward buffer grew to {bpeak}");
+    }
+
+    #[test]
+    fn backward_equals_forward_for_every_block_size() {
+        let data = b"one\n\ntwo two\nthree three three\n\n\nfour\nx";
+        let f = file_with(data);
+        let (want, _, _) = forward(&f, 16, 1 << 20);
+        for block in 16..40 {
+            assert_eq!(backward(&f, block, 1 << 20).0, want, "block {block}");
+        }
+    }
+
+    #[test]
+    fn tail_counter_lines_and_records() {
+        use crate::cri::{Stream::*, Tag::*};
+        // stdout P(0) stderr F(1) stdout F(2) stderr F(3), fed backwards.
+        let recs = [
+            (Stdout, Partial),
+            (Stderr, Full),
+            (Stdout, Full),
+            (Stderr, Full),
+        ];
+        let run = |n, mode| {
+            let mut t = TailCounter::new(n, mode);
+            for (i, r) in recs.iter().enumerate().rev() {
+                if t.done() {
+                    break;
+                }
+                t.push(Some(*r), (0, i as u64));
+            }
+            t.finish()
+        };
+        // Last line: stderr F(3); stdout has no kept line.
+        assert_eq!(run(1, TailMode::Lines), [NEVER, (0, 3)]);
+        // Two lines: stderr(3) and stdout(0..2).
+        assert_eq!(run(2, TailMode::Lines), [(0, 0), (0, 3)]);
+        assert_eq!(run(3, TailMode::Lines), [(0, 0), (0, 1)]);
+        assert_eq!(run(9, TailMode::Lines), [(0, 0), (0, 0)]);
+        assert_eq!(run(0, TailMode::Lines), [NEVER, NEVER]);
+        assert_eq!(run(2, TailMode::Records), [(0, 2), (0, 2)]);
     }
 }
