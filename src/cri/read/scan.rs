@@ -432,7 +432,10 @@ mod tests {
         f
     }
 
-    fn forward(f: &File, read_size: usize, max: usize) -> (Vec<(u64, Vec<u8>)>, Vec<u64>, usize) {
+    /// Lines with offsets, overlong line offsets, peak buffer capacity.
+    type Scan = (Vec<(u64, Vec<u8>)>, Vec<u64>, usize);
+
+    fn forward(f: &File, read_size: usize, max: usize) -> Scan {
         let mut c = Chunker::new(0, read_size, max);
         let (mut lines, mut long, mut peak) = (Vec::new(), Vec::new(), 0);
         loop {
@@ -451,7 +454,7 @@ mod tests {
         (lines, long, peak)
     }
 
-    fn backward(f: &File, block: usize, max: usize) -> (Vec<(u64, Vec<u8>)>, Vec<u64>, usize) {
+    fn backward(f: &File, block: usize, max: usize) -> Scan {
         let size = f.metadata().unwrap().len();
         let mut b = BackScanner::new(f, size, block, max).unwrap();
         let (mut lines, mut long, mut peak) = (Vec::new(), Vec::new(), 0);
