@@ -167,7 +167,12 @@ fn containerd_redirect_logs_table() {
                 "{}: stream",
                 case.name
             );
-            assert_eq!(recs.len(), case.want.len(), "{} (chunk {chunk}): count", case.name);
+            assert_eq!(
+                recs.len(),
+                case.want.len(),
+                "{} (chunk {chunk}): count",
+                case.name
+            );
             assert!(pieces(&recs) == case.want, "{} (chunk {chunk})", case.name);
         }
     }
@@ -226,12 +231,19 @@ fn empty_lines_are_empty_full_records() {
 fn limits_from_1_to_16384_and_unlimited() {
     for m in [1usize, 2, 15, 16, 17, 4095, 4096, 16384] {
         let mi = m as i64;
-        for len in [0, 1, m.saturating_sub(1), m, m + 1, 2 * m, 2 * m + 1, 3 * m + 5] {
+        for len in [
+            0,
+            1,
+            m.saturating_sub(1),
+            m,
+            m + 1,
+            2 * m,
+            2 * m + 1,
+            3 * m + 5,
+        ] {
             // Expected by arithmetic: ceil(len / m) pieces, at least one.
             let n = len.div_ceil(m).max(1);
-            let mut want: Vec<_> = (0..n)
-                .map(|i| p(&a((len - i * m).min(m))))
-                .collect();
+            let mut want: Vec<_> = (0..n).map(|i| p(&a((len - i * m).min(m)))).collect();
             let mut want_tail = want.clone();
             if let Some(last) = want.last_mut() {
                 last.0 = Tag::Full;
@@ -245,11 +257,13 @@ fn limits_from_1_to_16384_and_unlimited() {
                 if chunk == 1 && len > 5000 {
                     continue;
                 }
-                for (input, expect) in
-                    [(&line, &want), (&crlf, &want), (&a(len), &want_tail)]
-                {
+                for (input, expect) in [(&line, &want), (&crlf, &want), (&a(len), &want_tail)] {
                     let got = pieces(&parse_cri(&write_cri(input, mi, Stream::Stdout, chunk)));
-                    assert!(&got == expect, "M={m} L={len} chunk={chunk} input ends {:?}", input.last());
+                    assert!(
+                        &got == expect,
+                        "M={m} L={len} chunk={chunk} input ends {:?}",
+                        input.last()
+                    );
                     assert!(got.iter().all(|(_, c)| c.len() <= m));
                 }
             }
@@ -287,14 +301,21 @@ fn unlimited_lines_past_the_memory_cap_become_partials() {
 /// within the documented bound the whole time.
 #[test]
 fn memory_is_bounded_for_an_endless_line() {
-    for (max_len, cap) in [(MaxLen::Unlimited, 64 * 1024), (MaxLen::from_signed(16384), 1 << 20)] {
+    for (max_len, cap) in [
+        (MaxLen::Unlimited, 64 * 1024),
+        (MaxLen::from_signed(16384), 1 << 20),
+    ] {
         let cap = NonZeroUsize::new(cap).unwrap();
         let splitter = LineSplitter::new(max_len).with_memory_cap(cap);
         let m = splitter.max_record_len();
         let (read, flush) = (8192, 32 * 1024);
-        let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), CountSink::default())
-            .with_splitter(splitter)
-            .with_buffer_sizes(read, flush);
+        let mut w = LogWriter::new(
+            Stream::Stdout,
+            CriFormat::new(Offset::Utc),
+            CountSink::default(),
+        )
+        .with_splitter(splitter)
+        .with_buffer_sizes(read, flush);
         let bound = read + 2 * (m + 1) + 2 * (flush + m + 64);
         let chunk = vec![b'x'; 7777];
         let mut peak = 0;
@@ -319,7 +340,11 @@ struct CountSink {
 
 impl RecordSink for CountSink {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
-        for rec in records.strip_suffix(b"\n").unwrap_or(records).split(|&b| b == b'\n') {
+        for rec in records
+            .strip_suffix(b"\n")
+            .unwrap_or(records)
+            .split(|&b| b == b'\n')
+        {
             self.records += 1;
             // "<ts> stdout P " is 30 + 10 bytes with this UTC formatter at t = 0.
             let content = rec.splitn(4, |&b| b == b' ').nth(3).unwrap_or_default();
@@ -371,19 +396,30 @@ fn line_reader(text: &[u8]) -> LineReader<'_> {
 #[test]
 fn write_errors_are_counted_and_draining_continues() {
     let text = b"l1\nl2\nl3\nl4\nl5\nl6";
-    let sink = FlakySink { calls: 0, every: 2, ok: Vec::new() };
+    let sink = FlakySink {
+        calls: 0,
+        every: 2,
+        ok: Vec::new(),
+    };
     let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), sink);
     let s = w.copy_from(line_reader(text)).unwrap();
     assert_eq!(s.bytes_read, text.len() as u64 + 1);
     assert_eq!((s.records, s.write_errors, s.records_lost), (3, 3, 3));
     assert_eq!(s.last_write_error, Some(io::ErrorKind::StorageFull));
-    let kept: Vec<_> = parse_cri(&w.into_sink().ok).into_iter().map(|r| r.content).collect();
+    let kept: Vec<_> = parse_cri(&w.into_sink().ok)
+        .into_iter()
+        .map(|r| r.content)
+        .collect();
     assert_eq!(kept, vec![b"l1".to_vec(), b"l3".to_vec(), b"l5".to_vec()]);
 }
 
 #[test]
 fn write_errors_stop_the_copy_when_asked() {
-    let sink = FlakySink { calls: 0, every: 2, ok: Vec::new() };
+    let sink = FlakySink {
+        calls: 0,
+        every: 2,
+        ok: Vec::new(),
+    };
     let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), sink)
         .with_write_error_policy(WriteErrorPolicy::Stop);
     match w.copy_from(line_reader(b"l1\nl2\nl3\n")) {
@@ -427,8 +463,8 @@ fn read_error_flushes_the_tail_like_end_of_input() {
 #[test]
 fn clock_is_read_once_per_chunk() {
     let clock = SteppingClock::new(Timestamp::new(1_700_000_000, 0), 1_000);
-    let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new())
-        .with_clock(&clock);
+    let mut w =
+        LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new()).with_clock(&clock);
     w.write_all(b"a\nb\nc").unwrap();
     w.write_all(b"d\n").unwrap();
     w.write_all(b"tail").unwrap();
@@ -450,8 +486,12 @@ fn clock_is_read_once_per_chunk() {
 
 #[test]
 fn cri_timestamps_follow_the_zone() {
-    let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Fixed(3600)), Vec::new())
-        .with_clock(FixedClock(Timestamp::new(0, 500_000_000)));
+    let mut w = LogWriter::new(
+        Stream::Stdout,
+        CriFormat::new(Offset::Fixed(3600)),
+        Vec::new(),
+    )
+    .with_clock(FixedClock(Timestamp::new(0, 500_000_000)));
     w.copy_from(&b"x\n"[..]).unwrap();
     assert_eq!(w.into_sink(), b"1970-01-01T01:00:00.5+01:00 stdout F x\n");
 }
@@ -459,8 +499,12 @@ fn cri_timestamps_follow_the_zone() {
 #[test]
 fn stdout_and_stderr_share_a_sink_at_record_boundaries() {
     let shared = SharedSink::new(Vec::new());
-    let out_text: Vec<u8> = (0..3000).flat_map(|i| format!("out {i} {}\n", "o".repeat(i % 97)).into_bytes()).collect();
-    let err_text: Vec<u8> = (0..3000).flat_map(|i| format!("err {i} {}\n", "e".repeat(i % 89)).into_bytes()).collect();
+    let out_text: Vec<u8> = (0..3000)
+        .flat_map(|i| format!("out {i} {}\n", "o".repeat(i % 97)).into_bytes())
+        .collect();
+    let err_text: Vec<u8> = (0..3000)
+        .flat_map(|i| format!("err {i} {}\n", "e".repeat(i % 89)).into_bytes())
+        .collect();
     std::thread::scope(|s| {
         for (stream, text) in [(Stream::Stdout, &out_text), (Stream::Stderr, &err_text)] {
             let sink = shared.clone();

@@ -17,7 +17,10 @@ pub struct Rec {
 /// A minimal CRI parser (independent of `ctrlog::cri::read`): every record ends with `\n`,
 /// fields are separated by single spaces, the content is the rest of the line.
 pub fn parse_cri(out: &[u8]) -> Vec<Rec> {
-    assert!(out.is_empty() || out.ends_with(b"\n"), "output must end with a newline");
+    assert!(
+        out.is_empty() || out.ends_with(b"\n"),
+        "output must end with a newline"
+    );
     let mut recs = Vec::new();
     let body = out.strip_suffix(b"\n").unwrap_or(out);
     if out.is_empty() {
@@ -34,7 +37,12 @@ pub fn parse_cri(out: &[u8]) -> Vec<Rec> {
         };
         let content = f.next().expect("content field (maybe empty)").to_vec();
         ctrlog::time::parse_rfc3339nano(&time).expect("RFC3339Nano timestamp");
-        recs.push(Rec { time, stream, tag, content });
+        recs.push(Rec {
+            time,
+            stream,
+            tag,
+            content,
+        });
     }
     recs
 }
