@@ -49,7 +49,8 @@ fn ok_records(args: &[&str], stdin: &[u8]) -> Vec<util::Rec> {
 
 #[test]
 fn containerd_table_cases_through_the_cli() {
-    let cases: Vec<(&str, Vec<u8>, Vec<(Tag, Vec<u8>)>)> = vec![
+    type Case = (&'static str, Vec<u8>, Vec<(Tag, Vec<u8>)>);
+    let cases: Vec<Case> = vec![
         (
             "16384",
             b"test stdout log 1\ntest stdout log 2\n".to_vec(),

@@ -121,9 +121,9 @@ impl RecordFormat for CriFormat {
 /// let mut out = Vec::new();
 /// f.encode(Tag::Full, b"<b>\t\"hi\"", &mut out);
 /// assert_eq!(
-///     out,
-///     &br#"{"log":"\u003cb\u003e\u0009\"hi\"\n","stream":"stdout","time":"2023-11-14T22:13:20.000000005Z"}"#[..]
-///         .iter().chain(b"\n").copied().collect::<Vec<u8>>()
+///     String::from_utf8(out).unwrap(),
+///     r#"{"log":"\u003cb\u003e\u0009\"hi\"\n","stream":"stdout","time":"2023-11-14T22:13:20.000000005Z"}"#
+///         .to_owned() + "\n"
 /// );
 /// ```
 #[derive(Clone, Debug)]

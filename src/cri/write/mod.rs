@@ -35,8 +35,8 @@
 //!      2023-11-14T22:13:20Z stdout P 01234567\n\
 //!      2023-11-14T22:13:20Z stdout F 89\n\
 //!      2023-11-14T22:13:20Z stdout F \n\
-//!      2023-11-14T22:13:20Z stdout P no newl\n\
-//!      2023-11-14T22:13:20Z stdout P ine\n"
+//!      2023-11-14T22:13:20Z stdout P no newli\n\
+//!      2023-11-14T22:13:20Z stdout P ne\n"
 //! );
 //! ```
 //!
