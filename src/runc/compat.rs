@@ -39,7 +39,7 @@ impl Default for CompatOptions {
 #[non_exhaustive]
 pub enum CompatErrorKind {
     /// A byte that does not fit JSON's grammar (Go: `invalid character …`).
-    #[error("invalid character {byte:#04x} {context}")]
+    #[error("invalid character {} {context}", show_byte(*byte))]
     Syntax {
         /// The byte.
         byte: u8,
@@ -65,6 +65,15 @@ pub enum CompatErrorKind {
     /// The answer is longer than [`CompatOptions::max_msg_len`] (ctrlog's cap, not Go's).
     #[error("error message longer than the {0}-byte cap")]
     MessageTooLong(usize),
+}
+
+fn show_byte(b: u8) -> String {
+    match b {
+        b'\'' => "'\\''".to_owned(),
+        b'"' => "'\"'".to_owned(),
+        0x20..=0x7e => format!("'{}'", b as char),
+        _ => format!("{b:#04x}"),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,7 +28,8 @@ pub struct LastError {
 pub struct LastErrorOptions {
     /// Records longer than this (bytes, without `\n`) are skipped unread.
     pub max_record_len: usize,
-    /// Bytes read per step (backwards scan and stream buffer).
+    /// Bytes read by the first step (backwards scan, doubling per step up to 1 MiB or this
+    /// size if larger) and the stream buffer size.
     pub block_size: usize,
 }
 
@@ -42,6 +43,7 @@ impl Default for LastErrorOptions {
 }
 
 const PAT_ERROR: &[u8] = b"\"error\"";
+const MAX_BLOCK: usize = 1 << 20;
 const PAT_ESCAPE: &[u8] = b"\\u";
 
 /// Whether a record can possibly have level `error`: the value is written either as the
@@ -136,11 +138,12 @@ pub fn last_error_with<R: Read + Seek>(
 ) -> Result<Option<LastError>, Error> {
     let io = |offset: u64| move |source| Error::Io { offset, source };
     let len = file.seek(SeekFrom::End(0)).map_err(io(0))?;
-    let block = opts.block_size.max(1);
+    let mut block = opts.block_size.max(1);
+    let max_block = block.max(MAX_BLOCK);
     let cap = opts.max_record_len;
     let buf_len = usize::try_from(len)
         .unwrap_or(usize::MAX)
-        .min(cap.saturating_add(block));
+        .min(cap.saturating_add(max_block));
     let mut buf = vec![0u8; buf_len];
     let fin_err = FinderRev::new(PAT_ERROR);
     let fin_esc = FinderRev::new(PAT_ESCAPE);
@@ -158,6 +161,8 @@ pub fn last_error_with<R: Read + Seek>(
             line_end = buf_len;
         }
         let n = usize::try_from(file_pos.min(block as u64)).unwrap_or(block);
+        // Near the end answers come after one small read; far scans get big reads.
+        block = block.saturating_mul(2).min(max_block);
         let Some(new_lo) = lo.checked_sub(n) else {
             return Err(Error::Internal {
                 offset: file_pos,
