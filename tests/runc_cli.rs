@@ -24,12 +24,21 @@ fn temp(content: &[u8]) -> tempfile::NamedTempFile {
 #[test]
 fn last_error_found_none_and_failure() {
     let p = format!("{REAL}runc/shim-lifecycle-exec-missing-x5.log.json");
-    assert_eq!(run(&["last-error", &p]), (0, "container not running\n".into(), String::new()));
-    assert_eq!(run(&["last-error", "--compat", &p]), (0, "container not running\n".into(), String::new()));
+    assert_eq!(
+        run(&["last-error", &p]),
+        (0, "container not running\n".into(), String::new())
+    );
+    assert_eq!(
+        run(&["last-error", "--compat", &p]),
+        (0, "container not running\n".into(), String::new())
+    );
     let ok = format!("{REAL}runc/run-ok-debug.log.json");
     assert_eq!(run(&["last-error", &ok]), (1, String::new(), String::new()));
     // compat: containerd returns "" -> empty line, exit 0.
-    assert_eq!(run(&["last-error", "--compat", &ok]), (0, "\n".into(), String::new()));
+    assert_eq!(
+        run(&["last-error", "--compat", &ok]),
+        (0, "\n".into(), String::new())
+    );
     let (code, out, err) = run(&["last-error", "/nonexistent/log.json"]);
     assert_eq!((code, out.as_str()), (2, ""));
     assert!(err.contains("/nonexistent/log.json"), "{err}");
@@ -75,15 +84,23 @@ fn summary_text_and_json() {
     for i in 0..30 {
         log.extend_from_slice(format!("{{\"level\":\"info\",\"msg\":\"Running with config:\\n{{}}\",\"time\":\"2024-01-20T16:00:{i:02}+08:00\"}}\n").as_bytes());
     }
-    log.extend_from_slice(b"{\"level\":\"error\",\"msg\":\"boom\",\"time\":\"2024-01-20T16:01:00+08:00\"}\n");
+    log.extend_from_slice(
+        b"{\"level\":\"error\",\"msg\":\"boom\",\"time\":\"2024-01-20T16:01:00+08:00\"}\n",
+    );
     let f = temp(&log);
     let p = f.path().to_str().unwrap();
     let (code, out, _) = run(&["summary", p]);
     assert_eq!(code, 0);
     assert!(out.contains("records: 31"), "{out}");
     assert!(out.contains("levels: info 30, error 1"), "{out}");
-    assert!(out.contains("2024-01-20T16:00:00+08:00 .. 2024-01-20T16:01:00+08:00"), "{out}");
-    assert!(out.contains("30 x [info] \"Running with config:\\n{}\""), "{out}");
+    assert!(
+        out.contains("2024-01-20T16:00:00+08:00 .. 2024-01-20T16:01:00+08:00"),
+        "{out}"
+    );
+    assert!(
+        out.contains("30 x [info] \"Running with config:\\n{}\""),
+        "{out}"
+    );
     let (code, out, _) = run(&["summary", "--json", p]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();

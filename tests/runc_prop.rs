@@ -14,9 +14,24 @@ use ctrlog::time::Timestamp;
 /// Pieces log.json files are made of, including the nasty ones.
 fn piece() -> impl Strategy<Value = Vec<u8>> {
     let msg = prop::sample::select(vec![
-        "a", " spaced ", "", "\\\"error\\\"", "x\\u003cy", "\\ud800", "日志", "error", "\\n",
+        "a",
+        " spaced ",
+        "",
+        "\\\"error\\\"",
+        "x\\u003cy",
+        "\\ud800",
+        "日志",
+        "error",
+        "\\n",
     ]);
-    let level = prop::sample::select(vec!["error", "info", "warning", "Error", "\\u0065rror", "debug"]);
+    let level = prop::sample::select(vec![
+        "error",
+        "info",
+        "warning",
+        "Error",
+        "\\u0065rror",
+        "debug",
+    ]);
     prop_oneof![
         4 => (level, msg, any::<bool>()).prop_map(|(l, m, t)| {
             let time = if t { ",\"time\":\"2026-11-23T08:27:21Z\"" } else { "" };

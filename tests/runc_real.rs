@@ -46,18 +46,42 @@ fn real_files_all_modes_agree_with_readme() {
         let data = std::fs::read(&p).unwrap();
         let back = last_error(File::open(&p).unwrap()).unwrap();
         let fwd = last_error_stream(BufReader::new(File::open(&p).unwrap())).unwrap();
-        let tiny = last_error_with(Cursor::new(&data[..]), LastErrorOptions { max_record_len: 4096, block_size: 1 }).unwrap();
+        let tiny = last_error_with(
+            Cursor::new(&data[..]),
+            LastErrorOptions {
+                max_record_len: 4096,
+                block_size: 1,
+            },
+        )
+        .unwrap();
         assert_eq!(back, fwd, "{name}");
         assert_eq!(back, tiny, "{name}");
-        assert_eq!(back.as_ref().map(|e| e.msg.as_str()).unwrap_or(""), want, "{name}");
+        assert_eq!(
+            back.as_ref().map(|e| e.msg.as_str()).unwrap_or(""),
+            want,
+            "{name}"
+        );
         assert_eq!(back.is_some(), !want.is_empty(), "{name}");
         // containerd-compatible mode gives the same string on every real JSON file.
-        assert_eq!(last_error_compat(&data[..]).unwrap(), want, "{name} (compat)");
+        assert_eq!(
+            last_error_compat(&data[..]).unwrap(),
+            want,
+            "{name} (compat)"
+        );
         // Strict decoding: every real file is clean.
-        let strict = DecoderOptions { policy: ErrorPolicy::Strict, ..Default::default() };
+        let strict = DecoderOptions {
+            policy: ErrorPolicy::Strict,
+            ..Default::default()
+        };
         let mut dec = Decoder::with_options(&data[..], strict);
         while dec.next_record().unwrap().is_some() {}
-        assert_eq!(dec.stats().records as usize, data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count(), "{name}");
+        assert_eq!(
+            dec.stats().records as usize,
+            data.split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count(),
+            "{name}"
+        );
     }
 }
 
@@ -68,7 +92,10 @@ fn real_error_times_are_parsed() {
     assert_eq!(e.time.map(|t| t.secs), Some(1795422441)); // 2026-11-23T08:27:21Z
     let p = path("crun/state-nonexistent.log.json");
     let e = last_error(File::open(&p).unwrap()).unwrap().unwrap();
-    assert_eq!(e.time.map(|t| (t.secs, t.nanos)), Some((1795422465, 634_935_000)));
+    assert_eq!(
+        e.time.map(|t| (t.secs, t.nanos)),
+        Some((1795422465, 634_935_000))
+    );
     assert_eq!(e.offset, 0);
 }
 
@@ -78,11 +105,19 @@ fn real_text_log_compat_errors_robust_finds_nothing() {
     let data = std::fs::read(&p).unwrap();
     let err = last_error_compat(&data[..]).unwrap_err();
     // containerd: "invalid character 'i' in literal true (expecting 'r')".
-    assert!(err.to_string().contains("invalid character 'i' in literal"), "{err}");
+    assert!(
+        err.to_string().contains("invalid character 'i' in literal"),
+        "{err}"
+    );
     assert_eq!(err.offset(), Some(1));
     assert_eq!(last_error(File::open(&p).unwrap()).unwrap(), None);
-    let strict = DecoderOptions { policy: ErrorPolicy::Strict, ..Default::default() };
-    assert!(Decoder::with_options(&data[..], strict).next_record().is_err());
+    let strict = DecoderOptions {
+        policy: ErrorPolicy::Strict,
+        ..Default::default()
+    };
+    assert!(Decoder::with_options(&data[..], strict)
+        .next_record()
+        .is_err());
 }
 
 #[test]
@@ -93,7 +128,12 @@ fn real_debug_entries_decode_with_extra_fields() {
     let mut last_fields = Vec::new();
     while let Some(r) = dec.next_record().unwrap() {
         levels.push(r.entry.level().to_owned());
-        last_fields = r.entry.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        last_fields = r
+            .entry
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
     }
     assert_eq!(levels.len(), 26);
     assert!(levels.iter().all(|l| l == "debug"));
@@ -118,8 +158,19 @@ fn real_files_torn_at_every_byte() {
         let data = std::fs::read(path(name)).unwrap();
         for cut in 0..=data.len() {
             let part = &data[..cut];
-            let back = last_error_with(Cursor::new(part), LastErrorOptions { max_record_len: 1 << 20, block_size: 16 }).unwrap();
-            assert_eq!(back, ctrlog::runc::last_error_naive(part, 1 << 20), "{name} cut {cut}");
+            let back = last_error_with(
+                Cursor::new(part),
+                LastErrorOptions {
+                    max_record_len: 1 << 20,
+                    block_size: 16,
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                back,
+                ctrlog::runc::last_error_naive(part, 1 << 20),
+                "{name} cut {cut}"
+            );
             let tail_start = part.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
             let record_complete = cut == data.len() || data[cut] == b'\n';
             let inside = tail_start < cut && !record_complete;

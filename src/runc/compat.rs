@@ -621,11 +621,7 @@ impl CompatScanner {
                 self.state = State::Colon;
                 return Ok(());
             }
-            Target::Time => {
-                if !self.time.ok() {
-                    return Err(CompatErrorKind::BadTime);
-                }
-            }
+            Target::Time if !self.time.ok() => return Err(CompatErrorKind::BadTime),
             _ => {}
         }
         self.target = Target::Ignore;
@@ -781,10 +777,14 @@ impl CompatScanner {
                     (Num::Zero | Num::Int, b'.') => Some(Num::Dot),
                     (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Some(Num::E),
                     (Num::Dot | Num::Frac, b'0'..=b'9') => Some(Num::Frac),
-                    (Num::Dot, _) => return Err(syntax(b, "after decimal point in numeric literal")),
+                    (Num::Dot, _) => {
+                        return Err(syntax(b, "after decimal point in numeric literal"))
+                    }
                     (Num::E, b'+' | b'-') => Some(Num::ESign),
                     (Num::E | Num::ESign | Num::Exp, b'0'..=b'9') => Some(Num::Exp),
-                    (Num::E | Num::ESign, _) => return Err(syntax(b, "in exponent of numeric literal")),
+                    (Num::E | Num::ESign, _) => {
+                        return Err(syntax(b, "in exponent of numeric literal"))
+                    }
                     _ => None,
                 };
                 match next {
@@ -816,7 +816,10 @@ pub fn last_error_compat<R: Read>(reader: R) -> Result<String, Error> {
 }
 
 /// [`last_error_compat`] with explicit options.
-pub fn last_error_compat_with<R: Read>(mut reader: R, opts: CompatOptions) -> Result<String, Error> {
+pub fn last_error_compat_with<R: Read>(
+    mut reader: R,
+    opts: CompatOptions,
+) -> Result<String, Error> {
     let mut scanner = CompatScanner::new(opts);
     let mut buf = vec![0u8; 64 * 1024];
     loop {

@@ -143,13 +143,10 @@ impl<R: BufRead> Decoder<R> {
         let (offset, start, len, detached) = loop {
             let Some(cur) = self.cur else {
                 let pos = self.framer.position();
-                let chunk = self
-                    .framer
-                    .next_chunk()
-                    .map_err(|source| Error::Io {
-                        offset: pos,
-                        source,
-                    })?;
+                let chunk = self.framer.next_chunk().map_err(|source| Error::Io {
+                    offset: pos,
+                    source,
+                })?;
                 match chunk {
                     None => return Ok(None),
                     Some(Chunk::Oversized { offset, len }) => {
@@ -177,13 +174,10 @@ impl<R: BufRead> Decoder<R> {
                 continue;
             }
             let pos = self.framer.position();
-            let bytes = self
-                .framer
-                .chunk_bytes()
-                .map_err(|source| Error::Io {
-                    offset: pos,
-                    source,
-                })?;
+            let bytes = self.framer.chunk_bytes().map_err(|source| Error::Io {
+                offset: pos,
+                source,
+            })?;
             let rest = bytes.get(cur.pos..cur.len).unwrap_or(&[]);
             let (line, adv, terminated) = match memchr(b'\n', rest) {
                 Some(i) => (&rest[..i], i + 1, true),
@@ -227,10 +221,10 @@ impl<R: BufRead> Decoder<R> {
                 }
             }
         };
-        let bytes = self.framer.chunk_bytes().map_err(|source| Error::Io {
-            offset,
-            source,
-        })?;
+        let bytes = self
+            .framer
+            .chunk_bytes()
+            .map_err(|source| Error::Io { offset, source })?;
         let line = bytes.get(start..start.saturating_add(len)).unwrap_or(&[]);
         let entry = detached.attach(line).ok_or(Error::Internal {
             offset,

@@ -44,7 +44,9 @@ impl<'a> Entry<'a> {
 
     /// The parsed `time`, if there is one (RFC 3339, any fraction, `Z` or `±hh:mm`).
     pub fn timestamp(&self) -> Option<Result<Timestamp, ParseTimeError>> {
-        self.time.as_deref().map(|t| parse_rfc3339nano(t.as_bytes()))
+        self.time
+            .as_deref()
+            .map(|t| parse_rfc3339nano(t.as_bytes()))
     }
 
     /// The raw JSON value of another key (the last one if repeated).

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, Read, Seek, SeekFrom};
 
-use memchr::memmem::{Finder, FinderRev};
+use memchr::memmem::Finder;
 use memchr::{memchr, memrchr};
 
 use super::decoder::DEFAULT_MAX_RECORD_LEN;
@@ -110,27 +110,6 @@ enum Cached {
     Known(Option<usize>),
 }
 
-fn last_hit(
-    cache: &mut Cached,
-    finder: &FinderRev<'_>,
-    pat_len: usize,
-    buf: &[u8],
-    start: usize,
-    end: usize,
-) -> Option<usize> {
-    match *cache {
-        Cached::Known(None) => return None,
-        Cached::Known(Some(p)) if p >= start && p.saturating_add(pat_len) <= end => return Some(p),
-        _ => {}
-    }
-    let r = buf
-        .get(start..end)
-        .and_then(|h| finder.rfind(h))
-        .map(|i| start + i);
-    *cache = Cached::Known(r);
-    r
-}
-
 /// [`last_error`] with explicit options.
 pub fn last_error_with<R: Read + Seek>(
     mut file: R,
@@ -145,8 +124,9 @@ pub fn last_error_with<R: Read + Seek>(
         .unwrap_or(usize::MAX)
         .min(cap.saturating_add(max_block));
     let mut buf = vec![0u8; buf_len];
-    let fin_err = FinderRev::new(PAT_ERROR);
-    let fin_esc = FinderRev::new(PAT_ESCAPE);
+    let fin_err = Finder::new(PAT_ERROR);
+    let fin_esc = Finder::new(PAT_ESCAPE);
+    let mut cands: Vec<(usize, usize)> = Vec::new();
     // buf[lo..line_end] holds the open (incomplete on the left) line, right-aligned after
     // compaction; buf[lo] is at file offset `file_pos`.
     let mut file_pos = len;
@@ -171,7 +151,8 @@ pub fn last_error_with<R: Read + Seek>(
         };
         file_pos -= n as u64;
         file.seek(SeekFrom::Start(file_pos)).map_err(io(file_pos))?;
-        file.read_exact(&mut buf[new_lo..lo]).map_err(io(file_pos))?;
+        file.read_exact(&mut buf[new_lo..lo])
+            .map_err(io(file_pos))?;
         lo = new_lo;
         let at_start = file_pos == 0;
         let block_end = lo + n;
@@ -205,24 +186,18 @@ pub fn last_error_with<R: Read + Seek>(
                 }
             }
         };
-        let (mut c_err, mut c_esc) = (Cached::Unknown, Cached::Unknown);
-        let mut end = line_end;
-        while region_start <= end {
-            let a = last_hit(&mut c_err, &fin_err, PAT_ERROR.len(), &buf, region_start, end);
-            let b = last_hit(&mut c_esc, &fin_esc, PAT_ESCAPE.len(), &buf, region_start, end);
-            let Some(hit) = a.max(b) else { break };
-            let ls = memrchr(b'\n', &buf[region_start..hit]).map_or(region_start, |i| region_start + i + 1);
-            let le = memchr(b'\n', &buf[hit..end]).map_or(end, |i| hit + i);
-            if le - ls <= cap {
-                let offset = file_pos + (ls - lo) as u64;
-                if let Some(found) = error_in_line(&buf[ls..le], offset) {
+        // memmem's forward finder has a SIMD prefilter (its reverse one has not): find the
+        // candidate lines of the region forward, then judge them from the last.
+        cands.clear();
+        let region = &buf[region_start..line_end];
+        for_candidate_lines(region, &fin_err, &fin_esc, |a, b| cands.push((a, b)));
+        for &(a, b) in cands.iter().rev() {
+            if b - a <= cap {
+                let offset = file_pos + (region_start + a - lo) as u64;
+                if let Some(found) = error_in_line(&region[a..b], offset) {
                     return Ok(Some(found));
                 }
             }
-            if ls == region_start {
-                break;
-            }
-            end = ls - 1;
         }
         if at_start {
             break;
@@ -250,9 +225,37 @@ fn next_hit(cache: &mut Cached, finder: &Finder<'_>, buf: &[u8], start: usize) -
         Cached::Known(Some(p)) if p >= start => return Some(p),
         _ => {}
     }
-    let r = buf.get(start..).and_then(|h| finder.find(h)).map(|i| start + i);
+    let r = buf
+        .get(start..)
+        .and_then(|h| finder.find(h))
+        .map(|i| start + i);
     *cache = Cached::Known(r);
     r
+}
+
+/// Calls `f(start, end)`, in order, for each line of `bytes` (split on `\n`, terminator
+/// excluded) that contains `"error"` or `\u`.
+fn for_candidate_lines(
+    bytes: &[u8],
+    fin_err: &Finder<'_>,
+    fin_esc: &Finder<'_>,
+    mut f: impl FnMut(usize, usize),
+) {
+    let (mut c_err, mut c_esc) = (Cached::Unknown, Cached::Unknown);
+    let mut start = 0;
+    while start < bytes.len() {
+        let a = next_hit(&mut c_err, fin_err, bytes, start);
+        let b = next_hit(&mut c_esc, fin_esc, bytes, start);
+        let hit = match (a, b) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(h), None) | (None, Some(h)) => h,
+            (None, None) => break,
+        };
+        let ls = memrchr(b'\n', &bytes[start..hit]).map_or(start, |i| start + i + 1);
+        let le = memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
+        f(ls, le);
+        start = le + 1;
+    }
 }
 
 /// [`last_error_stream`] with explicit options.
@@ -267,36 +270,26 @@ pub fn last_error_stream_with<R: BufRead>(
     let mut best = None;
     loop {
         let pos = framer.position();
-        let chunk = framer
-            .next_chunk()
-            .map_err(|source| Error::Io { offset: pos, source })?;
+        let chunk = framer.next_chunk().map_err(|source| Error::Io {
+            offset: pos,
+            source,
+        })?;
         let base = match chunk {
             None => break,
             Some(Chunk::Oversized { .. }) => continue,
             Some(Chunk::Lines { offset, .. }) | Some(Chunk::Final { offset, .. }) => offset,
         };
-        let bytes = framer
-            .chunk_bytes()
-            .map_err(|source| Error::Io { offset: base, source })?;
-        let (mut c_err, mut c_esc) = (Cached::Unknown, Cached::Unknown);
-        let mut start = 0;
-        while start < bytes.len() {
-            let a = next_hit(&mut c_err, &fin_err, bytes, start);
-            let b = next_hit(&mut c_esc, &fin_esc, bytes, start);
-            let hit = match (a, b) {
-                (Some(a), Some(b)) => a.min(b),
-                (Some(h), None) | (None, Some(h)) => h,
-                (None, None) => break,
-            };
-            let ls = memrchr(b'\n', &bytes[start..hit]).map_or(start, |i| start + i + 1);
-            let le = memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
-            if le - ls <= cap {
-                if let Some(found) = error_in_line(&bytes[ls..le], base + ls as u64) {
+        let bytes = framer.chunk_bytes().map_err(|source| Error::Io {
+            offset: base,
+            source,
+        })?;
+        for_candidate_lines(bytes, &fin_err, &fin_esc, |a, b| {
+            if b - a <= cap {
+                if let Some(found) = error_in_line(&bytes[a..b], base + a as u64) {
                     best = Some(found);
                 }
             }
-            start = le + 1;
-        }
+        });
     }
     Ok(best)
 }

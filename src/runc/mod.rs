@@ -95,12 +95,12 @@ pub use decoder::{
     DecodeStats, Decoder, DecoderOptions, ErrorPolicy, Record, DEFAULT_MAX_RECORD_LEN,
 };
 pub use entry::{parse_entry, Entry, EntryError, OwnedEntry};
-#[doc(hidden)]
-pub use last_error::{last_error_naive, may_be_error_record};
 pub use last_error::{
     last_error, last_error_stream, last_error_stream_with, last_error_with, LastError,
     LastErrorOptions,
 };
+#[doc(hidden)]
+pub use last_error::{last_error_naive, may_be_error_record};
 pub use summary::{summarize, MessageCount, Summary, SummaryOptions};
 pub use writer::{encode_entry, escape_json_str, EntryWriter, FieldValue};
 
@@ -201,15 +201,22 @@ pub fn fuzz_runc_decode(data: &[u8]) {
 /// Fuzz target body: `last_error` both ways and compat mode; tail-first == forward == naive.
 #[doc(hidden)]
 pub fn fuzz_runc_last_error(data: &[u8]) {
-    for (cap, block) in [(48usize, 5usize), (DEFAULT_MAX_RECORD_LEN, 64 * 1024), (16, 3)] {
+    for (cap, block) in [
+        (48usize, 5usize),
+        (DEFAULT_MAX_RECORD_LEN, 64 * 1024),
+        (16, 3),
+    ] {
         let opts = LastErrorOptions {
             max_record_len: cap,
             block_size: block,
         };
-        let back = last_error_with(std::io::Cursor::new(data), opts).ok().flatten();
-        let fwd = last_error_stream_with(std::io::BufReader::with_capacity(block.max(1), data), opts)
+        let back = last_error_with(std::io::Cursor::new(data), opts)
             .ok()
             .flatten();
+        let fwd =
+            last_error_stream_with(std::io::BufReader::with_capacity(block.max(1), data), opts)
+                .ok()
+                .flatten();
         let naive = last_error_naive(data, cap);
         assert_eq!(back, fwd, "backward vs forward");
         assert_eq!(fwd, naive, "forward vs naive");

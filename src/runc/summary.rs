@@ -173,7 +173,11 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
             preview: s.preview,
         })
         .collect();
-    top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.preview.cmp(&b.preview)));
+    top.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.preview.cmp(&b.preview))
+    });
     top.truncate(opts.top);
     Ok(Summary {
         stats: dec.stats(),

@@ -22,7 +22,9 @@ pub fn escape_json_str(s: &str, out: &mut Vec<u8>) {
             b'\r' => Some(b"\\r"),
             b'\t' => Some(b"\\t"),
             0x00..=0x1f | b'<' | b'>' | b'&' => Some(b""),
-            0xE2 if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) => {
+            0xE2 if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) =>
+            {
                 Some(b"")
             }
             _ => None,
@@ -88,7 +90,8 @@ pub fn encode_entry(
     let mut time_buf = Vec::with_capacity(32);
     format_rfc3339nano(Timestamp::new(time.secs, 0), offset, &mut time_buf);
     let time_str = std::str::from_utf8(&time_buf).unwrap_or("");
-    let mut all: Vec<(std::borrow::Cow<'_, str>, FieldValue<'_>)> = Vec::with_capacity(fields.len() + 3);
+    let mut all: Vec<(std::borrow::Cow<'_, str>, FieldValue<'_>)> =
+        Vec::with_capacity(fields.len() + 3);
     for (k, v) in fields {
         let key = match *k {
             "level" | "msg" | "time" => std::borrow::Cow::Owned(format!("fields.{k}")),

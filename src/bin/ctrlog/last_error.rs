@@ -63,7 +63,10 @@ pub fn run(args: Args) -> ExitCode {
         ..LastErrorOptions::default()
     };
     let res = if stdin {
-        last_error_stream_with(BufReader::with_capacity(opts.block_size, io::stdin().lock()), opts)
+        last_error_stream_with(
+            BufReader::with_capacity(opts.block_size, io::stdin().lock()),
+            opts,
+        )
     } else {
         let f = match File::open(&args.path) {
             Ok(f) => f,

@@ -63,7 +63,11 @@ fn render(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "top messages{}:",
-        if s.approximate { " (approximate counts)" } else { "" }
+        if s.approximate {
+            " (approximate counts)"
+        } else {
+            ""
+        }
     )?;
     for m in &s.top_messages {
         let total = (m.len as u64).saturating_mul(m.count);
@@ -93,7 +97,10 @@ pub fn run(args: Args) -> ExitCode {
     };
     let path = args.path.display();
     let res = if args.path.as_os_str() == "-" {
-        summarize(BufReader::with_capacity(256 * 1024, io::stdin().lock()), opts)
+        summarize(
+            BufReader::with_capacity(256 * 1024, io::stdin().lock()),
+            opts,
+        )
     } else {
         match File::open(&args.path) {
             Ok(f) => summarize(BufReader::with_capacity(256 * 1024, f), opts),
