@@ -18,7 +18,7 @@
 //! // Robust: read backwards from the end; the torn record does not hide the answer.
 //! let e = last_error(Cursor::new(log)).unwrap().unwrap();
 //! assert_eq!(e.msg, "container not running");
-//! assert_eq!(e.time.map(|t| t.secs), Some(1795422441));
+//! assert_eq!(e.time.map(|t| t.secs), Some(1795422461)); // 2026-11-23T08:27:41Z
 //! // containerd-compatible: Go's json.Decoder fails on the torn record, so containerd errors.
 //! assert!(last_error_compat(log.as_bytes()).is_err());
 //! ```
