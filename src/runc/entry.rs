@@ -58,8 +58,7 @@ impl<'a> Entry<'a> {
             .map(|(_, v)| *v)
     }
 
-    /// A copy that owns its strings (raw values of other fields are leaked into owned strings
-    /// through [`OwnedEntry`]).
+    /// A copy that owns its strings, to keep past the decoder's next call.
     pub fn to_owned_entry(&self) -> OwnedEntry {
         OwnedEntry {
             level: self.level.as_deref().map(str::to_owned),
