@@ -4,7 +4,7 @@
 //! Sans-IO: [`CompatScanner::feed`] takes any slicing of the input, [`CompatScanner::finish`]
 //! returns containerd's string. Memory is bounded: the nesting stack (Go's limit, 10 000
 //! levels), the current `msg` and the answer (both capped by
-//! [`CompatOptions::max_msg_len`]).
+//! [`CompatOptions::max_msg_len`]), so about twice that cap plus the 64 KiB read buffer.
 
 use std::io::Read;
 
@@ -473,7 +473,7 @@ impl CompatScanner {
                     self.msg_long = true;
                     self.msg = Vec::new();
                 } else {
-                    self.msg.extend_from_slice(run);
+                    super::framer::extend_capped(&mut self.msg, run, self.opts.max_msg_len);
                 }
             }
             Target::Time => {
@@ -638,7 +638,11 @@ impl CompatScanner {
                     self.answer = String::new();
                 } else {
                     self.answer_long = false;
-                    self.answer = go_lossy_utf8(&self.msg).trim().to_owned();
+                    self.answer.clear();
+                    match std::str::from_utf8(&self.msg) {
+                        Ok(m) => self.answer.push_str(m.trim()),
+                        Err(_) => self.answer.push_str(go_lossy_utf8(&self.msg).trim()),
+                    }
                 }
             }
         }

@@ -9,6 +9,17 @@ use std::io::{self, BufRead};
 
 use memchr::{memchr, memrchr};
 
+/// Appends `data` to `v`, growing it by doubling but never past `max` bytes of capacity (a
+/// plain `extend` may double a buffer to twice the cap). The caller checks `len + data <= max`.
+pub(crate) fn extend_capped(v: &mut Vec<u8>, data: &[u8], max: usize) {
+    let need = v.len().saturating_add(data.len());
+    if need > v.capacity() {
+        let target = v.capacity().saturating_mul(2).max(need).min(max.max(need));
+        v.reserve_exact(target - v.len());
+    }
+    v.extend_from_slice(data);
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Chunk {
     /// Complete lines, each ending in `\n`, at `offset`. A line inside may exceed the cap when
@@ -130,7 +141,7 @@ impl<R: BufRead> LineFramer<R> {
                         if n > self.max_line {
                             self.skip = Some((self.pos, n as u64));
                         } else {
-                            self.carry.extend_from_slice(avail);
+                            extend_capped(&mut self.carry, avail, self.max_line.saturating_add(1));
                             self.carry_offset = self.pos;
                         }
                         self.advance(n);
@@ -143,14 +154,18 @@ impl<R: BufRead> LineFramer<R> {
                     let total = self.carry.len().saturating_add(i);
                     if total > self.max_line {
                         let offset = self.carry_offset;
-                        self.carry.clear();
+                        self.carry = Vec::new();
                         self.advance(i + 1);
                         return Ok(Some(Chunk::Oversized {
                             offset,
                             len: total as u64,
                         }));
                     }
-                    self.carry.extend_from_slice(&avail[..=i]);
+                    extend_capped(
+                        &mut self.carry,
+                        &avail[..=i],
+                        self.max_line.saturating_add(1),
+                    );
                     self.advance(i + 1);
                     self.cur_in_carry = true;
                     self.cur_len = self.carry.len();
@@ -165,7 +180,7 @@ impl<R: BufRead> LineFramer<R> {
                         self.skip = Some((self.carry_offset, total as u64));
                         self.carry = Vec::new();
                     } else {
-                        self.carry.extend_from_slice(avail);
+                        extend_capped(&mut self.carry, avail, self.max_line.saturating_add(1));
                     }
                     self.advance(n);
                 }

@@ -46,13 +46,6 @@ const PAT_ERROR: &[u8] = b"\"error\"";
 const MAX_BLOCK: usize = 1 << 20;
 const PAT_ESCAPE: &[u8] = b"\\u";
 
-/// Whether a record can possibly have level `error`: the value is written either as the
-/// token `"error"` or with a `\u` escape somewhere in the record.
-fn may_be_error(line: &[u8]) -> bool {
-    memchr::memmem::find(line, PAT_ERROR).is_some()
-        || memchr::memmem::find(line, PAT_ESCAPE).is_some()
-}
-
 /// Decodes one record (a line without `\n`) and returns it if its level is `error`.
 pub(crate) fn error_in_line(line: &[u8], offset: u64) -> Option<LastError> {
     let e = parse_entry(line).ok()?;
@@ -292,10 +285,4 @@ pub fn last_error_stream_with<R: BufRead>(
         });
     }
     Ok(best)
-}
-
-/// Whether `line` might be an error record (exposed for benches and tests).
-#[doc(hidden)]
-pub fn may_be_error_record(line: &[u8]) -> bool {
-    may_be_error(line)
 }

@@ -95,12 +95,12 @@ pub use decoder::{
     DecodeStats, Decoder, DecoderOptions, ErrorPolicy, Record, DEFAULT_MAX_RECORD_LEN,
 };
 pub use entry::{parse_entry, Entry, EntryError, OwnedEntry};
+#[doc(hidden)]
+pub use last_error::last_error_naive;
 pub use last_error::{
     last_error, last_error_stream, last_error_stream_with, last_error_with, LastError,
     LastErrorOptions,
 };
-#[doc(hidden)]
-pub use last_error::{last_error_naive, may_be_error_record};
 pub use summary::{summarize, MessageCount, Summary, SummaryOptions};
 pub use writer::{encode_entry, escape_json_str, EntryWriter, FieldValue};
 
