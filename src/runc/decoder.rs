@@ -63,6 +63,8 @@ pub struct DecodeStats {
 pub struct Record<'a> {
     /// Byte offset of the record's first byte in the input.
     pub offset: u64,
+    /// Length of the record in bytes, without its `\n`.
+    pub len: usize,
     /// The decoded record.
     pub entry: Entry<'a>,
 }
@@ -231,7 +233,7 @@ impl<R: BufRead> Decoder<R> {
             what: "record moved in the reader's buffer",
         })?;
         self.stats.records += 1;
-        Ok(Some(Record { offset, entry }))
+        Ok(Some(Record { offset, len, entry }))
     }
 
     /// Calls `f` for every record; `f` returns `Ok(false)` to stop early.

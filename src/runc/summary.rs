@@ -43,8 +43,10 @@ pub struct MessageCount {
     pub count: u64,
     /// The level of its first occurrence.
     pub level: String,
-    /// Its length in bytes.
+    /// Its length in bytes (unescaped).
     pub len: usize,
+    /// Bytes its records take in the file (with their `\n`).
+    pub record_bytes: u64,
     /// Its first characters (`preview_chars`), `…` appended when cut.
     pub preview: String,
 }
@@ -71,6 +73,7 @@ pub struct Summary {
 
 struct Slot {
     count: u64,
+    record_bytes: u64,
     level: String,
     len: usize,
     preview: String,
@@ -135,8 +138,10 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
         let mut h = DefaultHasher::new();
         msg.hash(&mut h);
         let key = h.finish();
+        let rec_bytes = rec.len as u64 + 1;
         if let Some(s) = slots.get_mut(&key) {
             s.count += 1;
+            s.record_bytes += rec_bytes;
             continue;
         }
         let mut count = 1;
@@ -156,6 +161,7 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
             key,
             Slot {
                 count,
+                record_bytes: rec_bytes.saturating_mul(count),
                 level: level.to_owned(),
                 len: msg.len(),
                 preview: preview(msg, opts.preview_chars),
@@ -168,6 +174,7 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
         .filter(|s| s.count > 1 || opts.top > 0)
         .map(|s| MessageCount {
             count: s.count,
+            record_bytes: s.record_bytes,
             level: s.level,
             len: s.len,
             preview: s.preview,

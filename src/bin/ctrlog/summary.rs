@@ -70,7 +70,7 @@ fn render(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         }
     )?;
     for m in &s.top_messages {
-        let total = (m.len as u64).saturating_mul(m.count);
+        let total = m.record_bytes;
         let share = if s.bytes > 0 {
             total as f64 * 100.0 / s.bytes as f64
         } else {
@@ -78,7 +78,7 @@ fn render(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         };
         writeln!(
             out,
-            "  {:>8} x [{}] {:?} ({} each, {} total, {:.0}% of the file)",
+            "  {:>8} x [{}] {:?} ({} message, records {} = {:.0}% of the file)",
             m.count,
             m.level,
             m.preview,
