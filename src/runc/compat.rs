@@ -8,8 +8,6 @@
 
 use std::io::Read;
 
-use memchr::memchr2;
-
 use super::Error;
 
 /// Go's `maxNestingDepth`.
@@ -426,27 +424,52 @@ impl CompatScanner {
 
     /// Inside a string: copy the run up to the next quote or backslash in one go.
     fn string_run(&mut self, data: &[u8], i: &mut usize) -> Res {
-        let rest = &data[*i..];
-        let stop = memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
-        let run = &rest[..stop];
-        if let Some(&c) = run.iter().find(|&&c| c < 0x20) {
-            let at = run.iter().position(|&x| x == c).unwrap_or(0);
-            *i += at;
-            self.offset += at as u64;
-            return Err(syntax(c, "in string literal"));
-        }
-        if !run.is_empty() {
-            self.flush_surrogate();
-            self.push_raw(run);
-        }
-        *i += stop;
-        self.offset += stop as u64;
-        if let Some(&b) = rest.get(stop) {
+        loop {
+            let rest = data.get(*i..).unwrap_or(&[]);
+            // Runs between escapes are short in real logs (`\n`, `\"` every few bytes): a
+            // scalar scan beats a SIMD search's setup here.
+            let stop = rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(rest.len());
+            if stop > 0 {
+                self.flush_surrogate();
+                self.push_raw(&rest[..stop]);
+                *i += stop;
+                self.offset += stop as u64;
+            }
+            let Some(&b) = rest.get(stop) else {
+                return Ok(());
+            };
+            if b == b'\\' {
+                // A one-letter escape with its letter in this chunk: handle it inline.
+                let simple = match rest.get(stop + 1) {
+                    Some(b'"') => Some('"'),
+                    Some(b'\\') => Some('\\'),
+                    Some(b'/') => Some('/'),
+                    Some(b'b') => Some('\u{8}'),
+                    Some(b'f') => Some('\u{c}'),
+                    Some(b'n') => Some('\n'),
+                    Some(b'r') => Some('\r'),
+                    Some(b't') => Some('\t'),
+                    _ => None,
+                };
+                if let Some(c) = simple {
+                    if self.target == Target::Time {
+                        self.time.bad = true;
+                    }
+                    self.flush_surrogate();
+                    self.push_char(c);
+                    *i += 2;
+                    self.offset += 2;
+                    continue;
+                }
+            }
             self.step(b)?;
             *i += 1;
             self.offset += 1;
+            return Ok(());
         }
-        Ok(())
     }
 
     fn push_raw(&mut self, run: &[u8]) {
