@@ -74,6 +74,17 @@
 //! * records over [`DEFAULT_MAX_RECORD_LEN`] (1 MiB, configurable) are skipped unread, so
 //!   memory stays bounded (containerd buffers a whole record: ~344 MB for one 64 MiB record).
 //!
+//! # Writer
+//! [`encode_entry`] follows logrus's `JSONFormatter` on Go < 1.22 (runc 1.1 as packaged):
+//! sorted keys, `time.RFC3339` whole seconds, HTML-safe escaping, control bytes other than
+//! `\n` `\r` `\t` as `\u00XX` (Go 1.22+ writes `\b` and `\f`; both decode the same).
+//!
+//! # Other limits
+//! * [`last_error`] reads the length once; a file truncated while it is read (rotation) is an
+//!   I/O error, bytes appended meanwhile are not seen.
+//! * an oversized record is skipped even if it is an error record: with the default cap, a
+//!   1 MiB+ error message is not reported (raise [`LastErrorOptions::max_record_len`]).
+//!
 //! # Limits of the compatible mode
 //! * the kept `msg` is capped ([`CompatOptions::max_msg_len`], 1 MiB by default): if the
 //!   answer would be longer, [`CompatErrorKind::MessageTooLong`] is returned instead;
