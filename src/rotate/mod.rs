@@ -708,14 +708,32 @@ impl RotatingFile {
                     }
                 }
             }
-            let suffix = scheme
-                .next(newest, self.clock.now())
-                .ok_or_else(|| RotateError::NoBackupName {
-                    path: self.path.clone(),
-                })?;
-            let dest = paths.raw(&suffix);
-            rename(&self.path, &dest)?;
-            Some(dest)
+            // A taken name (a directory, a file someone else made) moves on to the next one:
+            // a rename never replaces anything.
+            let now = self.clock.now();
+            let mut newest = newest;
+            let mut attempt = 0;
+            loop {
+                let suffix =
+                    scheme
+                        .next(newest, now)
+                        .ok_or_else(|| RotateError::NoBackupName {
+                            path: self.path.clone(),
+                        })?;
+                let dest = paths.raw(&suffix);
+                match sys::rename_noreplace(&self.path, &dest) {
+                    Ok(()) => break Some(dest),
+                    Err(e)
+                        if e.kind() == io::ErrorKind::AlreadyExists
+                            && attempt < 8
+                            && scheme.shift(&suffix).is_none() =>
+                    {
+                        attempt += 1;
+                        newest = scheme.parse(&suffix);
+                    }
+                    Err(e) => return Err(RotateError::io("rename", &self.path, e)),
+                }
+            }
         };
         let file = match open_live(&self.path, old.mode, true) {
             Ok(f) => f,
