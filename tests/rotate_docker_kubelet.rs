@@ -73,8 +73,14 @@ fn docker_json_file_logger_with_opts_compressed() {
         ["container.log", "container.log.1.gz", "container.log.2.gz"]
     );
     assert_eq!(read(&path), json_lines(30..36).as_bytes());
-    assert_eq!(gunzip(&d.join("container.log.1.gz")), json_lines(15..30).as_bytes());
-    assert_eq!(gunzip(&d.join("container.log.2.gz")), json_lines(0..15).as_bytes());
+    assert_eq!(
+        gunzip(&d.join("container.log.1.gz")),
+        json_lines(15..30).as_bytes()
+    );
+    assert_eq!(
+        gunzip(&d.join("container.log.2.gz")),
+        json_lines(0..15).as_bytes()
+    );
     assert_eq!(mode(&path), 0o640);
 }
 
@@ -90,7 +96,10 @@ fn docker_json_file_logger_with_opts_two_files() {
     }
     assert_eq!(names(d), ["container.log", "container.log.1"]);
     assert_eq!(read(&path), json_lines(15..20).as_bytes());
-    assert_eq!(read(&d.join("container.log.1")), json_lines(0..15).as_bytes());
+    assert_eq!(
+        read(&d.join("container.log.1")),
+        json_lines(0..15).as_bytes()
+    );
 }
 
 /// Docker's default `max-file=1`: no backups (nerdctl keeps them all).
@@ -114,9 +123,24 @@ fn docker_max_file_1_keeps_no_backups() {
 fn docker_option_errors() {
     let cases: &[(Option<&str>, Option<&str>, bool, &str)] = &[
         (Some("0"), None, false, "max-size must be a positive number"),
-        (Some("0k"), Some("3"), false, "max-size must be a positive number"),
-        (Some("1k"), Some("0"), false, "max-file cannot be less than 1"),
-        (Some("1k"), Some("-1"), false, "max-file cannot be less than 1"),
+        (
+            Some("0k"),
+            Some("3"),
+            false,
+            "max-size must be a positive number",
+        ),
+        (
+            Some("1k"),
+            Some("0"),
+            false,
+            "max-file cannot be less than 1",
+        ),
+        (
+            Some("1k"),
+            Some("-1"),
+            false,
+            "max-file cannot be less than 1",
+        ),
         (
             Some("1k"),
             Some("1"),
@@ -135,7 +159,12 @@ fn docker_option_errors() {
             true,
             "compress cannot be true when max-file is less than 2 or max-size is not set",
         ),
-        (Some("1k"), Some("three"), false, "invalid max-file 'three': not an integer"),
+        (
+            Some("1k"),
+            Some("three"),
+            false,
+            "invalid max-file 'three': not an integer",
+        ),
     ];
     for (size, file, compress, want) in cases {
         let err = RotateOptions::from_docker(*size, *file, *compress).unwrap_err();
@@ -188,7 +217,11 @@ fn kubelet_rotate_logs() {
 
     let path = d.join("test-log-3");
     std::fs::write(&path, b"longer than 10 bytes").unwrap();
-    std::fs::write(d.join("test-log-3.00000000-000001"), b"the length doesn't matter").unwrap();
+    std::fs::write(
+        d.join("test-log-3.00000000-000001"),
+        b"the length doesn't matter",
+    )
+    .unwrap();
     std::fs::write(
         d.join("test-log-3.00000000-000000.gz"),
         gzip(b"the length doesn't matter"),
@@ -206,7 +239,10 @@ fn kubelet_rotate_logs() {
             "test-log-3.20180101-000000",
         ]
     );
-    assert_eq!(read(&d.join("test-log-3.20180101-000000")), b"longer than 10 bytes");
+    assert_eq!(
+        read(&d.join("test-log-3.20180101-000000")),
+        b"longer than 10 bytes"
+    );
     assert_eq!(
         gunzip(&d.join("test-log-3.00000000-000001.gz")),
         b"the length doesn't matter"
@@ -281,7 +317,10 @@ fn kubelet_compress_log() {
     assert_eq!(mode(&gz), 0o600);
     assert!(n.iter().all(|s| !s.ends_with(".tmp")));
     // The newest backup stays raw.
-    let raw: Vec<&String> = n.iter().filter(|s| s.starts_with("test-log.2") && !s.ends_with(".gz")).collect();
+    let raw: Vec<&String> = n
+        .iter()
+        .filter(|s| s.starts_with("test-log.2") && !s.ends_with(".gz"))
+        .collect();
     assert_eq!(raw.len(), 1);
     assert_eq!(read(&d.join(raw[0])), b"newer");
 }
@@ -323,12 +362,18 @@ fn ctrlog_sequence_from_disk() {
     let d = dir.path();
     let path = d.join("c.log");
     std::fs::write(d.join("c.log.s00000041.gz"), gzip(b"old")).unwrap();
-    let mut l = RotatingFile::open(&path, opts(Some(4), Backups::Unlimited, Naming::Ctrlog)).unwrap();
+    let mut l =
+        RotatingFile::open(&path, opts(Some(4), Backups::Unlimited, Naming::Ctrlog)).unwrap();
     l.write_all(b"aaa").unwrap();
     l.write_all(b"bbb").unwrap();
     l.write_all(b"ccc").unwrap();
     assert_eq!(
         names(d),
-        ["c.log", "c.log.s00000041.gz", "c.log.s00000042", "c.log.s00000043"]
+        [
+            "c.log",
+            "c.log.s00000041.gz",
+            "c.log.s00000042",
+            "c.log.s00000043"
+        ]
     );
 }

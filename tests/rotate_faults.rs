@@ -116,7 +116,10 @@ fn reopen_after_external_rename() {
     l.write_all(b"still old\n").unwrap();
     l.reopen().unwrap();
     l.write_all(b"after\n").unwrap();
-    assert_eq!(read(&d.join("c.log.20180101-000000")), b"before\nstill old\n");
+    assert_eq!(
+        read(&d.join("c.log.20180101-000000")),
+        b"before\nstill old\n"
+    );
     assert_eq!(read(&path), b"after\n");
     // A reopen with nothing renamed is a no-op.
     l.reopen().unwrap();
@@ -134,7 +137,8 @@ fn failed_rename_keeps_appending() {
     let path = d.join("c.log");
     std::fs::create_dir(d.join("c.log.1")).unwrap();
     std::fs::write(d.join("c.log.1/x"), b"x").unwrap();
-    let mut l = RotatingFile::open(&path, opts(Some(10), Backups::Count(3), Naming::Docker)).unwrap();
+    let mut l =
+        RotatingFile::open(&path, opts(Some(10), Backups::Count(3), Naming::Docker)).unwrap();
     for i in 0..5 {
         l.write_all(format!("record {i}\n").as_bytes()).unwrap();
     }
@@ -257,7 +261,11 @@ fn efbig_child() {
     // 10 bytes fit under the limit, then EFBIG: the partial record must be cut.
     let err = l.write(&rec).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EFBIG), "{err}");
-    assert_eq!(std::fs::metadata(&path).unwrap().len(), 27, "partial record left");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        27,
+        "partial record left"
+    );
     assert_eq!(l.stats().space_retries, 1);
     let err = l.write(&rec).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EFBIG));
@@ -341,7 +349,10 @@ fn crash_set(dir: &Path) -> Vec<(String, Vec<u8>)> {
             EntryKind::Gz => gunzip(&dir.join(&name)),
             EntryKind::Tmp => panic!("temporary {name} left after recovery"),
         };
-        assert!(backups.insert(key, (name, data)).is_none(), "two files for one backup");
+        assert!(
+            backups.insert(key, (name, data)).is_none(),
+            "two files for one backup"
+        );
     }
     let mut out: Vec<(String, Vec<u8>)> = backups.into_values().collect();
     out.push(("c.log".into(), live.expect("live file missing")));
@@ -422,25 +433,39 @@ fn crash_kill_restart() {
         l.close().unwrap();
 
         let set = crash_set(d);
-        assert!(set.len() <= CRASH_BACKUPS as usize + 1, "too many files: {}", set.len());
+        assert!(
+            set.len() <= CRASH_BACKUPS as usize + 1,
+            "too many files: {}",
+            set.len()
+        );
         let mut present: Vec<(u32, u32)> = Vec::new();
         for (name, data) in &set {
             assert!(data.len() as u64 <= CRASH_MAX, "{name} over the cap");
-            assert!(data.is_empty() || data.ends_with(b"\n"), "{name}: torn record");
+            assert!(
+                data.is_empty() || data.ends_with(b"\n"),
+                "{name}: torn record"
+            );
             for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                let rec = parse_crash_line(line)
-                    .unwrap_or_else(|| panic!("{name}: bad record {:?}", String::from_utf8_lossy(line)));
+                let rec = parse_crash_line(line).unwrap_or_else(|| {
+                    panic!("{name}: bad record {:?}", String::from_utf8_lossy(line))
+                });
                 present.push(rec);
             }
         }
         let uniq: BTreeSet<(u32, u32)> = present.iter().copied().collect();
         assert_eq!(uniq.len(), present.len(), "a record appears twice");
         // Records are in write order across the set.
-        assert!(present.windows(2).all(|w| w[0] < w[1]), "records out of order");
+        assert!(
+            present.windows(2).all(|w| w[0] < w[1]),
+            "records out of order"
+        );
         // Every acknowledged record not older than the oldest one kept is present.
         if let Some(oldest) = present.first() {
             for a in acked.iter().filter(|a| *a >= oldest) {
-                assert!(uniq.contains(a), "acknowledged record {a:?} lost (run {run})");
+                assert!(
+                    uniq.contains(a),
+                    "acknowledged record {a:?} lost (run {run})"
+                );
             }
         }
         // Unacknowledged records present: at most the one being written when killed.
@@ -448,11 +473,18 @@ fn crash_kill_restart() {
         for p in &present {
             if !acked_set.contains(p) {
                 let last = acked.iter().filter(|a| a.0 == p.0).map(|a| a.1).max();
-                assert_eq!(Some(p.1), last.map_or(Some(0), |l| l.checked_add(1)), "{p:?}");
+                assert_eq!(
+                    Some(p.1),
+                    last.map_or(Some(0), |l| l.checked_add(1)),
+                    "{p:?}"
+                );
             }
         }
     }
     assert!(runs >= 5, "only {runs} runs");
-    assert!(total_acked > 100, "children wrote too little: {total_acked}");
+    assert!(
+        total_acked > 100,
+        "children wrote too little: {total_acked}"
+    );
     eprintln!("crash test: {runs} runs, {total_acked} acknowledged records");
 }

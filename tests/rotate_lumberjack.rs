@@ -101,7 +101,8 @@ fn max_backups() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let path = d.join("foobar.log");
-    let mut l = RotatingFile::open(&path, opts(Some(10), Backups::Count(1), Naming::Ctrlog)).unwrap();
+    let mut l =
+        RotatingFile::open(&path, opts(Some(10), Backups::Count(1), Naming::Ctrlog)).unwrap();
     l.write_all(b"boo!").unwrap();
     assert_eq!(names(d).len(), 1);
     l.write_all(b"foooooo!").unwrap();
@@ -149,7 +150,8 @@ fn cleanup_existing_backups() {
     std::fs::write(b1(d, 3), b"data").unwrap();
     let path = d.join("foobar.log");
     std::fs::write(&path, b"data").unwrap();
-    let mut l = RotatingFile::open(&path, opts(Some(10), Backups::Count(1), Naming::Ctrlog)).unwrap();
+    let mut l =
+        RotatingFile::open(&path, opts(Some(10), Backups::Count(1), Naming::Ctrlog)).unwrap();
     l.write_all(b"foooooo!").unwrap();
     assert_eq!(names(d), ["foobar.log", "foobar.log.s00000004"]);
     assert_eq!(read(&b1(d, 4)), b"data");

@@ -82,12 +82,12 @@
 //! Linux/Unix only (`flock`, `renameat2`). The lock is advisory and covers the live file: a
 //! rotation opens the new file and locks it right after the rename. One writer per set.
 
-mod naming;
-mod set;
-mod sys;
 #[cfg(feature = "gzip")]
 mod compress;
 mod fuzz;
+mod naming;
+mod set;
+mod sys;
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -193,7 +193,7 @@ impl From<RotateError> for io::Error {
         match e {
             RotateError::Io { source, .. } => source,
             RotateError::Locked { .. } => io::Error::new(io::ErrorKind::WouldBlock, e),
-            other => io::Error::new(io::ErrorKind::Other, other),
+            other => io::Error::other(other),
         }
     }
 }
@@ -495,7 +495,8 @@ impl RotatingFile {
             std::fs::create_dir_all(&dir).map_err(|e| RotateError::io("mkdir", &dir, e))?;
         }
         let existed = path.exists();
-        let file = open_live(&path, opts.mode, false).map_err(|e| RotateError::io("open", &path, e))?;
+        let file =
+            open_live(&path, opts.mode, false).map_err(|e| RotateError::io("open", &path, e))?;
         if !existed {
             // The umask applies at creation; set the mode the caller asked for.
             let _ = file.set_permissions(std::fs::Permissions::from_mode(opts.mode));
@@ -679,7 +680,8 @@ impl RotatingFile {
         let newest = list.iter().map(|b| b.key).max();
         // Make room: the new backup must fit in the count.
         self.prune_locked(self.backups_allowed(1), &mut st)?;
-        let live_is_ours = matches!(sys::stat(&self.path), Ok(p) if (p.dev, p.ino) == (old.dev, old.ino));
+        let live_is_ours =
+            matches!(sys::stat(&self.path), Ok(p) if (p.dev, p.ino) == (old.dev, old.ino));
         let backup = if self.backups == Backups::Count(0) {
             if live_is_ours {
                 remove_file(&self.path)?;
@@ -690,8 +692,8 @@ impl RotatingFile {
             None
         } else {
             // Docker: every backup moves up one number, oldest first.
-            let list = set::scan(paths, scheme)
-                .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+            let list =
+                set::scan(paths, scheme).map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
             for b in list.iter().filter(|b| b.is_backup()) {
                 let Some(to) = scheme.shift(&b.stem) else {
                     continue;
@@ -714,12 +716,11 @@ impl RotatingFile {
             let mut newest = newest;
             let mut attempt = 0;
             loop {
-                let suffix =
-                    scheme
-                        .next(newest, now)
-                        .ok_or_else(|| RotateError::NoBackupName {
-                            path: self.path.clone(),
-                        })?;
+                let suffix = scheme
+                    .next(newest, now)
+                    .ok_or_else(|| RotateError::NoBackupName {
+                        path: self.path.clone(),
+                    })?;
                 let dest = paths.raw(&suffix);
                 match sys::rename_noreplace(&self.path, &dest) {
                     Ok(()) => break Some(dest),
@@ -771,8 +772,8 @@ impl RotatingFile {
     /// `ReopenContainerLog` after an external rotation). A no-op if the path still names the
     /// current file. Never rotates.
     pub fn reopen(&mut self) -> Result<(), RotateError> {
-        let file =
-            open_live(&self.path, self.mode, false).map_err(|e| RotateError::io("open", &self.path, e))?;
+        let file = open_live(&self.path, self.mode, false)
+            .map_err(|e| RotateError::io("open", &self.path, e))?;
         let st = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
         if (st.dev, st.ino) == self.id {
             self.size = st.size;
@@ -826,7 +827,9 @@ impl RotatingFile {
     fn append(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut done = 0usize;
         let err = loop {
-            let Some(rest) = buf.get(done..) else { break None };
+            let Some(rest) = buf.get(done..) else {
+                break None;
+            };
             if rest.is_empty() {
                 break None;
             }
@@ -958,7 +961,11 @@ fn rename(from: &Path, to: &Path) -> Result<(), RotateError> {
     sys::rename_noreplace(from, to).map_err(|e| RotateError::io("rename", from, e))
 }
 
-fn delete_backup(paths: &set::SetPaths, b: &set::Backup, st: &mut FsState) -> Result<(), RotateError> {
+fn delete_backup(
+    paths: &set::SetPaths,
+    b: &set::Backup,
+    st: &mut FsState,
+) -> Result<(), RotateError> {
     if b.raw {
         let raw = paths.raw(&b.stem);
         if st.in_flight.as_deref() == Some(raw.as_path()) {

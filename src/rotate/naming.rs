@@ -218,7 +218,10 @@ fn kubelet_bump(key: u64) -> Option<u64> {
     if year > 9999 {
         return None;
     }
-    let out = year * 10_000_000_000 + month * 100_000_000 + day * 1_000_000 + hour * 10_000
+    let out = year * 10_000_000_000
+        + month * 100_000_000
+        + day * 1_000_000
+        + hour * 10_000
         + minute * 100
         + second;
     (out > key).then_some(out)
@@ -347,14 +350,19 @@ mod tests {
         assert_eq!(c.parse("s000000001"), None);
         assert_eq!(c.parse("s123456789"), Some(123_456_789));
         assert_eq!(c.parse("00000001"), None);
-        assert_eq!(c.next(Some(99_999_999), ts(0)).as_deref(), Some("s100000000"));
+        assert_eq!(
+            c.next(Some(99_999_999), ts(0)).as_deref(),
+            Some("s100000000")
+        );
         assert_eq!(c.next(None, ts(0)).as_deref(), Some("s00000001"));
         assert_eq!(c.next(Some(u64::MAX), ts(0)), None);
     }
 
     #[test]
     fn kubelet_names() {
-        let k = KubeletNaming { offset: Offset::Utc };
+        let k = KubeletNaming {
+            offset: Offset::Utc,
+        };
         // 2018-01-01T00:00:00Z
         let t = ts(1_514_764_800);
         assert_eq!(k.next(None, t).as_deref(), Some("20180101-000000"));

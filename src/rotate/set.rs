@@ -143,21 +143,44 @@ mod tests {
     fn classify_table() {
         let c = CtrlogNaming;
         let d = DockerNaming;
-        let k = KubeletNaming { offset: Offset::Utc };
-        let cases: &[(&dyn NamingScheme, &str, Option<(EntryKind, &str)>)] = &[
+        let k = KubeletNaming {
+            offset: Offset::Utc,
+        };
+        type Case<'a> = (&'a dyn NamingScheme, &'a str, Option<(EntryKind, &'a str)>);
+        let cases: &[Case] = &[
             (&c, "app.log", None),
             (&c, "app.log.s00000001", Some((EntryKind::Raw, "s00000001"))),
-            (&c, "app.log.s00000001.gz", Some((EntryKind::Gz, "s00000001"))),
-            (&c, "app.log.s00000001.gz.tmp", Some((EntryKind::Tmp, "s00000001"))),
+            (
+                &c,
+                "app.log.s00000001.gz",
+                Some((EntryKind::Gz, "s00000001")),
+            ),
+            (
+                &c,
+                "app.log.s00000001.gz.tmp",
+                Some((EntryKind::Tmp, "s00000001")),
+            ),
             (&c, "app.log.foo", None),
             (&c, "app.logs00000001", None),
             (&c, "other.log.s00000001", None),
             (&d, "app.log.1", Some((EntryKind::Raw, "1"))),
             (&d, "app.log.12.gz", Some((EntryKind::Gz, "12"))),
             (&d, "app.log.0", None),
-            (&k, "app.log.20180101-000000", Some((EntryKind::Raw, "20180101-000000"))),
-            (&k, "app.log.20180101-000000.tmp", Some((EntryKind::Tmp, "20180101-000000"))),
-            (&k, "app.log.20180101-000000.gz", Some((EntryKind::Gz, "20180101-000000"))),
+            (
+                &k,
+                "app.log.20180101-000000",
+                Some((EntryKind::Raw, "20180101-000000")),
+            ),
+            (
+                &k,
+                "app.log.20180101-000000.tmp",
+                Some((EntryKind::Tmp, "20180101-000000")),
+            ),
+            (
+                &k,
+                "app.log.20180101-000000.gz",
+                Some((EntryKind::Gz, "20180101-000000")),
+            ),
             (&k, "app.log.gz", None),
         ];
         for (scheme, name, want) in cases {

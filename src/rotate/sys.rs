@@ -111,5 +111,8 @@ pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
 
 /// Whether an error is "out of space" in the sense of the write-failure policy.
 pub(crate) fn is_space_error(err: &io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EFBIG) | Some(libc::EDQUOT))
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ENOSPC) | Some(libc::EFBIG) | Some(libc::EDQUOT)
+    )
 }
