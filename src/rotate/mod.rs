@@ -419,6 +419,8 @@ struct FsState {
 struct Shared {
     paths: set::SetPaths,
     scheme: Box<dyn NamingScheme>,
+    /// `fsync` compressed files and the directory (used by the worker).
+    #[cfg_attr(not(feature = "gzip"), allow(dead_code))]
     sync: bool,
     state: Mutex<FsState>,
     cv: Condvar,
