@@ -488,3 +488,72 @@ fn crash_kill_restart() {
     );
     eprintln!("crash test: {runs} runs, {total_acked} acknowledged records");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Memory: the writer buffers nothing; compression and the torn-record scan use fixed buffers.
+
+fn vm_hwm_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// In a child (a fresh peak-RSS counter): 64 MB through the writer in 1 MiB records with
+/// compression, then a 32 MB torn tail cut at open. Peak RSS grows by far less than the data.
+#[test]
+fn memory_is_bounded() {
+    if child_role().as_deref() == Some("memory") {
+        let dir = std::path::PathBuf::from(std::env::var_os("CTRLOG_ROTATE_DIR").unwrap());
+        let path = dir.join("c.log");
+        let rec = {
+            let mut r = vec![b'm'; 1 << 20];
+            if let Some(last) = r.last_mut() {
+                *last = b'\n';
+            }
+            r
+        };
+        let before = vm_hwm_kib();
+        let opts = RotateOptions {
+            max_size: Some(8 << 20),
+            backups: Backups::Count(2),
+            compress: true,
+            durability: Durability::None,
+            ..RotateOptions::default()
+        };
+        let mut l = RotatingFile::open(&path, opts.clone()).unwrap();
+        for _ in 0..64 {
+            l.write_all(&rec).unwrap();
+        }
+        l.close().unwrap();
+        // A 32 MB torn record (no newline) at the end of the live file.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let chunk = vec![b't'; 1 << 20];
+        for _ in 0..32 {
+            f.write_all(&chunk).unwrap();
+        }
+        drop(f);
+        let l = RotatingFile::open(&path, opts).unwrap();
+        assert_eq!(l.size() % (1 << 20), 0);
+        drop(l);
+        let grew = vm_hwm_kib().saturating_sub(before);
+        println!("MEMORY-GREW-KIB {grew}");
+        assert!(grew < 8 * 1024, "peak RSS grew by {grew} KiB");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = spawn_self("memory_is_bounded", "memory", dir.path(), &[])
+        .wait_with_output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "child failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MEMORY-GREW-KIB"));
+}
