@@ -3,6 +3,7 @@
 //! `<backup>.gz.tmp` without holding the set lock, then (under the lock) renames the temporary
 //! to `<backup>.gz` at the backup's *current* name and removes the raw file.
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -16,33 +17,40 @@ use super::{remove_file, set, sys, Shared};
 
 const BUF: usize = 64 * 1024;
 
-/// The raw backups to compress, oldest first (kubelet keeps the newest raw).
-fn candidates(shared: &Shared) -> io::Result<Vec<String>> {
+/// The raw backups to compress, oldest first (kubelet keeps the newest raw), except those that
+/// failed before.
+fn candidates(shared: &Shared, failed: &HashSet<u64>) -> io::Result<Vec<(String, u64)>> {
     let list = set::scan(&shared.paths, &*shared.scheme)?;
     let newest = list.iter().filter(|b| b.is_backup()).map(|b| b.key).max();
     let keep_newest = shared.scheme.keeps_newest_raw();
     Ok(list
         .into_iter()
         .filter(|b| b.raw && !b.gz && !(keep_newest && Some(b.key) == newest))
-        .map(|b| b.stem)
+        .filter_map(|b| {
+            // Failures are remembered by inode: Docker's shifts rename files.
+            let ino = sys::stat(&shared.paths.raw(&b.stem)).ok()?.ino;
+            (!failed.contains(&ino)).then_some((b.stem, ino))
+        })
         .collect())
 }
 
-/// The worker's loop.
+/// The worker's loop. A backup whose compression failed stays raw and is not tried again by
+/// this worker, so one bad file does not hold up the others.
 pub(super) fn run(shared: &Shared) {
+    let mut failed: HashSet<u64> = HashSet::new();
     let mut st = shared.lock();
     loop {
         while !st.pending && !st.stop {
             st = shared.cv.wait(st).unwrap_or_else(|e| e.into_inner());
         }
-        let next = match candidates(shared) {
+        let next = match candidates(shared, &failed) {
             Ok(c) => c.into_iter().next(),
             Err(_) => {
                 st.compress_failures += 1;
                 None
             }
         };
-        let Some(stem) = next else {
+        let Some((stem, ino)) = next else {
             st.pending = false;
             shared.cv.notify_all();
             if st.stop {
@@ -55,11 +63,7 @@ pub(super) fn run(shared: &Shared) {
             Ok(f) => f,
             Err(_) => {
                 st.compress_failures += 1;
-                st.pending = false;
-                shared.cv.notify_all();
-                if st.stop {
-                    return;
-                }
+                failed.insert(ino);
                 continue;
             }
         };
@@ -85,12 +89,7 @@ pub(super) fn run(shared: &Shared) {
             st.compressed += 1;
         } else {
             st.compress_failures += 1;
-            // Retry after the next rotation, not in a loop.
-            st.pending = false;
-            shared.cv.notify_all();
-            if st.stop {
-                return;
-            }
+            failed.insert(ino);
         }
     }
 }

@@ -39,8 +39,9 @@
 //!   replace a file (`renameat2(RENAME_NOREPLACE)`, else `link` + `unlink`).
 //! - **Compression** (feature `gzip`) runs in a worker thread owned by the writer and joined by
 //!   [`RotatingFile::close`] (and on drop). It writes `<backup>.gz.tmp`, renames it to
-//!   `<backup>.gz`, then removes the raw backup. The writer never waits for it: a slow or
-//!   failing compression leaves a raw backup, which is retried after the next rotation.
+//!   `<backup>.gz`, then removes the raw backup. The writer never waits for it: a slow
+//!   compression delays nothing, a failing one leaves that backup raw (retried by the next
+//!   writer that opens the set) and moves on to the others.
 //! - **Open** appends to an existing file (never rotates on open) and takes an advisory
 //!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. Startup
 //!   recovery removes temporaries, removes a raw backup whose `.gz` twin is complete (or the
@@ -79,8 +80,18 @@
 //!   ctrlog maps `max-file=1` to no backups, as Docker does.
 //!
 //! # Limits
-//! Linux/Unix only (`flock`, `renameat2`). The lock is advisory and covers the live file: a
-//! rotation opens the new file and locks it right after the rename. One writer per set.
+//! - Linux/Unix only (`flock`, `renameat2`; `sync_file_range` on Linux). The lock is advisory
+//!   and covers the live file: a rotation opens the new file and locks it right after the
+//!   rename, so a second writer racing into that window is not stopped. One writer per set.
+//! - Memory: the writer buffers no records; compression and the torn-record scan use 64 KiB
+//!   buffers (`memory_is_bounded` in `tests/rotate_faults.rs` checks peak RSS).
+//! - Docker names: a crash in the middle of a shift leaves a gap (`name.2` without `name.1`);
+//!   the set stays valid and pruning keeps the count, but numbers are not compacted, so a
+//!   backup can sit above `max-file - 1` where Docker's reader does not look.
+//! - [`RecordEnd::Newline`] (the default) cuts everything after the last `\n` of the live file
+//!   at open; use [`RecordEnd::Any`] for files whose records do not end with a newline.
+//! - [`Durability::OnRotate`] waits for the rotated file to reach the disk at every rotation
+//!   (one `fsync` of the file, one of the directory); see BENCHMARKS.md for the cost.
 
 #[cfg(feature = "gzip")]
 mod compress;
