@@ -846,9 +846,9 @@ impl RotatingFile {
         Ok(())
     }
 
-    /// Appends `buf` whole, or cuts the file back to where it started and returns the error.
-    fn append(&mut self, buf: &[u8]) -> io::Result<()> {
-        let mut done = 0usize;
+    /// Appends the rest of `buf` (from `done`, already written) or cuts the file back to where
+    /// the record started and returns the error.
+    fn append_from(&mut self, buf: &[u8], mut done: usize) -> io::Result<()> {
         let err = loop {
             let Some(rest) = buf.get(done..) else {
                 break None;
@@ -864,56 +864,49 @@ impl RotatingFile {
             }
         };
         let Some(err) = err else { return Ok(()) };
-        if done > 0 {
-            let start = match self.file.metadata() {
-                Ok(m) => m.len().saturating_sub(done as u64),
-                Err(_) => self.size,
-            };
-            if self.file.set_len(start).is_err() {
-                self.repair_at = Some(start);
-            } else {
-                self.size = start;
-            }
-        }
+        self.cut_partial(done);
         Err(err)
     }
 
-    /// Writes one record (see the module docs for the rotation and failure rules).
+    /// Cuts off the `done` bytes of a record that could not be finished.
+    fn cut_partial(&mut self, done: usize) {
+        if done == 0 {
+            return;
+        }
+        let start = match self.file.metadata() {
+            Ok(m) => m.len().saturating_sub(done as u64),
+            Err(_) => self.size,
+        };
+        if self.file.set_len(start).is_err() {
+            self.repair_at = Some(start);
+        } else {
+            self.size = start;
+        }
+    }
+
+    /// Writes one record (see the module docs for the rotation and failure rules). The common
+    /// case is one `write(2)` and a few compares; everything else is in cold functions.
+    #[inline]
     fn write_record(&mut self, buf: &[u8]) -> io::Result<()> {
         if buf.is_empty() {
             return Ok(());
         }
-        if self.repair_at.is_some() {
-            self.repair()?;
-        }
-        self.since_check = self.since_check.saturating_add(1);
-        if self.since_check > self.check_every {
-            // Best effort: on failure keep writing to the file we have.
-            let _ = self.refresh();
-        }
         let len = buf.len() as u64;
-        if let Some(max) = self.max_size {
-            if self.size > 0 && self.size.saturating_add(len) > max {
-                if self.retry_in > 0 {
-                    self.retry_in -= 1;
-                } else if self.rotate().is_err() {
-                    self.retry_in = self.backoff;
-                    self.backoff = self.backoff.saturating_mul(2).min(BACKOFF_MAX);
-                }
-            }
+        self.since_check = self.since_check.saturating_add(1);
+        let over = match self.max_size {
+            Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
+            None => false,
+        };
+        if over || self.since_check > self.check_every || self.repair_at.is_some() {
+            self.before_write(len)?;
         }
-        match self.append(buf) {
-            Ok(()) => {}
-            Err(e) if sys::is_space_error(&e) => {
-                self.stats.space_retries += 1;
-                let _ = self.free_space();
-                self.append(buf)?;
-            }
-            Err(e) => return Err(e),
+        match self.file.write(buf) {
+            Ok(n) if n == buf.len() => {}
+            first => self.finish_write(buf, first)?,
         }
         self.size = self.size.saturating_add(len);
         match self.durability {
-            Durability::EveryRecord => self.file.sync_data()?,
+            Durability::None => {}
             Durability::OnRotate => {
                 self.unsynced = self.unsynced.saturating_add(len);
                 if self.unsynced >= WRITEBACK_EVERY {
@@ -921,9 +914,61 @@ impl RotatingFile {
                     sys::start_writeback(&self.file);
                 }
             }
-            Durability::None => {}
+            Durability::EveryRecord => self.file.sync_data()?,
         }
         Ok(())
+    }
+
+    /// The rare work before a write: a pending cut, the periodic check, a rotation.
+    #[cold]
+    #[inline(never)]
+    fn before_write(&mut self, len: u64) -> io::Result<()> {
+        if self.repair_at.is_some() {
+            self.repair()?;
+        }
+        if self.since_check > self.check_every {
+            // Best effort: on failure keep writing to the file we have.
+            let _ = self.refresh();
+        }
+        // Decided again: the check may have re-synced the size.
+        let over = match self.max_size {
+            Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
+            None => false,
+        };
+        if over {
+            if self.retry_in > 0 {
+                self.retry_in -= 1;
+            } else if self.rotate().is_err() {
+                self.retry_in = self.backoff;
+                self.backoff = self.backoff.saturating_mul(2).min(BACKOFF_MAX);
+            }
+        }
+        Ok(())
+    }
+
+    /// The first `write(2)` did not take the whole record: finish it, or cut back and retry once
+    /// after an out-of-space error, or cut back and fail.
+    #[cold]
+    #[inline(never)]
+    fn finish_write(&mut self, buf: &[u8], first: io::Result<usize>) -> io::Result<()> {
+        let done = match first {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => return self.after_failed_write(buf, e),
+        };
+        match self.append_from(buf, done) {
+            Ok(()) => Ok(()),
+            Err(e) => self.after_failed_write(buf, e),
+        }
+    }
+
+    fn after_failed_write(&mut self, buf: &[u8], e: io::Error) -> io::Result<()> {
+        if !sys::is_space_error(&e) {
+            return Err(e);
+        }
+        self.stats.space_retries += 1;
+        let _ = self.free_space();
+        self.append_from(buf, 0)
     }
 
     /// Deletes the oldest backup to make room after `ENOSPC`.
