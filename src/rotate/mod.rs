@@ -615,7 +615,18 @@ impl RotatingFile {
         }
         let mut st = self.shared.lock();
         while st.pending || st.in_flight.is_some() {
-            st = self.shared.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            match &self.worker {
+                Some(h) if !h.is_finished() => {}
+                _ => break,
+            }
+            st = match self
+                .shared
+                .cv
+                .wait_timeout(st, std::time::Duration::from_millis(100))
+            {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
         }
     }
 
