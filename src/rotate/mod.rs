@@ -1107,3 +1107,41 @@ fn cut_torn_tail(file: &File) -> io::Result<()> {
     }
     file.set_len(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_is_send_and_options_are_send_sync() {
+        fn send<T: Send>() {}
+        fn sync<T: Sync>() {}
+        send::<RotatingFile>();
+        send::<RotateOptions>();
+        sync::<RotateOptions>();
+        send::<RotateError>();
+        sync::<RotateError>();
+    }
+
+    #[test]
+    fn durability_and_backups_parse() {
+        assert_eq!("none".parse::<Durability>().unwrap(), Durability::None);
+        assert_eq!(
+            "rotate".parse::<Durability>().unwrap(),
+            Durability::OnRotate
+        );
+        assert_eq!(
+            "record".parse::<Durability>().unwrap(),
+            Durability::EveryRecord
+        );
+        assert!("always".parse::<Durability>().is_err());
+        assert_eq!(Backups::from_max_file(1).unwrap(), Backups::Count(0));
+        assert_eq!(Backups::from_max_file(5).unwrap(), Backups::Count(4));
+        assert!(matches!(
+            Backups::from_max_file(0),
+            Err(RotateError::MaxFileLessThanOne)
+        ));
+        let e: io::Error = RotateError::Locked { path: "x".into() }.into();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+}
