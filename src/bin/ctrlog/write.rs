@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use ctrlog::cri::write::{
     CopySummary, CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen,
-    RecordFormat, WriteErrorPolicy, WriteSink, DEFAULT_MEMORY_CAP,
+    RecordFormat, RecordSink, WriteErrorPolicy, WriteSink, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::Offset;
@@ -64,6 +64,53 @@ pub struct Args {
     /// Stop at the first failed write instead of counting failures and draining stdin.
     #[arg(long)]
     stop_on_write_error: bool,
+    /// Rotate the output before it would grow past SIZE (Docker's decimal sizes: 10m =
+    /// 10,000,000 bytes). Needs --output.
+    #[arg(long, value_name = "SIZE", requires = "output")]
+    max_size: Option<String>,
+    /// Files kept in all, the live one included (Docker's max-file; default 1). Needs --output.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "output",
+        allow_negative_numbers = true
+    )]
+    max_file: Option<String>,
+    /// gzip rotated files (needs --max-file 2 or more and --max-size).
+    #[arg(long, requires = "output")]
+    compress: bool,
+    /// How rotated files are named: docker (name.1 newest), kubelet (name.YYYYMMDD-HHMMSS) or
+    /// ctrlog (name.sNNNNNNNN, larger is newer).
+    #[arg(
+        long,
+        value_name = "SCHEME",
+        requires = "output",
+        default_value = "docker"
+    )]
+    naming: String,
+}
+
+/// The output: a plain file (or stdout), or a rotating file set.
+enum Output {
+    Plain(File),
+    Rotating(ctrlog::rotate::RotatingFile),
+}
+
+fn rotating(args: &Args, path: &std::path::Path) -> Result<Option<Output>, String> {
+    if args.max_size.is_none() && args.max_file.is_none() && !args.compress {
+        return Ok(None);
+    }
+    let naming: ctrlog::rotate::Naming = args.naming.parse().map_err(|e| format!("{e}"))?;
+    let base = ctrlog::rotate::RotateOptions::from_docker(
+        args.max_size.as_deref(),
+        args.max_file.as_deref(),
+        args.compress,
+    )
+    .map_err(|e| format!("{e}"))?;
+    let opts = ctrlog::rotate::RotateOptions { naming, ..base };
+    ctrlog::rotate::RotatingFile::open(path, opts)
+        .map(|f| Some(Output::Rotating(f)))
+        .map_err(|e| format!("{e}"))
 }
 
 fn parse_memory_cap(s: &str) -> Result<NonZeroUsize, String> {
@@ -89,18 +136,22 @@ pub fn run(args: Args) -> ExitCode {
     let splitter = LineSplitter::new(MaxLen::from_signed(args.max_len))
         .with_memory_cap(cap)
         .with_cr_policy(cr);
-    let out: File = match &args.output {
-        Some(path) => match OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .open(path)
-        {
-            Ok(f) => f,
-            Err(e) => return crate::fail(format_args!("cannot open {}: {e}", path.display())),
+    let out = match &args.output {
+        Some(path) => match rotating(&args, path) {
+            Ok(Some(out)) => out,
+            Ok(None) => match OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o640)
+                .open(path)
+            {
+                Ok(f) => Output::Plain(f),
+                Err(e) => return crate::fail(format_args!("cannot open {}: {e}", path.display())),
+            },
+            Err(e) => return crate::fail(e),
         },
         None => match dup(io::stdout().as_fd()) {
-            Ok(f) => f,
+            Ok(f) => Output::Plain(f),
             Err(e) => return crate::fail(format_args!("cannot use stdout: {e}")),
         },
     };
@@ -114,16 +165,40 @@ pub fn run(args: Args) -> ExitCode {
         WriteErrorPolicy::Continue
     };
     let offset = if args.utc { Offset::Utc } else { Offset::Local };
-    match args.format {
-        Format::Cri => copy(stream, CriFormat::new(offset), splitter, policy, input, out),
-        Format::JsonFile => copy(
-            stream,
-            DockerJsonFormat::new(),
-            splitter,
-            policy,
-            input,
-            out,
-        ),
+    match (args.format, out) {
+        (Format::Cri, Output::Plain(f)) => {
+            let fmt = CriFormat::new(offset);
+            copy(stream, fmt, splitter, policy, input, WriteSink(f))
+        }
+        (Format::JsonFile, Output::Plain(f)) => {
+            let fmt = DockerJsonFormat::new();
+            copy(stream, fmt, splitter, policy, input, WriteSink(f))
+        }
+        (Format::Cri, Output::Rotating(r)) => {
+            copy_rotating(stream, CriFormat::new(offset), splitter, policy, input, r)
+        }
+        (Format::JsonFile, Output::Rotating(r)) => {
+            copy_rotating(stream, DockerJsonFormat::new(), splitter, policy, input, r)
+        }
+    }
+}
+
+fn copy_rotating<F: RecordFormat>(
+    stream: Stream,
+    format: F,
+    splitter: LineSplitter,
+    policy: WriteErrorPolicy,
+    input: File,
+    out: ctrlog::rotate::RotatingFile,
+) -> ExitCode {
+    let (code, out) = copy_into(stream, format, splitter, policy, input, out);
+    // Close: sync and wait for pending compressions, so the set is complete on exit.
+    match out.close() {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("ctrlog: closing the output: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -138,18 +213,31 @@ fn copy<F: RecordFormat>(
     splitter: LineSplitter,
     policy: WriteErrorPolicy,
     input: File,
-    out: File,
+    out: WriteSink<File>,
 ) -> ExitCode {
-    let mut w = LogWriter::new(stream, format, WriteSink(out))
+    copy_into(stream, format, splitter, policy, input, out).0
+}
+
+/// Drains `input` into `out`; the exit status, and the sink back for closing.
+fn copy_into<F: RecordFormat, K: RecordSink>(
+    stream: Stream,
+    format: F,
+    splitter: LineSplitter,
+    policy: WriteErrorPolicy,
+    input: File,
+    out: K,
+) -> (ExitCode, K) {
+    let mut w = LogWriter::new(stream, format, out)
         .with_splitter(splitter)
         .with_write_error_policy(policy);
-    match w.copy_from(input) {
+    let code = match w.copy_from(input) {
         Ok(summary) => report(&summary),
         Err(e) => {
             eprintln!("ctrlog: {e}");
             ExitCode::from(1)
         }
-    }
+    };
+    (code, w.into_sink())
 }
 
 fn report(s: &CopySummary) -> ExitCode {

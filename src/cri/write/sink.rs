@@ -96,3 +96,11 @@ impl<S: RecordSink> RecordSink for SharedSink<S> {
         self.with(|s| s.write_records(records))
     }
 }
+
+/// Records go to a size-capped [`RotatingFile`](crate::rotate::RotatingFile); a batch is cut
+/// only between records, so no file goes over its cap and no record spans two files.
+impl RecordSink for crate::rotate::RotatingFile {
+    fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
+        crate::rotate::RotatingFile::write_records(self, records, b'\n')
+    }
+}
