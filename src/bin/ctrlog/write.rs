@@ -93,7 +93,7 @@ pub struct Args {
 /// The output: a plain file (or stdout), or a rotating file set.
 enum Output {
     Plain(File),
-    Rotating(ctrlog::rotate::RotatingFile),
+    Rotating(Box<ctrlog::rotate::RotatingFile>),
 }
 
 fn rotating(args: &Args, path: &std::path::Path) -> Result<Option<Output>, String> {
@@ -109,7 +109,7 @@ fn rotating(args: &Args, path: &std::path::Path) -> Result<Option<Output>, Strin
     .map_err(|e| format!("{e}"))?;
     let opts = ctrlog::rotate::RotateOptions { naming, ..base };
     ctrlog::rotate::RotatingFile::open(path, opts)
-        .map(|f| Some(Output::Rotating(f)))
+        .map(|f| Some(Output::Rotating(Box::new(f))))
         .map_err(|e| format!("{e}"))
 }
 
@@ -189,11 +189,11 @@ fn copy_rotating<F: RecordFormat>(
     splitter: LineSplitter,
     policy: WriteErrorPolicy,
     input: File,
-    out: ctrlog::rotate::RotatingFile,
+    out: Box<ctrlog::rotate::RotatingFile>,
 ) -> ExitCode {
     let (code, out) = copy_into(stream, format, splitter, policy, input, out);
     // Close: sync and wait for pending compressions, so the set is complete on exit.
-    match out.close() {
+    match (*out).close() {
         Ok(()) => code,
         Err(e) => {
             eprintln!("ctrlog: closing the output: {e}");
