@@ -1,5 +1,2 @@
 #![no_main]
-// Placeholder: its module's issue points this at the module's `fuzz_*` function.
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = data;
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ctrlog::cri::write::fuzz_json_encode(data));

@@ -1,1 +1,1179 @@
-//! Size-capped rotating log files (filled in by the rotation issue).
+//! Size-capped rotating log files: [`RotatingFile`], a `std::io::Write` where one `write` call
+//! is one record.
+//!
+//! ```
+//! use std::io::Write;
+//! use ctrlog::rotate::{RotateOptions, RotatingFile};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("app.log");
+//! // Docker's `--log-opt max-size=20 --log-opt max-file=3`.
+//! let opts = RotateOptions::from_docker(Some("20"), Some("3"), false)?;
+//! let mut log = RotatingFile::open(&path, opts)?;
+//! log.write_all(b"first record\n")?;
+//! log.write_all(b"second record\n")?; // would pass 20 bytes: rotates first
+//! log.close()?;
+//! assert_eq!(std::fs::read(&path)?, b"second record\n");
+//! assert_eq!(std::fs::read(dir.path().join("app.log.1"))?, b"first record\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # References
+//! Docker's json-file rotation (moby `daemon/logger/loggerutils/logfile.go`,
+//! `daemon/logger/jsonfilelog/jsonfilelog.go`), kubelet's container log manager
+//! (`pkg/kubelet/logs/container_log_manager.go`) and lumberjack (`natefinch/lumberjack`,
+//! `lumberjack.go`). Their test tables are ported in `tests/rotate_*.rs`.
+//!
+//! # Behaviour
+//! - **Records.** One `write` call is one record and is never split across two files. The
+//!   writer rotates before a write that would push the live file over `max_size`; a record
+//!   larger than `max_size` is written whole, alone, into a fresh file. Without `max_size` it
+//!   never rotates. Do not put a `BufWriter` in front: it would cut records at its buffer size.
+//! - **Backups.** [`Backups::Count`]`(n)` keeps at most `n` (0 = none: the live file is
+//!   removed on rotation, Docker's `max-file=1`); [`Backups::Unlimited`] keeps all. Docker's
+//!   `max-file` N is `Count(N - 1)`. Excess backups (including ones that were there before
+//!   open) are deleted oldest first, at open and at every rotation.
+//! - **Names** come from a [`NamingScheme`]: [`Naming::Docker`] (`name.1` newest),
+//!   [`Naming::Kubelet`] (`name.YYYYMMDD-HHMMSS`), [`Naming::Ctrlog`] (`name.s00000001`,
+//!   larger is newer, the next number is one more than the largest on disk). Renames never
+//!   replace a file (`renameat2(RENAME_NOREPLACE)`, else `link` + `unlink`).
+//! - **Compression** (feature `gzip`) runs in a worker thread owned by the writer and joined by
+//!   [`RotatingFile::close`] (and on drop). It writes `<backup>.gz.tmp`, renames it to
+//!   `<backup>.gz`, then removes the raw backup. The writer never waits for it: a slow
+//!   compression delays nothing, a failing one leaves that backup raw (retried by the next
+//!   writer that opens the set) and moves on to the others.
+//! - **Open** appends to an existing file (never rotates on open) and takes an advisory
+//!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. Startup
+//!   recovery removes temporaries, removes a raw backup whose `.gz` twin is complete (or the
+//!   `.gz` if it is not), prunes excess backups, cuts a torn trailing record (see
+//!   [`RecordEnd`]) and resumes compression of raw backups.
+//! - **External changes.** Every [`RotateOptions::check_every`] records (and at rotation) the
+//!   writer `fstat`s its file: if it was deleted (link count 0) or renamed away, a new file is
+//!   opened at the path; if it was truncated, the size is re-synced. [`RotatingFile::reopen`]
+//!   does this on demand (kubelet's `ReopenContainerLog` flow).
+//! - **Failures.** A failed rotation (for example a rename error) keeps appending to the
+//!   current file and retries after a back-off (16, 32, ... up to 4096 records); the file is
+//!   never truncated as a fallback. A write that fails with `ENOSPC`, `EDQUOT` or `EFBIG` leaves
+//!   no partial record (the file is cut back to the record boundary), the oldest backup is
+//!   deleted and the write is retried once; otherwise the error is returned and the writer
+//!   keeps working once space returns.
+//! - **Durability** is a [`Durability`] policy: none, sync on rotate and close (default), or
+//!   sync every record; directory `fsync` after renames when syncing. New files get mode 0640
+//!   by default; a rotated-in file gets the mode of the file it replaces.
+//!
+//! # Differences from the references, on purpose
+//! - Docker rotates when the file is already at or over the cap, so a file ends up to one
+//!   record over it; ctrlog rotates before the write that would cross the cap (the files of
+//!   Docker's `TestJSONFileLoggerWithOpts` split one record earlier).
+//! - Docker truncates the live file when the rename fails; ctrlog keeps appending.
+//! - Docker compresses in place (`name.1.gz` opened with `O_TRUNC`) while holding the rotation
+//!   lock, so a slow compression delays the next rotation; ctrlog compresses to a temporary
+//!   name and never makes rotation wait. ctrlog writes no `lastTime` into the gzip header (it
+//!   does not parse records).
+//! - lumberjack rejects a write larger than `MaxSize`; ctrlog writes it alone into a fresh file.
+//!   lumberjack names backups by time (ms) and overwrites on collision; ctrlog's names come
+//!   from disk and never collide.
+//! - kubelet rotates by polling (files grow past the cap between polls) and a same-second
+//!   rotation replaces the previous backup; ctrlog rotates inline and moves the name to the
+//!   next free second. kubelet's `MaxFiles` counts the live file: `Count(MaxFiles - 1)`.
+//! - nerdctl's json-file driver keeps unlimited backups with Docker's default `max-file=1`;
+//!   ctrlog maps `max-file=1` to no backups, as Docker does.
+//!
+//! # Limits
+//! - Linux/Unix only (`flock`, `renameat2`; `sync_file_range` on Linux). The lock is advisory
+//!   and covers the live file: a rotation opens the new file and locks it right after the
+//!   rename, so a second writer racing into that window is not stopped. One writer per set.
+//! - Memory: the writer buffers no records; compression and the torn-record scan use 64 KiB
+//!   buffers (`memory_is_bounded` in `tests/rotate_faults.rs` checks peak RSS).
+//! - Docker names: a crash in the middle of a shift leaves a gap (`name.2` without `name.1`);
+//!   the set stays valid and pruning keeps the count, but numbers are not compacted, so a
+//!   backup can sit above `max-file - 1` where Docker's reader does not look.
+//! - [`RecordEnd::Newline`] (the default) cuts everything after the last `\n` of the live file
+//!   at open; use [`RecordEnd::Any`] for files whose records do not end with a newline.
+//! - [`Durability::OnRotate`] waits for the rotated file to reach the disk at every rotation
+//!   (one `fsync` of the file, one of the directory); see BENCHMARKS.md for the cost.
+
+#[cfg(feature = "gzip")]
+mod compress;
+mod fuzz;
+mod naming;
+mod set;
+mod sys;
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use crate::size::SizeError;
+use crate::time::{Clock, Offset, SystemClock};
+
+pub use fuzz::fuzz_rotate_ops;
+pub use naming::{
+    CtrlogNaming, DockerNaming, KubeletNaming, Naming, NamingScheme, CTRLOG_SEQ_WIDTH,
+};
+pub use set::{classify, EntryKind};
+
+/// Errors of the rotating writer. Every I/O variant names the operation and the path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotateError {
+    /// Docker's error for `max-size` 0.
+    #[error("max-size must be a positive number")]
+    MaxSizeNotPositive,
+    /// Docker's error for `max-file` below 1.
+    #[error("max-file cannot be less than 1")]
+    MaxFileLessThanOne,
+    /// Docker's error for `compress=true` without rotation.
+    #[error("compress cannot be true when max-file is less than 2 or max-size is not set")]
+    CompressWithoutRotation,
+    /// `max-size` is not a Docker size.
+    #[error("invalid max-size: {0}")]
+    MaxSize(#[from] SizeError),
+    /// `max-file` is not an integer.
+    #[error("invalid max-file '{input}': not an integer")]
+    MaxFile {
+        /// The rejected text.
+        input: String,
+    },
+    /// kubelet's error for `MaxFiles` below 2.
+    #[error("invalid MaxFiles {0}, must be > 1")]
+    KubeletMaxFiles(u32),
+    /// Not one of `docker`, `kubelet`, `ctrlog`.
+    #[error("unknown naming scheme '{input}' (expected docker, kubelet or ctrlog)")]
+    UnknownNaming {
+        /// The rejected text.
+        input: String,
+    },
+    /// Not one of `none`, `rotate`, `record`.
+    #[error("unknown durability '{input}' (expected none, rotate or record)")]
+    UnknownDurability {
+        /// The rejected text.
+        input: String,
+    },
+    /// Compression was asked for but ctrlog was built without the `gzip` feature.
+    #[error("compressed backups need ctrlog's `gzip` feature")]
+    GzipUnavailable,
+    /// The path has no file name, or it is not valid UTF-8.
+    #[error("{}: not a usable log file name", path.display())]
+    BadPath {
+        /// The path given to `open`.
+        path: PathBuf,
+    },
+    /// Another writer holds the file's advisory lock.
+    #[error("{}: locked by another writer (flock)", path.display())]
+    Locked {
+        /// The live file.
+        path: PathBuf,
+    },
+    /// The naming scheme has no free name left (sequence or year 9999 exhausted).
+    #[error("{}: no free backup name", path.display())]
+    NoBackupName {
+        /// The live file.
+        path: PathBuf,
+    },
+    /// A system call failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`open`, `rename`, ...).
+        op: &'static str,
+        /// The file it was done to.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl RotateError {
+    fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
+        RotateError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl From<RotateError> for io::Error {
+    fn from(e: RotateError) -> Self {
+        match e {
+            RotateError::Io { source, .. } => source,
+            RotateError::Locked { .. } => io::Error::new(io::ErrorKind::WouldBlock, e),
+            other => io::Error::other(other),
+        }
+    }
+}
+
+/// How many backups a set keeps besides the live file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backups {
+    /// At most this many; 0 means none (the live file is removed when it rotates).
+    Count(u32),
+    /// Never delete backups.
+    Unlimited,
+}
+
+impl Default for Backups {
+    /// Docker's default `max-file=1`: no backups.
+    fn default() -> Self {
+        Backups::Count(0)
+    }
+}
+
+impl Backups {
+    /// Docker's `max-file` (the number of files including the live one): `Count(max_file - 1)`;
+    /// below 1 is Docker's error `max-file cannot be less than 1`.
+    pub fn from_max_file(max_file: i64) -> Result<Self, RotateError> {
+        if max_file < 1 {
+            return Err(RotateError::MaxFileLessThanOne);
+        }
+        let n = u32::try_from(max_file - 1).unwrap_or(u32::MAX);
+        Ok(Backups::Count(n))
+    }
+}
+
+/// When data is flushed to stable storage (`fsync`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Never: the page cache decides (Docker, kubelet, lumberjack).
+    None,
+    /// `fsync` the file before it is renamed and at close; `fsync` the directory after renames.
+    /// Writeback is started (`sync_file_range`, not waited for) every 1 MiB written, so the
+    /// `fsync` at rotation has little left to do.
+    #[default]
+    OnRotate,
+    /// As `OnRotate`, plus `fdatasync` after every record: a returned `write` is durable.
+    EveryRecord,
+}
+
+impl FromStr for Durability {
+    type Err = RotateError;
+
+    /// `none`, `rotate` or `record`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Durability::None),
+            "rotate" => Ok(Durability::OnRotate),
+            "record" => Ok(Durability::EveryRecord),
+            _ => Err(RotateError::UnknownDurability {
+                input: s.to_owned(),
+            }),
+        }
+    }
+}
+
+/// What ends a record; used at open to find a torn trailing record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RecordEnd {
+    /// Records end with `\n` (CRI, json-file and log.json lines). At open, bytes after the last
+    /// `\n` of the live file are a torn record (a crash during a write) and are cut off.
+    #[default]
+    Newline,
+    /// Records are opaque: the live file is appended to as it is.
+    Any,
+}
+
+/// Settings of a [`RotatingFile`]. Build with struct update syntax from `Default`, or from
+/// Docker's strings with [`RotateOptions::from_docker`].
+#[derive(Clone)]
+pub struct RotateOptions {
+    /// Rotate before a write that would make the live file larger than this. `None`: never.
+    pub max_size: Option<u64>,
+    /// Backups kept besides the live file.
+    pub backups: Backups,
+    /// gzip backups (feature `gzip`).
+    pub compress: bool,
+    /// How backups are named.
+    pub naming: Naming,
+    /// When to `fsync`.
+    pub durability: Durability,
+    /// Mode of new files (default 0640; the umask is not applied).
+    pub mode: u32,
+    /// What ends a record (torn-record cleanup at open).
+    pub record_end: RecordEnd,
+    /// The zone of kubelet backup names (kubelet uses local time).
+    pub offset: Offset,
+    /// Where "now" comes from (kubelet backup names).
+    pub clock: Arc<dyn Clock + Send + Sync>,
+    /// Check the file for deletion, renaming and truncation every this many records (and at
+    /// each rotation); 0 checks before every record.
+    pub check_every: u32,
+}
+
+impl fmt::Debug for RotateOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RotateOptions")
+            .field("max_size", &self.max_size)
+            .field("backups", &self.backups)
+            .field("compress", &self.compress)
+            .field("naming", &self.naming)
+            .field("durability", &self.durability)
+            .field("mode", &format_args!("{:o}", self.mode))
+            .field("record_end", &self.record_end)
+            .field("offset", &self.offset)
+            .field("check_every", &self.check_every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RotateOptions {
+    fn default() -> Self {
+        RotateOptions {
+            max_size: None,
+            backups: Backups::default(),
+            compress: false,
+            naming: Naming::default(),
+            durability: Durability::default(),
+            mode: 0o640,
+            record_end: RecordEnd::default(),
+            offset: Offset::Local,
+            clock: Arc::new(SystemClock),
+            check_every: 1024,
+        }
+    }
+}
+
+impl RotateOptions {
+    /// Docker json-file's `max-size`, `max-file` and `compress` log options, with Docker's
+    /// validation and messages (`jsonfilelog.New`): `max-size` is decimal (`10m` = 10,000,000
+    /// bytes) and must be positive; `max-file` (default 1) cannot be less than 1; `compress`
+    /// needs `max-file` of 2 or more and a `max-size`. Names are Docker's.
+    pub fn from_docker(
+        max_size: Option<&str>,
+        max_file: Option<&str>,
+        compress: bool,
+    ) -> Result<Self, RotateError> {
+        let max_size = match max_size {
+            None => None,
+            Some(s) => {
+                let n = crate::size::from_human_size(s)?;
+                if n == 0 {
+                    return Err(RotateError::MaxSizeNotPositive);
+                }
+                Some(n)
+            }
+        };
+        let max_file = match max_file {
+            None => 1,
+            Some(s) => s.trim().parse::<i64>().map_err(|_| RotateError::MaxFile {
+                input: s.to_owned(),
+            })?,
+        };
+        let backups = Backups::from_max_file(max_file)?;
+        if compress && (max_file == 1 || max_size.is_none()) {
+            return Err(RotateError::CompressWithoutRotation);
+        }
+        Ok(RotateOptions {
+            max_size,
+            backups,
+            compress,
+            naming: Naming::Docker,
+            ..RotateOptions::default()
+        })
+    }
+
+    /// kubelet's `containerLogMaxSize` (in bytes) and `containerLogMaxFiles` (the live file
+    /// included, more than 1): kubelet names, every backup but the newest compressed.
+    pub fn kubelet(max_size: u64, max_files: u32) -> Result<Self, RotateError> {
+        if max_files <= 1 {
+            return Err(RotateError::KubeletMaxFiles(max_files));
+        }
+        if max_size == 0 {
+            return Err(RotateError::MaxSizeNotPositive);
+        }
+        Ok(RotateOptions {
+            max_size: Some(max_size),
+            backups: Backups::Count(max_files - 1),
+            compress: cfg!(feature = "gzip"),
+            naming: Naming::Kubelet,
+            ..RotateOptions::default()
+        })
+    }
+}
+
+/// Counters of a writer's life, for tests and monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RotateStats {
+    /// Successful rotations.
+    pub rotations: u64,
+    /// Rotations that failed (the writer kept appending).
+    pub rotation_failures: u64,
+    /// Backups compressed by the worker.
+    pub compressed: u64,
+    /// Compressions that failed (the raw backup was kept).
+    pub compress_failures: u64,
+    /// Times a new live file was opened because the old one was deleted or renamed away.
+    pub reopens: u64,
+    /// Writes retried after an out-of-space error.
+    pub space_retries: u64,
+}
+
+/// State shared with the compression worker; the mutex also serialises every rename and
+/// delete in the set (the writer's rotations and the worker's commits).
+#[derive(Debug, Default)]
+struct FsState {
+    /// The raw backup being compressed, at its current path (the writer updates it when a
+    /// Docker shift moves the file, and clears it when it deletes the file).
+    in_flight: Option<PathBuf>,
+    /// There may be raw backups to compress.
+    pending: bool,
+    /// The writer is closing: finish what is pending, then exit.
+    stop: bool,
+    compressed: u64,
+    compress_failures: u64,
+}
+
+struct Shared {
+    paths: set::SetPaths,
+    scheme: Box<dyn NamingScheme>,
+    /// `fsync` compressed files and the directory (used by the worker).
+    #[cfg_attr(not(feature = "gzip"), allow(dead_code))]
+    sync: bool,
+    state: Mutex<FsState>,
+    cv: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, FsState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A size-capped, rotating log file. See the [module documentation](self).
+pub struct RotatingFile {
+    path: PathBuf,
+    file: File,
+    id: (u64, u64),
+    size: u64,
+    max_size: Option<u64>,
+    backups: Backups,
+    durability: Durability,
+    mode: u32,
+    clock: Arc<dyn Clock + Send + Sync>,
+    check_every: u32,
+    since_check: u32,
+    retry_in: u32,
+    backoff: u32,
+    /// A record start the file must be cut back to before the next write (a failed cut).
+    repair_at: Option<u64>,
+    /// Bytes written since writeback was last started (sync policies only).
+    unsynced: u64,
+    stats: RotateStats,
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for RotatingFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RotatingFile")
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .field("max_size", &self.max_size)
+            .field("backups", &self.backups)
+            .finish_non_exhaustive()
+    }
+}
+
+/// With [`Durability::OnRotate`], writeback is started every this many bytes, so that the
+/// `fsync` before a rotation waits for at most about this much.
+const WRITEBACK_EVERY: u64 = 1 << 20;
+
+const BACKOFF_START: u32 = 16;
+const BACKOFF_MAX: u32 = 4096;
+
+fn open_live(path: &Path, mode: u32, excl: bool) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).append(true).mode(mode);
+    if excl {
+        o.create_new(true);
+    } else {
+        o.create(true);
+    }
+    o.open(path)
+}
+
+impl RotatingFile {
+    /// Opens (or creates) the live file at `path` for appending, recovers the set (see the
+    /// module docs) and starts the compression worker when `opts.compress` is set.
+    pub fn open(path: impl AsRef<Path>, opts: RotateOptions) -> Result<Self, RotateError> {
+        let path = path.as_ref().to_path_buf();
+        if opts.compress && !cfg!(feature = "gzip") {
+            return Err(RotateError::GzipUnavailable);
+        }
+        let base = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| RotateError::BadPath { path: path.clone() })?
+            .to_owned();
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(&dir).map_err(|e| RotateError::io("mkdir", &dir, e))?;
+        }
+        let existed = path.exists();
+        let file =
+            open_live(&path, opts.mode, false).map_err(|e| RotateError::io("open", &path, e))?;
+        if !existed {
+            // The umask applies at creation; set the mode the caller asked for.
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(opts.mode));
+        }
+        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &path, e))? {
+            return Err(RotateError::Locked { path });
+        }
+        let sync = opts.durability != Durability::None;
+        let shared = Arc::new(Shared {
+            paths: set::SetPaths { dir, base },
+            scheme: opts.naming.scheme(opts.offset),
+            sync,
+            state: Mutex::new(FsState::default()),
+            cv: Condvar::new(),
+        });
+        let mut w = RotatingFile {
+            path,
+            file,
+            id: (0, 0),
+            size: 0,
+            max_size: opts.max_size,
+            backups: opts.backups,
+            durability: opts.durability,
+            mode: opts.mode,
+            clock: opts.clock,
+            check_every: opts.check_every,
+            since_check: 0,
+            retry_in: 0,
+            backoff: BACKOFF_START,
+            repair_at: None,
+            unsynced: 0,
+            stats: RotateStats::default(),
+            shared,
+            worker: None,
+        };
+        w.recover(opts.record_end)?;
+        let st = sys::fstat(&w.file).map_err(|e| RotateError::io("fstat", &w.path, e))?;
+        w.id = (st.dev, st.ino);
+        w.size = st.size;
+        if opts.compress {
+            w.start_worker();
+        }
+        Ok(w)
+    }
+
+    /// The live file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes in the live file, as the writer counts them.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> RotateStats {
+        let st = self.shared.lock();
+        RotateStats {
+            compressed: st.compressed,
+            compress_failures: st.compress_failures,
+            ..self.stats
+        }
+    }
+
+    fn start_worker(&mut self) {
+        #[cfg(feature = "gzip")]
+        {
+            self.shared.lock().pending = true;
+            let shared = Arc::clone(&self.shared);
+            match std::thread::Builder::new()
+                .name("ctrlog-gzip".into())
+                .spawn(move || compress::run(&shared))
+            {
+                Ok(h) => self.worker = Some(h),
+                Err(_) => {
+                    // No thread: backups stay raw (counted as a failure).
+                    self.shared.lock().compress_failures += 1;
+                }
+            }
+        }
+    }
+
+    fn wake_worker(&self) {
+        if self.worker.is_some() {
+            self.shared.lock().pending = true;
+            self.shared.cv.notify_all();
+        }
+    }
+
+    /// Blocks until the compression worker has nothing left to do (tests, orderly shutdown).
+    pub fn wait_compressed(&self) {
+        if self.worker.is_none() {
+            return;
+        }
+        let mut st = self.shared.lock();
+        while st.pending || st.in_flight.is_some() {
+            match &self.worker {
+                Some(h) if !h.is_finished() => {}
+                _ => break,
+            }
+            st = match self
+                .shared
+                .cv
+                .wait_timeout(st, std::time::Duration::from_millis(100))
+            {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// Startup recovery, before any write: temporaries removed, complete `.gz` twins win,
+    /// excess backups pruned, torn trailing record cut.
+    fn recover(&mut self, record_end: RecordEnd) -> Result<(), RotateError> {
+        let shared = Arc::clone(&self.shared);
+        let _guard = shared.lock();
+        let paths = &shared.paths;
+        let list = set::scan(paths, &*shared.scheme)
+            .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        for b in &list {
+            for t in &b.tmps {
+                remove_file(&paths.tmp(t))?;
+            }
+            if b.raw && b.gz {
+                let raw = paths.raw(&b.stem);
+                let gz = paths.gz(&b.stem);
+                if gz_complete(&gz, &raw) {
+                    remove_file(&raw)?;
+                } else {
+                    remove_file(&gz)?;
+                }
+            }
+        }
+        self.prune_locked(self.backups_allowed(0), &mut FsState::default())?;
+        if record_end == RecordEnd::Newline {
+            cut_torn_tail(&self.file).map_err(|e| RotateError::io("truncate", &self.path, e))?;
+        }
+        Ok(())
+    }
+
+    fn backups_allowed(&self, making_room: u32) -> Option<usize> {
+        match self.backups {
+            Backups::Unlimited => None,
+            Backups::Count(n) => Some(n.saturating_sub(making_room) as usize),
+        }
+    }
+
+    /// Deletes the oldest backups until at most `keep` remain (`None`: keep all).
+    fn prune_locked(&self, keep: Option<usize>, st: &mut FsState) -> Result<(), RotateError> {
+        let Some(keep) = keep else { return Ok(()) };
+        let paths = &self.shared.paths;
+        let list = set::scan(paths, &*self.shared.scheme)
+            .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        let backups: Vec<&set::Backup> = list.iter().filter(|b| b.is_backup()).collect();
+        let excess = backups.len().saturating_sub(keep);
+        for b in backups.iter().take(excess) {
+            delete_backup(paths, b, st)?;
+        }
+        Ok(())
+    }
+
+    /// Rotates now, even if the live file is empty (lumberjack's `Rotate`): the live file becomes
+    /// the newest backup and a new empty file takes its place.
+    pub fn rotate(&mut self) -> Result<(), RotateError> {
+        let r = self.rotate_inner();
+        match &r {
+            Ok(()) => {
+                self.stats.rotations += 1;
+                self.backoff = BACKOFF_START;
+                self.retry_in = 0;
+            }
+            Err(_) => self.stats.rotation_failures += 1,
+        }
+        r
+    }
+
+    fn rotate_inner(&mut self) -> Result<(), RotateError> {
+        self.repair()?;
+        let sync = self.durability != Durability::None;
+        if sync {
+            self.file
+                .sync_all()
+                .map_err(|e| RotateError::io("fsync", &self.path, e))?;
+        }
+        let old = sys::fstat(&self.file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
+        let shared = Arc::clone(&self.shared);
+        let paths = &shared.paths;
+        let scheme = &*shared.scheme;
+        let mut st = shared.lock();
+        let list =
+            set::scan(paths, scheme).map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        let newest = list.iter().map(|b| b.key).max();
+        // Make room: the new backup must fit in the count.
+        self.prune_locked(self.backups_allowed(1), &mut st)?;
+        let live_is_ours =
+            matches!(sys::stat(&self.path), Ok(p) if (p.dev, p.ino) == (old.dev, old.ino));
+        let backup = if self.backups == Backups::Count(0) {
+            if live_is_ours {
+                remove_file(&self.path)?;
+            }
+            None
+        } else if !live_is_ours {
+            // Deleted or renamed away under us: nothing to rename, just open a new file.
+            None
+        } else {
+            // Docker: every backup moves up one number, oldest first.
+            let list =
+                set::scan(paths, scheme).map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+            for b in list.iter().filter(|b| b.is_backup()) {
+                let Some(to) = scheme.shift(&b.stem) else {
+                    continue;
+                };
+                if b.gz {
+                    rename(&paths.gz(&b.stem), &paths.gz(&to))?;
+                }
+                if b.raw {
+                    let from = paths.raw(&b.stem);
+                    let dest = paths.raw(&to);
+                    rename(&from, &dest)?;
+                    if st.in_flight.as_deref() == Some(from.as_path()) {
+                        st.in_flight = Some(dest);
+                    }
+                }
+            }
+            // A taken name (a directory, a file someone else made) moves on to the next one:
+            // a rename never replaces anything.
+            let now = self.clock.now();
+            let mut newest = newest;
+            let mut attempt = 0;
+            loop {
+                let suffix = scheme
+                    .next(newest, now)
+                    .ok_or_else(|| RotateError::NoBackupName {
+                        path: self.path.clone(),
+                    })?;
+                let dest = paths.raw(&suffix);
+                match sys::rename_noreplace(&self.path, &dest) {
+                    Ok(()) => break Some(dest),
+                    Err(e)
+                        if e.kind() == io::ErrorKind::AlreadyExists
+                            && attempt < 8
+                            && scheme.shift(&suffix).is_none() =>
+                    {
+                        attempt += 1;
+                        newest = scheme.parse(&suffix);
+                    }
+                    Err(e) => return Err(RotateError::io("rename", &self.path, e)),
+                }
+            }
+        };
+        let file = match open_live(&self.path, old.mode, true) {
+            Ok(f) => f,
+            Err(e) => {
+                if let Some(dest) = &backup {
+                    // Put the old file back so that writing continues where it was.
+                    let _ = sys::rename_noreplace(dest, &self.path);
+                }
+                return Err(RotateError::io("create", &self.path, e));
+            }
+        };
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(old.mode));
+        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &self.path, e))? {
+            return Err(RotateError::Locked {
+                path: self.path.clone(),
+            });
+        }
+        if sync {
+            sys::fsync_dir(set::dir_or_dot(&paths.dir))
+                .map_err(|e| RotateError::io("fsync", &paths.dir, e))?;
+        }
+        drop(st);
+        let new = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
+        self.file = file;
+        self.id = (new.dev, new.ino);
+        self.size = new.size;
+        self.since_check = 0;
+        self.unsynced = 0;
+        if backup.is_some() {
+            self.wake_worker();
+        }
+        Ok(())
+    }
+
+    /// Opens a new live file at the path if the current one was renamed away or deleted (kubelet's
+    /// `ReopenContainerLog` after an external rotation). A no-op if the path still names the
+    /// current file. Never rotates.
+    pub fn reopen(&mut self) -> Result<(), RotateError> {
+        let file = open_live(&self.path, self.mode, false)
+            .map_err(|e| RotateError::io("open", &self.path, e))?;
+        let st = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
+        if (st.dev, st.ino) == self.id {
+            self.size = st.size;
+            return Ok(());
+        }
+        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &self.path, e))? {
+            return Err(RotateError::Locked {
+                path: self.path.clone(),
+            });
+        }
+        if st.size == 0 {
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(self.mode));
+        }
+        self.file = file;
+        self.id = (st.dev, st.ino);
+        self.size = st.size;
+        self.repair_at = None;
+        self.stats.reopens += 1;
+        Ok(())
+    }
+
+    /// Checks the live file now: re-opens it if it was deleted or renamed away, re-syncs the
+    /// size if it was truncated. Runs by itself every [`RotateOptions::check_every`] records.
+    pub fn refresh(&mut self) -> Result<(), RotateError> {
+        self.since_check = 0;
+        let st = sys::fstat(&self.file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
+        let gone = st.nlink == 0
+            || !matches!(sys::stat(&self.path), Ok(p) if (p.dev, p.ino) == (st.dev, st.ino));
+        if gone {
+            return self.reopen();
+        }
+        if st.size != self.size {
+            self.size = st.size;
+        }
+        Ok(())
+    }
+
+    /// Cuts the file back to a record boundary left by a failed cut.
+    fn repair(&mut self) -> Result<(), RotateError> {
+        if let Some(at) = self.repair_at {
+            self.file
+                .set_len(at)
+                .map_err(|e| RotateError::io("truncate", &self.path, e))?;
+            self.repair_at = None;
+            self.size = at;
+        }
+        Ok(())
+    }
+
+    /// Appends the rest of `buf` (from `done`, already written) or cuts the file back to where
+    /// the record started and returns the error.
+    fn append_from(&mut self, buf: &[u8], mut done: usize) -> io::Result<()> {
+        let err = loop {
+            let Some(rest) = buf.get(done..) else {
+                break None;
+            };
+            if rest.is_empty() {
+                break None;
+            }
+            match self.file.write(rest) {
+                Ok(0) => break Some(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => done = done.saturating_add(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(e),
+            }
+        };
+        let Some(err) = err else { return Ok(()) };
+        self.cut_partial(done);
+        Err(err)
+    }
+
+    /// Cuts off the `done` bytes of a record that could not be finished.
+    fn cut_partial(&mut self, done: usize) {
+        if done == 0 {
+            return;
+        }
+        let start = match self.file.metadata() {
+            Ok(m) => m.len().saturating_sub(done as u64),
+            Err(_) => self.size,
+        };
+        if self.file.set_len(start).is_err() {
+            self.repair_at = Some(start);
+        } else {
+            self.size = start;
+        }
+    }
+
+    /// Writes one record (see the module docs for the rotation and failure rules). The common
+    /// case is one `write(2)` and a few compares; everything else is in cold functions.
+    #[inline]
+    fn write_record(&mut self, buf: &[u8]) -> io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let len = buf.len() as u64;
+        self.since_check = self.since_check.saturating_add(1);
+        let over = match self.max_size {
+            Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
+            None => false,
+        };
+        if over || self.since_check > self.check_every || self.repair_at.is_some() {
+            self.before_write(len)?;
+        }
+        match self.file.write(buf) {
+            Ok(n) if n == buf.len() => {}
+            first => self.finish_write(buf, first)?,
+        }
+        self.size = self.size.saturating_add(len);
+        match self.durability {
+            Durability::None => {}
+            Durability::OnRotate => {
+                self.unsynced = self.unsynced.saturating_add(len);
+                if self.unsynced >= WRITEBACK_EVERY {
+                    self.unsynced = 0;
+                    sys::start_writeback(&self.file);
+                }
+            }
+            Durability::EveryRecord => self.file.sync_data()?,
+        }
+        Ok(())
+    }
+
+    /// The rare work before a write: a pending cut, the periodic check, a rotation.
+    #[cold]
+    #[inline(never)]
+    fn before_write(&mut self, len: u64) -> io::Result<()> {
+        if self.repair_at.is_some() {
+            self.repair()?;
+        }
+        if self.since_check > self.check_every {
+            // Best effort: on failure keep writing to the file we have.
+            let _ = self.refresh();
+        }
+        // Decided again: the check may have re-synced the size.
+        let over = match self.max_size {
+            Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
+            None => false,
+        };
+        if over {
+            if self.retry_in > 0 {
+                self.retry_in -= 1;
+            } else if self.rotate().is_err() {
+                self.retry_in = self.backoff;
+                self.backoff = self.backoff.saturating_mul(2).min(BACKOFF_MAX);
+            }
+        }
+        Ok(())
+    }
+
+    /// The first `write(2)` did not take the whole record: finish it, or cut back and retry once
+    /// after an out-of-space error, or cut back and fail.
+    #[cold]
+    #[inline(never)]
+    fn finish_write(&mut self, buf: &[u8], first: io::Result<usize>) -> io::Result<()> {
+        let done = match first {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => return self.after_failed_write(buf, e),
+        };
+        match self.append_from(buf, done) {
+            Ok(()) => Ok(()),
+            Err(e) => self.after_failed_write(buf, e),
+        }
+    }
+
+    fn after_failed_write(&mut self, buf: &[u8], e: io::Error) -> io::Result<()> {
+        if !sys::is_space_error(&e) {
+            return Err(e);
+        }
+        self.stats.space_retries += 1;
+        let _ = self.free_space();
+        self.append_from(buf, 0)
+    }
+
+    /// Deletes the oldest backup to make room after `ENOSPC`.
+    fn free_space(&mut self) -> Result<(), RotateError> {
+        let shared = Arc::clone(&self.shared);
+        let mut st = shared.lock();
+        let paths = &shared.paths;
+        let list = set::scan(paths, &*shared.scheme)
+            .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        if let Some(b) = list.iter().find(|b| b.is_backup()) {
+            delete_backup(paths, b, &mut st)?;
+        }
+        Ok(())
+    }
+
+    /// Syncs (unless durability is `None`), finishes pending compressions and closes.
+    pub fn close(mut self) -> Result<(), RotateError> {
+        let r = if self.durability != Durability::None {
+            self.file
+                .sync_all()
+                .map_err(|e| RotateError::io("fsync", &self.path, e))
+        } else {
+            Ok(())
+        };
+        self.stop_worker();
+        r
+    }
+
+    fn stop_worker(&mut self) {
+        if let Some(h) = self.worker.take() {
+            self.shared.lock().stop = true;
+            self.shared.cv.notify_all();
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for RotatingFile {
+    fn drop(&mut self) {
+        self.stop_worker();
+    }
+}
+
+impl RotatingFile {
+    /// Writes a batch of whole records, each ending in `end` (`b'\n'` for CRI and json-file
+    /// records), cutting the batch only at record ends so that every file stays within
+    /// `max_size` (a record larger than `max_size` still goes alone into a fresh file).
+    ///
+    /// Log writers encode all records of one read into one buffer; this keeps that to one
+    /// `write(2)` per file touched instead of one per record. Bytes after the last `end` are
+    /// written as one more record.
+    pub fn write_records(&mut self, batch: &[u8], end: u8) -> io::Result<()> {
+        let Some(max) = self.max_size else {
+            return self.write_record(batch);
+        };
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let room = max.saturating_sub(self.size);
+            let room = usize::try_from(room).unwrap_or(usize::MAX);
+            if rest.len() <= room {
+                return self.write_record(rest);
+            }
+            // The longest run of whole records that fits, else the first record alone (the
+            // write rotates before it).
+            let cut = match memchr::memrchr(end, &rest[..room]) {
+                Some(i) => i + 1,
+                None => memchr::memchr(end, rest).map_or(rest.len(), |i| i + 1),
+            };
+            self.write_record(&rest[..cut])?;
+            rest = &rest[cut..];
+        }
+        Ok(())
+    }
+}
+
+impl Write for RotatingFile {
+    /// Writes `buf` as one record: all of it, or an error and nothing.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_record(buf)?;
+        Ok(buf.len())
+    }
+
+    /// Nothing is buffered; a no-op.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn remove_file(path: &Path) -> Result<(), RotateError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(RotateError::io("remove", path, e)),
+    }
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), RotateError> {
+    sys::rename_noreplace(from, to).map_err(|e| RotateError::io("rename", from, e))
+}
+
+fn delete_backup(
+    paths: &set::SetPaths,
+    b: &set::Backup,
+    st: &mut FsState,
+) -> Result<(), RotateError> {
+    if b.raw {
+        let raw = paths.raw(&b.stem);
+        if st.in_flight.as_deref() == Some(raw.as_path()) {
+            st.in_flight = None;
+        }
+        remove_file(&raw)?;
+    }
+    if b.gz {
+        remove_file(&paths.gz(&b.stem))?;
+    }
+    Ok(())
+}
+
+/// Whether `gz` is a complete gzip file holding exactly as many bytes as `raw`.
+fn gz_complete(gz: &Path, raw: &Path) -> bool {
+    #[cfg(feature = "gzip")]
+    {
+        compress::gz_matches(gz, raw)
+    }
+    #[cfg(not(feature = "gzip"))]
+    {
+        // Cannot check without the decoder: keep the raw file (never lose data), drop the twin.
+        let _ = (gz, raw);
+        false
+    }
+}
+
+/// Cuts bytes after the last `\n` (a torn record). Reads backwards in 64 KiB chunks.
+fn cut_torn_tail(file: &File) -> io::Result<()> {
+    const CHUNK: u64 = 64 * 1024;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut f = file;
+    let mut buf = vec![0u8; CHUNK as usize];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let n = usize::try_from(end - start).unwrap_or(0);
+        let Some(chunk) = buf.get_mut(..n) else { break };
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        if let Some(i) = memchr::memrchr(b'\n', chunk) {
+            let keep = start + i as u64 + 1;
+            if keep < len {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        end = start;
+    }
+    file.set_len(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_is_send_and_options_are_send_sync() {
+        fn send<T: Send>() {}
+        fn sync<T: Sync>() {}
+        send::<RotatingFile>();
+        send::<RotateOptions>();
+        sync::<RotateOptions>();
+        send::<RotateError>();
+        sync::<RotateError>();
+    }
+
+    #[test]
+    fn durability_and_backups_parse() {
+        assert_eq!("none".parse::<Durability>().unwrap(), Durability::None);
+        assert_eq!(
+            "rotate".parse::<Durability>().unwrap(),
+            Durability::OnRotate
+        );
+        assert_eq!(
+            "record".parse::<Durability>().unwrap(),
+            Durability::EveryRecord
+        );
+        assert!("always".parse::<Durability>().is_err());
+        assert_eq!(Backups::from_max_file(1).unwrap(), Backups::Count(0));
+        assert_eq!(Backups::from_max_file(5).unwrap(), Backups::Count(4));
+        assert!(matches!(
+            Backups::from_max_file(0),
+            Err(RotateError::MaxFileLessThanOne)
+        ));
+        let e: io::Error = RotateError::Locked { path: "x".into() }.into();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+}

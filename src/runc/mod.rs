@@ -1,1 +1,246 @@
-//! runc's `log.json` (filled in by the runc log.json issue).
+//! runc's `log.json`: streaming decoder, last error read from the end, containerd-compatible
+//! last error, runc-format writer, spam summary.
+//!
+//! runc, crun and youki append one JSON object per line to `log.json` in the bundle
+//! directory, on every create, start, exec, kill and delete:
+//! `{"level":"error","msg":"container not running","time":"2026-11-23T08:27:21Z"}`. When a
+//! runtime call fails, containerd's shim reads the file to report the last error message.
+//!
+//! ```
+//! use std::io::Cursor;
+//! use ctrlog::runc::{last_error, last_error_compat};
+//!
+//! let log = concat!(
+//!     "{\"level\":\"warning\",\"msg\":\"Kernel memory settings are ignored\",\"time\":\"2026-11-23T08:27:40Z\"}\n",
+//!     "{\"level\":\"error\",\"msg\":\"container not running\",\"time\":\"2026-11-23T08:27:41Z\"}\n",
+//!     "{\"level\":\"info\",\"msg\":\"Using low-level runtime /usr/bin/runc\",\"ti", // torn: runc killed mid-write
+//! );
+//! // Robust: read backwards from the end; the torn record does not hide the answer.
+//! let e = last_error(Cursor::new(log)).unwrap().unwrap();
+//! assert_eq!(e.msg, "container not running");
+//! assert_eq!(e.time.map(|t| t.secs), Some(1795422461)); // 2026-11-23T08:27:41Z
+//! // containerd-compatible: Go's json.Decoder fails on the torn record, so containerd errors.
+//! assert!(last_error_compat(log.as_bytes()).is_err());
+//! ```
+//!
+//! # Pieces
+//! * [`parse_entry`] / [`Entry`]: one record, decoded with `serde_json::from_slice`,
+//!   borrowing its strings; other keys kept as raw JSON.
+//! * [`Decoder`]: records from any `BufRead`, framed with `memchr`, with an [`ErrorPolicy`]
+//!   (strict: the first bad record is an error with its offset; lenient: skipped and counted)
+//!   and a per-record cap (an oversized record is skipped without being buffered).
+//! * [`last_error`] (seekable, backwards in blocks, stops at the first error record from the
+//!   end) and [`last_error_stream`] (forward, `memmem` prefilter): robust semantics.
+//! * [`last_error_compat`] / [`CompatScanner`]: exactly what containerd's
+//!   `getLastRuntimeError` returns, or an error wherever it errors.
+//! * [`EntryWriter`] / [`encode_entry`]: runc-format (logrus `JSONFormatter`) records.
+//! * [`summarize`]: counts per level, first/last time, top repeated messages.
+//!
+//! # Reference
+//! containerd `getLastRuntimeError` (`pkg/process/utils.go` in 1.6/1.7,
+//! `cmd/containerd-shim-runc-v2/process/utils.go` in 2.x), Go's `encoding/json` `Decoder` and
+//! `time.Time.UnmarshalJSON`, logrus `JSONFormatter`. The rules, each with a test in
+//! `tests/runc_rules.rs`:
+//!
+//! * containerd decodes the whole file with one `json.Decoder` into ONE reused
+//!   `struct{Level, Msg string; Time time.Time}`: a record that omits `level` or `msg` keeps
+//!   the previous record's value; `null` keeps it too; after each record, if `Level` is
+//!   exactly `"error"`, the answer becomes `strings.TrimSpace(Msg)` (a blank message
+//!   overwrites an earlier one).
+//! * values may be separated by JSON whitespace or by nothing; keys match case-insensitively
+//!   (Unicode simple folding: `"mſg"` is `Msg`); a repeated key's last value wins; unknown
+//!   keys are skipped but must be valid JSON; a top-level `null` is a no-op.
+//! * any decode error discards everything: a torn last record (`unexpected EOF`), a BOM, a
+//!   text-format log, a non-string `level`/`msg`, a `time` that is not absent, `null` or
+//!   RFC 3339 (checked on the raw, unescaped bytes, with `time.Parse`'s lax rules),
+//!   nesting deeper than 10 000.
+//! * Go turns invalid UTF-8 in strings into U+FFFD per byte, and unpaired surrogate escapes
+//!   into U+FFFD.
+//!
+//! # Robust semantics ([`last_error`], [`last_error_stream`], [`Decoder`])
+//! Records are lines (`\n`); each is judged alone, with no state carried between records.
+//! The answer is the last record whose `level` is exactly `error`, `msg` trimmed of Unicode
+//! whitespace, with its `time` parsed when valid. Differences from containerd, on purpose:
+//!
+//! * a torn, corrupt, text or oversized record is skipped instead of failing the whole file;
+//! * no state between records: `{"level":"error","msg":"a"}` then `{"level":"error"}` gives
+//!   `""` (containerd: `a`); a record without `msg` gives `""`;
+//! * keys are matched exactly (`level`, `msg`, `time`, as every runtime writes them);
+//! * records must be one per line (`{}{}` on one line is malformed);
+//! * an invalid `time` does not disqualify an error record (its time is `None`);
+//! * serde_json rules apply within a record: invalid UTF-8 or lone surrogate escapes make the
+//!   record malformed (Go substitutes U+FFFD), nesting is limited to 128 levels (Go: 10 000),
+//!   a non-string `level`/`msg`/`time` makes the record malformed;
+//! * records over [`DEFAULT_MAX_RECORD_LEN`] (1 MiB, configurable) are skipped unread, so
+//!   memory stays bounded (containerd buffers a whole record: ~344 MB for one 64 MiB record).
+//!
+//! # Writer
+//! [`encode_entry`] follows logrus's `JSONFormatter` on Go < 1.22 (runc 1.1 as packaged):
+//! sorted keys, `time.RFC3339` whole seconds, HTML-safe escaping, control bytes other than
+//! `\n` `\r` `\t` as `\u00XX` (Go 1.22+ writes `\b` and `\f`; both decode the same).
+//!
+//! # Other limits
+//! * [`last_error`] reads the length once; a file truncated while it is read (rotation) is an
+//!   I/O error, bytes appended meanwhile are not seen.
+//! * an oversized record is skipped even if it is an error record: with the default cap, a
+//!   1 MiB+ error message is not reported (raise [`LastErrorOptions::max_record_len`]).
+//!
+//! # Limits of the compatible mode
+//! * the kept `msg` is capped ([`CompatOptions::max_msg_len`], 1 MiB by default): if the
+//!   answer would be longer, [`CompatErrorKind::MessageTooLong`] is returned instead;
+//! * error values are not Go's error strings (the CLI exits 2 where containerd errors).
+
+mod compat;
+mod decoder;
+mod entry;
+mod framer;
+mod last_error;
+mod summary;
+mod writer;
+
+pub use compat::{
+    last_error_compat, last_error_compat_with, CompatErrorKind, CompatOptions, CompatScanner,
+    DEFAULT_MAX_MSG_LEN,
+};
+pub use decoder::{
+    DecodeStats, Decoder, DecoderOptions, ErrorPolicy, Record, DEFAULT_MAX_RECORD_LEN,
+};
+pub use entry::{parse_entry, Entry, EntryError, OwnedEntry};
+#[doc(hidden)]
+pub use last_error::last_error_naive;
+pub use last_error::{
+    last_error, last_error_stream, last_error_stream_with, last_error_with, LastError,
+    LastErrorOptions,
+};
+pub use summary::{summarize, MessageCount, Summary, SummaryOptions};
+pub use writer::{encode_entry, escape_json_str, EntryWriter, FieldValue};
+
+/// Errors of the `runc` module.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading failed.
+    #[error("I/O error at byte {offset}: {source}")]
+    Io {
+        /// Offset reached when it failed.
+        offset: u64,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A record is not a valid log object (strict policy).
+    #[error("malformed record at byte {offset}{}: {error}", if *torn { " (torn, no newline)" } else { "" })]
+    Malformed {
+        /// Offset of the record.
+        offset: u64,
+        /// Whether it is the final record without `\n`.
+        torn: bool,
+        /// What is wrong with it.
+        error: EntryError,
+    },
+    /// A record longer than the cap (strict policy).
+    #[error("record at byte {offset} is {len} bytes, over the {max}-byte cap")]
+    Oversized {
+        /// Offset of the record.
+        offset: u64,
+        /// Its length without `\n`.
+        len: u64,
+        /// The cap.
+        max: usize,
+    },
+    /// Where containerd's decoder would have failed (compatible mode).
+    #[error("containerd's decoder fails at byte {offset}: {kind}")]
+    Compat {
+        /// Offset of the offending byte (or the end of input).
+        offset: u64,
+        /// Why.
+        kind: CompatErrorKind,
+    },
+    /// A broken internal invariant (never expected; reported instead of panicking).
+    #[error("internal error at byte {offset}: {what}")]
+    Internal {
+        /// Where.
+        offset: u64,
+        /// What.
+        what: &'static str,
+    },
+}
+
+impl Error {
+    /// The byte offset the error refers to.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Error::Io { offset, .. }
+            | Error::Malformed { offset, .. }
+            | Error::Oversized { offset, .. }
+            | Error::Compat { offset, .. }
+            | Error::Internal { offset, .. } => Some(*offset),
+        }
+    }
+}
+
+/// Fuzz target body: the decoder under both policies, 1-byte and odd chunking, small cap.
+#[doc(hidden)]
+pub fn fuzz_runc_decode(data: &[u8]) {
+    for policy in [ErrorPolicy::Lenient, ErrorPolicy::Strict] {
+        let opts = DecoderOptions {
+            policy,
+            max_record_len: 64,
+        };
+        let reader = std::io::BufReader::with_capacity(7, data);
+        let mut dec = Decoder::with_options(reader, opts);
+        let mut n = 0u64;
+        loop {
+            match dec.next_record() {
+                Ok(Some(rec)) => {
+                    assert!(rec.offset < data.len() as u64);
+                    n += 1;
+                }
+                Ok(None) => break,
+                Err(e) => assert!(e.offset().is_some()),
+            }
+        }
+        assert_eq!(n, dec.stats().records);
+    }
+    let _ = summarize(data, SummaryOptions::default());
+    for line in data.split(|&b| b == b'\n') {
+        if let Ok(e) = parse_entry(line) {
+            let _ = e.timestamp();
+        }
+    }
+}
+
+/// Fuzz target body: `last_error` both ways and compat mode; tail-first == forward == naive.
+#[doc(hidden)]
+pub fn fuzz_runc_last_error(data: &[u8]) {
+    for (cap, block) in [
+        (48usize, 5usize),
+        (DEFAULT_MAX_RECORD_LEN, 64 * 1024),
+        (16, 3),
+    ] {
+        let opts = LastErrorOptions {
+            max_record_len: cap,
+            block_size: block,
+        };
+        let back = last_error_with(std::io::Cursor::new(data), opts)
+            .ok()
+            .flatten();
+        let fwd =
+            last_error_stream_with(std::io::BufReader::with_capacity(block.max(1), data), opts)
+                .ok()
+                .flatten();
+        let naive = last_error_naive(data, cap);
+        assert_eq!(back, fwd, "backward vs forward");
+        assert_eq!(fwd, naive, "forward vs naive");
+    }
+    let whole = last_error_compat(data);
+    let mut s = CompatScanner::new(CompatOptions::default());
+    let mut res = Ok(());
+    for b in data.chunks(3) {
+        res = s.feed(b);
+        if res.is_err() {
+            break;
+        }
+    }
+    let chunked = res.and_then(|_| s.finish());
+    assert_eq!(whole.ok(), chunked.ok(), "compat chunking");
+}

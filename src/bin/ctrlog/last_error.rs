@@ -1,10 +1,86 @@
-//! Placeholder: filled in by this subcommand's issue.
+//! `ctrlog last-error [--compat] PATH`: the last error message of a runc/crun log.json.
+//!
+//! Exit status: 0 an error record was found (message on stdout), 1 none, 2 failure (message
+//! on stderr). With `--compat`, prints exactly containerd's `getLastRuntimeError` string
+//! (possibly empty) and exits 0, or exits 2 where containerd returns an error.
 
+use std::fs::File;
+use std::io::{self, BufReader, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use ctrlog::runc::{
+    last_error_compat_with, last_error_stream_with, last_error_with, CompatOptions,
+    LastErrorOptions,
+};
 
-pub fn run(_args: Args) -> ExitCode {
-    crate::fail("this subcommand is not implemented yet")
+#[derive(clap::Args)]
+pub struct Args {
+    /// Return exactly what containerd's getLastRuntimeError returns (Go json.Decoder rules).
+    #[arg(long)]
+    compat: bool,
+    /// Longest record considered, in bytes (robust mode); the kept message cap with --compat.
+    #[arg(long, default_value_t = ctrlog::runc::DEFAULT_MAX_RECORD_LEN)]
+    max_record_size: usize,
+    /// The log.json file (`-` for stdin).
+    path: PathBuf,
+}
+
+fn print(msg: &str) -> ExitCode {
+    let mut out = io::stdout().lock();
+    let r = out
+        .write_all(msg.as_bytes())
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush());
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => crate::fail(format_args!("writing stdout: {e}")),
+    }
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let stdin = args.path.as_os_str() == "-";
+    let path = args.path.display();
+    if args.compat {
+        let opts = CompatOptions {
+            max_msg_len: args.max_record_size,
+        };
+        let res = if stdin {
+            last_error_compat_with(io::stdin().lock(), opts)
+        } else {
+            match File::open(&args.path) {
+                Ok(f) => last_error_compat_with(f, opts),
+                Err(e) => return crate::fail(format_args!("{path}: {e}")),
+            }
+        };
+        return match res {
+            Ok(msg) => print(&msg),
+            Err(e) => crate::fail(format_args!("{path}: {e}")),
+        };
+    }
+    let opts = LastErrorOptions {
+        max_record_len: args.max_record_size,
+        ..LastErrorOptions::default()
+    };
+    let res = if stdin {
+        last_error_stream_with(
+            BufReader::with_capacity(opts.block_size, io::stdin().lock()),
+            opts,
+        )
+    } else {
+        let f = match File::open(&args.path) {
+            Ok(f) => f,
+            Err(e) => return crate::fail(format_args!("{path}: {e}")),
+        };
+        match f.metadata() {
+            Ok(m) if m.is_file() => last_error_with(f, opts),
+            Ok(_) => last_error_stream_with(BufReader::with_capacity(opts.block_size, f), opts),
+            Err(e) => return crate::fail(format_args!("{path}: {e}")),
+        }
+    };
+    match res {
+        Ok(Some(e)) => print(&e.msg),
+        Ok(None) => ExitCode::from(1),
+        Err(e) => crate::fail(format_args!("{path}: {e}")),
+    }
 }

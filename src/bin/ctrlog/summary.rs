@@ -1,10 +1,126 @@
-//! Placeholder: filled in by this subcommand's issue.
+//! `ctrlog summary PATH [--json]`: levels, time range and top repeated messages of a
+//! runc/crun log.json.
 
+use std::fs::File;
+use std::io::{self, BufReader, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use ctrlog::runc::{summarize, Summary, SummaryOptions};
 
-pub fn run(_args: Args) -> ExitCode {
-    crate::fail("this subcommand is not implemented yet")
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// How many repeated messages to show.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// The log.json file (`-` for stdin).
+    path: PathBuf,
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn render(s: &Summary, out: &mut impl Write) -> io::Result<()> {
+    let st = &s.stats;
+    writeln!(
+        out,
+        "records: {} in {} (blank {}, malformed {}, torn {}, oversized {})",
+        st.records,
+        human_bytes(s.bytes),
+        st.blank,
+        st.malformed,
+        st.torn,
+        st.oversized
+    )?;
+    match (&s.first_time, &s.last_time) {
+        (Some(a), Some(b)) => writeln!(out, "time: {a} .. {b}")?,
+        _ => writeln!(out, "time: (none)")?,
+    }
+    let levels: Vec<String> = s
+        .levels
+        .iter()
+        .map(|(l, n)| format!("{} {n}", if l.is_empty() { "(none)" } else { l }))
+        .collect();
+    writeln!(out, "levels: {}", levels.join(", "))?;
+    if s.top_messages.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "top messages{}:",
+        if s.approximate {
+            " (approximate counts)"
+        } else {
+            ""
+        }
+    )?;
+    for m in &s.top_messages {
+        let total = m.record_bytes;
+        let share = if s.bytes > 0 {
+            total as f64 * 100.0 / s.bytes as f64
+        } else {
+            0.0
+        };
+        writeln!(
+            out,
+            "  {:>8} x [{}] {:?} ({} message, records {} = {:.0}% of the file)",
+            m.count,
+            m.level,
+            m.preview,
+            human_bytes(m.len as u64),
+            human_bytes(total),
+            share
+        )?;
+    }
+    Ok(())
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let opts = SummaryOptions {
+        top: args.top,
+        ..SummaryOptions::default()
+    };
+    let path = args.path.display();
+    let res = if args.path.as_os_str() == "-" {
+        summarize(
+            BufReader::with_capacity(256 * 1024, io::stdin().lock()),
+            opts,
+        )
+    } else {
+        match File::open(&args.path) {
+            Ok(f) => summarize(BufReader::with_capacity(256 * 1024, f), opts),
+            Err(e) => return crate::fail(format_args!("{path}: {e}")),
+        }
+    };
+    let s = match res {
+        Ok(s) => s,
+        Err(e) => return crate::fail(format_args!("{path}: {e}")),
+    };
+    let mut out = io::stdout().lock();
+    let r = if args.json {
+        serde_json::to_writer_pretty(&mut out, &s)
+            .map_err(io::Error::from)
+            .and_then(|_| writeln!(out))
+    } else {
+        render(&s, &mut out)
+    };
+    match r.and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => crate::fail(format_args!("writing stdout: {e}")),
+    }
 }

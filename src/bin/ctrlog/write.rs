@@ -1,10 +1,258 @@
-//! Placeholder: filled in by this subcommand's issue.
+//! `ctrlog write`: stdin to CRI or Docker json-file records (containerd's CRI logger).
+//!
+//! Exit status: 0 all records written; 1 reading stdin or writing records failed (the copy
+//! still drained stdin unless `--stop-on-write-error`); 2 bad flags, values or output path.
 
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::num::NonZeroUsize;
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use clap::ValueEnum;
+use ctrlog::cri::write::{
+    CopySummary, CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen,
+    RecordFormat, RecordSink, WriteErrorPolicy, WriteSink, DEFAULT_MEMORY_CAP,
+};
+use ctrlog::cri::Stream;
+use ctrlog::time::Offset;
 
-pub fn run(_args: Args) -> ExitCode {
-    crate::fail("this subcommand is not implemented yet")
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// `<time> <stream> <P|F> <content>` (containerd, kubelet).
+    Cri,
+    /// `{"log":...,"stream":...,"time":...}` (dockerd's json-file driver).
+    JsonFile,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StreamArg {
+    Stdout,
+    Stderr,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Record format.
+    #[arg(long, value_enum, default_value = "cri")]
+    format: Format,
+    /// The stream the records are tagged with.
+    #[arg(long, value_enum, default_value = "stdout")]
+    stream: StreamArg,
+    /// Maximum content bytes per record; longer lines are cut into partial records.
+    /// 0 or negative: unlimited (bounded by --memory-cap), like containerd's
+    /// max_container_log_line_size = -1.
+    #[arg(
+        long,
+        default_value_t = 16384,
+        allow_negative_numbers = true,
+        value_name = "N"
+    )]
+    max_len: i64,
+    /// Most bytes buffered for one line (Docker RAM size: 2m = 2 MiB); records are never
+    /// longer than this.
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_cap)]
+    memory_cap: Option<NonZeroUsize>,
+    /// Append records to PATH (created with mode 0640) instead of writing to stdout.
+    #[arg(long, short, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// Write CRI timestamps in UTC instead of local time (json-file is always UTC).
+    #[arg(long)]
+    utc: bool,
+    /// Stop at the first failed write instead of counting failures and draining stdin.
+    #[arg(long)]
+    stop_on_write_error: bool,
+    /// Rotate the output before it would grow past SIZE (Docker's decimal sizes: 10m =
+    /// 10,000,000 bytes). Needs --output.
+    #[arg(long, value_name = "SIZE", requires = "output")]
+    max_size: Option<String>,
+    /// Files kept in all, the live one included (Docker's max-file; default 1). Needs --output.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "output",
+        allow_negative_numbers = true
+    )]
+    max_file: Option<String>,
+    /// gzip rotated files (needs --max-file 2 or more and --max-size).
+    #[arg(long, requires = "output")]
+    compress: bool,
+    /// How rotated files are named: docker (name.1 newest), kubelet (name.YYYYMMDD-HHMMSS) or
+    /// ctrlog (name.sNNNNNNNN, larger is newer).
+    #[arg(
+        long,
+        value_name = "SCHEME",
+        requires = "output",
+        default_value = "docker"
+    )]
+    naming: String,
+}
+
+/// The output: a plain file (or stdout), or a rotating file set.
+enum Output {
+    Plain(File),
+    Rotating(Box<ctrlog::rotate::RotatingFile>),
+}
+
+fn rotating(args: &Args, path: &std::path::Path) -> Result<Option<Output>, String> {
+    if args.max_size.is_none() && args.max_file.is_none() && !args.compress {
+        return Ok(None);
+    }
+    let naming: ctrlog::rotate::Naming = args.naming.parse().map_err(|e| format!("{e}"))?;
+    let base = ctrlog::rotate::RotateOptions::from_docker(
+        args.max_size.as_deref(),
+        args.max_file.as_deref(),
+        args.compress,
+    )
+    .map_err(|e| format!("{e}"))?;
+    let opts = ctrlog::rotate::RotateOptions { naming, ..base };
+    ctrlog::rotate::RotatingFile::open(path, opts)
+        .map(|f| Some(Output::Rotating(Box::new(f))))
+        .map_err(|e| format!("{e}"))
+}
+
+fn parse_memory_cap(s: &str) -> Result<NonZeroUsize, String> {
+    let n = ctrlog::size::ram_in_bytes(s).map_err(|e| e.to_string())?;
+    usize::try_from(n)
+        .ok()
+        .and_then(NonZeroUsize::new)
+        .ok_or_else(|| format!("memory cap must be at least 1 byte, got {s:?}"))
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let stream = match args.stream {
+        StreamArg::Stdout => Stream::Stdout,
+        StreamArg::Stderr => Stream::Stderr,
+    };
+    let cap = args
+        .memory_cap
+        .unwrap_or(NonZeroUsize::new(DEFAULT_MEMORY_CAP).unwrap_or(NonZeroUsize::MIN));
+    let cr = match args.format {
+        Format::Cri => CrPolicy::Strip,
+        Format::JsonFile => CrPolicy::Keep,
+    };
+    let splitter = LineSplitter::new(MaxLen::from_signed(args.max_len))
+        .with_memory_cap(cap)
+        .with_cr_policy(cr);
+    let out = match &args.output {
+        Some(path) => match rotating(&args, path) {
+            Ok(Some(out)) => out,
+            Ok(None) => match OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o640)
+                .open(path)
+            {
+                Ok(f) => Output::Plain(f),
+                Err(e) => return crate::fail(format_args!("cannot open {}: {e}", path.display())),
+            },
+            Err(e) => return crate::fail(e),
+        },
+        None => match dup(io::stdout().as_fd()) {
+            Ok(f) => Output::Plain(f),
+            Err(e) => return crate::fail(format_args!("cannot use stdout: {e}")),
+        },
+    };
+    let input = match dup(io::stdin().as_fd()) {
+        Ok(f) => f,
+        Err(e) => return crate::fail(format_args!("cannot use stdin: {e}")),
+    };
+    let policy = if args.stop_on_write_error {
+        WriteErrorPolicy::Stop
+    } else {
+        WriteErrorPolicy::Continue
+    };
+    let offset = if args.utc { Offset::Utc } else { Offset::Local };
+    match (args.format, out) {
+        (Format::Cri, Output::Plain(f)) => {
+            let fmt = CriFormat::new(offset);
+            copy(stream, fmt, splitter, policy, input, WriteSink(f))
+        }
+        (Format::JsonFile, Output::Plain(f)) => {
+            let fmt = DockerJsonFormat::new();
+            copy(stream, fmt, splitter, policy, input, WriteSink(f))
+        }
+        (Format::Cri, Output::Rotating(r)) => {
+            copy_rotating(stream, CriFormat::new(offset), splitter, policy, input, r)
+        }
+        (Format::JsonFile, Output::Rotating(r)) => {
+            copy_rotating(stream, DockerJsonFormat::new(), splitter, policy, input, r)
+        }
+    }
+}
+
+fn copy_rotating<F: RecordFormat>(
+    stream: Stream,
+    format: F,
+    splitter: LineSplitter,
+    policy: WriteErrorPolicy,
+    input: File,
+    out: Box<ctrlog::rotate::RotatingFile>,
+) -> ExitCode {
+    let (code, out) = copy_into(stream, format, splitter, policy, input, out);
+    // Close: sync and wait for pending compressions, so the set is complete on exit.
+    match (*out).close() {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("ctrlog: closing the output: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A `File` on a duplicate of `fd`: unbuffered reads and writes, no `unsafe`.
+fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<File> {
+    Ok(File::from(fd.try_clone_to_owned()?))
+}
+
+fn copy<F: RecordFormat>(
+    stream: Stream,
+    format: F,
+    splitter: LineSplitter,
+    policy: WriteErrorPolicy,
+    input: File,
+    out: WriteSink<File>,
+) -> ExitCode {
+    copy_into(stream, format, splitter, policy, input, out).0
+}
+
+/// Drains `input` into `out`; the exit status, and the sink back for closing.
+fn copy_into<F: RecordFormat, K: RecordSink>(
+    stream: Stream,
+    format: F,
+    splitter: LineSplitter,
+    policy: WriteErrorPolicy,
+    input: File,
+    out: K,
+) -> (ExitCode, K) {
+    let mut w = LogWriter::new(stream, format, out)
+        .with_splitter(splitter)
+        .with_write_error_policy(policy);
+    let code = match w.copy_from(input) {
+        Ok(summary) => report(&summary),
+        Err(e) => {
+            eprintln!("ctrlog: {e}");
+            ExitCode::from(1)
+        }
+    };
+    (code, w.into_sink())
+}
+
+fn report(s: &CopySummary) -> ExitCode {
+    if s.write_errors == 0 {
+        return ExitCode::SUCCESS;
+    }
+    let kind = s
+        .last_write_error
+        .map(|k| io::Error::from(k).to_string())
+        .unwrap_or_default();
+    eprintln!(
+        "ctrlog: {} of {} records could not be written ({} failed writes; last: {kind})",
+        s.records_lost,
+        s.records + s.records_lost,
+        s.write_errors
+    );
+    ExitCode::from(1)
 }

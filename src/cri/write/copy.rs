@@ -1,0 +1,319 @@
+//! The std adapter: drain a `Read` (a pipe, a FIFO) through splitter and format into a sink.
+
+use std::io::{self, Read};
+
+use super::{LineSplitter, MaxLen, RecordFormat, RecordSink, Split, WriteError};
+use crate::cri::{Stream, Tag};
+use crate::time::{Clock, SystemClock};
+
+/// Default size of one `read` in [`LogWriter::copy_from`]: 256 KiB.
+pub const DEFAULT_READ_SIZE: usize = 256 * 1024;
+
+/// Default size at which encoded records are handed to the sink mid-chunk: 512 KiB.
+pub const DEFAULT_FLUSH_SIZE: usize = 512 * 1024;
+
+/// What a [`LogWriter`] does when its sink fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum WriteErrorPolicy {
+    /// Count the failure in [`CopySummary`], drop that batch, and keep draining the input
+    /// (containerd: a container blocked on a full pipe must never hang because its log file is
+    /// unwritable).
+    #[default]
+    Continue,
+    /// Return [`WriteError::Write`] at once.
+    Stop,
+}
+
+/// What a copy did. Counts are cumulative over the writer's life.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CopySummary {
+    /// Input bytes consumed.
+    pub bytes_read: u64,
+    /// Records the sink accepted.
+    pub records: u64,
+    /// Of those, `P` records.
+    pub partial_records: u64,
+    /// Encoded bytes the sink accepted.
+    pub bytes_written: u64,
+    /// Failed sink writes (each loses one batch).
+    pub write_errors: u64,
+    /// Records in failed batches.
+    pub records_lost: u64,
+    /// The kind of the last sink error, if any.
+    pub last_write_error: Option<io::ErrorKind>,
+}
+
+/// Encoded records waiting for the sink, plus the bookkeeping of what reached it.
+#[derive(Debug)]
+struct Output<K> {
+    sink: K,
+    buf: Vec<u8>,
+    pending: u64,
+    pending_partial: u64,
+    flush_size: usize,
+    policy: WriteErrorPolicy,
+    summary: CopySummary,
+}
+
+impl<K: RecordSink> Output<K> {
+    #[inline]
+    fn push<F: RecordFormat>(
+        &mut self,
+        format: &F,
+        tag: Tag,
+        content: &[u8],
+    ) -> Result<(), WriteError> {
+        if !self.buf.is_empty() && self.buf.len().saturating_add(content.len()) > self.flush_size {
+            self.flush()?;
+        }
+        format.encode(tag, content, &mut self.buf);
+        self.pending += 1;
+        if tag == Tag::Partial {
+            self.pending_partial += 1;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), WriteError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = self.sink.write_records(&self.buf);
+        let (records, partial, bytes) = (self.pending, self.pending_partial, self.buf.len());
+        self.buf.clear();
+        self.pending = 0;
+        self.pending_partial = 0;
+        let s = &mut self.summary;
+        match result {
+            Ok(()) => {
+                s.records += records;
+                s.partial_records += partial;
+                s.bytes_written += bytes as u64;
+                Ok(())
+            }
+            Err(e) => {
+                s.write_errors += 1;
+                s.records_lost += records;
+                s.last_write_error = Some(e.kind());
+                match self.policy {
+                    WriteErrorPolicy::Continue => Ok(()),
+                    WriteErrorPolicy::Stop => Err(WriteError::Write {
+                        offset: s.bytes_read,
+                        source: e,
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// Turns one stream of a container's output into records in a sink: containerd's
+/// `redirectLogs` over any [`Read`], or fed chunk by chunk ([`write_chunk`](Self::write_chunk),
+/// or as an [`io::Write`]).
+///
+/// Per input chunk, the clock is read once and the chunk's records are encoded into one
+/// buffer, handed to the sink in one call (or every [`DEFAULT_FLUSH_SIZE`] bytes, whichever
+/// comes first). Nothing is allocated per record.
+///
+/// # Memory
+///
+/// Bounded for every input: the read buffer ([`DEFAULT_READ_SIZE`]), the splitter's
+/// carry-over (at most `max_record_len + 1` bytes, see [`MaxLen`]) and the output buffer
+/// (about [`DEFAULT_FLUSH_SIZE`] plus one encoded record; a CRI record is its content plus
+/// ~45 bytes, a Docker json-file record at most six times its content). With the defaults and
+/// a 16 KiB limit that is under 1 MiB; with [`MaxLen::Unlimited`] and the 2 MiB memory cap, a
+/// few MiB. [`buffer_capacity`](Self::buffer_capacity) reports the current total.
+///
+/// # Errors
+///
+/// A read error ends the copy like end of input (the unterminated tail is written as `P`
+/// records, as containerd does) and is returned. Sink errors follow the
+/// [`WriteErrorPolicy`]; with `Continue` (the default) they are only counted.
+///
+/// ```
+/// use ctrlog::cri::write::{CriFormat, LogWriter};
+/// use ctrlog::cri::Stream;
+/// use ctrlog::time::{FixedClock, Offset, Timestamp};
+///
+/// let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new())
+///     .with_clock(FixedClock(Timestamp::new(0, 0)));
+/// let summary = w.copy_from(&b"hello\r\nworld"[..]).unwrap();
+/// assert_eq!(summary.records, 2);
+/// assert_eq!(
+///     w.into_sink(),
+///     b"1970-01-01T00:00:00Z stdout F hello\n1970-01-01T00:00:00Z stdout P world\n"
+/// );
+/// ```
+#[derive(Debug)]
+pub struct LogWriter<F, K, C = SystemClock> {
+    stream: Stream,
+    splitter: LineSplitter,
+    format: F,
+    clock: C,
+    out: Output<K>,
+    read_size: usize,
+    read_buf: Vec<u8>,
+}
+
+impl<F: RecordFormat, K: RecordSink> LogWriter<F, K, SystemClock> {
+    /// A writer for `stream` with containerd's defaults: 16 KiB lines, `\r\n` stripped,
+    /// system clock, write errors counted.
+    pub fn new(stream: Stream, format: F, sink: K) -> Self {
+        LogWriter {
+            stream,
+            splitter: LineSplitter::new(MaxLen::CONTAINERD_DEFAULT),
+            format,
+            clock: SystemClock,
+            out: Output {
+                sink,
+                buf: Vec::new(),
+                pending: 0,
+                pending_partial: 0,
+                flush_size: DEFAULT_FLUSH_SIZE,
+                policy: WriteErrorPolicy::Continue,
+                summary: CopySummary::default(),
+            },
+            read_size: DEFAULT_READ_SIZE,
+            read_buf: Vec::new(),
+        }
+    }
+}
+
+impl<F: RecordFormat, K: RecordSink, C: Clock> LogWriter<F, K, C> {
+    /// Uses `clock` for timestamps.
+    #[must_use]
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> LogWriter<F, K, C2> {
+        LogWriter {
+            stream: self.stream,
+            splitter: self.splitter,
+            format: self.format,
+            clock,
+            out: self.out,
+            read_size: self.read_size,
+            read_buf: self.read_buf,
+        }
+    }
+
+    /// Uses `splitter` (line length, memory cap, `\r` policy).
+    #[must_use]
+    pub fn with_splitter(mut self, splitter: LineSplitter) -> Self {
+        self.splitter = splitter;
+        self
+    }
+
+    /// Sets what a sink failure does.
+    #[must_use]
+    pub fn with_write_error_policy(mut self, policy: WriteErrorPolicy) -> Self {
+        self.out.policy = policy;
+        self
+    }
+
+    /// Sets the size of one read in [`copy_from`](Self::copy_from) and of the output batch
+    /// (at least 1 byte each).
+    #[must_use]
+    pub fn with_buffer_sizes(mut self, read_size: usize, flush_size: usize) -> Self {
+        self.read_size = read_size.max(1);
+        self.out.flush_size = flush_size.max(1);
+        self
+    }
+
+    /// What was done so far.
+    pub fn summary(&self) -> &CopySummary {
+        &self.out.summary
+    }
+
+    /// The sink.
+    pub fn sink_mut(&mut self) -> &mut K {
+        &mut self.out.sink
+    }
+
+    /// Gives back the sink (call [`finish`](Self::finish) first).
+    pub fn into_sink(self) -> K {
+        self.out.sink
+    }
+
+    /// Heap bytes held by the writer's own buffers (read buffer, carry-over, output batch).
+    pub fn buffer_capacity(&self) -> usize {
+        self.read_buf.capacity() + self.splitter.capacity() + self.out.buf.capacity()
+    }
+
+    /// Splits one chunk of input (all of it arrived now) and writes its records.
+    pub fn write_chunk(&mut self, chunk: &[u8]) -> Result<(), WriteError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.out.summary.bytes_read += chunk.len() as u64;
+        self.format.start_batch(self.clock.now(), self.stream);
+        let mut rest = chunk;
+        loop {
+            let (step, used) = self.splitter.split(rest);
+            match step {
+                Split::Record(tag, content) => self.out.push(&self.format, tag, content)?,
+                Split::NeedInput => break,
+            }
+            rest = rest.get(used..).unwrap_or_default();
+        }
+        self.out.flush()
+    }
+
+    /// End of input: writes the unterminated tail as `P` records and returns the summary.
+    pub fn finish(&mut self) -> Result<CopySummary, WriteError> {
+        if self.splitter.buffered() > 0 {
+            self.format.start_batch(self.clock.now(), self.stream);
+            while let Some((tag, content)) = self.splitter.finish() {
+                self.out.push(&self.format, tag, content)?;
+            }
+        }
+        self.out.flush()?;
+        Ok(self.out.summary.clone())
+    }
+
+    /// Reads `reader` to end of input, writing records as chunks arrive, then
+    /// [`finish`](Self::finish)es. `Interrupted` reads are retried.
+    pub fn copy_from<R: Read>(&mut self, mut reader: R) -> Result<CopySummary, WriteError> {
+        let mut buf = std::mem::take(&mut self.read_buf);
+        if buf.len() != self.read_size {
+            buf = vec![0; self.read_size];
+        }
+        let result = loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    if let Err(e) = self.write_chunk(buf.get(..n).unwrap_or(&buf)) {
+                        break Err(e);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    break Err(WriteError::Read {
+                        offset: self.out.summary.bytes_read,
+                        source: e,
+                    })
+                }
+            }
+        };
+        self.read_buf = buf;
+        match result {
+            Ok(()) => self.finish(),
+            Err(e @ WriteError::Read { .. }) => {
+                self.finish()?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Each `write` call is one chunk ([`LogWriter::write_chunk`]); `flush` does nothing (records
+/// reach the sink at the end of every `write`). Call [`LogWriter::finish`] at end of input.
+impl<F: RecordFormat, K: RecordSink, C: Clock> io::Write for LogWriter<F, K, C> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_chunk(buf).map_err(io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,272 @@
+//! Record encoders: CRI text lines and Docker json-file objects.
+
+use crate::cri::{Stream, Tag};
+use crate::time::{Offset, Timestamp, TimestampFormatter};
+
+/// Turns one `(tag, content)` piece into one whole encoded record.
+///
+/// A writer calls [`start_batch`](Self::start_batch) once per input chunk (every record of one
+/// read arrived at the same moment), then [`encode`](Self::encode) for each record of the
+/// chunk. Every encoded record must end with `\n` and contain no other `\n`, so a sink can find
+/// record boundaries in a batch with one `memchr`.
+pub trait RecordFormat {
+    /// Sets the time and stream of the records that follow.
+    fn start_batch(&mut self, ts: Timestamp, stream: Stream);
+    /// Appends one record holding `content` to `out`.
+    fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>);
+}
+
+impl<F: RecordFormat + ?Sized> RecordFormat for &mut F {
+    fn start_batch(&mut self, ts: Timestamp, stream: Stream) {
+        (**self).start_batch(ts, stream);
+    }
+    fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>) {
+        (**self).encode(tag, content, out);
+    }
+}
+
+impl<F: RecordFormat + ?Sized> RecordFormat for Box<F> {
+    fn start_batch(&mut self, ts: Timestamp, stream: Stream) {
+        (**self).start_batch(ts, stream);
+    }
+    fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>) {
+        (**self).encode(tag, content, out);
+    }
+}
+
+/// CRI records, as containerd writes them: `<time> <stream> <P|F> <content>\n`.
+///
+/// The time is Go's `RFC3339Nano` (trailing zeros trimmed) in the formatter's zone; containerd
+/// uses the node's local zone ([`CriFormat::default`]). The content is written raw: no
+/// escaping, so it may hold NUL, `\r` or invalid UTF-8. An empty line is `<time> stdout F \n`
+/// (the space before the empty content stays).
+///
+/// ```
+/// use ctrlog::cri::write::{CriFormat, RecordFormat};
+/// use ctrlog::cri::{Stream, Tag};
+/// use ctrlog::time::{Offset, Timestamp};
+///
+/// let mut f = CriFormat::new(Offset::Utc);
+/// f.start_batch(Timestamp::new(1_700_000_000, 120_000_000), Stream::Stderr);
+/// let mut out = Vec::new();
+/// f.encode(Tag::Partial, b"abc", &mut out);
+/// f.encode(Tag::Full, b"", &mut out);
+/// assert_eq!(out, b"2023-11-14T22:13:20.12Z stderr P abc\n2023-11-14T22:13:20.12Z stderr F \n");
+/// ```
+#[derive(Clone, Debug)]
+pub struct CriFormat {
+    formatter: TimestampFormatter,
+    /// `<time> <stream> ` for the current batch.
+    prefix: Vec<u8>,
+}
+
+impl CriFormat {
+    /// Timestamps in `offset` (containerd: [`Offset::Local`]; tests: [`Offset::Utc`]).
+    pub fn new(offset: Offset) -> Self {
+        let mut f = CriFormat {
+            formatter: TimestampFormatter::new(offset),
+            prefix: Vec::with_capacity(48),
+        };
+        f.start_batch(Timestamp::new(0, 0), Stream::Stdout);
+        f
+    }
+}
+
+impl Default for CriFormat {
+    /// Local time, like containerd (`time.Now()`).
+    fn default() -> Self {
+        CriFormat::new(Offset::Local)
+    }
+}
+
+impl RecordFormat for CriFormat {
+    fn start_batch(&mut self, ts: Timestamp, stream: Stream) {
+        self.prefix.clear();
+        self.prefix.extend_from_slice(self.formatter.format(ts));
+        self.prefix.push(b' ');
+        self.prefix.extend_from_slice(stream.as_bytes());
+        self.prefix.push(b' ');
+    }
+
+    #[inline]
+    fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>) {
+        out.reserve(self.prefix.len() + content.len() + 3);
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(&[tag.as_byte(), b' ']);
+        out.extend_from_slice(content);
+        out.push(b'\n');
+    }
+}
+
+/// Docker json-file records, byte-identical to dockerd's (moby
+/// `daemon/logger/jsonfilelog/jsonlog/jsonlogbytes.go`):
+/// `{"log":"<content>","stream":"stdout","time":"<RFC3339Nano UTC>"}\n`.
+///
+/// An `F` record's `log` ends with `\n` (the line terminator, as Docker keeps it); a `P`
+/// record's does not, which is how Docker marks its partial lines. Escaping follows
+/// [`escape_docker_json`]. Use it with a splitter in [`CrPolicy::Keep`](super::CrPolicy::Keep)
+/// mode and a 16 KiB limit to match dockerd (`\r` before `\n` stays in `log`).
+///
+/// Differences from dockerd: no `attrs` key (log labels/env are not supported); a line of
+/// exactly 16384 bytes is one record here, while dockerd's copier, whose 16 KiB buffer fills
+/// before it sees the `\n`, writes the 16384 bytes as a partial and then `{"log":"\n",...}`.
+///
+/// ```
+/// use ctrlog::cri::write::{DockerJsonFormat, RecordFormat};
+/// use ctrlog::cri::{Stream, Tag};
+/// use ctrlog::time::Timestamp;
+///
+/// let mut f = DockerJsonFormat::new();
+/// f.start_batch(Timestamp::new(1_700_000_000, 5), Stream::Stdout);
+/// let mut out = Vec::new();
+/// f.encode(Tag::Full, b"<b>\t\"hi\"", &mut out);
+/// assert_eq!(
+///     String::from_utf8(out).unwrap(),
+///     r#"{"log":"\u003cb\u003e\u0009\"hi\"\n","stream":"stdout","time":"2023-11-14T22:13:20.000000005Z"}"#
+///         .to_owned() + "\n"
+/// );
+/// ```
+#[derive(Clone, Debug)]
+pub struct DockerJsonFormat {
+    formatter: TimestampFormatter,
+    /// `"stream":"<stream>","time":"<time>"}\n` for the current batch.
+    suffix: Vec<u8>,
+}
+
+impl DockerJsonFormat {
+    /// UTC timestamps, as dockerd writes them.
+    pub fn new() -> Self {
+        let mut f = DockerJsonFormat {
+            formatter: TimestampFormatter::new(Offset::Utc),
+            suffix: Vec::with_capacity(64),
+        };
+        f.start_batch(Timestamp::new(0, 0), Stream::Stdout);
+        f
+    }
+}
+
+impl Default for DockerJsonFormat {
+    fn default() -> Self {
+        DockerJsonFormat::new()
+    }
+}
+
+impl RecordFormat for DockerJsonFormat {
+    fn start_batch(&mut self, ts: Timestamp, stream: Stream) {
+        self.suffix.clear();
+        self.suffix.extend_from_slice(b"\"stream\":\"");
+        self.suffix.extend_from_slice(stream.as_bytes());
+        self.suffix.extend_from_slice(b"\",\"time\":\"");
+        self.suffix.extend_from_slice(self.formatter.format(ts));
+        self.suffix.extend_from_slice(b"\"}\n");
+    }
+
+    fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>) {
+        out.reserve(content.len() + self.suffix.len() + 16);
+        if content.is_empty() && tag == Tag::Partial {
+            // dockerd omits an empty `log` (`omitempty`); only reachable through this trait.
+            out.push(b'{');
+        } else {
+            out.extend_from_slice(b"{\"log\":\"");
+            escape_docker_json(content, out);
+            if tag == Tag::Full {
+                out.extend_from_slice(b"\\n");
+            }
+            out.extend_from_slice(b"\",");
+        }
+        out.extend_from_slice(&self.suffix);
+    }
+}
+
+/// Byte classes for [`escape_docker_json`]: 0 copy, 1 escape (ASCII), 2 non-ASCII.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b >= 0x80 {
+            2
+        } else if b < 0x20 || b == b'\\' || b == b'"' || b == b'<' || b == b'>' || b == b'&' {
+            1
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `s` as the inside of a JSON string exactly as dockerd's json-file writer does
+/// (moby `ffjsonWriteJSONBytesAsString`), without the surrounding quotes.
+///
+/// * `"` and `\` are backslash-escaped, `\n` and `\r` become `\n` and `\r`;
+/// * every other byte below 0x20 and `<`, `>`, `&` become `\u00XX` (lowercase hex: tab is
+///   `\u0009`); DEL (0x7f) is raw;
+/// * U+2028 and U+2029 become `\u2028` and `\u2029`; other valid UTF-8 is raw;
+/// * each byte that does not start a valid UTF-8 sequence becomes `\ufffd` (one per byte,
+///   as Go's `utf8.DecodeRune` consumes one byte per error).
+///
+/// ```
+/// let mut out = Vec::new();
+/// ctrlog::cri::write::escape_docker_json(b"a&b\x00\xff\xe2\x80\xa8", &mut out);
+/// assert_eq!(out, br"a\u0026b\u0000\ufffd\u2028");
+/// ```
+pub fn escape_docker_json(s: &[u8], out: &mut Vec<u8>) {
+    let mut start = 0;
+    let mut i = 0;
+    // Bytes before this index are known to be valid UTF-8.
+    let mut valid_until = 0;
+    while let Some(&b) = s.get(i) {
+        match CLASS[usize::from(b)] {
+            0 => i += 1,
+            1 => {
+                out.extend_from_slice(&s[start..i]);
+                match b {
+                    b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    _ => out.extend_from_slice(&[
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[usize::from(b >> 4)],
+                        HEX[usize::from(b & 0xf)],
+                    ]),
+                }
+                i += 1;
+                start = i;
+            }
+            _ => {
+                if i >= valid_until {
+                    let rest = &s[i..];
+                    valid_until = i + match std::str::from_utf8(rest) {
+                        Ok(_) => rest.len(),
+                        Err(e) => e.valid_up_to(),
+                    };
+                    if valid_until == i {
+                        out.extend_from_slice(&s[start..i]);
+                        out.extend_from_slice(b"\\ufffd");
+                        i += 1;
+                        start = i;
+                        continue;
+                    }
+                }
+                if b == 0xe2 && s.get(i + 1) == Some(&0x80) {
+                    if let Some(&c @ (0xa8 | 0xa9)) = s.get(i + 2) {
+                        out.extend_from_slice(&s[start..i]);
+                        out.extend_from_slice(b"\\u202");
+                        out.push(HEX[usize::from(c & 0xf)]);
+                        i += 3;
+                        start = i;
+                        continue;
+                    }
+                }
+                i += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&s[start..]);
+}

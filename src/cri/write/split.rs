@@ -1,0 +1,378 @@
+//! The sans-IO line splitter: bytes in, `(Tag, content)` pieces out.
+
+use std::num::NonZeroUsize;
+
+use crate::cri::Tag;
+
+/// containerd's default `max_container_log_line_size` (and Docker's copier buffer): 16 KiB.
+pub const DEFAULT_MAX_LEN: usize = 16 * 1024;
+
+/// Default [`LineSplitter::with_memory_cap`]: the most a splitter buffers for one line, 2 MiB.
+pub const DEFAULT_MEMORY_CAP: usize = 2 * 1024 * 1024;
+
+/// The maximum content length of one record (containerd's `max_container_log_line_size`).
+///
+/// # Overlong lines
+///
+/// A line longer than the limit is never dropped or truncated: it is cut into `P` (partial)
+/// records of exactly the limit, and the rest of the line closes it in one `F` (full) record.
+/// Readers (kubelet, `ctrlog logs`) join the pieces back. Cuts are byte-based: a UTF-8
+/// character may be split between two records, exactly as in containerd and Docker.
+///
+/// # Differences from containerd
+///
+/// * `Bytes(n)` for `n` from 1 to 15: containerd silently reads through a 16-byte buffer and
+///   panics (killing the daemon) on a line of 17 bytes or more; ctrlog cuts at exactly `n`.
+/// * [`Unlimited`](MaxLen::Unlimited) (containerd's `0` or `-1`): containerd keeps the whole
+///   line in memory (it grew to ~3.6x the line: 960 MB for a 256 MiB line). ctrlog buffers at
+///   most the splitter's memory cap ([`DEFAULT_MEMORY_CAP`]) and, past it, emits `P` records
+///   of the cap's size, which every CRI reader merges back. The same cap also bounds a large
+///   `Bytes(n)`: records are never longer than `min(n, cap)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MaxLen {
+    /// Records hold at most this many content bytes.
+    Bytes(NonZeroUsize),
+    /// No line length limit (only the memory cap applies).
+    Unlimited,
+}
+
+impl MaxLen {
+    /// containerd's default, 16384 bytes.
+    pub const CONTAINERD_DEFAULT: MaxLen = match NonZeroUsize::new(DEFAULT_MAX_LEN) {
+        Some(n) => MaxLen::Bytes(n),
+        None => MaxLen::Unlimited,
+    };
+
+    /// containerd's `max_container_log_line_size` meaning: `n <= 0` is unlimited.
+    ///
+    /// ```
+    /// use ctrlog::cri::write::MaxLen;
+    /// assert_eq!(MaxLen::from_signed(-1), MaxLen::Unlimited);
+    /// assert_eq!(MaxLen::from_signed(0), MaxLen::Unlimited);
+    /// assert_eq!(MaxLen::from_signed(16384), MaxLen::CONTAINERD_DEFAULT);
+    /// ```
+    pub fn from_signed(n: i64) -> MaxLen {
+        match usize::try_from(n).ok().and_then(NonZeroUsize::new) {
+            Some(n) => MaxLen::Bytes(n),
+            None if n > 0 => MaxLen::Bytes(NonZeroUsize::MAX),
+            None => MaxLen::Unlimited,
+        }
+    }
+}
+
+impl Default for MaxLen {
+    fn default() -> Self {
+        MaxLen::CONTAINERD_DEFAULT
+    }
+}
+
+/// What happens to a `\r` directly before a line's `\n`.
+///
+/// Only the one `\r` directly before `\n` is concerned; every other `\r` is content, and so is
+/// a `\r` at the very end of input (an unterminated tail keeps all its bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum CrPolicy {
+    /// Drop it with the `\n` (containerd's CRI logger), also when the `\r\n` pair straddles two
+    /// input chunks.
+    #[default]
+    Strip,
+    /// Keep it as the last content byte of the line (Docker's json-file, conmon).
+    Keep,
+}
+
+/// The next step of [`LineSplitter::split`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split<'a> {
+    /// One record's tag and content; call `split` again with the rest of the input.
+    Record(Tag, &'a [u8]),
+    /// The input is used up (some of it may be buffered): feed more, or call
+    /// [`LineSplitter::finish`] at end of input.
+    NeedInput,
+}
+
+/// Splits a byte stream into CRI record pieces, exactly as containerd's `redirectLogs` does,
+/// with memory bounded for every input.
+///
+/// Feed it slices with [`split`](Self::split) (in any chunking: the pieces do not depend on
+/// where the chunks end), then call [`finish`](Self::finish) at end of input. Pieces borrow
+/// from the input whenever a whole record is inside one chunk; only a line that straddles two
+/// chunks is copied, into one carry-over buffer of at most `max_record_len() + 1` bytes.
+///
+/// Rules, for a maximum record length `M` ([`MaxLen`], capped by the memory cap):
+///
+/// * A line of `L` content bytes (terminator excluded) gives `max(1, ceil(L / M))` records:
+///   `P` records of exactly `M` bytes, then one `F` with the rest. An empty line is one empty `F`.
+/// * The terminator is `\n`; with [`CrPolicy::Strip`] one `\r` directly before it goes too.
+/// * A tail without `\n` at end of input is cut the same way, but all its records are `P`.
+///   Empty input gives no records.
+///
+/// ```
+/// use ctrlog::cri::write::{LineSplitter, MaxLen, Split};
+/// use ctrlog::cri::Tag;
+///
+/// let mut s = LineSplitter::new(MaxLen::from_signed(4));
+/// let mut got = Vec::new();
+/// for chunk in [&b"abcdef\r"[..], b"\nxy"] {
+///     let mut pos = 0;
+///     loop {
+///         let (step, used) = s.split(&chunk[pos..]);
+///         pos += used;
+///         match step {
+///             Split::Record(tag, content) => got.push((tag, content.to_vec())),
+///             Split::NeedInput => break,
+///         }
+///     }
+/// }
+/// while let Some((tag, content)) = s.finish() {
+///     got.push((tag, content.to_vec()));
+/// }
+/// assert_eq!(got, vec![
+///     (Tag::Partial, b"abcd".to_vec()),
+///     (Tag::Full, b"ef".to_vec()),
+///     (Tag::Partial, b"xy".to_vec()),
+/// ]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct LineSplitter {
+    max_len: MaxLen,
+    cap: usize,
+    /// Effective maximum record length (>= 1).
+    max: usize,
+    cr: CrPolicy,
+    /// Bytes of the current line not yet emitted (at most `max + 1`).
+    carry: Vec<u8>,
+    /// Bytes at the front of `carry` handed out by the last call, dropped on the next one.
+    emitted: usize,
+}
+
+impl LineSplitter {
+    /// A splitter cutting at `max_len`, with [`DEFAULT_MEMORY_CAP`] and [`CrPolicy::Strip`].
+    pub fn new(max_len: MaxLen) -> Self {
+        LineSplitter {
+            max_len,
+            cap: DEFAULT_MEMORY_CAP,
+            max: effective_max(max_len, DEFAULT_MEMORY_CAP),
+            cr: CrPolicy::Strip,
+            carry: Vec::new(),
+            emitted: 0,
+        }
+    }
+
+    /// Sets the most bytes buffered for one line ([`DEFAULT_MEMORY_CAP`] by default); records
+    /// are never longer than this.
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use ctrlog::cri::write::{LineSplitter, MaxLen};
+    /// let cap = NonZeroUsize::new(1 << 20).unwrap();
+    /// let s = LineSplitter::new(MaxLen::Unlimited).with_memory_cap(cap);
+    /// assert_eq!(s.max_record_len(), 1 << 20);
+    /// ```
+    #[must_use]
+    pub fn with_memory_cap(mut self, cap: NonZeroUsize) -> Self {
+        self.cap = cap.get();
+        self.max = effective_max(self.max_len, self.cap);
+        self
+    }
+
+    /// Sets what happens to a `\r` before `\n`.
+    #[must_use]
+    pub fn with_cr_policy(mut self, cr: CrPolicy) -> Self {
+        self.cr = cr;
+        self
+    }
+
+    /// The longest content a record can have: `min(max_len, memory cap)`.
+    pub fn max_record_len(&self) -> usize {
+        self.max
+    }
+
+    /// Bytes of the current, unfinished line held in the carry-over buffer.
+    pub fn buffered(&self) -> usize {
+        self.carry.len().saturating_sub(self.emitted)
+    }
+
+    /// Heap bytes held by the carry-over buffer (at most about `max_record_len() + 1`).
+    pub fn capacity(&self) -> usize {
+        self.carry.capacity()
+    }
+
+    /// Drops any buffered bytes (a new stream starts).
+    pub fn reset(&mut self) {
+        self.carry.clear();
+        self.emitted = 0;
+    }
+
+    /// Looks for the next record in `input`; returns the step and how many input bytes it
+    /// used. Call again with `&input[used..]` until [`Split::NeedInput`].
+    #[inline]
+    pub fn split<'a>(&'a mut self, input: &'a [u8]) -> (Split<'a>, usize) {
+        if self.emitted != 0 {
+            self.drop_emitted();
+        }
+        let m = self.max;
+        // Deciding a record needs at most M content bytes, one '\r' and the '\n'.
+        let window = m.saturating_add(2);
+        if self.carry.is_empty() {
+            let look = &input[..input.len().min(window)];
+            match memchr::memchr(b'\n', look) {
+                Some(i) => {
+                    let line = &input[..i];
+                    let content = self.strip(line);
+                    if content.len() <= m {
+                        (Split::Record(Tag::Full, content), i + 1)
+                    } else {
+                        (Split::Record(Tag::Partial, &input[..m]), m)
+                    }
+                }
+                None if look.len() == window => (Split::Record(Tag::Partial, &input[..m]), m),
+                None => {
+                    self.extend_carry(input);
+                    (Split::NeedInput, input.len())
+                }
+            }
+        } else {
+            self.split_carry(input, window)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn split_carry<'a>(&'a mut self, input: &'a [u8], window: usize) -> (Split<'a>, usize) {
+        let m = self.max;
+        let c = self.carry.len();
+        // c <= m + 1 < window, so `room` >= 1.
+        let room = window.saturating_sub(c);
+        let look = &input[..input.len().min(room)];
+        match memchr::memchr(b'\n', look) {
+            Some(j) => {
+                self.extend_carry(&input[..j]);
+                let content_len = self.strip(&self.carry).len();
+                if content_len <= m {
+                    self.emitted = self.carry.len();
+                    (Split::Record(Tag::Full, &self.carry[..content_len]), j + 1)
+                } else {
+                    self.emitted = m;
+                    (Split::Record(Tag::Partial, &self.carry[..m]), j)
+                }
+            }
+            None if look.len() == room => {
+                // No '\n' within M + 2 bytes: at least M + 1 content bytes, so cut M.
+                let take = m.saturating_sub(c).min(input.len());
+                self.extend_carry(&input[..take]);
+                self.emitted = m;
+                (
+                    Split::Record(Tag::Partial, &self.carry[..m.min(self.carry.len())]),
+                    take,
+                )
+            }
+            None => {
+                self.extend_carry(input);
+                (Split::NeedInput, input.len())
+            }
+        }
+    }
+
+    /// End of input: returns the unterminated tail as `P` records, one per call, then `None`.
+    pub fn finish(&mut self) -> Option<(Tag, &[u8])> {
+        if self.emitted != 0 {
+            self.drop_emitted();
+        }
+        if self.carry.is_empty() {
+            return None;
+        }
+        let n = self.carry.len().min(self.max);
+        self.emitted = n;
+        Some((Tag::Partial, &self.carry[..n]))
+    }
+
+    /// Splits one chunk, calling `f` for every record; convenience over [`split`](Self::split).
+    pub fn for_each<F: FnMut(Tag, &[u8])>(&mut self, mut input: &[u8], mut f: F) {
+        loop {
+            let (step, used) = self.split(input);
+            match step {
+                Split::Record(tag, content) => f(tag, content),
+                Split::NeedInput => return,
+            }
+            input = input.get(used..).unwrap_or_default();
+        }
+    }
+
+    /// End of input for [`for_each`](Self::for_each) users: calls `f` for the tail records.
+    pub fn finish_each<F: FnMut(Tag, &[u8])>(&mut self, mut f: F) {
+        while let Some((tag, content)) = self.finish() {
+            f(tag, content);
+        }
+    }
+
+    /// Appends to the carry-over, growing it at most to `max + 1` bytes of capacity.
+    fn extend_carry(&mut self, bytes: &[u8]) {
+        let need = self.carry.len().saturating_add(bytes.len());
+        if need > self.carry.capacity() {
+            let target = self
+                .carry
+                .capacity()
+                .saturating_mul(2)
+                .min(self.max.saturating_add(1))
+                .max(need);
+            self.carry.reserve_exact(target - self.carry.len());
+        }
+        self.carry.extend_from_slice(bytes);
+    }
+
+    fn drop_emitted(&mut self) {
+        let n = self.emitted.min(self.carry.len());
+        self.carry.drain(..n);
+        self.emitted = 0;
+    }
+
+    #[inline]
+    fn strip<'b>(&self, line: &'b [u8]) -> &'b [u8] {
+        match (self.cr, line.split_last()) {
+            (CrPolicy::Strip, Some((b'\r', rest))) => rest,
+            _ => line,
+        }
+    }
+}
+
+fn effective_max(max_len: MaxLen, cap: usize) -> usize {
+    match max_len {
+        MaxLen::Bytes(n) => n.get().min(cap),
+        MaxLen::Unlimited => cap,
+    }
+    .max(1)
+}
+
+/// The splitting rules applied to a whole input at once (slow, obviously right): the oracle the
+/// state machine is tested against.
+#[doc(hidden)]
+pub fn split_oracle(input: &[u8], max: usize, cr: CrPolicy) -> Vec<(Tag, Vec<u8>)> {
+    let max = max.max(1);
+    let mut out = Vec::new();
+    let mut rest = input;
+    while !rest.is_empty() {
+        let (line, complete, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], true, &rest[i + 1..]),
+            None => (rest, false, &[][..]),
+        };
+        let content = match (complete, cr, line.split_last()) {
+            (true, CrPolicy::Strip, Some((b'\r', r))) => r,
+            _ => line,
+        };
+        if content.is_empty() {
+            out.push((Tag::Full, Vec::new()));
+        }
+        let pieces: Vec<&[u8]> = content.chunks(max).collect();
+        let last = pieces.len().saturating_sub(1);
+        for (k, p) in pieces.into_iter().enumerate() {
+            let tag = if complete && k == last {
+                Tag::Full
+            } else {
+                Tag::Partial
+            };
+            out.push((tag, p.to_vec()));
+        }
+        rest = next;
+    }
+    out
+}

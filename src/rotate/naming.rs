@@ -1,0 +1,434 @@
+//! Backup naming schemes: how a file set names the files rotated out of the live file.
+//!
+//! Every scheme names a backup `<live>.<suffix>`, compressed `<live>.<suffix>.gz`, and the
+//! compressor's temporary file `<live>.<suffix>.gz.tmp`. A scheme only decides the suffix: it
+//! recognises suffixes on disk ([`NamingScheme::parse`], giving an order key where larger means
+//! newer), names the next backup ([`NamingScheme::next`]), and, for Docker, says where an
+//! existing backup moves when a new one arrives ([`NamingScheme::shift`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::time::{Offset, Timestamp};
+
+use super::RotateError;
+
+/// Parses and produces backup suffixes (the part of a backup's name after `<live>.`).
+pub trait NamingScheme: fmt::Debug + Send + Sync {
+    /// Recognises `suffix` (without `.gz`/`.gz.tmp`) as one of this scheme's backups and returns
+    /// its order key: a larger key is a newer backup. `None` means "not part of the set".
+    fn parse(&self, suffix: &str) -> Option<u64>;
+
+    /// The suffix of the backup the next rotation creates. `newest` is the largest order key
+    /// on disk (all backups, compressed or not, and temporaries), after shifting for shifting
+    /// schemes. `None` if no name is available (the rotation then fails and is retried).
+    fn next(&self, newest: Option<u64>, now: Timestamp) -> Option<String>;
+
+    /// For shifting schemes (Docker's `name.1` is always the newest): the suffix an existing
+    /// backup moves to when a new backup is created. `None` (the default) for stable names.
+    fn shift(&self, _suffix: &str) -> Option<String> {
+        None
+    }
+
+    /// Whether the newest backup stays uncompressed (kubelet keeps it raw so that a log shipper
+    /// can finish reading it). Default `false`: every backup is compressed.
+    fn keeps_newest_raw(&self) -> bool {
+        false
+    }
+}
+
+/// Docker's json-file scheme (moby `daemon/logger/loggerutils/logfile.go`): `name.1` is the
+/// newest backup, `name.2` the next older, ...; on rotation every backup moves up one number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DockerNaming;
+
+/// kubelet's scheme (`pkg/kubelet/logs/container_log_manager.go`): `name.YYYYMMDD-HHMMSS` in
+/// the configured offset (kubelet uses local time). Two rotations in the same second would
+/// collide; ctrlog moves the second one to the next free second after the newest backup, so
+/// names stay unique and still sort by age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KubeletNaming {
+    /// The offset the timestamp is written in.
+    pub offset: Offset,
+}
+
+/// ctrlog's default scheme: `name.sNNNNNNNN` with an 8-or-more digit, zero-padded sequence
+/// number (`name.s00000001`, ...). Larger is newer; the next number is one more than the largest
+/// on disk, so readers can order a set without clocks and two rotations never collide.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CtrlogNaming;
+
+fn parse_decimal(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+impl NamingScheme for DockerNaming {
+    fn parse(&self, suffix: &str) -> Option<u64> {
+        // Canonical decimal >= 1 without leading zeros: `1`, `2`, ..., not `01` or `0`.
+        if suffix.starts_with('0') {
+            return None;
+        }
+        let n = parse_decimal(suffix)?;
+        Some(u64::MAX - n)
+    }
+
+    fn next(&self, _newest: Option<u64>, _now: Timestamp) -> Option<String> {
+        Some("1".to_owned())
+    }
+
+    fn shift(&self, suffix: &str) -> Option<String> {
+        let n = self.parse(suffix).map(|k| u64::MAX - k)?;
+        n.checked_add(1).map(|m| m.to_string())
+    }
+}
+
+/// The width of [`CtrlogNaming`]'s sequence numbers.
+pub const CTRLOG_SEQ_WIDTH: usize = 8;
+
+impl CtrlogNaming {
+    /// The suffix for sequence number `seq` (`s00000001`).
+    pub fn suffix(seq: u64) -> String {
+        format!("s{seq:0width$}", width = CTRLOG_SEQ_WIDTH)
+    }
+}
+
+impl NamingScheme for CtrlogNaming {
+    fn parse(&self, suffix: &str) -> Option<u64> {
+        let digits = suffix.strip_prefix('s')?;
+        // Canonical: exactly 8 digits, or more than 8 without a leading zero, so that every
+        // number has one spelling.
+        if digits.len() < CTRLOG_SEQ_WIDTH
+            || (digits.len() > CTRLOG_SEQ_WIDTH && digits.starts_with('0'))
+        {
+            return None;
+        }
+        parse_decimal(digits)
+    }
+
+    fn next(&self, newest: Option<u64>, _now: Timestamp) -> Option<String> {
+        let seq = match newest {
+            None => 1,
+            Some(n) => n.checked_add(1)?,
+        };
+        Some(Self::suffix(seq))
+    }
+}
+
+/// Civil date and time fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Civil {
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+}
+
+/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn civil(secs: i64) -> Civil {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    Civil {
+        year,
+        month,
+        day,
+        hour: (rem / 3600) as u32,
+        minute: (rem % 3600 / 60) as u32,
+        second: (rem % 60) as u32,
+    }
+}
+
+fn is_leap(y: u64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: u64, m: u64) -> u64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Packs `YYYYMMDDHHMMSS` into a key (`None` outside years 0..=9999).
+fn kubelet_key(c: &Civil) -> Option<u64> {
+    let year = u64::try_from(c.year).ok().filter(|y| *y <= 9999)?;
+    Some(
+        year * 10_000_000_000
+            + u64::from(c.month) * 100_000_000
+            + u64::from(c.day) * 1_000_000
+            + u64::from(c.hour) * 10_000
+            + u64::from(c.minute) * 100
+            + u64::from(c.second),
+    )
+}
+
+/// The smallest key greater than `key` reachable by adding one second with carries. Works on
+/// any 14-digit key, even one that is not a real date (kubelet's own tests use
+/// `00000000-000000`): every carry sets lower fields to their minimum and raises a higher one,
+/// so the result always sorts after `key`.
+fn kubelet_bump(key: u64) -> Option<u64> {
+    let mut year = key / 10_000_000_000;
+    let mut month = key / 100_000_000 % 100;
+    let mut day = key / 1_000_000 % 100;
+    let mut hour = key / 10_000 % 100;
+    let mut minute = key / 100 % 100;
+    let mut second = key % 100;
+    second += 1;
+    if second > 59 {
+        second = 0;
+        minute += 1;
+        if minute > 59 {
+            minute = 0;
+            hour += 1;
+            if hour > 23 {
+                hour = 0;
+                day += 1;
+                if day > days_in_month(year, month) {
+                    day = 1;
+                    month += 1;
+                    if month > 12 {
+                        month = 1;
+                        year += 1;
+                    }
+                }
+            }
+        }
+    }
+    if year > 9999 {
+        return None;
+    }
+    let out = year * 10_000_000_000
+        + month * 100_000_000
+        + day * 1_000_000
+        + hour * 10_000
+        + minute * 100
+        + second;
+    (out > key).then_some(out)
+}
+
+fn kubelet_format(key: u64) -> String {
+    format!("{:08}-{:06}", key / 1_000_000, key % 1_000_000)
+}
+
+impl KubeletNaming {
+    /// The key (`YYYYMMDDHHMMSS`) of instant `now` in this scheme's offset.
+    fn key_at(&self, now: Timestamp) -> Option<u64> {
+        let east = self.offset.seconds_at(now.secs);
+        kubelet_key(&civil(now.secs.checked_add(i64::from(east))?))
+    }
+}
+
+impl NamingScheme for KubeletNaming {
+    fn parse(&self, suffix: &str) -> Option<u64> {
+        let b = suffix.as_bytes();
+        if b.len() != 15 || b.get(8) != Some(&b'-') {
+            return None;
+        }
+        let date = suffix.get(..8)?;
+        let time = suffix.get(9..)?;
+        let d = parse_decimal(date)?;
+        let t = parse_decimal(time)?;
+        Some(d * 1_000_000 + t)
+    }
+
+    fn next(&self, newest: Option<u64>, now: Timestamp) -> Option<String> {
+        let now_key = self.key_at(now);
+        let key = match (now_key, newest) {
+            (Some(k), Some(n)) if k <= n => kubelet_bump(n)?,
+            (Some(k), _) => k,
+            (None, Some(n)) => kubelet_bump(n)?,
+            (None, None) => return None,
+        };
+        Some(kubelet_format(key))
+    }
+
+    fn keeps_newest_raw(&self) -> bool {
+        true
+    }
+}
+
+/// The naming scheme of a file set, parseable from `docker`, `kubelet` or `ctrlog`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Naming {
+    /// Docker json-file: `name.1` (newest), `name.2`, ...; `.gz` when compressed.
+    Docker,
+    /// kubelet: `name.YYYYMMDD-HHMMSS`; every backup but the newest is `.gz` when compressed.
+    Kubelet,
+    /// ctrlog: `name.s00000001`, ... (larger is newer); `.gz` when compressed.
+    #[default]
+    Ctrlog,
+}
+
+impl Naming {
+    /// The scheme object; `offset` is used by [`Naming::Kubelet`] only.
+    pub fn scheme(self, offset: Offset) -> Box<dyn NamingScheme> {
+        match self {
+            Naming::Docker => Box::new(DockerNaming),
+            Naming::Kubelet => Box::new(KubeletNaming { offset }),
+            Naming::Ctrlog => Box::new(CtrlogNaming),
+        }
+    }
+
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Naming::Docker => "docker",
+            Naming::Kubelet => "kubelet",
+            Naming::Ctrlog => "ctrlog",
+        }
+    }
+}
+
+impl fmt::Display for Naming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Naming {
+    type Err = RotateError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "docker" => Ok(Naming::Docker),
+            "kubelet" => Ok(Naming::Kubelet),
+            "ctrlog" => Ok(Naming::Ctrlog),
+            _ => Err(RotateError::UnknownNaming {
+                input: s.to_owned(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(secs: i64) -> Timestamp {
+        Timestamp { secs, nanos: 0 }
+    }
+
+    #[test]
+    fn docker_parse_and_shift() {
+        let d = DockerNaming;
+        assert!(d.parse("1").unwrap() > d.parse("2").unwrap());
+        assert_eq!(d.parse("0"), None);
+        assert_eq!(d.parse("01"), None);
+        assert_eq!(d.parse("1a"), None);
+        assert_eq!(d.parse(""), None);
+        assert_eq!(d.shift("9").as_deref(), Some("10"));
+        assert_eq!(d.next(None, ts(0)).as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn ctrlog_parse_canonical() {
+        let c = CtrlogNaming;
+        assert_eq!(c.parse("s00000001"), Some(1));
+        assert_eq!(c.parse("s0000001"), None);
+        assert_eq!(c.parse("s000000001"), None);
+        assert_eq!(c.parse("s123456789"), Some(123_456_789));
+        assert_eq!(c.parse("00000001"), None);
+        assert_eq!(
+            c.next(Some(99_999_999), ts(0)).as_deref(),
+            Some("s100000000")
+        );
+        assert_eq!(c.next(None, ts(0)).as_deref(), Some("s00000001"));
+        assert_eq!(c.next(Some(u64::MAX), ts(0)), None);
+    }
+
+    #[test]
+    fn kubelet_names() {
+        let k = KubeletNaming {
+            offset: Offset::Utc,
+        };
+        // 2018-01-01T00:00:00Z
+        let t = ts(1_514_764_800);
+        assert_eq!(k.next(None, t).as_deref(), Some("20180101-000000"));
+        let key = k.parse("20180101-000000").unwrap();
+        // Same second: moved one second on.
+        assert_eq!(k.next(Some(key), t).as_deref(), Some("20180101-000001"));
+        let key = k.parse("20171231-235959").unwrap();
+        assert_eq!(k.next(Some(key), ts(0)).as_deref(), Some("20180101-000000"));
+        let key = k.parse("20240228-235959").unwrap();
+        assert_eq!(k.next(Some(key), ts(0)).as_deref(), Some("20240229-000000"));
+        // kubelet test names that are not dates still order and bump.
+        let key = k.parse("11111111-111111").unwrap();
+        assert_eq!(k.next(Some(key), ts(0)).as_deref(), Some("19700101-000000"));
+        let key = k.parse("99991231-235958").unwrap();
+        assert_eq!(k.next(Some(key), ts(0)).as_deref(), Some("99991231-235959"));
+        let key = k.parse("99991231-235959").unwrap();
+        assert_eq!(k.next(Some(key), ts(0)), None);
+        assert_eq!(k.parse("2018010-1000000"), None);
+        assert_eq!(k.parse("20180101-00000"), None);
+        let fixed = KubeletNaming {
+            offset: Offset::Fixed(3600),
+        };
+        assert_eq!(fixed.next(None, t).as_deref(), Some("20180101-010000"));
+    }
+
+    #[test]
+    fn kubelet_bump_always_increases() {
+        for key in [
+            0u64,
+            99_999_999_999_999 - 10_000_000_000,
+            20_181_231_235_959,
+            20_180_199_999_999,
+            12_345_678_901_234,
+        ] {
+            if let Some(b) = kubelet_bump(key) {
+                assert!(b > key, "{key} -> {b}");
+            }
+        }
+        assert_eq!(kubelet_bump(99_991_231_235_959), None);
+    }
+
+    #[test]
+    fn civil_matches_known_dates() {
+        assert_eq!(
+            civil(0),
+            Civil {
+                year: 1970,
+                month: 1,
+                day: 1,
+                hour: 0,
+                minute: 0,
+                second: 0
+            }
+        );
+        let c = civil(951_782_400); // 2000-02-29
+        assert_eq!((c.year, c.month, c.day), (2000, 2, 29));
+    }
+
+    #[test]
+    fn naming_from_str() {
+        assert_eq!("docker".parse::<Naming>().unwrap(), Naming::Docker);
+        assert_eq!("kubelet".parse::<Naming>().unwrap(), Naming::Kubelet);
+        assert_eq!("ctrlog".parse::<Naming>().unwrap(), Naming::Ctrlog);
+        assert!("Docker".parse::<Naming>().is_err());
+        for n in [Naming::Docker, Naming::Kubelet, Naming::Ctrlog] {
+            assert_eq!(n.to_string().parse::<Naming>().unwrap(), n);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Thin `libc` wrappers used by the rotating writer (Linux/Unix only).
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+
+fn cstr(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// Renames `from` to `to`, failing with `EEXIST` if `to` exists (never replaces).
+///
+/// Uses `renameat2(RENAME_NOREPLACE)`; on file systems or kernels without it (`EINVAL`,
+/// `ENOSYS`), falls back to `link` + `unlink` (`link` never replaces either).
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    let f = cstr(from)?;
+    let t = cstr(to)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                f.as_ptr(),
+                libc::AT_FDCWD,
+                t.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => {}
+            _ => return Err(err),
+        }
+    }
+    link_unlink(&f, &t)
+}
+
+/// The fallback of [`rename_noreplace`]: `link(from, to)` then `unlink(from)`.
+pub(crate) fn link_unlink(f: &CString, t: &CString) -> io::Result<()> {
+    // SAFETY: valid NUL-terminated strings.
+    if unsafe { libc::link(f.as_ptr(), t.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: valid NUL-terminated string.
+    if unsafe { libc::unlink(f.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `flock(LOCK_EX | LOCK_NB)`: `Ok(false)` if another open file description holds the lock.
+pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
+    // SAFETY: the descriptor is owned by `file` and open.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
+}
+
+/// The identity and size of an open file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+    pub size: u64,
+    pub mode: u32,
+}
+
+impl Stat {
+    fn from_meta(m: &std::fs::Metadata) -> Stat {
+        use std::os::unix::fs::MetadataExt;
+        Stat {
+            dev: m.dev(),
+            ino: m.ino(),
+            nlink: m.nlink(),
+            size: m.size(),
+            mode: m.mode() & 0o7777,
+        }
+    }
+}
+
+/// `fstat` of an open file.
+pub(crate) fn fstat(file: &File) -> io::Result<Stat> {
+    file.metadata().map(|m| Stat::from_meta(&m))
+}
+
+/// `stat` of a path (follows symlinks).
+pub(crate) fn stat(path: &Path) -> io::Result<Stat> {
+    std::fs::metadata(path).map(|m| Stat::from_meta(&m))
+}
+
+/// `fsync` of a directory, so that renames and creations in it are durable.
+pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Whether an error is "out of space" in the sense of the write-failure policy.
+pub(crate) fn is_space_error(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ENOSPC) | Some(libc::EFBIG) | Some(libc::EDQUOT)
+    )
+}
+
+/// Starts writeback of a file's dirty pages without waiting (`sync_file_range(WRITE)`), so that
+/// the `fsync` at rotation has little left to flush. A no-op where unsupported.
+pub(crate) fn start_writeback(file: &File) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: the descriptor is owned by `file` and open; offset 0, length 0 means "to the end".
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}

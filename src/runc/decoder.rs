@@ -1,0 +1,252 @@
+//! Streaming log.json decoder over any `BufRead`.
+
+use std::io::BufRead;
+
+use memchr::memchr;
+
+use super::entry::{parse_entry, Detached, Entry};
+use super::framer::{Chunk, LineFramer};
+use super::Error;
+
+/// Default per-record cap: 1 MiB. runc's records are well under 4 KiB; NVIDIA's config dump
+/// is about 1 KiB.
+pub const DEFAULT_MAX_RECORD_LEN: usize = 1 << 20;
+
+/// What the decoder does with a record it cannot use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ErrorPolicy {
+    /// The first malformed, torn or oversized record is an [`Error`] carrying its byte offset.
+    /// The record is consumed, so the caller may call again to go on past it.
+    Strict,
+    /// Malformed, torn and oversized records are skipped and counted in [`DecodeStats`].
+    #[default]
+    Lenient,
+}
+
+/// Decoder settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecoderOptions {
+    /// See [`ErrorPolicy`].
+    pub policy: ErrorPolicy,
+    /// Longest record, in bytes without its `\n`. A longer one is skipped (lenient) or an
+    /// error (strict) and is never held in memory whole.
+    pub max_record_len: usize,
+}
+
+impl Default for DecoderOptions {
+    fn default() -> Self {
+        DecoderOptions {
+            policy: ErrorPolicy::Lenient,
+            max_record_len: DEFAULT_MAX_RECORD_LEN,
+        }
+    }
+}
+
+/// Counts kept while decoding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DecodeStats {
+    /// Records decoded and returned.
+    pub records: u64,
+    /// Blank lines (only JSON whitespace), skipped under both policies.
+    pub blank: u64,
+    /// Records that are not valid log objects (terminated by `\n`).
+    pub malformed: u64,
+    /// A final record without `\n` that does not decode (runc killed mid-write, or the file
+    /// is being appended to): 0 or 1.
+    pub torn: u64,
+    /// Records longer than the cap.
+    pub oversized: u64,
+}
+
+/// A decoded record and where it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Byte offset of the record's first byte in the input.
+    pub offset: u64,
+    /// Length of the record in bytes, without its `\n`.
+    pub len: usize,
+    /// The decoded record.
+    pub entry: Entry<'a>,
+}
+
+#[derive(Clone, Copy)]
+struct Cursor {
+    offset: u64,
+    len: usize,
+    pos: usize,
+}
+
+/// Reads log.json records one line at a time from any [`BufRead`].
+///
+/// Each line is framed with `memchr` and decoded alone with `serde_json::from_slice`, so one
+/// bad record costs one record (serde_json's own stream deserializer stops for good at the
+/// first bad value). Entries borrow from the reader's buffer when their strings hold no
+/// escapes. Memory: the reader's buffer plus at most one record of
+/// [`max_record_len`](DecoderOptions::max_record_len) bytes.
+///
+/// ```
+/// use ctrlog::runc::{Decoder, DecoderOptions, ErrorPolicy};
+/// let log = b"{\"level\":\"info\",\"msg\":\"a\"}\nnot json\n{\"level\":\"error\",\"msg\":\"b\"}\n{\"lev";
+/// let mut dec = Decoder::new(&log[..]);
+/// let mut msgs = Vec::new();
+/// while let Some(rec) = dec.next_record().unwrap() {
+///     msgs.push(rec.entry.msg().to_owned());
+/// }
+/// assert_eq!(msgs, ["a", "b"]);
+/// assert_eq!((dec.stats().malformed, dec.stats().torn), (1, 1));
+///
+/// let strict = DecoderOptions { policy: ErrorPolicy::Strict, ..Default::default() };
+/// let mut dec = Decoder::with_options(&log[..], strict);
+/// assert!(dec.next_record().unwrap().is_some());
+/// let err = dec.next_record().unwrap_err();
+/// assert_eq!(err.offset(), Some(27));
+/// ```
+pub struct Decoder<R> {
+    framer: LineFramer<R>,
+    opts: DecoderOptions,
+    cur: Option<Cursor>,
+    stats: DecodeStats,
+}
+
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    line.iter()
+        .all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+impl<R: BufRead> Decoder<R> {
+    /// A lenient decoder with the default cap.
+    pub fn new(reader: R) -> Self {
+        Self::with_options(reader, DecoderOptions::default())
+    }
+
+    /// A decoder with explicit options.
+    pub fn with_options(reader: R, opts: DecoderOptions) -> Self {
+        Decoder {
+            framer: LineFramer::new(reader, opts.max_record_len),
+            opts,
+            cur: None,
+            stats: DecodeStats::default(),
+        }
+    }
+
+    /// Bytes of input consumed so far.
+    pub fn position(&self) -> u64 {
+        self.framer.position()
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> DecodeStats {
+        self.stats
+    }
+
+    /// The next record, `Ok(None)` at the end of the input.
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, Error> {
+        let strict = self.opts.policy == ErrorPolicy::Strict;
+        let (offset, start, len, detached) = loop {
+            let Some(cur) = self.cur else {
+                let pos = self.framer.position();
+                let chunk = self.framer.next_chunk().map_err(|source| Error::Io {
+                    offset: pos,
+                    source,
+                })?;
+                match chunk {
+                    None => return Ok(None),
+                    Some(Chunk::Oversized { offset, len }) => {
+                        self.stats.oversized += 1;
+                        if strict {
+                            return Err(Error::Oversized {
+                                offset,
+                                len,
+                                max: self.opts.max_record_len,
+                            });
+                        }
+                    }
+                    Some(Chunk::Lines { offset, len }) | Some(Chunk::Final { offset, len }) => {
+                        self.cur = Some(Cursor {
+                            offset,
+                            len,
+                            pos: 0,
+                        });
+                    }
+                }
+                continue;
+            };
+            if cur.pos >= cur.len {
+                self.cur = None;
+                continue;
+            }
+            let pos = self.framer.position();
+            let bytes = self.framer.chunk_bytes().map_err(|source| Error::Io {
+                offset: pos,
+                source,
+            })?;
+            let rest = bytes.get(cur.pos..cur.len).unwrap_or(&[]);
+            let (line, adv, terminated) = match memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], i + 1, true),
+                None => (rest, rest.len(), false),
+            };
+            let line_offset = cur.offset.saturating_add(cur.pos as u64);
+            let start = cur.pos;
+            if let Some(c) = self.cur.as_mut() {
+                c.pos = c.pos.saturating_add(adv);
+            }
+            if is_blank(line) {
+                self.stats.blank += 1;
+                continue;
+            }
+            if line.len() > self.opts.max_record_len {
+                self.stats.oversized += 1;
+                if strict {
+                    return Err(Error::Oversized {
+                        offset: line_offset,
+                        len: line.len() as u64,
+                        max: self.opts.max_record_len,
+                    });
+                }
+                continue;
+            }
+            match parse_entry(line) {
+                Ok(e) => break (line_offset, start, line.len(), Detached::new(e, line)),
+                Err(error) => {
+                    if terminated {
+                        self.stats.malformed += 1;
+                    } else {
+                        self.stats.torn += 1;
+                    }
+                    if strict {
+                        return Err(Error::Malformed {
+                            offset: line_offset,
+                            torn: !terminated,
+                            error,
+                        });
+                    }
+                }
+            }
+        };
+        let bytes = self
+            .framer
+            .chunk_bytes()
+            .map_err(|source| Error::Io { offset, source })?;
+        let line = bytes.get(start..start.saturating_add(len)).unwrap_or(&[]);
+        let entry = detached.attach(line).ok_or(Error::Internal {
+            offset,
+            what: "record moved in the reader's buffer",
+        })?;
+        self.stats.records += 1;
+        Ok(Some(Record { offset, len, entry }))
+    }
+
+    /// Calls `f` for every record; `f` returns `Ok(false)` to stop early.
+    pub fn for_each<E, F>(&mut self, mut f: F) -> Result<(), E>
+    where
+        F: FnMut(Record<'_>) -> Result<bool, E>,
+        E: From<Error>,
+    {
+        while let Some(rec) = self.next_record()? {
+            if !f(rec)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! Newline framing over any `BufRead` with a per-line cap (ripgrep-style rolling carry).
+//!
+//! Lines are handed out in chunks: a run of complete lines straight from the reader's buffer
+//! (zero copy), one line assembled in `carry` when it straddled two fills, the unterminated
+//! final segment, or the position and length of a line longer than the cap, which is skipped
+//! without ever being held in memory.
+
+use std::io::{self, BufRead};
+
+use memchr::{memchr, memrchr};
+
+/// Appends `data` to `v`, growing it by doubling but never past `max` bytes of capacity (a
+/// plain `extend` may double a buffer to twice the cap). The caller checks `len + data <= max`.
+pub(crate) fn extend_capped(v: &mut Vec<u8>, data: &[u8], max: usize) {
+    let need = v.len().saturating_add(data.len());
+    if need > v.capacity() {
+        let target = v.capacity().saturating_mul(2).max(need).min(max.max(need));
+        v.reserve_exact(target - v.len());
+    }
+    v.extend_from_slice(data);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Chunk {
+    /// Complete lines, each ending in `\n`, at `offset`. A line inside may exceed the cap when
+    /// the reader's own buffer is larger than the cap: consumers check each line.
+    Lines { offset: u64, len: usize },
+    /// The bytes after the last `\n` (no terminator), at most the cap.
+    Final { offset: u64, len: usize },
+    /// A line longer than the cap (`len` excludes its `\n`), skipped.
+    Oversized { offset: u64, len: u64 },
+}
+
+pub(crate) struct LineFramer<R> {
+    inner: R,
+    max_line: usize,
+    carry: Vec<u8>,
+    carry_offset: u64,
+    pos: u64,
+    pending: usize,
+    cur_in_carry: bool,
+    cur_len: usize,
+    skip: Option<(u64, u64)>,
+    eof: bool,
+}
+
+impl<R: BufRead> LineFramer<R> {
+    pub(crate) fn new(inner: R, max_line: usize) -> Self {
+        LineFramer {
+            inner,
+            max_line,
+            carry: Vec::new(),
+            carry_offset: 0,
+            pos: 0,
+            pending: 0,
+            cur_in_carry: false,
+            cur_len: 0,
+            skip: None,
+            eof: false,
+        }
+    }
+
+    /// Absolute offset of the next byte not yet handed out.
+    pub(crate) fn position(&self) -> u64 {
+        self.pos
+    }
+
+    fn fill(&mut self) -> io::Result<usize> {
+        loop {
+            match self.inner.fill_buf() {
+                Ok(b) => return Ok(b.len()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.pos = self.pos.saturating_add(n as u64);
+    }
+
+    pub(crate) fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if self.pending > 0 {
+            let n = self.pending;
+            self.pending = 0;
+            self.inner.consume(n);
+        }
+        if self.cur_in_carry {
+            self.carry.clear();
+            self.cur_in_carry = false;
+        }
+        loop {
+            if self.eof {
+                return Ok(None);
+            }
+            let n = self.fill()?;
+            if n == 0 {
+                self.eof = true;
+                if let Some((offset, len)) = self.skip.take() {
+                    return Ok(Some(Chunk::Oversized { offset, len }));
+                }
+                if !self.carry.is_empty() {
+                    self.cur_in_carry = true;
+                    self.cur_len = self.carry.len();
+                    return Ok(Some(Chunk::Final {
+                        offset: self.carry_offset,
+                        len: self.carry.len(),
+                    }));
+                }
+                return Ok(None);
+            }
+            let avail = self.inner.fill_buf()?;
+            if let Some((start, len)) = self.skip {
+                match memchr(b'\n', avail) {
+                    Some(i) => {
+                        self.skip = None;
+                        self.advance(i + 1);
+                        return Ok(Some(Chunk::Oversized {
+                            offset: start,
+                            len: len.saturating_add(i as u64),
+                        }));
+                    }
+                    None => {
+                        self.skip = Some((start, len.saturating_add(n as u64)));
+                        self.advance(n);
+                        continue;
+                    }
+                }
+            }
+            if self.carry.is_empty() {
+                match memrchr(b'\n', avail) {
+                    Some(i) => {
+                        let offset = self.pos;
+                        self.pending = i + 1;
+                        self.cur_len = i + 1;
+                        self.pos = self.pos.saturating_add((i + 1) as u64);
+                        return Ok(Some(Chunk::Lines { offset, len: i + 1 }));
+                    }
+                    None => {
+                        if n > self.max_line {
+                            self.skip = Some((self.pos, n as u64));
+                        } else {
+                            extend_capped(&mut self.carry, avail, self.max_line.saturating_add(1));
+                            self.carry_offset = self.pos;
+                        }
+                        self.advance(n);
+                        continue;
+                    }
+                }
+            }
+            match memchr(b'\n', avail) {
+                Some(i) => {
+                    let total = self.carry.len().saturating_add(i);
+                    if total > self.max_line {
+                        let offset = self.carry_offset;
+                        self.carry = Vec::new();
+                        self.advance(i + 1);
+                        return Ok(Some(Chunk::Oversized {
+                            offset,
+                            len: total as u64,
+                        }));
+                    }
+                    extend_capped(
+                        &mut self.carry,
+                        &avail[..=i],
+                        self.max_line.saturating_add(1),
+                    );
+                    self.advance(i + 1);
+                    self.cur_in_carry = true;
+                    self.cur_len = self.carry.len();
+                    return Ok(Some(Chunk::Lines {
+                        offset: self.carry_offset,
+                        len: self.carry.len(),
+                    }));
+                }
+                None => {
+                    let total = self.carry.len().saturating_add(n);
+                    if total > self.max_line {
+                        self.skip = Some((self.carry_offset, total as u64));
+                        self.carry = Vec::new();
+                    } else {
+                        extend_capped(&mut self.carry, avail, self.max_line.saturating_add(1));
+                    }
+                    self.advance(n);
+                }
+            }
+        }
+    }
+
+    /// The bytes of the chunk last returned by [`next_chunk`](Self::next_chunk) (`Lines` or
+    /// `Final`).
+    pub(crate) fn chunk_bytes(&mut self) -> io::Result<&[u8]> {
+        if self.cur_in_carry {
+            return Ok(self.carry.get(..self.cur_len).unwrap_or(&[]));
+        }
+        if self.pending == 0 {
+            return Ok(&[]);
+        }
+        // BufRead contract: without `consume`, `fill_buf` returns the same bytes again.
+        let want = self.pending;
+        let buf = self.inner.fill_buf()?;
+        Ok(buf.get(..want).unwrap_or(buf))
+    }
+}

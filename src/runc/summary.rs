@@ -1,0 +1,198 @@
+//! A one-pass summary of a log.json: counts per level, time range, top repeated messages.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::BufRead;
+
+use super::decoder::{DecodeStats, Decoder, DecoderOptions};
+use super::Error;
+
+/// Settings for [`summarize`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SummaryOptions {
+    /// How many repeated messages to report.
+    pub top: usize,
+    /// Distinct messages counted at once (Space-Saving; counts are exact while the number of
+    /// distinct messages stays at or below this).
+    pub max_tracked: usize,
+    /// Distinct levels counted; further ones are counted under `"(other)"`.
+    pub max_levels: usize,
+    /// Characters of each message kept for display.
+    pub preview_chars: usize,
+    /// Decoder settings (policy is forced to lenient).
+    pub decoder: DecoderOptions,
+}
+
+impl Default for SummaryOptions {
+    fn default() -> Self {
+        SummaryOptions {
+            top: 5,
+            max_tracked: 512,
+            max_levels: 32,
+            preview_chars: 100,
+            decoder: DecoderOptions::default(),
+        }
+    }
+}
+
+/// A repeated message.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MessageCount {
+    /// How many records carried it (an upper bound if [`Summary::approximate`]).
+    pub count: u64,
+    /// The level of its first occurrence.
+    pub level: String,
+    /// Its length in bytes (unescaped).
+    pub len: usize,
+    /// Bytes its records take in the file (with their `\n`).
+    pub record_bytes: u64,
+    /// Its first characters (`preview_chars`), `…` appended when cut.
+    pub preview: String,
+}
+
+/// What [`summarize`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Decoder counts: records, blank, malformed, torn, oversized.
+    pub stats: DecodeStats,
+    /// Records per level, most frequent first (`""` for records without a level).
+    pub levels: Vec<(String, u64)>,
+    /// `time` of the first record that has one, as written.
+    pub first_time: Option<String>,
+    /// `time` of the last record that has one, as written.
+    pub last_time: Option<String>,
+    /// The most repeated messages, most frequent first.
+    pub top_messages: Vec<MessageCount>,
+    /// Bytes of input read.
+    pub bytes: u64,
+    /// Whether more distinct messages arrived than were tracked (counts are then upper
+    /// bounds, Space-Saving style).
+    pub approximate: bool,
+}
+
+struct Slot {
+    count: u64,
+    record_bytes: u64,
+    level: String,
+    len: usize,
+    preview: String,
+}
+
+fn preview(msg: &str, chars: usize) -> String {
+    let mut out: String = msg.chars().take(chars).collect();
+    if out.len() < msg.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Summarises a log.json read from any `BufRead` in one pass, in bounded memory.
+///
+/// ```
+/// use ctrlog::runc::{summarize, SummaryOptions};
+/// let log = b"{\"level\":\"info\",\"msg\":\"Running with config\",\"time\":\"2024-01-20T16:00:00+08:00\"}\n\
+///             {\"level\":\"info\",\"msg\":\"Running with config\",\"time\":\"2024-01-20T16:00:09+08:00\"}\n\
+///             {\"level\":\"error\",\"msg\":\"exec failed\",\"time\":\"2024-01-20T16:00:10+08:00\"}\n";
+/// let s = summarize(&log[..], SummaryOptions::default()).unwrap();
+/// assert_eq!(s.levels, [("info".to_string(), 2), ("error".to_string(), 1)]);
+/// assert_eq!(s.top_messages[0].count, 2);
+/// assert_eq!(s.last_time.as_deref(), Some("2024-01-20T16:00:10+08:00"));
+/// ```
+pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary, Error> {
+    let mut dopts = opts.decoder;
+    dopts.policy = super::ErrorPolicy::Lenient;
+    let mut dec = Decoder::with_options(reader, dopts);
+    let mut levels: Vec<(String, u64)> = Vec::new();
+    let mut slots: HashMap<u64, Slot> = HashMap::new();
+    let mut approximate = false;
+    let mut first_time = None;
+    let mut last_time: Option<String> = None;
+    let max_tracked = opts.max_tracked.max(1);
+    while let Some(rec) = dec.next_record()? {
+        let e = &rec.entry;
+        let level = e.level();
+        let name = if levels.iter().any(|(l, _)| l == level) || levels.len() < opts.max_levels {
+            level
+        } else {
+            "(other)"
+        };
+        match levels.iter_mut().find(|(l, _)| l == name) {
+            Some((_, n)) => *n += 1,
+            None => levels.push((name.to_owned(), 1)),
+        }
+        if let Some(t) = e.time.as_deref() {
+            if first_time.is_none() {
+                first_time = Some(t.to_owned());
+            }
+            match last_time.as_mut() {
+                Some(l) if l == t => {}
+                Some(l) => {
+                    l.clear();
+                    l.push_str(t);
+                }
+                None => last_time = Some(t.to_owned()),
+            }
+        }
+        let msg = e.msg();
+        let mut h = DefaultHasher::new();
+        msg.hash(&mut h);
+        let key = h.finish();
+        let rec_bytes = rec.len as u64 + 1;
+        if let Some(s) = slots.get_mut(&key) {
+            s.count += 1;
+            s.record_bytes += rec_bytes;
+            continue;
+        }
+        let mut count = 1;
+        if slots.len() >= max_tracked {
+            // Space-Saving: replace the least counted message, inheriting its count.
+            approximate = true;
+            let victim = slots
+                .iter()
+                .min_by_key(|(_, s)| s.count)
+                .map(|(k, s)| (*k, s.count));
+            if let Some((k, c)) = victim {
+                slots.remove(&k);
+                count = c + 1;
+            }
+        }
+        slots.insert(
+            key,
+            Slot {
+                count,
+                record_bytes: rec_bytes.saturating_mul(count),
+                level: level.to_owned(),
+                len: msg.len(),
+                preview: preview(msg, opts.preview_chars),
+            },
+        );
+    }
+    levels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut top: Vec<MessageCount> = slots
+        .into_values()
+        .filter(|s| s.count > 1 || opts.top > 0)
+        .map(|s| MessageCount {
+            count: s.count,
+            record_bytes: s.record_bytes,
+            level: s.level,
+            len: s.len,
+            preview: s.preview,
+        })
+        .collect();
+    top.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.preview.cmp(&b.preview))
+    });
+    top.truncate(opts.top);
+    Ok(Summary {
+        stats: dec.stats(),
+        levels,
+        first_time,
+        last_time,
+        top_messages: top,
+        bytes: dec.position(),
+        approximate,
+    })
+}

@@ -1,0 +1,194 @@
+//! Writes runc-format records: logrus's `JSONFormatter` output.
+
+use std::io::{self, Write};
+
+use crate::time::{format_rfc3339nano, Offset, Timestamp};
+
+/// Appends Go `encoding/json` string escaping of `s` (with HTML escaping, as logrus's
+/// encoder does): `"` `\\` `\n` `\r` `\t` short forms, other control bytes as `\u00XX`,
+/// `<` `>` `&` as `\u003c` `\u003e` `\u0026`, U+2028/U+2029 escaped.
+pub fn escape_json_str(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let esc: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0x00..=0x1f | b'<' | b'>' | b'&' => Some(b""),
+            0xE2 if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) =>
+            {
+                Some(b"")
+            }
+            _ => None,
+        };
+        let Some(esc) = esc else {
+            i += 1;
+            continue;
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if !esc.is_empty() {
+            out.extend_from_slice(esc);
+            i += 1;
+        } else if b == 0xE2 {
+            let last = bytes.get(i + 2).copied().unwrap_or(0xA8);
+            out.extend_from_slice(if last == 0xA8 { b"\\u2028" } else { b"\\u2029" });
+            i += 3;
+        } else {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xF)]);
+            i += 1;
+        }
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// A field value for [`encode_entry`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValue<'a> {
+    /// A string, escaped on output.
+    Str(&'a str),
+    /// Raw JSON written as is (numbers, bools, objects); the caller guarantees it is valid.
+    Raw(&'a str),
+}
+
+/// Encodes one record as logrus's `JSONFormatter` does: all keys sorted (so `level`, `msg`,
+/// `time` in that order, with `file`/`func` before and other fields in between), time in
+/// `time.RFC3339` (whole seconds), a trailing `\n`. A field named `level`, `msg` or `time`
+/// is renamed `fields.level` etc., like logrus's `prefixFieldClashes`; a repeated field keeps
+/// its last value.
+///
+/// ```
+/// use ctrlog::runc::{encode_entry, FieldValue};
+/// use ctrlog::time::{Offset, Timestamp};
+/// let mut out = Vec::new();
+/// let t = Timestamp::new(1795422441, 0);
+/// encode_entry("error", "exec: \"x\" <missing>", t, Offset::Utc, &[("pid", FieldValue::Raw("7"))], &mut out);
+/// assert_eq!(
+///     String::from_utf8(out).unwrap(),
+///     "{\"level\":\"error\",\"msg\":\"exec: \\\"x\\\" \\u003cmissing\\u003e\",\"pid\":7,\"time\":\"2026-11-23T08:27:21Z\"}\n"
+/// );
+/// ```
+pub fn encode_entry(
+    level: &str,
+    msg: &str,
+    time: Timestamp,
+    offset: Offset,
+    fields: &[(&str, FieldValue<'_>)],
+    out: &mut Vec<u8>,
+) {
+    let mut time_buf = Vec::with_capacity(32);
+    format_rfc3339nano(Timestamp::new(time.secs, 0), offset, &mut time_buf);
+    let time_str = std::str::from_utf8(&time_buf).unwrap_or("");
+    let mut all: Vec<(std::borrow::Cow<'_, str>, FieldValue<'_>)> =
+        Vec::with_capacity(fields.len() + 3);
+    for (k, v) in fields {
+        let key = match *k {
+            "level" | "msg" | "time" => std::borrow::Cow::Owned(format!("fields.{k}")),
+            k => std::borrow::Cow::Borrowed(k),
+        };
+        all.push((key, *v));
+    }
+    all.push(("level".into(), FieldValue::Str(level)));
+    all.push(("msg".into(), FieldValue::Str(msg)));
+    all.push(("time".into(), FieldValue::Str(time_str)));
+    // Stable sort, then keep the last of equal keys (a Go map holds one value per key).
+    all.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.push(b'{');
+    let mut first = true;
+    for (i, (k, v)) in all.iter().enumerate() {
+        if all.get(i + 1).is_some_and(|n| n.0 == *k) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        escape_json_str(k, out);
+        out.push(b':');
+        match v {
+            FieldValue::Str(s) => escape_json_str(s, out),
+            FieldValue::Raw(r) => out.extend_from_slice(r.as_bytes()),
+        }
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// Writes runc-format records to any `Write` (a file opened for append, or ctrlog's rotating
+/// writer to keep log.json capped). Each record goes out in one `write_all` call.
+///
+/// ```
+/// use ctrlog::runc::{EntryWriter, last_error_stream};
+/// use ctrlog::time::Timestamp;
+/// let mut w = EntryWriter::new(Vec::new());
+/// w.write_entry("warning", "kernel memory ignored", Timestamp::new(0, 0)).unwrap();
+/// w.write_entry("error", "container not running", Timestamp::new(1, 0)).unwrap();
+/// let log = w.into_inner();
+/// assert!(log.starts_with(b"{\"level\":\"warning\",\"msg\":\"kernel memory ignored\",\"time\":\"1970-01-01T00:00:00Z\"}\n"));
+/// assert_eq!(last_error_stream(&log[..]).unwrap().unwrap().msg, "container not running");
+/// ```
+#[derive(Debug)]
+pub struct EntryWriter<W> {
+    inner: W,
+    offset: Offset,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> EntryWriter<W> {
+    /// A writer stamping times in UTC (`Z`).
+    pub fn new(inner: W) -> Self {
+        Self::with_offset(inner, Offset::Utc)
+    }
+
+    /// A writer stamping times in `offset` (runc uses the local zone).
+    pub fn with_offset(inner: W, offset: Offset) -> Self {
+        EntryWriter {
+            inner,
+            offset,
+            buf: Vec::with_capacity(256),
+        }
+    }
+
+    /// Writes `{"level":…,"msg":…,"time":…}\n`.
+    pub fn write_entry(&mut self, level: &str, msg: &str, time: Timestamp) -> io::Result<()> {
+        self.write_entry_with_fields(level, msg, time, &[])
+    }
+
+    /// Writes a record with extra fields (sorted in among the others, as logrus does).
+    pub fn write_entry_with_fields(
+        &mut self,
+        level: &str,
+        msg: &str,
+        time: Timestamp,
+        fields: &[(&str, FieldValue<'_>)],
+    ) -> io::Result<()> {
+        self.buf.clear();
+        encode_entry(level, msg, time, self.offset, fields, &mut self.buf);
+        self.inner.write_all(&self.buf)
+    }
+
+    /// Flushes the inner writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// Unwraps the inner writer.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}

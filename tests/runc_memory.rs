@@ -1,0 +1,179 @@
+//! Proves the memory caps: a counting global allocator measures the peak heap while each
+//! reader walks a synthetic 64 MiB record that is never materialised.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use ctrlog::runc::{
+    last_error_compat, last_error_stream_with, last_error_with, summarize, Decoder, DecoderOptions,
+    LastErrorOptions, SummaryOptions,
+};
+
+struct Counting;
+
+static CUR: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static SERIAL: Mutex<()> = Mutex::new(());
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = System.alloc(l);
+        if !p.is_null() {
+            let now = CUR.fetch_add(l.size(), Ordering::SeqCst) + l.size();
+            PEAK.fetch_max(now, Ordering::SeqCst);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l);
+        CUR.fetch_sub(l.size(), Ordering::SeqCst);
+    }
+    // Counted as the size change: large blocks grow in place or by mremap, not by copying.
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
+        let q = System.realloc(p, l, new_size);
+        if !q.is_null() {
+            if new_size >= l.size() {
+                let now =
+                    CUR.fetch_add(new_size - l.size(), Ordering::SeqCst) + new_size - l.size();
+                PEAK.fetch_max(now, Ordering::SeqCst);
+            } else {
+                CUR.fetch_sub(l.size() - new_size, Ordering::SeqCst);
+            }
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+/// Heap growth (bytes) while `f` runs.
+fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = CUR.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let r = f();
+    (r, PEAK.load(Ordering::SeqCst).saturating_sub(base))
+}
+
+/// `{"level":"info","msg":"hello"}\n` + `{"level":"error","msg":"xxxx…(n)"}\n` + tail, generated
+/// on the fly (seekable).
+struct Synthetic {
+    head: Vec<u8>,
+    n: u64,
+    tail: Vec<u8>,
+    pos: u64,
+}
+
+impl Synthetic {
+    fn new(n: u64, tail: &[u8]) -> Self {
+        Synthetic {
+            head: b"{\"level\":\"error\",\"msg\":\"before\"}\n{\"level\":\"error\",\"msg\":\""
+                .to_vec(),
+            n,
+            tail: [&b"\"}\n"[..], tail].concat(),
+            pos: 0,
+        }
+    }
+    fn len(&self) -> u64 {
+        self.head.len() as u64 + self.n + self.tail.len() as u64
+    }
+}
+
+impl Read for Synthetic {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let h = self.head.len() as u64;
+        let mut done = 0;
+        while done < buf.len() && self.pos < self.len() {
+            let b = if self.pos < h {
+                self.head[self.pos as usize]
+            } else if self.pos < h + self.n {
+                b'x'
+            } else {
+                self.tail[(self.pos - h - self.n) as usize]
+            };
+            buf[done] = b;
+            done += 1;
+            self.pos += 1;
+        }
+        Ok(done)
+    }
+}
+
+impl Seek for Synthetic {
+    fn seek(&mut self, p: SeekFrom) -> io::Result<u64> {
+        self.pos = match p {
+            SeekFrom::Start(x) => x,
+            SeekFrom::End(d) => (self.len() as i64 + d) as u64,
+            SeekFrom::Current(d) => (self.pos as i64 + d) as u64,
+        };
+        Ok(self.pos)
+    }
+}
+
+const BIG: u64 = 64 << 20;
+const MIB: usize = 1 << 20;
+
+#[test]
+fn last_error_tail_first_heap_is_capped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (r, peak) = peak_during(|| {
+        last_error_with(Synthetic::new(BIG, b""), LastErrorOptions::default()).unwrap()
+    });
+    assert_eq!(r.unwrap().msg, "before");
+    // cap (1 MiB) + largest block (1 MiB) + small change.
+    assert!(peak <= 2 * MIB + 64 * 1024, "peak heap {peak}");
+}
+
+#[test]
+fn last_error_stream_heap_is_capped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (r, peak) = peak_during(|| {
+        let rd = BufReader::with_capacity(64 * 1024, Synthetic::new(BIG, b""));
+        last_error_stream_with(rd, LastErrorOptions::default()).unwrap()
+    });
+    assert_eq!(r.unwrap().msg, "before");
+    assert!(peak <= MIB + 256 * 1024, "peak heap {peak}");
+}
+
+#[test]
+fn decoder_and_summary_heap_is_capped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (n, peak) = peak_during(|| {
+        let rd = BufReader::with_capacity(
+            64 * 1024,
+            Synthetic::new(BIG, b"{\"level\":\"info\",\"msg\":\"after\"}\n"),
+        );
+        let mut d = Decoder::with_options(rd, DecoderOptions::default());
+        let mut n = 0;
+        while d.next_record().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(d.stats().oversized, 1);
+        n
+    });
+    assert_eq!(n, 2);
+    assert!(peak <= MIB + 256 * 1024, "peak heap {peak}");
+    let (s, peak) = peak_during(|| {
+        let rd = BufReader::with_capacity(64 * 1024, Synthetic::new(BIG, b""));
+        summarize(rd, SummaryOptions::default()).unwrap()
+    });
+    assert_eq!(s.stats.records, 1);
+    assert!(peak <= MIB + 256 * 1024, "peak heap {peak}");
+}
+
+#[test]
+fn compat_heap_is_capped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The 64 MiB message would be the answer: over the 1 MiB cap -> error, not 64 MiB of heap.
+    let (r, peak) = peak_during(|| last_error_compat(Synthetic::new(BIG, b"")));
+    assert!(r.is_err());
+    // The current msg and the kept answer, each capped at 1 MiB, plus Vec growth and the
+    // 64 KiB read buffer.
+    assert!(peak <= 3 * MIB, "peak heap {peak}");
+    // A message just under the cap that is the answer: kept, still bounded.
+    let (r, peak) = peak_during(|| last_error_compat(Synthetic::new(MIB as u64 - 100, b"")));
+    assert_eq!(r.unwrap().len(), MIB - 100);
+    assert!(peak <= 3 * MIB, "peak heap {peak}");
+}
