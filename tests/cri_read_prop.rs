@@ -208,7 +208,7 @@ proptest! {
 
 // ---- writer then reader ----
 
-/// A tiny test-local writer (the crate's writer lives on another branch): splits each line
+/// A tiny test-local writer (the crate's own writer is tested in `cri_read_writer_prop.rs`): splits each line
 /// into pieces of at most `m` bytes, CRI `P`/`F` records or Docker json-file pieces.
 fn tiny_write(events: &[(bool, Vec<u8>)], m: usize, docker: bool) -> Vec<u8> {
     let mut out = Vec::new();
