@@ -37,6 +37,7 @@ const GEN_STDOUT: &[u8] = include_bytes!("../../../testdata/demo/gen.stdout.bin"
 const GEN_STDERR: &[u8] = include_bytes!("../../../testdata/demo/gen.stderr.bin");
 const CONTAINERD_CRI: &[u8] = include_bytes!("../../../testdata/demo/cri-gen.log");
 const DOCKERD_JSON: &[u8] = include_bytes!("../../../testdata/demo/gen-json.log");
+const CONMON_CRI: &[u8] = include_bytes!("../../../testdata/demo/gen.k8s-file.log");
 
 #[derive(clap::Args)]
 pub struct Args {}
@@ -64,6 +65,7 @@ pub fn run(_args: Args) -> ExitCode {
     let result = (|| -> std::io::Result<()> {
         runc_section(&mut demo)?;
         writer_section(&mut demo)?;
+        reader_section(&mut demo)?;
         rotate_section(&mut demo)?;
         Ok(())
     })();
@@ -236,6 +238,64 @@ fn writer_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
     )?;
     if let Some(l) = theirs.iter().find(|l| l.windows(2).any(|w| w == b"\\u")) {
         writeln!(d.out, "  e.g. {:.90}", String::from_utf8_lossy(l))?;
+    }
+    Ok(())
+}
+
+fn reader_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
+    use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
+    writeln!(
+        d.out,
+        "\n== Readers: kubectl logs, merging partial records per stream"
+    )?;
+    let dir = TempDir::new()?;
+    for (name, bytes, who, strip_cr) in [
+        (
+            "conmon.log",
+            CONMON_CRI,
+            "conmon 2.1.6 (9-digit +00:00 times, 8192-byte pieces)",
+            false,
+        ),
+        (
+            "containerd.log",
+            CONTAINERD_CRI,
+            "containerd 1.6 (trimmed times, 16384-byte pieces)",
+            true,
+        ),
+        (
+            "docker.log",
+            DOCKERD_JSON,
+            "dockerd 20.10 json-file (escapes decoded)",
+            false,
+        ),
+    ] {
+        let path = dir.0.join(name);
+        std::fs::write(&path, bytes)?;
+        let mut sink = SplitSink {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        let stats = LogReader::open(&path, ReadOptions::default())
+            .and_then(|mut r| r.read_to(&mut sink))
+            .map_err(std::io::Error::other)?;
+        // containerd drops the `\r` of `crlf line\r\n`; the others keep it.
+        let want_out: Vec<u8> = if strip_cr {
+            let at = GEN_STDOUT.windows(2).position(|w| w == b"\r\n");
+            let mut v = GEN_STDOUT.to_vec();
+            if let Some(i) = at {
+                v.remove(i);
+            }
+            v
+        } else {
+            GEN_STDOUT.to_vec()
+        };
+        d.check(
+            sink.stdout == want_out && sink.stderr == GEN_STDERR,
+            &format!(
+                "{who}: {} records merged back to the program's exact stdout and stderr",
+                stats.records
+            ),
+        )?;
     }
     Ok(())
 }
