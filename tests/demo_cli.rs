@@ -8,7 +8,11 @@ fn demo_runs_and_every_check_passes() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!text.contains("FAILED"), "{text}");
     assert!(text.matches("[ok]").count() >= 5, "{text}");
     assert!(text.contains("container not running"), "{text}");

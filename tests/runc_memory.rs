@@ -127,6 +127,25 @@ fn last_error_tail_first_heap_is_capped() {
 }
 
 #[test]
+fn last_error_tail_first_heap_follows_the_data_not_the_cap() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tail = b"{\"level\":\"error\",\"msg\":\"last\"}\n";
+    let opts = LastErrorOptions {
+        max_record_len: usize::MAX / 2,
+        ..LastErrorOptions::default()
+    };
+    // A huge cap on a 64 MiB file whose answer is in the last block: one block of heap, not
+    // a buffer the size of the file.
+    let (r, peak) = peak_during(|| last_error_with(Synthetic::new(BIG, tail), opts).unwrap());
+    assert_eq!(r.unwrap().msg, "last");
+    assert!(peak <= 256 * 1024, "peak heap {peak}");
+    // A 1 TiB (virtual) file: no attempt to allocate a buffer of its size (that aborted).
+    let (r, peak) = peak_during(|| last_error_with(Synthetic::new(1 << 40, tail), opts).unwrap());
+    assert_eq!(r.unwrap().msg, "last");
+    assert!(peak <= 256 * 1024, "peak heap {peak}");
+}
+
+#[test]
 fn last_error_stream_heap_is_capped() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (r, peak) = peak_during(|| {
