@@ -196,3 +196,21 @@ fn compat_heap_is_capped() {
     assert_eq!(r.unwrap().len(), MIB - 100);
     assert!(peak <= 3 * MIB, "peak heap {peak}");
 }
+
+#[test]
+fn summary_heap_does_not_grow_with_long_levels() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // 600 records, each with a distinct 8 KiB level and a distinct message: the kept state
+    // must not hold a copy of every level (512 tracked messages x 8 KiB).
+    let mut log = Vec::new();
+    for i in 0..600 {
+        let level = format!("{i:08}{}", "l".repeat(8 * 1024));
+        log.extend_from_slice(format!("{{\"level\":\"{level}\",\"msg\":\"m{i}\"}}\n").as_bytes());
+    }
+    let (s, peak) = peak_during(|| {
+        let rd = BufReader::with_capacity(64 * 1024, &log[..]);
+        summarize(rd, SummaryOptions::default()).unwrap()
+    });
+    assert_eq!(s.stats.records, 600);
+    assert!(peak <= MIB, "peak heap {peak}");
+}

@@ -8,6 +8,11 @@ use std::io::BufRead;
 use super::decoder::{DecodeStats, Decoder, DecoderOptions};
 use super::Error;
 
+/// Levels longer than this many bytes are counted as `"(other)"` (real ones are a few bytes).
+const MAX_LEVEL_LEN: usize = 64;
+
+const OTHER: &str = "(other)";
+
 /// Settings for [`summarize`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SummaryOptions {
@@ -16,7 +21,8 @@ pub struct SummaryOptions {
     /// Distinct messages counted at once (Space-Saving; counts are exact while the number of
     /// distinct messages stays at or below this).
     pub max_tracked: usize,
-    /// Distinct levels counted; further ones are counted under `"(other)"`.
+    /// Distinct levels counted; further ones, and levels longer than 64 bytes,
+    /// are counted under `"(other)"`.
     pub max_levels: usize,
     /// Characters of each message kept for display.
     pub preview_chars: usize,
@@ -111,11 +117,15 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
     let max_tracked = opts.max_tracked.max(1);
     while let Some(rec) = dec.next_record()? {
         let e = &rec.entry;
-        let level = e.level();
+        // Real levels are a few bytes; a long one is not kept (memory stays bounded).
+        let level = match e.level() {
+            l if l.len() <= MAX_LEVEL_LEN => l,
+            _ => OTHER,
+        };
         let name = if levels.iter().any(|(l, _)| l == level) || levels.len() < opts.max_levels {
             level
         } else {
-            "(other)"
+            OTHER
         };
         match levels.iter_mut().find(|(l, _)| l == name) {
             Some((_, n)) => *n += 1,
