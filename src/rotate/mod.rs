@@ -140,6 +140,12 @@ pub enum RotateError {
         /// The rejected text.
         input: String,
     },
+    /// `max-file` is an integer too large for Docker's `strconv.Atoi`.
+    #[error("invalid max-file '{input}': out of range")]
+    MaxFileOutOfRange {
+        /// The rejected text.
+        input: String,
+    },
     /// kubelet's error for `MaxFiles` below 2.
     #[error("invalid MaxFiles {0}, must be > 1")]
     KubeletMaxFiles(u32),
@@ -360,8 +366,14 @@ impl RotateOptions {
         };
         let max_file = match max_file {
             None => 1,
-            Some(s) => s.trim().parse::<i64>().map_err(|_| RotateError::MaxFile {
-                input: s.to_owned(),
+            Some(s) => s.trim().parse::<i64>().map_err(|e| {
+                let input = s.to_owned();
+                match e.kind() {
+                    std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                        RotateError::MaxFileOutOfRange { input }
+                    }
+                    _ => RotateError::MaxFile { input },
+                }
             })?,
         };
         let backups = Backups::from_max_file(max_file)?;
