@@ -165,11 +165,11 @@ fn bad_rotation_flags_exit_2_with_dockers_messages() {
     for (args, needle) in [
         (
             vec!["--output", p, "--max-size", "0"],
-            "max-size must be a positive number",
+            "--max-size '0': max-size must be a positive number",
         ),
         (
             vec!["--output", p, "--max-size", "1m", "--max-file", "0"],
-            "max-file cannot be less than 1",
+            "--max-file '0': max-file cannot be less than 1",
         ),
         (vec!["--output", p, "--max-size", "abc"], "abc"),
         (
