@@ -42,7 +42,8 @@
 //!   `<backup>.gz`, then removes the raw backup. The writer never waits for it: a slow
 //!   compression delays nothing, a failing one leaves that backup raw (retried by the next
 //!   writer that opens the set) and moves on to the others.
-//! - **Open** appends to an existing file (never rotates on open) and takes an advisory
+//! - **Open** creates missing parent directories (like lumberjack's `MkdirAll`; mode 0777
+//!   minus the umask), appends to an existing file (never rotates on open) and takes an advisory
 //!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. Startup
 //!   recovery removes temporaries, removes a raw backup whose `.gz` twin is complete (or the
 //!   `.gz` if it is not), prunes excess backups, cuts a torn trailing record (see
