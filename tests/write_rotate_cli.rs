@@ -177,6 +177,8 @@ fn bad_rotation_flags_exit_2_with_dockers_messages() {
             "weird",
         ),
         (vec!["--max-size", "1m"], "--output"),
+        // Checked even when no rotation flag is given (it was silently ignored).
+        (vec!["--output", p, "--naming", "weird"], "weird"),
     ] {
         let out = write(&args, b"x\n");
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -97,10 +97,10 @@ enum Output {
 }
 
 fn rotating(args: &Args, path: &std::path::Path) -> Result<Option<Output>, String> {
+    let naming: ctrlog::rotate::Naming = args.naming.parse().map_err(|e| format!("{e}"))?;
     if args.max_size.is_none() && args.max_file.is_none() && !args.compress {
         return Ok(None);
     }
-    let naming: ctrlog::rotate::Naming = args.naming.parse().map_err(|e| format!("{e}"))?;
     let base = ctrlog::rotate::RotateOptions::from_docker(
         args.max_size.as_deref(),
         args.max_file.as_deref(),
