@@ -165,6 +165,12 @@ fn docker_option_errors() {
             false,
             "invalid max-file 'three': not an integer",
         ),
+        (
+            Some("1k"),
+            Some("99999999999999999999"),
+            false,
+            "invalid max-file '99999999999999999999': out of range",
+        ),
     ];
     for (size, file, compress, want) in cases {
         let err = RotateOptions::from_docker(*size, *file, *compress).unwrap_err();

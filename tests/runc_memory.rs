@@ -127,6 +127,25 @@ fn last_error_tail_first_heap_is_capped() {
 }
 
 #[test]
+fn last_error_tail_first_heap_follows_the_data_not_the_cap() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tail = b"{\"level\":\"error\",\"msg\":\"last\"}\n";
+    let opts = LastErrorOptions {
+        max_record_len: usize::MAX / 2,
+        ..LastErrorOptions::default()
+    };
+    // A huge cap on a 64 MiB file whose answer is in the last block: one block of heap, not
+    // a buffer the size of the file.
+    let (r, peak) = peak_during(|| last_error_with(Synthetic::new(BIG, tail), opts).unwrap());
+    assert_eq!(r.unwrap().msg, "last");
+    assert!(peak <= 256 * 1024, "peak heap {peak}");
+    // A 1 TiB (virtual) file: no attempt to allocate a buffer of its size (that aborted).
+    let (r, peak) = peak_during(|| last_error_with(Synthetic::new(1 << 40, tail), opts).unwrap());
+    assert_eq!(r.unwrap().msg, "last");
+    assert!(peak <= 256 * 1024, "peak heap {peak}");
+}
+
+#[test]
 fn last_error_stream_heap_is_capped() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (r, peak) = peak_during(|| {
@@ -176,4 +195,22 @@ fn compat_heap_is_capped() {
     let (r, peak) = peak_during(|| last_error_compat(Synthetic::new(MIB as u64 - 100, b"")));
     assert_eq!(r.unwrap().len(), MIB - 100);
     assert!(peak <= 3 * MIB, "peak heap {peak}");
+}
+
+#[test]
+fn summary_heap_does_not_grow_with_long_levels() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // 600 records, each with a distinct 8 KiB level and a distinct message: the kept state
+    // must not hold a copy of every level (512 tracked messages x 8 KiB).
+    let mut log = Vec::new();
+    for i in 0..600 {
+        let level = format!("{i:08}{}", "l".repeat(8 * 1024));
+        log.extend_from_slice(format!("{{\"level\":\"{level}\",\"msg\":\"m{i}\"}}\n").as_bytes());
+    }
+    let (s, peak) = peak_during(|| {
+        let rd = BufReader::with_capacity(64 * 1024, &log[..]);
+        summarize(rd, SummaryOptions::default()).unwrap()
+    });
+    assert_eq!(s.stats.records, 600);
+    assert!(peak <= MIB, "peak heap {peak}");
 }

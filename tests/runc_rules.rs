@@ -947,3 +947,28 @@ fn summary_counts_spam() {
     assert_eq!(s.top_messages[0].preview, "spam");
     assert!(s.top_messages[0].count >= 200);
 }
+
+/// Past `max_tracked` distinct messages the counts are approximate, but the same input must
+/// still give the same summary (the evicted message was picked in hash-map order).
+#[test]
+fn approximate_summary_is_deterministic() {
+    let mut log = Vec::new();
+    for i in 0..200 {
+        for _ in 0..(i % 3) + 1 {
+            log.extend_from_slice(
+                format!("{{\"level\":\"info\",\"msg\":\"m{}\"}}\n", i % 40).as_bytes(),
+            );
+        }
+        log.extend_from_slice(format!("{{\"level\":\"info\",\"msg\":\"u{i}\"}}\n").as_bytes());
+    }
+    let opts = ctrlog::runc::SummaryOptions {
+        max_tracked: 16,
+        top: 10,
+        ..Default::default()
+    };
+    let first = ctrlog::runc::summarize(&log[..], opts).unwrap();
+    assert!(first.approximate);
+    for _ in 0..8 {
+        assert_eq!(ctrlog::runc::summarize(&log[..], opts).unwrap(), first);
+    }
+}

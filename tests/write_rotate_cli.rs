@@ -165,11 +165,11 @@ fn bad_rotation_flags_exit_2_with_dockers_messages() {
     for (args, needle) in [
         (
             vec!["--output", p, "--max-size", "0"],
-            "max-size must be a positive number",
+            "--max-size '0': max-size must be a positive number",
         ),
         (
             vec!["--output", p, "--max-size", "1m", "--max-file", "0"],
-            "max-file cannot be less than 1",
+            "--max-file '0': max-file cannot be less than 1",
         ),
         (vec!["--output", p, "--max-size", "abc"], "abc"),
         (
@@ -177,6 +177,8 @@ fn bad_rotation_flags_exit_2_with_dockers_messages() {
             "weird",
         ),
         (vec!["--max-size", "1m"], "--output"),
+        // Checked even when no rotation flag is given (it was silently ignored).
+        (vec!["--output", p, "--naming", "weird"], "weird"),
     ] {
         let out = write(&args, b"x\n");
         assert_eq!(out.status.code(), Some(2), "{args:?}");

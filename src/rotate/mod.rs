@@ -42,7 +42,8 @@
 //!   `<backup>.gz`, then removes the raw backup. The writer never waits for it: a slow
 //!   compression delays nothing, a failing one leaves that backup raw (retried by the next
 //!   writer that opens the set) and moves on to the others.
-//! - **Open** appends to an existing file (never rotates on open) and takes an advisory
+//! - **Open** creates missing parent directories (like lumberjack's `MkdirAll`; mode 0777
+//!   minus the umask), appends to an existing file (never rotates on open) and takes an advisory
 //!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. Startup
 //!   recovery removes temporaries, removes a raw backup whose `.gz` twin is complete (or the
 //!   `.gz` if it is not), prunes excess backups, cuts a torn trailing record (see
@@ -137,6 +138,12 @@ pub enum RotateError {
     /// `max-file` is not an integer.
     #[error("invalid max-file '{input}': not an integer")]
     MaxFile {
+        /// The rejected text.
+        input: String,
+    },
+    /// `max-file` is an integer too large for Docker's `strconv.Atoi`.
+    #[error("invalid max-file '{input}': out of range")]
+    MaxFileOutOfRange {
         /// The rejected text.
         input: String,
     },
@@ -360,8 +367,14 @@ impl RotateOptions {
         };
         let max_file = match max_file {
             None => 1,
-            Some(s) => s.trim().parse::<i64>().map_err(|_| RotateError::MaxFile {
-                input: s.to_owned(),
+            Some(s) => s.trim().parse::<i64>().map_err(|e| {
+                let input = s.to_owned();
+                match e.kind() {
+                    std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                        RotateError::MaxFileOutOfRange { input }
+                    }
+                    _ => RotateError::MaxFile { input },
+                }
             })?,
         };
         let backups = Backups::from_max_file(max_file)?;

@@ -3,6 +3,7 @@
 //! [`classify`] is the sans-IO core (a directory entry name in, its role out); [`scan`] lists a
 //! directory and groups the entries by backup.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -85,6 +86,9 @@ impl SetPaths {
 /// touched).
 pub(crate) fn scan(paths: &SetPaths, scheme: &dyn NamingScheme) -> io::Result<Vec<Backup>> {
     let mut out: Vec<Backup> = Vec::new();
+    // Position of each key in `out`: a set with thousands of backups (`Backups::Unlimited`)
+    // is scanned at every rotation, so no linear search per entry.
+    let mut index: HashMap<u64, usize> = HashMap::new();
     for entry in std::fs::read_dir(dir_or_dot(&paths.dir))? {
         let entry = entry?;
         let name = entry.file_name();
@@ -100,19 +104,16 @@ pub(crate) fn scan(paths: &SetPaths, scheme: &dyn NamingScheme) -> io::Result<Ve
         if !ft.is_file() {
             continue;
         }
-        let idx = match out.iter().position(|b| b.key == key) {
-            Some(i) => i,
-            None => {
-                out.push(Backup {
-                    key,
-                    stem: stem.to_owned(),
-                    raw: false,
-                    gz: false,
-                    tmps: Vec::new(),
-                });
-                out.len() - 1
-            }
-        };
+        let idx = *index.entry(key).or_insert_with(|| {
+            out.push(Backup {
+                key,
+                stem: stem.to_owned(),
+                raw: false,
+                gz: false,
+                tmps: Vec::new(),
+            });
+            out.len() - 1
+        });
         let Some(b) = out.get_mut(idx) else { continue };
         match kind {
             EntryKind::Raw => b.raw = true,

@@ -104,6 +104,10 @@ enum Cached {
 }
 
 /// [`last_error`] with explicit options.
+///
+/// The buffer grows with what the scan meets (the open line plus one block), never past
+/// `max_record_len` plus 1 MiB, so a huge cap costs nothing until a line that long is read. A
+/// failed allocation is an [`Error::Io`] of kind `OutOfMemory`, not an abort.
 pub fn last_error_with<R: Read + Seek>(
     mut file: R,
     opts: LastErrorOptions,
@@ -113,10 +117,13 @@ pub fn last_error_with<R: Read + Seek>(
     let mut block = opts.block_size.max(1);
     let max_block = block.max(MAX_BLOCK);
     let cap = opts.max_record_len;
-    let buf_len = usize::try_from(len)
+    // The buffer grows (right-aligned) as the scan needs it, up to `buf_max`: a huge cap costs
+    // nothing until a line that long is actually met.
+    let buf_max = usize::try_from(len)
         .unwrap_or(usize::MAX)
         .min(cap.saturating_add(max_block));
-    let mut buf = vec![0u8; buf_len];
+    let mut buf: Vec<u8> = Vec::new();
+    let mut buf_len = 0;
     let fin_err = Finder::new(PAT_ERROR);
     let fin_esc = Finder::new(PAT_ESCAPE);
     let mut cands: Vec<(usize, usize)> = Vec::new();
@@ -136,6 +143,14 @@ pub fn last_error_with<R: Read + Seek>(
         let n = usize::try_from(file_pos.min(block as u64)).unwrap_or(block);
         // Near the end answers come after one small read; far scans get big reads.
         block = block.saturating_mul(2).min(max_block);
+        if lo < n {
+            let want = seg.saturating_add(n);
+            let new_len = buf_len.saturating_mul(2).max(want).min(buf_max.max(want));
+            grow_right_aligned(&mut buf, new_len, seg).map_err(io(file_pos))?;
+            buf_len = new_len;
+            lo = buf_len - seg;
+            line_end = buf_len;
+        }
         let Some(new_lo) = lo.checked_sub(n) else {
             return Err(Error::Internal {
                 offset: file_pos,
@@ -210,6 +225,20 @@ pub fn last_error_with<R: Read + Seek>(
 /// `memmem` skipping records that cannot be errors without decoding them.
 pub fn last_error_stream<R: BufRead>(reader: R) -> Result<Option<LastError>, Error> {
     last_error_stream_with(reader, LastErrorOptions::default())
+}
+
+/// Grows `buf` to `new_len` bytes (fallibly: a failed allocation is an error, not an abort),
+/// moving its last `seg` bytes to the new end.
+fn grow_right_aligned(buf: &mut Vec<u8>, new_len: usize, seg: usize) -> std::io::Result<()> {
+    let old = buf.len();
+    let extra = new_len.saturating_sub(old);
+    buf.try_reserve_exact(extra)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    buf.resize(old + extra, 0);
+    let seg = seg.min(old);
+    let to = buf.len() - seg;
+    buf.copy_within(old - seg..old, to);
+    Ok(())
 }
 
 fn next_hit(cache: &mut Cached, finder: &Finder<'_>, buf: &[u8], start: usize) -> Option<usize> {

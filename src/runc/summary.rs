@@ -8,6 +8,11 @@ use std::io::BufRead;
 use super::decoder::{DecodeStats, Decoder, DecoderOptions};
 use super::Error;
 
+/// Levels longer than this many bytes are counted as `"(other)"` (real ones are a few bytes).
+const MAX_LEVEL_LEN: usize = 64;
+
+const OTHER: &str = "(other)";
+
 /// Settings for [`summarize`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SummaryOptions {
@@ -16,7 +21,8 @@ pub struct SummaryOptions {
     /// Distinct messages counted at once (Space-Saving; counts are exact while the number of
     /// distinct messages stays at or below this).
     pub max_tracked: usize,
-    /// Distinct levels counted; further ones are counted under `"(other)"`.
+    /// Distinct levels counted; further ones, and levels longer than 64 bytes,
+    /// are counted under `"(other)"`.
     pub max_levels: usize,
     /// Characters of each message kept for display.
     pub preview_chars: usize,
@@ -72,7 +78,7 @@ pub struct Summary {
 }
 
 struct Slot {
-    count: u64,
+    key: u64,
     record_bytes: u64,
     level: String,
     len: usize,
@@ -80,11 +86,18 @@ struct Slot {
 }
 
 fn preview(msg: &str, chars: usize) -> String {
-    let mut out: String = msg.chars().take(chars).collect();
-    if out.len() < msg.len() {
+    let mut out = String::new();
+    push_preview(&mut out, msg, chars);
+    out
+}
+
+/// Appends the first `chars` characters of `msg` to `out`, and `…` if `msg` is longer.
+fn push_preview(out: &mut String, msg: &str, chars: usize) {
+    let cut = msg.char_indices().nth(chars).map_or(msg.len(), |(i, _)| i);
+    out.push_str(msg.get(..cut).unwrap_or(msg));
+    if cut < msg.len() {
         out.push('…');
     }
-    out
 }
 
 /// Summarises a log.json read from any `BufRead` in one pass, in bounded memory.
@@ -104,18 +117,27 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
     dopts.policy = super::ErrorPolicy::Lenient;
     let mut dec = Decoder::with_options(reader, dopts);
     let mut levels: Vec<(String, u64)> = Vec::new();
-    let mut slots: HashMap<u64, Slot> = HashMap::new();
+    // Tracked messages: `counts[i]` is the count of `slots[i]`, kept apart so the search for
+    // the least counted one (once full) scans a plain `u64` array; `index` maps a message
+    // hash to its position. The first least counted is evicted, so output is deterministic.
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut counts: Vec<u64> = Vec::new();
+    let mut index: HashMap<u64, usize> = HashMap::new();
     let mut approximate = false;
     let mut first_time = None;
     let mut last_time: Option<String> = None;
     let max_tracked = opts.max_tracked.max(1);
     while let Some(rec) = dec.next_record()? {
         let e = &rec.entry;
-        let level = e.level();
+        // Real levels are a few bytes; a long one is not kept (memory stays bounded).
+        let level = match e.level() {
+            l if l.len() <= MAX_LEVEL_LEN => l,
+            _ => OTHER,
+        };
         let name = if levels.iter().any(|(l, _)| l == level) || levels.len() < opts.max_levels {
             level
         } else {
-            "(other)"
+            OTHER
         };
         match levels.iter_mut().find(|(l, _)| l == name) {
             Some((_, n)) => *n += 1,
@@ -139,41 +161,54 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
         msg.hash(&mut h);
         let key = h.finish();
         let rec_bytes = rec.len as u64 + 1;
-        if let Some(s) = slots.get_mut(&key) {
-            s.count += 1;
-            s.record_bytes += rec_bytes;
+        if let Some(&i) = index.get(&key) {
+            if let (Some(c), Some(s)) = (counts.get_mut(i), slots.get_mut(i)) {
+                *c += 1;
+                s.record_bytes = s.record_bytes.saturating_add(rec_bytes);
+            }
             continue;
         }
-        let mut count = 1;
-        if slots.len() >= max_tracked {
-            // Space-Saving: replace the least counted message, inheriting its count.
-            approximate = true;
-            let victim = slots
-                .iter()
-                .min_by_key(|(_, s)| s.count)
-                .map(|(k, s)| (*k, s.count));
-            if let Some((k, c)) = victim {
-                slots.remove(&k);
-                count = c + 1;
-            }
-        }
-        slots.insert(
-            key,
-            Slot {
-                count,
-                record_bytes: rec_bytes.saturating_mul(count),
+        if slots.len() < max_tracked {
+            index.insert(key, slots.len());
+            counts.push(1);
+            slots.push(Slot {
+                key,
+                record_bytes: rec_bytes,
                 level: level.to_owned(),
                 len: msg.len(),
                 preview: preview(msg, opts.preview_chars),
-            },
-        );
+            });
+            continue;
+        }
+        // Space-Saving: replace the least counted message, inheriting its count; the slot's
+        // strings are reused.
+        approximate = true;
+        let victim = counts
+            .iter()
+            .enumerate()
+            .min_by_key(|&(_, c)| *c)
+            .map(|(i, &c)| (i, c));
+        let Some((i, c)) = victim else { continue };
+        let (Some(count), Some(slot)) = (counts.get_mut(i), slots.get_mut(i)) else {
+            continue;
+        };
+        index.remove(&slot.key);
+        index.insert(key, i);
+        *count = c.saturating_add(1);
+        slot.key = key;
+        slot.record_bytes = rec_bytes.saturating_mul(*count);
+        slot.level.clear();
+        slot.level.push_str(level);
+        slot.len = msg.len();
+        slot.preview.clear();
+        push_preview(&mut slot.preview, msg, opts.preview_chars);
     }
     levels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let mut top: Vec<MessageCount> = slots
-        .into_values()
-        .filter(|s| s.count > 1 || opts.top > 0)
-        .map(|s| MessageCount {
-            count: s.count,
+        .into_iter()
+        .zip(counts)
+        .map(|(s, count)| MessageCount {
+            count,
             record_bytes: s.record_bytes,
             level: s.level,
             len: s.len,

@@ -359,10 +359,16 @@ impl TempDir {
             match std::fs::create_dir(&p) {
                 Ok(()) => return Ok(TempDir(p)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    let what = format!("creating {}: {e}", p.display());
+                    return Err(std::io::Error::new(e.kind(), what));
+                }
             }
         }
-        Err(std::io::Error::other("no free temporary directory name"))
+        Err(std::io::Error::other(format!(
+            "no free temporary directory name in {}",
+            base.display()
+        )))
     }
 }
 

@@ -97,20 +97,33 @@ enum Output {
 }
 
 fn rotating(args: &Args, path: &std::path::Path) -> Result<Option<Output>, String> {
+    let naming: ctrlog::rotate::Naming = args.naming.parse().map_err(|e| format!("{e}"))?;
     if args.max_size.is_none() && args.max_file.is_none() && !args.compress {
         return Ok(None);
     }
-    let naming: ctrlog::rotate::Naming = args.naming.parse().map_err(|e| format!("{e}"))?;
     let base = ctrlog::rotate::RotateOptions::from_docker(
         args.max_size.as_deref(),
         args.max_file.as_deref(),
         args.compress,
     )
-    .map_err(|e| format!("{e}"))?;
+    .map_err(|e| rotate_flag_error(args, e))?;
     let opts = ctrlog::rotate::RotateOptions { naming, ..base };
     ctrlog::rotate::RotatingFile::open(path, opts)
         .map(|f| Some(Output::Rotating(Box::new(f))))
         .map_err(|e| format!("{e}"))
+}
+
+/// Docker's message, prefixed with the flag and the value it is about.
+fn rotate_flag_error(args: &Args, e: ctrlog::rotate::RotateError) -> String {
+    use ctrlog::rotate::RotateError as E;
+    let (flag, value) = match &e {
+        E::MaxSizeNotPositive | E::MaxSize(_) => ("--max-size", &args.max_size),
+        E::MaxFileLessThanOne | E::MaxFile { .. } | E::MaxFileOutOfRange { .. } => {
+            ("--max-file", &args.max_file)
+        }
+        _ => return e.to_string(),
+    };
+    format!("{flag} '{}': {e}", value.as_deref().unwrap_or_default())
 }
 
 fn parse_memory_cap(s: &str) -> Result<NonZeroUsize, String> {
