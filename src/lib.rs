@@ -1,5 +1,56 @@
+//! Container runtime logs, byte-exact with containerd and kubelet, with bounded memory.
+//!
+//! ```
+//! use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
+//! use ctrlog::cri::write::{CriFormat, LineSplitter, LogWriter, MaxLen};
+//! use ctrlog::cri::Stream;
+//! use ctrlog::time::Offset;
+//!
+//! // Write: a container's stdout as containerd's CRI plugin writes it, long lines cut into
+//! // partial (P) records of at most 8 bytes here (16 KiB in containerd).
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("0.log");
+//! let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new())
+//!     .with_splitter(LineSplitter::new(MaxLen::from_signed(8)));
+//! w.copy_from(&b"short\na line longer than eight bytes\n"[..])?;
+//! std::fs::write(&path, w.into_sink())?;
+//!
+//! // Read: as `kubectl logs` does, merging the partial records back into lines.
+//! let mut sink = SplitSink { stdout: Vec::new(), stderr: Vec::new() };
+//! LogReader::open(&path, ReadOptions::default())?.read_to(&mut sink)?;
+//! assert_eq!(sink.stdout, b"short\na line longer than eight bytes\n");
+//!
+//! // runc's log.json: the last error, read backwards from the end of the file.
+//! let log = br#"{"level":"info","msg":"starting","time":"2026-11-23T08:27:14Z"}
+//! {"level":"error","msg":"exec failed: no such file","time":"2026-11-23T08:27:15Z"}
+//! "#;
+//! let err = ctrlog::runc::last_error(std::io::Cursor::new(&log[..]))?.unwrap();
+//! assert_eq!(err.msg, "exec failed: no such file");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Modules
+//! * [`runc`]: runc/crun `log.json`: streaming decoder, last error (tail-first, and a mode
+//!   that returns exactly what containerd's `getLastRuntimeError` returns), a runc-format
+//!   writer, a spam summary.
+//! * [`cri`]: CRI records (containerd's writer, kubelet's reader) and Docker json-file
+//!   records: line splitting with bounded memory, parsing, partial merging, tail, follow.
+//! * [`rotate`]: size-capped rotating files with Docker, kubelet and ctrlog naming,
+//!   compressed backups (feature `gzip`), crash recovery.
+//! * [`time`]: Go-compatible RFC 3339 timestamps (hot path of every writer and reader).
+//! * [`size`]: Docker's human sizes (`max-size=10m`).
+//!
+//! Cores are sans-IO state machines over `&[u8]` ([`cri::write::LineSplitter`],
+//! [`cri::read::parse_cri_record`], [`runc::CompatScanner`]); `std::io` adapters wrap them.
+//! The `ctrlog` command-line tool is behind the `cli` feature.
+
 pub mod cri;
 pub mod rotate;
 pub mod runc;
 pub mod size;
 pub mod time;
+
+/// README.md's Rust examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
