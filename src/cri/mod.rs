@@ -5,9 +5,9 @@
 //! the container's output longer than the maximum line length are split into `P` (partial)
 //! records closed by an `F` (full) record; readers merge them back.
 //!
-//! * [`write`](self::write): turn a container's stdout/stderr bytes into records (containerd's
+//! * [`mod@write`]: turn a container's stdout/stderr bytes into records (containerd's
 //!   `internal/cri/io/logger.go` semantics, with bounded memory), CRI or Docker json-file.
-//! * [`read`](self::read): parse records, merge partials, tail, filter and follow (kubelet's
+//! * [`mod@read`]: parse records, merge partials, tail, filter and follow (kubelet's
 //!   `pkg/kubelet/kuberuntime/logs/logs.go` semantics).
 //!
 //! Each submodule lists where it differs from its reference on purpose.

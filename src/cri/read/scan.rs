@@ -33,7 +33,7 @@ fn pread_full(file: &File, buf: &mut [u8], mut off: u64) -> io::Result<usize> {
     Ok(n)
 }
 
-/// What [`Chunker::next`] found.
+/// What [`Chunker::next_line`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Item<'a> {
     /// A complete physical line (with its `\n`) starting at this offset.
