@@ -5,7 +5,10 @@ use std::fs;
 use std::path::Path;
 
 /// Every fuzz target and the crate function it calls.
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target's entry function.
+type FuzzFn = fn(&[u8]);
+
+const TARGETS: &[(&str, FuzzFn)] = &[
     ("time_parse", ctrlog::time::fuzz_time_parse),
     ("size_parse", ctrlog::size::fuzz_size_parse),
     ("split", ctrlog::cri::write::fuzz_split),
@@ -18,7 +21,7 @@ const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("rotate_ops", ctrlog::rotate::fuzz_rotate_ops),
 ];
 
-fn replay(name: &str, f: fn(&[u8])) -> usize {
+fn replay(name: &str, f: FuzzFn) -> usize {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
         .join(name);
