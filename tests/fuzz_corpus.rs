@@ -4,10 +4,10 @@
 use std::fs;
 use std::path::Path;
 
-/// Every fuzz target and the crate function it calls.
 /// A fuzz target's entry function.
 type FuzzFn = fn(&[u8]);
 
+/// Every fuzz target and the crate function it calls.
 const TARGETS: &[(&str, FuzzFn)] = &[
     ("time_parse", ctrlog::time::fuzz_time_parse),
     ("size_parse", ctrlog::size::fuzz_size_parse),
