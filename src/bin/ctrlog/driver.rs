@@ -141,8 +141,12 @@ pub fn run(args: Args) -> ExitCode {
 pub fn intercept(is_subcommand: impl Fn(&str) -> bool) -> Option<ExitCode> {
     let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
     let container = std::env::var_os("CONTAINER_ID").is_some();
-    is_driver_invocation(argv.first().map(OsString::as_os_str), container, is_subcommand)
-        .then(|| drive(&argv))
+    is_driver_invocation(
+        argv.first().map(OsString::as_os_str),
+        container,
+        is_subcommand,
+    )
+    .then(|| drive(&argv))
 }
 
 fn is_driver_invocation(
@@ -205,17 +209,18 @@ fn parse_config(pairs: &[OsString]) -> Result<Config, String> {
     for pair in &mut it {
         let (key, value) = match pair {
             [k, v] => (k, v),
-            [k] => return Err(format!("key {k:?} has no value (arguments are KEY VALUE pairs)")),
+            [k] => {
+                return Err(format!(
+                    "key {k:?} has no value (arguments are KEY VALUE pairs)"
+                ))
+            }
             _ => continue,
         };
         let Some(key) = key.to_str() else {
             return Err(format!("unknown key {key:?}"));
         };
         let Some(k) = KEYS.iter().copied().find(|k| *k == key) else {
-            return Err(format!(
-                "unknown key {key:?} (known: {})",
-                KEYS.join(", ")
-            ));
+            return Err(format!("unknown key {key:?} (known: {})", KEYS.join(", ")));
         };
         if seen.contains(&k) {
             return Err(format!("key {k} given twice"));
@@ -285,9 +290,12 @@ impl Sink {
 fn open_output(cfg: &Config) -> Result<Sink, String> {
     let path = &cfg.log_path;
     if cfg.max_size.is_some() || cfg.max_file.is_some() || cfg.compress {
-        let base =
-            RotateOptions::from_docker(cfg.max_size.as_deref(), cfg.max_file.as_deref(), cfg.compress)
-                .map_err(|e| rotate_error(cfg, e))?;
+        let base = RotateOptions::from_docker(
+            cfg.max_size.as_deref(),
+            cfg.max_file.as_deref(),
+            cfg.compress,
+        )
+        .map_err(|e| rotate_error(cfg, e))?;
         let opts = RotateOptions {
             naming: cfg.naming,
             ..base
@@ -361,10 +369,14 @@ fn drive(pairs: &[OsString]) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let Some(stdout) = take_fd(FD_STDOUT) else {
-        return fail("fd 3 (container stdout) is not open: run me as containerd's binary:// logger");
+        return fail(
+            "fd 3 (container stdout) is not open: run me as containerd's binary:// logger",
+        );
     };
     let Some(stderr) = take_fd(FD_STDERR) else {
-        return fail("fd 4 (container stderr) is not open: run me as containerd's binary:// logger");
+        return fail(
+            "fd 4 (container stderr) is not open: run me as containerd's binary:// logger",
+        );
     };
     let ready = take_fd(FD_READY);
     // The stop pipe: a byte arrives on SIGTERM/SIGINT; nobody reads it, so it stays readable
@@ -603,15 +615,24 @@ mod tests {
     #[test]
     fn parses_pairs_in_any_order() {
         let c = parse_config(&os(&[
-            "utc", "", "format", "json-file", "log-path", "/x", "max-len", "-1",
+            "utc",
+            "",
+            "format",
+            "json-file",
+            "log-path",
+            "/x",
+            "max-len",
+            "-1",
         ]))
         .unwrap();
         assert_eq!(c.log_path, PathBuf::from("/x"));
         assert_eq!(c.format, Format::JsonFile);
         assert_eq!(c.max_len, MaxLen::Unlimited);
         assert!(c.utc);
-        let c = parse_config(&os(&["max-len", "100", "naming", "kubelet", "log-path", "y"]))
-            .unwrap();
+        let c = parse_config(&os(&[
+            "max-len", "100", "naming", "kubelet", "log-path", "y",
+        ]))
+        .unwrap();
         assert_eq!(c.max_len, MaxLen::from_signed(100));
         assert_eq!(c.naming, Naming::Kubelet);
         assert!(!c.utc);

@@ -123,9 +123,18 @@ fn print(entries: &[Entry], json: bool) -> io::Result<()> {
         out.write_all(b"\n")?;
         return out.flush();
     }
-    let w_ns = entries.iter().map(|e| e.namespace.len()).max().unwrap_or(0).max(9);
+    let w_ns = entries
+        .iter()
+        .map(|e| e.namespace.len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
     let w_id = entries.iter().map(|e| e.id.len()).max().unwrap_or(0).max(2);
-    writeln!(out, "{:>12}  {:<w_ns$}  {:<w_id$}  LAST ERROR", "SIZE", "NAMESPACE", "ID")?;
+    writeln!(
+        out,
+        "{:>12}  {:<w_ns$}  {:<w_id$}  LAST ERROR",
+        "SIZE", "NAMESPACE", "ID"
+    )?;
     for e in entries {
         let last = match (&e.last_error, &e.error) {
             (Some(m), _) => one_line(m),
