@@ -15,7 +15,7 @@
 //!   but messages).
 //! - fd 0-2 are `/dev/null`; fd 3 is the container's stdout (read side of a pipe), fd 4 its
 //!   stderr, fd 5 the ready pipe (write side); cwd is the bundle directory.
-//! - The container start waits until fd 5 is closed. The driver writes one byte and closes it
+//! - The container start waits until fd 5 is closed. The driver writes one zero byte and closes it
 //!   once the output is open (one byte satisfies both the `binary` and the stricter
 //!   `binary-v2` shims). When fd 5 is not open (manual use), there is nothing to signal.
 //! - EOF on fds 3 and 4 comes when the task is deleted, SIGTERM follows at once (the shim
@@ -73,15 +73,17 @@
 //!
 //! # Differences from containerd's reference logger
 //!
-//! containerd ships no `binary://` logger of its own; its example
-//! (`runtime/v2/logging/logging.go` + a test driver that copies fd 3/4 to files) and nerdctl's
-//! logger are the references:
-//! - the reference helper passes `os.Stdout`/`os.Stderr` streams and a `ready` callback to a
-//!   user function; ctrlog writes CRI/json-file records itself, with containerd CRI's line
-//!   splitting (16 KiB `P` records, `\r\n` stripped for CRI);
-//! - the reference ignores SIGTERM handling (the process is killed); ctrlog drains and closes
-//!   so no buffered tail and no pending compression is lost;
-//! - both streams share one output file (the reference helper writes two), like CRI logs.
+//! containerd's helper for logging binaries, `runtime/v2/logging/logging_unix.go`
+//! (`logging.Run`), hands the user function fd 3 and fd 4 as readers and a `ready` callback
+//! that writes one zero byte to fd 5 and closes it; SIGTERM cancels a context and what happens
+//! to unread data is up to the function; an error from it exits 1. ctrlog:
+//! - writes the records itself (CRI or json-file, containerd CRI's line splitting: 16 KiB `P`
+//!   records, `\r\n` stripped for CRI), both streams into one file, like a CRI log;
+//! - validates its configuration before signalling ready and exits 2 (not 1) when it is bad,
+//!   so a misconfigured URI is told apart from a runtime failure;
+//! - on SIGTERM drains what is already in the pipes, writes the unterminated tail, and closes
+//!   the output (pending compressions included) instead of leaving that to the function;
+//! - writes the same zero byte to fd 5 (any byte satisfies `binary-v2`).
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
@@ -402,7 +404,7 @@ fn drive(pairs: &[OsString]) -> ExitCode {
     if let Some(ready) = ready {
         let mut f = File::from(ready);
         // Best effort: a shim that stopped waiting is no reason not to log.
-        let _ = f.write_all(b"r");
+        let _ = f.write_all(&[0]);
         drop(f);
     }
     let offset = if cfg.utc { Offset::Utc } else { Offset::Local };
