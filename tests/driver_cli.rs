@@ -402,3 +402,47 @@ fn subcommands_still_win_with_container_env() {
         .unwrap();
     assert!(out.status.success());
 }
+
+#[test]
+fn fd_5_that_is_not_a_pipe_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("in"), b"x\n").unwrap();
+    fs::write(dir.path().join("f5"), b"keep").unwrap();
+    let st = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("exec \"$0\" driver log-path out.log 3<in 4</dev/null 5>>f5")
+        .arg(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(fs::read(dir.path().join("f5")).unwrap(), b"keep");
+    assert_eq!(
+        of(&cri_records(&dir.path().join("out.log")), "stdout"),
+        ["F x"]
+    );
+}
+
+#[test]
+fn write_errors_are_counted_and_never_stop_the_draining() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = spawn_in(dir.path(), &["log-path", "/dev/full"], true);
+    assert_eq!(d.ready_bytes(), [0]);
+    // Far more than a pipe holds: these writes complete only if the driver keeps reading
+    // although every write to /dev/full fails (ENOSPC).
+    let mut out = d.stdout.take().unwrap();
+    for i in 0..20_000 {
+        writeln!(out, "line {i:06} {}", "x".repeat(40)).unwrap();
+    }
+    drop(out);
+    d.close_streams();
+    assert_eq!(d.wait().code(), Some(1));
+    let err = fs::read_to_string(dir.path().join("ctrlog-driver.err")).unwrap();
+    assert!(err.contains("stdout: "), "{err}");
+    assert!(
+        err.contains("records could not be written to /dev/full"),
+        "{err}"
+    );
+    assert!(err.contains("of 20000 records"), "{err}");
+}

@@ -17,7 +17,8 @@
 //!   stderr, fd 5 the ready pipe (write side); cwd is the bundle directory.
 //! - The container start waits until fd 5 is closed. The driver writes one zero byte and closes it
 //!   once the output is open (one byte satisfies both the `binary` and the stricter
-//!   `binary-v2` shims). When fd 5 is not open (manual use), there is nothing to signal.
+//!   `binary-v2` shims). When fd 5 is not open on a pipe or socket (manual use), it is left
+//!   alone.
 //! - EOF on fds 3 and 4 comes when the task is deleted, SIGTERM follows at once (the shim
 //!   kills the logger 12 s later if it is still there). If `runc create` fails, runc's error
 //!   text arrives on fd 4, then EOF, and no SIGTERM: it is logged like any stderr output.
@@ -31,8 +32,8 @@
 //! | `max-len` | content bytes per record, longer lines become `P` records; `<= 0` unlimited (bounded by a 2 MiB memory cap) | `16384` |
 //! | `max-size` | rotate before the file would pass this (Docker decimal size: `10m`) | no rotation |
 //! | `max-file` | files kept, the live one included (Docker's) | `1` |
-//! | `compress` | gzip rotated files (needs `max-file` ≥ 2 and `max-size`, feature `gzip`) | `false` |
-//! | `naming` | rotated names: `docker`, `kubelet` or `ctrlog` | `docker` |
+//! | `compress` | gzip rotated files (needs `max-file` ≥ 2 and `max-size`) | `false` |
+//! | `naming` | rotated names: `docker`, `kubelet` or `ctrlog` (checked always, used only with rotation) | `docker` |
 //! | `utc` | CRI timestamps in UTC instead of local time (json-file is always UTC) | `false` |
 //!
 //! Booleans take Go's `strconv.ParseBool` spellings (`1 t T TRUE true True`, `0 f F FALSE
@@ -124,7 +125,7 @@ pub struct Args {
     /// KEY VALUE pairs, as containerd passes a `binary://` URI query: log-path PATH,
     /// format cri|json-file, max-len N, max-size SIZE, max-file N, compress BOOL,
     /// naming docker|kubelet|ctrlog, utc BOOL. Reads fd 3 (stdout) and fd 4 (stderr), writes
-    /// one byte to fd 5 (if open) and closes it once ready.
+    /// one byte to fd 5 (if it is a pipe) and closes it once ready.
     #[arg(
         value_name = "KEY VALUE",
         num_args = 0..,
@@ -364,6 +365,18 @@ fn take_fd(fd: RawFd) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Whether `fd` is open on a pipe or socket (the ready pipe; anything else is left alone, so
+/// a manual run never writes a byte into an unrelated file that happens to be fd 5).
+fn is_pipe(fd: RawFd) -> bool {
+    // SAFETY: an all-zero `stat` is a valid value; fstat only writes into it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable stat buffer.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return false;
+    }
+    matches!(st.st_mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK)
+}
+
 /// Drives a container's log: `pairs` are the KEY VALUE arguments.
 fn drive(pairs: &[OsString]) -> ExitCode {
     let cfg = match parse_config(pairs) {
@@ -380,7 +393,7 @@ fn drive(pairs: &[OsString]) -> ExitCode {
             "fd 4 (container stderr) is not open: run me as containerd's binary:// logger",
         );
     };
-    let ready = take_fd(FD_READY);
+    let ready = is_pipe(FD_READY).then(|| take_fd(FD_READY)).flatten();
     // The stop pipe: a byte arrives on SIGTERM/SIGINT; nobody reads it, so it stays readable
     // for both threads.
     let (stop_r, stop_w) = match UnixStream::pair() {
