@@ -446,3 +446,42 @@ fn write_errors_are_counted_and_never_stop_the_draining() {
     );
     assert!(err.contains("of 20000 records"), "{err}");
 }
+
+#[test]
+fn sigterm_stops_even_a_writer_that_never_pauses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.log");
+    let mut d = spawn_in(dir.path(), &["log-path", path.to_str().unwrap()], true);
+    assert_eq!(d.ready_bytes(), [0]);
+    let mut out = d.stdout.take().unwrap();
+    // Writes until the driver is gone (EPIPE: the test harness ignores SIGPIPE).
+    let writer = std::thread::spawn(move || {
+        let line = [b'y'; 4095];
+        let mut n = 0u64;
+        while out
+            .write_all(&line)
+            .and_then(|_| out.write_all(b"\n"))
+            .is_ok()
+        {
+            n += 1;
+        }
+        n
+    });
+    // Some records first, so the signal lands while the pipe is busy. (Whether the pipe is
+    // non-empty at every poll depends on scheduling, so this does not prove the signal is
+    // checked before the data; the code does it anyway.)
+    while fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < 1 << 20 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(d.child.id() as i32, libc::SIGTERM) }, 0);
+    assert!(d.wait().success());
+    let written = writer.join().unwrap();
+    let recs = cri_records(&path);
+    assert!(!recs.is_empty());
+    assert!(recs.len() as u64 <= written + 1);
+    // Only the last record may be a cut tail.
+    assert!(recs[..recs.len() - 1]
+        .iter()
+        .all(|r| r.1 == "F" && r.2.len() == 4095));
+}

@@ -555,11 +555,12 @@ fn pump<F: RecordFormat>(
     loop {
         let ready = match draining {
             None => match wait(raw, Some(stop), -1) {
-                Ok((true, _)) => true,
-                Ok((false, true)) => {
+                // The signal first: a writer that never pauses must not keep us here.
+                Ok((_, true)) => {
                     draining = Some(0);
                     continue;
                 }
+                Ok((true, false)) => true,
                 Ok((false, false)) => continue,
                 Err(e) => {
                     read_error = Some(e);
