@@ -69,6 +69,15 @@
 //!   container blocked on a full pipe must not hang because its log is unwritable); they are
 //!   reported on exit, on stderr and in `ctrlog-driver.err`.
 //!
+//! # Limits
+//!
+//! - Memory per stream: a 64 KiB read buffer plus the [`LogWriter`]'s bounded buffers (under
+//!   1 MiB with the default `max-len`, a few MiB with `max-len <= 0` and its 2 MiB cap).
+//! - The shim kills the driver 12 s after SIGTERM: a gzip of a large backup still running then
+//!   is lost with it (the backup stays raw; see `ctrlog::rotate`).
+//! - A write to the output that blocks (a hung NFS mount) blocks both streams; nothing times
+//!   out.
+//!
 //! Exit status: 0 both streams copied; 1 records were lost to write errors, a read failed or
 //! closing the output failed (reported as above); 2 bad configuration (no ready byte).
 //!
