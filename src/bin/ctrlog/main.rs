@@ -4,11 +4,13 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod demo;
+mod driver;
 mod last_error;
 mod logs;
+mod scan;
 mod summary;
 mod write;
 
@@ -35,9 +37,17 @@ enum Command {
     LastError(last_error::Args),
     /// Summarise a runc/crun log.json: levels, times, repeated messages.
     Summary(summary::Args),
+    /// containerd's binary:// logging driver (KEY VALUE pairs; also runs as
+    /// `binary:///path/to/ctrlog?log-path=...` without this word).
+    Driver(driver::Args),
+    /// List containerd bundles' runc log.json files, largest first, with their last error.
+    Scan(scan::Args),
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = driver::intercept(|s| Cli::command().find_subcommand(s).is_some()) {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -52,6 +62,8 @@ fn main() -> ExitCode {
         Command::Logs(a) => logs::run(a),
         Command::LastError(a) => last_error::run(a),
         Command::Summary(a) => summary::run(a),
+        Command::Driver(a) => driver::run(a),
+        Command::Scan(a) => scan::run(a),
     }
 }
 
