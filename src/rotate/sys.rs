@@ -57,17 +57,28 @@ pub(crate) fn link_unlink(f: &CString, t: &CString) -> io::Result<()> {
 }
 
 /// `flock(LOCK_EX | LOCK_NB)`: `Ok(false)` if another open file description holds the lock.
+///
+/// A lock that is busy is tried again for about 130 ms before giving up: a writer that was
+/// just closed may still share its open file description with a child that this (or any
+/// multi-threaded) process is forking, until that child execs and its close-on-exec
+/// descriptors go. A real second writer still fails fast.
 pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
-    // SAFETY: the descriptor is owned by `file` and open.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(err)
+    let mut wait_ms = 1;
+    loop {
+        // SAFETY: the descriptor is owned by `file` and open.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(err);
+        }
+        if wait_ms > 64 {
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        wait_ms *= 2;
     }
 }
 
