@@ -107,11 +107,13 @@ use std::process::ExitCode;
 
 use ctrlog::cri::write::{
     CopySummary, CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen,
-    RecordFormat, RecordSink, SharedSink, WriteSink, DEFAULT_MEMORY_CAP,
+    RecordFormat, SharedSink, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::Stream;
-use ctrlog::rotate::{Naming, RotateOptions, RotatingFile};
+use ctrlog::rotate::Naming;
 use ctrlog::time::Offset;
+
+use crate::output::{LogOutput, Rotation};
 
 /// The keys the driver understands.
 pub const KEYS: &[&str] = &[
@@ -275,66 +277,15 @@ fn parse_config(pairs: &[OsString]) -> Result<Config, String> {
     Ok(cfg)
 }
 
-/// The output: a plain file, or a rotating set.
-enum Sink {
-    Plain(WriteSink<File>),
-    Rotating(Box<RotatingFile>),
-}
-
-impl RecordSink for Sink {
-    fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
-        match self {
-            Sink::Plain(w) => w.write_records(records),
-            Sink::Rotating(r) => RecordSink::write_records(&mut **r, records),
-        }
-    }
-}
-
-impl Sink {
-    fn close(self) -> Result<(), String> {
-        match self {
-            Sink::Plain(_) => Ok(()),
-            Sink::Rotating(r) => r.close().map_err(|e| e.to_string()),
-        }
-    }
-}
-
-fn open_output(cfg: &Config) -> Result<Sink, String> {
-    let path = &cfg.log_path;
-    if cfg.max_size.is_some() || cfg.max_file.is_some() || cfg.compress {
-        let base = RotateOptions::from_docker(
-            cfg.max_size.as_deref(),
-            cfg.max_file.as_deref(),
-            cfg.compress,
-        )
-        .map_err(|e| rotate_error(cfg, e))?;
-        let opts = RotateOptions {
-            naming: cfg.naming,
-            ..base
-        };
-        return RotatingFile::open(path, opts)
-            .map(|f| Sink::Rotating(Box::new(f)))
-            .map_err(|e| format!("log-path {}: {e}", path.display()));
-    }
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o640)
-        .open(path)
-        .map(|f| Sink::Plain(WriteSink(f)))
-        .map_err(|e| format!("log-path {}: cannot open: {e}", path.display()))
-}
-
-fn rotate_error(cfg: &Config, e: ctrlog::rotate::RotateError) -> String {
-    use ctrlog::rotate::RotateError as E;
-    let (key, value) = match &e {
-        E::MaxSizeNotPositive | E::MaxSize(_) => ("max-size", &cfg.max_size),
-        E::MaxFileLessThanOne | E::MaxFile { .. } | E::MaxFileOutOfRange { .. } => {
-            ("max-file", &cfg.max_file)
-        }
-        _ => return e.to_string(),
+fn open_output(cfg: &Config) -> Result<LogOutput, String> {
+    let rotation = Rotation {
+        max_size: cfg.max_size.as_deref(),
+        max_file: cfg.max_file.as_deref(),
+        compress: cfg.compress,
+        naming: cfg.naming,
+        prefix: "",
     };
-    format!("{key} {:?}: {e}", value.as_deref().unwrap_or_default())
+    LogOutput::open(&cfg.log_path, &rotation).map_err(|e| format!("log-path: {e}"))
 }
 
 /// `msg` on stderr and, best effort, appended to [`ERR_FILE`] in the cwd.
@@ -498,7 +449,7 @@ fn pump_any(
     format: Format,
     max_len: MaxLen,
     offset: Offset,
-    sink: SharedSink<Sink>,
+    sink: SharedSink<LogOutput>,
     stop: RawFd,
 ) -> PumpResult {
     let cap = NonZeroUsize::new(DEFAULT_MEMORY_CAP).unwrap_or(NonZeroUsize::MIN);
@@ -552,7 +503,7 @@ fn pump<F: RecordFormat>(
     stream: Stream,
     format: F,
     splitter: LineSplitter,
-    sink: SharedSink<Sink>,
+    sink: SharedSink<LogOutput>,
     stop: RawFd,
 ) -> PumpResult {
     let raw = fd.as_raw_fd();

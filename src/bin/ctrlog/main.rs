@@ -10,6 +10,7 @@ mod demo;
 mod driver;
 mod last_error;
 mod logs;
+mod output;
 mod scan;
 mod summary;
 mod write;

@@ -3,11 +3,10 @@
 //! Exit status: 0 all records written; 1 reading stdin or writing records failed (the copy
 //! still drained stdin unless `--stop-on-write-error`); 2 bad flags, values or output path.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::num::NonZeroUsize;
 use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,6 +16,9 @@ use ctrlog::cri::write::{
     RecordFormat, RecordSink, WriteErrorPolicy, WriteSink, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::Stream;
+use ctrlog::rotate::Naming;
+
+use crate::output::{LogOutput, Rotation};
 use ctrlog::time::Offset;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -90,42 +92,6 @@ pub struct Args {
     naming: String,
 }
 
-/// The output: a plain file (or stdout), or a rotating file set.
-enum Output {
-    Plain(File),
-    Rotating(Box<ctrlog::rotate::RotatingFile>),
-}
-
-fn rotating(args: &Args, path: &std::path::Path) -> Result<Option<Output>, String> {
-    let naming: ctrlog::rotate::Naming = args.naming.parse().map_err(|e| format!("{e}"))?;
-    if args.max_size.is_none() && args.max_file.is_none() && !args.compress {
-        return Ok(None);
-    }
-    let base = ctrlog::rotate::RotateOptions::from_docker(
-        args.max_size.as_deref(),
-        args.max_file.as_deref(),
-        args.compress,
-    )
-    .map_err(|e| rotate_flag_error(args, e))?;
-    let opts = ctrlog::rotate::RotateOptions { naming, ..base };
-    ctrlog::rotate::RotatingFile::open(path, opts)
-        .map(|f| Some(Output::Rotating(Box::new(f))))
-        .map_err(|e| format!("{e}"))
-}
-
-/// Docker's message, prefixed with the flag and the value it is about.
-fn rotate_flag_error(args: &Args, e: ctrlog::rotate::RotateError) -> String {
-    use ctrlog::rotate::RotateError as E;
-    let (flag, value) = match &e {
-        E::MaxSizeNotPositive | E::MaxSize(_) => ("--max-size", &args.max_size),
-        E::MaxFileLessThanOne | E::MaxFile { .. } | E::MaxFileOutOfRange { .. } => {
-            ("--max-file", &args.max_file)
-        }
-        _ => return e.to_string(),
-    };
-    format!("{flag} '{}': {e}", value.as_deref().unwrap_or_default())
-}
-
 fn parse_memory_cap(s: &str) -> Result<NonZeroUsize, String> {
     let n = ctrlog::size::ram_in_bytes(s).map_err(|e| e.to_string())?;
     usize::try_from(n)
@@ -149,22 +115,24 @@ pub fn run(args: Args) -> ExitCode {
     let splitter = LineSplitter::new(MaxLen::from_signed(args.max_len))
         .with_memory_cap(cap)
         .with_cr_policy(cr);
+    let naming: Naming = match args.naming.parse() {
+        Ok(n) => n,
+        Err(e) => return crate::fail(e),
+    };
+    let rotation = Rotation {
+        max_size: args.max_size.as_deref(),
+        max_file: args.max_file.as_deref(),
+        compress: args.compress,
+        naming,
+        prefix: "--",
+    };
     let out = match &args.output {
-        Some(path) => match rotating(&args, path) {
-            Ok(Some(out)) => out,
-            Ok(None) => match OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o640)
-                .open(path)
-            {
-                Ok(f) => Output::Plain(f),
-                Err(e) => return crate::fail(format_args!("cannot open {}: {e}", path.display())),
-            },
+        Some(path) => match LogOutput::open(path, &rotation) {
+            Ok(out) => out,
             Err(e) => return crate::fail(e),
         },
         None => match dup(io::stdout().as_fd()) {
-            Ok(f) => Output::Plain(f),
+            Ok(f) => LogOutput::Plain(WriteSink(f)),
             Err(e) => return crate::fail(format_args!("cannot use stdout: {e}")),
         },
     };
@@ -178,35 +146,18 @@ pub fn run(args: Args) -> ExitCode {
         WriteErrorPolicy::Continue
     };
     let offset = if args.utc { Offset::Utc } else { Offset::Local };
-    match (args.format, out) {
-        (Format::Cri, Output::Plain(f)) => {
-            let fmt = CriFormat::new(offset);
-            copy(stream, fmt, splitter, policy, input, WriteSink(f))
-        }
-        (Format::JsonFile, Output::Plain(f)) => {
-            let fmt = DockerJsonFormat::new();
-            copy(stream, fmt, splitter, policy, input, WriteSink(f))
-        }
-        (Format::Cri, Output::Rotating(r)) => {
-            copy_rotating(stream, CriFormat::new(offset), splitter, policy, input, r)
-        }
-        (Format::JsonFile, Output::Rotating(r)) => {
-            copy_rotating(stream, DockerJsonFormat::new(), splitter, policy, input, r)
-        }
-    }
-}
-
-fn copy_rotating<F: RecordFormat>(
-    stream: Stream,
-    format: F,
-    splitter: LineSplitter,
-    policy: WriteErrorPolicy,
-    input: File,
-    out: Box<ctrlog::rotate::RotatingFile>,
-) -> ExitCode {
-    let (code, out) = copy_into(stream, format, splitter, policy, input, out);
-    // Close: sync and wait for pending compressions, so the set is complete on exit.
-    match (*out).close() {
+    let (code, out) = match args.format {
+        Format::Cri => copy(stream, CriFormat::new(offset), splitter, policy, input, out),
+        Format::JsonFile => copy(
+            stream,
+            DockerJsonFormat::new(),
+            splitter,
+            policy,
+            input,
+            out,
+        ),
+    };
+    match out.close() {
         Ok(()) => code,
         Err(e) => {
             eprintln!("ctrlog: closing the output: {e}");
@@ -220,19 +171,8 @@ fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<File> {
     Ok(File::from(fd.try_clone_to_owned()?))
 }
 
-fn copy<F: RecordFormat>(
-    stream: Stream,
-    format: F,
-    splitter: LineSplitter,
-    policy: WriteErrorPolicy,
-    input: File,
-    out: WriteSink<File>,
-) -> ExitCode {
-    copy_into(stream, format, splitter, policy, input, out).0
-}
-
 /// Drains `input` into `out`; the exit status, and the sink back for closing.
-fn copy_into<F: RecordFormat, K: RecordSink>(
+fn copy<F: RecordFormat, K: RecordSink>(
     stream: Stream,
     format: F,
     splitter: LineSplitter,
