@@ -6,8 +6,9 @@
 use std::io::{Cursor, Write};
 use std::process::ExitCode;
 
+use ctrlog::cri::read::parse_cri_record;
 use ctrlog::cri::write::{CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen};
-use ctrlog::cri::Stream;
+use ctrlog::cri::{Stream, Tag};
 use ctrlog::runc::{last_error, last_error_compat, summarize, EntryWriter, SummaryOptions};
 use ctrlog::time::{FixedClock, Offset, Timestamp};
 
@@ -145,19 +146,12 @@ fn runc_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `(stream, tag, content)` of every record of a CRI log.
-fn cri_records(log: &[u8]) -> Vec<(String, u8, Vec<u8>)> {
+/// `(stream, tag, content)` of every record of a CRI log (kubelet's parser).
+fn cri_records(log: &[u8]) -> Vec<(Stream, Tag, Vec<u8>)> {
     log.split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
-        .filter_map(|l| {
-            let mut it = l.splitn(4, |&b| b == b' ');
-            let (_ts, stream, tag, content) = (it.next()?, it.next()?, it.next()?, it.next()?);
-            Some((
-                String::from_utf8_lossy(stream).into_owned(),
-                *tag.first()?,
-                content.to_vec(),
-            ))
-        })
+        .filter_map(|l| parse_cri_record(l).ok())
+        .map(|r| (r.stream, r.tag, r.content.to_vec()))
         .collect()
 }
 
@@ -181,19 +175,16 @@ fn writer_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
         "\n== CRI writer: a container's output as containerd writes it"
     )?;
     let theirs = cri_records(CONTAINERD_CRI);
-    for (stream, input, name) in [
-        (Stream::Stdout, GEN_STDOUT, "stdout"),
-        (Stream::Stderr, GEN_STDERR, "stderr"),
-    ] {
+    for (stream, input) in [(Stream::Stdout, GEN_STDOUT), (Stream::Stderr, GEN_STDERR)] {
         let ours = write_stream(stream, CriFormat::new(Offset::Utc), CrPolicy::Strip, input)?;
         let ours = cri_records(&ours);
-        let theirs: Vec<_> = theirs.iter().filter(|r| r.0 == name).cloned().collect();
+        let theirs: Vec<_> = theirs.iter().filter(|r| r.0 == stream).cloned().collect();
         // containerd saw `partial-A` and `partial-B\n` in two reads but wrote one F; from one
         // buffer ctrlog writes the same.
         d.check(
             ours == theirs,
             &format!(
-                "{name}: {} records, (stream, tag, content) identical to containerd 1.6's",
+                "{stream}: {} records, (stream, tag, content) identical to containerd 1.6's",
                 ours.len()
             ),
         )?;
