@@ -156,6 +156,31 @@ fn local_offset_at(secs: i64) -> i32 {
     }
 }
 
+/// Date and time-of-day fields of a proleptic Gregorian calendar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Civil {
+    pub(crate) year: i64,
+    pub(crate) month: u32,
+    pub(crate) day: u32,
+    pub(crate) hour: u32,
+    pub(crate) minute: u32,
+    pub(crate) second: u32,
+}
+
+/// The calendar fields of `secs` seconds since the epoch (in whatever zone `secs` counts).
+pub(crate) fn civil_from_unix(secs: i64) -> Civil {
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400) as u32;
+    Civil {
+        year,
+        month,
+        day,
+        hour: sod / 3600,
+        minute: sod / 60 % 60,
+        second: sod % 60,
+    }
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     // Shift the epoch to 0000-03-01 so leap days fall at the end of a 400-year era.
@@ -187,7 +212,7 @@ fn is_leap(year: i64) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
 
-fn days_in_month(year: i64, month: u32) -> u32 {
+pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -212,9 +237,14 @@ fn put2(out: &mut [u8], v: u32) {
 /// Writes `YYYY-MM-DDTHH:MM:SS` for local seconds `local` into `out`; returns the length
 /// (19 for four-digit years, more for years beyond 9999 or before 0).
 fn write_date_time(local: i64, out: &mut Vec<u8>) {
-    let days = local.div_euclid(86_400);
-    let sod = local.rem_euclid(86_400) as u32;
-    let (year, month, day) = civil_from_days(days);
+    let Civil {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    } = civil_from_unix(local);
     // Go's appendInt(year, 4): a minus sign, then at least four digits.
     if (0..10_000).contains(&year) {
         let mut b = [0u8; 4];
@@ -235,9 +265,9 @@ fn write_date_time(local: i64, out: &mut Vec<u8>) {
     let mut b = *b"-MM-DDTHH:MM:SS";
     put2(&mut b[1..3], month);
     put2(&mut b[4..6], day);
-    put2(&mut b[7..9], sod / 3600);
-    put2(&mut b[10..12], sod / 60 % 60);
-    put2(&mut b[13..15], sod % 60);
+    put2(&mut b[7..9], hour);
+    put2(&mut b[10..12], minute);
+    put2(&mut b[13..15], second);
     out.extend_from_slice(&b);
 }
 

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::time::{Offset, Timestamp};
+use crate::time::{civil_from_unix, Civil, Offset, Timestamp};
 
 use super::RotateError;
 
@@ -117,55 +117,11 @@ impl NamingScheme for CtrlogNaming {
     }
 }
 
-/// Civil date and time fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Civil {
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
-}
-
-/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn civil(secs: i64) -> Civil {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    Civil {
-        year,
-        month,
-        day,
-        hour: (rem / 3600) as u32,
-        minute: (rem % 3600 / 60) as u32,
-        second: (rem % 60) as u32,
-    }
-}
-
-fn is_leap(y: u64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
+/// Days in month `m` of year `y`; 31 for a month that is not one (kubelet's own tests use
+/// all-zero names, and [`kubelet_bump`] must still carry upwards on them).
 fn days_in_month(y: u64, m: u64) -> u64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(y) => 29,
-        2 => 28,
+    match (i64::try_from(y), u32::try_from(m)) {
+        (Ok(y), Ok(m)) if (1..=12).contains(&m) => u64::from(crate::time::days_in_month(y, m)),
         _ => 31,
     }
 }
@@ -235,7 +191,7 @@ impl KubeletNaming {
     /// The key (`YYYYMMDDHHMMSS`) of instant `now` in this scheme's offset.
     fn key_at(&self, now: Timestamp) -> Option<u64> {
         let east = self.offset.seconds_at(now.secs);
-        kubelet_key(&civil(now.secs.checked_add(i64::from(east))?))
+        kubelet_key(&civil_from_unix(now.secs.checked_add(i64::from(east))?))
     }
 }
 
@@ -407,7 +363,7 @@ mod tests {
     #[test]
     fn civil_matches_known_dates() {
         assert_eq!(
-            civil(0),
+            civil_from_unix(0),
             Civil {
                 year: 1970,
                 month: 1,
@@ -417,7 +373,7 @@ mod tests {
                 second: 0
             }
         );
-        let c = civil(951_782_400); // 2000-02-29
+        let c = civil_from_unix(951_782_400); // 2000-02-29
         assert_eq!((c.year, c.month, c.day), (2000, 2, 29));
     }
 
