@@ -39,12 +39,15 @@
 //!   compressed backups (feature `gzip`), crash recovery.
 //! * [`time`]: Go-compatible RFC 3339 timestamps (hot path of every writer and reader).
 //! * [`size`]: Docker's human sizes (`max-size=10m`).
+//! * [`regular`]: opening files that must be regular, without blocking on a FIFO and without
+//!   following a planted symlink.
 //!
 //! Cores are sans-IO state machines over `&[u8]` ([`cri::write::LineSplitter`],
 //! [`cri::read::parse_cri_record`], [`runc::CompatScanner`]); `std::io` adapters wrap them.
 //! The `ctrlog` command-line tool is behind the `cli` feature.
 
 pub mod cri;
+pub mod regular;
 pub mod rotate;
 pub mod runc;
 pub mod size;

@@ -109,3 +109,65 @@ fn summary_text_and_json() {
     assert_eq!(v["levels"][0][0], "info");
     assert_eq!(run(&["summary", "/nonexistent"]).0, 2);
 }
+
+/// Runs the CLI with a deadline: a command that blocks or never ends is killed and the test
+/// fails instead of hanging.
+fn run_with_deadline(args: &[&str], secs: u64) -> (i32, String, String) {
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("ctrlog {args:?} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Issue 9 item 20: `/dev/zero` was read forever and a FIFO blocked in open().
+#[test]
+fn non_regular_paths_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("log.json");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let fifo = fifo.to_str().unwrap();
+    for args in [
+        vec!["last-error", "/dev/zero"],
+        vec!["last-error", "--compat", "/dev/zero"],
+        vec!["last-error", fifo],
+        vec!["last-error", "--compat", fifo],
+        vec!["summary", fifo],
+        vec!["last-error", dir.path().to_str().unwrap()],
+    ] {
+        let (code, out, err) = run_with_deadline(&args, 20);
+        assert_eq!((code, out.as_str()), (2, ""), "{args:?}: {err}");
+        let path = args.last().unwrap();
+        assert!(
+            err.contains(path) && err.contains("not a regular file"),
+            "{args:?}: {err}"
+        );
+    }
+    // `-` still reads stdin on purpose.
+    let out = Command::new(BIN)
+        .args(["last-error", "-"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -130,3 +130,49 @@ fn bad_root_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
 }
+
+/// A `log.json` planted as a symlink (to a secret) or a FIFO is listed with the reason, never
+/// followed and never opened blocking.
+#[test]
+fn planted_symlink_and_fifo_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tasks");
+    let secret = dir.path().join("secret");
+    fs::write(
+        &secret,
+        b"{\"level\":\"error\",\"msg\":\"TOP SECRET\",\"time\":\"2026-01-01T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    let link_dir = root.join("k8s.io").join("link");
+    fs::create_dir_all(&link_dir).unwrap();
+    std::os::unix::fs::symlink(&secret, link_dir.join("log.json")).unwrap();
+    let fifo_dir = root.join("k8s.io").join("fifo");
+    fs::create_dir_all(&fifo_dir).unwrap();
+    let c = std::ffi::CString::new(fifo_dir.join("log.json").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let out = scan(&root, true);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("TOP SECRET"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<(String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_owned(),
+                e["error"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for (id, err) in errors {
+        let want = if id == "link" {
+            "symbolic link"
+        } else {
+            "FIFO"
+        };
+        assert!(err.contains(want), "{id}: {err}");
+    }
+}

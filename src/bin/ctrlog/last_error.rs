@@ -1,14 +1,15 @@
 //! `ctrlog last-error [--compat] PATH`: the last error message of a runc/crun log.json.
 //!
 //! Exit status: 0 an error record was found (message on stdout), 1 none, 2 failure (message
-//! on stderr). With `--compat`, prints exactly containerd's `getLastRuntimeError` string
+//! on stderr). PATH must be a regular file (a FIFO or device is refused at once: `/dev/zero`
+//! would never end); `-` reads stdin. With `--compat`, prints exactly containerd's `getLastRuntimeError` string
 //! (possibly empty) and exits 0, or exits 2 where containerd returns an error.
 
-use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ctrlog::regular::{open_read, Symlinks};
 use ctrlog::runc::{
     last_error_compat_with, last_error_stream_with, last_error_with, CompatOptions,
     LastErrorOptions,
@@ -48,7 +49,7 @@ pub fn run(args: Args) -> ExitCode {
         let res = if stdin {
             last_error_compat_with(io::stdin().lock(), opts)
         } else {
-            match File::open(&args.path) {
+            match open_read(&args.path, Symlinks::Follow) {
                 Ok(f) => last_error_compat_with(f, opts),
                 Err(e) => return crate::fail(format_args!("{path}: {e}")),
             }
@@ -68,13 +69,10 @@ pub fn run(args: Args) -> ExitCode {
             opts,
         )
     } else {
-        let f = match File::open(&args.path) {
-            Ok(f) => f,
-            Err(e) => return crate::fail(format_args!("{path}: {e}")),
-        };
-        match f.metadata() {
-            Ok(m) if m.is_file() => last_error_with(f, opts),
-            Ok(_) => last_error_stream_with(BufReader::with_capacity(opts.block_size, f), opts),
+        // A FIFO or device would block in open() or never end (`/dev/zero`): only a
+        // regular file is read from a path; `-` streams stdin on purpose.
+        match open_read(&args.path, Symlinks::Follow) {
+            Ok(f) => last_error_with(f, opts),
             Err(e) => return crate::fail(format_args!("{path}: {e}")),
         }
     };

@@ -9,15 +9,19 @@
 //! ([`ctrlog::runc::last_error`], the robust tail-first scan), sorted by size descending (then
 //! namespace and id).
 //!
-//! Only `<root>/<ns>/<id>/log.json` files are listed; bundles without one are skipped, and an
-//! unreadable namespace or bundle directory is reported on stderr and skipped.
+//! Only `<root>/<ns>/<id>/log.json` entries are listed; bundles without one are skipped, and an
+//! unreadable namespace or bundle directory is reported on stderr and skipped. A `log.json`
+//! that is a symlink or not a regular file is listed with that reason as its error, never
+//! followed or opened blocking.
 //!
 //! Exit status: 0 (also when nothing is found); 2 the root is missing or not a directory.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use ctrlog::regular::{open_read, Symlinks};
 
 /// containerd's default state directory for runtime v2 tasks.
 pub const DEFAULT_ROOT: &str = "/run/containerd/io.containerd.runtime.v2.task";
@@ -57,17 +61,24 @@ fn subdirs(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
 }
 
 fn inspect(namespace: &str, id: &str, path: PathBuf) -> Option<Entry> {
-    let meta = fs::metadata(&path).ok().filter(|m| m.is_file())?;
+    // No log.json: not a bundle runc has written to. Anything else at that name is listed,
+    // with the reason it cannot be read: a symlink found by listing is never followed (as
+    // root it could point anywhere) and a FIFO must not block the scan.
+    fs::symlink_metadata(&path).ok()?;
     let mut entry = Entry {
         namespace: namespace.to_owned(),
         id: id.to_owned(),
-        size: meta.len(),
+        size: 0,
         path,
         last_error: None,
         last_error_time: None,
         error: None,
     };
-    match File::open(&entry.path)
+    let found = open_read(&entry.path, Symlinks::Refuse).and_then(|f| {
+        entry.size = f.metadata()?.len();
+        Ok(f)
+    });
+    match found
         .map_err(|e| e.to_string())
         .and_then(|f| ctrlog::runc::last_error(f).map_err(|e| e.to_string()))
     {

@@ -1,7 +1,6 @@
 //! `ctrlog summary PATH [--json]`: levels, time range and top repeated messages of a
 //! runc/crun log.json.
 
-use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,7 +101,7 @@ pub fn run(args: Args) -> ExitCode {
             opts,
         )
     } else {
-        match File::open(&args.path) {
+        match ctrlog::regular::open_read(&args.path, ctrlog::regular::Symlinks::Follow) {
             Ok(f) => summarize(BufReader::with_capacity(256 * 1024, f), opts),
             Err(e) => return crate::fail(format_args!("{path}: {e}")),
         }
