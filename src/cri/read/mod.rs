@@ -113,7 +113,7 @@ use std::path::{Path, PathBuf};
 
 pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile, RotationScheme};
-pub use merge::{Line, LineAssembler, PartialMerger, Piece};
+pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
 pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
 pub use reader::{LogReader, ReadOptions, ReadStats};
 pub use record::{
