@@ -11,10 +11,13 @@
 //!   `CONTAINER_ID` is set and the first argument is not a `ctrlog` subcommand or flag (that
 //!   includes no argument at all, and an unknown key, which is then reported as such).
 //!   `ctrlog driver KEY VALUE…` is the same thing, explicit, for manual use.
-//! - environment: exactly `CONTAINER_ID` and `CONTAINER_NAMESPACE` (not used for anything
-//!   but messages).
+//! - environment: exactly `CONTAINER_ID` and `CONTAINER_NAMESPACE` (`pkg/process/utils.go`
+//!   `NewBinaryCmd`; used for messages and to recognise the bundle).
 //! - fd 0-2 are `/dev/null`; fd 3 is the container's stdout (read side of a pipe), fd 4 its
-//!   stderr, fd 5 the ready pipe (write side); cwd is the bundle directory.
+//!   stderr, fd 5 the ready pipe (write side); cwd is the bundle directory,
+//!   `<state>/io.containerd.runtime.v2.task/<namespace>/<id>` (containerd starts the shim
+//!   there, `runtime/v2/shim/util.go` `Command`, and the shim does not change it for the
+//!   logger). SIGPIPE and SIGXFSZ are ignored by the shim, and stay so.
 //! - The container start waits until fd 5 is closed. The driver writes one zero byte and closes it
 //!   once the output is open (one byte satisfies both the `binary` and the stricter
 //!   `binary-v2` shims). When fd 5 is not open on a pipe or socket (manual use), it is left
@@ -39,47 +42,77 @@
 //! Booleans take Go's `strconv.ParseBool` spellings (`1 t T TRUE true True`, `0 f F FALSE
 //! false False`) and an empty value means `true` (`?utc` in a URI gives `utc ""`).
 //!
+//! # Error reporting
+//!
+//! Under containerd the driver's stderr is `/dev/null` and the bundle is deleted with the
+//! task, so every error (bad configuration, an output that cannot be opened, records lost to
+//! write errors such as `48719 of 50000 records could not be written`, read or close
+//! failures, a stop by signal) goes, best effort, to:
+//! - **stderr**: `ctrlog driver [NAMESPACE/ID]: MESSAGE`;
+//! - **the system log**: one RFC 3164 datagram `<27>Mmm dd hh:mm:ss ctrlog[PID]: driver
+//!   [NAMESPACE/ID]: MESSAGE` (facility daemon, severity err) on the Unix socket `/dev/log`
+//!   when it exists (journald reads it: `journalctl -t ctrlog`). `CTRLOG_SYSLOG_SOCKET`
+//!   overrides the path (empty: off). The send never blocks and its failure is ignored;
+//! - **`ctrlog-driver.err`** in the bundle directory, only when the cwd is the bundle of the
+//!   container (`CONTAINER_ID` and `CONTAINER_NAMESPACE` set, the cwd named
+//!   `…/NAMESPACE/ID` and holding `config.json`). A run by hand writes no file;
+//! - **the log file itself**, as a stderr record whose content starts with `ctrlog: `, in the
+//!   configured format (so `ctrlog logs` and `kubectl logs` show it), whenever log-path can be
+//!   opened: for a configuration error in another key (log-path given once and not empty: it
+//!   is opened plain, without rotation, the record appended, nothing else), and at exit for
+//!   lost records and read errors (if the disk is still full, that record is lost too).
+//!
+//! Messages name the key at fault and quote its value (`max-size: '10q' is not a size: …`).
+//!
+//! # Signals
+//!
+//! SIGTERM and SIGINT are handled from the first instruction of the driver on (before
+//! anything can block), by a watchdog thread ([`stop`]):
+//! - before the output is open (configuration, opening log-path, even an `open(2)` that never
+//!   returns, recording a configuration error): report and exit 2 at once, no ready byte;
+//! - while copying: both streams drain what is already readable without blocking (at most
+//!   [`pump::DRAIN_CAP`] bytes each, so a writer that keeps writing cannot keep the driver alive),
+//!   write their unterminated tails as `P` records, and the driver closes the output (rotated
+//!   sets: waits for pending compressions) and exits. If that is not done within
+//!   [`stop::DRAIN_GRACE`] (10 s, under the shim's 12 s; a write blocked on a hung mount, a
+//!   long compression) or a second signal comes, the driver reports it and exits 1.
+//!
+//! The ready byte is written with fd 5 non-blocking (a full pipe cannot hold the driver).
+//!
 //! # Choices
 //!
 //! - **Fail fast on configuration.** An unknown key, a repeated key, a key without value, a
-//!   bad value, a missing `log-path` or an output that cannot be opened: a message on stderr,
-//!   the same line appended (best effort) to `ctrlog-driver.err` in the cwd (the bundle
-//!   directory: under containerd fd 2 is `/dev/null`), exit status 2, and **no ready byte**.
-//!   Running with defaults would write the logs somewhere nobody looks, or unrotated, and be
-//!   noticed only when a disk fills up. Without the byte, a `binary-v2` shim fails the task
-//!   start ("logging binary did not call ready"); the 1.6 `binary` shim treats the closed pipe
-//!   as ready, and the container then writes into pipes nobody reads (EPIPE/SIGPIPE): loud
-//!   either way, and `ctrlog-driver.err` says why. Note the bundle directory is removed with
-//!   the task.
+//!   bad value, a missing `log-path` or an output that cannot be opened: reported as above,
+//!   exit status 2, and **no ready byte**. Running with defaults would write the logs
+//!   somewhere nobody looks, or unrotated, and be noticed only when a disk fills up. Without
+//!   the byte, a `binary-v2` shim fails the task start ("logging binary did not call ready");
+//!   the 1.6 `binary` shim treats the closed pipe as ready, and the container then writes into
+//!   pipes nobody reads (EPIPE/SIGPIPE): loud either way, and the system log and the log file
+//!   say why.
 //! - **`log-path` is required**, no default: the natural default, `<bundle>/container.log`,
 //!   is deleted with the task, so the logs would be lost exactly when they are wanted. A
 //!   relative path is taken relative to the cwd (the bundle directory under containerd), so
-//!   use absolute paths there. Parent directories are not created.
+//!   use absolute paths there. Opening it follows the output layer's rules
+//!   (`crate::output::LogOutput::open`).
 //! - **One shared sink.** Two threads copy fd 3 and fd 4 through one
-//!   [`LogWriter`] each into one [`SharedSink`]; each batch of whole records is written under
-//!   the lock, so the streams interleave only at record boundaries (and rotation happens only
-//!   between records).
-//! - **SIGTERM (and SIGINT)** stop the waiting: each thread then drains what is already
-//!   readable without blocking (at most [`DRAIN_CAP`] bytes per stream, so a writer that
-//!   keeps writing cannot keep the driver alive), writes the unterminated tail as a `P`
-//!   record, and the driver closes the output (rotated sets: waits for pending compressions)
-//!   and exits. A process in the container that still holds the pipe open cannot keep the
-//!   driver alive past SIGTERM.
-//! - **Write errors** (disk full, file removed…) are counted, never stop the draining (a
+//!   [`LogWriter`](ctrlog::cri::write::LogWriter) each into one
+//!   [`SharedSink`]; each batch of whole records is written under the lock, so the streams
+//!   interleave only at record boundaries (and rotation happens only between records).
+//! - **Write errors** (disk full, file too large…) are counted, never stop the draining (a
 //!   container blocked on a full pipe must not hang because its log is unwritable); they are
-//!   reported on exit, on stderr and in `ctrlog-driver.err`.
+//!   reported on exit, as above.
 //!
 //! # Limits
 //!
-//! - Memory per stream: a 64 KiB read buffer plus the [`LogWriter`]'s bounded buffers (under
+//! - Memory per stream: a 64 KiB read buffer plus the `LogWriter`'s bounded buffers (under
 //!   1 MiB with the default `max-len`, a few MiB with `max-len <= 0` and its 2 MiB cap).
-//! - The shim kills the driver 12 s after SIGTERM: a gzip of a large backup still running then
-//!   is lost with it (the backup stays raw; see `ctrlog::rotate`).
-//! - A write to the output that blocks (a hung NFS mount) blocks both streams; nothing times
-//!   out.
+//! - A write to the output that blocks (a hung NFS mount) blocks both streams until SIGTERM;
+//!   then the driver gives up after [`stop::DRAIN_GRACE`].
 //!
-//! Exit status: 0 both streams copied; 1 records were lost to write errors, a read failed or
-//! closing the output failed (reported as above); 2 bad configuration (no ready byte).
+//! Exit status: 0 both streams copied; 1 records were lost to write errors, a read failed,
+//! closing the output failed, or the drain after a signal did not finish (reported as above);
+//! 2 the output was never opened: bad configuration, log-path cannot be opened, or a signal
+//! came first (no ready byte).
 //!
 //! # Differences from containerd's reference logger
 //!
@@ -93,38 +126,32 @@
 //!   so a misconfigured URI is told apart from a runtime failure;
 //! - on SIGTERM drains what is already in the pipes, writes the unterminated tail, and closes
 //!   the output (pending compressions included) instead of leaving that to the function;
+//! - reports its errors to the system log and into the log file (`logging.Run` prints to
+//!   stderr, which the shim points at `/dev/null`);
 //! - writes the same zero byte to fd 5 (any byte satisfies `binary-v2`).
 
+mod config;
+mod pump;
+mod report;
+mod stop;
+mod syslog;
+
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::num::NonZeroUsize;
+use std::fs::File;
+use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ctrlog::cri::write::{
-    CopySummary, CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen,
-    RecordFormat, SharedSink, DEFAULT_MEMORY_CAP,
-};
+use ctrlog::cri::write::SharedSink;
 use ctrlog::cri::Stream;
 use ctrlog::rotate::Naming;
 use ctrlog::time::Offset;
 
 use crate::output::{LogOutput, Rotation};
-
-/// The keys the driver understands.
-pub const KEYS: &[&str] = &[
-    "log-path", "format", "max-len", "max-size", "max-file", "compress", "naming", "utc",
-];
-
-/// File in the cwd that configuration errors and lost records are appended to.
-pub const ERR_FILE: &str = "ctrlog-driver.err";
-
-/// Most bytes read per stream after SIGTERM.
-pub const DRAIN_CAP: u64 = 64 << 20;
+use config::{Config, ConfigError, KEYS};
+use pump::{pump_any, PumpResult};
+use report::Reporter;
+use stop::Signals;
 
 /// Container stdout, stderr and the ready pipe.
 const FD_STDOUT: RawFd = 3;
@@ -180,103 +207,7 @@ fn is_driver_invocation(
     container_id_set && !first.starts_with('-') && first != "help" && !is_subcommand(first)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    Cri,
-    JsonFile,
-}
-
-#[derive(Debug)]
-struct Config {
-    log_path: PathBuf,
-    format: Format,
-    max_len: MaxLen,
-    max_size: Option<String>,
-    max_file: Option<String>,
-    compress: bool,
-    naming: Naming,
-    utc: bool,
-}
-
-fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
-    match v {
-        "" | "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("{key} {v:?}: not a boolean (true or false)")),
-    }
-}
-
-fn parse_config(pairs: &[OsString]) -> Result<Config, String> {
-    let mut seen: Vec<&str> = Vec::new();
-    let mut log_path = None;
-    let mut cfg = Config {
-        log_path: PathBuf::new(),
-        format: Format::Cri,
-        max_len: MaxLen::CONTAINERD_DEFAULT,
-        max_size: None,
-        max_file: None,
-        compress: false,
-        naming: Naming::Docker,
-        utc: false,
-    };
-    let mut it = pairs.chunks(2);
-    for pair in &mut it {
-        let (key, value) = match pair {
-            [k, v] => (k, v),
-            [k] => {
-                return Err(format!(
-                    "key {k:?} has no value (arguments are KEY VALUE pairs)"
-                ))
-            }
-            _ => continue,
-        };
-        let Some(key) = key.to_str() else {
-            return Err(format!("unknown key {key:?}"));
-        };
-        let Some(k) = KEYS.iter().copied().find(|k| *k == key) else {
-            return Err(format!("unknown key {key:?} (known: {})", KEYS.join(", ")));
-        };
-        if seen.contains(&k) {
-            return Err(format!("key {k} given twice"));
-        }
-        seen.push(k);
-        if k == "log-path" {
-            if value.is_empty() {
-                return Err("log-path is empty".into());
-            }
-            log_path = Some(PathBuf::from(value));
-            continue;
-        }
-        let Some(v) = value.to_str() else {
-            return Err(format!("{k} {value:?}: not UTF-8"));
-        };
-        match k {
-            "format" => {
-                cfg.format = match v {
-                    "cri" => Format::Cri,
-                    "json-file" => Format::JsonFile,
-                    _ => return Err(format!("format {v:?}: expected cri or json-file")),
-                }
-            }
-            "max-len" => {
-                let n: i64 = v
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("max-len {v:?}: not an integer"))?;
-                cfg.max_len = MaxLen::from_signed(n);
-            }
-            "max-size" => cfg.max_size = Some(v.to_owned()),
-            "max-file" => cfg.max_file = Some(v.to_owned()),
-            "compress" => cfg.compress = parse_bool(k, v)?,
-            "naming" => cfg.naming = v.parse().map_err(|e| format!("naming {v:?}: {e}"))?,
-            "utc" => cfg.utc = parse_bool(k, v)?,
-            _ => return Err(format!("unknown key {k:?}")),
-        }
-    }
-    cfg.log_path = log_path.ok_or("log-path is required (e.g. ?log-path=/var/log/ctr/ID.log)")?;
-    Ok(cfg)
-}
-
+/// Opens log-path: plain, or the rotating set the (already validated) keys ask for.
 fn open_output(cfg: &Config) -> Result<LogOutput, String> {
     let rotation = Rotation {
         max_size: cfg.max_size.as_deref(),
@@ -288,29 +219,24 @@ fn open_output(cfg: &Config) -> Result<LogOutput, String> {
     LogOutput::open(&cfg.log_path, &rotation).map_err(|e| format!("log-path: {e}"))
 }
 
-/// `msg` on stderr and, best effort, appended to [`ERR_FILE`] in the cwd.
-fn report(msg: &str) {
-    let id = std::env::var("CONTAINER_ID").unwrap_or_default();
-    let ns = std::env::var("CONTAINER_NAMESPACE").unwrap_or_default();
-    let who = if id.is_empty() {
-        String::new()
-    } else {
-        format!(" [{ns}/{id}]")
-    };
-    let line = format!("ctrlog driver{who}: {msg}\n");
-    let _ = io::stderr().write_all(line.as_bytes());
-    if let Ok(mut f) = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o640)
-        .open(ERR_FILE)
-    {
-        let _ = f.write_all(line.as_bytes());
+/// A configuration error: reported, and recorded in log-path when that can be opened (plain,
+/// no rotation: only one short record is appended, and the rotation keys may be the bad ones).
+fn config_error(reporter: &Reporter, e: &ConfigError) -> ExitCode {
+    reporter.report(&e.message);
+    if let Some(path) = &e.log_path {
+        let plain = Rotation {
+            max_size: None,
+            max_file: None,
+            compress: false,
+            naming: Naming::Docker,
+            prefix: "",
+        };
+        if let Ok(mut out) = LogOutput::open(path, &plain) {
+            let msg = format!("{}; the logging driver did not start", e.message);
+            let _ = report::record(&mut out, e.format, e.utc, &msg);
+            let _ = out.close();
+        }
     }
-}
-
-fn fail(msg: &str) -> ExitCode {
-    report(msg);
     ExitCode::from(2)
 }
 
@@ -337,11 +263,52 @@ fn is_pipe(fd: RawFd) -> bool {
     matches!(st.st_mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK)
 }
 
+/// One zero byte on the ready pipe, then closed. Non-blocking: a pipe nobody empties must not
+/// hold the driver (the byte is then dropped; the close still tells the shim).
+fn signal_ready(ready: OwnedFd) {
+    let fd = ready.as_raw_fd();
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        if fl >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        }
+    }
+    // Best effort: a shim that stopped waiting is no reason not to log.
+    let _ = File::from(ready).write_all(&[0]);
+}
+
 /// Drives a container's log: `pairs` are the KEY VALUE arguments.
 fn drive(pairs: &[OsString]) -> ExitCode {
-    let cfg = match parse_config(pairs) {
+    // Signals first: from here on SIGTERM/SIGINT are never lost and never ignored.
+    let installed = Signals::install();
+    let reporter = Reporter::from_env();
+    let (mut signals, pending) = match installed {
+        Ok(s) => s,
+        Err(e) => {
+            reporter.report(&format!("cannot handle SIGTERM: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let parsed = config::parse(pairs);
+    let opening = match &parsed {
+        Ok(c) => format!("opening log-path {}", c.log_path.display()),
+        Err(ConfigError {
+            log_path: Some(p), ..
+        }) => format!("recording a configuration error in {}", p.display()),
+        Err(_) => "reporting a configuration error".to_owned(),
+    };
+    if let Err(e) = pending.watch(reporter.clone(), opening) {
+        reporter.report(&format!("cannot start the signal thread: {e}"));
+        return ExitCode::from(2);
+    }
+    let cfg = match parsed {
         Ok(c) => c,
-        Err(e) => return fail(&e),
+        Err(e) => return config_error(&reporter, &e),
+    };
+    let fail = |msg: &str| {
+        reporter.report(msg);
+        ExitCode::from(2)
     };
     let Some(stdout) = take_fd(FD_STDOUT) else {
         return fail(
@@ -354,34 +321,19 @@ fn drive(pairs: &[OsString]) -> ExitCode {
         );
     };
     let ready = is_pipe(FD_READY).then(|| take_fd(FD_READY)).flatten();
-    // The stop pipe: a byte arrives on SIGTERM/SIGINT; nobody reads it, so it stays readable
-    // for both threads.
-    let (stop_r, stop_w) = match UnixStream::pair() {
-        Ok(p) => p,
-        Err(e) => return fail(&format!("cannot create the signal pipe: {e}")),
-    };
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        let w = match stop_w.try_clone() {
-            Ok(w) => w,
-            Err(e) => return fail(&format!("cannot create the signal pipe: {e}")),
-        };
-        if let Err(e) = signal_hook::low_level::pipe::register(sig, w) {
-            return fail(&format!("cannot handle signal {sig}: {e}"));
-        }
-    }
-    drop(stop_w);
     let sink = match open_output(&cfg) {
         Ok(s) => SharedSink::new(s),
         Err(e) => return fail(&e),
     };
+    if !signals.running() {
+        // A signal came while opening: the watchdog reports it and exits 2.
+        signals.halt();
+    }
     if let Some(ready) = ready {
-        let mut f = File::from(ready);
-        // Best effort: a shim that stopped waiting is no reason not to log.
-        let _ = f.write_all(&[0]);
-        drop(f);
+        signal_ready(ready);
     }
     let offset = if cfg.utc { Offset::Utc } else { Offset::Local };
-    let stop = stop_r.as_raw_fd();
+    let stop = signals.stop.as_raw_fd();
     let (format, max_len) = (cfg.format, cfg.max_len);
     let out = std::thread::scope(|s| {
         let spawn = |fd: OwnedFd, stream: Stream| {
@@ -392,186 +344,65 @@ fn drive(pairs: &[OsString]) -> ExitCode {
         let b = spawn(stderr, Stream::Stderr);
         [a.join(), b.join()]
     });
-    drop(stop_r);
-    let mut code = ExitCode::SUCCESS;
+    let mut problems = Vec::new();
     for (name, r) in ["stdout", "stderr"].iter().zip(out) {
         match r {
-            Ok(r) => {
-                if let Some(e) = r.read_error {
-                    report(&format!("reading container {name}: {e}"));
-                    code = ExitCode::from(1);
-                }
-                let s = &r.summary;
-                if s.write_errors > 0 {
-                    let kind = s
-                        .last_write_error
-                        .map(|k| io::Error::from(k).to_string())
-                        .unwrap_or_default();
-                    report(&format!(
-                        "{name}: {} of {} records could not be written to {} ({} failed writes; last: {kind})",
-                        s.records_lost,
-                        s.records.saturating_add(s.records_lost),
-                        cfg.log_path.display(),
-                        s.write_errors
-                    ));
-                    code = ExitCode::from(1);
-                }
-            }
-            Err(_) => {
-                report(&format!("the {name} thread panicked"));
-                code = ExitCode::from(1);
-            }
+            Ok(r) => problems.extend(pump_problems(name, &r, &cfg)),
+            Err(_) => problems.push(format!("the {name} thread panicked")),
         }
     }
+    for p in &problems {
+        reporter.report(p);
+        // Into the log too, where the lost records were expected (it may fail the same way).
+        let _ = report::record(sink.clone(), cfg.format, cfg.utc, p);
+    }
+    let mut code = if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
     match sink.try_into_inner() {
         Ok(s) => {
             if let Err(e) = s.close() {
-                report(&format!("closing {}: {e}", cfg.log_path.display()));
+                reporter.report(&format!("closing {}: {e}", cfg.log_path.display()));
                 code = ExitCode::from(1);
             }
         }
         Err(_) => {
-            report("internal: the output is still shared at exit");
+            reporter.report("internal: the output is still shared at exit");
             code = ExitCode::from(1);
         }
     }
+    signals.done();
     code
 }
 
-struct PumpResult {
-    summary: CopySummary,
-    read_error: Option<io::Error>,
-}
-
-fn pump_any(
-    fd: OwnedFd,
-    stream: Stream,
-    format: Format,
-    max_len: MaxLen,
-    offset: Offset,
-    sink: SharedSink<LogOutput>,
-    stop: RawFd,
-) -> PumpResult {
-    let cap = NonZeroUsize::new(DEFAULT_MEMORY_CAP).unwrap_or(NonZeroUsize::MIN);
-    let cr = match format {
-        Format::Cri => CrPolicy::Strip,
-        Format::JsonFile => CrPolicy::Keep,
-    };
-    let splitter = LineSplitter::new(max_len)
-        .with_memory_cap(cap)
-        .with_cr_policy(cr);
-    match format {
-        Format::Cri => pump(fd, stream, CriFormat::new(offset), splitter, sink, stop),
-        Format::JsonFile => pump(fd, stream, DockerJsonFormat::new(), splitter, sink, stop),
+/// What went wrong in one stream's copy, one message each.
+fn pump_problems(name: &str, r: &PumpResult, cfg: &Config) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(e) = &r.read_error {
+        v.push(format!("reading container {name}: {e}"));
     }
-}
-
-/// Readiness of `fd` (POLLIN, POLLHUP or POLLERR) within `timeout` ms; `stop` too if given.
-/// Returns (fd ready, stop ready).
-fn wait(fd: RawFd, stop: Option<RawFd>, timeout: libc::c_int) -> io::Result<(bool, bool)> {
-    let mut fds = [
-        libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: stop.unwrap_or(-1),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    loop {
-        // SAFETY: `fds` is a valid array of two pollfd for the duration of the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
-        if n >= 0 {
-            break;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
+    let s = &r.summary;
+    if s.write_errors > 0 {
+        let kind = s
+            .last_write_error
+            .map(|k| std::io::Error::from(k).to_string())
+            .unwrap_or_default();
+        v.push(format!(
+            "{name}: {} of {} records could not be written to {} ({} failed writes; last: {kind})",
+            s.records_lost,
+            s.records.saturating_add(s.records_lost),
+            cfg.log_path.display(),
+            s.write_errors
+        ));
     }
-    let any = libc::POLLIN | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
-    Ok((fds[0].revents & any != 0, fds[1].revents & any != 0))
-}
-
-/// Copies `fd` into `sink` until EOF, or until `stop` is readable (then drains without
-/// blocking).
-fn pump<F: RecordFormat>(
-    fd: OwnedFd,
-    stream: Stream,
-    format: F,
-    splitter: LineSplitter,
-    sink: SharedSink<LogOutput>,
-    stop: RawFd,
-) -> PumpResult {
-    let raw = fd.as_raw_fd();
-    let mut input = File::from(fd);
-    let mut w = LogWriter::new(stream, format, sink).with_splitter(splitter);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut read_error = None;
-    let mut draining: Option<u64> = None;
-    loop {
-        let ready = match draining {
-            None => match wait(raw, Some(stop), -1) {
-                // The signal first: a writer that never pauses must not keep us here.
-                Ok((_, true)) => {
-                    draining = Some(0);
-                    continue;
-                }
-                Ok((true, false)) => true,
-                Ok((false, false)) => continue,
-                Err(e) => {
-                    read_error = Some(e);
-                    break;
-                }
-            },
-            Some(done) if done >= DRAIN_CAP => break,
-            Some(_) => match wait(raw, None, 0) {
-                Ok((r, _)) => r,
-                Err(e) => {
-                    read_error = Some(e);
-                    break;
-                }
-            },
-        };
-        if !ready {
-            break;
-        }
-        match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                // Write errors are counted in the summary (policy Continue), never fatal.
-                let _ = w.write_chunk(buf.get(..n).unwrap_or(&buf));
-                if let Some(d) = draining.as_mut() {
-                    *d = d.saturating_add(n as u64);
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                read_error = Some(e);
-                break;
-            }
-        }
-    }
-    let summary = match w.finish() {
-        Ok(s) => s,
-        Err(_) => w.summary().clone(),
-    };
-    PumpResult {
-        summary,
-        read_error,
-    }
+    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
 
     #[test]
     fn detects_driver_invocations() {
@@ -586,48 +417,5 @@ mod tests {
         assert!(!is_driver_invocation(Some("bogus".as_ref()), false, sub));
         assert!(is_driver_invocation(None, true, sub));
         assert!(!is_driver_invocation(None, false, sub));
-    }
-
-    #[test]
-    fn parses_pairs_in_any_order() {
-        let c = parse_config(&os(&[
-            "utc",
-            "",
-            "format",
-            "json-file",
-            "log-path",
-            "/x",
-            "max-len",
-            "-1",
-        ]))
-        .unwrap();
-        assert_eq!(c.log_path, PathBuf::from("/x"));
-        assert_eq!(c.format, Format::JsonFile);
-        assert_eq!(c.max_len, MaxLen::Unlimited);
-        assert!(c.utc);
-        let c = parse_config(&os(&[
-            "max-len", "100", "naming", "kubelet", "log-path", "y",
-        ]))
-        .unwrap();
-        assert_eq!(c.max_len, MaxLen::from_signed(100));
-        assert_eq!(c.naming, Naming::Kubelet);
-        assert!(!c.utc);
-    }
-
-    #[test]
-    fn rejects_bad_configurations() {
-        for bad in [
-            &["format", "cri"][..],
-            &["log-path", ""],
-            &["log-path", "/x", "bogus", "1"],
-            &["log-path", "/x", "format"],
-            &["log-path", "/x", "format", "syslog"],
-            &["log-path", "/x", "log-path", "/y"],
-            &["log-path", "/x", "utc", "yes"],
-            &["log-path", "/x", "max-len", "16k"],
-            &["log-path", "/x", "naming", "weird"],
-        ] {
-            assert!(parse_config(&os(bad)).is_err(), "{bad:?}");
-        }
     }
 }
