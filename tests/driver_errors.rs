@@ -364,3 +364,38 @@ fn write_failures_reach_the_system_log_and_the_log_file() {
     // Nothing torn: every record is whole, and the big one is not there.
     assert!(recs.iter().all(|r| r.2.len() < 1000), "{}", recs.len());
 }
+
+#[test]
+fn run_by_hand_without_fds_3_to_5_says_so() {
+    // The driver creates descriptors of its own (signals, system log); they must never be
+    // taken for the container's streams when fds 3-5 are closed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.log");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["driver", "log-path", path.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("CTRLOG_SYSLOG_SOCKET", dir.path().join("none.sock"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: close(2) is async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            for fd in 3..=5 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let mut d = Driver {
+        child: cmd.spawn().unwrap(),
+        stdout: None,
+        stderr: None,
+        ready: fs::File::open("/dev/null").unwrap(),
+    };
+    assert_eq!(d.wait().code(), Some(2));
+    let err = d.stderr_text();
+    assert!(err.contains("fd 3 (container stdout) is not open"), "{err}");
+}

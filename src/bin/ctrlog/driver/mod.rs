@@ -247,7 +247,8 @@ fn take_fd(fd: RawFd) -> Option<OwnedFd> {
         return None;
     }
     // SAFETY: `fd` is open, and nothing else in this process owns it: the driver is the only
-    // user of fds 3-5, which were inherited from the parent and never opened by ctrlog.
+    // user of fds 3-5, which were inherited from the parent, and takes them before it creates
+    // any descriptor of its own.
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
@@ -280,7 +281,13 @@ fn signal_ready(ready: OwnedFd) {
 
 /// Drives a container's log: `pairs` are the KEY VALUE arguments.
 fn drive(pairs: &[OsString]) -> ExitCode {
-    // Signals first: from here on SIGTERM/SIGINT are never lost and never ignored.
+    // The inherited descriptors first, before this process creates any of its own: in a run
+    // by hand without fds 3-5, a descriptor of ours would land there and be taken for the
+    // container's. (fcntl and fstat do not block.)
+    let stdout = take_fd(FD_STDOUT);
+    let stderr = take_fd(FD_STDERR);
+    let ready = is_pipe(FD_READY).then(|| take_fd(FD_READY)).flatten();
+    // Then the signals: from here on SIGTERM/SIGINT are never lost and never ignored.
     let installed = Signals::install();
     let reporter = Reporter::from_env();
     let (mut signals, pending) = match installed {
@@ -310,17 +317,16 @@ fn drive(pairs: &[OsString]) -> ExitCode {
         reporter.report(msg);
         ExitCode::from(2)
     };
-    let Some(stdout) = take_fd(FD_STDOUT) else {
+    let Some(stdout) = stdout else {
         return fail(
             "fd 3 (container stdout) is not open: run me as containerd's binary:// logger",
         );
     };
-    let Some(stderr) = take_fd(FD_STDERR) else {
+    let Some(stderr) = stderr else {
         return fail(
             "fd 4 (container stderr) is not open: run me as containerd's binary:// logger",
         );
     };
-    let ready = is_pipe(FD_READY).then(|| take_fd(FD_READY)).flatten();
     let sink = match open_output(&cfg) {
         Ok(s) => SharedSink::new(s),
         Err(e) => return fail(&e),
