@@ -164,7 +164,7 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Installs the SIGTERM/SIGINT handlers. Call first: until [`Signals::watch`] runs,
+    /// Installs the SIGTERM/SIGINT handlers. Call first: until [`Pending::watch`] runs,
     /// signals are kept in the pipe.
     pub fn install() -> io::Result<(Signals, Pending)> {
         let (sig_r, sig_w) = UnixStream::pair()?;
