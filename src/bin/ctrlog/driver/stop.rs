@@ -316,9 +316,19 @@ mod tests {
     #[test]
     fn a_signal_while_running_stops_the_pumps_and_waits_for_done() {
         let mut e = ends(RUNNING);
-        e.sig_w.write_all(&[SIGINT as u8]).unwrap();
-        e.done_w = None; // done already: nothing to wait for
+        let mut sig_w = e.sig_w.try_clone().unwrap();
+        let stop_r = e.stop_r.try_clone().unwrap();
+        let done_w = e.done_w.take().unwrap();
+        let waiter = std::thread::spawn(move || {
+            sig_w.write_all(&[SIGINT as u8]).unwrap();
+            // The pumps are told to stop; the driver then finishes.
+            // (Bounded: a failure drops `done_w` while unwinding, which ends `run`.)
+            assert!(poll([stop_r.as_raw_fd()], Some(Duration::from_secs(60))).unwrap()[0]);
+            drop(done_w);
+        });
         assert_eq!(run(&e, Duration::from_secs(3600)), Outcome::Finished);
+        waiter.join().unwrap();
+        assert_eq!(e.stage.load(Ordering::SeqCst), RUNNING);
     }
 
     #[test]
