@@ -163,12 +163,33 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Everything the driver wrote on fd 5, up to its closing (blocks until the driver closes
-    /// fd 5: call after [`wait`](Self::wait) when the driver may hang before that).
+    /// Everything the driver wrote on fd 5, up to its closing (killing the driver and failing
+    /// if fd 5 is still open after [`HANG_GUARD`]).
     pub fn ready_bytes(&mut self) -> Vec<u8> {
+        let start = Instant::now();
         let mut v = Vec::new();
-        self.ready.read_to_end(&mut v).unwrap();
-        v
+        loop {
+            let mut p = libc::pollfd {
+                fd: self.ready.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(&mut p, 1, 100) } > 0 {
+                let mut buf = [0u8; 64];
+                match self.ready.read(&mut buf) {
+                    Ok(0) => return v,
+                    Ok(n) => v.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => panic!("reading the ready pipe: {e}"),
+                }
+            }
+            if start.elapsed() > HANG_GUARD {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("the driver neither signalled ready nor closed fd 5 (killed)");
+            }
+        }
     }
 
     /// Waits for the exit (killing the driver and failing after [`HANG_GUARD`]).
