@@ -3,135 +3,19 @@
 //! (container stdout/stderr), fd 5 (ready pipe), env CONTAINER_ID/CONTAINER_NAMESPACE, cwd the
 //! bundle directory; exactly as containerd 1.6's shim starts it.
 
-use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+#[path = "driver_util.rs"]
+mod driver_util;
+
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ctrlog");
-
-/// A pipe `(read, write)`, both ends close-on-exec, moved to fds >= 100 so that placing them
-/// on 3, 4 and 5 in the child never clobbers one another.
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` is a valid array of two ints.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    let high = |fd: RawFd| {
-        // SAFETY: `fd` was just returned by pipe2 and is owned here.
-        let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100) };
-        assert!(new >= 100);
-        // SAFETY: `fd` is ours; `new` is a fresh descriptor we now own.
-        unsafe {
-            libc::close(fd);
-            OwnedFd::from_raw_fd(new)
-        }
-    };
-    (high(fds[0]), high(fds[1]))
-}
-
-/// A running driver and the container's side of its pipes.
-struct Driver {
-    child: Child,
-    stdout: Option<File>,
-    stderr: Option<File>,
-    ready: File,
-}
+use driver_util::*;
 
 fn spawn_in(dir: &Path, args: &[&str], container: bool) -> Driver {
-    let (out_r, out_w) = pipe();
-    let (err_r, err_w) = pipe();
-    let (ready_r, ready_w) = pipe();
-    let (a, b, c) = (out_r.as_raw_fd(), err_r.as_raw_fd(), ready_w.as_raw_fd());
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if container {
-        cmd.env("CONTAINER_ID", "ctr1")
-            .env("CONTAINER_NAMESPACE", "default");
-    }
-    // SAFETY: only async-signal-safe calls (dup2) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            for (src, dst) in [(a, 3), (b, 4), (c, 5)] {
-                if libc::dup2(src, dst) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().expect("spawn ctrlog");
-    // The driver's ends live only in the child now.
-    drop((out_r, err_r, ready_w));
-    Driver {
-        child,
-        stdout: Some(File::from(out_w)),
-        stderr: Some(File::from(err_w)),
-        ready: File::from(ready_r),
-    }
-}
-
-impl Driver {
-    /// Everything the driver wrote on fd 5, up to its closing.
-    fn ready_bytes(&mut self) -> Vec<u8> {
-        let mut v = Vec::new();
-        self.ready.read_to_end(&mut v).unwrap();
-        v
-    }
-
-    /// Waits for the exit (killing the driver and failing after a generous hang guard).
-    fn wait(&mut self) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            if start.elapsed() > Duration::from_secs(60) {
-                let _ = self.child.kill();
-                panic!("the driver did not exit");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn close_streams(&mut self) {
-        self.stdout = None;
-        self.stderr = None;
-    }
-}
-
-/// `(stream, tag, content)` of every CRI record.
-fn cri_records(path: &Path) -> Vec<(String, String, String)> {
-    let text = fs::read_to_string(path).unwrap();
-    text.lines()
-        .map(|l| {
-            let mut it = l.splitn(4, ' ');
-            let ts = it.next().unwrap();
-            assert!(
-                ctrlog::time::parse_rfc3339nano(ts.as_bytes()).is_ok(),
-                "bad time in {l:?}"
-            );
-            let stream = it.next().unwrap().to_owned();
-            let tag = it.next().unwrap().to_owned();
-            let content = it.next().unwrap_or("").to_owned();
-            (stream, tag, content)
-        })
-        .collect()
-}
-
-fn of(records: &[(String, String, String)], stream: &str) -> Vec<String> {
-    records
-        .iter()
-        .filter(|r| r.0 == stream)
-        .map(|r| format!("{} {}", r.1, r.2))
-        .collect()
+    Spawn::new(dir, args).container(container).start()
 }
 
 fn log_path(dir: &Path) -> PathBuf {
@@ -177,7 +61,7 @@ fn ready_first_then_both_streams_with_pairs_in_any_order() {
         );
         assert_eq!(of(&recs, "stderr"), ["F oops", "P last"], "order {i}");
         assert!(recs.iter().all(|r| r.0 == "stdout" || r.0 == "stderr"));
-        assert!(!dir.path().join("ctrlog-driver.err").exists());
+        assert!(err_file(dir.path()).is_none());
     }
 }
 
@@ -277,16 +161,18 @@ fn sigterm_drains_what_is_readable_and_exits_without_eof() {
 
 #[test]
 fn bad_configuration_exits_2_without_ready() {
-    let cases: [&[&str]; 6] = [
-        &["bogus", "1", "log-path", "/tmp/x"],
-        &["format", "cri"],
-        &["log-path", "LOG", "format", "syslog"],
-        &["max-file", "0", "log-path", "LOG"],
-        &["log-path", "LOG", "utc", "maybe"],
-        &["log-path", "LOG", "max-len"],
+    // (arguments, whether log-path is usable: then the reason is also recorded there)
+    let cases: [(&[&str], bool); 6] = [
+        (&["bogus", "1", "log-path", "LOG"], true),
+        (&["format", "cri"], false),
+        (&["log-path", "LOG", "format", "syslog"], true),
+        (&["max-file", "0", "log-path", "LOG"], true),
+        (&["log-path", "LOG", "utc", "maybe"], true),
+        (&["log-path", "LOG", "max-len"], true),
     ];
-    for (i, case) in cases.iter().enumerate() {
+    for (i, (case, recorded)) in cases.iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
+        let cwd = bundle(dir.path());
         let path = dir.path().join("ctr.log");
         let args: Vec<&str> = case
             .iter()
@@ -298,30 +184,40 @@ fn bad_configuration_exits_2_without_ready() {
                 }
             })
             .collect();
-        let mut d = spawn_in(dir.path(), &args, true);
+        let mut d = spawn_in(&cwd, &args, true);
         assert_eq!(d.ready_bytes(), b"", "case {i}: no ready byte");
         let st = d.wait();
         assert_eq!(st.code(), Some(2), "case {i}");
-        let err = fs::read_to_string(dir.path().join("ctrlog-driver.err")).unwrap();
+        let err = err_file(&cwd).unwrap();
         assert!(err.starts_with("ctrlog driver [default/ctr1]: "), "{err}");
-        assert!(!path.exists(), "case {i}: no output opened");
+        if *recorded {
+            // One stderr record, the reason, and nothing else.
+            let recs = cri_records(&path);
+            assert_eq!(recs.len(), 1, "case {i}: {recs:?}");
+            assert_eq!(recs[0].0, "stderr");
+            assert!(recs[0].2.starts_with("ctrlog: "), "case {i}: {recs:?}");
+        } else {
+            assert!(!path.exists(), "case {i}: no output opened");
+        }
     }
     // The message names the problem.
     let dir = tempfile::tempdir().unwrap();
-    let mut d = spawn_in(dir.path(), &["bogus", "", "log-path", "/tmp/x"], true);
+    let cwd = bundle(dir.path());
+    let mut d = spawn_in(&cwd, &["bogus", "", "log-path", "/nonexistent/x"], true);
     assert_eq!(d.wait().code(), Some(2));
-    let err = fs::read_to_string(dir.path().join("ctrlog-driver.err")).unwrap();
-    assert!(err.contains("unknown key \"bogus\""), "{err}");
+    let err = err_file(&cwd).unwrap();
+    assert!(err.contains("unknown key 'bogus'"), "{err}");
 }
 
 #[test]
 fn unopenable_output_exits_2_without_ready() {
     let dir = tempfile::tempdir().unwrap();
+    let cwd = bundle(dir.path());
     let path = dir.path().join("missing-dir").join("ctr.log");
-    let mut d = spawn_in(dir.path(), &["log-path", path.to_str().unwrap()], true);
+    let mut d = spawn_in(&cwd, &["log-path", path.to_str().unwrap()], true);
     assert_eq!(d.ready_bytes(), b"");
     assert_eq!(d.wait().code(), Some(2));
-    let err = fs::read_to_string(dir.path().join("ctrlog-driver.err")).unwrap();
+    let err = err_file(&cwd).unwrap();
     assert!(err.contains("cannot open"), "{err}");
 }
 
@@ -427,10 +323,15 @@ fn fd_5_that_is_not_a_pipe_is_left_alone() {
 #[test]
 fn write_errors_are_counted_and_never_stop_the_draining() {
     let dir = tempfile::tempdir().unwrap();
-    let mut d = spawn_in(dir.path(), &["log-path", "/dev/full"], true);
+    let cwd = bundle(dir.path());
+    let path = dir.path().join("full.log");
+    // `ulimit -f 4k`: every write past 4096 bytes fails (EFBIG), like a full disk.
+    let mut d = Spawn::new(&cwd, &["log-path", path.to_str().unwrap()])
+        .file_size_limit(4096)
+        .start();
     assert_eq!(d.ready_bytes(), [0]);
     // Far more than a pipe holds: these writes complete only if the driver keeps reading
-    // although every write to /dev/full fails (ENOSPC).
+    // although writing the records fails.
     let mut out = d.stdout.take().unwrap();
     for i in 0..20_000 {
         writeln!(out, "line {i:06} {}", "x".repeat(40)).unwrap();
@@ -438,10 +339,13 @@ fn write_errors_are_counted_and_never_stop_the_draining() {
     drop(out);
     d.close_streams();
     assert_eq!(d.wait().code(), Some(1));
-    let err = fs::read_to_string(dir.path().join("ctrlog-driver.err")).unwrap();
+    let err = err_file(&cwd).unwrap();
     assert!(err.contains("stdout: "), "{err}");
     assert!(
-        err.contains("records could not be written to /dev/full"),
+        err.contains(&format!(
+            "records could not be written to {}",
+            path.display()
+        )),
         "{err}"
     );
     assert!(err.contains("of 20000 records"), "{err}");
