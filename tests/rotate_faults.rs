@@ -172,15 +172,18 @@ fn torn_record_is_cut_at_open() {
     l.write_all(b"c\n").unwrap();
     drop(l);
     assert_eq!(read(&path), b"a\nb\nc\n");
-    // A file without any newline is one torn record; a big one is read back in chunks.
+    // A torn record after the only newline; a big one is read back in chunks.
     let mut big = vec![b'z'; 200_000];
     big.insert(0, b'\n');
     std::fs::write(&path, &big).unwrap();
     drop(RotatingFile::open(&path, o.clone()).unwrap());
     assert_eq!(read(&path), b"\n");
+    // A file without any newline has no record boundary: refused and left whole (it used to be
+    // emptied; issue 9 item 8).
     std::fs::write(&path, b"no newline").unwrap();
-    drop(RotatingFile::open(&path, o).unwrap());
-    assert_eq!(read(&path), b"");
+    let err = RotatingFile::open(&path, o).unwrap_err();
+    assert!(matches!(err, RotateError::NoRecordBoundary { .. }), "{err}");
+    assert_eq!(read(&path), b"no newline");
 }
 
 // ---------------------------------------------------------------------------------------------

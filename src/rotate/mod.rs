@@ -98,13 +98,14 @@
 mod compress;
 mod fuzz;
 mod naming;
+mod plain;
 mod set;
 mod sys;
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -117,6 +118,7 @@ pub use fuzz::fuzz_rotate_ops;
 pub use naming::{
     CtrlogNaming, DockerNaming, KubeletNaming, Naming, NamingScheme, CTRLOG_SEQ_WIDTH,
 };
+pub use plain::PlainFile;
 pub use set::{classify, EntryKind};
 
 /// Errors of the rotating writer. Every I/O variant names the operation and the path.
@@ -177,6 +179,47 @@ pub enum RotateError {
         /// The live file.
         path: PathBuf,
     },
+    /// The path is a symbolic link. It is never written through: a link planted in a log
+    /// directory would point the writer (often root) at any file on the system.
+    #[error("{}: is a symbolic link, refusing to write through it", path.display())]
+    Symlink {
+        /// The path given to `open`.
+        path: PathBuf,
+    },
+    /// The path is not a regular file (a FIFO, a device, a directory, ...).
+    #[error("{}: is {kind}, not a regular file", path.display())]
+    NotRegular {
+        /// The path given to `open`.
+        path: PathBuf,
+        /// What it is instead (`a FIFO`, `a directory`, ...).
+        kind: &'static str,
+    },
+    /// The directory the file goes in does not exist. Directories are never created.
+    #[error(
+        "{}: directory {} does not exist (parent directories are not created)",
+        path.display(),
+        dir.display()
+    )]
+    NoParent {
+        /// The path given to `open`.
+        path: PathBuf,
+        /// Its missing directory.
+        dir: PathBuf,
+    },
+    /// With [`RecordEnd::Newline`], an existing file that is not empty and holds no newline:
+    /// it has no record boundary to cut a torn record back to, so it is not a log of
+    /// newline-ended records and is left alone.
+    #[error(
+        "{}: {size} bytes and no newline: not a log of newline-ended records, refusing to \
+         cut or append to it",
+        path.display()
+    )]
+    NoRecordBoundary {
+        /// The live file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+    },
     /// The naming scheme has no free name left (sequence or year 9999 exhausted).
     #[error("{}: no free backup name", path.display())]
     NoBackupName {
@@ -202,6 +245,22 @@ impl RotateError {
             op,
             path: path.to_path_buf(),
             source,
+        }
+    }
+}
+
+impl RotateError {
+    /// The error of [`sys::open_log`] for `path`.
+    fn open(path: &Path, op: &'static str, f: sys::OpenFailure) -> Self {
+        let path = path.to_path_buf();
+        match f {
+            sys::OpenFailure::Symlink => RotateError::Symlink { path },
+            sys::OpenFailure::NotRegular(kind) => RotateError::NotRegular { path, kind },
+            sys::OpenFailure::NoParent => RotateError::NoParent {
+                dir: set::dir_or_dot(path.parent().unwrap_or(Path::new(""))).to_path_buf(),
+                path,
+            },
+            sys::OpenFailure::Io(source) => RotateError::Io { op, path, source },
         }
     }
 }
@@ -500,15 +559,10 @@ const WRITEBACK_EVERY: u64 = 1 << 20;
 const BACKOFF_START: u32 = 16;
 const BACKOFF_MAX: u32 = 4096;
 
-fn open_live(path: &Path, mode: u32, excl: bool) -> io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.read(true).append(true).mode(mode);
-    if excl {
-        o.create_new(true);
-    } else {
-        o.create(true);
-    }
-    o.open(path)
+/// Opens the live file: never through a symlink, never anything but a regular file, never
+/// blocking (see [`sys::open_log`]).
+fn open_live(path: &Path, mode: u32, create: sys::Create) -> Result<File, RotateError> {
+    sys::open_log(path, mode, create).map_err(|f| RotateError::open(path, "open", f))
 }
 
 impl RotatingFile {
@@ -525,12 +579,8 @@ impl RotatingFile {
             .ok_or_else(|| RotateError::BadPath { path: path.clone() })?
             .to_owned();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(&dir).map_err(|e| RotateError::io("mkdir", &dir, e))?;
-        }
-        let existed = path.exists();
-        let file =
-            open_live(&path, opts.mode, false).map_err(|e| RotateError::io("open", &path, e))?;
+        let existed = std::fs::symlink_metadata(&path).is_ok();
+        let file = open_live(&path, opts.mode, sys::Create::IfMissing)?;
         if !existed {
             // The umask applies at creation; set the mode the caller asked for.
             let _ = file.set_permissions(std::fs::Permissions::from_mode(opts.mode));
@@ -646,6 +696,20 @@ impl RotatingFile {
     /// Startup recovery, before any write: temporaries removed, complete `.gz` twins win,
     /// excess backups pruned, torn trailing record cut.
     fn recover(&mut self, record_end: RecordEnd) -> Result<(), RotateError> {
+        // The live file first: a file that is not a log of ours is refused before anything in
+        // its directory is touched.
+        let tail = match record_end {
+            RecordEnd::Newline => {
+                find_tail(&self.file).map_err(|e| RotateError::io("read", &self.path, e))?
+            }
+            RecordEnd::Any => Tail::Clean,
+        };
+        if let Tail::NoBoundary(size) = tail {
+            return Err(RotateError::NoRecordBoundary {
+                path: self.path.clone(),
+                size,
+            });
+        }
         let shared = Arc::clone(&self.shared);
         let _guard = shared.lock();
         let paths = &shared.paths;
@@ -666,8 +730,10 @@ impl RotatingFile {
             }
         }
         self.prune_locked(self.backups_allowed(0), &mut FsState::default())?;
-        if record_end == RecordEnd::Newline {
-            cut_torn_tail(&self.file).map_err(|e| RotateError::io("truncate", &self.path, e))?;
+        if let Tail::Torn(keep) = tail {
+            self.file
+                .set_len(keep)
+                .map_err(|e| RotateError::io("truncate", &self.path, e))?;
         }
         Ok(())
     }
@@ -727,7 +793,7 @@ impl RotatingFile {
         // Make room: the new backup must fit in the count.
         self.prune_locked(self.backups_allowed(1), &mut st)?;
         let live_is_ours =
-            matches!(sys::stat(&self.path), Ok(p) if (p.dev, p.ino) == (old.dev, old.ino));
+            matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (old.dev, old.ino));
         let backup = if self.backups == Backups::Count(0) {
             if live_is_ours {
                 remove_file(&self.path)?;
@@ -782,14 +848,14 @@ impl RotatingFile {
                 }
             }
         };
-        let file = match open_live(&self.path, old.mode, true) {
+        let file = match open_live(&self.path, old.mode, sys::Create::New) {
             Ok(f) => f,
             Err(e) => {
                 if let Some(dest) = &backup {
                     // Put the old file back so that writing continues where it was.
                     let _ = sys::rename_noreplace(dest, &self.path);
                 }
-                return Err(RotateError::io("create", &self.path, e));
+                return Err(e);
             }
         };
         let _ = file.set_permissions(std::fs::Permissions::from_mode(old.mode));
@@ -819,8 +885,7 @@ impl RotatingFile {
     /// `ReopenContainerLog` after an external rotation). A no-op if the path still names the
     /// current file. Never rotates.
     pub fn reopen(&mut self) -> Result<(), RotateError> {
-        let file = open_live(&self.path, self.mode, false)
-            .map_err(|e| RotateError::io("open", &self.path, e))?;
+        let file = open_live(&self.path, self.mode, sys::Create::IfMissing)?;
         let st = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
         if (st.dev, st.ino) == self.id {
             self.size = st.size;
@@ -848,7 +913,7 @@ impl RotatingFile {
         self.since_check = 0;
         let st = sys::fstat(&self.file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
         let gone = st.nlink == 0
-            || !matches!(sys::stat(&self.path), Ok(p) if (p.dev, p.ino) == (st.dev, st.ino));
+            || !matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (st.dev, st.ino));
         if gone {
             return self.reopen();
         }
@@ -872,39 +937,16 @@ impl RotatingFile {
 
     /// Appends the rest of `buf` (from `done`, already written) or cuts the file back to where
     /// the record started and returns the error.
-    fn append_from(&mut self, buf: &[u8], mut done: usize) -> io::Result<()> {
-        let err = loop {
-            let Some(rest) = buf.get(done..) else {
-                break None;
-            };
-            if rest.is_empty() {
-                break None;
+    fn append_from(&mut self, buf: &[u8], done: usize) -> io::Result<()> {
+        match plain::append_whole(&mut self.file, buf, done, self.size) {
+            Ok(()) => Ok(()),
+            Err(f) => {
+                match f.end {
+                    Ok(end) => self.size = end,
+                    Err(at) => self.repair_at = Some(at),
+                }
+                Err(f.error)
             }
-            match self.file.write(rest) {
-                Ok(0) => break Some(io::Error::from(io::ErrorKind::WriteZero)),
-                Ok(n) => done = done.saturating_add(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Some(e),
-            }
-        };
-        let Some(err) = err else { return Ok(()) };
-        self.cut_partial(done);
-        Err(err)
-    }
-
-    /// Cuts off the `done` bytes of a record that could not be finished.
-    fn cut_partial(&mut self, done: usize) {
-        if done == 0 {
-            return;
-        }
-        let start = match self.file.metadata() {
-            Ok(m) => m.len().saturating_sub(done as u64),
-            Err(_) => self.size,
-        };
-        if self.file.set_len(start).is_err() {
-            self.repair_at = Some(start);
-        } else {
-            self.size = start;
         }
     }
 
@@ -1125,15 +1167,24 @@ fn gz_complete(gz: &Path, raw: &Path) -> bool {
     }
 }
 
-/// Cuts bytes after the last `\n` (a torn record). Reads backwards in 64 KiB chunks.
-fn cut_torn_tail(file: &File) -> io::Result<()> {
+/// Where the live file's records end.
+#[derive(Debug, PartialEq, Eq)]
+enum Tail {
+    /// Empty, or ends with `\n`.
+    Clean,
+    /// Bytes after the last `\n` (a torn record): keep this many bytes.
+    Torn(u64),
+    /// Not empty and no `\n` anywhere: no record boundary at all.
+    NoBoundary(u64),
+}
+
+/// Finds a torn trailing record. Reads backwards in 64 KiB chunks (memory stays bounded
+/// whatever the size of the file or of its last record).
+fn find_tail(file: &File) -> io::Result<Tail> {
     const CHUNK: u64 = 64 * 1024;
     let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(());
-    }
     let mut f = file;
-    let mut buf = vec![0u8; CHUNK as usize];
+    let mut buf = vec![0u8; CHUNK.min(len) as usize];
     let mut end = len;
     while end > 0 {
         let start = end.saturating_sub(CHUNK);
@@ -1143,14 +1194,19 @@ fn cut_torn_tail(file: &File) -> io::Result<()> {
         f.read_exact(chunk)?;
         if let Some(i) = memchr::memrchr(b'\n', chunk) {
             let keep = start + i as u64 + 1;
-            if keep < len {
-                file.set_len(keep)?;
-            }
-            return Ok(());
+            return Ok(if keep < len {
+                Tail::Torn(keep)
+            } else {
+                Tail::Clean
+            });
         }
         end = start;
     }
-    file.set_len(0)
+    Ok(if len == 0 {
+        Tail::Clean
+    } else {
+        Tail::NoBoundary(len)
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use ctrlog::cri::write::{
     CopySummary, CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen,
-    RecordFormat, RecordSink, WriteErrorPolicy, WriteSink, DEFAULT_MEMORY_CAP,
+    RecordFormat, WriteErrorPolicy, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::Stream;
 use ctrlog::rotate::Naming;
@@ -132,7 +132,7 @@ pub fn run(args: Args) -> ExitCode {
             Err(e) => return crate::fail(e),
         },
         None => match dup(io::stdout().as_fd()) {
-            Ok(f) => LogOutput::Plain(WriteSink(f)),
+            Ok(f) => LogOutput::stdout(f),
             Err(e) => return crate::fail(format_args!("cannot use stdout: {e}")),
         },
     };
@@ -172,37 +172,41 @@ fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<File> {
 }
 
 /// Drains `input` into `out`; the exit status, and the sink back for closing.
-fn copy<F: RecordFormat, K: RecordSink>(
+fn copy<F: RecordFormat>(
     stream: Stream,
     format: F,
     splitter: LineSplitter,
     policy: WriteErrorPolicy,
     input: File,
-    out: K,
-) -> (ExitCode, K) {
+    out: LogOutput,
+) -> (ExitCode, LogOutput) {
     let mut w = LogWriter::new(stream, format, out)
         .with_splitter(splitter)
         .with_write_error_policy(policy);
     let code = match w.copy_from(input) {
-        Ok(summary) => report(&summary),
+        Ok(summary) => report(&summary, w.sink_mut()),
         Err(e) => {
-            eprintln!("ctrlog: {e}");
+            eprintln!("ctrlog: {}: {e}", w.sink_mut().name());
             ExitCode::from(1)
         }
     };
     (code, w.into_sink())
 }
 
-fn report(s: &CopySummary) -> ExitCode {
+/// One line naming the output and the reason when records were lost (a failed write left no
+/// partial record: the output was cut back to the record boundary before it).
+fn report(s: &CopySummary, out: &LogOutput) -> ExitCode {
     if s.write_errors == 0 {
         return ExitCode::SUCCESS;
     }
-    let kind = s
-        .last_write_error
-        .map(|k| io::Error::from(k).to_string())
-        .unwrap_or_default();
+    let reason = match (out.last_error(), s.last_write_error) {
+        (Some(e), _) => e.to_string(),
+        (None, Some(k)) => io::Error::from(k).to_string(),
+        (None, None) => String::new(),
+    };
     eprintln!(
-        "ctrlog: {} of {} records could not be written ({} failed writes; last: {kind})",
+        "ctrlog: {}: {} of {} records could not be written ({} failed writes; last: {reason})",
+        out.name(),
         s.records_lost,
         s.records + s.records_lost,
         s.write_errors
