@@ -69,7 +69,7 @@ fn external_deletion_is_detected() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.log");
     let o = RotateOptions {
-        check_every: 0,
+        check_interval: Duration::ZERO,
         ..opts(Some(100), Backups::Count(1), Naming::Ctrlog)
     };
     let mut l = RotatingFile::open(&path, o).unwrap();
@@ -86,7 +86,7 @@ fn external_truncation_resyncs_size() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.log");
     let o = RotateOptions {
-        check_every: 0,
+        check_interval: Duration::ZERO,
         ..opts(Some(20), Backups::Count(1), Naming::Ctrlog)
     };
     let mut l = RotatingFile::open(&path, o).unwrap();
@@ -298,7 +298,8 @@ fn crash_opts() -> RotateOptions {
         compress: true,
         naming: Naming::Ctrlog,
         durability: Durability::EveryRecord,
-        check_every: 64,
+        // Checks often, so that crashes also land in the middle of them.
+        check_interval: Duration::from_millis(1),
         ..RotateOptions::default()
     }
 }

@@ -143,3 +143,50 @@ fn missing_parent_is_an_error_not_created() {
     );
     assert!(!dir.path().join("typo").exists());
 }
+
+/// Item 10: the identity check runs on time, not on a count of records. With a zero interval
+/// the record after a rename lands in a new file at the path; the renamed file keeps what was
+/// written before.
+#[test]
+fn renamed_live_file_is_noticed_at_the_next_write_with_zero_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.log");
+    let o = RotateOptions {
+        check_interval: Duration::ZERO,
+        ..newline_opts(None)
+    };
+    let mut l = RotatingFile::open(&path, o).unwrap();
+    l.write_all(b"one\n").unwrap();
+    std::fs::rename(&path, dir.path().join("moved")).unwrap();
+    l.write_all(b"two\n").unwrap();
+    assert_eq!(read(&path), b"two\n");
+    assert_eq!(read(&dir.path().join("moved")), b"one\n");
+    assert_eq!(l.stats().reopens, 1);
+    // A symlink put at the path is never followed: writing goes on into the current file.
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("moved"), &path).unwrap();
+    l.write_all(b"three\n").unwrap();
+    assert_eq!(read(&dir.path().join("moved")), b"one\n");
+    assert_eq!(l.stats().reopens, 1);
+}
+
+/// The documented bound: before the interval has passed, records still go to the deleted
+/// file; a rotation checks the path whatever the interval.
+#[test]
+fn deletion_is_noticed_at_rotation_whatever_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.log");
+    let o = RotateOptions {
+        check_interval: Duration::from_secs(3600),
+        ..newline_opts(Some(10))
+    };
+    let mut l = RotatingFile::open(&path, o).unwrap();
+    l.write_all(b"one\n").unwrap();
+    std::fs::remove_file(&path).unwrap();
+    l.write_all(b"two\n").unwrap();
+    assert!(!path.exists(), "checked before the interval passed");
+    // 8 + 4 > 10: rotates, and the rotation finds the path gone.
+    l.write_all(b"six\n").unwrap();
+    assert_eq!(read(&path), b"six\n");
+    assert_eq!(names(dir.path()), ["c.log"]);
+}

@@ -42,16 +42,30 @@
 //!   `<backup>.gz`, then removes the raw backup. The writer never waits for it: a slow
 //!   compression delays nothing, a failing one leaves that backup raw (retried by the next
 //!   writer that opens the set) and moves on to the others.
-//! - **Open** creates missing parent directories (like lumberjack's `MkdirAll`; mode 0777
-//!   minus the umask), appends to an existing file (never rotates on open) and takes an advisory
-//!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. Startup
-//!   recovery removes temporaries, removes a raw backup whose `.gz` twin is complete (or the
-//!   `.gz` if it is not), prunes excess backups, cuts a torn trailing record (see
-//!   [`RecordEnd`]) and resumes compression of raw backups.
-//! - **External changes.** Every [`RotateOptions::check_every`] records (and at rotation) the
-//!   writer `fstat`s its file: if it was deleted (link count 0) or renamed away, a new file is
-//!   opened at the path; if it was truncated, the size is re-synced. [`RotatingFile::reopen`]
-//!   does this on demand (kubelet's `ReopenContainerLog` flow).
+//! - **Open** appends to an existing file (never rotates on open) and takes an advisory
+//!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. The live
+//!   file (at open, at rotation, at a re-open) is opened with `O_NOFOLLOW | O_NONBLOCK` and
+//!   `fstat`ed: a symbolic link at the path is refused ([`RotateError::Symlink`]; a link planted
+//!   in a log directory would otherwise point a writer running as root at any file), and so is
+//!   anything but a regular file ([`RotateError::NotRegular`]: a FIFO is refused at once, never
+//!   waited on). **Parent directories are not created** ([`RotateError::NoParent`]): the one
+//!   who chooses the path makes its directory (kubelet makes the pod and container log
+//!   directories, dockerd the container directory), and a mistyped path run as root must not
+//!   create a tree. Startup recovery first looks at the live file's tail: with
+//!   [`RecordEnd::Newline`], bytes after the last `\n` are a torn record and are cut, but a
+//!   non-empty file without any `\n` has no record boundary and is refused, untouched
+//!   ([`RotateError::NoRecordBoundary`]). Then it removes temporaries, removes a raw backup
+//!   whose `.gz` twin is complete (or the `.gz` if it is not), prunes excess backups and
+//!   resumes compression of raw backups. Backups are found by listing the directory; entries
+//!   that are not regular files (symlinks included) are never part of the set.
+//! - **External changes.** Before a write, once [`RotateOptions::check_interval`] (default
+//!   1 s, monotonic clock) has passed since the last check, and at every rotation, the writer
+//!   `fstat`s its file and `lstat`s the path: if the file was deleted (link count 0) or renamed
+//!   away, a new file is opened at the path; if it was truncated, the size is re-synced. The
+//!   bound: records written within one interval after a deletion or rename still go to the
+//!   old file (at most interval × write rate of them; a zero interval checks before every
+//!   record). [`RotatingFile::reopen`] does this on demand (kubelet's `ReopenContainerLog`
+//!   flow). A symlink put at the path is not followed: writing goes on into the current file.
 //! - **Failures.** A failed rotation (for example a rename error) keeps appending to the
 //!   current file and retries after a back-off (16, 32, ... up to 4096 records); the file is
 //!   never truncated as a fallback. A write that fails with `ENOSPC`, `EDQUOT` or `EFBIG` leaves
@@ -79,6 +93,15 @@
 //!   next free second. kubelet's `MaxFiles` counts the live file: `Count(MaxFiles - 1)`.
 //! - nerdctl's json-file driver keeps unlimited backups with Docker's default `max-file=1`;
 //!   ctrlog maps `max-file=1` to no backups, as Docker does.
+//! - lumberjack (`MkdirAll(dir, 0755)`), containerd's CRI `openLogFile` (`MkdirAll(dir, 0755)`)
+//!   and nerdctl's json-file `Init` (`MkdirAll(dir, 0700)`) create missing parent directories;
+//!   ctrlog does not (see **Open**). In containerd's and nerdctl's flows the directory already
+//!   exists (kubelet's `MkdirAll` of the pod log directory, nerdctl's data store), so nothing
+//!   changes there; a path with a typo fails instead of creating a tree.
+//! - None of the references refuses a symlink or a FIFO at the log path (Go's `os.OpenFile`
+//!   follows links and blocks on a FIFO); ctrlog refuses both (see **Open**).
+//! - lumberjack, Docker and kubelet never cut a live file at open; ctrlog cuts a torn record
+//!   (a crash in the middle of a write) so that the next record starts on its own line.
 //!
 //! # Limits
 //! - Linux/Unix only (`flock`, `renameat2`; `sync_file_range` on Linux). The lock is advisory
@@ -90,7 +113,12 @@
 //!   the set stays valid and pruning keeps the count, but numbers are not compacted, so a
 //!   backup can sit above `max-file - 1` where Docker's reader does not look.
 //! - [`RecordEnd::Newline`] (the default) cuts everything after the last `\n` of the live file
-//!   at open; use [`RecordEnd::Any`] for files whose records do not end with a newline.
+//!   at open (and refuses a file with no `\n` at all); use [`RecordEnd::Any`] for files whose
+//!   records do not end with a newline.
+//! - The identity check reads the monotonic clock once per record (vDSO, no system call) and
+//!   costs an `fstat` and an `lstat` per interval.
+//! - [`PlainFile`] is the non-rotating output with the same open rules, lock and
+//!   record-boundary failure handling (but no recovery at open: it may be any file).
 //! - [`Durability::OnRotate`] waits for the rotated file to reach the disk at every rotation
 //!   (one `fsync` of the file, one of the directory); see BENCHMARKS.md for the cost.
 
@@ -110,6 +138,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::size::SizeError;
 use crate::time::{Clock, Offset, SystemClock};
@@ -366,9 +395,10 @@ pub struct RotateOptions {
     pub offset: Offset,
     /// Where "now" comes from (kubelet backup names).
     pub clock: Arc<dyn Clock + Send + Sync>,
-    /// Check the file for deletion, renaming and truncation every this many records (and at
-    /// each rotation); 0 checks before every record.
-    pub check_every: u32,
+    /// Check the live file for deletion, renaming and truncation before a write when at least
+    /// this long has passed since the last check (and at each rotation); zero checks before
+    /// every record. Default 1 s.
+    pub check_interval: Duration,
 }
 
 impl fmt::Debug for RotateOptions {
@@ -382,7 +412,7 @@ impl fmt::Debug for RotateOptions {
             .field("mode", &format_args!("{:o}", self.mode))
             .field("record_end", &self.record_end)
             .field("offset", &self.offset)
-            .field("check_every", &self.check_every)
+            .field("check_interval", &self.check_interval)
             .finish_non_exhaustive()
     }
 }
@@ -399,7 +429,7 @@ impl Default for RotateOptions {
             record_end: RecordEnd::default(),
             offset: Offset::Local,
             clock: Arc::new(SystemClock),
-            check_every: 1024,
+            check_interval: DEFAULT_CHECK_INTERVAL,
         }
     }
 }
@@ -528,8 +558,10 @@ pub struct RotatingFile {
     durability: Durability,
     mode: u32,
     clock: Arc<dyn Clock + Send + Sync>,
-    check_every: u32,
-    since_check: u32,
+    check_interval: Duration,
+    /// When the live file's identity was last checked (monotonic: a wall-clock jump neither
+    /// stops nor floods the checks).
+    last_check: Instant,
     retry_in: u32,
     backoff: u32,
     /// A record start the file must be cut back to before the next write (a failed cut).
@@ -555,6 +587,10 @@ impl fmt::Debug for RotatingFile {
 /// With [`Durability::OnRotate`], writeback is started every this many bytes, so that the
 /// `fsync` before a rotation waits for at most about this much.
 const WRITEBACK_EVERY: u64 = 1 << 20;
+
+/// [`RotateOptions::check_interval`] by default: a deleted or renamed live file is noticed at
+/// the first write a second or more after the last check.
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 const BACKOFF_START: u32 = 16;
 const BACKOFF_MAX: u32 = 4096;
@@ -606,8 +642,8 @@ impl RotatingFile {
             durability: opts.durability,
             mode: opts.mode,
             clock: opts.clock,
-            check_every: opts.check_every,
-            since_check: 0,
+            check_interval: opts.check_interval,
+            last_check: Instant::now(),
             retry_in: 0,
             backoff: BACKOFF_START,
             repair_at: None,
@@ -873,7 +909,7 @@ impl RotatingFile {
         self.file = file;
         self.id = (new.dev, new.ino);
         self.size = new.size;
-        self.since_check = 0;
+        self.last_check = Instant::now();
         self.unsynced = 0;
         if backup.is_some() {
             self.wake_worker();
@@ -885,6 +921,7 @@ impl RotatingFile {
     /// `ReopenContainerLog` after an external rotation). A no-op if the path still names the
     /// current file. Never rotates.
     pub fn reopen(&mut self) -> Result<(), RotateError> {
+        self.last_check = Instant::now();
         let file = open_live(&self.path, self.mode, sys::Create::IfMissing)?;
         let st = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
         if (st.dev, st.ino) == self.id {
@@ -908,9 +945,10 @@ impl RotatingFile {
     }
 
     /// Checks the live file now: re-opens it if it was deleted or renamed away, re-syncs the
-    /// size if it was truncated. Runs by itself every [`RotateOptions::check_every`] records.
+    /// size if it was truncated. Runs by itself before a write once
+    /// [`RotateOptions::check_interval`] has passed since the last check.
     pub fn refresh(&mut self) -> Result<(), RotateError> {
-        self.since_check = 0;
+        self.last_check = Instant::now();
         let st = sys::fstat(&self.file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
         let gone = st.nlink == 0
             || !matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (st.dev, st.ino));
@@ -958,13 +996,14 @@ impl RotatingFile {
             return Ok(());
         }
         let len = buf.len() as u64;
-        self.since_check = self.since_check.saturating_add(1);
         let over = match self.max_size {
             Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
             None => false,
         };
-        if over || self.since_check > self.check_every || self.repair_at.is_some() {
-            self.before_write(len)?;
+        // One clock read (vDSO, no system call) per record; the checks themselves are rare.
+        let check = self.last_check.elapsed() >= self.check_interval;
+        if over || check || self.repair_at.is_some() {
+            self.before_write(len, check)?;
         }
         match self.file.write(buf) {
             Ok(n) if n == buf.len() => {}
@@ -988,11 +1027,11 @@ impl RotatingFile {
     /// The rare work before a write: a pending cut, the periodic check, a rotation.
     #[cold]
     #[inline(never)]
-    fn before_write(&mut self, len: u64) -> io::Result<()> {
+    fn before_write(&mut self, len: u64, check: bool) -> io::Result<()> {
         if self.repair_at.is_some() {
             self.repair()?;
         }
-        if self.since_check > self.check_every {
+        if check {
             // Best effort: on failure keep writing to the file we have.
             let _ = self.refresh();
         }

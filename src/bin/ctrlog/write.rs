@@ -1,7 +1,14 @@
 //! `ctrlog write`: stdin to CRI or Docker json-file records (containerd's CRI logger).
 //!
 //! Exit status: 0 all records written; 1 reading stdin or writing records failed (the copy
-//! still drained stdin unless `--stop-on-write-error`); 2 bad flags, values or output path.
+//! still drained stdin unless `--stop-on-write-error`; one line on stderr names the output and
+//! the last error); 2 bad flags, values or output path (a symbolic link, not a regular file, a
+//! missing directory, a file without a newline to rotate, locked by another writer).
+//!
+//! The output (plain or rotating) is opened by `ctrlog::rotate`'s rules: never through a
+//! symlink, only a regular file, never blocking, no parent directory created, an advisory
+//! `flock`; a failed write (`EFBIG` under `ulimit -f`, `ENOSPC`) leaves no partial record.
+//! SIGXFSZ is ignored (in `main`), so `ulimit -f` makes writes fail instead of killing ctrlog.
 
 use std::fs::File;
 use std::io;
@@ -57,7 +64,9 @@ pub struct Args {
     /// longer than this.
     #[arg(long, value_name = "SIZE", value_parser = parse_memory_cap)]
     memory_cap: Option<NonZeroUsize>,
-    /// Append records to PATH (created with mode 0640) instead of writing to stdout.
+    /// Append records to PATH instead of writing to stdout. PATH must be a regular file or
+    /// missing (then created with mode 0640); its directory must exist (directories are never
+    /// created); a symbolic link is refused. A second writer on the same file fails (flock).
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
     /// Write CRI timestamps in UTC instead of local time (json-file is always UTC).
