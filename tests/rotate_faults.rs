@@ -240,6 +240,7 @@ fn efbig_child() {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    std::fs::write(dir.join("c.log.s00000001"), b"backup\n").unwrap();
     let mut l = RotatingFile::open(&path, opts(None, Backups::Unlimited, Naming::Ctrlog)).unwrap();
     for i in 0..3 {
         l.write_all(format!("record {i}\n").as_bytes()).unwrap();
@@ -269,7 +270,9 @@ fn efbig_child() {
         27,
         "partial record left"
     );
-    assert_eq!(l.stats().space_retries, 1);
+    // EFBIG is a per-file limit: no backup is deleted for it, and no retry (issue 9).
+    assert_eq!(l.stats().space_retries, 0);
+    assert!(dir.join("c.log.s00000001").exists(), "backup deleted");
     let err = l.write(&rec).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EFBIG));
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 27);

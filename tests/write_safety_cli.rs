@@ -261,3 +261,37 @@ fn deleted_output_is_replaced_within_the_check_interval() {
     let text = String::from_utf8(std::fs::read(&log).unwrap()).unwrap();
     assert!(!text.contains("before rm"), "{text}");
 }
+
+/// Under `ulimit -f`, EFBIG is a per-file limit, not a full disk: deleting backups frees
+/// nothing. It used to delete the oldest backup at every failed batch until none was left.
+#[test]
+fn ulimit_f_never_deletes_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("c.log");
+    let backups = ["c.log.1", "c.log.2", "c.log.3"];
+    for b in backups {
+        std::fs::write(dir.path().join(b), format!("{b}\n")).unwrap();
+    }
+    std::fs::write(&log, b"seed\n").unwrap();
+    let input: String = (0..500).map(|i| format!("new line {i}\n")).collect();
+    let args = [
+        "-o",
+        log.to_str().unwrap(),
+        "--max-size",
+        "1m",
+        "--max-file",
+        "4",
+    ];
+    for _ in 0..4 {
+        let r = run_limited(&args, input.as_bytes(), Some(512));
+        assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
+    }
+    for b in backups {
+        assert_eq!(
+            std::fs::read(dir.path().join(b)).unwrap(),
+            format!("{b}\n").as_bytes(),
+            "{b}"
+        );
+    }
+    assert_eq!(std::fs::read(&log).unwrap(), b"seed\n");
+}

@@ -68,10 +68,11 @@
 //!   flow). A symlink put at the path is not followed: writing goes on into the current file.
 //! - **Failures.** A failed rotation (for example a rename error) keeps appending to the
 //!   current file and retries after a back-off (16, 32, ... up to 4096 records); the file is
-//!   never truncated as a fallback. A write that fails with `ENOSPC`, `EDQUOT` or `EFBIG` leaves
-//!   no partial record (the file is cut back to the record boundary), the oldest backup is
-//!   deleted and the write is retried once; otherwise the error is returned and the writer
-//!   keeps working once space returns.
+//!   never truncated as a fallback. A write that fails leaves no partial record (the file is cut
+//!   back to the record boundary before it). After `ENOSPC` or `EDQUOT` the oldest backup is
+//!   deleted and the write is retried once; `EFBIG` (`ulimit -f`: a limit on one file, which
+//!   deleting others does not lift) and other errors are returned at once, and no backup is
+//!   deleted. The writer keeps working once the cause is gone.
 //! - **Durability** is a [`Durability`] policy: none, sync on rotate and close (default), or
 //!   sync every record; directory `fsync` after renames when syncing. New files get mode 0640
 //!   by default; a rotated-in file gets the mode of the file it replaces.

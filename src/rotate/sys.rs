@@ -120,12 +120,11 @@ pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Whether an error is "out of space" in the sense of the write-failure policy.
+/// Whether an error is "out of space" in the sense of the write-failure policy: deleting a
+/// backup may let the write through. Not `EFBIG`: that is a limit on one file's size
+/// (`ulimit -f`, the file system's maximum), which deleting other files never lifts.
 pub(crate) fn is_space_error(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(libc::ENOSPC) | Some(libc::EFBIG) | Some(libc::EDQUOT)
-    )
+    matches!(err.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }
 
 /// Starts writeback of a file's dirty pages without waiting (`sync_file_range(WRITE)`), so that
