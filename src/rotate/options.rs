@@ -234,7 +234,7 @@ pub enum RecordEnd {
     Any,
 }
 
-/// Settings of a [`RotatingFile`]. Build with struct update syntax from `Default`, or from
+/// Settings of a [`RotatingFile`](super::RotatingFile). Build with struct update syntax from `Default`, or from
 /// Docker's strings with [`RotateOptions::from_docker`].
 #[derive(Clone)]
 pub struct RotateOptions {
