@@ -116,8 +116,9 @@
 //! - [`RecordEnd::Newline`] (the default) cuts everything after the last `\n` of the live file
 //!   at open (and refuses a file with no `\n` at all); use [`RecordEnd::Any`] for files whose
 //!   records do not end with a newline.
-//! - The identity check reads the monotonic clock once per record (vDSO, no system call) and
-//!   costs an `fstat` and an `lstat` per interval.
+//! - The identity check reads a coarse monotonic clock once per record (a few ns, no system
+//!   call; resolution 1-4 ms, so the interval is kept to within a tick) and costs an `fstat`
+//!   and an `lstat` per interval.
 //! - [`PlainFile`] is the non-rotating output with the same open rules, lock and
 //!   record-boundary failure handling (but no recovery at open: it may be any file).
 //! - [`Durability::OnRotate`] waits for the rotated file to reach the disk at every rotation
@@ -140,7 +141,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::time::Clock;
 
@@ -197,9 +198,9 @@ pub struct RotatingFile {
     mode: u32,
     clock: Arc<dyn Clock + Send + Sync>,
     check_interval: Duration,
-    /// When the live file's identity was last checked (monotonic: a wall-clock jump neither
-    /// stops nor floods the checks).
-    last_check: Instant,
+    /// When the live file's identity was last checked ([`sys::coarse_now`]: monotonic, so a
+    /// wall-clock jump neither stops nor floods the checks).
+    last_check: Duration,
     retry_in: u32,
     backoff: u32,
     /// A record start the file must be cut back to before the next write (a failed cut).
@@ -277,7 +278,7 @@ impl RotatingFile {
             mode: opts.mode,
             clock: opts.clock,
             check_interval: opts.check_interval,
-            last_check: Instant::now(),
+            last_check: sys::coarse_now(),
             retry_in: 0,
             backoff: BACKOFF_START,
             repair_at: None,
@@ -498,7 +499,7 @@ impl RotatingFile {
         self.file = file;
         self.id = (new.dev, new.ino);
         self.size = new.size;
-        self.last_check = Instant::now();
+        self.last_check = sys::coarse_now();
         self.unsynced = 0;
         if backup.is_some() {
             self.wake_worker();
@@ -510,7 +511,7 @@ impl RotatingFile {
     /// `ReopenContainerLog` after an external rotation). A no-op if the path still names the
     /// current file. Never rotates.
     pub fn reopen(&mut self) -> Result<(), RotateError> {
-        self.last_check = Instant::now();
+        self.last_check = sys::coarse_now();
         let file = open_live(&self.path, self.mode, sys::Create::IfMissing)?;
         let st = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
         if (st.dev, st.ino) == self.id {
@@ -537,7 +538,7 @@ impl RotatingFile {
     /// size if it was truncated. Runs by itself before a write once
     /// [`RotateOptions::check_interval`] has passed since the last check.
     pub fn refresh(&mut self) -> Result<(), RotateError> {
-        self.last_check = Instant::now();
+        self.last_check = sys::coarse_now();
         let st = sys::fstat(&self.file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
         let gone = st.nlink == 0
             || !matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (st.dev, st.ino));
@@ -589,8 +590,8 @@ impl RotatingFile {
             Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
             None => false,
         };
-        // One clock read (vDSO, no system call) per record; the checks themselves are rare.
-        let check = self.last_check.elapsed() >= self.check_interval;
+        // One coarse clock read (vDSO, a few ns) per record; the checks themselves are rare.
+        let check = sys::coarse_now().saturating_sub(self.last_check) >= self.check_interval;
         if over || check || self.repair_at.is_some() {
             self.before_write(len, check)?;
         }
