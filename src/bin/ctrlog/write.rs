@@ -3,7 +3,8 @@
 //! Exit status: 0 all records written; 1 reading stdin or writing records failed (the copy
 //! still drained stdin unless `--stop-on-write-error`; one line on stderr names the output and
 //! the last error); 2 bad flags, values or output path (a symbolic link, not a regular file, a
-//! missing directory, a file without a newline to rotate, locked by another writer).
+//! missing directory, an existing file without any newline for a rotating output, a file locked
+//! by another writer).
 //!
 //! The output (plain or rotating) is opened by `ctrlog::rotate`'s rules: never through a
 //! symlink, only a regular file, never blocking, no parent directory created, an advisory
