@@ -232,14 +232,47 @@ fn bad_flags_and_values_exit_2_with_a_message() {
     assert!(err.contains("/nonexistent-dir/x.log"), "{err}");
 }
 
+/// Runs `ctrlog write ARGS` with stdout on `/dev/full` (every write fails with ENOSPC).
+fn ctrlog_to_dev_full(args: &[&str], stdin: &[u8]) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctrlog"))
+        .arg("write")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ctrlog");
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
+
 #[test]
 fn write_failures_are_reported_and_exit_1() {
     let input = b"a\nb\nc\n".repeat(1000);
-    let out = ctrlog(&["--output", "/dev/full"], &input);
+    // stdout, not `--output /dev/full`: an output file must be a regular file (issue 9).
+    let out = ctrlog_to_dev_full(&[], &input);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("could not be written"), "{err}");
-    let out = ctrlog(&["--output", "/dev/full", "--stop-on-write-error"], &input);
+    assert!(err.contains("stdout"), "names the output: {err}");
+    let out = ctrlog_to_dev_full(&["--stop-on-write-error"], &input);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("writing log records"));
+    let out = ctrlog(&["--output", "/dev/full"], &input);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/full: is a character device, not a regular file"),
+        "{err}"
+    );
 }

@@ -69,7 +69,7 @@ fn external_deletion_is_detected() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.log");
     let o = RotateOptions {
-        check_every: 0,
+        check_interval: Duration::ZERO,
         ..opts(Some(100), Backups::Count(1), Naming::Ctrlog)
     };
     let mut l = RotatingFile::open(&path, o).unwrap();
@@ -86,7 +86,7 @@ fn external_truncation_resyncs_size() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.log");
     let o = RotateOptions {
-        check_every: 0,
+        check_interval: Duration::ZERO,
         ..opts(Some(20), Backups::Count(1), Naming::Ctrlog)
     };
     let mut l = RotatingFile::open(&path, o).unwrap();
@@ -172,15 +172,18 @@ fn torn_record_is_cut_at_open() {
     l.write_all(b"c\n").unwrap();
     drop(l);
     assert_eq!(read(&path), b"a\nb\nc\n");
-    // A file without any newline is one torn record; a big one is read back in chunks.
+    // A torn record after the only newline; a big one is read back in chunks.
     let mut big = vec![b'z'; 200_000];
     big.insert(0, b'\n');
     std::fs::write(&path, &big).unwrap();
     drop(RotatingFile::open(&path, o.clone()).unwrap());
     assert_eq!(read(&path), b"\n");
+    // A file without any newline has no record boundary: refused and left whole (it used to be
+    // emptied; issue 9 item 8).
     std::fs::write(&path, b"no newline").unwrap();
-    drop(RotatingFile::open(&path, o).unwrap());
-    assert_eq!(read(&path), b"");
+    let err = RotatingFile::open(&path, o).unwrap_err();
+    assert!(matches!(err, RotateError::NoRecordBoundary { .. }), "{err}");
+    assert_eq!(read(&path), b"no newline");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,6 +240,7 @@ fn efbig_child() {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    std::fs::write(dir.join("c.log.s00000001"), b"backup\n").unwrap();
     let mut l = RotatingFile::open(&path, opts(None, Backups::Unlimited, Naming::Ctrlog)).unwrap();
     for i in 0..3 {
         l.write_all(format!("record {i}\n").as_bytes()).unwrap();
@@ -266,7 +270,9 @@ fn efbig_child() {
         27,
         "partial record left"
     );
-    assert_eq!(l.stats().space_retries, 1);
+    // EFBIG is a per-file limit: no backup is deleted for it, and no retry (issue 9).
+    assert_eq!(l.stats().space_retries, 0);
+    assert!(dir.join("c.log.s00000001").exists(), "backup deleted");
     let err = l.write(&rec).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EFBIG));
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 27);
@@ -295,7 +301,8 @@ fn crash_opts() -> RotateOptions {
         compress: true,
         naming: Naming::Ctrlog,
         durability: Durability::EveryRecord,
-        check_every: 64,
+        // Checks often, so that crashes also land in the middle of them.
+        check_interval: Duration::from_millis(1),
         ..RotateOptions::default()
     }
 }

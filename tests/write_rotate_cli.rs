@@ -1,5 +1,5 @@
 //! `ctrlog write --max-size/--max-file/--compress/--naming`: records through a rotating set.
-#![cfg(all(feature = "cli", feature = "gzip"))]
+#![cfg(feature = "cli")] // `cli` includes `gzip`
 
 use std::io::{Read, Write};
 use std::path::Path;

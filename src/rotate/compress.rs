@@ -28,7 +28,7 @@ fn candidates(shared: &Shared, failed: &HashSet<u64>) -> io::Result<Vec<(String,
         .filter(|b| b.raw && !b.gz && !(keep_newest && Some(b.key) == newest))
         .filter_map(|b| {
             // Failures are remembered by inode: Docker's shifts rename files.
-            let ino = sys::stat(&shared.paths.raw(&b.stem)).ok()?.ino;
+            let ino = sys::lstat(&shared.paths.raw(&b.stem)).ok()?.ino;
             (!failed.contains(&ino)).then_some((b.stem, ino))
         })
         .collect())

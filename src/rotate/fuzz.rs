@@ -59,7 +59,7 @@ pub fn fuzz_rotate_ops(data: &[u8]) {
         durability: super::Durability::None,
         offset: Offset::Utc,
         clock: Arc::new(FixedClock(Timestamp::new(1_514_764_800, 0))),
-        check_every: 0,
+        check_interval: std::time::Duration::ZERO,
         ..RotateOptions::default()
     };
     let dir = std::env::temp_dir().join(format!(

@@ -42,22 +42,37 @@
 //!   `<backup>.gz`, then removes the raw backup. The writer never waits for it: a slow
 //!   compression delays nothing, a failing one leaves that backup raw (retried by the next
 //!   writer that opens the set) and moves on to the others.
-//! - **Open** creates missing parent directories (like lumberjack's `MkdirAll`; mode 0777
-//!   minus the umask), appends to an existing file (never rotates on open) and takes an advisory
-//!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. Startup
-//!   recovery removes temporaries, removes a raw backup whose `.gz` twin is complete (or the
-//!   `.gz` if it is not), prunes excess backups, cuts a torn trailing record (see
-//!   [`RecordEnd`]) and resumes compression of raw backups.
-//! - **External changes.** Every [`RotateOptions::check_every`] records (and at rotation) the
-//!   writer `fstat`s its file: if it was deleted (link count 0) or renamed away, a new file is
-//!   opened at the path; if it was truncated, the size is re-synced. [`RotatingFile::reopen`]
-//!   does this on demand (kubelet's `ReopenContainerLog` flow).
+//! - **Open** appends to an existing file (never rotates on open) and takes an advisory
+//!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. The live
+//!   file (at open, at rotation, at a re-open) is opened with `O_NOFOLLOW | O_NONBLOCK` and
+//!   `fstat`ed: a symbolic link at the path is refused ([`RotateError::Symlink`]; a link planted
+//!   in a log directory would otherwise point a writer running as root at any file), and so is
+//!   anything but a regular file ([`RotateError::NotRegular`]: a FIFO is refused at once, never
+//!   waited on). **Parent directories are not created** ([`RotateError::NoParent`]): the one
+//!   who chooses the path makes its directory (kubelet makes the pod and container log
+//!   directories, dockerd the container directory), and a mistyped path run as root must not
+//!   create a tree. Startup recovery first looks at the live file's tail: with
+//!   [`RecordEnd::Newline`], bytes after the last `\n` are a torn record and are cut, but a
+//!   non-empty file without any `\n` has no record boundary and is refused, untouched
+//!   ([`RotateError::NoRecordBoundary`]). Then it removes temporaries, removes a raw backup
+//!   whose `.gz` twin is complete (or the `.gz` if it is not), prunes excess backups and
+//!   resumes compression of raw backups. Backups are found by listing the directory; entries
+//!   that are not regular files (symlinks included) are never part of the set.
+//! - **External changes.** Before a write, once [`RotateOptions::check_interval`] (default
+//!   1 s, monotonic clock) has passed since the last check, and at every rotation, the writer
+//!   `fstat`s its file and `lstat`s the path: if the file was deleted (link count 0) or renamed
+//!   away, a new file is opened at the path; if it was truncated, the size is re-synced. The
+//!   bound: records written within one interval after a deletion or rename still go to the
+//!   old file (at most interval × write rate of them; a zero interval checks before every
+//!   record). [`RotatingFile::reopen`] does this on demand (kubelet's `ReopenContainerLog`
+//!   flow). A symlink put at the path is not followed: writing goes on into the current file.
 //! - **Failures.** A failed rotation (for example a rename error) keeps appending to the
 //!   current file and retries after a back-off (16, 32, ... up to 4096 records); the file is
-//!   never truncated as a fallback. A write that fails with `ENOSPC`, `EDQUOT` or `EFBIG` leaves
-//!   no partial record (the file is cut back to the record boundary), the oldest backup is
-//!   deleted and the write is retried once; otherwise the error is returned and the writer
-//!   keeps working once space returns.
+//!   never truncated as a fallback. A write that fails leaves no partial record (the file is cut
+//!   back to the record boundary before it). After `ENOSPC` or `EDQUOT` the oldest backup is
+//!   deleted and the write is retried once; `EFBIG` (`ulimit -f`: a limit on one file, which
+//!   deleting others does not lift) and other errors are returned at once, and no backup is
+//!   deleted. The writer keeps working once the cause is gone.
 //! - **Durability** is a [`Durability`] policy: none, sync on rotate and close (default), or
 //!   sync every record; directory `fsync` after renames when syncing. New files get mode 0640
 //!   by default; a rotated-in file gets the mode of the file it replaces.
@@ -79,6 +94,15 @@
 //!   next free second. kubelet's `MaxFiles` counts the live file: `Count(MaxFiles - 1)`.
 //! - nerdctl's json-file driver keeps unlimited backups with Docker's default `max-file=1`;
 //!   ctrlog maps `max-file=1` to no backups, as Docker does.
+//! - lumberjack (`MkdirAll(dir, 0755)`), containerd's CRI `openLogFile` (`MkdirAll(dir, 0755)`)
+//!   and nerdctl's json-file `Init` (`MkdirAll(dir, 0700)`) create missing parent directories;
+//!   ctrlog does not (see **Open**). In containerd's and nerdctl's flows the directory already
+//!   exists (kubelet's `MkdirAll` of the pod log directory, nerdctl's data store), so nothing
+//!   changes there; a path with a typo fails instead of creating a tree.
+//! - None of the references refuses a symlink or a FIFO at the log path (Go's `os.OpenFile`
+//!   follows links and blocks on a FIFO); ctrlog refuses both (see **Open**).
+//! - lumberjack, Docker and kubelet never cut a live file at open; ctrlog cuts a torn record
+//!   (a crash in the middle of a write) so that the next record starts on its own line.
 //!
 //! # Limits
 //! - Linux/Unix only (`flock`, `renameat2`; `sync_file_range` on Linux). The lock is advisory
@@ -90,7 +114,13 @@
 //!   the set stays valid and pruning keeps the count, but numbers are not compacted, so a
 //!   backup can sit above `max-file - 1` where Docker's reader does not look.
 //! - [`RecordEnd::Newline`] (the default) cuts everything after the last `\n` of the live file
-//!   at open; use [`RecordEnd::Any`] for files whose records do not end with a newline.
+//!   at open (and refuses a file with no `\n` at all); use [`RecordEnd::Any`] for files whose
+//!   records do not end with a newline.
+//! - The identity check reads a coarse monotonic clock once per record (a few ns, no system
+//!   call; resolution 1-4 ms, so the interval is kept to within a tick) and costs an `fstat`
+//!   and an `lstat` per interval.
+//! - [`PlainFile`] is the non-rotating output with the same open rules, lock and
+//!   record-boundary failure handling (but no recovery at open: it may be any file).
 //! - [`Durability::OnRotate`] waits for the rotated file to reach the disk at every rotation
 //!   (one `fsync` of the file, one of the directory); see BENCHMARKS.md for the cost.
 
@@ -98,334 +128,32 @@
 mod compress;
 mod fuzz;
 mod naming;
+mod options;
+mod plain;
+mod recover;
 mod set;
 mod sys;
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use crate::size::SizeError;
-use crate::time::{Clock, Offset, SystemClock};
+use crate::time::Clock;
 
 pub use fuzz::fuzz_rotate_ops;
 pub use naming::{
     CtrlogNaming, DockerNaming, KubeletNaming, Naming, NamingScheme, CTRLOG_SEQ_WIDTH,
 };
+pub use options::{
+    Backups, Durability, RecordEnd, RotateError, RotateOptions, RotateStats, DEFAULT_CHECK_INTERVAL,
+};
+pub use plain::PlainFile;
 pub use set::{classify, EntryKind};
-
-/// Errors of the rotating writer. Every I/O variant names the operation and the path.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RotateError {
-    /// Docker's error for `max-size` 0.
-    #[error("max-size must be a positive number")]
-    MaxSizeNotPositive,
-    /// Docker's error for `max-file` below 1.
-    #[error("max-file cannot be less than 1")]
-    MaxFileLessThanOne,
-    /// Docker's error for `compress=true` without rotation.
-    #[error("compress cannot be true when max-file is less than 2 or max-size is not set")]
-    CompressWithoutRotation,
-    /// `max-size` is not a Docker size.
-    #[error("invalid max-size: {0}")]
-    MaxSize(#[from] SizeError),
-    /// `max-file` is not an integer.
-    #[error("invalid max-file '{input}': not an integer")]
-    MaxFile {
-        /// The rejected text.
-        input: String,
-    },
-    /// `max-file` is an integer too large for Docker's `strconv.Atoi`.
-    #[error("invalid max-file '{input}': out of range")]
-    MaxFileOutOfRange {
-        /// The rejected text.
-        input: String,
-    },
-    /// kubelet's error for `MaxFiles` below 2.
-    #[error("invalid MaxFiles {0}, must be > 1")]
-    KubeletMaxFiles(u32),
-    /// Not one of `docker`, `kubelet`, `ctrlog`.
-    #[error("unknown naming scheme '{input}' (expected docker, kubelet or ctrlog)")]
-    UnknownNaming {
-        /// The rejected text.
-        input: String,
-    },
-    /// Not one of `none`, `rotate`, `record`.
-    #[error("unknown durability '{input}' (expected none, rotate or record)")]
-    UnknownDurability {
-        /// The rejected text.
-        input: String,
-    },
-    /// Compression was asked for but ctrlog was built without the `gzip` feature.
-    #[error("compressed backups need ctrlog's `gzip` feature")]
-    GzipUnavailable,
-    /// The path has no file name, or it is not valid UTF-8.
-    #[error("{}: not a usable log file name", path.display())]
-    BadPath {
-        /// The path given to `open`.
-        path: PathBuf,
-    },
-    /// Another writer holds the file's advisory lock.
-    #[error("{}: locked by another writer (flock)", path.display())]
-    Locked {
-        /// The live file.
-        path: PathBuf,
-    },
-    /// The naming scheme has no free name left (sequence or year 9999 exhausted).
-    #[error("{}: no free backup name", path.display())]
-    NoBackupName {
-        /// The live file.
-        path: PathBuf,
-    },
-    /// A system call failed.
-    #[error("{op} {}: {source}", path.display())]
-    Io {
-        /// What was being done (`open`, `rename`, ...).
-        op: &'static str,
-        /// The file it was done to.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: io::Error,
-    },
-}
-
-impl RotateError {
-    fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
-        RotateError::Io {
-            op,
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-}
-
-impl From<RotateError> for io::Error {
-    fn from(e: RotateError) -> Self {
-        match e {
-            RotateError::Io { source, .. } => source,
-            RotateError::Locked { .. } => io::Error::new(io::ErrorKind::WouldBlock, e),
-            other => io::Error::other(other),
-        }
-    }
-}
-
-/// How many backups a set keeps besides the live file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backups {
-    /// At most this many; 0 means none (the live file is removed when it rotates).
-    Count(u32),
-    /// Never delete backups.
-    Unlimited,
-}
-
-impl Default for Backups {
-    /// Docker's default `max-file=1`: no backups.
-    fn default() -> Self {
-        Backups::Count(0)
-    }
-}
-
-impl Backups {
-    /// Docker's `max-file` (the number of files including the live one): `Count(max_file - 1)`;
-    /// below 1 is Docker's error `max-file cannot be less than 1`.
-    pub fn from_max_file(max_file: i64) -> Result<Self, RotateError> {
-        if max_file < 1 {
-            return Err(RotateError::MaxFileLessThanOne);
-        }
-        let n = u32::try_from(max_file - 1).unwrap_or(u32::MAX);
-        Ok(Backups::Count(n))
-    }
-}
-
-/// When data is flushed to stable storage (`fsync`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Durability {
-    /// Never: the page cache decides (Docker, kubelet, lumberjack).
-    None,
-    /// `fsync` the file before it is renamed and at close; `fsync` the directory after renames.
-    /// Writeback is started (`sync_file_range`, not waited for) every 1 MiB written, so the
-    /// `fsync` at rotation has little left to do.
-    #[default]
-    OnRotate,
-    /// As `OnRotate`, plus `fdatasync` after every record: a returned `write` is durable.
-    EveryRecord,
-}
-
-impl FromStr for Durability {
-    type Err = RotateError;
-
-    /// `none`, `rotate` or `record`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "none" => Ok(Durability::None),
-            "rotate" => Ok(Durability::OnRotate),
-            "record" => Ok(Durability::EveryRecord),
-            _ => Err(RotateError::UnknownDurability {
-                input: s.to_owned(),
-            }),
-        }
-    }
-}
-
-/// What ends a record; used at open to find a torn trailing record.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum RecordEnd {
-    /// Records end with `\n` (CRI, json-file and log.json lines). At open, bytes after the last
-    /// `\n` of the live file are a torn record (a crash during a write) and are cut off.
-    #[default]
-    Newline,
-    /// Records are opaque: the live file is appended to as it is.
-    Any,
-}
-
-/// Settings of a [`RotatingFile`]. Build with struct update syntax from `Default`, or from
-/// Docker's strings with [`RotateOptions::from_docker`].
-#[derive(Clone)]
-pub struct RotateOptions {
-    /// Rotate before a write that would make the live file larger than this. `None`: never.
-    pub max_size: Option<u64>,
-    /// Backups kept besides the live file.
-    pub backups: Backups,
-    /// gzip backups (feature `gzip`).
-    pub compress: bool,
-    /// How backups are named.
-    pub naming: Naming,
-    /// When to `fsync`.
-    pub durability: Durability,
-    /// Mode of new files (default 0640; the umask is not applied).
-    pub mode: u32,
-    /// What ends a record (torn-record cleanup at open).
-    pub record_end: RecordEnd,
-    /// The zone of kubelet backup names (kubelet uses local time).
-    pub offset: Offset,
-    /// Where "now" comes from (kubelet backup names).
-    pub clock: Arc<dyn Clock + Send + Sync>,
-    /// Check the file for deletion, renaming and truncation every this many records (and at
-    /// each rotation); 0 checks before every record.
-    pub check_every: u32,
-}
-
-impl fmt::Debug for RotateOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RotateOptions")
-            .field("max_size", &self.max_size)
-            .field("backups", &self.backups)
-            .field("compress", &self.compress)
-            .field("naming", &self.naming)
-            .field("durability", &self.durability)
-            .field("mode", &format_args!("{:o}", self.mode))
-            .field("record_end", &self.record_end)
-            .field("offset", &self.offset)
-            .field("check_every", &self.check_every)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for RotateOptions {
-    fn default() -> Self {
-        RotateOptions {
-            max_size: None,
-            backups: Backups::default(),
-            compress: false,
-            naming: Naming::default(),
-            durability: Durability::default(),
-            mode: 0o640,
-            record_end: RecordEnd::default(),
-            offset: Offset::Local,
-            clock: Arc::new(SystemClock),
-            check_every: 1024,
-        }
-    }
-}
-
-impl RotateOptions {
-    /// Docker json-file's `max-size`, `max-file` and `compress` log options, with Docker's
-    /// validation and messages (`jsonfilelog.New`): `max-size` is decimal (`10m` = 10,000,000
-    /// bytes) and must be positive; `max-file` (default 1) cannot be less than 1; `compress`
-    /// needs `max-file` of 2 or more and a `max-size`. Names are Docker's.
-    pub fn from_docker(
-        max_size: Option<&str>,
-        max_file: Option<&str>,
-        compress: bool,
-    ) -> Result<Self, RotateError> {
-        let max_size = match max_size {
-            None => None,
-            Some(s) => {
-                let n = crate::size::from_human_size(s)?;
-                if n == 0 {
-                    return Err(RotateError::MaxSizeNotPositive);
-                }
-                Some(n)
-            }
-        };
-        let max_file = match max_file {
-            None => 1,
-            Some(s) => s.trim().parse::<i64>().map_err(|e| {
-                let input = s.to_owned();
-                match e.kind() {
-                    std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
-                        RotateError::MaxFileOutOfRange { input }
-                    }
-                    _ => RotateError::MaxFile { input },
-                }
-            })?,
-        };
-        let backups = Backups::from_max_file(max_file)?;
-        if compress && (max_file == 1 || max_size.is_none()) {
-            return Err(RotateError::CompressWithoutRotation);
-        }
-        Ok(RotateOptions {
-            max_size,
-            backups,
-            compress,
-            naming: Naming::Docker,
-            ..RotateOptions::default()
-        })
-    }
-
-    /// kubelet's `containerLogMaxSize` (in bytes) and `containerLogMaxFiles` (the live file
-    /// included, more than 1): kubelet names, every backup but the newest compressed.
-    pub fn kubelet(max_size: u64, max_files: u32) -> Result<Self, RotateError> {
-        if max_files <= 1 {
-            return Err(RotateError::KubeletMaxFiles(max_files));
-        }
-        if max_size == 0 {
-            return Err(RotateError::MaxSizeNotPositive);
-        }
-        Ok(RotateOptions {
-            max_size: Some(max_size),
-            backups: Backups::Count(max_files - 1),
-            compress: cfg!(feature = "gzip"),
-            naming: Naming::Kubelet,
-            ..RotateOptions::default()
-        })
-    }
-}
-
-/// Counters of a writer's life, for tests and monitoring.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RotateStats {
-    /// Successful rotations.
-    pub rotations: u64,
-    /// Rotations that failed (the writer kept appending).
-    pub rotation_failures: u64,
-    /// Backups compressed by the worker.
-    pub compressed: u64,
-    /// Compressions that failed (the raw backup was kept).
-    pub compress_failures: u64,
-    /// Times a new live file was opened because the old one was deleted or renamed away.
-    pub reopens: u64,
-    /// Writes retried after an out-of-space error.
-    pub space_retries: u64,
-}
 
 /// State shared with the compression worker; the mutex also serialises every rename and
 /// delete in the set (the writer's rotations and the worker's commits).
@@ -469,8 +197,10 @@ pub struct RotatingFile {
     durability: Durability,
     mode: u32,
     clock: Arc<dyn Clock + Send + Sync>,
-    check_every: u32,
-    since_check: u32,
+    check_interval: Duration,
+    /// When the live file's identity was last checked ([`sys::coarse_now`]: monotonic, so a
+    /// wall-clock jump neither stops nor floods the checks).
+    last_check: Duration,
     retry_in: u32,
     backoff: u32,
     /// A record start the file must be cut back to before the next write (a failed cut).
@@ -500,15 +230,10 @@ const WRITEBACK_EVERY: u64 = 1 << 20;
 const BACKOFF_START: u32 = 16;
 const BACKOFF_MAX: u32 = 4096;
 
-fn open_live(path: &Path, mode: u32, excl: bool) -> io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.read(true).append(true).mode(mode);
-    if excl {
-        o.create_new(true);
-    } else {
-        o.create(true);
-    }
-    o.open(path)
+/// Opens the live file: never through a symlink, never anything but a regular file, never
+/// blocking (see [`sys::open_log`]).
+fn open_live(path: &Path, mode: u32, create: sys::Create) -> Result<File, RotateError> {
+    sys::open_log(path, mode, create).map_err(|f| RotateError::open(path, "open", f))
 }
 
 impl RotatingFile {
@@ -525,12 +250,8 @@ impl RotatingFile {
             .ok_or_else(|| RotateError::BadPath { path: path.clone() })?
             .to_owned();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(&dir).map_err(|e| RotateError::io("mkdir", &dir, e))?;
-        }
-        let existed = path.exists();
-        let file =
-            open_live(&path, opts.mode, false).map_err(|e| RotateError::io("open", &path, e))?;
+        let existed = std::fs::symlink_metadata(&path).is_ok();
+        let file = open_live(&path, opts.mode, sys::Create::IfMissing)?;
         if !existed {
             // The umask applies at creation; set the mode the caller asked for.
             let _ = file.set_permissions(std::fs::Permissions::from_mode(opts.mode));
@@ -556,8 +277,8 @@ impl RotatingFile {
             durability: opts.durability,
             mode: opts.mode,
             clock: opts.clock,
-            check_every: opts.check_every,
-            since_check: 0,
+            check_interval: opts.check_interval,
+            last_check: sys::coarse_now(),
             retry_in: 0,
             backoff: BACKOFF_START,
             repair_at: None,
@@ -643,35 +364,6 @@ impl RotatingFile {
         }
     }
 
-    /// Startup recovery, before any write: temporaries removed, complete `.gz` twins win,
-    /// excess backups pruned, torn trailing record cut.
-    fn recover(&mut self, record_end: RecordEnd) -> Result<(), RotateError> {
-        let shared = Arc::clone(&self.shared);
-        let _guard = shared.lock();
-        let paths = &shared.paths;
-        let list = set::scan(paths, &*shared.scheme)
-            .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
-        for b in &list {
-            for t in &b.tmps {
-                remove_file(&paths.tmp(t))?;
-            }
-            if b.raw && b.gz {
-                let raw = paths.raw(&b.stem);
-                let gz = paths.gz(&b.stem);
-                if gz_complete(&gz, &raw) {
-                    remove_file(&raw)?;
-                } else {
-                    remove_file(&gz)?;
-                }
-            }
-        }
-        self.prune_locked(self.backups_allowed(0), &mut FsState::default())?;
-        if record_end == RecordEnd::Newline {
-            cut_torn_tail(&self.file).map_err(|e| RotateError::io("truncate", &self.path, e))?;
-        }
-        Ok(())
-    }
-
     fn backups_allowed(&self, making_room: u32) -> Option<usize> {
         match self.backups {
             Backups::Unlimited => None,
@@ -727,7 +419,7 @@ impl RotatingFile {
         // Make room: the new backup must fit in the count.
         self.prune_locked(self.backups_allowed(1), &mut st)?;
         let live_is_ours =
-            matches!(sys::stat(&self.path), Ok(p) if (p.dev, p.ino) == (old.dev, old.ino));
+            matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (old.dev, old.ino));
         let backup = if self.backups == Backups::Count(0) {
             if live_is_ours {
                 remove_file(&self.path)?;
@@ -782,14 +474,14 @@ impl RotatingFile {
                 }
             }
         };
-        let file = match open_live(&self.path, old.mode, true) {
+        let file = match open_live(&self.path, old.mode, sys::Create::New) {
             Ok(f) => f,
             Err(e) => {
                 if let Some(dest) = &backup {
                     // Put the old file back so that writing continues where it was.
                     let _ = sys::rename_noreplace(dest, &self.path);
                 }
-                return Err(RotateError::io("create", &self.path, e));
+                return Err(e);
             }
         };
         let _ = file.set_permissions(std::fs::Permissions::from_mode(old.mode));
@@ -807,7 +499,7 @@ impl RotatingFile {
         self.file = file;
         self.id = (new.dev, new.ino);
         self.size = new.size;
-        self.since_check = 0;
+        self.last_check = sys::coarse_now();
         self.unsynced = 0;
         if backup.is_some() {
             self.wake_worker();
@@ -819,8 +511,8 @@ impl RotatingFile {
     /// `ReopenContainerLog` after an external rotation). A no-op if the path still names the
     /// current file. Never rotates.
     pub fn reopen(&mut self) -> Result<(), RotateError> {
-        let file = open_live(&self.path, self.mode, false)
-            .map_err(|e| RotateError::io("open", &self.path, e))?;
+        self.last_check = sys::coarse_now();
+        let file = open_live(&self.path, self.mode, sys::Create::IfMissing)?;
         let st = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
         if (st.dev, st.ino) == self.id {
             self.size = st.size;
@@ -843,12 +535,13 @@ impl RotatingFile {
     }
 
     /// Checks the live file now: re-opens it if it was deleted or renamed away, re-syncs the
-    /// size if it was truncated. Runs by itself every [`RotateOptions::check_every`] records.
+    /// size if it was truncated. Runs by itself before a write once
+    /// [`RotateOptions::check_interval`] has passed since the last check.
     pub fn refresh(&mut self) -> Result<(), RotateError> {
-        self.since_check = 0;
+        self.last_check = sys::coarse_now();
         let st = sys::fstat(&self.file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
         let gone = st.nlink == 0
-            || !matches!(sys::stat(&self.path), Ok(p) if (p.dev, p.ino) == (st.dev, st.ino));
+            || !matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (st.dev, st.ino));
         if gone {
             return self.reopen();
         }
@@ -872,39 +565,16 @@ impl RotatingFile {
 
     /// Appends the rest of `buf` (from `done`, already written) or cuts the file back to where
     /// the record started and returns the error.
-    fn append_from(&mut self, buf: &[u8], mut done: usize) -> io::Result<()> {
-        let err = loop {
-            let Some(rest) = buf.get(done..) else {
-                break None;
-            };
-            if rest.is_empty() {
-                break None;
+    fn append_from(&mut self, buf: &[u8], done: usize) -> io::Result<()> {
+        match plain::append_whole(&mut self.file, buf, done, self.size) {
+            Ok(()) => Ok(()),
+            Err(f) => {
+                match f.end {
+                    Ok(end) => self.size = end,
+                    Err(at) => self.repair_at = Some(at),
+                }
+                Err(f.error)
             }
-            match self.file.write(rest) {
-                Ok(0) => break Some(io::Error::from(io::ErrorKind::WriteZero)),
-                Ok(n) => done = done.saturating_add(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Some(e),
-            }
-        };
-        let Some(err) = err else { return Ok(()) };
-        self.cut_partial(done);
-        Err(err)
-    }
-
-    /// Cuts off the `done` bytes of a record that could not be finished.
-    fn cut_partial(&mut self, done: usize) {
-        if done == 0 {
-            return;
-        }
-        let start = match self.file.metadata() {
-            Ok(m) => m.len().saturating_sub(done as u64),
-            Err(_) => self.size,
-        };
-        if self.file.set_len(start).is_err() {
-            self.repair_at = Some(start);
-        } else {
-            self.size = start;
         }
     }
 
@@ -916,13 +586,14 @@ impl RotatingFile {
             return Ok(());
         }
         let len = buf.len() as u64;
-        self.since_check = self.since_check.saturating_add(1);
         let over = match self.max_size {
             Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
             None => false,
         };
-        if over || self.since_check > self.check_every || self.repair_at.is_some() {
-            self.before_write(len)?;
+        // One coarse clock read (vDSO, a few ns) per record; the checks themselves are rare.
+        let check = sys::coarse_now().saturating_sub(self.last_check) >= self.check_interval;
+        if over || check || self.repair_at.is_some() {
+            self.before_write(len, check)?;
         }
         match self.file.write(buf) {
             Ok(n) if n == buf.len() => {}
@@ -946,11 +617,11 @@ impl RotatingFile {
     /// The rare work before a write: a pending cut, the periodic check, a rotation.
     #[cold]
     #[inline(never)]
-    fn before_write(&mut self, len: u64) -> io::Result<()> {
+    fn before_write(&mut self, len: u64, check: bool) -> io::Result<()> {
         if self.repair_at.is_some() {
             self.repair()?;
         }
-        if self.since_check > self.check_every {
+        if check {
             // Best effort: on failure keep writing to the file we have.
             let _ = self.refresh();
         }
@@ -1111,48 +782,6 @@ fn delete_backup(
     Ok(())
 }
 
-/// Whether `gz` is a complete gzip file holding exactly as many bytes as `raw`.
-fn gz_complete(gz: &Path, raw: &Path) -> bool {
-    #[cfg(feature = "gzip")]
-    {
-        compress::gz_matches(gz, raw)
-    }
-    #[cfg(not(feature = "gzip"))]
-    {
-        // Cannot check without the decoder: keep the raw file (never lose data), drop the twin.
-        let _ = (gz, raw);
-        false
-    }
-}
-
-/// Cuts bytes after the last `\n` (a torn record). Reads backwards in 64 KiB chunks.
-fn cut_torn_tail(file: &File) -> io::Result<()> {
-    const CHUNK: u64 = 64 * 1024;
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(());
-    }
-    let mut f = file;
-    let mut buf = vec![0u8; CHUNK as usize];
-    let mut end = len;
-    while end > 0 {
-        let start = end.saturating_sub(CHUNK);
-        let n = usize::try_from(end - start).unwrap_or(0);
-        let Some(chunk) = buf.get_mut(..n) else { break };
-        f.seek(SeekFrom::Start(start))?;
-        f.read_exact(chunk)?;
-        if let Some(i) = memchr::memrchr(b'\n', chunk) {
-            let keep = start + i as u64 + 1;
-            if keep < len {
-                file.set_len(keep)?;
-            }
-            return Ok(());
-        }
-        end = start;
-    }
-    file.set_len(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1166,27 +795,5 @@ mod tests {
         sync::<RotateOptions>();
         send::<RotateError>();
         sync::<RotateError>();
-    }
-
-    #[test]
-    fn durability_and_backups_parse() {
-        assert_eq!("none".parse::<Durability>().unwrap(), Durability::None);
-        assert_eq!(
-            "rotate".parse::<Durability>().unwrap(),
-            Durability::OnRotate
-        );
-        assert_eq!(
-            "record".parse::<Durability>().unwrap(),
-            Durability::EveryRecord
-        );
-        assert!("always".parse::<Durability>().is_err());
-        assert_eq!(Backups::from_max_file(1).unwrap(), Backups::Count(0));
-        assert_eq!(Backups::from_max_file(5).unwrap(), Backups::Count(4));
-        assert!(matches!(
-            Backups::from_max_file(0),
-            Err(RotateError::MaxFileLessThanOne)
-        ));
-        let e: io::Error = RotateError::Locked { path: "x".into() }.into();
-        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
     }
 }

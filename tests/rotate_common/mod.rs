@@ -1,7 +1,6 @@
 //! Helpers shared by the rotation tests.
 #![allow(dead_code)]
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,7 +21,9 @@ pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+#[cfg(feature = "gzip")]
 pub fn gunzip(path: &Path) -> Vec<u8> {
+    use std::io::Read;
     let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(f)
@@ -31,6 +32,7 @@ pub fn gunzip(path: &Path) -> Vec<u8> {
     out
 }
 
+#[cfg(feature = "gzip")]
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

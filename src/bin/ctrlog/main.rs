@@ -46,6 +46,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Under `ulimit -f` the kernel sends SIGXFSZ, whose default action kills the process in
+    // the middle of a record. Ignored, the write fails with EFBIG instead, which the writers
+    // handle (the record is cut back and the failure reported). Every subcommand, the driver
+    // included.
+    // SAFETY: setting a signal disposition to SIG_IGN before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     if let Some(code) = driver::intercept(|s| Cli::command().find_subcommand(s).is_some()) {
         return code;
     }

@@ -1,13 +1,12 @@
 //! Where `ctrlog write` and the `binary://` driver put records: a plain file (or stdout),
 //! or a size-capped rotating set with Docker's options.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use ctrlog::cri::write::{RecordSink, WriteSink};
-use ctrlog::rotate::{Naming, RotateError, RotateOptions, RotatingFile};
+use ctrlog::rotate::{Naming, PlainFile, RotateError, RotateOptions, RotatingFile};
 
 /// Docker's rotation options as given (`max-size`, `max-file`, `compress`) and the naming.
 pub struct Rotation<'a> {
@@ -39,17 +38,31 @@ impl Rotation<'_> {
     }
 }
 
-/// A record sink over a plain file or a rotating set.
-pub enum LogOutput {
-    Plain(WriteSink<File>),
+/// Where records go.
+enum Target {
+    /// stdout (`ctrlog write` without `-o`): a pipe or a terminal, written as it is.
+    Stdout(WriteSink<File>),
+    Plain(PlainFile),
     Rotating(Box<RotatingFile>),
+}
+
+/// A record sink over stdout, a plain file or a rotating set, remembering the last write error
+/// for the final report.
+pub struct LogOutput {
+    target: Target,
+    last_error: Option<io::Error>,
 }
 
 impl LogOutput {
     /// Opens `path` for appending (created with mode 0640), rotating when any rotation option
     /// is given. The error names the option or the path.
+    ///
+    /// Both kinds open the file by the same rules (`ctrlog::rotate`'s module docs): never
+    /// through a symbolic link, only a regular file, without blocking (a FIFO is refused at
+    /// once), no parent directory created, and an advisory `flock` so that a second writer on
+    /// the file fails fast.
     pub fn open(path: &Path, rotation: &Rotation<'_>) -> Result<Self, String> {
-        if rotation.wanted() {
+        let target = if rotation.wanted() {
             let base =
                 RotateOptions::from_docker(rotation.max_size, rotation.max_file, rotation.compress)
                     .map_err(|e| rotation.error(e))?;
@@ -57,33 +70,58 @@ impl LogOutput {
                 naming: rotation.naming,
                 ..base
             };
-            return RotatingFile::open(path, opts)
-                .map(|f| LogOutput::Rotating(Box::new(f)))
-                .map_err(|e| format!("cannot open {}: {e}", path.display()));
+            RotatingFile::open(path, opts).map(|f| Target::Rotating(Box::new(f)))
+        } else {
+            PlainFile::open(path, 0o640).map(Target::Plain)
+        };
+        let target = target.map_err(|e| format!("cannot open the output: {e}"))?;
+        Ok(LogOutput {
+            target,
+            last_error: None,
+        })
+    }
+
+    /// Records to stdout (a duplicate of fd 1).
+    pub fn stdout(f: File) -> Self {
+        LogOutput {
+            target: Target::Stdout(WriteSink(f)),
+            last_error: None,
         }
-        OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .open(path)
-            .map(|f| LogOutput::Plain(WriteSink(f)))
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))
+    }
+
+    /// The file written to, or `stdout`.
+    pub fn name(&self) -> String {
+        match &self.target {
+            Target::Stdout(_) => "stdout".to_owned(),
+            Target::Plain(f) => f.path().display().to_string(),
+            Target::Rotating(r) => r.path().display().to_string(),
+        }
+    }
+
+    /// The last failed write's error, if any write failed.
+    pub fn last_error(&self) -> Option<&io::Error> {
+        self.last_error.as_ref()
     }
 
     /// Syncs and waits for pending compressions, so the set is complete on exit.
     pub fn close(self) -> Result<(), String> {
-        match self {
-            LogOutput::Plain(_) => Ok(()),
-            LogOutput::Rotating(r) => r.close().map_err(|e| e.to_string()),
+        match self.target {
+            Target::Stdout(_) | Target::Plain(_) => Ok(()),
+            Target::Rotating(r) => r.close().map_err(|e| e.to_string()),
         }
     }
 }
 
 impl RecordSink for LogOutput {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
-        match self {
-            LogOutput::Plain(w) => w.write_records(records),
-            LogOutput::Rotating(r) => RecordSink::write_records(&mut **r, records),
+        let r = match &mut self.target {
+            Target::Stdout(w) => w.write_records(records),
+            Target::Plain(f) => f.write_records(records),
+            Target::Rotating(r) => RecordSink::write_records(&mut **r, records),
+        };
+        if let Err(e) = &r {
+            self.last_error = Some(io::Error::new(e.kind(), e.to_string()));
         }
+        r
     }
 }

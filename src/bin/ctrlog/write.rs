@@ -1,7 +1,15 @@
 //! `ctrlog write`: stdin to CRI or Docker json-file records (containerd's CRI logger).
 //!
 //! Exit status: 0 all records written; 1 reading stdin or writing records failed (the copy
-//! still drained stdin unless `--stop-on-write-error`); 2 bad flags, values or output path.
+//! still drained stdin unless `--stop-on-write-error`; one line on stderr names the output and
+//! the last error); 2 bad flags, values or output path (a symbolic link, not a regular file, a
+//! missing directory, an existing file without any newline for a rotating output, a file locked
+//! by another writer).
+//!
+//! The output (plain or rotating) is opened by `ctrlog::rotate`'s rules: never through a
+//! symlink, only a regular file, never blocking, no parent directory created, an advisory
+//! `flock`; a failed write (`EFBIG` under `ulimit -f`, `ENOSPC`) leaves no partial record.
+//! SIGXFSZ is ignored (in `main`), so `ulimit -f` makes writes fail instead of killing ctrlog.
 
 use std::fs::File;
 use std::io;
@@ -13,7 +21,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use ctrlog::cri::write::{
     CopySummary, CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen,
-    RecordFormat, RecordSink, WriteErrorPolicy, WriteSink, DEFAULT_MEMORY_CAP,
+    RecordFormat, WriteErrorPolicy, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::Stream;
 use ctrlog::rotate::Naming;
@@ -57,7 +65,9 @@ pub struct Args {
     /// longer than this.
     #[arg(long, value_name = "SIZE", value_parser = parse_memory_cap)]
     memory_cap: Option<NonZeroUsize>,
-    /// Append records to PATH (created with mode 0640) instead of writing to stdout.
+    /// Append records to PATH instead of writing to stdout. PATH must be a regular file or
+    /// missing (then created with mode 0640); its directory must exist (directories are never
+    /// created); a symbolic link is refused. A second writer on the same file fails (flock).
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
     /// Write CRI timestamps in UTC instead of local time (json-file is always UTC).
@@ -132,7 +142,7 @@ pub fn run(args: Args) -> ExitCode {
             Err(e) => return crate::fail(e),
         },
         None => match dup(io::stdout().as_fd()) {
-            Ok(f) => LogOutput::Plain(WriteSink(f)),
+            Ok(f) => LogOutput::stdout(f),
             Err(e) => return crate::fail(format_args!("cannot use stdout: {e}")),
         },
     };
@@ -172,37 +182,41 @@ fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<File> {
 }
 
 /// Drains `input` into `out`; the exit status, and the sink back for closing.
-fn copy<F: RecordFormat, K: RecordSink>(
+fn copy<F: RecordFormat>(
     stream: Stream,
     format: F,
     splitter: LineSplitter,
     policy: WriteErrorPolicy,
     input: File,
-    out: K,
-) -> (ExitCode, K) {
+    out: LogOutput,
+) -> (ExitCode, LogOutput) {
     let mut w = LogWriter::new(stream, format, out)
         .with_splitter(splitter)
         .with_write_error_policy(policy);
     let code = match w.copy_from(input) {
-        Ok(summary) => report(&summary),
+        Ok(summary) => report(&summary, w.sink_mut()),
         Err(e) => {
-            eprintln!("ctrlog: {e}");
+            eprintln!("ctrlog: {}: {e}", w.sink_mut().name());
             ExitCode::from(1)
         }
     };
     (code, w.into_sink())
 }
 
-fn report(s: &CopySummary) -> ExitCode {
+/// One line naming the output and the reason when records were lost (a failed write left no
+/// partial record: the output was cut back to the record boundary before it).
+fn report(s: &CopySummary, out: &LogOutput) -> ExitCode {
     if s.write_errors == 0 {
         return ExitCode::SUCCESS;
     }
-    let kind = s
-        .last_write_error
-        .map(|k| io::Error::from(k).to_string())
-        .unwrap_or_default();
+    let reason = match (out.last_error(), s.last_write_error) {
+        (Some(e), _) => e.to_string(),
+        (None, Some(k)) => io::Error::from(k).to_string(),
+        (None, None) => String::new(),
+    };
     eprintln!(
-        "ctrlog: {} of {} records could not be written ({} failed writes; last: {kind})",
+        "ctrlog: {}: {} of {} records could not be written ({} failed writes; last: {reason})",
+        out.name(),
         s.records_lost,
         s.records + s.records_lost,
         s.write_errors

@@ -1,0 +1,160 @@
+//! [`PlainFile`]: a log file that never rotates, opened and written by the rules of
+//! [`RotatingFile`](super::RotatingFile); and the record append both use.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::{sys, RotateError};
+
+/// A failed [`append_whole`].
+pub(crate) struct Failed {
+    pub error: io::Error,
+    /// Where the file ends now (`Ok`), or, when cutting the record off failed too, the record
+    /// boundary it must be cut back to before anything else is written (`Err`).
+    pub end: Result<u64, u64>,
+}
+
+/// Appends `buf[done..]` (the first `done` bytes are already written) to `file`, which is open
+/// with `O_APPEND`, retrying short writes and `EINTR`. When a write fails the bytes of this
+/// record that reached the file are cut off again, so the file still ends at the record boundary
+/// it had (`size` is that boundary if the file's length cannot be read).
+pub(crate) fn append_whole(
+    file: &mut File,
+    buf: &[u8],
+    mut done: usize,
+    size: u64,
+) -> Result<(), Failed> {
+    let error = loop {
+        let rest = buf.get(done..).unwrap_or_default();
+        if rest.is_empty() {
+            return Ok(());
+        }
+        match file.write(rest) {
+            Ok(0) => break io::Error::from(io::ErrorKind::WriteZero),
+            Ok(n) => done = done.saturating_add(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break e,
+        }
+    };
+    if done == 0 {
+        return Err(Failed {
+            error,
+            end: Ok(size),
+        });
+    }
+    let start = match file.metadata() {
+        Ok(m) => m.len().saturating_sub(done as u64),
+        Err(_) => size,
+    };
+    let end = match file.set_len(start) {
+        Ok(()) => Ok(start),
+        Err(_) => Err(start),
+    };
+    Err(Failed { error, end })
+}
+
+/// A log file that never rotates: `ctrlog write -o` without rotation options, like
+/// containerd's CRI logger (`O_APPEND`, mode 0640 minus the umask).
+///
+/// It is opened by the rules of [`RotatingFile`](super::RotatingFile): a symbolic link or a
+/// file that is not regular (a FIFO, a device) is refused without blocking, a missing parent
+/// directory is an error (never created), and the same advisory `flock` is taken, so a plain
+/// writer and a rotating writer (or two plain ones) never interleave on one file: the second
+/// fails with [`RotateError::Locked`]. One `write` is one record: a write that fails (`EFBIG`
+/// under `ulimit -f`, `ENOSPC`) cuts the file back to the record boundary before it and returns
+/// the error; nothing is retried.
+///
+/// Unlike [`RotatingFile`](super::RotatingFile), opening changes nothing in the file (no
+/// torn-record cut: a plain output may be any file the user names) and nothing in its
+/// directory.
+///
+/// ```
+/// use std::io::Write;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("c.log");
+/// let mut log = ctrlog::rotate::PlainFile::open(&path, 0o640)?;
+/// log.write_all(b"one record\n")?;
+/// assert!(ctrlog::rotate::PlainFile::open(&path, 0o640).is_err()); // locked
+/// drop(log);
+/// assert_eq!(std::fs::read(&path)?, b"one record\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct PlainFile {
+    path: PathBuf,
+    file: File,
+    /// Where the file ended after the last record, as far as this writer knows.
+    size: u64,
+    /// A record boundary the file must be cut back to before the next write (a failed cut).
+    repair_at: Option<u64>,
+}
+
+impl PlainFile {
+    /// Opens `path` for appending, creating it with `mode` (minus the umask) if missing.
+    pub fn open(path: impl AsRef<Path>, mode: u32) -> Result<Self, RotateError> {
+        let path = path.as_ref().to_path_buf();
+        let file = sys::open_log(&path, mode, sys::Create::IfMissing)
+            .map_err(|f| RotateError::open(&path, "open", f))?;
+        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &path, e))? {
+            return Err(RotateError::Locked { path });
+        }
+        let size = sys::fstat(&file)
+            .map_err(|e| RotateError::io("fstat", &path, e))?
+            .size;
+        Ok(PlainFile {
+            path,
+            file,
+            size,
+            repair_at: None,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `buf` as one record: all of it, or an error and nothing.
+    pub fn write_record(&mut self, buf: &[u8]) -> io::Result<()> {
+        if let Some(at) = self.repair_at {
+            self.file.set_len(at)?;
+            self.repair_at = None;
+            self.size = at;
+        }
+        match append_whole(&mut self.file, buf, 0, self.size) {
+            Ok(()) => {
+                self.size = self.size.saturating_add(buf.len() as u64);
+                Ok(())
+            }
+            Err(f) => {
+                match f.end {
+                    Ok(end) => self.size = end,
+                    Err(at) => self.repair_at = Some(at),
+                }
+                Err(f.error)
+            }
+        }
+    }
+}
+
+impl Write for PlainFile {
+    /// Writes `buf` as one record: all of it, or an error and nothing.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_record(buf)?;
+        Ok(buf.len())
+    }
+
+    /// Nothing is buffered; a no-op.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A batch of records is one record: written whole, or cut back and failed whole, so the
+/// writer's count of lost records is exact.
+impl crate::cri::write::RecordSink for PlainFile {
+    fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
+        self.write_record(records)
+    }
+}
