@@ -25,7 +25,7 @@
 //! let e = open_regular(&dir.path().join("link"), OpenOptions::new().read(true), Symlinks::Refuse)
 //!     .unwrap_err();
 //! assert!(e.to_string().contains("symbolic link"), "{e}");
-//! # Ok::<(), std::io::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::fs::{File, FileType, OpenOptions};
@@ -44,53 +44,105 @@ pub enum Symlinks {
     Refuse,
 }
 
-/// Opens `path` with `opts` (whose read/write/append/create flags the caller sets) and
-/// checks that it is a regular file, without ever blocking in `open(2)`.
-///
-/// The returned file is in blocking mode. Errors keep the OS error kind (`NotFound`,
-/// `PermissionDenied`, …); a symlink refused by [`Symlinks::Refuse`] and a non-regular file
-/// get a message that says so. The error does not repeat the path: callers wrap it with
-/// theirs.
-pub fn open_regular(path: &Path, opts: &OpenOptions, symlinks: Symlinks) -> io::Result<File> {
-    let mut opts = opts.clone();
-    let nofollow = match symlinks {
-        Symlinks::Follow => 0,
-        Symlinks::Refuse => libc::O_NOFOLLOW,
-    };
-    opts.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | nofollow);
-    let file = match opts.open(path) {
-        Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) && symlinks == Symlinks::Refuse => {
-            // O_NOFOLLOW answers ELOOP for a final symlink; say what it really is (a real
-            // loop further up the path is reported as is).
-            let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-            return Err(if is_link {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "is a symbolic link (not followed here)",
-                )
-            } else {
-                e
-            });
+/// Why [`open_regular`] did not open a path. The message does not repeat the path: callers
+/// wrap it with theirs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The last component is a symbolic link and [`Symlinks::Refuse`] was asked for.
+    #[error("is a symbolic link (not followed here)")]
+    Symlink,
+    /// Not a regular file: what it is (`"a FIFO"`, `"a directory"`, ...).
+    #[error("is {0}, not a regular file")]
+    NotRegular(&'static str),
+    /// The file was to be created but its parent directory does not exist (never created
+    /// here).
+    #[error("its directory does not exist (parent directories are not created)")]
+    NoParent,
+    /// Any other error of `open(2)` or `fstat(2)`, with the OS error kind kept.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl From<OpenError> for io::Error {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Io(e) => e,
+            OpenError::NoParent => io::Error::new(io::ErrorKind::NotFound, e),
+            other => io::Error::new(io::ErrorKind::InvalidInput, other),
         }
-        Err(e) => return Err(e),
+    }
+}
+
+/// Opens `path` with `opts` (whose read/write/append/create/mode the caller sets) and checks
+/// that it is a regular file, without ever blocking in `open(2)`.
+///
+/// `O_NONBLOCK | O_NOCTTY | O_CLOEXEC` (plus `O_NOFOLLOW` for [`Symlinks::Refuse`]), then
+/// `fstat`, then `O_NONBLOCK` is cleared: the returned file is in blocking mode. A path that
+/// `lstat` already shows to be a device, FIFO or socket is refused before it is opened at
+/// all (opening some devices has side effects); the `fstat` is what makes the check
+/// race-free.
+pub fn open_regular(
+    path: &Path,
+    opts: &OpenOptions,
+    symlinks: Symlinks,
+) -> Result<File, OpenError> {
+    let follow = symlinks == Symlinks::Follow;
+    let pre = if follow {
+        std::fs::metadata(path)
+    } else {
+        std::fs::symlink_metadata(path)
     };
+    match pre {
+        Ok(m) if m.file_type().is_symlink() => return Err(OpenError::Symlink),
+        Ok(m) if !m.file_type().is_file() => {
+            return Err(OpenError::NotRegular(kind_name(m.file_type())))
+        }
+        _ => {}
+    }
+    let mut opts = opts.clone();
+    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+    opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC | nofollow);
+    let file = opts.open(path).map_err(|e| open_failure(path, e, follow))?;
     let ft = file.metadata()?.file_type();
     if !ft.is_file() {
-        return Err(not_regular(ft));
+        return Err(OpenError::NotRegular(kind_name(ft)));
     }
     set_blocking(&file)?;
     Ok(file)
 }
 
 /// Opens `path` read-only as a regular file (see [`open_regular`]).
-pub fn open_read(path: &Path, symlinks: Symlinks) -> io::Result<File> {
+pub fn open_read(path: &Path, symlinks: Symlinks) -> Result<File, OpenError> {
     open_regular(path, OpenOptions::new().read(true), symlinks)
 }
 
-/// The error for a file that is not regular, naming its type.
-pub fn not_regular(ft: FileType) -> io::Error {
-    let what = if ft.is_dir() {
+/// Names the reason of a failed `open`: `ELOOP` is a symlink at the path only if `lstat` says
+/// so (it also means a loop further up); `ENOENT` with a missing parent is that directory;
+/// `ENXIO` (a FIFO or socket with nobody on the other side) is the file type.
+fn open_failure(path: &Path, e: io::Error, follow: bool) -> OpenError {
+    let lstat = std::fs::symlink_metadata(path);
+    match e.raw_os_error() {
+        Some(libc::ELOOP)
+            if !follow && lstat.as_ref().is_ok_and(|m| m.file_type().is_symlink()) =>
+        {
+            OpenError::Symlink
+        }
+        Some(libc::ENOENT) => match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(p) if !p.exists() => OpenError::NoParent,
+            _ => OpenError::Io(e),
+        },
+        Some(libc::ENXIO) => match std::fs::metadata(path) {
+            Ok(m) if !m.file_type().is_file() => OpenError::NotRegular(kind_name(m.file_type())),
+            _ => OpenError::Io(e),
+        },
+        _ => OpenError::Io(e),
+    }
+}
+
+/// What a file type is, for messages: `"a FIFO"`, `"a directory"`, ...
+pub fn kind_name(ft: FileType) -> &'static str {
+    if ft.is_dir() {
         "a directory"
     } else if ft.is_fifo() {
         "a FIFO"
@@ -104,11 +156,7 @@ pub fn not_regular(ft: FileType) -> io::Error {
         "a symbolic link"
     } else {
         "of an unknown type"
-    };
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("is {what}, not a regular file"),
-    )
+    }
 }
 
 fn set_blocking(file: &File) -> io::Result<()> {
@@ -144,14 +192,10 @@ mod tests {
         mkfifo(&p);
         // With no writer, a blocking open for reading would hang here.
         let e = open_read(&p, Symlinks::Follow).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("is a FIFO"), "{e}");
+        assert!(matches!(e, OpenError::NotRegular("a FIFO")), "{e}");
+        assert_eq!(io::Error::from(e).kind(), io::ErrorKind::InvalidInput);
         let e = open_regular(&p, OpenOptions::new().append(true), Symlinks::Refuse).unwrap_err();
-        // For writing with no reader, the kernel answers ENXIO at once.
-        assert!(
-            e.to_string().contains("FIFO") || e.raw_os_error() == Some(libc::ENXIO),
-            "{e}"
-        );
+        assert!(e.to_string().contains("is a FIFO"), "{e}");
     }
 
     #[test]
@@ -178,8 +222,15 @@ mod tests {
         let b = dir.path().join("b");
         std::os::unix::fs::symlink(&b, &a).unwrap();
         std::os::unix::fs::symlink(&a, &b).unwrap();
-        let e = open_read(&a, Symlinks::Follow).unwrap_err();
+        let e = io::Error::from(open_read(&a, Symlinks::Follow).unwrap_err());
         assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
+        let e = open_regular(
+            &dir.path().join("no/such/dir/f"),
+            OpenOptions::new().append(true).create(true),
+            Symlinks::Refuse,
+        )
+        .unwrap_err();
+        assert!(matches!(e, OpenError::NoParent), "{e}");
     }
 
     #[test]

@@ -46,8 +46,6 @@ fn blocked_in_open(pid: u32) -> bool {
 }
 
 #[test]
-#[ignore = "needs the output layer's non-blocking open (writer branch, issue 9 items 8/13): \
-            remove this ignore when merging; without it open(2) on the FIFO blocks"]
 fn fifo_at_log_path_is_refused_without_blocking() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = bundle(dir.path());

@@ -7,7 +7,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{set, sys, Naming};
+use super::{set, Naming};
+use crate::regular::OpenError;
 use crate::size::SizeError;
 use crate::time::{Clock, Offset, SystemClock};
 
@@ -140,17 +141,17 @@ impl RotateError {
 }
 
 impl RotateError {
-    /// The error of [`sys::open_log`] for `path`.
-    pub(crate) fn open(path: &Path, op: &'static str, f: sys::OpenFailure) -> Self {
+    /// The error of [`super::sys::open_log`] for `path`.
+    pub(crate) fn open(path: &Path, op: &'static str, f: OpenError) -> Self {
         let path = path.to_path_buf();
         match f {
-            sys::OpenFailure::Symlink => RotateError::Symlink { path },
-            sys::OpenFailure::NotRegular(kind) => RotateError::NotRegular { path, kind },
-            sys::OpenFailure::NoParent => RotateError::NoParent {
+            OpenError::Symlink => RotateError::Symlink { path },
+            OpenError::NotRegular(kind) => RotateError::NotRegular { path, kind },
+            OpenError::NoParent => RotateError::NoParent {
                 dir: set::dir_or_dot(path.parent().unwrap_or(Path::new(""))).to_path_buf(),
                 path,
             },
-            sys::OpenFailure::Io(source) => RotateError::Io { op, path, source },
+            OpenError::Io(source) => RotateError::Io { op, path, source },
         }
     }
 }

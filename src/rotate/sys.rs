@@ -7,6 +7,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
+use crate::regular::{open_regular, OpenError, Symlinks};
+
 fn cstr(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
@@ -139,26 +141,6 @@ pub(crate) fn start_writeback(file: &File) {
     let _ = file;
 }
 
-/// What a non-regular file is, for messages ("PATH: is a FIFO, not a regular file").
-pub(crate) fn kind_name(ft: std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if ft.is_dir() {
-        "a directory"
-    } else if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_socket() {
-        "a socket"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else if ft.is_symlink() {
-        "a symbolic link"
-    } else {
-        "of an unknown type"
-    }
-}
-
 /// How [`open_log`] treats a missing file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Create {
@@ -168,81 +150,19 @@ pub(crate) enum Create {
     New,
 }
 
-/// Why [`open_log`] refused a path.
-#[derive(Debug)]
-pub(crate) enum OpenFailure {
-    /// The last component is a symbolic link.
-    Symlink,
-    /// Not a regular file: what it is.
-    NotRegular(&'static str),
-    /// The parent directory does not exist.
-    NoParent,
-    /// Any other error of `open` or `fstat`.
-    Io(io::Error),
-}
-
-/// Opens a log file for appending (and reading, for the torn-record scan) without ever
-/// following a symbolic link in the last component or blocking, and only if it is a regular
-/// file: `O_NOFOLLOW | O_NONBLOCK` (a FIFO without a reader would block a plain `open` forever;
-/// a device is never opened for writing), then `fstat`, then `O_NONBLOCK` is cleared so writes
-/// block as usual. A missing parent directory is reported as such, never created.
-pub(crate) fn open_log(path: &Path, mode: u32, create: Create) -> Result<File, OpenFailure> {
+/// Opens a log file for appending (and reading, for the torn-record scan) through the crate's
+/// one safe open ([`crate::regular::open_regular`]): never through a symbolic link in the last
+/// component, never blocking on a FIFO, only a regular file, a missing parent directory
+/// reported as such and never created.
+pub(crate) fn open_log(path: &Path, mode: u32, create: Create) -> Result<File, OpenError> {
     use std::os::unix::fs::OpenOptionsExt;
-    // Refuse what is visibly wrong before opening it at all (opening some devices has side
-    // effects); the `fstat` below is what makes it race-free.
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => return Err(OpenFailure::Symlink),
-        Ok(m) if !m.file_type().is_file() => {
-            return Err(OpenFailure::NotRegular(kind_name(m.file_type())))
-        }
-        _ => {}
-    }
     let mut o = std::fs::OpenOptions::new();
-    o.read(true)
-        .append(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    o.read(true).append(true).mode(mode);
     match create {
         Create::IfMissing => o.create(true),
         Create::New => o.create_new(true),
     };
-    let file = o.open(path).map_err(|e| open_failure(path, e))?;
-    let meta = file.metadata().map_err(OpenFailure::Io)?;
-    if !meta.file_type().is_file() {
-        return Err(OpenFailure::NotRegular(kind_name(meta.file_type())));
-    }
-    // SAFETY: the descriptor is owned by `file` and open; F_GETFL/F_SETFL take plain ints.
-    unsafe {
-        let fd = file.as_raw_fd();
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
-            return Err(OpenFailure::Io(io::Error::last_os_error()));
-        }
-    }
-    Ok(file)
-}
-
-/// Names the reason of a failed `open`: `ELOOP` is a symlink at the path only if `lstat` says
-/// so (it also means too many links in the directories); `ENOENT` with a missing parent is
-/// that directory; `ENXIO` (a FIFO or socket with nobody on the other side) is the file type.
-fn open_failure(path: &Path, e: io::Error) -> OpenFailure {
-    let lstat = std::fs::symlink_metadata(path);
-    match e.raw_os_error() {
-        Some(libc::ELOOP) if lstat.as_ref().is_ok_and(|m| m.file_type().is_symlink()) => {
-            OpenFailure::Symlink
-        }
-        Some(libc::ENOENT) => {
-            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-            match parent {
-                Some(p) if !p.exists() => OpenFailure::NoParent,
-                _ => OpenFailure::Io(e),
-            }
-        }
-        _ => match lstat {
-            Ok(m) if !m.file_type().is_file() => OpenFailure::NotRegular(kind_name(m.file_type())),
-            _ => OpenFailure::Io(e),
-        },
-    }
+    open_regular(path, &o, Symlinks::Refuse)
 }
 
 /// A monotonic time for the writer's periodic checks: `CLOCK_MONOTONIC_COARSE` on Linux (tick

@@ -3,7 +3,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use ctrlog::cri::write::{
@@ -11,6 +11,7 @@ use ctrlog::cri::write::{
     RecordSink, WriteError, WriteErrorPolicy,
 };
 use ctrlog::cri::Stream;
+use ctrlog::regular::{open_regular, Symlinks};
 use ctrlog::time::{Clock, Offset, SystemClock};
 
 use super::config::Format;
@@ -71,14 +72,13 @@ impl Reporter {
         let line = format!("ctrlog driver{}: {msg}\n", self.who);
         let _ = io::stderr().write_all(line.as_bytes());
         if let Some(path) = &self.err_file {
-            // O_NOFOLLOW: never append through a symlink planted in the bundle.
-            if let Ok(mut f) = OpenOptions::new()
+            // Never append through a symlink planted in the bundle, nor block on a FIFO.
+            let opts = OpenOptions::new()
                 .append(true)
                 .create(true)
                 .mode(0o640)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-                .open(path)
-            {
+                .clone();
+            if let Ok(mut f) = open_regular(path, &opts, Symlinks::Refuse) {
                 let _ = f.write_all(line.as_bytes());
             }
         }
