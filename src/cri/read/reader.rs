@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::emit::{Flow, LogSink, OutputOptions};
-use super::files::{base_log_in_dir, identity, plain, rotated_set, snapshot, LogFile, Opened};
-use super::pipeline::{Pipeline, ReadStats, SkipReason};
+use super::files::{base_log_in_dir, identity, rotated_set, snapshot, LogFile, Opened};
+use super::pipeline::{Pipeline, ReadStats};
 use super::record::RecordParser;
-use super::scan::{BackItem, BackScanner, Chunker, Item, Pos, TailCounter, TailMode, NEVER};
+use super::scan::{BackItem, BackScanner, Item, Pos, NEVER};
+use super::source::{drain, end_fragment, head_of, Current};
+use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::ReadError;
 
 /// Options of [`LogReader`] (`kubectl logs` flags).
@@ -43,10 +45,6 @@ impl Default for ReadOptions {
     }
 }
 
-/// Bytes compared to recognise a file already read under a new inode (a backup compressed
-/// after it was read, a copy made by copytruncate).
-const HEAD_LEN: usize = 256;
-
 /// A file read to its end while following.
 #[derive(Debug)]
 struct Seen {
@@ -60,60 +58,6 @@ impl Seen {
     fn same(&self, id: (u64, u64), head: &[u8]) -> bool {
         self.head == head && (self.id == id || !head.is_empty())
     }
-}
-
-/// The first [`HEAD_LEN`] bytes of a plain (decompressed) file.
-fn head_of_plain(file: &File) -> Vec<u8> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; HEAD_LEN];
-    let mut n = 0;
-    while n < HEAD_LEN {
-        match file.read_at(&mut buf[n..], n as u64) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    buf.truncate(n);
-    buf
-}
-
-/// The first [`HEAD_LEN`] decompressed bytes of a file of a set.
-fn head_of(handle: &File, f: &LogFile) -> Vec<u8> {
-    if !f.gzip {
-        return head_of_plain(handle);
-    }
-    gz_head(handle)
-}
-
-#[cfg(feature = "gzip")]
-fn gz_head(handle: &File) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut h) = handle.try_clone() else {
-        return Vec::new();
-    };
-    if h.seek(SeekFrom::Start(0)).is_err() {
-        return Vec::new();
-    }
-    let mut out = Vec::with_capacity(HEAD_LEN);
-    let _ = flate2::read::MultiGzDecoder::new(h)
-        .take(HEAD_LEN as u64)
-        .read_to_end(&mut out);
-    out
-}
-
-#[cfg(not(feature = "gzip"))]
-fn gz_head(_handle: &File) -> Vec<u8> {
-    Vec::new()
-}
-
-/// The currently open file of a set.
-#[derive(Debug)]
-struct Current {
-    file: File,
-    path: PathBuf,
-    num: usize,
-    chunker: Chunker,
-    id: (u64, u64),
 }
 
 /// Reads one container log, or a rotated set of them oldest to newest, as `kubectl logs`
@@ -258,10 +202,15 @@ impl LogReader {
         Ok(())
     }
 
-    fn plain_file(&self, num: usize) -> Result<File, ReadError> {
+    /// (read size, record cap) for a [`Current`].
+    fn line_opts(&self) -> (usize, usize) {
+        (self.opts.read_size, self.opts.max_record_len)
+    }
+
+    /// A second handle on file `num` of the set, to read it.
+    fn handle(&self, num: usize) -> Result<File, ReadError> {
         let (f, h, _) = &self.opened[num];
-        let h = h.try_clone().map_err(|e| ReadError::io(&f.path, e))?;
-        plain(h, f)
+        h.try_clone().map_err(|e| ReadError::io(&f.path, e))
     }
 
     fn start<S: LogSink>(
@@ -273,7 +222,7 @@ impl LogReader {
         self.open_files(&mut p, sink)?;
         let mut start = (0, 0);
         if let Some(n) = self.opts.tail {
-            let mut starts = self.tail_starts(n)?;
+            let mut starts = self.tail_starts(n, &mut p, sink)?;
             start = starts[0].min(starts[1]);
             // A stream with no kept line starts at the end of the set (new records while
             // following are kept).
@@ -295,7 +244,15 @@ impl LogReader {
         Ok((p, start))
     }
 
-    fn tail_starts(&self, n: u64) -> Result<[Pos; 2], ReadError> {
+    /// Where the last `n` lines start: the set is read newest first and only as far back as
+    /// needed; a plain file backwards from its end, a `.gz` forwards through its decoder
+    /// with a bounded [`ForwardTail`]. A backup that cannot be read is a warning.
+    fn tail_starts<S: LogSink>(
+        &self,
+        n: u64,
+        pipe: &mut Pipeline,
+        sink: &mut S,
+    ) -> Result<[Pos; 2], ReadError> {
         let mut t = TailCounter::new(n, self.opts.tail_mode);
         let mut parser = RecordParser::new();
         for num in (0..self.files.len()).rev() {
@@ -303,26 +260,60 @@ impl LogReader {
                 break;
             }
             let f = &self.files[num];
-            let file = self.plain_file(num)?;
-            let size = file
-                .metadata()
-                .map_err(|e| ReadError::io(&f.path, e))?
-                .len();
-            let block = self.opts.read_size.clamp(16, 64 << 10);
-            let mut back = BackScanner::new(&file, size, block, self.opts.max_record_len)
-                .map_err(|e| ReadError::io(&f.path, e))?;
-            while !t.done() {
-                match back.prev().map_err(|e| ReadError::io(&f.path, e))? {
-                    None => break,
-                    Some(BackItem::Overlong(off)) => t.push(None, (num, off)),
-                    Some(BackItem::Line(off, line)) => {
-                        let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
-                        t.push(rec, (num, off));
-                    }
+            if f.gzip {
+                t = self.tail_forward(num, t, &mut parser, pipe, sink)?;
+                continue;
+            }
+            let file = &self.opened[num].1;
+            if let Err(e) = tail_backward(file, num, &mut t, &mut parser, &self.opts) {
+                if f.scheme.is_none() {
+                    return Err(ReadError::io(&f.path, e));
                 }
+                pipe.warn(&f.path, &e, sink);
             }
         }
         Ok(t.finish())
+    }
+
+    /// Counts file `num` (read forwards: a `.gz`) into `t`.
+    fn tail_forward<S: LogSink>(
+        &self,
+        num: usize,
+        t: TailCounter,
+        parser: &mut RecordParser,
+        pipe: &mut Pipeline,
+        sink: &mut S,
+    ) -> Result<TailCounter, ReadError> {
+        let (f, _, id) = &self.opened[num];
+        let mut c = match Current::new(f, self.handle(num)?, num, *id, 0, self.line_opts()) {
+            Ok(c) => c,
+            Err(e) => {
+                pipe.warn(&f.path, &e, sink);
+                return Ok(t);
+            }
+        };
+        let mut ft = ForwardTail::new(t);
+        loop {
+            loop {
+                match c.chunker.next_line() {
+                    Item::Line(off, line) => {
+                        let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
+                        ft.push((num, off), rec);
+                    }
+                    Item::Overlong(off) => ft.push((num, off), None),
+                    Item::NeedData => break,
+                }
+            }
+            match c.fill() {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    pipe.warn(&f.path, &e, sink);
+                    break;
+                }
+            }
+        }
+        Ok(ft.finish())
     }
 
     fn run<S: LogSink>(
@@ -345,29 +336,30 @@ impl LogReader {
         let mut read_ids: Vec<Seen> = Vec::new();
         for num in first..=last {
             let f = self.files[num].clone();
-            let file = self.plain_file(num)?;
+            let file = self.handle(num)?;
             let id = self.opened[num].2;
-            let off = if *start == NEVER {
+            let off = if *start != NEVER {
+                if num == start.0 {
+                    start.1
+                } else {
+                    0
+                }
+            } else if f.gzip {
+                u64::MAX
+            } else {
                 file.metadata()
                     .map_err(|e| ReadError::io(&f.path, e))?
                     .len()
-            } else if num == start.0 {
-                start.1
-            } else {
-                0
             };
-            let mut c = Current {
-                file,
-                path: f.path.clone(),
-                num,
-                chunker: Chunker::new(off, self.opts.read_size, self.opts.max_record_len),
-                id,
+            let mut c = match Current::new(&f, file, num, id, off, self.line_opts()) {
+                Ok(c) => c,
+                Err(e) => {
+                    pipe.warn(&f.path, &e, sink);
+                    continue;
+                }
             };
             pipe.stats.files_read += 1;
-            read_ids.push(Seen {
-                id,
-                head: head_of_plain(&c.file),
-            });
+            read_ids.push(Seen { id, head: c.head() });
             if drain(pipe, &mut c, sink)? == Flow::LimitReached {
                 return Ok(());
             }
@@ -458,7 +450,7 @@ impl LogReader {
                     end_fragment(pipe, &mut c, sink, false)?;
                     done.push(Seen {
                         id: c.id,
-                        head: head_of_plain(&c.file),
+                        head: c.head(),
                     });
                     pipe.stats.rotations += 1;
                 }
@@ -486,15 +478,12 @@ impl LogReader {
                     let Some((f, handle, id)) = set[k].take() else {
                         continue;
                     };
-                    let Ok(file) = plain(handle, &f) else {
-                        continue;
-                    };
-                    let mut c = Current {
-                        file,
-                        path: f.path.clone(),
-                        num: next_num,
-                        chunker: Chunker::new(0, self.opts.read_size, self.opts.max_record_len),
-                        id,
+                    let mut c = match Current::new(&f, handle, next_num, id, 0, self.line_opts()) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            pipe.warn(&f.path, &e, sink);
+                            continue;
+                        }
                     };
                     next_num += 1;
                     pipe.stats.files_read += 1;
@@ -529,59 +518,26 @@ fn finish<S: LogSink>(
     Ok(p.0.stats)
 }
 
-/// Reads and processes every complete line now in the file.
-fn drain<S: LogSink>(
-    pipe: &mut Pipeline,
-    c: &mut Current,
-    sink: &mut S,
-) -> Result<Flow, ReadError> {
-    loop {
-        loop {
-            match c.chunker.next_line() {
-                Item::Line(off, line) => {
-                    let flow = pipe
-                        .line(&c.path, line, (c.num, off), true, sink)
-                        .map_err(ReadError::Output)?;
-                    if flow == Flow::LimitReached {
-                        return Ok(Flow::LimitReached);
-                    }
-                }
-                Item::Overlong(off) => {
-                    let path = c.path.clone();
-                    pipe.skip(&path, off, SkipReason::Overlong);
-                }
-                Item::NeedData => break,
+/// Counts the plain file `file` (number `num`) into `t`, backwards from its end.
+fn tail_backward(
+    file: &File,
+    num: usize,
+    t: &mut TailCounter,
+    parser: &mut RecordParser,
+    opts: &ReadOptions,
+) -> io::Result<()> {
+    let size = file.metadata()?.len();
+    let block = opts.read_size.clamp(16, 64 << 10);
+    let mut back = BackScanner::new(file, size, block, opts.max_record_len)?;
+    while !t.done() {
+        match back.prev()? {
+            None => break,
+            Some(BackItem::Overlong(off)) => t.push(None, (num, off)),
+            Some(BackItem::Line(off, line)) => {
+                let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
+                t.push(rec, (num, off));
             }
         }
-        let n = c
-            .chunker
-            .fill(&c.file)
-            .map_err(|e| ReadError::io(&c.path, e))?;
-        if n == 0 {
-            return Ok(Flow::Continue);
-        }
     }
-}
-
-/// The unterminated bytes at the end of a file: printed (`print`) or skipped and counted.
-fn end_fragment<S: LogSink>(
-    pipe: &mut Pipeline,
-    c: &mut Current,
-    sink: &mut S,
-    print: bool,
-) -> Result<Flow, ReadError> {
-    if c.chunker.fragment().is_empty() {
-        return Ok(Flow::Continue);
-    }
-    let off = c.chunker.consumed_off();
-    let frag = c.chunker.fragment().to_vec();
-    c.chunker.reset(c.chunker.read_off);
-    if print {
-        return pipe
-            .line(&c.path, &frag, (c.num, off), false, sink)
-            .map_err(ReadError::Output);
-    }
-    let path = c.path.clone();
-    pipe.skip(&path, off, SkipReason::HalfWritten);
-    Ok(Flow::Continue)
+    Ok(())
 }

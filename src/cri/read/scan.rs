@@ -1,15 +1,12 @@
-//! Byte-level scanning: a forward rolling buffer over a file read with `pread`, a backward
-//! record scanner for tail, and the tail counter (sans-IO).
+//! Byte-level scanning: the forward line buffer over any byte source ([`LineBuffer`]), a
+//! backward line scanner for tail over a plain file ([`BackScanner`]), and the tail counter
+//! (sans-IO).
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 
 use memchr::{memchr, memrchr};
-
-use crate::cri::{Stream, Tag};
-
-use super::merge::idx;
 
 /// A position in a file set: (file number, byte offset). Ordered.
 pub type Pos = (usize, u64);
@@ -33,7 +30,7 @@ fn pread_full(file: &File, buf: &mut [u8], mut off: u64) -> io::Result<usize> {
     Ok(n)
 }
 
-/// What [`Chunker::next_line`] found.
+/// What [`LineBuffer::next_line`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Item<'a> {
     /// A complete physical line (with its `\n`) starting at this offset.
@@ -44,15 +41,24 @@ pub enum Item<'a> {
     NeedData,
 }
 
-/// A rolling buffer over one file: complete lines out, the unterminated tail kept.
+/// The one forward line framer: a rolling buffer filled from any byte source (a file read
+/// with `pread`, a gzip decoder, a pipe), handing out complete lines with their absolute
+/// offset and keeping the unterminated tail.
+///
+/// The shape is ripgrep's `grep-searcher` line buffer: [`LineBuffer::buffer`] is what is
+/// buffered and not consumed, [`LineBuffer::consume`] drops bytes from its front,
+/// [`LineBuffer::fill_from`] reads more. Overlong-line policy: a line of `max_record` bytes
+/// or more (its `\n` not counted) is never handed out; it is reported as
+/// [`Item::Overlong`] with its start offset, and while it is being skipped at most
+/// `max_record + read_size` bytes are buffered.
 #[derive(Debug)]
-pub struct Chunker {
+pub struct LineBuffer {
     buf: Vec<u8>,
     start: usize,
     end: usize,
     /// How far `start..` has been searched for `\n` without success.
     searched: usize,
-    /// File offset of `buf[end]`: where the next read goes.
+    /// Absolute offset of `buf[end]`: where the next byte read belongs.
     pub read_off: u64,
     read_size: usize,
     max_record: usize,
@@ -60,10 +66,39 @@ pub struct Chunker {
     discarding: Option<u64>,
 }
 
-impl Chunker {
-    /// Starts reading at `offset`, `read_size` bytes per read, lines capped at `max_record`.
+/// The former name of [`LineBuffer`].
+#[doc(hidden)]
+pub type Chunker = LineBuffer;
+
+/// A [`Read`] over a file at an offset of its own, with `pread`: clones of one open file
+/// (sharing the kernel's file offset) never disturb each other.
+#[derive(Debug)]
+pub struct ReadAt<F> {
+    file: F,
+    /// Offset of the next read.
+    pub off: u64,
+}
+
+impl<F: std::borrow::Borrow<File>> ReadAt<F> {
+    /// Reads `file` from `off`.
+    pub fn new(file: F, off: u64) -> Self {
+        ReadAt { file, off }
+    }
+}
+
+impl<F: std::borrow::Borrow<File>> Read for ReadAt<F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.borrow().read_at(buf, self.off)?;
+        self.off += n as u64;
+        Ok(n)
+    }
+}
+
+impl LineBuffer {
+    /// Starts at absolute offset `offset`, `read_size` bytes per read, lines capped at
+    /// `max_record`.
     pub fn new(offset: u64, read_size: usize, max_record: usize) -> Self {
-        Chunker {
+        LineBuffer {
             buf: Vec::new(),
             start: 0,
             end: 0,
@@ -75,19 +110,32 @@ impl Chunker {
         }
     }
 
-    /// File offset of the first unconsumed byte.
+    /// Absolute offset of the first unconsumed byte.
     pub fn consumed_off(&self) -> u64 {
         self.read_off - (self.end - self.start) as u64
     }
 
-    /// Bytes of buffer allocated (at most `max_record + read_size`).
+    /// Bytes of buffer allocated (at most `max_record + read_size`, doubled at worst).
     pub fn buffer_capacity(&self) -> usize {
         self.buf.capacity()
     }
 
-    /// Bytes buffered after the last complete line (an unterminated record).
-    pub fn fragment(&self) -> &[u8] {
+    /// The buffered bytes not consumed yet.
+    pub fn buffer(&self) -> &[u8] {
         &self.buf[self.start..self.end]
+    }
+
+    /// Drops `n` bytes from the front of [`LineBuffer::buffer`].
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.end - self.start);
+        self.start += n;
+        self.searched = self.searched.saturating_sub(n);
+    }
+
+    /// Bytes buffered after the last complete line (an unterminated record), once
+    /// [`LineBuffer::next_line`] returned [`Item::NeedData`].
+    pub fn fragment(&self) -> &[u8] {
+        self.buffer()
     }
 
     /// Forgets buffered bytes and restarts at `offset` (after a truncation).
@@ -99,8 +147,8 @@ impl Chunker {
         self.discarding = None;
     }
 
-    /// Reads more of `file`; returns the number of bytes read (0 at its end).
-    pub fn fill(&mut self, file: &File) -> io::Result<usize> {
+    /// Room for one more read at the end of the buffer.
+    fn make_room(&mut self) -> &mut [u8] {
         if self.start > 0 && (self.start == self.end || self.buf.len() - self.end < self.read_size)
         {
             self.buf.copy_within(self.start..self.end, 0);
@@ -111,24 +159,42 @@ impl Chunker {
         if self.buf.len() < want {
             self.buf.resize(want, 0);
         }
-        let n = pread_full(file, &mut self.buf[self.end..want], self.read_off)?;
+        &mut self.buf[self.end..want]
+    }
+
+    /// One read from `src` (a decoder, a pipe, anything read forward); returns the number
+    /// of bytes read (0 at its end). `src` must continue at [`LineBuffer::read_off`].
+    pub fn fill_from<R: Read + ?Sized>(&mut self, src: &mut R) -> io::Result<usize> {
+        let room = self.make_room();
+        let n = loop {
+            match src.read(room) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => break r?,
+            }
+        };
         self.end += n;
         self.read_off += n as u64;
         Ok(n)
     }
 
-    /// Appends bytes as if read from the file (tests and fuzzing).
+    /// Reads more of the plain file `file` at [`LineBuffer::read_off`] (`pread`: the file's
+    /// own offset is not used); returns the number of bytes read (0 at its end).
+    pub fn fill(&mut self, file: &File) -> io::Result<usize> {
+        let off = self.read_off;
+        let room = self.make_room();
+        let n = pread_full(file, room, off)?;
+        self.end += n;
+        self.read_off += n as u64;
+        Ok(n)
+    }
+
+    /// Appends bytes as if read (tests and fuzzing).
     #[doc(hidden)]
     pub fn push_for_test(&mut self, data: &[u8]) {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+        let _ = self.fill_from(&mut &data[..]);
+        if data.len() > self.read_size {
+            self.push_for_test(&data[self.read_size..]);
         }
-        self.buf.truncate(self.end);
-        self.buf.extend_from_slice(data);
-        self.end = self.buf.len();
-        self.read_off += data.len() as u64;
     }
 
     /// The next complete line, if buffered.
@@ -316,116 +382,6 @@ impl<'f> BackScanner<'f> {
     }
 }
 
-/// How `tail` counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TailMode {
-    /// Logical lines: `P` pieces and their `F` count once, per stream (ctrlog's default).
-    #[default]
-    Lines,
-    /// Physical records, each `\n`-terminated line (kubelet's `FindTailLineStartIndex`).
-    Records,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum StreamTail {
-    Unseen,
-    /// Inside a kept line whose earliest piece seen so far is at `first`.
-    Open(Pos),
-    /// Kept lines of this stream start at this position.
-    Closed(Pos),
-}
-
-/// Finds where the last `n` lines start while records are fed to it from the end backwards.
-/// Sans-IO: callers feed `(stream, tag)` of each record (or `None` for garbage) with its
-/// position.
-#[derive(Clone, Debug)]
-pub struct TailCounter {
-    n: u64,
-    mode: TailMode,
-    count: u64,
-    state: [StreamTail; 2],
-    earliest: Pos,
-}
-
-impl TailCounter {
-    /// Counts the last `n` lines in `mode`.
-    pub fn new(n: u64, mode: TailMode) -> Self {
-        let mut t = TailCounter {
-            n,
-            mode,
-            count: 0,
-            state: [StreamTail::Unseen; 2],
-            earliest: NEVER,
-        };
-        if n == 0 {
-            t.state = [StreamTail::Closed(NEVER); 2];
-        }
-        t
-    }
-
-    /// Whether enough has been seen.
-    pub fn done(&self) -> bool {
-        match self.mode {
-            TailMode::Records => self.count >= self.n,
-            TailMode::Lines => {
-                self.count >= self.n && self.state.iter().all(|s| !matches!(s, StreamTail::Open(_)))
-            }
-        }
-    }
-
-    /// Feeds the record at `pos` (walking backwards). `rec` is `None` for a line that is not
-    /// a record.
-    pub fn push(&mut self, rec: Option<(Stream, Tag)>, pos: Pos) {
-        if self.mode == TailMode::Records {
-            if self.count < self.n {
-                self.count += 1;
-                self.earliest = pos;
-            }
-            return;
-        }
-        let Some((stream, tag)) = rec else { return };
-        let i = idx(stream);
-        let full = self.count >= self.n;
-        self.state[i] = match (self.state[i], tag) {
-            (StreamTail::Closed(p), _) => StreamTail::Closed(p),
-            (StreamTail::Open(first), Tag::Full) => {
-                if full {
-                    StreamTail::Closed(first)
-                } else {
-                    self.count += 1;
-                    StreamTail::Open(pos)
-                }
-            }
-            (StreamTail::Open(_), Tag::Partial) => StreamTail::Open(pos),
-            (StreamTail::Unseen, _) => {
-                if full {
-                    StreamTail::Closed(NEVER)
-                } else {
-                    self.count += 1;
-                    StreamTail::Open(pos)
-                }
-            }
-        };
-    }
-
-    /// At the start of the whole set: where each stream's kept lines start.
-    pub fn finish(&self) -> [Pos; 2] {
-        if self.count < self.n {
-            // Fewer lines than asked for: all of them.
-            return [(0, 0), (0, 0)];
-        }
-        if self.mode == TailMode::Records {
-            let p = if self.n == 0 { NEVER } else { self.earliest };
-            return [p, p];
-        }
-        let f = |s: StreamTail| match s {
-            StreamTail::Unseen => NEVER,
-            StreamTail::Open(p) | StreamTail::Closed(p) => p,
-        };
-        [f(self.state[0]), f(self.state[1])]
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,7 +397,7 @@ mod tests {
     type Scan = (Vec<(u64, Vec<u8>)>, Vec<u64>, usize);
 
     fn forward(f: &File, read_size: usize, max: usize) -> Scan {
-        let mut c = Chunker::new(0, read_size, max);
+        let mut c = LineBuffer::new(0, read_size, max);
         let (mut lines, mut long, mut peak) = (Vec::new(), Vec::new(), 0);
         loop {
             loop {
@@ -507,35 +463,5 @@ mod tests {
         for block in 16..40 {
             assert_eq!(backward(&f, block, 1 << 20).0, want, "block {block}");
         }
-    }
-
-    #[test]
-    fn tail_counter_lines_and_records() {
-        use crate::cri::{Stream::*, Tag::*};
-        // stdout P(0) stderr F(1) stdout F(2) stderr F(3), fed backwards.
-        let recs = [
-            (Stdout, Partial),
-            (Stderr, Full),
-            (Stdout, Full),
-            (Stderr, Full),
-        ];
-        let run = |n, mode| {
-            let mut t = TailCounter::new(n, mode);
-            for (i, r) in recs.iter().enumerate().rev() {
-                if t.done() {
-                    break;
-                }
-                t.push(Some(*r), (0, i as u64));
-            }
-            t.finish()
-        };
-        // Last line: stderr F(3); stdout has no kept line.
-        assert_eq!(run(1, TailMode::Lines), [NEVER, (0, 3)]);
-        // Two lines: stderr(3) and stdout(0..2).
-        assert_eq!(run(2, TailMode::Lines), [(0, 0), (0, 3)]);
-        assert_eq!(run(3, TailMode::Lines), [(0, 0), (0, 1)]);
-        assert_eq!(run(9, TailMode::Lines), [(0, 0), (0, 0)]);
-        assert_eq!(run(0, TailMode::Lines), [NEVER, NEVER]);
-        assert_eq!(run(2, TailMode::Records), [(0, 2), (0, 2)]);
     }
 }
