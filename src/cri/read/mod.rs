@@ -55,6 +55,13 @@
 //!   line began long ago (many pieces, or a lone record far back) makes the backward scan go
 //!   that far. It also looks at the record before the first kept line (which may be the
 //!   start of the same line), so `--tail N` may open the next older file.
+//! * Inputs that cannot seek (`-` for stdin, a FIFO, `/dev/stdin`) are read forwards
+//!   through the same [`LineBuffer`] as files; there is no rotated set and following stops at
+//!   their end. `--tail N` keeps a ring of the lines that may be among the last N (decided
+//!   by [`ForwardTail`]; at most `max(N, 1) × max_record_len` bytes, past which the oldest
+//!   are dropped, which can only cut the start of one enormous logical line). In
+//!   [`TailMode::Lines`] unparsable lines of such an input are counted as skipped whether or
+//!   not they fall in the tail.
 //! * Follow polls ([`ReadOptions::poll_interval`]); there is no inotify.
 //! * Linux/Unix only (`pread`, inode identity).
 //!
@@ -139,6 +146,7 @@ mod reader;
 mod record;
 mod scan;
 mod source;
+mod stream;
 mod tail;
 
 use std::io;

@@ -12,6 +12,7 @@ use super::pipeline::{Pipeline, ReadStats};
 use super::record::RecordParser;
 use super::scan::{BackItem, BackScanner, Item, Pos, NEVER};
 use super::source::{drain, end_fragment, head_of, Current};
+use super::stream::{read_stream, STDIN};
 use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::ReadError;
 
@@ -78,21 +79,32 @@ pub struct LogReader {
     opts: ReadOptions,
     files: Vec<LogFile>,
     single: bool,
+    /// `path` cannot seek (stdin, a FIFO, a device): read forwards only.
+    stream: bool,
     /// The set opened at the start of a read (handles survive renames).
     opened: Vec<Opened>,
 }
 
 impl LogReader {
-    /// Opens `path`: a log file (its rotated backups beside it are read first) or a directory
-    /// holding one rotated set.
+    /// Opens `path`: a log file (its rotated backups beside it are read first), a directory
+    /// holding one rotated set, or an input that cannot seek (`-` for standard input, a FIFO,
+    /// `/dev/stdin`), which is read forwards only.
     pub fn open(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self, ReadError> {
         let named = path.as_ref();
+        if named == Path::new(STDIN) {
+            return Ok(Self::stream(named, opts));
+        }
         // The one symlink followed is the path the user named (kubelet's
         // /var/log/containers/*.log links): the set is the one beside its target.
         let (path, meta) = match fs::symlink_metadata(named) {
             Ok(m) if m.file_type().is_symlink() => {
+                let m = fs::metadata(named).map_err(|e| ReadError::io(named, e))?;
+                if !m.is_file() && !m.is_dir() {
+                    // /dev/stdin, a link to a FIFO: no set, and /proc's links to pipes do
+                    // not canonicalize.
+                    return Ok(Self::stream(named, opts));
+                }
                 let target = fs::canonicalize(named).map_err(|e| ReadError::io(named, e))?;
-                let m = fs::metadata(&target).map_err(|e| ReadError::io(named, e))?;
                 (target, Some(m))
             }
             Ok(m) => (named.to_path_buf(), Some(m)),
@@ -100,6 +112,9 @@ impl LogReader {
             Err(e) if e.kind() == io::ErrorKind::NotFound => (named.to_path_buf(), None),
             Err(e) => return Err(ReadError::io(named, e)),
         };
+        if meta.as_ref().is_some_and(|m| !m.is_file() && !m.is_dir()) {
+            return Ok(Self::stream(&path, opts));
+        }
         let missing = meta.is_none();
         let path = match meta {
             Some(m) if m.is_dir() => base_log_in_dir(&path)?,
@@ -125,14 +140,37 @@ impl LogReader {
             opts,
             files,
             single: false,
+            stream: false,
             opened: Vec::new(),
         })
     }
 
-    /// Reads only `path`, ignoring backups beside it.
+    /// A reader of an input that cannot seek.
+    fn stream(path: &Path, opts: ReadOptions) -> Self {
+        LogReader {
+            path: path.to_path_buf(),
+            opts,
+            files: vec![LogFile {
+                path: path.to_path_buf(),
+                scheme: None,
+                gzip: false,
+            }],
+            single: true,
+            stream: true,
+            opened: Vec::new(),
+        }
+    }
+
+    /// Reads only `path`, ignoring backups beside it. `-` is standard input.
     pub fn open_single(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self, ReadError> {
         let path = path.as_ref().to_path_buf();
-        fs::metadata(&path).map_err(|e| ReadError::io(&path, e))?;
+        if path == Path::new(STDIN) {
+            return Ok(Self::stream(&path, opts));
+        }
+        let meta = fs::metadata(&path).map_err(|e| ReadError::io(&path, e))?;
+        if !meta.is_file() && !meta.is_dir() {
+            return Ok(Self::stream(&path, opts));
+        }
         let files = vec![LogFile {
             gzip: path.extension().is_some_and(|e| e == "gz"),
             path: path.clone(),
@@ -143,6 +181,7 @@ impl LogReader {
             opts,
             files,
             single: true,
+            stream: false,
             opened: Vec::new(),
         })
     }
@@ -155,6 +194,9 @@ impl LogReader {
     /// Reads to the end and stops. An unterminated last record is printed as kubelet prints
     /// it (without a newline).
     pub fn read_to<S: LogSink>(&mut self, sink: &mut S) -> Result<ReadStats, ReadError> {
+        if self.stream {
+            return read_stream(&self.path, &self.opts, sink);
+        }
         let mut p = self.start(false, sink)?;
         let r = self.run(&mut p, sink, None);
         finish(sink, r, p)
@@ -162,12 +204,17 @@ impl LogReader {
 
     /// Reads to the end, then keeps reading new records until `stop` is set, following
     /// rotation (rename and recreate) and truncation. Half-written records are never
-    /// printed.
+    /// printed. An input that cannot seek (a pipe) is read to its end, as by
+    /// [`LogReader::read_to`].
     pub fn follow<S: LogSink>(
         &mut self,
         sink: &mut S,
         stop: &AtomicBool,
     ) -> Result<ReadStats, ReadError> {
+        if self.stream {
+            // A pipe has no rotation to follow: its end is the end.
+            return read_stream(&self.path, &self.opts, sink);
+        }
         let mut p = self.start(true, sink)?;
         let r = self.run(&mut p, sink, Some(stop));
         finish(sink, r, p)

@@ -35,7 +35,6 @@ pub(crate) enum Decode {
     #[cfg(feature = "gzip")]
     Gzip(Box<GzStream>),
     /// A pipe or other input that cannot seek: `read(2)` on the handle.
-    #[allow(dead_code)] // used by the pipe reader (next commit)
     Stream,
 }
 
@@ -124,6 +123,21 @@ impl Current {
         })
     }
 
+    /// An input read forwards with `read(2)` (a pipe, a FIFO, a device).
+    pub fn stream(file: File, path: &std::path::Path, opts: (usize, usize)) -> Self {
+        Current {
+            file,
+            path: path.to_path_buf(),
+            num: 0,
+            chunker: LineBuffer::new(0, opts.0, opts.1),
+            id: (0, 0),
+            decode: Decode::Stream,
+            skip_before: 0,
+            warn_on_error: false,
+            ended: false,
+        }
+    }
+
     /// One read into the line buffer; 0 at the end (for now).
     pub fn fill(&mut self) -> io::Result<usize> {
         if self.ended {
@@ -207,7 +221,7 @@ pub(crate) fn drain<S: LogSink>(
         match c.fill() {
             Ok(0) => return Ok(Flow::Continue),
             Ok(_) => {}
-            Err(e) if c.warn_on_error || !matches!(c.decode, Decode::Plain) => {
+            Err(e) if c.warn_on_error || !matches!(c.decode, Decode::Plain | Decode::Stream) => {
                 pipe.warn(&c.path, &e, sink);
                 c.ended = true;
                 return Ok(Flow::Continue);
