@@ -248,17 +248,25 @@ pub enum BackItem<'a> {
 /// Walks a file's complete lines from the end backwards, reading blocks with `pread`.
 /// The unterminated bytes after the last `\n` are not returned (kubelet's tail does not
 /// count them either).
+///
+/// The buffer is right-aligned: blocks are read in front of what is kept, into room made by
+/// moving the kept bytes to the right end once, or by doubling the buffer; a line spanning
+/// many blocks costs linear time and at most about `2 × (max_record + block)` bytes. Lines
+/// of `max_record` bytes or more (without their `\n`) are [`BackItem::Overlong`], as
+/// forwards ([`LineBuffer`]).
 #[derive(Debug)]
 pub struct BackScanner<'f> {
     file: &'f File,
     buf: Vec<u8>,
-    /// File offset of `buf[0]`.
-    buf_off: u64,
-    /// Unreturned bytes are `buf[..end]`; `buf[end-1]` is a `\n` when `end > 0`.
+    /// Unreturned bytes are `buf[lo..end]`; `buf[end-1]` is a `\n` when `lo < end` and not
+    /// skipping an overlong line.
+    lo: usize,
     end: usize,
+    /// File offset of `buf[lo]`.
+    off: u64,
     block: usize,
     max_record: usize,
-    /// Bytes already dropped from an overlong line's end.
+    /// Skipping an overlong line: its bytes after `buf[lo]` were dropped.
     overlong: bool,
 }
 
@@ -268,53 +276,64 @@ impl<'f> BackScanner<'f> {
         let mut s = BackScanner {
             file,
             buf: Vec::new(),
-            buf_off: size,
+            lo: 0,
             end: 0,
+            off: size,
             block: block.max(16),
             max_record: max_record.max(16),
             overlong: false,
         };
         // Find the last newline: everything after it is unterminated.
         loop {
-            if s.buf_off == 0 {
-                s.end = 0;
+            if s.off == 0 {
+                s.end = s.lo;
                 break;
             }
-            s.prepend()?;
-            if let Some(i) = memrchr(b'\n', &s.buf[..s.end]) {
-                s.end = i + 1;
+            let old_lo = s.prepend()?;
+            if let Some(i) = memrchr(b'\n', &s.buf[s.lo..old_lo]) {
+                s.end = s.lo + i + 1;
                 break;
             }
-            if s.end > s.max_record {
-                s.end = 0;
-                s.buf.clear();
+            if s.end - s.lo > s.max_record {
+                // An unterminated tail too long to keep: drop it, keep looking.
+                s.lo = s.end;
             }
         }
         Ok(s)
     }
 
-    /// Reads the block before `buf_off` in front of `buf[..end]`.
-    fn prepend(&mut self) -> io::Result<()> {
+    /// Reads the block before `off` in front of `buf[lo..end]`; returns where `lo` was.
+    fn prepend(&mut self) -> io::Result<usize> {
         let k = self
             .block
-            .min(usize::try_from(self.buf_off).unwrap_or(usize::MAX));
-        let new_off = self.buf_off - k as u64;
-        let mut nb = vec![0u8; k + self.end];
-        let got = pread_full(self.file, &mut nb[..k], new_off)?;
-        if got < k {
-            // The file shrank under us: treat what is missing as absent.
-            nb.truncate(got);
-            nb.extend_from_slice(&self.buf[..self.end]);
-            self.buf = nb;
+            .min(usize::try_from(self.off).unwrap_or(usize::MAX));
+        if self.lo < k {
+            let kept = self.end - self.lo;
+            if self.buf.len() < kept + k {
+                // Double (amortised linear), right-aligned.
+                let new_len = (2 * self.buf.len()).max(kept + k).max(2 * self.block);
+                self.buf.resize(new_len, 0);
+            }
+            let to = self.buf.len() - kept;
+            self.buf.copy_within(self.lo..self.end, to);
+            self.lo = to;
             self.end = self.buf.len();
-            self.buf_off = 0;
-            return Ok(());
         }
-        nb[k..].copy_from_slice(&self.buf[..self.end]);
-        self.buf = nb;
-        self.end += k;
-        self.buf_off = new_off;
-        Ok(())
+        let old_lo = self.lo;
+        let new_off = self.off - k as u64;
+        let got = pread_full(self.file, &mut self.buf[old_lo - k..old_lo], new_off)?;
+        if got < k {
+            // The file shrank under us: what is missing is treated as absent and the
+            // scan ends at what was read.
+            self.buf
+                .copy_within(old_lo - k..old_lo - k + got, old_lo - got);
+            self.lo = old_lo - got;
+            self.off = 0;
+            return Ok(old_lo);
+        }
+        self.lo = old_lo - k;
+        self.off = new_off;
+        Ok(old_lo)
     }
 
     /// Bytes of buffer allocated.
@@ -324,60 +343,54 @@ impl<'f> BackScanner<'f> {
 
     /// The previous complete line, or `None` at the start of the file.
     pub fn prev(&mut self) -> io::Result<Option<BackItem<'_>>> {
+        // Where the newline search in buf[lo..] may stop: bytes after it were searched.
+        let mut searched_to = if self.overlong {
+            self.end
+        } else {
+            self.end.saturating_sub(1).max(self.lo)
+        };
         loop {
-            if self.end == 0 && !self.overlong {
-                if self.buf_off == 0 {
+            if self.lo == self.end && !self.overlong {
+                if self.off == 0 {
                     return Ok(None);
                 }
+                // We only stop right after a newline: the block ends with one.
                 self.prepend()?;
-                // The block must end on a newline here (we only stop right after one).
+                searched_to = self.end - 1;
                 continue;
             }
-            let search_end = if self.overlong {
-                self.end
-            } else {
-                self.end - 1
-            };
-            match memrchr(b'\n', &self.buf[..search_end]) {
+            match memrchr(b'\n', &self.buf[self.lo..searched_to]) {
                 Some(i) => {
+                    let nl = self.lo + i;
                     let rec_end = self.end;
-                    self.end = i + 1;
-                    let pos = self.buf_off + (i + 1) as u64;
-                    if self.overlong {
-                        self.overlong = false;
-                        return Ok(Some(BackItem::Overlong(pos)));
-                    }
-                    return Ok(Some(BackItem::Line(pos, &self.buf[i + 1..rec_end])));
+                    self.end = nl + 1;
+                    let pos = self.off + (nl + 1 - self.lo) as u64;
+                    return Ok(Some(self.item(pos, nl + 1, rec_end)));
                 }
-                None if self.buf_off == 0 => {
-                    let rec_end = self.end;
-                    self.end = 0;
-                    if self.overlong {
-                        self.overlong = false;
-                        return Ok(Some(BackItem::Overlong(0)));
-                    }
-                    return Ok(Some(BackItem::Line(0, &self.buf[..rec_end])));
+                None if self.off == 0 => {
+                    let (lo, rec_end) = (self.lo, self.end);
+                    self.end = lo;
+                    return Ok(Some(self.item(self.off, lo, rec_end)));
                 }
                 None => {
-                    if self.end > self.max_record {
+                    if self.end - self.lo > self.max_record {
+                        // Too long: drop what is kept of it and skip to its start.
                         self.overlong = true;
-                        self.buf.clear();
-                        self.end = 0;
-                        // Keep skipping: read blocks until a newline shows up.
-                        let k = self
-                            .block
-                            .min(usize::try_from(self.buf_off).unwrap_or(usize::MAX));
-                        let new_off = self.buf_off - k as u64;
-                        self.buf = vec![0u8; k];
-                        let got = pread_full(self.file, &mut self.buf, new_off)?;
-                        self.buf.truncate(got);
-                        self.end = got;
-                        self.buf_off = new_off;
-                    } else {
-                        self.prepend()?;
+                        self.lo = self.end;
                     }
+                    searched_to = self.prepend()?;
                 }
             }
+        }
+    }
+
+    /// The line `buf[from..to]` at `pos`, or an overlong one.
+    fn item(&mut self, pos: u64, from: usize, to: usize) -> BackItem<'_> {
+        let long = std::mem::take(&mut self.overlong) || to - from > self.max_record;
+        if long {
+            BackItem::Overlong(pos)
+        } else {
+            BackItem::Line(pos, &self.buf[from..to])
         }
     }
 }

@@ -8,6 +8,7 @@ use std::io;
 use std::path::Path;
 
 use super::emit::{Flow, LogSink};
+use super::merge::idx;
 use super::pipeline::{Pipeline, ReadStats, SkipReason};
 use super::reader::ReadOptions;
 use super::record::RecordParser;
@@ -15,6 +16,7 @@ use super::scan::Item;
 use super::source::{drain, end_fragment, Current};
 use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::ReadError;
+use crate::cri::Stream;
 
 /// The name that means standard input.
 pub(crate) const STDIN: &str = "-";
@@ -69,7 +71,9 @@ fn tail<S: LogSink>(
         .unwrap_or(usize::MAX)
         .saturating_mul(opts.max_record_len);
     let mut ft = ForwardTail::new(TailCounter::new(n, mode));
-    let mut ring: VecDeque<(u64, Box<[u8]>)> = VecDeque::new();
+    // Per stream (stdout, stderr, lines that are not records): a tail may start at a
+    // different place for each.
+    let mut rings: [VecDeque<(u64, Box<[u8]>)>; 3] = Default::default();
     let mut ring_bytes = 0usize;
     let mut parser = RecordParser::new();
     loop {
@@ -86,14 +90,26 @@ fn tail<S: LogSink>(
                         Err(_) => None,
                     };
                     ft.push((0, off), rec);
-                    ring.push_back((off, line.into()));
+                    rings[rec.map_or(2, |r| idx(r.0))].push_back((off, line.into()));
                     ring_bytes += line.len();
-                    let oldest = ft.oldest_kept().map_or(u64::MAX, |k| k.1);
-                    while ring
-                        .front()
-                        .is_some_and(|r| r.0 < oldest || ring_bytes > cap)
-                    {
-                        if let Some(r) = ring.pop_front() {
+                    for (i, ring) in rings.iter_mut().enumerate() {
+                        let stream = [Some(Stream::Stdout), Some(Stream::Stderr), None][i];
+                        let oldest = ft.oldest_kept(stream).map_or(u64::MAX, |k| k.1);
+                        while ring.front().is_some_and(|r| r.0 < oldest) {
+                            if let Some(r) = ring.pop_front() {
+                                ring_bytes -= r.1.len();
+                            }
+                        }
+                    }
+                    while ring_bytes > cap {
+                        // Past the byte cap: the oldest line of any stream goes.
+                        let Some(i) = (0..3)
+                            .filter(|&i| !rings[i].is_empty())
+                            .min_by_key(|&i| rings[i].front().map(|r| r.0))
+                        else {
+                            break;
+                        };
+                        if let Some(r) = rings[i].pop_front() {
                             ring_bytes -= r.1.len();
                         }
                     }
@@ -117,7 +133,10 @@ fn tail<S: LogSink>(
         p.max_records = Some(n);
     }
     let first = starts[0].min(starts[1]);
-    for (off, line) in ring {
+    // The three rings merged back into input order.
+    let mut all: Vec<(u64, Box<[u8]>)> = rings.into_iter().flatten().collect();
+    all.sort_unstable_by_key(|r| r.0);
+    for (off, line) in all {
         if (0, off) < first {
             continue;
         }

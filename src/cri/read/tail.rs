@@ -128,7 +128,8 @@ impl TailCounter {
 /// last piece and needs where it starts; the pieces between only move an open start), and
 /// lines that are not records are not kept. What is kept is trimmed whenever it doubles, to
 /// what the counter, started from the state it had before this data (the newer files
-/// already counted), needs: about `2 N + 4` records.
+/// already counted), needs: about `2 N + 4` records, plus the last three of each stream
+/// (data still to come may continue a stream's last line).
 ///
 /// ```
 /// use ctrlog::cri::read::{ForwardTail, TailCounter, TailMode, NEVER};
@@ -154,6 +155,8 @@ pub struct ForwardTail {
     middle: [Option<usize>; 2],
     /// `kept.len()` after the last trim.
     trimmed_len: usize,
+    /// Oldest kept position: stdout, stderr, any (may be older than needed, never newer).
+    oldest: [Option<Pos>; 3],
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -173,6 +176,7 @@ impl ForwardTail {
             open: [false; 2],
             middle: [None; 2],
             trimmed_len: 0,
+            oldest: [None; 3],
         }
     }
 
@@ -197,12 +201,20 @@ impl ForwardTail {
             rec,
             dead: false,
         });
+        note_oldest(&mut self.oldest, pos, rec);
         if self.kept.len() >= 2 * self.trimmed_len.max(64) {
             self.trim();
         }
     }
 
     /// Drops what a counter walking back from the end no longer needs, and the dead.
+    ///
+    /// The counter, started from `base`, is run back over what is kept; where it is done,
+    /// the older entries are not needed, with one exception: data still to come can end
+    /// the last line of a stream (or be the first of a stream not seen since that point),
+    /// and then the counter, meeting that line open, needs where it starts and the line
+    /// before it to close it. So the last three entries of each stream (the end of the line
+    /// before, the first and the latest piece of the last line) are always kept.
     fn trim(&mut self) {
         let mut t = self.base.clone();
         let mut first = self.kept.len();
@@ -217,10 +229,28 @@ impl ForwardTail {
             first = i;
         }
         let from = if t.done() { first } else { 0 };
+        let mut keep = vec![false; from];
+        if self.base.mode == TailMode::Lines {
+            for s in 0..2 {
+                let mut n = 0;
+                for i in (0..self.kept.len()).rev() {
+                    let k = &self.kept[i];
+                    if !k.dead && k.rec.is_some_and(|r| idx(r.0) == s) {
+                        if i < from {
+                            keep[i] = true;
+                        }
+                        n += 1;
+                        if n == 3 {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
         let mut middle = [None; 2];
         let mut kept = VecDeque::with_capacity(self.kept.len() - from);
         for (i, k) in self.kept.drain(..).enumerate() {
-            if i < from || k.dead {
+            if k.dead || (i < from && !keep[i]) {
                 continue;
             }
             for (new, old) in middle.iter_mut().zip(self.middle) {
@@ -233,14 +263,20 @@ impl ForwardTail {
         self.kept = kept;
         self.middle = middle;
         self.trimmed_len = self.kept.len();
+        self.oldest = [None; 3];
+        for k in &self.kept {
+            note_oldest(&mut self.oldest, k.pos, k.rec);
+        }
     }
 
-    /// The oldest position still needed: data before it can be dropped (a pipe's ring).
-    pub fn oldest_kept(&self) -> Option<Pos> {
-        self.kept.iter().find(|k| !k.dead).map(|k| k.pos)
+    /// The oldest position still kept for records of `stream` (`None`: of any stream, for
+    /// lines that are not records). Data before it is not needed (a pipe's ring): no tail
+    /// can start earlier for that stream. `None` when nothing of it is kept.
+    pub fn oldest_kept(&self, stream: Option<Stream>) -> Option<Pos> {
+        self.oldest[stream.map_or(2, idx)]
     }
 
-    /// Records kept (bounded by about `2 N + 4`, doubled between trims).
+    /// Records kept (bounded by about `2 N + 10`, doubled between trims).
     pub fn kept_len(&self) -> usize {
         self.kept.len()
     }
@@ -258,6 +294,13 @@ impl ForwardTail {
             t.push(k.rec, k.pos);
         }
         t
+    }
+}
+
+/// Records the oldest kept position per stream and overall.
+fn note_oldest(oldest: &mut [Option<Pos>; 3], pos: Pos, rec: Option<(Stream, Tag)>) {
+    for i in [rec.map(|r| idx(r.0)), Some(2)].into_iter().flatten() {
+        oldest[i].get_or_insert(pos);
     }
 }
 
