@@ -27,7 +27,8 @@ pub struct ReadOptions {
     pub output: OutputOptions,
     /// How often a follower looks for new data, rotation and truncation.
     pub poll_interval: Duration,
-    /// Longest physical record kept; longer ones are skipped and counted (memory cap).
+    /// Memory cap per record: a physical record of this many bytes or more (its newline not
+    /// counted) is skipped and counted in [`ReadStats::skipped`], whatever the read size.
     pub max_record_len: usize,
     /// Bytes per read.
     pub read_size: usize,
