@@ -14,9 +14,12 @@
 //!   lines with a cap);
 //! * [`Emitter`] applies [`OutputOptions`] (since, limit, timestamps) and writes to a
 //!   [`LogSink`] ([`SplitSink`], [`MergedSink`]);
-//! * [`TailCounter`] finds where the last N lines start from records fed backwards;
+//! * [`TailCounter`] finds where the last N lines start from records fed backwards,
+//!   [`ForwardTail`] the same from records fed forwards (`.gz`, pipes) in memory bounded by N;
+//! * [`LineBuffer`] is the one forward line framer, over any byte source (`pread` on a file,
+//!   a gzip decoder, a pipe); [`BackScanner`] walks a plain file's lines backwards;
 //! * [`LogReader`] is the std adapter: files, rotated sets ([`rotated_set`]), tail reading
-//!   backwards from the end ([`BackScanner`]), follow by polling;
+//!   backwards from the end, pipes and stdin, follow by polling;
 //! * [`PodLogPath`] and [`ContainerLogLink`]: kubelet's log paths.
 //!
 //! ```
@@ -43,15 +46,52 @@
 //! * Memory: one read buffer (256 KiB by default) per open file, grown only for a record
 //!   longer than that, up to [`ReadOptions::max_record_len`] (4 MiB by default); longer
 //!   records are skipped and counted, never buffered whole. Output is streamed piece by
-//!   piece, so a logical line of any length costs no memory. Tail scans backwards in 64 KiB
-//!   blocks.
-//! * `.gz` backups (feature `gzip`) are decompressed into an unlinked temporary file before
-//!   reading, for random access (tail) with bounded memory.
+//!   piece, so a logical line of any length costs no memory. Tail scans plain files
+//!   backwards in 64 KiB blocks.
+//! * `.gz` backups (feature `gzip`; without it a `.gz` is skipped with a warning) are
+//!   decoded as streams, never written to disk. Tail reads the set newest first and stops
+//!   once it has N lines: a `.gz` it must look into is decoded forwards keeping only the
+//!   records the count needs ([`ForwardTail`], about `2 N + 4` positions, not the lines),
+//!   then decoded again from its start for output, lines before the start skipped. A
+//!   damaged `.gz` yields what it decodes up to the damage, then a warning.
 //! * Tail in [`TailMode::Lines`] must find where each kept line starts; a stream whose last
 //!   line began long ago (many pieces, or a lone record far back) makes the backward scan go
-//!   that far.
+//!   that far. It also looks at the record before the first kept line (which may be the
+//!   start of the same line), so `--tail N` may open the next older file.
+//! * Inputs that cannot seek (`-` for stdin, a FIFO, `/dev/stdin`) are read forwards
+//!   through the same [`LineBuffer`] as files; there is no rotated set and following stops at
+//!   their end. `--tail N` keeps a ring of the lines that may be among the last N (decided
+//!   by [`ForwardTail`]; at most `max(N, 1) × max_record_len` bytes, past which the oldest
+//!   are dropped, which can only cut the start of one enormous logical line). In
+//!   [`TailMode::Lines`] unparsable lines of such an input are counted as skipped whether or
+//!   not they fall in the tail.
 //! * Follow polls ([`ReadOptions::poll_interval`]); there is no inotify.
 //! * Linux/Unix only (`pread`, inode identity).
+//!
+//! # Errors and warnings
+//! * The path given to [`LogReader::open`] must be readable: a missing log is
+//!   [`io::ErrorKind::NotFound`]; any other failure (permission denied, a symlink loop, …)
+//!   is [`ReadError::Io`] with the path and the OS error itself.
+//! * A backup that cannot be read (permission denied, a symlink, a FIFO, a directory, a
+//!   damaged `.gz`) does not stop the read: the other files are read, [`LogSink::warning`]
+//!   is called as it happens with a [`FileWarning`] (file and reason), and
+//!   [`ReadStats::files_skipped`] / [`ReadStats::warnings`] count it. A backup deleted
+//!   between listing and opening (max-file pruning) is not a warning.
+//! * Records that are skipped (unparsable, longer than [`ReadOptions::max_record_len`],
+//!   half-written at the end of a rotated file) are counted in [`ReadStats::skipped`], the
+//!   first one with its file, offset and [`SkipReason`] in [`ReadStats::first_skipped`].
+//! * `ctrlog logs` prints each warning as `ctrlog: warning: PATH: REASON`, one summary line
+//!   for skipped records, and exits with status 3 when anything was skipped.
+//!
+//! # Symlinks and special files
+//! Only the path the user names is resolved through symlinks: a symlink named by the user
+//! (kubelet's `/var/log/containers/*.log`, which points at
+//! `/var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log`) is resolved once, and the rotated
+//! set is the one beside its target. Every file found by listing a directory (backups, the
+//! base log of a directory) is opened with `O_NOFOLLOW | O_NONBLOCK` and checked with
+//! `fstat`: a symlink or a non-regular file (FIFO, device, socket, directory) is skipped with
+//! a warning and never blocks. (A symlink to `/etc/shadow` planted among the backups is not
+//! printed when ctrlog runs as root.)
 //!
 //! # Deliberate differences from kubelet
 //! 1. **Format per record.** kubelet picks CRI or Docker from the first line and fails the
@@ -77,7 +117,9 @@
 //!    reads only the live file and, on a rename, reopens the path at once without draining
 //!    the old file, which can lose lines. ctrlog drains the old file, waits one poll for the
 //!    writer to let go of it, then reads any backups written in between (many rapid
-//!    rotations lose nothing) and the new live file.
+//!    rotations lose nothing) and the new live file. A backup that cannot be read is
+//!    skipped with a warning (see above); only the live file the user named must be
+//!    readable.
 //! 6. **Half-written records** are never printed while following (kubelet's behaviour too);
 //!    when a followed file is rotated away with an unterminated last record, that record is
 //!    skipped and counted. Without follow, an unterminated last record of the live file is
@@ -104,9 +146,13 @@ mod emit;
 mod files;
 mod merge;
 mod paths;
+mod pipeline;
 mod reader;
 mod record;
 mod scan;
+mod source;
+mod stream;
+mod tail;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -115,11 +161,13 @@ pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile, RotationScheme};
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
 pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
-pub use reader::{LogReader, ReadOptions, ReadStats};
+pub use pipeline::{ReadStats, SkipReason, MAX_WARNINGS};
+pub use reader::{LogReader, ReadOptions};
 pub use record::{
     parse_cri_record, parse_docker_record, CriRecord, LogFormat, ParseError, RecordParser,
 };
-pub use scan::{BackItem, BackScanner, Chunker, Item, Pos, TailCounter, TailMode, NEVER};
+pub use scan::{BackItem, BackScanner, Chunker, Item, LineBuffer, Pos, ReadAt, NEVER};
+pub use tail::{ForwardTail, TailCounter, TailMode};
 
 /// Errors of [`LogReader`].
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +199,24 @@ pub enum ReadError {
         /// The file.
         path: PathBuf,
     },
+}
+
+/// A file of a set that could not be read, or not to its end: a backup that cannot be
+/// opened (permission denied, a symlink, a FIFO or other non-regular file) or a damaged
+/// `.gz` backup. The read goes on with the other files; [`LogSink::warning`] is called as it
+/// happens and [`ReadStats`] counts it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileWarning {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it was skipped or cut short (the OS error, or the decoder's).
+    pub reason: String,
+}
+
+impl std::fmt::Display for FileWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
 }
 
 impl ReadError {
@@ -222,13 +288,13 @@ pub fn fuzz_merge_reader(data: &[u8]) {
         stdout: Vec::new(),
         stderr: Vec::new(),
     };
-    let mut p = reader::Pipeline::new(output);
+    let mut p = pipeline::Pipeline::new(output);
     let _ = p.feed_bytes(body, &mut whole);
     if let Some(l) = output.limit_bytes {
         assert!((whole.stdout.len() + whole.stderr.len()) as u64 <= l);
     }
-    // The same bytes through the Chunker with tiny reads.
-    let mut c = Chunker::new(0, 16, 1 << 20);
+    // The same bytes through the LineBuffer with tiny reads.
+    let mut c = LineBuffer::new(0, 16, 1 << 20);
     let mut lines = Vec::new();
     let mut off = 0;
     loop {

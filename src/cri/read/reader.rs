@@ -6,11 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::emit::{Emitter, Flow, LogSink, OutputOptions};
-use super::files::{base_log_in_dir, identity, plain, rotated_set, snapshot, LogFile, Opened};
-use super::merge::{idx, PartialMerger};
-use super::record::{ParseError, RecordParser};
-use super::scan::{BackItem, BackScanner, Chunker, Item, Pos, TailCounter, TailMode, NEVER};
+use super::emit::{Flow, LogSink, OutputOptions};
+use super::files::{base_log_in_dir, identity, rotated_set, snapshot, LogFile, Opened};
+use super::pipeline::{Pipeline, ReadStats};
+use super::record::RecordParser;
+use super::scan::{BackItem, BackScanner, Item, Pos, NEVER};
+use super::source::{drain, end_fragment, head_of, Current};
+use super::stream::{read_stream, STDIN};
+use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::ReadError;
 
 /// Options of [`LogReader`] (`kubectl logs` flags).
@@ -24,7 +27,8 @@ pub struct ReadOptions {
     pub output: OutputOptions,
     /// How often a follower looks for new data, rotation and truncation.
     pub poll_interval: Duration,
-    /// Longest physical record kept; longer ones are skipped and counted (memory cap).
+    /// Memory cap per record: a physical record of this many bytes or more (its newline not
+    /// counted) is skipped and counted in [`ReadStats::skipped`], whatever the read size.
     pub max_record_len: usize,
     /// Bytes per read.
     pub read_size: usize,
@@ -43,121 +47,6 @@ impl Default for ReadOptions {
     }
 }
 
-/// What a read did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReadStats {
-    /// Records parsed.
-    pub records: u64,
-    /// Lines skipped because they are not records (garbage, empty, overlong, half-written
-    /// at the end of a rotated file).
-    pub skipped: u64,
-    /// The first skipped line: file, offset and why (`None` for overlong/half-written).
-    pub first_skipped: Option<(PathBuf, u64, Option<ParseError>)>,
-    /// Logical lines started in the output.
-    pub lines_out: u64,
-    /// Bytes written.
-    pub bytes_out: u64,
-    /// `limit_bytes` was reached.
-    pub limit_reached: bool,
-    /// Files read (including ones found by following rotations).
-    pub files_read: u64,
-    /// Rotations followed.
-    pub rotations: u64,
-    /// Truncations seen while following.
-    pub truncations: u64,
-}
-
-/// Records -> merged pieces -> output, with the tail cut-off per stream.
-#[derive(Debug)]
-pub(crate) struct Pipeline {
-    parser: RecordParser,
-    merger: PartialMerger,
-    emitter: Emitter,
-    stream_start: [Pos; 2],
-    /// kubelet's record-count limit in `TailMode::Records` without follow.
-    max_records: Option<u64>,
-    pub stats: ReadStats,
-}
-
-impl Pipeline {
-    pub(crate) fn new(output: OutputOptions) -> Self {
-        Pipeline {
-            parser: RecordParser::new(),
-            merger: PartialMerger::new(),
-            emitter: Emitter::new(output),
-            stream_start: [(0, 0); 2],
-            max_records: None,
-            stats: ReadStats::default(),
-        }
-    }
-
-    fn skip(&mut self, path: &Path, off: u64, why: Option<ParseError>) {
-        self.stats.skipped += 1;
-        if self.stats.first_skipped.is_none() {
-            self.stats.first_skipped = Some((path.to_path_buf(), off, why));
-        }
-    }
-
-    /// One physical line. `terminated` is false for an unterminated last record.
-    #[inline]
-    pub(crate) fn line<S: LogSink>(
-        &mut self,
-        path: &Path,
-        line: &[u8],
-        pos: Pos,
-        terminated: bool,
-        sink: &mut S,
-    ) -> io::Result<Flow> {
-        let rec = match self.parser.parse(line) {
-            Ok((_, r)) => r,
-            Err(e) => {
-                self.skip(path, pos.1, Some(e));
-                return Ok(Flow::Continue);
-            }
-        };
-        if pos < self.stream_start[idx(rec.stream)] {
-            return Ok(Flow::Continue);
-        }
-        self.stats.records += 1;
-        if let Some(m) = &mut self.max_records {
-            if *m == 0 {
-                return Ok(Flow::LimitReached);
-            }
-            *m -= 1;
-        }
-        let piece = self.merger.push(&rec);
-        let flow = self.emitter.emit(&piece, terminated, sink)?;
-        self.stats.lines_out = self.emitter.lines_out;
-        self.stats.bytes_out = self.emitter.bytes_out;
-        if flow == Flow::LimitReached && self.emitter.exhausted() {
-            self.stats.limit_reached = true;
-        }
-        Ok(flow)
-    }
-
-    /// Feeds a whole in-memory log (sans-IO entry point; used by the fuzz target and tests).
-    pub(crate) fn feed_bytes<S: LogSink>(&mut self, data: &[u8], sink: &mut S) -> io::Result<()> {
-        let path = Path::new("<memory>");
-        let mut off = 0usize;
-        while off < data.len() {
-            let (line, terminated) = match memchr::memchr(b'\n', &data[off..]) {
-                Some(i) => (&data[off..off + i + 1], true),
-                None => (&data[off..], false),
-            };
-            let flow = self.line(path, line, (0, off as u64), terminated, sink)?;
-            off += line.len();
-            if flow == Flow::LimitReached {
-                break;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Bytes compared to recognise a file already read under a new inode (a backup compressed
-/// after it was read, a copy made by copytruncate).
-const HEAD_LEN: usize = 256;
-
 /// A file read to its end while following.
 #[derive(Debug)]
 struct Seen {
@@ -171,60 +60,6 @@ impl Seen {
     fn same(&self, id: (u64, u64), head: &[u8]) -> bool {
         self.head == head && (self.id == id || !head.is_empty())
     }
-}
-
-/// The first [`HEAD_LEN`] bytes of a plain (decompressed) file.
-fn head_of_plain(file: &File) -> Vec<u8> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; HEAD_LEN];
-    let mut n = 0;
-    while n < HEAD_LEN {
-        match file.read_at(&mut buf[n..], n as u64) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    buf.truncate(n);
-    buf
-}
-
-/// The first [`HEAD_LEN`] decompressed bytes of a file of a set.
-fn head_of(handle: &File, f: &LogFile) -> Vec<u8> {
-    if !f.gzip {
-        return head_of_plain(handle);
-    }
-    gz_head(handle)
-}
-
-#[cfg(feature = "gzip")]
-fn gz_head(handle: &File) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut h) = handle.try_clone() else {
-        return Vec::new();
-    };
-    if h.seek(SeekFrom::Start(0)).is_err() {
-        return Vec::new();
-    }
-    let mut out = Vec::with_capacity(HEAD_LEN);
-    let _ = flate2::read::MultiGzDecoder::new(h)
-        .take(HEAD_LEN as u64)
-        .read_to_end(&mut out);
-    out
-}
-
-#[cfg(not(feature = "gzip"))]
-fn gz_head(_handle: &File) -> Vec<u8> {
-    Vec::new()
-}
-
-/// The currently open file of a set.
-#[derive(Debug)]
-struct Current {
-    file: File,
-    path: PathBuf,
-    num: usize,
-    chunker: Chunker,
-    id: (u64, u64),
 }
 
 /// Reads one container log, or a rotated set of them oldest to newest, as `kubectl logs`
@@ -245,22 +80,54 @@ pub struct LogReader {
     opts: ReadOptions,
     files: Vec<LogFile>,
     single: bool,
+    /// `path` cannot seek (stdin, a FIFO, a device): read forwards only.
+    stream: bool,
     /// The set opened at the start of a read (handles survive renames).
     opened: Vec<Opened>,
 }
 
 impl LogReader {
-    /// Opens `path`: a log file (its rotated backups beside it are read first) or a directory
-    /// holding one rotated set.
+    /// Opens `path`: a log file (its rotated backups beside it are read first), a directory
+    /// holding one rotated set, or an input that cannot seek (`-` for standard input, a FIFO,
+    /// `/dev/stdin`), which is read forwards only.
     pub fn open(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self, ReadError> {
-        let path = path.as_ref();
-        let meta = fs::metadata(path);
+        let named = path.as_ref();
+        if named == Path::new(STDIN) {
+            return Ok(Self::stream(named, opts));
+        }
+        // The one symlink followed is the path the user named (kubelet's
+        // /var/log/containers/*.log links): the set is the one beside its target.
+        let (path, meta) = match fs::symlink_metadata(named) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let m = fs::metadata(named).map_err(|e| ReadError::io(named, e))?;
+                if !m.is_file() && !m.is_dir() {
+                    // /dev/stdin, a link to a FIFO: no set, and /proc's links to pipes do
+                    // not canonicalize.
+                    return Ok(Self::stream(named, opts));
+                }
+                let target = fs::canonicalize(named).map_err(|e| ReadError::io(named, e))?;
+                (target, Some(m))
+            }
+            Ok(m) => (named.to_path_buf(), Some(m)),
+            // The live file may be missing while its backups are there.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (named.to_path_buf(), None),
+            Err(e) => return Err(ReadError::io(named, e)),
+        };
+        if meta.as_ref().is_some_and(|m| !m.is_file() && !m.is_dir()) {
+            return Ok(Self::stream(&path, opts));
+        }
+        let missing = meta.is_none();
         let path = match meta {
-            Ok(m) if m.is_dir() => base_log_in_dir(path)?,
-            _ => path.to_path_buf(),
+            Some(m) if m.is_dir() => base_log_in_dir(&path)?,
+            _ => path,
         };
         let files = match rotated_set(&path) {
-            Err(_) if !path.exists() => Vec::new(),
+            // Its directory is missing too: the log is.
+            Err(ReadError::Io { source, .. })
+                if missing && source.kind() == io::ErrorKind::NotFound =>
+            {
+                Vec::new()
+            }
             r => r?,
         };
         if files.is_empty() {
@@ -274,14 +141,37 @@ impl LogReader {
             opts,
             files,
             single: false,
+            stream: false,
             opened: Vec::new(),
         })
     }
 
-    /// Reads only `path`, ignoring backups beside it.
+    /// A reader of an input that cannot seek.
+    fn stream(path: &Path, opts: ReadOptions) -> Self {
+        LogReader {
+            path: path.to_path_buf(),
+            opts,
+            files: vec![LogFile {
+                path: path.to_path_buf(),
+                scheme: None,
+                gzip: false,
+            }],
+            single: true,
+            stream: true,
+            opened: Vec::new(),
+        }
+    }
+
+    /// Reads only `path`, ignoring backups beside it. `-` is standard input.
     pub fn open_single(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self, ReadError> {
         let path = path.as_ref().to_path_buf();
-        fs::metadata(&path).map_err(|e| ReadError::io(&path, e))?;
+        if path == Path::new(STDIN) {
+            return Ok(Self::stream(&path, opts));
+        }
+        let meta = fs::metadata(&path).map_err(|e| ReadError::io(&path, e))?;
+        if !meta.is_file() && !meta.is_dir() {
+            return Ok(Self::stream(&path, opts));
+        }
         let files = vec![LogFile {
             gzip: path.extension().is_some_and(|e| e == "gz"),
             path: path.clone(),
@@ -292,6 +182,7 @@ impl LogReader {
             opts,
             files,
             single: true,
+            stream: false,
             opened: Vec::new(),
         })
     }
@@ -304,33 +195,50 @@ impl LogReader {
     /// Reads to the end and stops. An unterminated last record is printed as kubelet prints
     /// it (without a newline).
     pub fn read_to<S: LogSink>(&mut self, sink: &mut S) -> Result<ReadStats, ReadError> {
-        let mut p = self.start(false)?;
+        if self.stream {
+            return read_stream(&self.path, &self.opts, sink);
+        }
+        let mut p = self.start(false, sink)?;
         let r = self.run(&mut p, sink, None);
         finish(sink, r, p)
     }
 
     /// Reads to the end, then keeps reading new records until `stop` is set, following
     /// rotation (rename and recreate) and truncation. Half-written records are never
-    /// printed.
+    /// printed. An input that cannot seek (a pipe) is read to its end, as by
+    /// [`LogReader::read_to`].
     pub fn follow<S: LogSink>(
         &mut self,
         sink: &mut S,
         stop: &AtomicBool,
     ) -> Result<ReadStats, ReadError> {
-        let mut p = self.start(true)?;
+        if self.stream {
+            // A pipe has no rotation to follow: its end is the end.
+            return read_stream(&self.path, &self.opts, sink);
+        }
+        let mut p = self.start(true, sink)?;
         let r = self.run(&mut p, sink, Some(stop));
         finish(sink, r, p)
     }
 
-    /// Opens the set now (a writer may have rotated since [`LogReader::open`]).
-    fn open_files(&mut self) -> Result<(), ReadError> {
+    /// Opens the set now (a writer may have rotated since [`LogReader::open`]). A backup
+    /// that cannot be opened is reported to `sink` and left out; the live file is the one
+    /// the user named: it failing is an error.
+    fn open_files<S: LogSink>(&mut self, p: &mut Pipeline, sink: &mut S) -> Result<(), ReadError> {
         if self.single {
             let f = self.files[0].clone();
             let h = File::open(&f.path).map_err(|e| ReadError::io(&f.path, e))?;
             let id = identity(&h).map_err(|e| ReadError::io(&f.path, e))?;
             self.opened = vec![(f, h, id)];
         } else {
-            self.opened = snapshot(&self.path)?;
+            let snap = snapshot(&self.path)?;
+            for (f, e) in snap.problems {
+                if f.scheme.is_none() {
+                    return Err(ReadError::io(&f.path, e));
+                }
+                p.warn(&f.path, &e, sink);
+            }
+            self.opened = snap.files;
             if self.opened.is_empty() {
                 return Err(ReadError::io(
                     &self.path,
@@ -342,18 +250,27 @@ impl LogReader {
         Ok(())
     }
 
-    fn plain_file(&self, num: usize) -> Result<File, ReadError> {
-        let (f, h, _) = &self.opened[num];
-        let h = h.try_clone().map_err(|e| ReadError::io(&f.path, e))?;
-        plain(h, f)
+    /// (read size, record cap) for a [`Current`].
+    fn line_opts(&self) -> (usize, usize) {
+        (self.opts.read_size, self.opts.max_record_len)
     }
 
-    fn start(&mut self, follow: bool) -> Result<(Pipeline, Pos), ReadError> {
-        self.open_files()?;
+    /// A second handle on file `num` of the set, to read it.
+    fn handle(&self, num: usize) -> Result<File, ReadError> {
+        let (f, h, _) = &self.opened[num];
+        h.try_clone().map_err(|e| ReadError::io(&f.path, e))
+    }
+
+    fn start<S: LogSink>(
+        &mut self,
+        follow: bool,
+        sink: &mut S,
+    ) -> Result<(Pipeline, Pos), ReadError> {
         let mut p = Pipeline::new(self.opts.output);
+        self.open_files(&mut p, sink)?;
         let mut start = (0, 0);
         if let Some(n) = self.opts.tail {
-            let mut starts = self.tail_starts(n)?;
+            let mut starts = self.tail_starts(n, &mut p, sink)?;
             start = starts[0].min(starts[1]);
             // A stream with no kept line starts at the end of the set (new records while
             // following are kept).
@@ -375,7 +292,15 @@ impl LogReader {
         Ok((p, start))
     }
 
-    fn tail_starts(&self, n: u64) -> Result<[Pos; 2], ReadError> {
+    /// Where the last `n` lines start: the set is read newest first and only as far back as
+    /// needed; a plain file backwards from its end, a `.gz` forwards through its decoder
+    /// with a bounded [`ForwardTail`]. A backup that cannot be read is a warning.
+    fn tail_starts<S: LogSink>(
+        &self,
+        n: u64,
+        pipe: &mut Pipeline,
+        sink: &mut S,
+    ) -> Result<[Pos; 2], ReadError> {
         let mut t = TailCounter::new(n, self.opts.tail_mode);
         let mut parser = RecordParser::new();
         for num in (0..self.files.len()).rev() {
@@ -383,26 +308,60 @@ impl LogReader {
                 break;
             }
             let f = &self.files[num];
-            let file = self.plain_file(num)?;
-            let size = file
-                .metadata()
-                .map_err(|e| ReadError::io(&f.path, e))?
-                .len();
-            let block = self.opts.read_size.clamp(16, 64 << 10);
-            let mut back = BackScanner::new(&file, size, block, self.opts.max_record_len)
-                .map_err(|e| ReadError::io(&f.path, e))?;
-            while !t.done() {
-                match back.prev().map_err(|e| ReadError::io(&f.path, e))? {
-                    None => break,
-                    Some(BackItem::Overlong(off)) => t.push(None, (num, off)),
-                    Some(BackItem::Line(off, line)) => {
-                        let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
-                        t.push(rec, (num, off));
-                    }
+            if f.gzip {
+                t = self.tail_forward(num, t, &mut parser, pipe, sink)?;
+                continue;
+            }
+            let file = &self.opened[num].1;
+            if let Err(e) = tail_backward(file, num, &mut t, &mut parser, &self.opts) {
+                if f.scheme.is_none() {
+                    return Err(ReadError::io(&f.path, e));
                 }
+                pipe.warn(&f.path, &e, sink);
             }
         }
         Ok(t.finish())
+    }
+
+    /// Counts file `num` (read forwards: a `.gz`) into `t`.
+    fn tail_forward<S: LogSink>(
+        &self,
+        num: usize,
+        t: TailCounter,
+        parser: &mut RecordParser,
+        pipe: &mut Pipeline,
+        sink: &mut S,
+    ) -> Result<TailCounter, ReadError> {
+        let (f, _, id) = &self.opened[num];
+        let mut c = match Current::new(f, self.handle(num)?, num, *id, 0, self.line_opts()) {
+            Ok(c) => c,
+            Err(e) => {
+                pipe.warn(&f.path, &e, sink);
+                return Ok(t);
+            }
+        };
+        let mut ft = ForwardTail::new(t);
+        loop {
+            loop {
+                match c.chunker.next_line() {
+                    Item::Line(off, line) => {
+                        let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
+                        ft.push((num, off), rec);
+                    }
+                    Item::Overlong(off) => ft.push((num, off), None),
+                    Item::NeedData => break,
+                }
+            }
+            match c.fill() {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    pipe.warn(&f.path, &e, sink);
+                    break;
+                }
+            }
+        }
+        Ok(ft.finish())
     }
 
     fn run<S: LogSink>(
@@ -425,29 +384,38 @@ impl LogReader {
         let mut read_ids: Vec<Seen> = Vec::new();
         for num in first..=last {
             let f = self.files[num].clone();
-            let file = self.plain_file(num)?;
+            let file = self.handle(num)?;
             let id = self.opened[num].2;
-            let off = if *start == NEVER {
+            let off = if *start != NEVER {
+                if num == start.0 {
+                    start.1
+                } else {
+                    0
+                }
+            } else if f.gzip {
+                u64::MAX
+            } else {
                 file.metadata()
                     .map_err(|e| ReadError::io(&f.path, e))?
                     .len()
-            } else if num == start.0 {
-                start.1
-            } else {
-                0
             };
-            let mut c = Current {
-                file,
-                path: f.path.clone(),
-                num,
-                chunker: Chunker::new(off, self.opts.read_size, self.opts.max_record_len),
-                id,
+            let mut c = match Current::new(&f, file, num, id, off, self.line_opts()) {
+                Ok(c) => c,
+                // The file the user named: an error (a `.gz` without the `gzip` feature).
+                Err(e) if f.scheme.is_none() => {
+                    return Err(if f.gzip && cfg!(not(feature = "gzip")) {
+                        ReadError::GzipDisabled { path: f.path }
+                    } else {
+                        ReadError::io(&f.path, e)
+                    });
+                }
+                Err(e) => {
+                    pipe.warn(&f.path, &e, sink);
+                    continue;
+                }
             };
             pipe.stats.files_read += 1;
-            read_ids.push(Seen {
-                id,
-                head: head_of_plain(&c.file),
-            });
+            read_ids.push(Seen { id, head: c.head() });
             if drain(pipe, &mut c, sink)? == Flow::LimitReached {
                 return Ok(());
             }
@@ -538,12 +506,16 @@ impl LogReader {
                     end_fragment(pipe, &mut c, sink, false)?;
                     done.push(Seen {
                         id: c.id,
-                        head: head_of_plain(&c.file),
+                        head: c.head(),
                     });
                     pipe.stats.rotations += 1;
                 }
                 // Files written since: the backups newer than the old file, then the live one.
-                let set = snapshot(&self.path)?;
+                let snap = snapshot(&self.path)?;
+                for (f, e) in &snap.problems {
+                    pipe.warn(&f.path, e, sink);
+                }
+                let set = snap.files;
                 let heads: Vec<Vec<u8>> = set.iter().map(|(f, h, _)| head_of(h, f)).collect();
                 let is_done =
                     |done: &[Seen], k: usize| done.iter().any(|d| d.same(set[k].2, &heads[k]));
@@ -562,15 +534,12 @@ impl LogReader {
                     let Some((f, handle, id)) = set[k].take() else {
                         continue;
                     };
-                    let Ok(file) = plain(handle, &f) else {
-                        continue;
-                    };
-                    let mut c = Current {
-                        file,
-                        path: f.path.clone(),
-                        num: next_num,
-                        chunker: Chunker::new(0, self.opts.read_size, self.opts.max_record_len),
-                        id,
+                    let mut c = match Current::new(&f, handle, next_num, id, 0, self.line_opts()) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            pipe.warn(&f.path, &e, sink);
+                            continue;
+                        }
                     };
                     next_num += 1;
                     pipe.stats.files_read += 1;
@@ -605,59 +574,26 @@ fn finish<S: LogSink>(
     Ok(p.0.stats)
 }
 
-/// Reads and processes every complete line now in the file.
-fn drain<S: LogSink>(
-    pipe: &mut Pipeline,
-    c: &mut Current,
-    sink: &mut S,
-) -> Result<Flow, ReadError> {
-    loop {
-        loop {
-            match c.chunker.next_line() {
-                Item::Line(off, line) => {
-                    let flow = pipe
-                        .line(&c.path, line, (c.num, off), true, sink)
-                        .map_err(ReadError::Output)?;
-                    if flow == Flow::LimitReached {
-                        return Ok(Flow::LimitReached);
-                    }
-                }
-                Item::Overlong(off) => {
-                    let path = c.path.clone();
-                    pipe.skip(&path, off, None);
-                }
-                Item::NeedData => break,
+/// Counts the plain file `file` (number `num`) into `t`, backwards from its end.
+fn tail_backward(
+    file: &File,
+    num: usize,
+    t: &mut TailCounter,
+    parser: &mut RecordParser,
+    opts: &ReadOptions,
+) -> io::Result<()> {
+    let size = file.metadata()?.len();
+    let block = opts.read_size.clamp(16, 64 << 10);
+    let mut back = BackScanner::new(file, size, block, opts.max_record_len)?;
+    while !t.done() {
+        match back.prev()? {
+            None => break,
+            Some(BackItem::Overlong(off)) => t.push(None, (num, off)),
+            Some(BackItem::Line(off, line)) => {
+                let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
+                t.push(rec, (num, off));
             }
         }
-        let n = c
-            .chunker
-            .fill(&c.file)
-            .map_err(|e| ReadError::io(&c.path, e))?;
-        if n == 0 {
-            return Ok(Flow::Continue);
-        }
     }
-}
-
-/// The unterminated bytes at the end of a file: printed (`print`) or skipped and counted.
-fn end_fragment<S: LogSink>(
-    pipe: &mut Pipeline,
-    c: &mut Current,
-    sink: &mut S,
-    print: bool,
-) -> Result<Flow, ReadError> {
-    if c.chunker.fragment().is_empty() {
-        return Ok(Flow::Continue);
-    }
-    let off = c.chunker.consumed_off();
-    let frag = c.chunker.fragment().to_vec();
-    c.chunker.reset(c.chunker.read_off);
-    if print {
-        return pipe
-            .line(&c.path, &frag, (c.num, off), false, sink)
-            .map_err(ReadError::Output);
-    }
-    let path = c.path.clone();
-    pipe.skip(&path, off, None);
-    Ok(Flow::Continue)
+    Ok(())
 }
