@@ -4,10 +4,11 @@ use std::cmp::Ordering;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::ReadError;
+use crate::regular::{open_read, Symlinks};
 
 /// How a backup got its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -215,49 +216,11 @@ pub(crate) struct Snapshot {
     pub problems: Vec<(LogFile, io::Error)>,
 }
 
-/// Opens a file found by listing a directory: never through a symlink (`O_NOFOLLOW`), never
-/// blocking (`O_NONBLOCK`: a FIFO without a writer would block `open`), and only a regular
-/// file. Only the path a user names is resolved through symlinks.
+/// Opens a file found by listing a directory through the crate's one safe open: never through
+/// a symlink, never blocking on a FIFO, only a regular file. Only the path a user names is
+/// resolved through symlinks.
 pub(crate) fn open_listed(path: &Path) -> io::Result<File> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| {
-            let symlink = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-            if e.raw_os_error() == Some(libc::ELOOP) && symlink {
-                io::Error::other("a symbolic link, not followed (only a path named by the user is)")
-            } else {
-                e
-            }
-        })?;
-    let ft = file.metadata()?.file_type();
-    if !ft.is_file() {
-        return Err(io::Error::other(format!(
-            "not a regular file ({})",
-            file_kind(ft)
-        )));
-    }
-    Ok(file)
-}
-
-/// A word for a non-regular file type, for messages.
-pub(crate) fn file_kind(ft: fs::FileType) -> &'static str {
-    if ft.is_dir() {
-        "a directory"
-    } else if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_socket() {
-        "a socket"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else if ft.is_symlink() {
-        "a symbolic link"
-    } else {
-        "a regular file"
-    }
+    Ok(open_read(path, Symlinks::Refuse)?)
 }
 
 fn open_set(set: Vec<LogFile>) -> Snapshot {
