@@ -221,3 +221,131 @@ fn failed_rotation_is_reported() {
         r.stderr
     );
 }
+
+/// Runs `ctrlog logs ARGS` with an open-files limit (`ulimit -n`), under the hang guard.
+fn logs_limited(args: &[&str], nofile: u64, user: Option<u32>) -> (Run, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ctrlog"));
+    cmd.arg("logs")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls (setrlimit, setgid, setuid) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: nofile,
+                rlim_max: nofile,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(id) = user {
+                if libc::setgid(id) != 0 || libc::setuid(id) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("run ctrlog");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    let run = wait(child).unwrap_or_else(|| panic!("ctrlog logs {args:?} hung"));
+    (run, reader.join().unwrap())
+}
+
+/// `LogReader` opens every file of the set at the start, so a set with more backups than
+/// the open-files limit cannot be read at all, not even `--tail 1` that the live file alone
+/// serves: 3,000 backups under `ulimit -n 1024` give `ctrlog: .: Too many open files`,
+/// status 2 (the message also names `.` instead of a file). `ctrlog write --max-file` and
+/// Docker's max-file accept such counts. Expected: files are opened as they are needed (newest
+/// first for `--tail`), a bounded number at a time, so the read succeeds.
+#[test]
+#[ignore = "defect: more backups than RLIMIT_NOFILE make the whole set unreadable (EMFILE)"]
+fn many_backups_do_not_exhaust_file_descriptors() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("c.log");
+    for i in 1..=300 {
+        std::fs::write(
+            dir.path().join(format!("c.log.{i}")),
+            format!("2024-01-01T00:00:00Z stdout F backup {i}\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(&log, "2024-01-01T00:00:01Z stdout F live\n").unwrap();
+    let (r, out) = logs_limited(&["--tail", "1", log.to_str().unwrap()], 64, None);
+    assert!(r.status.success(), "status {:?}: {}", r.status, r.stderr);
+    assert_eq!(out, "live\n");
+    let (r, out) = logs_limited(&[log.to_str().unwrap()], 64, None);
+    assert!(r.status.success(), "status {:?}: {}", r.status, r.stderr);
+    assert_eq!(out.lines().count(), 301, "{}", r.stderr);
+}
+
+/// The named file is readable but its directory cannot be listed (mode 0711): the backups are
+/// unknown, yet the whole read fails (`ctrlog: DIR: Permission denied`, status 2) although
+/// `--no-backups` prints the file. Issue 9 item 1: a part of the set that cannot be read gets
+/// a warning naming it and the reason, the rest is read, status 3. Expected: a warning for the
+/// directory, the live file printed, status 3.
+#[test]
+#[ignore = "defect: an unlistable directory makes a readable named file unreadable"]
+fn unlistable_directory_still_reads_the_named_file() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("set");
+    std::fs::create_dir(&sub).unwrap();
+    let log = sub.join("c.log");
+    std::fs::write(&log, "2024-01-01T00:00:01Z stdout F live\n").unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Traversable but not listable: by others (root runs the reader as nobody), or by the
+    // owner himself.
+    let (mode, user) = if root {
+        (0o711, Some(65534))
+    } else {
+        (0o311, None)
+    };
+    std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(mode)).unwrap();
+    let (r, out) = logs_limited(&[log.to_str().unwrap()], 1024, user);
+    std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(out, "live\n", "{}", r.stderr);
+    assert_eq!(r.status.code(), Some(3), "{}", r.stderr);
+    assert!(r.stderr.contains("set"), "{}", r.stderr);
+}
+
+/// A plain `ctrlog write -o` appends to a file whose last record is torn (a writer killed
+/// mid-write: SIGKILL, or SIGTERM which `write` does not handle) without cutting it or
+/// starting a new line, so its first record is glued to the torn one and both are lost to
+/// every reader (`…stdout F to2026-…Z stdout F hi`). The rotating output cuts such a tail at
+/// open. Expected: the plain output does the same (or at least starts on a new line), so the
+/// new record is readable.
+#[test]
+#[ignore = "defect: plain output glues its first record to a torn tail"]
+fn plain_output_does_not_glue_onto_a_torn_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("c.log");
+    std::fs::write(
+        &log,
+        "2024-01-01T00:00:00Z stdout F ok\n2024-01-01T00:00:00Z stdout F to",
+    )
+    .unwrap();
+    let r = run(
+        &["-o", log.to_str().unwrap(), "--utc"],
+        b"hi\n",
+        Limits::default(),
+        Stdio::null(),
+    );
+    assert!(r.status.success(), "{}", r.stderr);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.ends_with(" stdout F hi") && last.split(' ').count() == 4,
+        "new record glued to the torn one: {text:?}"
+    );
+}
