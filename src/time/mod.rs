@@ -45,7 +45,7 @@
 //!   (`02-30`) are rejected, as Go rejects them;
 //! * zone offsets up to `±24:00` are accepted (Go's limit); minutes must be below 60, except
 //!   with [`ParseConfig::go_json`], which accepts minute 60 as Go's layout parser does (the
-//!   runc compat scanner relies on it; `ParseConfig::zone_minute_60`);
+//!   runc compat scanner relies on it; [`ParseConfig::zone_minute_60`]);
 //! * **differs:** year 0 (`0000-01-01T00:00:00Z`) yields the real instant; Go's `UnixNano`
 //!   overflows there, which is a Go bug and not behaviour anyone relies on;
 //! * **differs:** years outside 0000..=9999 cannot be parsed (RFC 3339 has four-digit years);

@@ -25,6 +25,12 @@ use super::{Offset, Timestamp};
 
 /// What [`parse_rfc3339_prefix`] accepts beyond the shape every preset shares.
 ///
+/// A switch exists where two Go entry points ctrlog mirrors disagree. What they share is not a
+/// switch: `,` before the fraction, a one-digit hour, more than nine fraction digits
+/// (truncated), zone hours up to 24; and a lowercase `t`/`z`, a space for `T` or `+hhmm` are
+/// rejected by both. The struct is `#[non_exhaustive]` so a switch can be added when a new
+/// preset needs one (add the preset to the oracle test in `src/time/tests.rs`).
+///
 /// Start from a preset and change a switch:
 ///
 /// ```
