@@ -2,8 +2,8 @@
 //! plus property tests against the `time` crate as an oracle.
 
 use ctrlog::time::{
-    format_rfc3339nano, format_rfc3339nano_fixed, parse_rfc3339nano, Offset, Timestamp,
-    TimestampFormatter,
+    format_rfc3339nano, format_rfc3339nano_fixed, parse_rfc3339, parse_rfc3339nano, Offset,
+    ParseConfig, Timestamp, TimestampFormatter,
 };
 use proptest::prelude::*;
 
@@ -196,8 +196,13 @@ proptest! {
         prop_assert_eq!(fmt(ts, Offset::Fixed(off)), want.clone());
         let mut f = TimestampFormatter::new(Offset::Fixed(off));
         prop_assert_eq!(f.format(ts), want.as_bytes());
-        // Parsing the text gives the instant back.
+        // Parsing the text gives the instant back, and the zone it was written in, under
+        // every preset.
         prop_assert_eq!(parse_rfc3339nano(want.as_bytes()).unwrap(), ts);
+        for config in [ParseConfig::kubelet(), ParseConfig::go_json()] {
+            let p = parse_rfc3339(want.as_bytes(), &config).unwrap();
+            prop_assert_eq!((p.timestamp, p.utc_offset, p.len), (ts, off, want.len()));
+        }
     }
 
     #[test]

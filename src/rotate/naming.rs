@@ -117,15 +117,6 @@ impl NamingScheme for CtrlogNaming {
     }
 }
 
-/// Days in month `m` of year `y`; 31 for a month that is not one (kubelet's own tests use
-/// all-zero names, and [`kubelet_bump`] must still carry upwards on them).
-fn days_in_month(y: u64, m: u64) -> u64 {
-    match (i64::try_from(y), u32::try_from(m)) {
-        (Ok(y), Ok(m)) if (1..=12).contains(&m) => u64::from(crate::time::days_in_month(y, m)),
-        _ => 31,
-    }
-}
-
 /// Packs `YYYYMMDDHHMMSS` into a key (`None` outside years 0..=9999).
 fn kubelet_key(c: &Civil) -> Option<u64> {
     let year = u64::try_from(c.year).ok().filter(|y| *y <= 9999)?;
@@ -139,47 +130,26 @@ fn kubelet_key(c: &Civil) -> Option<u64> {
     )
 }
 
-/// The smallest key greater than `key` reachable by adding one second with carries. Works on
-/// any 14-digit key, even one that is not a real date (kubelet's own tests use
-/// `00000000-000000`): every carry sets lower fields to their minimum and raises a higher one,
-/// so the result always sorts after `key`.
+/// Unpacks a key into its fields, which need not form a real date (kubelet's own tests use
+/// `00000000-000000`).
+fn kubelet_fields(key: u64) -> Civil {
+    // Each field is below 100 and the year below 2^31: all fit their types.
+    let field = |div: u64| (key / div % 100) as u32;
+    Civil {
+        year: (key / 10_000_000_000) as i64,
+        month: field(100_000_000),
+        day: field(1_000_000),
+        hour: field(10_000),
+        minute: field(100),
+        second: field(1),
+    }
+}
+
+/// The smallest key greater than `key` reachable by adding one second with carries
+/// ([`Civil::next_second`]). Works on any 14-digit key, even one that is not a real date, so
+/// the result always sorts after `key`; `None` past year 9999.
 fn kubelet_bump(key: u64) -> Option<u64> {
-    let mut year = key / 10_000_000_000;
-    let mut month = key / 100_000_000 % 100;
-    let mut day = key / 1_000_000 % 100;
-    let mut hour = key / 10_000 % 100;
-    let mut minute = key / 100 % 100;
-    let mut second = key % 100;
-    second += 1;
-    if second > 59 {
-        second = 0;
-        minute += 1;
-        if minute > 59 {
-            minute = 0;
-            hour += 1;
-            if hour > 23 {
-                hour = 0;
-                day += 1;
-                if day > days_in_month(year, month) {
-                    day = 1;
-                    month += 1;
-                    if month > 12 {
-                        month = 1;
-                        year += 1;
-                    }
-                }
-            }
-        }
-    }
-    if year > 9999 {
-        return None;
-    }
-    let out = year * 10_000_000_000
-        + month * 100_000_000
-        + day * 1_000_000
-        + hour * 10_000
-        + minute * 100
-        + second;
+    let out = kubelet_key(&kubelet_fields(key).next_second())?;
     (out > key).then_some(out)
 }
 

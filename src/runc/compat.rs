@@ -9,6 +9,7 @@
 use std::io::Read;
 
 use super::Error;
+use crate::time::{parse_rfc3339, ParseConfig};
 
 /// Go's `maxNestingDepth`.
 const MAX_DEPTH: usize = 10_000;
@@ -177,73 +178,9 @@ impl TimeCheck {
     }
 
     fn ok(&self) -> bool {
-        !self.bad && go_rfc3339(self.buf.get(..self.len).unwrap_or(&[]))
+        // Go's `time.Parse(time.RFC3339, s)`: the parser's `go_json` preset.
+        !self.bad && parse_rfc3339(&self.buf[..self.len], &ParseConfig::go_json()).is_ok()
     }
-}
-
-fn dig(s: &[u8], i: usize) -> Option<u32> {
-    match s.get(i) {
-        Some(&b @ b'0'..=b'9') => Some(u32::from(b - b'0')),
-        _ => None,
-    }
-}
-
-fn two(s: &[u8], i: usize) -> Option<u32> {
-    Some(dig(s, i)? * 10 + dig(s, i + 1)?)
-}
-
-/// `time.Parse(time.RFC3339, s) == nil` (the layout parser's rules, which accept everything
-/// the Go >= 1.20 fast path accepts and more: a one-digit hour, `,` before the fraction,
-/// zone offsets up to `±24:60`).
-pub(crate) fn go_rfc3339(s: &[u8]) -> bool {
-    (|| -> Option<()> {
-        let year = dig(s, 0)? * 1000 + dig(s, 1)? * 100 + two(s, 2)?;
-        (s.get(4) == Some(&b'-')).then_some(())?;
-        let month = two(s, 5)?;
-        (1..=12).contains(&month).then_some(())?;
-        (s.get(7) == Some(&b'-')).then_some(())?;
-        let day = two(s, 8)?;
-        (s.get(10) == Some(&b'T')).then_some(())?;
-        let mut i = 11;
-        let mut hour = dig(s, i)?;
-        i += 1;
-        if let Some(d) = dig(s, i) {
-            hour = hour * 10 + d;
-            i += 1;
-        }
-        (hour < 24).then_some(())?;
-        (s.get(i) == Some(&b':')).then_some(())?;
-        (two(s, i + 1)? < 60).then_some(())?;
-        (s.get(i + 3) == Some(&b':')).then_some(())?;
-        (two(s, i + 4)? < 60).then_some(())?;
-        i += 6;
-        if matches!(s.get(i), Some(b'.' | b',')) && dig(s, i + 1).is_some() {
-            i += 1;
-            while dig(s, i).is_some() {
-                i += 1;
-            }
-        }
-        let rest = s.get(i..)?;
-        let rest = if rest.first() == Some(&b'Z') {
-            rest.get(1..)?
-        } else {
-            (rest.len() >= 6 && rest[3] == b':').then_some(())?;
-            let hh = two(rest, 1)?;
-            let mm = two(rest, 4)?;
-            (hh <= 24 && mm <= 60 && matches!(rest[0], b'+' | b'-')).then_some(())?;
-            rest.get(6..)?
-        };
-        rest.is_empty().then_some(())?;
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let dim = match month {
-            2 if leap => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
-        (1..=dim).contains(&day).then_some(())
-    })()
-    .is_some()
 }
 
 /// Go's `utf8` decoding as `encoding/json` applies it to string bytes: every byte of an

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use memchr::{memchr, memchr2};
 
 use crate::cri::{Stream, Tag};
-use crate::time::{parse_rfc3339nano, ParseTimeError, Timestamp};
+use crate::time::{parse_rfc3339, ParseConfig, ParseTimeError, ParsedTime, Timestamp};
 
 /// The two record formats a container log file can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -75,22 +75,6 @@ fn strip_newline(line: &[u8]) -> &[u8] {
     }
 }
 
-/// The zone offset written at the end of an RFC 3339 timestamp that parsed: `Z` or `±hh:mm`.
-fn zone_offset(ts: &[u8]) -> i32 {
-    let n = ts.len();
-    if n < 6 || ts[n - 1] == b'Z' {
-        return 0;
-    }
-    let z = &ts[n - 6..];
-    let d = |b: u8| i32::from(b.wrapping_sub(b'0')).min(9);
-    let v = (d(z[1]) * 10 + d(z[2])) * 3600 + (d(z[4]) * 10 + d(z[5])) * 60;
-    match z[0] {
-        b'-' => -v,
-        b'+' => v,
-        _ => 0,
-    }
-}
-
 /// Parses one CRI record with kubelet's rules (`parseCRILog`).
 ///
 /// The timestamp runs to the first space and must be RFC 3339 (lenient, as kubelet); the
@@ -109,7 +93,11 @@ pub fn parse_cri_record(line: &[u8]) -> Result<CriRecord<'_>, ParseError> {
     let line = strip_newline(line);
     let sp = memchr(b' ', line).ok_or(ParseError::MissingTimestamp)?;
     let ts_text = &line[..sp];
-    let timestamp = parse_rfc3339nano(ts_text).map_err(ParseError::BadTimestamp)?;
+    let ParsedTime {
+        timestamp,
+        utc_offset,
+        ..
+    } = parse_rfc3339(ts_text, &ParseConfig::kubelet()).map_err(ParseError::BadTimestamp)?;
     let rest = &line[sp + 1..];
     // Fast path: the stream is six bytes followed by a space.
     let (stream, rest) = match (rest.get(..6).and_then(Stream::from_bytes), rest.get(6)) {
@@ -139,7 +127,7 @@ pub fn parse_cri_record(line: &[u8]) -> Result<CriRecord<'_>, ParseError> {
     };
     Ok(CriRecord {
         timestamp,
-        utc_offset: zone_offset(ts_text),
+        utc_offset,
         stream,
         tag,
         content,
@@ -193,10 +181,10 @@ pub fn parse_docker_record<'a>(
 fn docker_time(time: Option<&[u8]>) -> Result<(Timestamp, i32), ParseError> {
     match time {
         None => Ok((GO_ZERO_TIME, 0)),
-        Some(t) => Ok((
-            parse_rfc3339nano(t).map_err(ParseError::BadTimestamp)?,
-            zone_offset(t),
-        )),
+        Some(t) => {
+            let p = parse_rfc3339(t, &ParseConfig::kubelet()).map_err(ParseError::BadTimestamp)?;
+            Ok((p.timestamp, p.utc_offset))
+        }
     }
 }
 

@@ -1,0 +1,104 @@
+//! Where "now" and the local zone come from: the only parts of the time module that ask the
+//! operating system.
+
+use std::cell::Cell;
+
+use super::Timestamp;
+
+/// The local zone's offset (seconds east of UTC) at `secs`, from `localtime_r`; 0 when the
+/// instant cannot be converted.
+pub(super) fn local_offset_at(secs: i64) -> i32 {
+    // time_t is i64 on every target ctrlog supports (64-bit Linux).
+    #[allow(clippy::useless_conversion, irrefutable_let_patterns)]
+    let Ok(t) = libc::time_t::try_from(secs) else {
+        return 0;
+    };
+    // SAFETY: `tm` is plain data fully written by localtime_r on success; both pointers are
+    // valid for the duration of the call.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return 0;
+        }
+        i32::try_from(tm.tm_gmtoff).unwrap_or(0)
+    }
+}
+
+/// Where "now" comes from. Writers read it once per input chunk.
+pub trait Clock {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+impl<C: Clock + ?Sized> Clock for &C {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
+/// The system's real-time clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => Timestamp::new(
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                d.subsec_nanos(),
+            ),
+            Err(e) => {
+                let d = e.duration();
+                Timestamp::from_unix_nanos(-(d.as_nanos() as i128))
+            }
+        }
+    }
+}
+
+/// A clock stuck at one instant (tests, reproducible output).
+#[derive(Clone, Copy, Debug)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// A clock that returns `start`, then advances by `step_nanos` on every call (tests that need
+/// distinct, increasing timestamps).
+#[derive(Debug)]
+pub struct SteppingClock {
+    next: Cell<Timestamp>,
+    step_nanos: i128,
+}
+
+impl SteppingClock {
+    /// Starts at `start`, stepping `step_nanos` per reading.
+    pub fn new(start: Timestamp, step_nanos: i128) -> Self {
+        SteppingClock {
+            next: Cell::new(start),
+            step_nanos,
+        }
+    }
+}
+
+impl Clock for SteppingClock {
+    fn now(&self) -> Timestamp {
+        let t = self.next.get();
+        self.next.set(t.add_nanos(self.step_nanos));
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stepping_clock_steps() {
+        let c = SteppingClock::new(Timestamp::new(10, 999_999_999), 2);
+        assert_eq!(c.now(), Timestamp::new(10, 999_999_999));
+        assert_eq!(c.now(), Timestamp::new(11, 1));
+    }
+}
