@@ -62,22 +62,6 @@ pub(crate) fn error_in_line(line: &[u8], offset: u64) -> Option<LastError> {
     })
 }
 
-/// Naive oracle: split on `\n`, decode every line, keep the last error. For tests.
-#[doc(hidden)]
-pub fn last_error_naive(data: &[u8], max_record_len: usize) -> Option<LastError> {
-    let mut best = None;
-    let mut offset = 0u64;
-    for line in data.split(|&b| b == b'\n') {
-        if line.len() <= max_record_len {
-            if let Some(e) = error_in_line(line, offset) {
-                best = Some(e);
-            }
-        }
-        offset += line.len() as u64 + 1;
-    }
-    best
-}
-
 /// The last error of a seekable log.json (robust semantics), reading backwards from the end.
 ///
 /// The answer is the last record whose level is exactly `error`, its `msg` trimmed. Records
@@ -151,12 +135,12 @@ pub fn last_error_with<R: Read + Seek>(
             lo = buf_len - seg;
             line_end = buf_len;
         }
-        let Some(new_lo) = lo.checked_sub(n) else {
-            return Err(Error::Internal {
-                offset: file_pos,
-                what: "backward buffer overflow",
-            });
-        };
+        // The growth above made room for the `n` bytes left of the open line.
+        assert!(
+            lo >= n,
+            "backward buffer: {n} bytes do not fit left of {lo}"
+        );
+        let new_lo = lo - n;
         file_pos -= n as u64;
         file.seek(SeekFrom::Start(file_pos)).map_err(io(file_pos))?;
         file.read_exact(&mut buf[new_lo..lo])

@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::io::BufRead;
 
 use super::decoder::{DecodeStats, Decoder, DecoderOptions};
+use super::entry::OwnedEntry;
 use super::Error;
 
 /// Levels longer than this many bytes are counted as `"(other)"` (real ones are a few bytes).
@@ -127,8 +128,8 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
     let mut first_time = None;
     let mut last_time: Option<String> = None;
     let max_tracked = opts.max_tracked.max(1);
-    while let Some(rec) = dec.next_record()? {
-        let e = &rec.entry;
+    let mut e = OwnedEntry::default();
+    while dec.read_entry(&mut e)? {
         // Real levels are a few bytes; a long one is not kept (memory stays bounded).
         let level = match e.level() {
             l if l.len() <= MAX_LEVEL_LEN => l,
@@ -160,7 +161,8 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
         let mut h = DefaultHasher::new();
         msg.hash(&mut h);
         let key = h.finish();
-        let rec_bytes = rec.len as u64 + 1;
+        let span = dec.record_span();
+        let rec_bytes = span.end - span.start + 1;
         if let Some(&i) = index.get(&key) {
             if let (Some(c), Some(s)) = (counts.get_mut(i), slots.get_mut(i)) {
                 *c += 1;
