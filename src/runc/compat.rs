@@ -8,7 +8,7 @@
 
 use std::io::Read;
 
-use super::Error;
+use super::RuncError as Error;
 
 /// Go's `maxNestingDepth`.
 const MAX_DEPTH: usize = 10_000;

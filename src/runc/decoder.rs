@@ -6,7 +6,7 @@ use memchr::memchr;
 
 use super::entry::{parse_entry_into, Entry, OwnedEntry};
 use super::framer::{Chunk, LineFramer};
-use super::Error;
+use super::RuncError;
 
 /// Default per-record cap: 1 MiB. runc's records are well under 4 KiB; NVIDIA's config dump
 /// is about 1 KiB.
@@ -15,7 +15,7 @@ pub const DEFAULT_MAX_RECORD_LEN: usize = 1 << 20;
 /// What the decoder does with a record it cannot use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ErrorPolicy {
-    /// The first malformed, torn or oversized record is an [`Error`] carrying its byte offset.
+    /// The first malformed, torn or oversized record is an [`RuncError`] carrying its byte offset.
     /// The record is consumed, so the caller may call again to go on past it.
     Strict,
     /// Malformed, torn and oversized records are skipped and counted in [`DecodeStats`].
@@ -97,7 +97,7 @@ struct Cursor {
 /// let mut entry = OwnedEntry::default();
 /// let mut msgs = Vec::new();
 /// while dec.read_entry(&mut entry).unwrap() {
-///     msgs.push(entry.msg().to_owned());
+///     msgs.extend(entry.msg.clone());
 /// }
 /// assert_eq!(msgs, ["a", "b"]);
 /// assert_eq!((dec.stats().malformed, dec.stats().torn), (1, 1));
@@ -163,13 +163,13 @@ impl<R: BufRead> Decoder<R> {
 
     /// Decodes the next record into `entry`, reusing its allocations; `Ok(false)` at the end
     /// of the input. After `Ok(false)` or an error, `entry` holds no meaningful record.
-    pub fn read_entry(&mut self, entry: &mut OwnedEntry) -> Result<bool, Error> {
+    pub fn read_entry(&mut self, entry: &mut OwnedEntry) -> Result<bool, RuncError> {
         let strict = self.opts.policy == ErrorPolicy::Strict;
         let max = self.opts.max_record_len;
         loop {
             let Some(cur) = self.cur else {
                 let pos = self.framer.position();
-                let chunk = self.framer.next_chunk().map_err(|source| Error::Io {
+                let chunk = self.framer.next_chunk().map_err(|source| RuncError::Io {
                     offset: pos,
                     source,
                 })?;
@@ -178,7 +178,7 @@ impl<R: BufRead> Decoder<R> {
                     Some(Chunk::Oversized { offset, len }) => {
                         self.stats.oversized += 1;
                         if strict {
-                            return Err(Error::Oversized { offset, len, max });
+                            return Err(RuncError::Oversized { offset, len, max });
                         }
                     }
                     Some(Chunk::Lines { offset, len }) | Some(Chunk::Final { offset, len }) => {
@@ -196,7 +196,7 @@ impl<R: BufRead> Decoder<R> {
                 continue;
             }
             let pos = self.framer.position();
-            let bytes = self.framer.chunk_bytes().map_err(|source| Error::Io {
+            let bytes = self.framer.chunk_bytes().map_err(|source| RuncError::Io {
                 offset: pos,
                 source,
             })?;
@@ -218,7 +218,7 @@ impl<R: BufRead> Decoder<R> {
             if line.len() > max {
                 self.stats.oversized += 1;
                 if strict {
-                    return Err(Error::Oversized {
+                    return Err(RuncError::Oversized {
                         offset,
                         len: line.len() as u64,
                         max,
@@ -239,7 +239,7 @@ impl<R: BufRead> Decoder<R> {
                         self.stats.torn += 1;
                     }
                     if strict {
-                        return Err(Error::Malformed {
+                        return Err(RuncError::Malformed {
                             offset,
                             torn: !terminated,
                             error,
@@ -252,7 +252,7 @@ impl<R: BufRead> Decoder<R> {
 
     /// The next record, `Ok(None)` at the end of the input: [`read_entry`](Self::read_entry)
     /// into an entry the decoder keeps, lent out until the next call.
-    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, Error> {
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, RuncError> {
         let mut scratch = std::mem::take(&mut self.scratch);
         let more = self.read_entry(&mut scratch);
         self.scratch = scratch;
@@ -271,7 +271,7 @@ impl<R: BufRead> Decoder<R> {
     pub fn for_each<E, F>(&mut self, mut f: F) -> Result<(), E>
     where
         F: FnMut(Record<'_>) -> Result<bool, E>,
-        E: From<Error>,
+        E: From<RuncError>,
     {
         while let Some(rec) = self.next_record()? {
             if !f(rec)? {

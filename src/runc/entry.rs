@@ -90,7 +90,8 @@ pub struct OwnedEntry {
 impl OwnedEntry {
     /// A borrowing view, with every [`Entry`] accessor (`msg()`, `is_error()`,
     /// `timestamp()`, ...). Allocates only when the record has other keys (the `fields`
-    /// vector).
+    /// vector); in a loop over [`read_entry`](super::Decoder::read_entry), read the fields
+    /// directly (`entry.msg.as_deref()`).
     pub fn as_entry(&self) -> Entry<'_> {
         Entry {
             level: self.level.as_deref().map(Cow::Borrowed),
@@ -102,21 +103,6 @@ impl OwnedEntry {
                 .map(|(k, v)| (Cow::Borrowed(k.as_str()), v.as_str()))
                 .collect(),
         }
-    }
-
-    /// The level, `""` when absent.
-    pub fn level(&self) -> &str {
-        self.level.as_deref().unwrap_or("")
-    }
-
-    /// The message, `""` when absent.
-    pub fn msg(&self) -> &str {
-        self.msg.as_deref().unwrap_or("")
-    }
-
-    /// Whether the level is exactly `error` (the level containerd reports).
-    pub fn is_error(&self) -> bool {
-        self.level() == "error"
     }
 }
 

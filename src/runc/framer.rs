@@ -192,14 +192,21 @@ impl<R: BufRead> LineFramer<R> {
     /// `Final`).
     pub(crate) fn chunk_bytes(&mut self) -> io::Result<&[u8]> {
         if self.cur_in_carry {
-            return Ok(self.carry.get(..self.cur_len).unwrap_or(&[]));
+            return Ok(&self.carry[..self.cur_len]);
         }
         if self.pending == 0 {
             return Ok(&[]);
         }
-        // BufRead contract: without `consume`, `fill_buf` returns the same bytes again.
+        // BufRead contract: without `consume`, `fill_buf` returns the same bytes again. A
+        // caller's reader that breaks it is an I/O error, not a panic and not short data.
         let want = self.pending;
         let buf = self.inner.fill_buf()?;
-        Ok(buf.get(..want).unwrap_or(buf))
+        match buf.get(..want) {
+            Some(b) => Ok(b),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the reader's fill_buf returned fewer bytes than it did before (BufRead contract)",
+            )),
+        }
     }
 }

@@ -27,8 +27,11 @@
 //! * [`parse_entry`] / [`Entry`]: one record, decoded with `serde_json::from_slice`,
 //!   borrowing its strings; other keys kept as raw JSON.
 //! * [`Decoder`]: records from any `BufRead`, framed with `memchr`, with an [`ErrorPolicy`]
-//!   (strict: the first bad record is an error with its offset; lenient: skipped and counted)
-//!   and a per-record cap (an oversized record is skipped without being buffered).
+//!   (strict: each bad record is one error with its offset, and decoding goes on at the next
+//!   line; lenient: skipped and counted) and a per-record cap (an oversized record is skipped
+//!   without being buffered). As in the `csv` crate, [`Decoder::read_entry`] refills the
+//!   caller's [`OwnedEntry`] (no allocation per record once its strings have grown) and
+//!   [`Decoder::next_record`] lends a borrowed [`Record`].
 //! * [`last_error`] (seekable, backwards in blocks, stops at the first error record from the
 //!   end) and [`last_error_stream`] (forward, `memmem` prefilter): robust semantics.
 //! * [`last_error_compat`] / [`CompatScanner`]: exactly what containerd's
@@ -118,10 +121,10 @@ pub use last_error::{
 pub use summary::{summarize, MessageCount, Summary, SummaryOptions};
 pub use writer::{encode_entry, escape_json_str, EntryWriter, FieldValue};
 
-/// Errors of the `runc` module.
+/// Errors of the `runc` module (named like `cri::read::ReadError` and `rotate::RotateError`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum RuncError {
     /// Reading failed.
     #[error("I/O error at byte {offset}: {source}")]
     Io {
@@ -160,14 +163,14 @@ pub enum Error {
     },
 }
 
-impl Error {
+impl RuncError {
     /// The byte offset the error refers to.
     pub fn offset(&self) -> Option<u64> {
         match self {
-            Error::Io { offset, .. }
-            | Error::Malformed { offset, .. }
-            | Error::Oversized { offset, .. }
-            | Error::Compat { offset, .. } => Some(*offset),
+            RuncError::Io { offset, .. }
+            | RuncError::Malformed { offset, .. }
+            | RuncError::Oversized { offset, .. }
+            | RuncError::Compat { offset, .. } => Some(*offset),
         }
     }
 }
