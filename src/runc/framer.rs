@@ -210,3 +210,38 @@ impl<R: BufRead> LineFramer<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `BufRead` that breaks the contract: after two calls, `fill_buf` returns fewer bytes
+    /// although nothing was consumed.
+    struct Shrinking(usize);
+
+    impl io::Read for Shrinking {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            unreachable!("the framer reads through fill_buf")
+        }
+    }
+
+    impl BufRead for Shrinking {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            self.0 += 1;
+            Ok(if self.0 <= 2 { b"{}\n{}\n" } else { b"{}" })
+        }
+        fn consume(&mut self, _: usize) {}
+    }
+
+    #[test]
+    fn a_reader_breaking_fill_buf_is_an_error_not_short_data() {
+        let mut f = LineFramer::new(Shrinking(0), 100);
+        assert_eq!(
+            f.next_chunk().unwrap(),
+            Some(Chunk::Lines { offset: 0, len: 6 })
+        );
+        // Before: the 2 bytes came back as the chunk, and the decoder looped on them forever.
+        let err = f.chunk_bytes().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+}
