@@ -6,7 +6,8 @@ use std::io::{BufReader, Cursor};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ctrlog::runc::{
-    last_error, last_error_compat, last_error_stream, summarize, Decoder, SummaryOptions,
+    last_error, last_error_compat, last_error_stream, summarize, Decoder, OwnedEntry,
+    SummaryOptions,
 };
 
 mod common;
@@ -41,6 +42,18 @@ fn bench(c: &mut Criterion) {
                     let mut n = 0usize;
                     while let Some(r) = d.next_record().unwrap() {
                         n += r.entry.msg().len();
+                    }
+                    black_box(n)
+                })
+            });
+            // The same decode into one reused entry (no per-record allocation).
+            g.bench_function(format!("decode_all_read_entry/{name}"), |b| {
+                b.iter(|| {
+                    let mut d = Decoder::new(&data[..]);
+                    let mut e = OwnedEntry::default();
+                    let mut n = 0usize;
+                    while d.read_entry(&mut e).unwrap() {
+                        n += e.msg.as_ref().map_or(0, String::len);
                     }
                     black_box(n)
                 })

@@ -8,18 +8,21 @@ use std::sync::Mutex;
 
 use ctrlog::runc::{
     last_error_compat, last_error_stream_with, last_error_with, summarize, Decoder, DecoderOptions,
-    LastErrorOptions, SummaryOptions,
+    ErrorPolicy, LastErrorOptions, OwnedEntry, SummaryOptions,
 };
 
 struct Counting;
 
 static CUR: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Number of allocations and reallocations (growths) so far.
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 static SERIAL: Mutex<()> = Mutex::new(());
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let p = System.alloc(l);
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
         if !p.is_null() {
             let now = CUR.fetch_add(l.size(), Ordering::SeqCst) + l.size();
             PEAK.fetch_max(now, Ordering::SeqCst);
@@ -35,6 +38,7 @@ unsafe impl GlobalAlloc for Counting {
         let q = System.realloc(p, l, new_size);
         if !q.is_null() {
             if new_size >= l.size() {
+                ALLOCS.fetch_add(1, Ordering::SeqCst);
                 let now =
                     CUR.fetch_add(new_size - l.size(), Ordering::SeqCst) + new_size - l.size();
                 PEAK.fetch_max(now, Ordering::SeqCst);
@@ -213,4 +217,85 @@ fn summary_heap_does_not_grow_with_long_levels() {
     });
     assert_eq!(s.stats.records, 600);
     assert!(peak <= MIB, "peak heap {peak}");
+}
+
+/// Allocations while `read_entry` decodes all but the first of 1000 records like `line(i)`
+/// (the first sizes the entry's strings).
+fn allocs_after_first(line: impl Fn(usize) -> String) -> (usize, OwnedEntry, u64) {
+    let log: String = (0..1000).map(line).collect();
+    let mut dec = Decoder::new(log.as_bytes());
+    let mut e = OwnedEntry::default();
+    assert!(dec.read_entry(&mut e).unwrap());
+    let before = ALLOCS.load(Ordering::SeqCst);
+    let mut n = 1;
+    while dec.read_entry(&mut e).unwrap() {
+        n += 1;
+    }
+    let allocs = ALLOCS.load(Ordering::SeqCst) - before;
+    assert_eq!(n, 1000);
+    (allocs, e, dec.record_span().start)
+}
+
+#[test]
+fn read_entry_reuses_the_callers_entry() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Same-shaped records with extra keys (as runc's debug records): once the first has sized
+    // the strings, the rest decode with no allocation at all (before: an `Entry` with its
+    // `fields` vector, then two more vectors to detach and re-attach it, per record).
+    let plain = |i: usize| {
+        format!(
+            "{{\"level\":\"debug\",\"msg\":\"child {i:04}\",\"time\":\"2026-11-23T08:27:21Z\",\"file\":\"signals.go:92\",\"pid\":{}}}\n",
+            1000 + i
+        )
+    };
+    let (allocs, e, last) = allocs_after_first(plain);
+    assert_eq!(allocs, 0, "allocations for 999 records");
+    assert_eq!(e.msg.as_deref(), Some("child 0999"));
+    assert_eq!(e.fields[1], ("pid".to_owned(), "1999".to_owned()));
+    assert_eq!(last, 999 * plain(0).len() as u64);
+    // An escaped message is unescaped by serde_json into its own per-record scratch vector
+    // (created per record; one allocation plus at most one growth) and copied from there into
+    // the entry, with no `String` in between.
+    let (allocs, e, _) =
+        allocs_after_first(|i| format!("{{\"level\":\"info\",\"msg\":\"a\\u003e{i:04}\\n\"}}\n"));
+    assert_eq!(e.msg.as_deref(), Some("a>0999\n"));
+    assert!(allocs <= 2 * 999, "allocations for 999 records: {allocs}");
+}
+
+#[test]
+fn read_entry_forgets_the_previous_record() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // A reused entry holds exactly the last record: keys it lacks are `None`, no stale fields.
+    let log = b"{\"level\":\"error\",\"msg\":\"a\",\"time\":\"t\",\"x\":1,\"y\":2}\nbad\n{\"msg\":\"b\",\"z\":[3]}\n{\"level\":null,\"msg\":\"c\"}\n";
+    let strict = DecoderOptions {
+        policy: ErrorPolicy::Strict,
+        ..Default::default()
+    };
+    let mut dec = Decoder::with_options(&log[..], strict);
+    let mut e = OwnedEntry::default();
+    assert!(dec.read_entry(&mut e).unwrap());
+    assert_eq!(e.as_entry().msg(), "a");
+    assert!(e.as_entry().is_error());
+    assert_eq!(e.fields.len(), 2);
+    assert_eq!(dec.record_span(), 0..50);
+    // One bad record, one error; the next call goes on at the next line.
+    assert_eq!(dec.read_entry(&mut e).unwrap_err().offset(), Some(51));
+    assert!(dec.read_entry(&mut e).unwrap());
+    let want = OwnedEntry {
+        msg: Some("b".into()),
+        fields: vec![("z".into(), "[3]".into())],
+        ..Default::default()
+    };
+    assert_eq!(e, want);
+    assert_eq!(dec.record_span(), 55..74);
+    assert!(dec.read_entry(&mut e).unwrap());
+    assert_eq!(
+        e,
+        OwnedEntry {
+            msg: Some("c".into()),
+            ..Default::default()
+        }
+    );
+    assert!(!dec.read_entry(&mut e).unwrap());
+    assert_eq!(dec.stats().records, 3);
 }

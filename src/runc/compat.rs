@@ -8,7 +8,7 @@
 
 use std::io::Read;
 
-use super::Error;
+use super::RuncError as Error;
 use crate::time::{parse_rfc3339, ParseConfig};
 
 /// Go's `maxNestingDepth`.

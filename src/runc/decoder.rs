@@ -4,9 +4,9 @@ use std::io::BufRead;
 
 use memchr::memchr;
 
-use super::entry::{parse_entry, Detached, Entry};
+use super::entry::{parse_entry_into, Entry, OwnedEntry};
 use super::framer::{Chunk, LineFramer};
-use super::Error;
+use super::RuncError;
 
 /// Default per-record cap: 1 MiB. runc's records are well under 4 KiB; NVIDIA's config dump
 /// is about 1 KiB.
@@ -15,7 +15,7 @@ pub const DEFAULT_MAX_RECORD_LEN: usize = 1 << 20;
 /// What the decoder does with a record it cannot use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ErrorPolicy {
-    /// The first malformed, torn or oversized record is an [`Error`] carrying its byte offset.
+    /// The first malformed, torn or oversized record is an [`RuncError`] carrying its byte offset.
     /// The record is consumed, so the caller may call again to go on past it.
     Strict,
     /// Malformed, torn and oversized records are skipped and counted in [`DecodeStats`].
@@ -69,6 +69,7 @@ pub struct Record<'a> {
     pub entry: Entry<'a>,
 }
 
+/// The chunk being split into records: `pos` bytes of its `len` are done.
 #[derive(Clone, Copy)]
 struct Cursor {
     offset: u64,
@@ -78,34 +79,46 @@ struct Cursor {
 
 /// Reads log.json records one line at a time from any [`BufRead`].
 ///
-/// Each line is framed with `memchr` and decoded alone with `serde_json::from_slice`, so one
-/// bad record costs one record (serde_json's own stream deserializer stops for good at the
-/// first bad value). Entries borrow from the reader's buffer when their strings hold no
-/// escapes. Memory: the reader's buffer plus at most one record of
-/// [`max_record_len`](DecoderOptions::max_record_len) bytes.
+/// Each line is framed with `memchr` and decoded alone, once, by `serde_json`, so one bad
+/// record costs one record (serde_json's own stream deserializer stops for good at the first
+/// bad value): under [`ErrorPolicy::Strict`] it is one error and the next call goes on at the
+/// next line. Memory: the reader's buffer plus at most one record of
+/// [`max_record_len`](DecoderOptions::max_record_len) bytes, plus the entry being filled.
+///
+/// Two ways to read, as in the `csv` crate: [`read_entry`](Self::read_entry) refills the
+/// caller's [`OwnedEntry`] and allocates nothing per record once the strings have grown;
+/// [`next_record`](Self::next_record) is the convenient form, a [`Record`] borrowing the
+/// decoder.
 ///
 /// ```
-/// use ctrlog::runc::{Decoder, DecoderOptions, ErrorPolicy};
+/// use ctrlog::runc::{Decoder, DecoderOptions, ErrorPolicy, OwnedEntry};
 /// let log = b"{\"level\":\"info\",\"msg\":\"a\"}\nnot json\n{\"level\":\"error\",\"msg\":\"b\"}\n{\"lev";
 /// let mut dec = Decoder::new(&log[..]);
+/// let mut entry = OwnedEntry::default();
 /// let mut msgs = Vec::new();
-/// while let Some(rec) = dec.next_record().unwrap() {
-///     msgs.push(rec.entry.msg().to_owned());
+/// while dec.read_entry(&mut entry).unwrap() {
+///     msgs.extend(entry.msg.clone());
 /// }
 /// assert_eq!(msgs, ["a", "b"]);
 /// assert_eq!((dec.stats().malformed, dec.stats().torn), (1, 1));
 ///
 /// let strict = DecoderOptions { policy: ErrorPolicy::Strict, ..Default::default() };
 /// let mut dec = Decoder::with_options(&log[..], strict);
-/// assert!(dec.next_record().unwrap().is_some());
+/// assert_eq!(dec.next_record().unwrap().unwrap().entry.msg(), "a");
 /// let err = dec.next_record().unwrap_err();
 /// assert_eq!(err.offset(), Some(27));
+/// // One bad record, one error: the decoder goes on at the next line.
+/// assert_eq!(dec.next_record().unwrap().unwrap().offset, 36);
 /// ```
 pub struct Decoder<R> {
     framer: LineFramer<R>,
     opts: DecoderOptions,
     cur: Option<Cursor>,
     stats: DecodeStats,
+    /// Offset and length of the record last returned.
+    last: (u64, usize),
+    /// The entry [`next_record`](Self::next_record) fills and lends out.
+    scratch: OwnedEntry,
 }
 
 pub(crate) fn is_blank(line: &[u8]) -> bool {
@@ -126,6 +139,8 @@ impl<R: BufRead> Decoder<R> {
             opts,
             cur: None,
             stats: DecodeStats::default(),
+            last: (0, 0),
+            scratch: OwnedEntry::default(),
         }
     }
 
@@ -139,26 +154,31 @@ impl<R: BufRead> Decoder<R> {
         self.stats
     }
 
-    /// The next record, `Ok(None)` at the end of the input.
-    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, Error> {
+    /// Where the record last returned lies in the input: its first byte to its last, without
+    /// the `\n`. Empty before the first record.
+    pub fn record_span(&self) -> std::ops::Range<u64> {
+        let (offset, len) = self.last;
+        offset..offset + len as u64
+    }
+
+    /// Decodes the next record into `entry`, reusing its allocations; `Ok(false)` at the end
+    /// of the input. After `Ok(false)` or an error, `entry` holds no meaningful record.
+    pub fn read_entry(&mut self, entry: &mut OwnedEntry) -> Result<bool, RuncError> {
         let strict = self.opts.policy == ErrorPolicy::Strict;
-        let (offset, start, len, detached) = loop {
+        let max = self.opts.max_record_len;
+        loop {
             let Some(cur) = self.cur else {
                 let pos = self.framer.position();
-                let chunk = self.framer.next_chunk().map_err(|source| Error::Io {
+                let chunk = self.framer.next_chunk().map_err(|source| RuncError::Io {
                     offset: pos,
                     source,
                 })?;
                 match chunk {
-                    None => return Ok(None),
+                    None => return Ok(false),
                     Some(Chunk::Oversized { offset, len }) => {
                         self.stats.oversized += 1;
                         if strict {
-                            return Err(Error::Oversized {
-                                offset,
-                                len,
-                                max: self.opts.max_record_len,
-                            });
+                            return Err(RuncError::Oversized { offset, len, max });
                         }
                     }
                     Some(Chunk::Lines { offset, len }) | Some(Chunk::Final { offset, len }) => {
@@ -171,42 +191,47 @@ impl<R: BufRead> Decoder<R> {
                 }
                 continue;
             };
-            if cur.pos >= cur.len {
+            if cur.pos == cur.len {
                 self.cur = None;
                 continue;
             }
             let pos = self.framer.position();
-            let bytes = self.framer.chunk_bytes().map_err(|source| Error::Io {
+            let bytes = self.framer.chunk_bytes().map_err(|source| RuncError::Io {
                 offset: pos,
                 source,
             })?;
-            let rest = bytes.get(cur.pos..cur.len).unwrap_or(&[]);
+            // The framer hands out the same chunk until `next_chunk`: `pos < len <= bytes`.
+            let rest = &bytes[cur.pos..cur.len];
             let (line, adv, terminated) = match memchr(b'\n', rest) {
                 Some(i) => (&rest[..i], i + 1, true),
                 None => (rest, rest.len(), false),
             };
-            let line_offset = cur.offset.saturating_add(cur.pos as u64);
-            let start = cur.pos;
-            if let Some(c) = self.cur.as_mut() {
-                c.pos = c.pos.saturating_add(adv);
-            }
+            let offset = cur.offset + cur.pos as u64;
+            self.cur = Some(Cursor {
+                pos: cur.pos + adv,
+                ..cur
+            });
             if is_blank(line) {
                 self.stats.blank += 1;
                 continue;
             }
-            if line.len() > self.opts.max_record_len {
+            if line.len() > max {
                 self.stats.oversized += 1;
                 if strict {
-                    return Err(Error::Oversized {
-                        offset: line_offset,
+                    return Err(RuncError::Oversized {
+                        offset,
                         len: line.len() as u64,
-                        max: self.opts.max_record_len,
+                        max,
                     });
                 }
                 continue;
             }
-            match parse_entry(line) {
-                Ok(e) => break (line_offset, start, line.len(), Detached::new(e, line)),
+            match parse_entry_into(line, entry) {
+                Ok(()) => {
+                    self.stats.records += 1;
+                    self.last = (offset, line.len());
+                    return Ok(true);
+                }
                 Err(error) => {
                     if terminated {
                         self.stats.malformed += 1;
@@ -214,33 +239,39 @@ impl<R: BufRead> Decoder<R> {
                         self.stats.torn += 1;
                     }
                     if strict {
-                        return Err(Error::Malformed {
-                            offset: line_offset,
+                        return Err(RuncError::Malformed {
+                            offset,
                             torn: !terminated,
                             error,
                         });
                     }
                 }
             }
-        };
-        let bytes = self
-            .framer
-            .chunk_bytes()
-            .map_err(|source| Error::Io { offset, source })?;
-        let line = bytes.get(start..start.saturating_add(len)).unwrap_or(&[]);
-        let entry = detached.attach(line).ok_or(Error::Internal {
+        }
+    }
+
+    /// The next record, `Ok(None)` at the end of the input: [`read_entry`](Self::read_entry)
+    /// into an entry the decoder keeps, lent out until the next call.
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, RuncError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let more = self.read_entry(&mut scratch);
+        self.scratch = scratch;
+        if !more? {
+            return Ok(None);
+        }
+        let (offset, len) = self.last;
+        Ok(Some(Record {
             offset,
-            what: "record moved in the reader's buffer",
-        })?;
-        self.stats.records += 1;
-        Ok(Some(Record { offset, len, entry }))
+            len,
+            entry: self.scratch.as_entry(),
+        }))
     }
 
     /// Calls `f` for every record; `f` returns `Ok(false)` to stop early.
     pub fn for_each<E, F>(&mut self, mut f: F) -> Result<(), E>
     where
         F: FnMut(Record<'_>) -> Result<bool, E>,
-        E: From<Error>,
+        E: From<RuncError>,
     {
         while let Some(rec) = self.next_record()? {
             if !f(rec)? {

@@ -73,7 +73,8 @@ impl<'a> Entry<'a> {
     }
 }
 
-/// An [`Entry`] that owns its data.
+/// An [`Entry`] that owns its data: what [`Decoder::read_entry`](super::Decoder::read_entry)
+/// refills, reusing its strings from one record to the next.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OwnedEntry {
     /// See [`Entry::level`].
@@ -84,6 +85,25 @@ pub struct OwnedEntry {
     pub time: Option<String>,
     /// Other keys with their raw JSON values.
     pub fields: Vec<(String, String)>,
+}
+
+impl OwnedEntry {
+    /// A borrowing view, with every [`Entry`] accessor (`msg()`, `is_error()`,
+    /// `timestamp()`, ...). Allocates only when the record has other keys (the `fields`
+    /// vector); in a loop over [`read_entry`](super::Decoder::read_entry), read the fields
+    /// directly (`entry.msg.as_deref()`).
+    pub fn as_entry(&self) -> Entry<'_> {
+        Entry {
+            level: self.level.as_deref().map(Cow::Borrowed),
+            msg: self.msg.as_deref().map(Cow::Borrowed),
+            time: self.time.as_deref().map(Cow::Borrowed),
+            fields: self
+                .fields
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(k.as_str()), v.as_str()))
+                .collect(),
+        }
+    }
 }
 
 /// Why one record did not decode. Small and `Copy`; `at` is the byte offset in the record.
@@ -136,12 +156,136 @@ impl EntryError {
 /// assert_eq!(e.msg(), "container not running");
 /// ```
 pub fn parse_entry(line: &[u8]) -> Result<Entry<'_>, EntryError> {
+    decode(line, Entry::default())
+}
+
+/// Decodes one record into `out`, reusing its strings and its `fields` vector: what
+/// [`Decoder::read_entry`](super::Decoder::read_entry) does for every record. On an error
+/// `out` holds part of the record; the caller must not use it.
+pub(crate) fn parse_entry_into(line: &[u8], out: &mut OwnedEntry) -> Result<(), EntryError> {
+    decode(line, Fill::new(out)).map(Fill::finish)
+}
+
+/// The one record decoder: one serde visitor, whose output goes to `sink` (a borrowing
+/// [`Entry`], or an [`OwnedEntry`] being refilled), so the key rules exist once.
+fn decode<'de, S: Sink<'de>>(line: &'de [u8], sink: S) -> Result<S, EntryError> {
     let mut de = serde_json::Deserializer::from_slice(line);
-    let entry = de
-        .deserialize_map(EntryVisitor)
+    let sink = de
+        .deserialize_map(EntryVisitor(sink))
         .map_err(|e| EntryError::from_serde(&e))?;
     de.end().map_err(|e| EntryError::from_serde(&e))?;
-    Ok(entry)
+    Ok(sink)
+}
+
+#[derive(Clone, Copy)]
+enum Key {
+    Level,
+    Msg,
+    Time,
+}
+
+/// A `level`/`msg`/`time` value as serde_json hands it out.
+enum Value<'de, 't> {
+    Null,
+    /// Held no escapes: a slice of the input.
+    Borrowed(&'de str),
+    /// Unescaped into serde_json's scratch buffer, valid only during the call: a sink that
+    /// refills its own string copies it once, with no `String` in between.
+    Transient(&'t str),
+}
+
+/// Receives the decoded parts of one record, in input order.
+trait Sink<'de> {
+    /// `level`, `msg` or `time` (a repeated key overwrites).
+    fn known(&mut self, key: Key, value: Value<'de, '_>);
+    /// Any other key, with its raw JSON value.
+    fn other(&mut self, key: Cow<'de, str>, raw: &'de str);
+}
+
+impl<'de> Sink<'de> for Entry<'de> {
+    fn known(&mut self, key: Key, value: Value<'de, '_>) {
+        let value = match value {
+            Value::Null => None,
+            Value::Borrowed(s) => Some(Cow::Borrowed(s)),
+            Value::Transient(s) => Some(Cow::Owned(s.to_owned())),
+        };
+        match key {
+            Key::Level => self.level = value,
+            Key::Msg => self.msg = value,
+            Key::Time => self.time = value,
+        }
+    }
+    fn other(&mut self, key: Cow<'de, str>, raw: &'de str) {
+        self.fields.push((key, raw));
+    }
+}
+
+/// Refills an [`OwnedEntry`] in place: strings are overwritten, not reallocated, so decoding
+/// a stream of similar records allocates nothing once the first has been seen.
+struct Fill<'a> {
+    out: &'a mut OwnedEntry,
+    /// `level`, `msg`, `time` seen in this record (an unseen one becomes `None` at the end).
+    seen: [bool; 3],
+    /// Fields written so far; `out.fields` beyond this are left over from an earlier record.
+    fields: usize,
+}
+
+fn overwrite_str(s: &mut String, v: &str) {
+    s.clear();
+    s.push_str(v);
+}
+
+impl<'a> Fill<'a> {
+    fn new(out: &'a mut OwnedEntry) -> Self {
+        Fill {
+            out,
+            seen: [false; 3],
+            fields: 0,
+        }
+    }
+
+    fn finish(self) {
+        let out = self.out;
+        for (seen, slot) in self
+            .seen
+            .iter()
+            .zip([&mut out.level, &mut out.msg, &mut out.time])
+        {
+            if !seen {
+                *slot = None;
+            }
+        }
+        out.fields.truncate(self.fields);
+    }
+}
+
+impl<'de> Sink<'de> for Fill<'_> {
+    fn known(&mut self, key: Key, value: Value<'de, '_>) {
+        let slot = match key {
+            Key::Level => &mut self.out.level,
+            Key::Msg => &mut self.out.msg,
+            Key::Time => &mut self.out.time,
+        };
+        self.seen[key as usize] = true;
+        let (Value::Borrowed(v) | Value::Transient(v)) = value else {
+            *slot = None;
+            return;
+        };
+        match slot {
+            Some(s) => overwrite_str(s, v),
+            None => *slot = Some(v.to_owned()),
+        }
+    }
+    fn other(&mut self, key: Cow<'de, str>, raw: &'de str) {
+        match self.out.fields.get_mut(self.fields) {
+            Some((k, v)) => {
+                overwrite_str(k, &key);
+                overwrite_str(v, raw);
+            }
+            None => self.out.fields.push((key.into_owned(), raw.to_owned())),
+        }
+        self.fields += 1;
+    }
 }
 
 struct CowStr<'a>(Cow<'a, str>);
@@ -170,104 +314,69 @@ impl<'de> Visitor<'de> for CowStrVisitor {
     }
 }
 
-struct EntryVisitor;
+/// Hands a `level`/`msg`/`time` value (a string or `null`) straight to the sink.
+struct KnownSeed<'s, S> {
+    sink: &'s mut S,
+    key: Key,
+}
 
-impl<'de> Visitor<'de> for EntryVisitor {
-    type Value = Entry<'de>;
+impl<'de, S: Sink<'de>> de::DeserializeSeed<'de> for KnownSeed<'_, S> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, S: Sink<'de>> Visitor<'de> for KnownSeed<'_, S> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.sink.known(self.key, Value::Null);
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        self.sink.known(self.key, Value::Borrowed(v));
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.sink.known(self.key, Value::Transient(v));
+        Ok(())
+    }
+}
+
+struct EntryVisitor<S>(S);
+
+impl<'de, S: Sink<'de>> Visitor<'de> for EntryVisitor<S> {
+    type Value = S;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry<'de>, A::Error> {
-        let mut e = Entry::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<S, A::Error> {
+        let mut sink = self.0;
         while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
-            match &*key {
-                "level" => e.level = map.next_value::<Option<CowStr<'de>>>()?.map(|c| c.0),
-                "msg" => e.msg = map.next_value::<Option<CowStr<'de>>>()?.map(|c| c.0),
-                "time" => e.time = map.next_value::<Option<CowStr<'de>>>()?.map(|c| c.0),
+            let known = match &*key {
+                "level" => Key::Level,
+                "msg" => Key::Msg,
+                "time" => Key::Time,
                 _ => {
                     let raw: &'de RawValue = map.next_value()?;
-                    e.fields.push((key, raw.get()));
+                    sink.other(key, raw.get());
+                    continue;
                 }
-            }
+            };
+            map.next_value_seed(KnownSeed {
+                sink: &mut sink,
+                key: known,
+            })?;
         }
-        Ok(e)
-    }
-}
-
-/// An [`Entry`] with its borrowed parts recorded as byte ranges of the line, so a decoder can
-/// drop the borrow inside its loop and take it again to return the entry.
-pub(crate) struct Detached {
-    level: Option<Piece>,
-    msg: Option<Piece>,
-    time: Option<Piece>,
-    fields: Vec<(Piece, (usize, usize))>,
-}
-
-enum Piece {
-    Span(usize, usize),
-    Owned(String),
-}
-
-fn span_of(base: &[u8], s: &str) -> (usize, usize) {
-    let start = (s.as_ptr() as usize).saturating_sub(base.as_ptr() as usize);
-    (start, start.saturating_add(s.len()))
-}
-
-fn piece(base: &[u8], c: Cow<'_, str>) -> Piece {
-    match c {
-        Cow::Borrowed(s) => {
-            let (a, b) = span_of(base, s);
-            Piece::Span(a, b)
-        }
-        Cow::Owned(s) => Piece::Owned(s),
-    }
-}
-
-fn attach_str(base: &[u8], a: usize, b: usize) -> Option<&str> {
-    std::str::from_utf8(base.get(a..b)?).ok()
-}
-
-fn attach_piece(base: &[u8], p: Piece) -> Option<Cow<'_, str>> {
-    Some(match p {
-        Piece::Span(a, b) => Cow::Borrowed(attach_str(base, a, b)?),
-        Piece::Owned(s) => Cow::Owned(s),
-    })
-}
-
-impl Detached {
-    pub(crate) fn new(e: Entry<'_>, base: &[u8]) -> Detached {
-        Detached {
-            level: e.level.map(|c| piece(base, c)),
-            msg: e.msg.map(|c| piece(base, c)),
-            time: e.time.map(|c| piece(base, c)),
-            fields: e
-                .fields
-                .into_iter()
-                .map(|(k, v)| (piece(base, k), span_of(base, v)))
-                .collect(),
-        }
-    }
-
-    /// Rebuilds the entry over the same line; `None` only if `base` is not that line.
-    pub(crate) fn attach(self, base: &[u8]) -> Option<Entry<'_>> {
-        let mut fields = Vec::with_capacity(self.fields.len());
-        for (k, (a, b)) in self.fields {
-            fields.push((attach_piece(base, k)?, attach_str(base, a, b)?));
-        }
-        Some(Entry {
-            level: match self.level {
-                Some(p) => Some(attach_piece(base, p)?),
-                None => None,
-            },
-            msg: match self.msg {
-                Some(p) => Some(attach_piece(base, p)?),
-                None => None,
-            },
-            time: match self.time {
-                Some(p) => Some(attach_piece(base, p)?),
-                None => None,
-            },
-            fields,
-        })
+        Ok(sink)
     }
 }

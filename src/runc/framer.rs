@@ -192,14 +192,56 @@ impl<R: BufRead> LineFramer<R> {
     /// `Final`).
     pub(crate) fn chunk_bytes(&mut self) -> io::Result<&[u8]> {
         if self.cur_in_carry {
-            return Ok(self.carry.get(..self.cur_len).unwrap_or(&[]));
+            return Ok(&self.carry[..self.cur_len]);
         }
         if self.pending == 0 {
             return Ok(&[]);
         }
-        // BufRead contract: without `consume`, `fill_buf` returns the same bytes again.
+        // BufRead contract: without `consume`, `fill_buf` returns the same bytes again. A
+        // caller's reader that breaks it is an I/O error, not a panic and not short data.
         let want = self.pending;
         let buf = self.inner.fill_buf()?;
-        Ok(buf.get(..want).unwrap_or(buf))
+        match buf.get(..want) {
+            Some(b) => Ok(b),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the reader's fill_buf returned fewer bytes than it did before (BufRead contract)",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `BufRead` that breaks the contract: after two calls, `fill_buf` returns fewer bytes
+    /// although nothing was consumed.
+    struct Shrinking(usize);
+
+    impl io::Read for Shrinking {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            unreachable!("the framer reads through fill_buf")
+        }
+    }
+
+    impl BufRead for Shrinking {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            self.0 += 1;
+            Ok(if self.0 <= 2 { b"{}\n{}\n" } else { b"{}" })
+        }
+        fn consume(&mut self, _: usize) {}
+    }
+
+    #[test]
+    fn a_reader_breaking_fill_buf_is_an_error_not_short_data() {
+        let mut f = LineFramer::new(Shrinking(0), 100);
+        assert_eq!(
+            f.next_chunk().unwrap(),
+            Some(Chunk::Lines { offset: 0, len: 6 })
+        );
+        // Before: the 2 bytes came back as the chunk, and the decoder looped on them forever.
+        let err = f.chunk_bytes().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 }

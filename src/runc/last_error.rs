@@ -9,7 +9,7 @@ use memchr::{memchr, memrchr};
 use super::decoder::DEFAULT_MAX_RECORD_LEN;
 use super::entry::parse_entry;
 use super::framer::{Chunk, LineFramer};
-use super::Error;
+use super::RuncError;
 use crate::time::{parse_rfc3339nano, Timestamp};
 
 /// The last error record found.
@@ -62,22 +62,6 @@ pub(crate) fn error_in_line(line: &[u8], offset: u64) -> Option<LastError> {
     })
 }
 
-/// Naive oracle: split on `\n`, decode every line, keep the last error. For tests.
-#[doc(hidden)]
-pub fn last_error_naive(data: &[u8], max_record_len: usize) -> Option<LastError> {
-    let mut best = None;
-    let mut offset = 0u64;
-    for line in data.split(|&b| b == b'\n') {
-        if line.len() <= max_record_len {
-            if let Some(e) = error_in_line(line, offset) {
-                best = Some(e);
-            }
-        }
-        offset += line.len() as u64 + 1;
-    }
-    best
-}
-
 /// The last error of a seekable log.json (robust semantics), reading backwards from the end.
 ///
 /// The answer is the last record whose level is exactly `error`, its `msg` trimmed. Records
@@ -93,7 +77,7 @@ pub fn last_error_naive(data: &[u8], max_record_len: usize) -> Option<LastError>
 /// assert_eq!(e.msg, "exec failed");
 /// assert_eq!(e.offset, 0);
 /// ```
-pub fn last_error<R: Read + Seek>(file: R) -> Result<Option<LastError>, Error> {
+pub fn last_error<R: Read + Seek>(file: R) -> Result<Option<LastError>, RuncError> {
     last_error_with(file, LastErrorOptions::default())
 }
 
@@ -107,12 +91,12 @@ enum Cached {
 ///
 /// The buffer grows with what the scan meets (the open line plus one block), never past
 /// `max_record_len` plus 1 MiB, so a huge cap costs nothing until a line that long is read. A
-/// failed allocation is an [`Error::Io`] of kind `OutOfMemory`, not an abort.
+/// failed allocation is an [`RuncError::Io`] of kind `OutOfMemory`, not an abort.
 pub fn last_error_with<R: Read + Seek>(
     mut file: R,
     opts: LastErrorOptions,
-) -> Result<Option<LastError>, Error> {
-    let io = |offset: u64| move |source| Error::Io { offset, source };
+) -> Result<Option<LastError>, RuncError> {
+    let io = |offset: u64| move |source| RuncError::Io { offset, source };
     let len = file.seek(SeekFrom::End(0)).map_err(io(0))?;
     let mut block = opts.block_size.max(1);
     let max_block = block.max(MAX_BLOCK);
@@ -151,12 +135,12 @@ pub fn last_error_with<R: Read + Seek>(
             lo = buf_len - seg;
             line_end = buf_len;
         }
-        let Some(new_lo) = lo.checked_sub(n) else {
-            return Err(Error::Internal {
-                offset: file_pos,
-                what: "backward buffer overflow",
-            });
-        };
+        // The growth above made room for the `n` bytes left of the open line.
+        assert!(
+            lo >= n,
+            "backward buffer: {n} bytes do not fit left of {lo}"
+        );
+        let new_lo = lo - n;
         file_pos -= n as u64;
         file.seek(SeekFrom::Start(file_pos)).map_err(io(file_pos))?;
         file.read_exact(&mut buf[new_lo..lo])
@@ -223,7 +207,7 @@ pub fn last_error_with<R: Read + Seek>(
 /// The last error of a log.json read forward from any `BufRead` (pipes, sockets,
 /// decompressors). Same answer as [`last_error`]; cost proportional to the input size, with
 /// `memmem` skipping records that cannot be errors without decoding them.
-pub fn last_error_stream<R: BufRead>(reader: R) -> Result<Option<LastError>, Error> {
+pub fn last_error_stream<R: BufRead>(reader: R) -> Result<Option<LastError>, RuncError> {
     last_error_stream_with(reader, LastErrorOptions::default())
 }
 
@@ -284,7 +268,7 @@ fn for_candidate_lines(
 pub fn last_error_stream_with<R: BufRead>(
     reader: R,
     opts: LastErrorOptions,
-) -> Result<Option<LastError>, Error> {
+) -> Result<Option<LastError>, RuncError> {
     let cap = opts.max_record_len;
     let mut framer = LineFramer::new(reader, cap);
     let fin_err = Finder::new(PAT_ERROR);
@@ -292,7 +276,7 @@ pub fn last_error_stream_with<R: BufRead>(
     let mut best = None;
     loop {
         let pos = framer.position();
-        let chunk = framer.next_chunk().map_err(|source| Error::Io {
+        let chunk = framer.next_chunk().map_err(|source| RuncError::Io {
             offset: pos,
             source,
         })?;
@@ -301,7 +285,7 @@ pub fn last_error_stream_with<R: BufRead>(
             Some(Chunk::Oversized { .. }) => continue,
             Some(Chunk::Lines { offset, .. }) | Some(Chunk::Final { offset, .. }) => offset,
         };
-        let bytes = framer.chunk_bytes().map_err(|source| Error::Io {
+        let bytes = framer.chunk_bytes().map_err(|source| RuncError::Io {
             offset: base,
             source,
         })?;

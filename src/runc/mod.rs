@@ -27,8 +27,11 @@
 //! * [`parse_entry`] / [`Entry`]: one record, decoded with `serde_json::from_slice`,
 //!   borrowing its strings; other keys kept as raw JSON.
 //! * [`Decoder`]: records from any `BufRead`, framed with `memchr`, with an [`ErrorPolicy`]
-//!   (strict: the first bad record is an error with its offset; lenient: skipped and counted)
-//!   and a per-record cap (an oversized record is skipped without being buffered).
+//!   (strict: each bad record is one error with its offset, and decoding goes on at the next
+//!   line; lenient: skipped and counted) and a per-record cap (an oversized record is skipped
+//!   without being buffered). As in the `csv` crate, [`Decoder::read_entry`] refills the
+//!   caller's [`OwnedEntry`] (no allocation per record once its strings have grown) and
+//!   [`Decoder::next_record`] lends a borrowed [`Record`].
 //! * [`last_error`] (seekable, backwards in blocks, stops at the first error record from the
 //!   end) and [`last_error_stream`] (forward, `memmem` prefilter): robust semantics.
 //! * [`last_error_compat`] / [`CompatScanner`]: exactly what containerd's
@@ -94,6 +97,8 @@ mod compat;
 mod decoder;
 mod entry;
 mod framer;
+#[cfg(feature = "__fuzz")]
+mod fuzz;
 mod last_error;
 mod summary;
 mod writer;
@@ -106,8 +111,9 @@ pub use decoder::{
     DecodeStats, Decoder, DecoderOptions, ErrorPolicy, Record, DEFAULT_MAX_RECORD_LEN,
 };
 pub use entry::{parse_entry, Entry, EntryError, OwnedEntry};
+#[cfg(feature = "__fuzz")]
 #[doc(hidden)]
-pub use last_error::last_error_naive;
+pub use fuzz::{fuzz_runc_decode, fuzz_runc_last_error, last_error_naive};
 pub use last_error::{
     last_error, last_error_stream, last_error_stream_with, last_error_with, LastError,
     LastErrorOptions,
@@ -115,10 +121,10 @@ pub use last_error::{
 pub use summary::{summarize, MessageCount, Summary, SummaryOptions};
 pub use writer::{encode_entry, escape_json_str, EntryWriter, FieldValue};
 
-/// Errors of the `runc` module.
+/// Errors of the `runc` module (named like `cri::read::ReadError` and `rotate::RotateError`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum RuncError {
     /// Reading failed.
     #[error("I/O error at byte {offset}: {source}")]
     Io {
@@ -155,92 +161,16 @@ pub enum Error {
         /// Why.
         kind: CompatErrorKind,
     },
-    /// A broken internal invariant (never expected; reported instead of panicking).
-    #[error("internal error at byte {offset}: {what}")]
-    Internal {
-        /// Where.
-        offset: u64,
-        /// What.
-        what: &'static str,
-    },
 }
 
-impl Error {
+impl RuncError {
     /// The byte offset the error refers to.
     pub fn offset(&self) -> Option<u64> {
         match self {
-            Error::Io { offset, .. }
-            | Error::Malformed { offset, .. }
-            | Error::Oversized { offset, .. }
-            | Error::Compat { offset, .. }
-            | Error::Internal { offset, .. } => Some(*offset),
+            RuncError::Io { offset, .. }
+            | RuncError::Malformed { offset, .. }
+            | RuncError::Oversized { offset, .. }
+            | RuncError::Compat { offset, .. } => Some(*offset),
         }
     }
-}
-
-/// Fuzz target body: the decoder under both policies, 1-byte and odd chunking, small cap.
-#[doc(hidden)]
-pub fn fuzz_runc_decode(data: &[u8]) {
-    for policy in [ErrorPolicy::Lenient, ErrorPolicy::Strict] {
-        let opts = DecoderOptions {
-            policy,
-            max_record_len: 64,
-        };
-        let reader = std::io::BufReader::with_capacity(7, data);
-        let mut dec = Decoder::with_options(reader, opts);
-        let mut n = 0u64;
-        loop {
-            match dec.next_record() {
-                Ok(Some(rec)) => {
-                    assert!(rec.offset < data.len() as u64);
-                    n += 1;
-                }
-                Ok(None) => break,
-                Err(e) => assert!(e.offset().is_some()),
-            }
-        }
-        assert_eq!(n, dec.stats().records);
-    }
-    let _ = summarize(data, SummaryOptions::default());
-    for line in data.split(|&b| b == b'\n') {
-        if let Ok(e) = parse_entry(line) {
-            let _ = e.timestamp();
-        }
-    }
-}
-
-/// Fuzz target body: `last_error` both ways and compat mode; tail-first == forward == naive.
-#[doc(hidden)]
-pub fn fuzz_runc_last_error(data: &[u8]) {
-    for (cap, block) in [
-        (48usize, 5usize),
-        (DEFAULT_MAX_RECORD_LEN, 64 * 1024),
-        (16, 3),
-    ] {
-        let opts = LastErrorOptions {
-            max_record_len: cap,
-            block_size: block,
-        };
-        let back = last_error_with(std::io::Cursor::new(data), opts)
-            .ok()
-            .flatten();
-        let fwd =
-            last_error_stream_with(std::io::BufReader::with_capacity(block.max(1), data), opts)
-                .ok()
-                .flatten();
-        let naive = last_error_naive(data, cap);
-        assert_eq!(back, fwd, "backward vs forward");
-        assert_eq!(fwd, naive, "forward vs naive");
-    }
-    let whole = last_error_compat(data);
-    let mut s = CompatScanner::new(CompatOptions::default());
-    let mut res = Ok(());
-    for b in data.chunks(3) {
-        res = s.feed(b);
-        if res.is_err() {
-            break;
-        }
-    }
-    let chunked = res.and_then(|_| s.finish());
-    assert_eq!(whole.ok(), chunked.ok(), "compat chunking");
 }

@@ -6,7 +6,8 @@ use std::hash::{Hash, Hasher};
 use std::io::BufRead;
 
 use super::decoder::{DecodeStats, Decoder, DecoderOptions};
-use super::Error;
+use super::entry::OwnedEntry;
+use super::RuncError;
 
 /// Levels longer than this many bytes are counted as `"(other)"` (real ones are a few bytes).
 const MAX_LEVEL_LEN: usize = 64;
@@ -112,7 +113,7 @@ fn push_preview(out: &mut String, msg: &str, chars: usize) {
 /// assert_eq!(s.top_messages[0].count, 2);
 /// assert_eq!(s.last_time.as_deref(), Some("2024-01-20T16:00:10+08:00"));
 /// ```
-pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary, Error> {
+pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary, RuncError> {
     let mut dopts = opts.decoder;
     dopts.policy = super::ErrorPolicy::Lenient;
     let mut dec = Decoder::with_options(reader, dopts);
@@ -127,10 +128,10 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
     let mut first_time = None;
     let mut last_time: Option<String> = None;
     let max_tracked = opts.max_tracked.max(1);
-    while let Some(rec) = dec.next_record()? {
-        let e = &rec.entry;
+    let mut e = OwnedEntry::default();
+    while dec.read_entry(&mut e)? {
         // Real levels are a few bytes; a long one is not kept (memory stays bounded).
-        let level = match e.level() {
+        let level = match e.level.as_deref().unwrap_or("") {
             l if l.len() <= MAX_LEVEL_LEN => l,
             _ => OTHER,
         };
@@ -156,11 +157,12 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
                 None => last_time = Some(t.to_owned()),
             }
         }
-        let msg = e.msg();
+        let msg = e.msg.as_deref().unwrap_or("");
         let mut h = DefaultHasher::new();
         msg.hash(&mut h);
         let key = h.finish();
-        let rec_bytes = rec.len as u64 + 1;
+        let span = dec.record_span();
+        let rec_bytes = span.end - span.start + 1;
         if let Some(&i) = index.get(&key) {
             if let (Some(c), Some(s)) = (counts.get_mut(i), slots.get_mut(i)) {
                 *c += 1;
