@@ -15,14 +15,27 @@ struct Counting;
 
 static CUR: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// Number of allocations and reallocations (growths) so far.
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Number of allocations and reallocations (growths) so far on this thread: the test
+    /// harness allocates on its own threads while a test runs (its output), which a global
+    /// count would blame on the decoder.
+    static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count_alloc() {
+    // `try_with`: the thread-local may be gone while a thread is torn down.
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn allocs_so_far() -> usize {
+    ALLOCS.with(|c| c.get())
+}
 static SERIAL: Mutex<()> = Mutex::new(());
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let p = System.alloc(l);
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        count_alloc();
         if !p.is_null() {
             let now = CUR.fetch_add(l.size(), Ordering::SeqCst) + l.size();
             PEAK.fetch_max(now, Ordering::SeqCst);
@@ -38,7 +51,7 @@ unsafe impl GlobalAlloc for Counting {
         let q = System.realloc(p, l, new_size);
         if !q.is_null() {
             if new_size >= l.size() {
-                ALLOCS.fetch_add(1, Ordering::SeqCst);
+                count_alloc();
                 let now =
                     CUR.fetch_add(new_size - l.size(), Ordering::SeqCst) + new_size - l.size();
                 PEAK.fetch_max(now, Ordering::SeqCst);
@@ -226,12 +239,12 @@ fn allocs_after_first(line: impl Fn(usize) -> String) -> (usize, OwnedEntry, u64
     let mut dec = Decoder::new(log.as_bytes());
     let mut e = OwnedEntry::default();
     assert!(dec.read_entry(&mut e).unwrap());
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = allocs_so_far();
     let mut n = 1;
     while dec.read_entry(&mut e).unwrap() {
         n += 1;
     }
-    let allocs = ALLOCS.load(Ordering::SeqCst) - before;
+    let allocs = allocs_so_far() - before;
     assert_eq!(n, 1000);
     (allocs, e, dec.record_span().start)
 }
