@@ -102,6 +102,7 @@
 
 mod emit;
 mod files;
+mod follow;
 mod merge;
 mod paths;
 mod reader;

@@ -3,11 +3,12 @@
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::emit::{Emitter, Flow, LogSink, OutputOptions};
 use super::files::{base_log_in_dir, identity, plain, rotated_set, snapshot, LogFile, Opened};
+use super::follow::{head_of_plain, Seen};
 use super::merge::{idx, PartialMerger};
 use super::record::{ParseError, RecordParser};
 use super::scan::{BackItem, BackScanner, Chunker, Item, Pos, TailCounter, TailMode, NEVER};
@@ -91,7 +92,7 @@ impl Pipeline {
         }
     }
 
-    fn skip(&mut self, path: &Path, off: u64, why: Option<ParseError>) {
+    pub(super) fn skip(&mut self, path: &Path, off: u64, why: Option<ParseError>) {
         self.stats.skipped += 1;
         if self.stats.first_skipped.is_none() {
             self.stats.first_skipped = Some((path.to_path_buf(), off, why));
@@ -154,77 +155,14 @@ impl Pipeline {
     }
 }
 
-/// Bytes compared to recognise a file already read under a new inode (a backup compressed
-/// after it was read, a copy made by copytruncate).
-const HEAD_LEN: usize = 256;
-
-/// A file read to its end while following.
-#[derive(Debug)]
-struct Seen {
-    id: (u64, u64),
-    head: Vec<u8>,
-}
-
-impl Seen {
-    /// Same content start, and the same inode or a non-empty start: a reused inode number
-    /// with other content is a new file; a compressed or copied backup is not.
-    fn same(&self, id: (u64, u64), head: &[u8]) -> bool {
-        self.head == head && (self.id == id || !head.is_empty())
-    }
-}
-
-/// The first [`HEAD_LEN`] bytes of a plain (decompressed) file.
-fn head_of_plain(file: &File) -> Vec<u8> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; HEAD_LEN];
-    let mut n = 0;
-    while n < HEAD_LEN {
-        match file.read_at(&mut buf[n..], n as u64) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    buf.truncate(n);
-    buf
-}
-
-/// The first [`HEAD_LEN`] decompressed bytes of a file of a set.
-fn head_of(handle: &File, f: &LogFile) -> Vec<u8> {
-    if !f.gzip {
-        return head_of_plain(handle);
-    }
-    gz_head(handle)
-}
-
-#[cfg(feature = "gzip")]
-fn gz_head(handle: &File) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut h) = handle.try_clone() else {
-        return Vec::new();
-    };
-    if h.seek(SeekFrom::Start(0)).is_err() {
-        return Vec::new();
-    }
-    let mut out = Vec::with_capacity(HEAD_LEN);
-    let _ = flate2::read::MultiGzDecoder::new(h)
-        .take(HEAD_LEN as u64)
-        .read_to_end(&mut out);
-    out
-}
-
-#[cfg(not(feature = "gzip"))]
-fn gz_head(_handle: &File) -> Vec<u8> {
-    Vec::new()
-}
-
 /// The currently open file of a set.
 #[derive(Debug)]
-struct Current {
-    file: File,
-    path: PathBuf,
-    num: usize,
-    chunker: Chunker,
-    id: (u64, u64),
+pub(super) struct Current {
+    pub(super) file: File,
+    pub(super) path: PathBuf,
+    pub(super) num: usize,
+    pub(super) chunker: Chunker,
+    pub(super) id: (u64, u64),
 }
 
 /// Reads one container log, or a rotated set of them oldest to newest, as `kubectl logs`
@@ -241,9 +179,9 @@ struct Current {
 /// ```
 #[derive(Debug)]
 pub struct LogReader {
-    path: PathBuf,
-    opts: ReadOptions,
-    files: Vec<LogFile>,
+    pub(super) path: PathBuf,
+    pub(super) opts: ReadOptions,
+    pub(super) files: Vec<LogFile>,
     single: bool,
     /// The set opened at the start of a read (handles survive renames).
     opened: Vec<Opened>,
@@ -475,123 +413,6 @@ impl LogReader {
         }
         self.follow_loop(pipe, cur, read_ids, sink, stop)
     }
-
-    fn follow_loop<S: LogSink>(
-        &mut self,
-        pipe: &mut Pipeline,
-        mut cur: Option<Current>,
-        mut done: Vec<Seen>,
-        sink: &mut S,
-        stop: &AtomicBool,
-    ) -> Result<(), ReadError> {
-        let mut next_num = self.files.len();
-        let mut rotation_seen = false;
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            if let Some(c) = cur.as_mut() {
-                let before = c.chunker.read_off;
-                if drain(pipe, c, sink)? == Flow::LimitReached {
-                    return Ok(());
-                }
-                if c.chunker.read_off != before {
-                    rotation_seen = false;
-                    continue;
-                }
-                // Idle: truncated?
-                let len = c
-                    .file
-                    .metadata()
-                    .map_err(|e| ReadError::io(&c.path, e))?
-                    .len();
-                if len < c.chunker.read_off {
-                    pipe.stats.truncations += 1;
-                    c.chunker.reset(0);
-                    continue;
-                }
-            }
-            sink.flush().map_err(ReadError::Output)?;
-            // Rotated (renamed/removed and recreated)?
-            let live = fs::metadata(&self.path).ok().map(|m| {
-                use std::os::unix::fs::MetadataExt;
-                (m.dev(), m.ino())
-            });
-            let rotated = match (&cur, live) {
-                (Some(c), Some(id)) => id != c.id,
-                (Some(_), None) => true,
-                (None, Some(_)) => true,
-                (None, None) => false,
-            };
-            if rotated {
-                if cur.is_some() && !rotation_seen {
-                    // Give the writer one more poll to finish with the old file.
-                    rotation_seen = true;
-                    std::thread::sleep(self.opts.poll_interval);
-                    continue;
-                }
-                rotation_seen = false;
-                if let Some(mut c) = cur.take() {
-                    if drain(pipe, &mut c, sink)? == Flow::LimitReached {
-                        return Ok(());
-                    }
-                    end_fragment(pipe, &mut c, sink, false)?;
-                    done.push(Seen {
-                        id: c.id,
-                        head: head_of_plain(&c.file),
-                    });
-                    pipe.stats.rotations += 1;
-                }
-                // Files written since: the backups newer than the old file, then the live one.
-                let set = snapshot(&self.path)?;
-                let heads: Vec<Vec<u8>> = set.iter().map(|(f, h, _)| head_of(h, f)).collect();
-                let is_done =
-                    |done: &[Seen], k: usize| done.iter().any(|d| d.same(set[k].2, &heads[k]));
-                done.retain(|d| (0..set.len()).any(|k| d.same(set[k].2, &heads[k])));
-                let after = (0..set.len())
-                    .rposition(|k| is_done(&done, k))
-                    .map_or(0, |i| i + 1);
-                let mut found = Vec::new();
-                for k in after..set.len() {
-                    if !is_done(&done, k) {
-                        found.push(k);
-                    }
-                }
-                let mut set: Vec<Option<Opened>> = set.into_iter().map(Some).collect();
-                for k in found {
-                    let Some((f, handle, id)) = set[k].take() else {
-                        continue;
-                    };
-                    let Ok(file) = plain(handle, &f) else {
-                        continue;
-                    };
-                    let mut c = Current {
-                        file,
-                        path: f.path.clone(),
-                        num: next_num,
-                        chunker: Chunker::new(0, self.opts.read_size, self.opts.max_record_len),
-                        id,
-                    };
-                    next_num += 1;
-                    pipe.stats.files_read += 1;
-                    if f.scheme.is_none() {
-                        cur = Some(c);
-                        break;
-                    }
-                    if drain(pipe, &mut c, sink)? == Flow::LimitReached {
-                        return Ok(());
-                    }
-                    end_fragment(pipe, &mut c, sink, false)?;
-                    done.push(Seen {
-                        id,
-                        head: heads[k].clone(),
-                    });
-                }
-                continue;
-            }
-            std::thread::sleep(self.opts.poll_interval);
-        }
-    }
 }
 
 fn finish<S: LogSink>(
@@ -606,7 +427,7 @@ fn finish<S: LogSink>(
 }
 
 /// Reads and processes every complete line now in the file.
-fn drain<S: LogSink>(
+pub(super) fn drain<S: LogSink>(
     pipe: &mut Pipeline,
     c: &mut Current,
     sink: &mut S,
@@ -640,7 +461,7 @@ fn drain<S: LogSink>(
 }
 
 /// The unterminated bytes at the end of a file: printed (`print`) or skipped and counted.
-fn end_fragment<S: LogSink>(
+pub(super) fn end_fragment<S: LogSink>(
     pipe: &mut Pipeline,
     c: &mut Current,
     sink: &mut S,
