@@ -56,7 +56,10 @@ impl Tally {
         let mut start = 0;
         while let Some(i) = memchr_nl(&self.partial[start..]) {
             let line = &self.partial[start..start + i];
-            match std::str::from_utf8(line).ok().and_then(|s| s.parse::<u64>().ok()) {
+            match std::str::from_utf8(line)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 Some(n) if (n as usize) < self.seen.len() => {
                     let c = &mut self.seen[n as usize];
                     *c = c.saturating_add(1);
@@ -77,7 +80,10 @@ impl Tally {
     }
 
     fn duplicated(&self) -> u64 {
-        self.seen.iter().map(|&c| u64::from(c.saturating_sub(1))).sum()
+        self.seen
+            .iter()
+            .map(|&c| u64::from(c.saturating_sub(1)))
+            .sum()
     }
 
     fn has(&self, n: u64) -> bool {
@@ -340,7 +346,10 @@ fn run_cli(bin: &Path, dir: &Path, lines: u64, rate: u64) -> Outcome {
     input.write_all(b"0\n").unwrap();
     let t = Instant::now();
     while fs::metadata(&path).map_or(true, |m| m.len() == 0) {
-        assert!(t.elapsed() < Duration::from_secs(30), "ctrlog write wrote nothing");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "ctrlog write wrote nothing"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     let mut follower = Command::new(bin)

@@ -1,4 +1,14 @@
 //! `ctrlog logs`: print a container log (CRI or Docker json-file) as `kubectl logs` does.
+//!
+//! Problems that do not stop the read are reported on stderr and change the exit status:
+//! each file of the set that cannot be read, or not to its end, as
+//! `ctrlog: warning: PATH: REASON` when it happens; skipped records (unparsable, overlong,
+//! half-written) as one line at the end, `ctrlog: N records skipped (first: PATH offset
+//! OFF: REASON)`.
+//!
+//! Exit status: 0 everything was read; 3 the output was produced but some data was skipped
+//! (files or records, reported on stderr); 2 nothing could be read (bad usage, the named log
+//! missing or unreadable); 1 writing the output failed.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -10,11 +20,19 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use ctrlog::cri::read::{LogReader, LogSink, OutputOptions, ReadError, ReadOptions, TailMode};
+use ctrlog::cri::read::{
+    FileWarning, LogReader, LogSink, OutputOptions, ReadError, ReadOptions, ReadStats, TailMode,
+};
 use ctrlog::cri::Stream;
 use ctrlog::time::{parse_rfc3339nano, Clock, SystemClock, Timestamp};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Warnings go to stderr: `ctrlog: warning: PATH: REASON` for each file of \
+the set that cannot be read (or not to its end), and one line at the end for skipped records.\n\n\
+Exit status: 0 all read; 3 output produced but some data skipped (see stderr); \
+2 bad usage or the log cannot be read; 1 writing the output failed."
+)]
 pub struct Args {
     /// Keep printing new records; follows rotation and truncation. Stops on SIGINT/SIGTERM.
     #[arg(short = 'f', long)]
@@ -143,6 +161,31 @@ impl LogSink for FdSink {
         let b = self.flush_one(1);
         a.and(b)
     }
+
+    fn warning(&mut self, w: &FileWarning) {
+        // Output so far first, so the warning shows where it happened.
+        let _ = self.flush();
+        eprintln!("ctrlog: warning: {w}");
+    }
+}
+
+/// Exit status when the read went through but data was skipped.
+const SKIPPED: u8 = 3;
+
+/// The end-of-read summary of skipped records, and the exit status.
+fn report(stats: &ReadStats) -> ExitCode {
+    if let Some((path, off, why)) = &stats.first_skipped {
+        eprintln!(
+            "ctrlog: {} records skipped (first: {} offset {off}: {why})",
+            stats.skipped,
+            path.display()
+        );
+    }
+    if stats.skipped > 0 || stats.files_skipped > 0 {
+        ExitCode::from(SKIPPED)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -192,7 +235,7 @@ pub fn run(args: Args) -> ExitCode {
         reader.read_to(&mut sink)
     };
     match result {
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(stats) => report(&stats),
         Err(ReadError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(ReadError::Output(e)) => {
             eprintln!("ctrlog: writing output: {e}");

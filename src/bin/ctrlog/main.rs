@@ -1,6 +1,7 @@
 //! `ctrlog`: container runtime logs from the command line.
 //!
-//! Exit status: 0 success, 1 "nothing found" where a command says so, 2 bad usage or input.
+//! Exit status: 0 success, 1 "nothing found" where a command says so, 2 bad usage or input,
+//! 3 output produced but some input skipped (`logs`: unreadable files, skipped records).
 
 use std::process::ExitCode;
 

@@ -6,6 +6,7 @@ use crate::cri::Stream;
 use crate::time::{format_rfc3339nano_fixed, Offset, Timestamp};
 
 use super::merge::{idx, Piece};
+use super::FileWarning;
 
 /// Where output goes: bytes for one stream at a time.
 ///
@@ -18,6 +19,12 @@ pub trait LogSink {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// A file of the set is skipped or cut short; called as it happens (a follower can
+    /// report it at once). The read goes on. [`ReadStats`](super::ReadStats) counts these
+    /// too; the default does nothing.
+    fn warning(&mut self, warning: &FileWarning) {
+        let _ = warning;
+    }
 }
 
 impl<S: LogSink + ?Sized> LogSink for &mut S {
@@ -26,6 +33,9 @@ impl<S: LogSink + ?Sized> LogSink for &mut S {
     }
     fn flush(&mut self) -> io::Result<()> {
         (**self).flush()
+    }
+    fn warning(&mut self, warning: &FileWarning) {
+        (**self).warning(warning)
     }
 }
 

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::ReadError;
@@ -110,7 +110,9 @@ pub fn rotated_set(path: &Path) -> Result<Vec<LogFile>, ReadError> {
     });
     // Plain and .gz of the same backup: keep the plain one (sorted first).
     backups.dedup_by(|later, earlier| later.scheme == earlier.scheme);
-    if path.exists() {
+    // `symlink_metadata`: a symlink (or a loop) is there, and opening it reports why it is
+    // not read; `exists()` would hide it.
+    if fs::symlink_metadata(path).is_ok() {
         backups.push(LogFile {
             path: path.to_path_buf(),
             scheme: None,
@@ -203,32 +205,95 @@ pub fn base_log_in_dir(dir: &Path) -> Result<PathBuf, ReadError> {
 /// A file of a set, its open handle and its identity.
 pub(crate) type Opened = (LogFile, File, (u64, u64));
 
+/// A listing of a set with every file opened.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    /// The files opened, oldest first.
+    pub files: Vec<Opened>,
+    /// The files that could not be opened (a symlink, a FIFO, permission denied, …), with
+    /// why. A file that vanished between listing and opening (rotated away) is not here.
+    pub problems: Vec<(LogFile, io::Error)>,
+}
+
+/// Opens a file found by listing a directory: never through a symlink (`O_NOFOLLOW`), never
+/// blocking (`O_NONBLOCK`: a FIFO without a writer would block `open`), and only a regular
+/// file. Only the path a user names is resolved through symlinks.
+pub(crate) fn open_listed(path: &Path) -> io::Result<File> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            let symlink = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            if e.raw_os_error() == Some(libc::ELOOP) && symlink {
+                io::Error::other("a symbolic link, not followed (only a path named by the user is)")
+            } else {
+                e
+            }
+        })?;
+    let ft = file.metadata()?.file_type();
+    if !ft.is_file() {
+        return Err(io::Error::other(format!(
+            "not a regular file ({})",
+            file_kind(ft)
+        )));
+    }
+    Ok(file)
+}
+
+/// A word for a non-regular file type, for messages.
+pub(crate) fn file_kind(ft: fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a regular file"
+    }
+}
+
+fn open_set(set: Vec<LogFile>) -> Snapshot {
+    let mut snap = Snapshot::default();
+    for f in set {
+        match open_listed(&f.path).and_then(|h| Ok((identity(&h)?, h))) {
+            Ok((id, h)) => snap.files.push((f, h, id)),
+            // Rotated away or pruned since the listing: not an error.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => snap.problems.push((f, e)),
+        }
+    }
+    snap
+}
+
 /// The set with every file opened, taken when two listings agree (a writer may rotate
 /// while the set is listed).
-pub(crate) fn snapshot(path: &Path) -> Result<Vec<Opened>, ReadError> {
-    let mut last = Vec::new();
+pub(crate) fn snapshot(path: &Path) -> Result<Snapshot, ReadError> {
+    let mut last = Snapshot::default();
     for _ in 0..50 {
-        let set = rotated_set(path)?;
-        let mut handles = Vec::with_capacity(set.len());
-        for f in set {
-            if let Ok(h) = File::open(&f.path) {
-                if let Ok(id) = identity(&h) {
-                    handles.push((f, h, id));
-                }
-            }
-        }
+        let snap = open_set(rotated_set(path)?);
         let again = rotated_set(path)?;
-        let stable = again.len() == handles.len()
-            && again.iter().zip(&handles).all(|(a, (f, _, id))| {
-                a.path == f.path
-                    && fs::metadata(&a.path)
-                        .map(|m| (m.dev(), m.ino()))
-                        .is_ok_and(|x| x == *id)
+        let stable = again.len() == snap.files.len() + snap.problems.len()
+            && again.iter().all(|a| {
+                snap.problems.iter().any(|(f, _)| f.path == a.path)
+                    || snap.files.iter().any(|(f, _, id)| {
+                        a.path == f.path
+                            && fs::symlink_metadata(&a.path)
+                                .map(|m| (m.dev(), m.ino()))
+                                .is_ok_and(|x| x == *id)
+                    })
             });
         if stable {
-            return Ok(handles);
+            return Ok(snap);
         }
-        last = handles;
+        last = snap;
         std::thread::yield_now();
     }
     Ok(last)

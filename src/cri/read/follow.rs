@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::emit::{Flow, LogSink};
 use super::files::{plain, snapshot, LogFile, Opened};
-use super::reader::{drain, end_fragment, Current, LogReader, Pipeline};
+use super::pipeline::Pipeline;
+use super::reader::{drain, end_fragment, Current, LogReader};
 use super::scan::Chunker;
 use super::ReadError;
 
@@ -140,7 +141,11 @@ impl LogReader {
                     pipe.stats.rotations += 1;
                 }
                 // Files written since: the backups newer than the old file, then the live one.
-                let set = snapshot(&self.path)?;
+                let snap = snapshot(&self.path)?;
+                for (f, e) in &snap.problems {
+                    pipe.warn(&f.path, e, sink);
+                }
+                let set = snap.files;
                 let heads: Vec<Vec<u8>> = set.iter().map(|(f, h, _)| head_of(h, f)).collect();
                 let is_done =
                     |done: &[Seen], k: usize| done.iter().any(|d| d.same(set[k].2, &heads[k]));

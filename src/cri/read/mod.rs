@@ -53,6 +53,31 @@
 //! * Follow polls ([`ReadOptions::poll_interval`]); there is no inotify.
 //! * Linux/Unix only (`pread`, inode identity).
 //!
+//! # Errors and warnings
+//! * The path given to [`LogReader::open`] must be readable: a missing log is
+//!   [`io::ErrorKind::NotFound`]; any other failure (permission denied, a symlink loop, …)
+//!   is [`ReadError::Io`] with the path and the OS error itself.
+//! * A backup that cannot be read (permission denied, a symlink, a FIFO, a directory, a
+//!   damaged `.gz`) does not stop the read: the other files are read, [`LogSink::warning`]
+//!   is called as it happens with a [`FileWarning`] (file and reason), and
+//!   [`ReadStats::files_skipped`] / [`ReadStats::warnings`] count it. A backup deleted
+//!   between listing and opening (max-file pruning) is not a warning.
+//! * Records that are skipped (unparsable, longer than [`ReadOptions::max_record_len`],
+//!   half-written at the end of a rotated file) are counted in [`ReadStats::skipped`], the
+//!   first one with its file, offset and [`SkipReason`] in [`ReadStats::first_skipped`].
+//! * `ctrlog logs` prints each warning as `ctrlog: warning: PATH: REASON`, one summary line
+//!   for skipped records, and exits with status 3 when anything was skipped.
+//!
+//! # Symlinks and special files
+//! Only the path the user names is resolved through symlinks: a symlink named by the user
+//! (kubelet's `/var/log/containers/*.log`, which points at
+//! `/var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log`) is resolved once, and the rotated
+//! set is the one beside its target. Every file found by listing a directory (backups, the
+//! base log of a directory) is opened with `O_NOFOLLOW | O_NONBLOCK` and checked with
+//! `fstat`: a symlink or a non-regular file (FIFO, device, socket, directory) is skipped with
+//! a warning and never blocks. (A symlink to `/etc/shadow` planted among the backups is not
+//! printed when ctrlog runs as root.)
+//!
 //! # Deliberate differences from kubelet
 //! 1. **Format per record.** kubelet picks CRI or Docker from the first line and fails the
 //!    whole read when that line is garbage (`unsupported log format`); ctrlog decides per
@@ -105,6 +130,7 @@ mod files;
 mod follow;
 mod merge;
 mod paths;
+mod pipeline;
 mod reader;
 mod record;
 mod scan;
@@ -116,7 +142,8 @@ pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile, RotationScheme};
 pub use merge::{Line, LineAssembler, PartialMerger, Piece};
 pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
-pub use reader::{LogReader, ReadOptions, ReadStats};
+pub use pipeline::{ReadStats, SkipReason, MAX_WARNINGS};
+pub use reader::{LogReader, ReadOptions};
 pub use record::{
     parse_cri_record, parse_docker_record, CriRecord, LogFormat, ParseError, RecordParser,
 };
@@ -152,6 +179,24 @@ pub enum ReadError {
         /// The file.
         path: PathBuf,
     },
+}
+
+/// A file of a set that could not be read, or not to its end: a backup that cannot be
+/// opened (permission denied, a symlink, a FIFO or other non-regular file) or a damaged
+/// `.gz` backup. The read goes on with the other files; [`LogSink::warning`] is called as it
+/// happens and [`ReadStats`] counts it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileWarning {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it was skipped or cut short (the OS error, or the decoder's).
+    pub reason: String,
+}
+
+impl std::fmt::Display for FileWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
 }
 
 impl ReadError {
@@ -223,7 +268,7 @@ pub fn fuzz_merge_reader(data: &[u8]) {
         stdout: Vec::new(),
         stderr: Vec::new(),
     };
-    let mut p = reader::Pipeline::new(output);
+    let mut p = pipeline::Pipeline::new(output);
     let _ = p.feed_bytes(body, &mut whole);
     if let Some(l) = output.limit_bytes {
         assert!((whole.stdout.len() + whole.stderr.len()) as u64 <= l);

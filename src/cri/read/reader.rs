@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::emit::{Emitter, Flow, LogSink, OutputOptions};
+use super::emit::{Flow, LogSink, OutputOptions};
 use super::files::{base_log_in_dir, identity, plain, rotated_set, snapshot, LogFile, Opened};
 use super::follow::{head_of_plain, Seen};
-use super::merge::{idx, PartialMerger};
-use super::record::{ParseError, RecordParser};
+use super::pipeline::{Pipeline, ReadStats, SkipReason};
+use super::record::RecordParser;
 use super::scan::{BackItem, BackScanner, Chunker, Item, Pos, TailCounter, TailMode, NEVER};
 use super::ReadError;
 
@@ -41,117 +41,6 @@ impl Default for ReadOptions {
             max_record_len: 4 << 20,
             read_size: 256 << 10,
         }
-    }
-}
-
-/// What a read did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReadStats {
-    /// Records parsed.
-    pub records: u64,
-    /// Lines skipped because they are not records (garbage, empty, overlong, half-written
-    /// at the end of a rotated file).
-    pub skipped: u64,
-    /// The first skipped line: file, offset and why (`None` for overlong/half-written).
-    pub first_skipped: Option<(PathBuf, u64, Option<ParseError>)>,
-    /// Logical lines started in the output.
-    pub lines_out: u64,
-    /// Bytes written.
-    pub bytes_out: u64,
-    /// `limit_bytes` was reached.
-    pub limit_reached: bool,
-    /// Files read (including ones found by following rotations).
-    pub files_read: u64,
-    /// Rotations followed.
-    pub rotations: u64,
-    /// Truncations seen while following.
-    pub truncations: u64,
-}
-
-/// Records -> merged pieces -> output, with the tail cut-off per stream.
-#[derive(Debug)]
-pub(crate) struct Pipeline {
-    parser: RecordParser,
-    merger: PartialMerger,
-    emitter: Emitter,
-    stream_start: [Pos; 2],
-    /// kubelet's record-count limit in `TailMode::Records` without follow.
-    max_records: Option<u64>,
-    pub stats: ReadStats,
-}
-
-impl Pipeline {
-    pub(crate) fn new(output: OutputOptions) -> Self {
-        Pipeline {
-            parser: RecordParser::new(),
-            merger: PartialMerger::new(),
-            emitter: Emitter::new(output),
-            stream_start: [(0, 0); 2],
-            max_records: None,
-            stats: ReadStats::default(),
-        }
-    }
-
-    pub(super) fn skip(&mut self, path: &Path, off: u64, why: Option<ParseError>) {
-        self.stats.skipped += 1;
-        if self.stats.first_skipped.is_none() {
-            self.stats.first_skipped = Some((path.to_path_buf(), off, why));
-        }
-    }
-
-    /// One physical line. `terminated` is false for an unterminated last record.
-    #[inline]
-    pub(crate) fn line<S: LogSink>(
-        &mut self,
-        path: &Path,
-        line: &[u8],
-        pos: Pos,
-        terminated: bool,
-        sink: &mut S,
-    ) -> io::Result<Flow> {
-        let rec = match self.parser.parse(line) {
-            Ok((_, r)) => r,
-            Err(e) => {
-                self.skip(path, pos.1, Some(e));
-                return Ok(Flow::Continue);
-            }
-        };
-        if pos < self.stream_start[idx(rec.stream)] {
-            return Ok(Flow::Continue);
-        }
-        self.stats.records += 1;
-        if let Some(m) = &mut self.max_records {
-            if *m == 0 {
-                return Ok(Flow::LimitReached);
-            }
-            *m -= 1;
-        }
-        let piece = self.merger.push(&rec);
-        let flow = self.emitter.emit(&piece, terminated, sink)?;
-        self.stats.lines_out = self.emitter.lines_out;
-        self.stats.bytes_out = self.emitter.bytes_out;
-        if flow == Flow::LimitReached && self.emitter.exhausted() {
-            self.stats.limit_reached = true;
-        }
-        Ok(flow)
-    }
-
-    /// Feeds a whole in-memory log (sans-IO entry point; used by the fuzz target and tests).
-    pub(crate) fn feed_bytes<S: LogSink>(&mut self, data: &[u8], sink: &mut S) -> io::Result<()> {
-        let path = Path::new("<memory>");
-        let mut off = 0usize;
-        while off < data.len() {
-            let (line, terminated) = match memchr::memchr(b'\n', &data[off..]) {
-                Some(i) => (&data[off..off + i + 1], true),
-                None => (&data[off..], false),
-            };
-            let flow = self.line(path, line, (0, off as u64), terminated, sink)?;
-            off += line.len();
-            if flow == Flow::LimitReached {
-                break;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -191,14 +80,32 @@ impl LogReader {
     /// Opens `path`: a log file (its rotated backups beside it are read first) or a directory
     /// holding one rotated set.
     pub fn open(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self, ReadError> {
-        let path = path.as_ref();
-        let meta = fs::metadata(path);
+        let named = path.as_ref();
+        // The one symlink followed is the path the user named (kubelet's
+        // /var/log/containers/*.log links): the set is the one beside its target.
+        let (path, meta) = match fs::symlink_metadata(named) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::canonicalize(named).map_err(|e| ReadError::io(named, e))?;
+                let m = fs::metadata(&target).map_err(|e| ReadError::io(named, e))?;
+                (target, Some(m))
+            }
+            Ok(m) => (named.to_path_buf(), Some(m)),
+            // The live file may be missing while its backups are there.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (named.to_path_buf(), None),
+            Err(e) => return Err(ReadError::io(named, e)),
+        };
+        let missing = meta.is_none();
         let path = match meta {
-            Ok(m) if m.is_dir() => base_log_in_dir(path)?,
-            _ => path.to_path_buf(),
+            Some(m) if m.is_dir() => base_log_in_dir(&path)?,
+            _ => path,
         };
         let files = match rotated_set(&path) {
-            Err(_) if !path.exists() => Vec::new(),
+            // Its directory is missing too: the log is.
+            Err(ReadError::Io { source, .. })
+                if missing && source.kind() == io::ErrorKind::NotFound =>
+            {
+                Vec::new()
+            }
             r => r?,
         };
         if files.is_empty() {
@@ -242,7 +149,7 @@ impl LogReader {
     /// Reads to the end and stops. An unterminated last record is printed as kubelet prints
     /// it (without a newline).
     pub fn read_to<S: LogSink>(&mut self, sink: &mut S) -> Result<ReadStats, ReadError> {
-        let mut p = self.start(false)?;
+        let mut p = self.start(false, sink)?;
         let r = self.run(&mut p, sink, None);
         finish(sink, r, p)
     }
@@ -255,20 +162,29 @@ impl LogReader {
         sink: &mut S,
         stop: &AtomicBool,
     ) -> Result<ReadStats, ReadError> {
-        let mut p = self.start(true)?;
+        let mut p = self.start(true, sink)?;
         let r = self.run(&mut p, sink, Some(stop));
         finish(sink, r, p)
     }
 
-    /// Opens the set now (a writer may have rotated since [`LogReader::open`]).
-    fn open_files(&mut self) -> Result<(), ReadError> {
+    /// Opens the set now (a writer may have rotated since [`LogReader::open`]). A backup
+    /// that cannot be opened is reported to `sink` and left out; the live file is the one
+    /// the user named: it failing is an error.
+    fn open_files<S: LogSink>(&mut self, p: &mut Pipeline, sink: &mut S) -> Result<(), ReadError> {
         if self.single {
             let f = self.files[0].clone();
             let h = File::open(&f.path).map_err(|e| ReadError::io(&f.path, e))?;
             let id = identity(&h).map_err(|e| ReadError::io(&f.path, e))?;
             self.opened = vec![(f, h, id)];
         } else {
-            self.opened = snapshot(&self.path)?;
+            let snap = snapshot(&self.path)?;
+            for (f, e) in snap.problems {
+                if f.scheme.is_none() {
+                    return Err(ReadError::io(&f.path, e));
+                }
+                p.warn(&f.path, &e, sink);
+            }
+            self.opened = snap.files;
             if self.opened.is_empty() {
                 return Err(ReadError::io(
                     &self.path,
@@ -286,9 +202,13 @@ impl LogReader {
         plain(h, f)
     }
 
-    fn start(&mut self, follow: bool) -> Result<(Pipeline, Pos), ReadError> {
-        self.open_files()?;
+    fn start<S: LogSink>(
+        &mut self,
+        follow: bool,
+        sink: &mut S,
+    ) -> Result<(Pipeline, Pos), ReadError> {
         let mut p = Pipeline::new(self.opts.output);
+        self.open_files(&mut p, sink)?;
         let mut start = (0, 0);
         if let Some(n) = self.opts.tail {
             let mut starts = self.tail_starts(n)?;
@@ -445,7 +365,7 @@ pub(super) fn drain<S: LogSink>(
                 }
                 Item::Overlong(off) => {
                     let path = c.path.clone();
-                    pipe.skip(&path, off, None);
+                    pipe.skip(&path, off, SkipReason::Overlong);
                 }
                 Item::NeedData => break,
             }
@@ -479,6 +399,6 @@ pub(super) fn end_fragment<S: LogSink>(
             .map_err(ReadError::Output);
     }
     let path = c.path.clone();
-    pipe.skip(&path, off, None);
+    pipe.skip(&path, off, SkipReason::HalfWritten);
     Ok(Flow::Continue)
 }

@@ -145,6 +145,11 @@ impl Chunker {
                 if let Some(at) = self.discarding.take() {
                     return Item::Overlong(at);
                 }
+                // Over the cap even though it happened to fit in one read: skipped the
+                // same whatever the read size.
+                if nl - s >= self.max_record {
+                    return Item::Overlong(pos);
+                }
                 Item::Line(pos, &self.buf[s..nl + 1])
             }
             None => {

@@ -1,0 +1,173 @@
+//! What a read did ([`ReadStats`]) and the per-record path from parsed records to output
+//! ([`Pipeline`]), shared by every way of reading (files, compressed streams, pipes).
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::emit::{Emitter, Flow, LogSink, OutputOptions};
+use super::merge::{idx, PartialMerger};
+use super::record::{ParseError, RecordParser};
+use super::scan::Pos;
+use super::FileWarning;
+
+/// How many [`FileWarning`]s [`ReadStats::warnings`] keeps (all are counted).
+pub const MAX_WARNINGS: usize = 16;
+
+/// Why a line was skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Not a CRI or Docker json-file record (garbage, an empty line, a bad timestamp…).
+    #[error("{0}")]
+    Unparsable(ParseError),
+    /// Longer than [`ReadOptions::max_record_len`](super::ReadOptions::max_record_len).
+    #[error("record longer than the maximum record length")]
+    Overlong,
+    /// Unterminated at the end of a file that was rotated away, or cut by a damaged `.gz`.
+    #[error("half-written record at the end of the file")]
+    HalfWritten,
+}
+
+/// What a read did.
+///
+/// Data that was not printed is always counted: records in [`ReadStats::skipped`] (with the
+/// first one in [`ReadStats::first_skipped`]), files in [`ReadStats::files_skipped`] (with
+/// the first [`MAX_WARNINGS`] in [`ReadStats::warnings`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Records parsed.
+    pub records: u64,
+    /// Lines skipped because they are not records: garbage, empty, overlong (longer than
+    /// `max_record_len`), half-written at the end of a rotated or damaged file.
+    pub skipped: u64,
+    /// The first skipped line: file, offset (in the decompressed data for a `.gz`) and why.
+    pub first_skipped: Option<(PathBuf, u64, SkipReason)>,
+    /// Files of the set that could not be read, or not to their end (see [`FileWarning`]).
+    pub files_skipped: u64,
+    /// The first [`MAX_WARNINGS`] of those files, with why.
+    pub warnings: Vec<FileWarning>,
+    /// Logical lines started in the output.
+    pub lines_out: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+    /// `limit_bytes` was reached.
+    pub limit_reached: bool,
+    /// Files read (including ones found by following rotations).
+    pub files_read: u64,
+    /// Rotations followed.
+    pub rotations: u64,
+    /// Truncations seen while following.
+    pub truncations: u64,
+}
+
+/// Records -> merged pieces -> output, with the tail cut-off per stream.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    parser: RecordParser,
+    merger: PartialMerger,
+    emitter: Emitter,
+    pub(crate) stream_start: [Pos; 2],
+    /// kubelet's record-count limit in `TailMode::Records` without follow.
+    pub(crate) max_records: Option<u64>,
+    pub stats: ReadStats,
+    /// (file, reason) already reported (bounded).
+    warned: HashSet<(PathBuf, String)>,
+}
+
+impl Pipeline {
+    pub(crate) fn new(output: OutputOptions) -> Self {
+        Pipeline {
+            parser: RecordParser::new(),
+            merger: PartialMerger::new(),
+            emitter: Emitter::new(output),
+            stream_start: [(0, 0); 2],
+            max_records: None,
+            stats: ReadStats::default(),
+            warned: HashSet::new(),
+        }
+    }
+
+    pub(crate) fn skip(&mut self, path: &Path, off: u64, why: SkipReason) {
+        self.stats.skipped += 1;
+        if self.stats.first_skipped.is_none() {
+            self.stats.first_skipped = Some((path.to_path_buf(), off, why));
+        }
+    }
+
+    /// A file skipped or cut short: counted, kept (the first few) and reported to the sink.
+    /// A follower lists a set again at each rotation; the same problem with the same file is
+    /// reported once.
+    pub(crate) fn warn<S: LogSink>(&mut self, path: &Path, reason: &io::Error, sink: &mut S) {
+        let w = FileWarning {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        };
+        if self.warned.len() >= 4096 {
+            self.warned.clear();
+        }
+        if !self.warned.insert((w.path.clone(), w.reason.clone())) {
+            return;
+        }
+        self.stats.files_skipped += 1;
+        sink.warning(&w);
+        if self.stats.warnings.len() < MAX_WARNINGS {
+            self.stats.warnings.push(w);
+        }
+    }
+
+    /// One physical line. `terminated` is false for an unterminated last record.
+    #[inline]
+    pub(crate) fn line<S: LogSink>(
+        &mut self,
+        path: &Path,
+        line: &[u8],
+        pos: Pos,
+        terminated: bool,
+        sink: &mut S,
+    ) -> io::Result<Flow> {
+        let rec = match self.parser.parse(line) {
+            Ok((_, r)) => r,
+            Err(e) => {
+                self.skip(path, pos.1, SkipReason::Unparsable(e));
+                return Ok(Flow::Continue);
+            }
+        };
+        if pos < self.stream_start[idx(rec.stream)] {
+            return Ok(Flow::Continue);
+        }
+        self.stats.records += 1;
+        if let Some(m) = &mut self.max_records {
+            if *m == 0 {
+                return Ok(Flow::LimitReached);
+            }
+            *m -= 1;
+        }
+        let piece = self.merger.push(&rec);
+        let flow = self.emitter.emit(&piece, terminated, sink)?;
+        self.stats.lines_out = self.emitter.lines_out;
+        self.stats.bytes_out = self.emitter.bytes_out;
+        if flow == Flow::LimitReached && self.emitter.exhausted() {
+            self.stats.limit_reached = true;
+        }
+        Ok(flow)
+    }
+
+    /// Feeds a whole in-memory log (sans-IO entry point; used by the fuzz target and tests).
+    pub(crate) fn feed_bytes<S: LogSink>(&mut self, data: &[u8], sink: &mut S) -> io::Result<()> {
+        let path = Path::new("<memory>");
+        let mut off = 0usize;
+        while off < data.len() {
+            let (line, terminated) = match memchr::memchr(b'\n', &data[off..]) {
+                Some(i) => (&data[off..off + i + 1], true),
+                None => (&data[off..], false),
+            };
+            let flow = self.line(path, line, (0, off as u64), terminated, sink)?;
+            off += line.len();
+            if flow == Flow::LimitReached {
+                break;
+            }
+        }
+        Ok(())
+    }
+}

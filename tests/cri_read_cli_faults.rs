@@ -1,0 +1,143 @@
+//! `ctrlog logs` under faults: error messages, warnings and exit statuses (issue 9).
+#![cfg(feature = "cli")]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ctrlog");
+
+fn cri(stream: &str, tag: &str, c: &str) -> String {
+    format!("2024-01-01T00:00:00Z {stream} {tag} {c}\n")
+}
+
+/// Runs `ctrlog logs ARGS` (as `nobody` when `unprivileged` and the test runs as root, so
+/// file permissions apply), killed after 20 s.
+fn logs_as(args: &[&str], unprivileged: bool) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("logs")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: getuid has no preconditions.
+    if unprivileged && unsafe { libc::getuid() } == 0 {
+        cmd.uid(65534).gid(65534);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("ctrlog logs {args:?} blocked for 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn logs(args: &[&str]) -> Output {
+    logs_as(args, false)
+}
+
+/// A temporary directory that `nobody` can enter.
+fn open_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn permission_denied_names_the_file_and_the_reason() {
+    let d = open_dir();
+    let p = d.path().join("c.log");
+    fs::write(&p, cri("stdout", "F", "x")).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o000)).unwrap();
+    let o = logs_as(&[s(&p)], true);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(s(&p)) && err.contains("Permission denied"),
+        "{err}"
+    );
+    assert!(!err.contains("no such log file"), "{err}");
+}
+
+#[test]
+fn unreadable_backup_warns_and_exits_3() {
+    let d = open_dir();
+    let p = d.path().join("c.log");
+    let b = d.path().join("c.log.1");
+    fs::write(&b, cri("stdout", "F", "old")).unwrap();
+    fs::set_permissions(&b, fs::Permissions::from_mode(0o000)).unwrap();
+    fs::write(&p, cri("stdout", "F", "live")).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+    for args in [vec![s(&p)], vec!["--tail", "5", s(&p)]] {
+        let o = logs_as(&args, true);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.stdout, b"live\n", "{err}");
+        assert_eq!(
+            err,
+            format!(
+                "ctrlog: warning: {}: Permission denied (os error 13)\n",
+                s(&b)
+            )
+        );
+        assert_eq!(o.status.code(), Some(3));
+    }
+}
+
+#[test]
+fn skipped_records_give_one_summary_line_and_exit_3() {
+    let d = open_dir();
+    let p = d.path().join("c.log");
+    fs::write(
+        &p,
+        cri("stdout", "F", "a") + "garbage\n" + "\n" + &cri("stdout", "F", "b"),
+    )
+    .unwrap();
+    let o = logs(&[s(&p)]);
+    assert_eq!(o.stdout, b"a\nb\n");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "ctrlog: 2 records skipped (first: {} offset 32: timestamp is not found)\n",
+            s(&p)
+        )
+    );
+    assert_eq!(o.status.code(), Some(3));
+    // Nothing skipped: 0.
+    let o = logs(&["--tail", "1", s(&p)]);
+    assert_eq!(
+        (o.stdout.as_slice(), o.status.code()),
+        (&b"b\n"[..], Some(0))
+    );
+}
+
+#[test]
+fn symlink_and_fifo_backups_warn() {
+    let d = open_dir();
+    let p = d.path().join("c.log");
+    fs::write(d.path().join("secret"), cri("stdout", "F", "SECRET")).unwrap();
+    std::os::unix::fs::symlink(d.path().join("secret"), d.path().join("c.log.1")).unwrap();
+    let fifo = std::ffi::CString::new(s(&d.path().join("c.log.2"))).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    fs::write(&p, cri("stdout", "F", "live")).unwrap();
+    let o = logs(&[s(&p)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.stdout, b"live\n", "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        err.contains("ctrlog: warning: ") && err.contains("c.log.1: ") && err.contains("c.log.2: "),
+        "{err}"
+    );
+    assert_eq!(o.status.code(), Some(3));
+}
