@@ -134,6 +134,7 @@ mod pipeline;
 mod reader;
 mod record;
 mod scan;
+mod watch;
 
 use std::io;
 use std::path::{Path, PathBuf};

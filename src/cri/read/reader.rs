@@ -12,6 +12,7 @@ use super::follow::{head_of_plain, Seen};
 use super::pipeline::{Pipeline, ReadStats, SkipReason};
 use super::record::RecordParser;
 use super::scan::{BackItem, BackScanner, Chunker, Item, Pos, TailCounter, TailMode, NEVER};
+use super::watch::Watcher;
 use super::ReadError;
 
 /// Options of [`LogReader`] (`kubectl logs` flags).
@@ -73,7 +74,7 @@ pub struct LogReader {
     pub(super) files: Vec<LogFile>,
     single: bool,
     /// The set opened at the start of a read (handles survive renames).
-    opened: Vec<Opened>,
+    pub(super) opened: Vec<Opened>,
 }
 
 impl LogReader {
@@ -163,7 +164,9 @@ impl LogReader {
         stop: &AtomicBool,
     ) -> Result<ReadStats, ReadError> {
         let mut p = self.start(true, sink)?;
-        let r = self.run(&mut p, sink, Some(stop));
+        let watcher = self.start_watcher()?;
+        let r = self.run(&mut p, sink, Some((stop, &watcher)));
+        drop(watcher);
         finish(sink, r, p)
     }
 
@@ -267,8 +270,9 @@ impl LogReader {
         &mut self,
         p: &mut (Pipeline, Pos),
         sink: &mut S,
-        stop: Option<&AtomicBool>,
+        follow: Option<(&AtomicBool, &Watcher)>,
     ) -> Result<(), ReadError> {
+        let stop = follow.map(|f| f.0);
         let (pipe, start) = p;
         if *start == NEVER && stop.is_none() {
             return Ok(());
@@ -320,7 +324,9 @@ impl LogReader {
                 cur = Some(c);
             }
         }
-        let Some(stop) = stop else { return Ok(()) };
+        let Some((stop, watcher)) = follow else {
+            return Ok(());
+        };
         // The last file of the set may be a backup when the live file is missing.
         if cur
             .as_ref()
@@ -331,7 +337,7 @@ impl LogReader {
         if let Some(c) = &cur {
             read_ids.retain(|i| i.id != c.id);
         }
-        self.follow_loop(pipe, cur, read_ids, sink, stop)
+        self.follow_loop(pipe, cur, read_ids, watcher, sink, stop)
     }
 }
 

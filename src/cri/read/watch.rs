@@ -1,0 +1,413 @@
+//! The follower's watcher thread: finds each new file of a rotated set as soon as it appears
+//! and opens it at once, so that it can be read later even if it is renamed or deleted
+//! meanwhile. See [`super::follow`] for the design and its limits.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::files::{snapshot, LogFile, Opened};
+use super::ReadError;
+
+/// Files found but not yet taken by the reader, at most. Each holds an fd and, once max-file
+/// pruning deletes it, its disk space; past this the follower is too slow for the writer and
+/// new files are reported and left (see the module docs of `follow`).
+pub(super) const MAX_QUEUED: usize = 64;
+
+/// A file of the set found after the follow started, opened when found.
+#[derive(Debug)]
+pub(super) struct Found {
+    /// Its name when found.
+    pub file: LogFile,
+    pub handle: File,
+    pub id: (u64, u64),
+    /// Found at the live name (a new file of the writer), not at a backup name (a file
+    /// created and rotated before the watcher saw it, or a copy such as a `.gz`).
+    pub at_live: bool,
+    /// When it was found: the file before it stopped being the live file by then.
+    pub when: Instant,
+}
+
+/// What the watcher hands to the reader.
+#[derive(Debug, Default)]
+struct Inbox {
+    found: VecDeque<Found>,
+    problems: Vec<(PathBuf, io::Error)>,
+    error: Option<ReadError>,
+    /// Something in the set changed (new data, a new file).
+    changed: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    inbox: Mutex<Inbox>,
+    cond: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inbox> {
+        // A panic in the other thread leaves a consistent inbox: keep going.
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The reader's end of the watcher thread; dropping it stops and joins the thread.
+#[derive(Debug)]
+pub(super) struct Watcher {
+    shared: Arc<Shared>,
+    quit: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the reader got from [`Watcher::take`].
+#[derive(Debug, Default)]
+pub(super) struct Taken {
+    pub problems: Vec<(PathBuf, io::Error)>,
+    pub error: Option<ReadError>,
+}
+
+impl Watcher {
+    /// Starts watching the set of `path`. `opened` is the set as the reader opened it: those
+    /// files are known, only files newer than them are reported. The directory watch is in
+    /// place when this returns, so nothing created afterwards is missed. Fails only when no
+    /// thread can be started.
+    pub fn start(path: &Path, opened: &[Opened], poll: Duration) -> Result<Watcher, ReadError> {
+        let known = opened
+            .iter()
+            .map(|(_, h, id)| (*id, h.try_clone().ok()))
+            .collect();
+        let mut scanner = Scanner {
+            path: path.to_path_buf(),
+            known,
+        };
+        // Without inotify the watcher lists the set every poll interval.
+        let events = notify::Events::new(path).ok();
+        let shared = Arc::new(Shared::default());
+        let quit = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (shared, quit) = (shared.clone(), quit.clone());
+            std::thread::Builder::new()
+                .name("ctrlog-follow".into())
+                .spawn(move || {
+                    // Files created between the reader's listing and the watch.
+                    scanner.scan(&shared);
+                    watch_loop(scanner, events, &shared, &quit, poll);
+                })
+        };
+        let thread = thread.map_err(|e| {
+            ReadError::io(
+                path,
+                io::Error::other(format!("cannot start the follower's watcher thread: {e}")),
+            )
+        })?;
+        Ok(Watcher {
+            shared,
+            quit,
+            thread: Some(thread),
+        })
+    }
+
+    /// Waits until the watcher reports something or `timeout` passes. Returns whether it
+    /// reported something.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.shared.lock();
+        loop {
+            if g.changed || !g.found.is_empty() || g.error.is_some() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            g = match self.shared.cond.wait_timeout(g, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// Moves what the watcher found to `out` (in the order found).
+    pub fn take(&self, out: &mut VecDeque<Found>) -> Taken {
+        let mut g = self.shared.lock();
+        g.changed = false;
+        out.append(&mut g.found);
+        Taken {
+            problems: std::mem::take(&mut g.problems),
+            error: g.error.take(),
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.quit.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Identity bookkeeping of the watcher thread.
+struct Scanner {
+    path: PathBuf,
+    /// Every file of the set seen so far and still in it, each with an fd of its own: while
+    /// it is held, its inode number cannot be reused by a new file, so a new file is never
+    /// mistaken for a known one. Dropped once the file leaves the set (the next scan after
+    /// its deletion), so a deleted file is not held for long.
+    known: Vec<((u64, u64), Option<File>)>,
+}
+
+impl Scanner {
+    /// Lists and opens the set; reports the files newer than every known one.
+    fn scan(&mut self, shared: &Shared) {
+        let snap = match snapshot(&self.path) {
+            Ok(s) => s,
+            Err(e) => {
+                shared.lock().error = Some(e);
+                shared.cond.notify_all();
+                return;
+            }
+        };
+        let ids: Vec<(u64, u64)> = snap.files.iter().map(|o| o.2).collect();
+        let is_known = |known: &[((u64, u64), Option<File>)], id| known.iter().any(|k| k.0 == id);
+        // A new file listed before a known one is older than a file already read: a copy
+        // (Docker's or kubelet's `.gz` of a backup, a copytruncate copy) or a file missed
+        // earlier, which can no longer be printed in order. Only newer files are reported.
+        let newest_known = ids.iter().rposition(|&id| is_known(&self.known, id));
+        let now = Instant::now();
+        let mut found = Vec::new();
+        for (k, (file, handle, id)) in snap.files.into_iter().enumerate() {
+            if is_known(&self.known, id) {
+                continue;
+            }
+            self.known.push((id, handle.try_clone().ok()));
+            if newest_known.is_some_and(|n| k < n) {
+                continue;
+            }
+            found.push(Found {
+                at_live: file.scheme.is_none(),
+                file,
+                handle,
+                id,
+                when: now,
+            });
+        }
+        self.known.retain(|k| ids.contains(&k.0));
+        let mut g = shared.lock();
+        for f in found {
+            if g.found.len() >= MAX_QUEUED {
+                g.problems.push((
+                    f.file.path,
+                    io::Error::other(format!(
+                        "not read: the follower is more than {MAX_QUEUED} files behind the writer"
+                    )),
+                ));
+            } else {
+                g.found.push_back(f);
+            }
+            g.changed = true;
+        }
+        g.problems
+            .extend(snap.problems.into_iter().map(|(f, e)| (f.path, e)));
+        if g.changed || !g.problems.is_empty() {
+            shared.cond.notify_all();
+        }
+    }
+}
+
+fn watch_loop(
+    mut scanner: Scanner,
+    mut events: Option<notify::Events>,
+    shared: &Shared,
+    quit: &AtomicBool,
+    poll: Duration,
+) {
+    while !quit.load(Ordering::Relaxed) {
+        let wake = match events.as_mut().map(|e| e.wait(poll)) {
+            Some(Ok(w)) => w,
+            // The watch is gone (the directory was removed or moved, or reading failed):
+            // poll from now on.
+            Some(Err(_)) => {
+                events = None;
+                notify::Wake::ALL
+            }
+            None => {
+                std::thread::sleep(poll);
+                notify::Wake::ALL
+            }
+        };
+        if wake.rescan {
+            scanner.scan(shared);
+        }
+        if wake.changed {
+            shared.lock().changed = true;
+            shared.cond.notify_all();
+        }
+    }
+}
+
+/// Directory events through inotify (Linux); elsewhere there are none and the watcher polls.
+mod notify {
+    use super::*;
+
+    /// What a wait saw.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(super) struct Wake {
+        /// Files of the set may have been created, renamed or deleted: list it again.
+        pub rescan: bool,
+        /// Data may have been written.
+        pub changed: bool,
+    }
+
+    impl Wake {
+        pub(super) const ALL: Wake = Wake {
+            rescan: true,
+            changed: true,
+        };
+    }
+
+    /// Whether `name` is the live file's name (`base`) or one of its backups' (`base.…`).
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    fn in_set(name: &std::ffi::OsStr, base: &std::ffi::OsStr) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let (n, b) = (name.as_bytes(), base.as_bytes());
+        n.strip_prefix(b)
+            .is_some_and(|rest| rest.is_empty() || rest[0] == b'.')
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(super) struct Events {
+        inotify: inotify::Inotify,
+        base: OsString,
+        buf: Vec<u8>,
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    impl Events {
+        /// Watches the directory of `path` for its set's files being created, moved in or
+        /// out, deleted, written and closed.
+        pub(super) fn new(path: &Path) -> io::Result<Events> {
+            use inotify::{Inotify, WatchMask};
+            let base = path
+                .file_name()
+                .ok_or_else(|| io::Error::other("no file name"))?
+                .to_os_string();
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let inotify = Inotify::init()?;
+            inotify.watches().add(
+                dir,
+                WatchMask::CREATE
+                    | WatchMask::MOVED_TO
+                    | WatchMask::MOVED_FROM
+                    | WatchMask::DELETE
+                    | WatchMask::MODIFY
+                    | WatchMask::CLOSE_WRITE
+                    | WatchMask::DELETE_SELF
+                    | WatchMask::MOVE_SELF
+                    | WatchMask::ONLYDIR,
+            )?;
+            Ok(Events {
+                inotify,
+                base,
+                buf: vec![0; 16 << 10],
+            })
+        }
+
+        /// Waits up to `timeout` for events (`poll(2)` on the inotify fd, so a stop is seen
+        /// within `timeout`). A timeout asks for a rescan too: cheap insurance against
+        /// changes inotify does not report (a network file system's other clients).
+        pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<Wake> {
+            use inotify::EventMask;
+            use std::os::fd::AsRawFd;
+            let mut pfd = libc::pollfd {
+                fd: self.inotify.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+            // SAFETY: one valid pollfd for the duration of the call.
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                return if e.kind() == io::ErrorKind::Interrupted {
+                    Ok(Wake {
+                        rescan: false,
+                        changed: false,
+                    })
+                } else {
+                    Err(e)
+                };
+            }
+            if r == 0 {
+                return Ok(Wake {
+                    rescan: true,
+                    changed: false,
+                });
+            }
+            let mut wake = Wake {
+                rescan: false,
+                changed: false,
+            };
+            loop {
+                let events = match self.inotify.read_events(&mut self.buf) {
+                    Ok(ev) => ev,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(wake),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                for ev in events {
+                    if ev.mask.contains(EventMask::Q_OVERFLOW) {
+                        // Events were dropped: list the set again.
+                        wake = Wake::ALL;
+                        continue;
+                    }
+                    if ev.mask.intersects(
+                        EventMask::IGNORED | EventMask::DELETE_SELF | EventMask::MOVE_SELF,
+                    ) {
+                        return Err(io::Error::other("the directory watch is gone"));
+                    }
+                    let Some(name) = ev.name else { continue };
+                    if !in_set(name, &self.base) {
+                        continue;
+                    }
+                    wake.changed = true;
+                    if ev.mask.intersects(
+                        EventMask::CREATE
+                            | EventMask::MOVED_TO
+                            | EventMask::MOVED_FROM
+                            | EventMask::DELETE,
+                    ) {
+                        wake.rescan = true;
+                    }
+                }
+            }
+        }
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(super) struct Events;
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    impl Events {
+        pub(super) fn new(_path: &Path) -> io::Result<Events> {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "inotify is Linux only",
+            ))
+        }
+
+        pub(super) fn wait(&mut self, _timeout: Duration) -> io::Result<Wake> {
+            Err(io::Error::new(io::ErrorKind::Unsupported, "no events"))
+        }
+    }
+}
