@@ -87,18 +87,21 @@ impl Watcher {
             known,
         };
         // Without inotify the watcher lists the set every poll interval.
-        let events = notify::Events::new(path).ok();
+        let mut events = notify::Events::new(path).ok();
         let shared = Arc::new(Shared::default());
+        // Files created between the reader's listing and the watch. What the watch saw so
+        // far is now listed: drop those events, so that the files they announce are not
+        // taken for files missed (see `watch_loop`).
+        scanner.scan(&shared);
+        if let Some(e) = events.as_mut() {
+            e.discard_pending();
+        }
         let quit = Arc::new(AtomicBool::new(false));
         let thread = {
             let (shared, quit) = (shared.clone(), quit.clone());
             std::thread::Builder::new()
                 .name("ctrlog-follow".into())
-                .spawn(move || {
-                    // Files created between the reader's listing and the watch.
-                    scanner.scan(&shared);
-                    watch_loop(scanner, events, &shared, &quit, poll);
-                })
+                .spawn(move || watch_loop(scanner, events, &shared, &quit, poll))
         };
         let thread = thread.map_err(|e| {
             ReadError::io(
@@ -165,16 +168,18 @@ struct Scanner {
 }
 
 impl Scanner {
-    /// Lists and opens the set; reports the files newer than every known one.
-    fn scan(&mut self, shared: &Shared) {
+    /// Lists and opens the set; reports the files newer than every known one. Returns how
+    /// many files it had not seen before, not counting `.gz` copies.
+    fn scan(&mut self, shared: &Shared) -> u64 {
         let snap = match snapshot(&self.path) {
             Ok(s) => s,
             Err(e) => {
                 shared.lock().error = Some(e);
                 shared.cond.notify_all();
-                return;
+                return 0;
             }
         };
+        let mut new_plain = 0;
         let ids: Vec<(u64, u64)> = snap.files.iter().map(|o| o.2).collect();
         let is_known = |known: &[((u64, u64), Option<File>)], id| known.iter().any(|k| k.0 == id);
         // A new file listed before a known one is older than a file already read: a copy
@@ -188,6 +193,7 @@ impl Scanner {
                 continue;
             }
             self.known.push((id, handle.try_clone().ok()));
+            new_plain += u64::from(!file.gzip);
             if newest_known.is_some_and(|n| k < n) {
                 continue;
             }
@@ -219,6 +225,7 @@ impl Scanner {
         if g.changed || !g.problems.is_empty() {
             shared.cond.notify_all();
         }
+        new_plain
     }
 }
 
@@ -229,6 +236,13 @@ fn watch_loop(
     quit: &AtomicBool,
     poll: Duration,
 ) {
+    // Live files announced by `IN_CREATE` minus new plain files found: positive after a
+    // scan, the writer created files that were gone before the scan could open them. A file
+    // found before its event is read makes it negative until the event comes; one created
+    // between the first listing and `discard_pending` is found but never announced, which
+    // can only hide a loss, never report one that did not happen.
+    let first = scanner.scan(shared);
+    let mut unseen: i64 = -i64::try_from(first).unwrap_or(i64::MAX);
     while !quit.load(Ordering::Relaxed) {
         let wake = match events.as_mut().map(|e| e.wait(poll)) {
             Some(Ok(w)) => w,
@@ -243,8 +257,24 @@ fn watch_loop(
                 notify::Wake::ALL
             }
         };
+        if wake.overflow {
+            unseen = 0;
+        }
+        unseen += i64::try_from(wake.created).unwrap_or(i64::MAX);
         if wake.rescan {
-            scanner.scan(shared);
+            let found = scanner.scan(shared);
+            unseen -= i64::try_from(found).unwrap_or(i64::MAX);
+            if unseen > 0 {
+                let reason = format!(
+                    "{unseen} new file(s) of the set were rotated away and deleted before the \
+                     follower could open them: their lines are lost"
+                );
+                let mut g = shared.lock();
+                g.problems
+                    .push((scanner.path.clone(), io::Error::other(reason)));
+                shared.cond.notify_all();
+                unseen = 0;
+            }
         }
         if wake.changed {
             shared.lock().changed = true;
@@ -264,12 +294,26 @@ mod notify {
         pub rescan: bool,
         /// Data may have been written.
         pub changed: bool,
+        /// `IN_CREATE` events of the live file's name: new files of the writer.
+        pub created: u64,
+        /// Events were lost (`IN_Q_OVERFLOW`): `created` is not a count.
+        pub overflow: bool,
     }
 
     impl Wake {
+        /// Nothing happened.
+        pub(super) const NONE: Wake = Wake {
+            rescan: false,
+            changed: false,
+            created: 0,
+            overflow: false,
+        };
+        /// Anything may have happened (a timeout, polling, an overflow).
         pub(super) const ALL: Wake = Wake {
             rescan: true,
             changed: true,
+            created: 0,
+            overflow: true,
         };
     }
 
@@ -323,6 +367,15 @@ mod notify {
             })
         }
 
+        /// Drops the events queued so far.
+        pub(super) fn discard_pending(&mut self) {
+            while let Ok(ev) = self.inotify.read_events(&mut self.buf) {
+                if ev.count() == 0 {
+                    break;
+                }
+            }
+        }
+
         /// Waits up to `timeout` for events (`poll(2)` on the inotify fd, so a stop is seen
         /// within `timeout`). A timeout asks for a rescan too: cheap insurance against
         /// changes inotify does not report (a network file system's other clients).
@@ -340,10 +393,7 @@ mod notify {
             if r < 0 {
                 let e = io::Error::last_os_error();
                 return if e.kind() == io::ErrorKind::Interrupted {
-                    Ok(Wake {
-                        rescan: false,
-                        changed: false,
-                    })
+                    Ok(Wake::NONE)
                 } else {
                     Err(e)
                 };
@@ -351,13 +401,10 @@ mod notify {
             if r == 0 {
                 return Ok(Wake {
                     rescan: true,
-                    changed: false,
+                    ..Wake::NONE
                 });
             }
-            let mut wake = Wake {
-                rescan: false,
-                changed: false,
-            };
+            let mut wake = Wake::NONE;
             loop {
                 let events = match self.inotify.read_events(&mut self.buf) {
                     Ok(ev) => ev,
@@ -368,7 +415,10 @@ mod notify {
                 for ev in events {
                     if ev.mask.contains(EventMask::Q_OVERFLOW) {
                         // Events were dropped: list the set again.
-                        wake = Wake::ALL;
+                        wake = Wake {
+                            created: wake.created,
+                            ..Wake::ALL
+                        };
                         continue;
                     }
                     if ev.mask.intersects(
@@ -381,6 +431,15 @@ mod notify {
                         continue;
                     }
                     wake.changed = true;
+                    // A writer makes its new live file with open(O_CREAT). A rename onto
+                    // the name (kubelet renaming a backup back after a failed reopen) is
+                    // not counted: it may be a file already known.
+                    if ev.mask.contains(EventMask::CREATE)
+                        && !ev.mask.contains(EventMask::ISDIR)
+                        && name == self.base.as_os_str()
+                    {
+                        wake.created += 1;
+                    }
                     if ev.mask.intersects(
                         EventMask::CREATE
                             | EventMask::MOVED_TO
@@ -405,6 +464,8 @@ mod notify {
                 "inotify is Linux only",
             ))
         }
+
+        pub(super) fn discard_pending(&mut self) {}
 
         pub(super) fn wait(&mut self, _timeout: Duration) -> io::Result<Wake> {
             Err(io::Error::new(io::ErrorKind::Unsupported, "no events"))
