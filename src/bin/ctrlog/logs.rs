@@ -57,7 +57,8 @@ pub struct Args {
     /// Read only PATH, not the rotated backups beside it.
     #[arg(long)]
     no_backups: bool,
-    /// A log file (its backups are read first) or a directory holding one rotated set.
+    /// A log file (its backups are read first), a directory holding one rotated set, or `-`
+    /// (standard input; a pipe or FIFO is read forwards, --tail keeps a bounded ring).
     path: PathBuf,
 }
 

@@ -72,17 +72,14 @@
 //!   has the figures by rate).
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::emit::{Flow, LogSink};
-use super::files::{plain, LogFile};
 use super::pipeline::Pipeline;
-use super::reader::{drain, end_fragment, Current, LogReader};
-use super::scan::Chunker;
+use super::reader::LogReader;
+use super::source::{drain, end_fragment, head_of, Current, Decode};
 use super::watch::{Found, Watcher};
 use super::ReadError;
 #[cfg(doc)]
@@ -90,10 +87,6 @@ use super::ReadOptions;
 
 /// Files read to their end that a later `.gz` or copy is compared with.
 const DONE_KEPT: usize = 64;
-
-/// Bytes compared to recognise a file already read under a new inode (a backup compressed
-/// after it was read, a copy made by copytruncate).
-const HEAD_LEN: usize = 256;
 
 /// A file read to its end while following.
 #[derive(Debug)]
@@ -108,50 +101,6 @@ impl Seen {
     fn same(&self, id: (u64, u64), head: &[u8]) -> bool {
         self.head == head && (self.id == id || !head.is_empty())
     }
-}
-
-/// The first [`HEAD_LEN`] bytes of a plain (decompressed) file.
-pub(super) fn head_of_plain(file: &File) -> Vec<u8> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; HEAD_LEN];
-    let mut n = 0;
-    while n < HEAD_LEN {
-        match file.read_at(&mut buf[n..], n as u64) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    buf.truncate(n);
-    buf
-}
-
-/// The first [`HEAD_LEN`] decompressed bytes of a file of a set.
-fn head_of(handle: &File, f: &LogFile) -> Vec<u8> {
-    if !f.gzip {
-        return head_of_plain(handle);
-    }
-    gz_head(handle)
-}
-
-#[cfg(feature = "gzip")]
-fn gz_head(handle: &File) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut h) = handle.try_clone() else {
-        return Vec::new();
-    };
-    if h.seek(SeekFrom::Start(0)).is_err() {
-        return Vec::new();
-    }
-    let mut out = Vec::with_capacity(HEAD_LEN);
-    let _ = flate2::read::MultiGzDecoder::new(h)
-        .take(HEAD_LEN as u64)
-        .read_to_end(&mut out);
-    out
-}
-
-#[cfg(not(feature = "gzip"))]
-fn gz_head(_handle: &File) -> Vec<u8> {
-    Vec::new()
 }
 
 impl LogReader {
@@ -195,7 +144,8 @@ impl LogReader {
                     continue;
                 }
                 let meta = c.file.metadata().map_err(|e| ReadError::io(&c.path, e))?;
-                if meta.len() < c.chunker.read_off {
+                let plain = matches!(c.decode, Decode::Plain);
+                if plain && meta.len() < c.chunker.read_off {
                     pipe.stats.truncations += 1;
                     c.chunker.reset(0);
                     continue;
@@ -230,7 +180,7 @@ impl LogReader {
                     return Ok(());
                 }
                 end_fragment(pipe, &mut c, sink, false)?;
-                remember(&mut done, c.id, head_of_plain(&c.file));
+                remember(&mut done, c.id, c.head());
                 pipe.stats.rotations += 1;
                 cur_gone = None;
                 // `c` is dropped here: its fd is closed.
@@ -269,24 +219,13 @@ impl LogReader {
                 return None;
             }
         }
-        let file = match plain(f.handle, &f.file) {
-            Ok(h) => h,
-            Err(ReadError::Io { source, .. }) => {
-                pipe.warn(&f.file.path, &source, sink);
-                return None;
-            }
+        match Current::new(&f.file, f.handle, num, f.id, 0, self.line_opts()) {
+            Ok(c) => Some(c),
             Err(e) => {
-                pipe.warn(&f.file.path, &io::Error::other(e.to_string()), sink);
-                return None;
+                pipe.warn(&f.file.path, &e, sink);
+                None
             }
-        };
-        Some(Current {
-            file,
-            path: f.file.path,
-            num,
-            chunker: Chunker::new(0, self.opts.read_size, self.opts.max_record_len),
-            id: f.id,
-        })
+        }
     }
 }
 

@@ -43,13 +43,25 @@
 //! * Memory: one read buffer (256 KiB by default) per open file, grown only for a record
 //!   longer than that, up to [`ReadOptions::max_record_len`] (4 MiB by default); longer
 //!   records are skipped and counted, never buffered whole. Output is streamed piece by
-//!   piece, so a logical line of any length costs no memory. Tail scans backwards in 64 KiB
-//!   blocks.
-//! * `.gz` backups (feature `gzip`) are decompressed into an unlinked temporary file before
-//!   reading, for random access (tail) with bounded memory.
+//!   piece, so a logical line of any length costs no memory. Tail scans plain files
+//!   backwards in 64 KiB blocks.
+//! * `.gz` backups (feature `gzip`; without it a `.gz` is skipped with a warning) are
+//!   decoded as streams, never written to disk. Tail reads the set newest first and stops
+//!   once it has N lines: a `.gz` it must look into is decoded forwards keeping only the
+//!   records the count needs ([`ForwardTail`], about `2 N + 4` positions, not the lines),
+//!   then decoded again from its start for output, lines before the start skipped. A
+//!   damaged `.gz` yields what it decodes up to the damage, then a warning.
 //! * Tail in [`TailMode::Lines`] must find where each kept line starts; a stream whose last
 //!   line began long ago (many pieces, or a lone record far back) makes the backward scan go
-//!   that far.
+//!   that far. It also looks at the record before the first kept line (which may be the
+//!   start of the same line), so `--tail N` may open the next older file.
+//! * Inputs that cannot seek (`-` for stdin, a FIFO, `/dev/stdin`) are read forwards
+//!   through the same [`LineBuffer`] as files; there is no rotated set and following stops at
+//!   their end. `--tail N` keeps a ring of the lines that may be among the last N (decided
+//!   by [`ForwardTail`]; at most `max(N, 1) × max_record_len` bytes, past which the oldest
+//!   are dropped, which can only cut the start of one enormous logical line). In
+//!   [`TailMode::Lines`] unparsable lines of such an input are counted as skipped whether or
+//!   not they fall in the tail.
 //! * Follow polls ([`ReadOptions::poll_interval`]); there is no inotify.
 //! * Linux/Unix only (`pread`, inode identity).
 //!
@@ -134,6 +146,9 @@ mod pipeline;
 mod reader;
 mod record;
 mod scan;
+mod source;
+mod stream;
+mod tail;
 mod watch;
 
 use std::io;
@@ -148,7 +163,8 @@ pub use reader::{LogReader, ReadOptions};
 pub use record::{
     parse_cri_record, parse_docker_record, CriRecord, LogFormat, ParseError, RecordParser,
 };
-pub use scan::{BackItem, BackScanner, Chunker, Item, Pos, TailCounter, TailMode, NEVER};
+pub use scan::{BackItem, BackScanner, Chunker, Item, LineBuffer, Pos, ReadAt, NEVER};
+pub use tail::{ForwardTail, TailCounter, TailMode};
 
 /// Errors of [`LogReader`].
 #[derive(Debug, thiserror::Error)]

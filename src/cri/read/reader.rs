@@ -7,11 +7,14 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::emit::{Flow, LogSink, OutputOptions};
-use super::files::{base_log_in_dir, identity, plain, rotated_set, snapshot, LogFile, Opened};
-use super::follow::{head_of_plain, Seen};
-use super::pipeline::{Pipeline, ReadStats, SkipReason};
+use super::files::{base_log_in_dir, identity, rotated_set, snapshot, LogFile, Opened};
+use super::follow::Seen;
+use super::pipeline::{Pipeline, ReadStats};
 use super::record::RecordParser;
-use super::scan::{BackItem, BackScanner, Chunker, Item, Pos, TailCounter, TailMode, NEVER};
+use super::scan::{BackItem, BackScanner, Item, Pos, NEVER};
+use super::source::{drain, end_fragment, Current};
+use super::stream::{read_stream, STDIN};
+use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::watch::Watcher;
 use super::ReadError;
 
@@ -45,16 +48,6 @@ impl Default for ReadOptions {
     }
 }
 
-/// The currently open file of a set.
-#[derive(Debug)]
-pub(super) struct Current {
-    pub(super) file: File,
-    pub(super) path: PathBuf,
-    pub(super) num: usize,
-    pub(super) chunker: Chunker,
-    pub(super) id: (u64, u64),
-}
-
 /// Reads one container log, or a rotated set of them oldest to newest, as `kubectl logs`
 /// prints it.
 ///
@@ -73,21 +66,32 @@ pub struct LogReader {
     pub(super) opts: ReadOptions,
     pub(super) files: Vec<LogFile>,
     single: bool,
+    /// `path` cannot seek (stdin, a FIFO, a device): read forwards only.
+    stream: bool,
     /// The set opened at the start of a read (handles survive renames).
     pub(super) opened: Vec<Opened>,
 }
 
 impl LogReader {
-    /// Opens `path`: a log file (its rotated backups beside it are read first) or a directory
-    /// holding one rotated set.
+    /// Opens `path`: a log file (its rotated backups beside it are read first), a directory
+    /// holding one rotated set, or an input that cannot seek (`-` for standard input, a FIFO,
+    /// `/dev/stdin`), which is read forwards only.
     pub fn open(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self, ReadError> {
         let named = path.as_ref();
+        if named == Path::new(STDIN) {
+            return Ok(Self::stream(named, opts));
+        }
         // The one symlink followed is the path the user named (kubelet's
         // /var/log/containers/*.log links): the set is the one beside its target.
         let (path, meta) = match fs::symlink_metadata(named) {
             Ok(m) if m.file_type().is_symlink() => {
+                let m = fs::metadata(named).map_err(|e| ReadError::io(named, e))?;
+                if !m.is_file() && !m.is_dir() {
+                    // /dev/stdin, a link to a FIFO: no set, and /proc's links to pipes do
+                    // not canonicalize.
+                    return Ok(Self::stream(named, opts));
+                }
                 let target = fs::canonicalize(named).map_err(|e| ReadError::io(named, e))?;
-                let m = fs::metadata(&target).map_err(|e| ReadError::io(named, e))?;
                 (target, Some(m))
             }
             Ok(m) => (named.to_path_buf(), Some(m)),
@@ -95,6 +99,9 @@ impl LogReader {
             Err(e) if e.kind() == io::ErrorKind::NotFound => (named.to_path_buf(), None),
             Err(e) => return Err(ReadError::io(named, e)),
         };
+        if meta.as_ref().is_some_and(|m| !m.is_file() && !m.is_dir()) {
+            return Ok(Self::stream(&path, opts));
+        }
         let missing = meta.is_none();
         let path = match meta {
             Some(m) if m.is_dir() => base_log_in_dir(&path)?,
@@ -120,14 +127,37 @@ impl LogReader {
             opts,
             files,
             single: false,
+            stream: false,
             opened: Vec::new(),
         })
     }
 
-    /// Reads only `path`, ignoring backups beside it.
+    /// A reader of an input that cannot seek.
+    fn stream(path: &Path, opts: ReadOptions) -> Self {
+        LogReader {
+            path: path.to_path_buf(),
+            opts,
+            files: vec![LogFile {
+                path: path.to_path_buf(),
+                scheme: None,
+                gzip: false,
+            }],
+            single: true,
+            stream: true,
+            opened: Vec::new(),
+        }
+    }
+
+    /// Reads only `path`, ignoring backups beside it. `-` is standard input.
     pub fn open_single(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self, ReadError> {
         let path = path.as_ref().to_path_buf();
-        fs::metadata(&path).map_err(|e| ReadError::io(&path, e))?;
+        if path == Path::new(STDIN) {
+            return Ok(Self::stream(&path, opts));
+        }
+        let meta = fs::metadata(&path).map_err(|e| ReadError::io(&path, e))?;
+        if !meta.is_file() && !meta.is_dir() {
+            return Ok(Self::stream(&path, opts));
+        }
         let files = vec![LogFile {
             gzip: path.extension().is_some_and(|e| e == "gz"),
             path: path.clone(),
@@ -138,6 +168,7 @@ impl LogReader {
             opts,
             files,
             single: true,
+            stream: false,
             opened: Vec::new(),
         })
     }
@@ -150,6 +181,9 @@ impl LogReader {
     /// Reads to the end and stops. An unterminated last record is printed as kubelet prints
     /// it (without a newline).
     pub fn read_to<S: LogSink>(&mut self, sink: &mut S) -> Result<ReadStats, ReadError> {
+        if self.stream {
+            return read_stream(&self.path, &self.opts, sink);
+        }
         let mut p = self.start(false, sink)?;
         let r = self.run(&mut p, sink, None);
         finish(sink, r, p)
@@ -157,12 +191,17 @@ impl LogReader {
 
     /// Reads to the end, then keeps reading new records until `stop` is set, following
     /// rotation (rename and recreate) and truncation. Half-written records are never
-    /// printed.
+    /// printed. An input that cannot seek (a pipe) is read to its end, as by
+    /// [`LogReader::read_to`].
     pub fn follow<S: LogSink>(
         &mut self,
         sink: &mut S,
         stop: &AtomicBool,
     ) -> Result<ReadStats, ReadError> {
+        if self.stream {
+            // A pipe has no rotation to follow: its end is the end.
+            return read_stream(&self.path, &self.opts, sink);
+        }
         let mut p = self.start(true, sink)?;
         let watcher = self.start_watcher()?;
         let r = self.run(&mut p, sink, Some((stop, &watcher)));
@@ -199,10 +238,15 @@ impl LogReader {
         Ok(())
     }
 
-    fn plain_file(&self, num: usize) -> Result<File, ReadError> {
+    /// (read size, record cap) for a [`Current`].
+    pub(super) fn line_opts(&self) -> (usize, usize) {
+        (self.opts.read_size, self.opts.max_record_len)
+    }
+
+    /// A second handle on file `num` of the set, to read it.
+    fn handle(&self, num: usize) -> Result<File, ReadError> {
         let (f, h, _) = &self.opened[num];
-        let h = h.try_clone().map_err(|e| ReadError::io(&f.path, e))?;
-        plain(h, f)
+        h.try_clone().map_err(|e| ReadError::io(&f.path, e))
     }
 
     fn start<S: LogSink>(
@@ -214,7 +258,7 @@ impl LogReader {
         self.open_files(&mut p, sink)?;
         let mut start = (0, 0);
         if let Some(n) = self.opts.tail {
-            let mut starts = self.tail_starts(n)?;
+            let mut starts = self.tail_starts(n, &mut p, sink)?;
             start = starts[0].min(starts[1]);
             // A stream with no kept line starts at the end of the set (new records while
             // following are kept).
@@ -236,7 +280,15 @@ impl LogReader {
         Ok((p, start))
     }
 
-    fn tail_starts(&self, n: u64) -> Result<[Pos; 2], ReadError> {
+    /// Where the last `n` lines start: the set is read newest first and only as far back as
+    /// needed; a plain file backwards from its end, a `.gz` forwards through its decoder
+    /// with a bounded [`ForwardTail`]. A backup that cannot be read is a warning.
+    fn tail_starts<S: LogSink>(
+        &self,
+        n: u64,
+        pipe: &mut Pipeline,
+        sink: &mut S,
+    ) -> Result<[Pos; 2], ReadError> {
         let mut t = TailCounter::new(n, self.opts.tail_mode);
         let mut parser = RecordParser::new();
         for num in (0..self.files.len()).rev() {
@@ -244,26 +296,60 @@ impl LogReader {
                 break;
             }
             let f = &self.files[num];
-            let file = self.plain_file(num)?;
-            let size = file
-                .metadata()
-                .map_err(|e| ReadError::io(&f.path, e))?
-                .len();
-            let block = self.opts.read_size.clamp(16, 64 << 10);
-            let mut back = BackScanner::new(&file, size, block, self.opts.max_record_len)
-                .map_err(|e| ReadError::io(&f.path, e))?;
-            while !t.done() {
-                match back.prev().map_err(|e| ReadError::io(&f.path, e))? {
-                    None => break,
-                    Some(BackItem::Overlong(off)) => t.push(None, (num, off)),
-                    Some(BackItem::Line(off, line)) => {
-                        let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
-                        t.push(rec, (num, off));
-                    }
+            if f.gzip {
+                t = self.tail_forward(num, t, &mut parser, pipe, sink)?;
+                continue;
+            }
+            let file = &self.opened[num].1;
+            if let Err(e) = tail_backward(file, num, &mut t, &mut parser, &self.opts) {
+                if f.scheme.is_none() {
+                    return Err(ReadError::io(&f.path, e));
                 }
+                pipe.warn(&f.path, &e, sink);
             }
         }
         Ok(t.finish())
+    }
+
+    /// Counts file `num` (read forwards: a `.gz`) into `t`.
+    fn tail_forward<S: LogSink>(
+        &self,
+        num: usize,
+        t: TailCounter,
+        parser: &mut RecordParser,
+        pipe: &mut Pipeline,
+        sink: &mut S,
+    ) -> Result<TailCounter, ReadError> {
+        let (f, _, id) = &self.opened[num];
+        let mut c = match Current::new(f, self.handle(num)?, num, *id, 0, self.line_opts()) {
+            Ok(c) => c,
+            Err(e) => {
+                pipe.warn(&f.path, &e, sink);
+                return Ok(t);
+            }
+        };
+        let mut ft = ForwardTail::new(t);
+        loop {
+            loop {
+                match c.chunker.next_line() {
+                    Item::Line(off, line) => {
+                        let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
+                        ft.push((num, off), rec);
+                    }
+                    Item::Overlong(off) => ft.push((num, off), None),
+                    Item::NeedData => break,
+                }
+            }
+            match c.fill() {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    pipe.warn(&f.path, &e, sink);
+                    break;
+                }
+            }
+        }
+        Ok(ft.finish())
     }
 
     fn run<S: LogSink>(
@@ -287,29 +373,30 @@ impl LogReader {
         let mut read_ids: Vec<Seen> = Vec::new();
         for num in first..=last {
             let f = self.files[num].clone();
-            let file = self.plain_file(num)?;
+            let file = self.handle(num)?;
             let id = self.opened[num].2;
-            let off = if *start == NEVER {
+            let off = if *start != NEVER {
+                if num == start.0 {
+                    start.1
+                } else {
+                    0
+                }
+            } else if f.gzip {
+                u64::MAX
+            } else {
                 file.metadata()
                     .map_err(|e| ReadError::io(&f.path, e))?
                     .len()
-            } else if num == start.0 {
-                start.1
-            } else {
-                0
             };
-            let mut c = Current {
-                file,
-                path: f.path.clone(),
-                num,
-                chunker: Chunker::new(off, self.opts.read_size, self.opts.max_record_len),
-                id,
+            let mut c = match Current::new(&f, file, num, id, off, self.line_opts()) {
+                Ok(c) => c,
+                Err(e) => {
+                    pipe.warn(&f.path, &e, sink);
+                    continue;
+                }
             };
             pipe.stats.files_read += 1;
-            read_ids.push(Seen {
-                id,
-                head: head_of_plain(&c.file),
-            });
+            read_ids.push(Seen { id, head: c.head() });
             if drain(pipe, &mut c, sink)? == Flow::LimitReached {
                 return Ok(());
             }
@@ -352,59 +439,26 @@ fn finish<S: LogSink>(
     Ok(p.0.stats)
 }
 
-/// Reads and processes every complete line now in the file.
-pub(super) fn drain<S: LogSink>(
-    pipe: &mut Pipeline,
-    c: &mut Current,
-    sink: &mut S,
-) -> Result<Flow, ReadError> {
-    loop {
-        loop {
-            match c.chunker.next_line() {
-                Item::Line(off, line) => {
-                    let flow = pipe
-                        .line(&c.path, line, (c.num, off), true, sink)
-                        .map_err(ReadError::Output)?;
-                    if flow == Flow::LimitReached {
-                        return Ok(Flow::LimitReached);
-                    }
-                }
-                Item::Overlong(off) => {
-                    let path = c.path.clone();
-                    pipe.skip(&path, off, SkipReason::Overlong);
-                }
-                Item::NeedData => break,
+/// Counts the plain file `file` (number `num`) into `t`, backwards from its end.
+fn tail_backward(
+    file: &File,
+    num: usize,
+    t: &mut TailCounter,
+    parser: &mut RecordParser,
+    opts: &ReadOptions,
+) -> io::Result<()> {
+    let size = file.metadata()?.len();
+    let block = opts.read_size.clamp(16, 64 << 10);
+    let mut back = BackScanner::new(file, size, block, opts.max_record_len)?;
+    while !t.done() {
+        match back.prev()? {
+            None => break,
+            Some(BackItem::Overlong(off)) => t.push(None, (num, off)),
+            Some(BackItem::Line(off, line)) => {
+                let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
+                t.push(rec, (num, off));
             }
         }
-        let n = c
-            .chunker
-            .fill(&c.file)
-            .map_err(|e| ReadError::io(&c.path, e))?;
-        if n == 0 {
-            return Ok(Flow::Continue);
-        }
     }
-}
-
-/// The unterminated bytes at the end of a file: printed (`print`) or skipped and counted.
-pub(super) fn end_fragment<S: LogSink>(
-    pipe: &mut Pipeline,
-    c: &mut Current,
-    sink: &mut S,
-    print: bool,
-) -> Result<Flow, ReadError> {
-    if c.chunker.fragment().is_empty() {
-        return Ok(Flow::Continue);
-    }
-    let off = c.chunker.consumed_off();
-    let frag = c.chunker.fragment().to_vec();
-    c.chunker.reset(c.chunker.read_off);
-    if print {
-        return pipe
-            .line(&c.path, &frag, (c.num, off), false, sink)
-            .map_err(ReadError::Output);
-    }
-    let path = c.path.clone();
-    pipe.skip(&path, off, SkipReason::HalfWritten);
-    Ok(Flow::Continue)
+    Ok(())
 }

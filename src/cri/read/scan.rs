@@ -1,15 +1,12 @@
-//! Byte-level scanning: a forward rolling buffer over a file read with `pread`, a backward
-//! record scanner for tail, and the tail counter (sans-IO).
+//! Byte-level scanning: the forward line buffer over any byte source ([`LineBuffer`]), a
+//! backward line scanner for tail over a plain file ([`BackScanner`]), and the tail counter
+//! (sans-IO).
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 
 use memchr::{memchr, memrchr};
-
-use crate::cri::{Stream, Tag};
-
-use super::merge::idx;
 
 /// A position in a file set: (file number, byte offset). Ordered.
 pub type Pos = (usize, u64);
@@ -33,7 +30,7 @@ fn pread_full(file: &File, buf: &mut [u8], mut off: u64) -> io::Result<usize> {
     Ok(n)
 }
 
-/// What [`Chunker::next_line`] found.
+/// What [`LineBuffer::next_line`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Item<'a> {
     /// A complete physical line (with its `\n`) starting at this offset.
@@ -44,15 +41,24 @@ pub enum Item<'a> {
     NeedData,
 }
 
-/// A rolling buffer over one file: complete lines out, the unterminated tail kept.
+/// The one forward line framer: a rolling buffer filled from any byte source (a file read
+/// with `pread`, a gzip decoder, a pipe), handing out complete lines with their absolute
+/// offset and keeping the unterminated tail.
+///
+/// The shape is ripgrep's `grep-searcher` line buffer: [`LineBuffer::buffer`] is what is
+/// buffered and not consumed, [`LineBuffer::consume`] drops bytes from its front,
+/// [`LineBuffer::fill_from`] reads more. Overlong-line policy: a line of `max_record` bytes
+/// or more (its `\n` not counted) is never handed out; it is reported as
+/// [`Item::Overlong`] with its start offset, and while it is being skipped at most
+/// `max_record + read_size` bytes are buffered.
 #[derive(Debug)]
-pub struct Chunker {
+pub struct LineBuffer {
     buf: Vec<u8>,
     start: usize,
     end: usize,
     /// How far `start..` has been searched for `\n` without success.
     searched: usize,
-    /// File offset of `buf[end]`: where the next read goes.
+    /// Absolute offset of `buf[end]`: where the next byte read belongs.
     pub read_off: u64,
     read_size: usize,
     max_record: usize,
@@ -60,10 +66,39 @@ pub struct Chunker {
     discarding: Option<u64>,
 }
 
-impl Chunker {
-    /// Starts reading at `offset`, `read_size` bytes per read, lines capped at `max_record`.
+/// The former name of [`LineBuffer`].
+#[doc(hidden)]
+pub type Chunker = LineBuffer;
+
+/// A [`Read`] over a file at an offset of its own, with `pread`: clones of one open file
+/// (sharing the kernel's file offset) never disturb each other.
+#[derive(Debug)]
+pub struct ReadAt<F> {
+    file: F,
+    /// Offset of the next read.
+    pub off: u64,
+}
+
+impl<F: std::borrow::Borrow<File>> ReadAt<F> {
+    /// Reads `file` from `off`.
+    pub fn new(file: F, off: u64) -> Self {
+        ReadAt { file, off }
+    }
+}
+
+impl<F: std::borrow::Borrow<File>> Read for ReadAt<F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.borrow().read_at(buf, self.off)?;
+        self.off += n as u64;
+        Ok(n)
+    }
+}
+
+impl LineBuffer {
+    /// Starts at absolute offset `offset`, `read_size` bytes per read, lines capped at
+    /// `max_record`.
     pub fn new(offset: u64, read_size: usize, max_record: usize) -> Self {
-        Chunker {
+        LineBuffer {
             buf: Vec::new(),
             start: 0,
             end: 0,
@@ -75,19 +110,32 @@ impl Chunker {
         }
     }
 
-    /// File offset of the first unconsumed byte.
+    /// Absolute offset of the first unconsumed byte.
     pub fn consumed_off(&self) -> u64 {
         self.read_off - (self.end - self.start) as u64
     }
 
-    /// Bytes of buffer allocated (at most `max_record + read_size`).
+    /// Bytes of buffer allocated (at most `max_record + read_size`, doubled at worst).
     pub fn buffer_capacity(&self) -> usize {
         self.buf.capacity()
     }
 
-    /// Bytes buffered after the last complete line (an unterminated record).
-    pub fn fragment(&self) -> &[u8] {
+    /// The buffered bytes not consumed yet.
+    pub fn buffer(&self) -> &[u8] {
         &self.buf[self.start..self.end]
+    }
+
+    /// Drops `n` bytes from the front of [`LineBuffer::buffer`].
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.end - self.start);
+        self.start += n;
+        self.searched = self.searched.saturating_sub(n);
+    }
+
+    /// Bytes buffered after the last complete line (an unterminated record), once
+    /// [`LineBuffer::next_line`] returned [`Item::NeedData`].
+    pub fn fragment(&self) -> &[u8] {
+        self.buffer()
     }
 
     /// Forgets buffered bytes and restarts at `offset` (after a truncation).
@@ -99,8 +147,8 @@ impl Chunker {
         self.discarding = None;
     }
 
-    /// Reads more of `file`; returns the number of bytes read (0 at its end).
-    pub fn fill(&mut self, file: &File) -> io::Result<usize> {
+    /// Room for one more read at the end of the buffer.
+    fn make_room(&mut self) -> &mut [u8] {
         if self.start > 0 && (self.start == self.end || self.buf.len() - self.end < self.read_size)
         {
             self.buf.copy_within(self.start..self.end, 0);
@@ -111,24 +159,42 @@ impl Chunker {
         if self.buf.len() < want {
             self.buf.resize(want, 0);
         }
-        let n = pread_full(file, &mut self.buf[self.end..want], self.read_off)?;
+        &mut self.buf[self.end..want]
+    }
+
+    /// One read from `src` (a decoder, a pipe, anything read forward); returns the number
+    /// of bytes read (0 at its end). `src` must continue at [`LineBuffer::read_off`].
+    pub fn fill_from<R: Read + ?Sized>(&mut self, src: &mut R) -> io::Result<usize> {
+        let room = self.make_room();
+        let n = loop {
+            match src.read(room) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => break r?,
+            }
+        };
         self.end += n;
         self.read_off += n as u64;
         Ok(n)
     }
 
-    /// Appends bytes as if read from the file (tests and fuzzing).
+    /// Reads more of the plain file `file` at [`LineBuffer::read_off`] (`pread`: the file's
+    /// own offset is not used); returns the number of bytes read (0 at its end).
+    pub fn fill(&mut self, file: &File) -> io::Result<usize> {
+        let off = self.read_off;
+        let room = self.make_room();
+        let n = pread_full(file, room, off)?;
+        self.end += n;
+        self.read_off += n as u64;
+        Ok(n)
+    }
+
+    /// Appends bytes as if read (tests and fuzzing).
     #[doc(hidden)]
     pub fn push_for_test(&mut self, data: &[u8]) {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+        let _ = self.fill_from(&mut &data[..]);
+        if data.len() > self.read_size {
+            self.push_for_test(&data[self.read_size..]);
         }
-        self.buf.truncate(self.end);
-        self.buf.extend_from_slice(data);
-        self.end = self.buf.len();
-        self.read_off += data.len() as u64;
     }
 
     /// The next complete line, if buffered.
@@ -182,17 +248,25 @@ pub enum BackItem<'a> {
 /// Walks a file's complete lines from the end backwards, reading blocks with `pread`.
 /// The unterminated bytes after the last `\n` are not returned (kubelet's tail does not
 /// count them either).
+///
+/// The buffer is right-aligned: blocks are read in front of what is kept, into room made by
+/// moving the kept bytes to the right end once, or by doubling the buffer; a line spanning
+/// many blocks costs linear time and at most about `2 × (max_record + block)` bytes. Lines
+/// of `max_record` bytes or more (without their `\n`) are [`BackItem::Overlong`], as
+/// forwards ([`LineBuffer`]).
 #[derive(Debug)]
 pub struct BackScanner<'f> {
     file: &'f File,
     buf: Vec<u8>,
-    /// File offset of `buf[0]`.
-    buf_off: u64,
-    /// Unreturned bytes are `buf[..end]`; `buf[end-1]` is a `\n` when `end > 0`.
+    /// Unreturned bytes are `buf[lo..end]`; `buf[end-1]` is a `\n` when `lo < end` and not
+    /// skipping an overlong line.
+    lo: usize,
     end: usize,
+    /// File offset of `buf[lo]`.
+    off: u64,
     block: usize,
     max_record: usize,
-    /// Bytes already dropped from an overlong line's end.
+    /// Skipping an overlong line: its bytes after `buf[lo]` were dropped.
     overlong: bool,
 }
 
@@ -202,53 +276,64 @@ impl<'f> BackScanner<'f> {
         let mut s = BackScanner {
             file,
             buf: Vec::new(),
-            buf_off: size,
+            lo: 0,
             end: 0,
+            off: size,
             block: block.max(16),
             max_record: max_record.max(16),
             overlong: false,
         };
         // Find the last newline: everything after it is unterminated.
         loop {
-            if s.buf_off == 0 {
-                s.end = 0;
+            if s.off == 0 {
+                s.end = s.lo;
                 break;
             }
-            s.prepend()?;
-            if let Some(i) = memrchr(b'\n', &s.buf[..s.end]) {
-                s.end = i + 1;
+            let old_lo = s.prepend()?;
+            if let Some(i) = memrchr(b'\n', &s.buf[s.lo..old_lo]) {
+                s.end = s.lo + i + 1;
                 break;
             }
-            if s.end > s.max_record {
-                s.end = 0;
-                s.buf.clear();
+            if s.end - s.lo > s.max_record {
+                // An unterminated tail too long to keep: drop it, keep looking.
+                s.lo = s.end;
             }
         }
         Ok(s)
     }
 
-    /// Reads the block before `buf_off` in front of `buf[..end]`.
-    fn prepend(&mut self) -> io::Result<()> {
+    /// Reads the block before `off` in front of `buf[lo..end]`; returns where `lo` was.
+    fn prepend(&mut self) -> io::Result<usize> {
         let k = self
             .block
-            .min(usize::try_from(self.buf_off).unwrap_or(usize::MAX));
-        let new_off = self.buf_off - k as u64;
-        let mut nb = vec![0u8; k + self.end];
-        let got = pread_full(self.file, &mut nb[..k], new_off)?;
-        if got < k {
-            // The file shrank under us: treat what is missing as absent.
-            nb.truncate(got);
-            nb.extend_from_slice(&self.buf[..self.end]);
-            self.buf = nb;
+            .min(usize::try_from(self.off).unwrap_or(usize::MAX));
+        if self.lo < k {
+            let kept = self.end - self.lo;
+            if self.buf.len() < kept + k {
+                // Double (amortised linear), right-aligned.
+                let new_len = (2 * self.buf.len()).max(kept + k).max(2 * self.block);
+                self.buf.resize(new_len, 0);
+            }
+            let to = self.buf.len() - kept;
+            self.buf.copy_within(self.lo..self.end, to);
+            self.lo = to;
             self.end = self.buf.len();
-            self.buf_off = 0;
-            return Ok(());
         }
-        nb[k..].copy_from_slice(&self.buf[..self.end]);
-        self.buf = nb;
-        self.end += k;
-        self.buf_off = new_off;
-        Ok(())
+        let old_lo = self.lo;
+        let new_off = self.off - k as u64;
+        let got = pread_full(self.file, &mut self.buf[old_lo - k..old_lo], new_off)?;
+        if got < k {
+            // The file shrank under us: what is missing is treated as absent and the
+            // scan ends at what was read.
+            self.buf
+                .copy_within(old_lo - k..old_lo - k + got, old_lo - got);
+            self.lo = old_lo - got;
+            self.off = 0;
+            return Ok(old_lo);
+        }
+        self.lo = old_lo - k;
+        self.off = new_off;
+        Ok(old_lo)
     }
 
     /// Bytes of buffer allocated.
@@ -258,171 +343,55 @@ impl<'f> BackScanner<'f> {
 
     /// The previous complete line, or `None` at the start of the file.
     pub fn prev(&mut self) -> io::Result<Option<BackItem<'_>>> {
+        // Where the newline search in buf[lo..] may stop: bytes after it were searched.
+        let mut searched_to = if self.overlong {
+            self.end
+        } else {
+            self.end.saturating_sub(1).max(self.lo)
+        };
         loop {
-            if self.end == 0 && !self.overlong {
-                if self.buf_off == 0 {
+            if self.lo == self.end && !self.overlong {
+                if self.off == 0 {
                     return Ok(None);
                 }
+                // We only stop right after a newline: the block ends with one.
                 self.prepend()?;
-                // The block must end on a newline here (we only stop right after one).
+                searched_to = self.end - 1;
                 continue;
             }
-            let search_end = if self.overlong {
-                self.end
-            } else {
-                self.end - 1
-            };
-            match memrchr(b'\n', &self.buf[..search_end]) {
+            match memrchr(b'\n', &self.buf[self.lo..searched_to]) {
                 Some(i) => {
+                    let nl = self.lo + i;
                     let rec_end = self.end;
-                    self.end = i + 1;
-                    let pos = self.buf_off + (i + 1) as u64;
-                    if self.overlong {
-                        self.overlong = false;
-                        return Ok(Some(BackItem::Overlong(pos)));
-                    }
-                    return Ok(Some(BackItem::Line(pos, &self.buf[i + 1..rec_end])));
+                    self.end = nl + 1;
+                    let pos = self.off + (nl + 1 - self.lo) as u64;
+                    return Ok(Some(self.item(pos, nl + 1, rec_end)));
                 }
-                None if self.buf_off == 0 => {
-                    let rec_end = self.end;
-                    self.end = 0;
-                    if self.overlong {
-                        self.overlong = false;
-                        return Ok(Some(BackItem::Overlong(0)));
-                    }
-                    return Ok(Some(BackItem::Line(0, &self.buf[..rec_end])));
+                None if self.off == 0 => {
+                    let (lo, rec_end) = (self.lo, self.end);
+                    self.end = lo;
+                    return Ok(Some(self.item(self.off, lo, rec_end)));
                 }
                 None => {
-                    if self.end > self.max_record {
+                    if self.end - self.lo > self.max_record {
+                        // Too long: drop what is kept of it and skip to its start.
                         self.overlong = true;
-                        self.buf.clear();
-                        self.end = 0;
-                        // Keep skipping: read blocks until a newline shows up.
-                        let k = self
-                            .block
-                            .min(usize::try_from(self.buf_off).unwrap_or(usize::MAX));
-                        let new_off = self.buf_off - k as u64;
-                        self.buf = vec![0u8; k];
-                        let got = pread_full(self.file, &mut self.buf, new_off)?;
-                        self.buf.truncate(got);
-                        self.end = got;
-                        self.buf_off = new_off;
-                    } else {
-                        self.prepend()?;
+                        self.lo = self.end;
                     }
+                    searched_to = self.prepend()?;
                 }
             }
         }
     }
-}
 
-/// How `tail` counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TailMode {
-    /// Logical lines: `P` pieces and their `F` count once, per stream (ctrlog's default).
-    #[default]
-    Lines,
-    /// Physical records, each `\n`-terminated line (kubelet's `FindTailLineStartIndex`).
-    Records,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum StreamTail {
-    Unseen,
-    /// Inside a kept line whose earliest piece seen so far is at `first`.
-    Open(Pos),
-    /// Kept lines of this stream start at this position.
-    Closed(Pos),
-}
-
-/// Finds where the last `n` lines start while records are fed to it from the end backwards.
-/// Sans-IO: callers feed `(stream, tag)` of each record (or `None` for garbage) with its
-/// position.
-#[derive(Clone, Debug)]
-pub struct TailCounter {
-    n: u64,
-    mode: TailMode,
-    count: u64,
-    state: [StreamTail; 2],
-    earliest: Pos,
-}
-
-impl TailCounter {
-    /// Counts the last `n` lines in `mode`.
-    pub fn new(n: u64, mode: TailMode) -> Self {
-        let mut t = TailCounter {
-            n,
-            mode,
-            count: 0,
-            state: [StreamTail::Unseen; 2],
-            earliest: NEVER,
-        };
-        if n == 0 {
-            t.state = [StreamTail::Closed(NEVER); 2];
+    /// The line `buf[from..to]` at `pos`, or an overlong one.
+    fn item(&mut self, pos: u64, from: usize, to: usize) -> BackItem<'_> {
+        let long = std::mem::take(&mut self.overlong) || to - from > self.max_record;
+        if long {
+            BackItem::Overlong(pos)
+        } else {
+            BackItem::Line(pos, &self.buf[from..to])
         }
-        t
-    }
-
-    /// Whether enough has been seen.
-    pub fn done(&self) -> bool {
-        match self.mode {
-            TailMode::Records => self.count >= self.n,
-            TailMode::Lines => {
-                self.count >= self.n && self.state.iter().all(|s| !matches!(s, StreamTail::Open(_)))
-            }
-        }
-    }
-
-    /// Feeds the record at `pos` (walking backwards). `rec` is `None` for a line that is not
-    /// a record.
-    pub fn push(&mut self, rec: Option<(Stream, Tag)>, pos: Pos) {
-        if self.mode == TailMode::Records {
-            if self.count < self.n {
-                self.count += 1;
-                self.earliest = pos;
-            }
-            return;
-        }
-        let Some((stream, tag)) = rec else { return };
-        let i = idx(stream);
-        let full = self.count >= self.n;
-        self.state[i] = match (self.state[i], tag) {
-            (StreamTail::Closed(p), _) => StreamTail::Closed(p),
-            (StreamTail::Open(first), Tag::Full) => {
-                if full {
-                    StreamTail::Closed(first)
-                } else {
-                    self.count += 1;
-                    StreamTail::Open(pos)
-                }
-            }
-            (StreamTail::Open(_), Tag::Partial) => StreamTail::Open(pos),
-            (StreamTail::Unseen, _) => {
-                if full {
-                    StreamTail::Closed(NEVER)
-                } else {
-                    self.count += 1;
-                    StreamTail::Open(pos)
-                }
-            }
-        };
-    }
-
-    /// At the start of the whole set: where each stream's kept lines start.
-    pub fn finish(&self) -> [Pos; 2] {
-        if self.count < self.n {
-            // Fewer lines than asked for: all of them.
-            return [(0, 0), (0, 0)];
-        }
-        if self.mode == TailMode::Records {
-            let p = if self.n == 0 { NEVER } else { self.earliest };
-            return [p, p];
-        }
-        let f = |s: StreamTail| match s {
-            StreamTail::Unseen => NEVER,
-            StreamTail::Open(p) | StreamTail::Closed(p) => p,
-        };
-        [f(self.state[0]), f(self.state[1])]
     }
 }
 
@@ -441,7 +410,7 @@ mod tests {
     type Scan = (Vec<(u64, Vec<u8>)>, Vec<u64>, usize);
 
     fn forward(f: &File, read_size: usize, max: usize) -> Scan {
-        let mut c = Chunker::new(0, read_size, max);
+        let mut c = LineBuffer::new(0, read_size, max);
         let (mut lines, mut long, mut peak) = (Vec::new(), Vec::new(), 0);
         loop {
             loop {
@@ -507,35 +476,5 @@ mod tests {
         for block in 16..40 {
             assert_eq!(backward(&f, block, 1 << 20).0, want, "block {block}");
         }
-    }
-
-    #[test]
-    fn tail_counter_lines_and_records() {
-        use crate::cri::{Stream::*, Tag::*};
-        // stdout P(0) stderr F(1) stdout F(2) stderr F(3), fed backwards.
-        let recs = [
-            (Stdout, Partial),
-            (Stderr, Full),
-            (Stdout, Full),
-            (Stderr, Full),
-        ];
-        let run = |n, mode| {
-            let mut t = TailCounter::new(n, mode);
-            for (i, r) in recs.iter().enumerate().rev() {
-                if t.done() {
-                    break;
-                }
-                t.push(Some(*r), (0, i as u64));
-            }
-            t.finish()
-        };
-        // Last line: stderr F(3); stdout has no kept line.
-        assert_eq!(run(1, TailMode::Lines), [NEVER, (0, 3)]);
-        // Two lines: stderr(3) and stdout(0..2).
-        assert_eq!(run(2, TailMode::Lines), [(0, 0), (0, 3)]);
-        assert_eq!(run(3, TailMode::Lines), [(0, 0), (0, 1)]);
-        assert_eq!(run(9, TailMode::Lines), [(0, 0), (0, 0)]);
-        assert_eq!(run(0, TailMode::Lines), [NEVER, NEVER]);
-        assert_eq!(run(2, TailMode::Records), [(0, 2), (0, 2)]);
     }
 }

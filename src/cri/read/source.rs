@@ -1,0 +1,257 @@
+//! One file of a set being read forward: where its bytes come from (a plain file with
+//! `pread`, a `.gz` decoded as a stream, a pipe), the [`LineBuffer`] that frames them, and
+//! the loop that feeds its lines to the [`Pipeline`].
+//!
+//! Nothing decompressed is ever written to disk: a `.gz` backup is decoded forward, and
+//! read again from its start when it must be (tail finds where to start, then output
+//! streams it again, skipping to that offset). A damaged `.gz` (truncated, as Docker's
+//! compressor leaves it after a crash, or corrupt) yields what it decodes up to the damage,
+//! then a [`FileWarning`](super::FileWarning) and the next file.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+
+use super::emit::{Flow, LogSink};
+use super::files::LogFile;
+use super::pipeline::{Pipeline, SkipReason};
+use super::scan::{Item, LineBuffer, ReadAt};
+use super::ReadError;
+
+/// Bytes compared to recognise a file already read under a new inode (a backup compressed
+/// after it was read, a copy made by copytruncate).
+pub(crate) const HEAD_LEN: usize = 256;
+
+/// A gzip decoder over a file read with `pread` from its start.
+#[cfg(feature = "gzip")]
+pub(crate) type GzStream = flate2::read::MultiGzDecoder<io::BufReader<ReadAt<File>>>;
+
+/// How the bytes of a [`Current`] file are read.
+pub(crate) enum Decode {
+    /// A regular uncompressed file: `pread` at the line buffer's offset (restartable after a
+    /// truncation, unaffected by other handles' offsets).
+    Plain,
+    /// A `.gz` file decoded forward from its start; offsets are in the decompressed data.
+    #[cfg(feature = "gzip")]
+    Gzip(Box<GzStream>),
+    /// A pipe or other input that cannot seek: `read(2)` on the handle.
+    Stream,
+}
+
+impl std::fmt::Debug for Decode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Decode::Plain => "Plain",
+            #[cfg(feature = "gzip")]
+            Decode::Gzip(_) => "Gzip",
+            Decode::Stream => "Stream",
+        })
+    }
+}
+
+/// A gzip decoder of `file` from its start.
+#[cfg(feature = "gzip")]
+pub(crate) fn gz_stream(file: &File) -> io::Result<GzStream> {
+    Ok(flate2::read::MultiGzDecoder::new(
+        io::BufReader::with_capacity(1 << 16, ReadAt::new(file.try_clone()?, 0)),
+    ))
+}
+
+/// The decoder for a file of a set: plain, or gzip (an error without the `gzip` feature).
+pub(crate) fn decode_for(f: &LogFile, file: &File) -> io::Result<Decode> {
+    if !f.gzip {
+        return Ok(Decode::Plain);
+    }
+    #[cfg(feature = "gzip")]
+    {
+        Ok(Decode::Gzip(Box::new(gz_stream(file)?)))
+    }
+    #[cfg(not(feature = "gzip"))]
+    {
+        let _ = file;
+        Err(io::Error::other(
+            "a compressed backup needs ctrlog's `gzip` feature",
+        ))
+    }
+}
+
+/// The file of a set being read.
+#[derive(Debug)]
+pub(crate) struct Current {
+    /// The open handle (identity, size, `pread`).
+    pub file: File,
+    pub path: PathBuf,
+    /// Its number in the read (positions are `(num, offset)`).
+    pub num: usize,
+    pub chunker: LineBuffer,
+    pub id: (u64, u64),
+    pub decode: Decode,
+    /// Lines starting before this offset are not fed on (a `.gz` read again from its start
+    /// up to where tail starts).
+    pub skip_before: u64,
+    /// A read error ends this file with a warning instead of failing the read (every file
+    /// but the live one the user named).
+    pub warn_on_error: bool,
+    /// A read error (warned) ended it: nothing more is read.
+    pub ended: bool,
+}
+
+impl Current {
+    /// `file` of the set, read from `off` (for a `.gz`: decoded from its start, lines before
+    /// `off` skipped).
+    pub fn new(
+        f: &LogFile,
+        file: File,
+        num: usize,
+        id: (u64, u64),
+        off: u64,
+        opts: (usize, usize),
+    ) -> io::Result<Self> {
+        let decode = decode_for(f, &file)?;
+        let plain = matches!(decode, Decode::Plain);
+        let (start, skip_before) = if plain { (off, 0) } else { (0, off) };
+        Ok(Current {
+            file,
+            path: f.path.clone(),
+            num,
+            chunker: LineBuffer::new(start, opts.0, opts.1),
+            id,
+            decode,
+            skip_before,
+            warn_on_error: f.scheme.is_some(),
+            ended: false,
+        })
+    }
+
+    /// An input read forwards with `read(2)` (a pipe, a FIFO, a device).
+    pub fn stream(file: File, path: &std::path::Path, opts: (usize, usize)) -> Self {
+        Current {
+            file,
+            path: path.to_path_buf(),
+            num: 0,
+            chunker: LineBuffer::new(0, opts.0, opts.1),
+            id: (0, 0),
+            decode: Decode::Stream,
+            skip_before: 0,
+            warn_on_error: false,
+            ended: false,
+        }
+    }
+
+    /// One read into the line buffer; 0 at the end (for now).
+    pub fn fill(&mut self) -> io::Result<usize> {
+        if self.ended {
+            return Ok(0);
+        }
+        match &mut self.decode {
+            Decode::Plain => self.chunker.fill(&self.file),
+            #[cfg(feature = "gzip")]
+            Decode::Gzip(d) => self.chunker.fill_from(d.as_mut()),
+            Decode::Stream => self.chunker.fill_from(&mut &self.file),
+        }
+    }
+
+    /// The first [`HEAD_LEN`] bytes of its content (decompressed).
+    pub fn head(&self) -> Vec<u8> {
+        match self.decode {
+            Decode::Plain => head_of_plain(&self.file),
+            _ => head_of_gz(&self.file),
+        }
+    }
+}
+
+/// The first [`HEAD_LEN`] bytes of a plain file.
+pub(crate) fn head_of_plain(file: &File) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEAD_LEN);
+    let _ = ReadAt::new(file, 0)
+        .take(HEAD_LEN as u64)
+        .read_to_end(&mut out);
+    out
+}
+
+/// The first [`HEAD_LEN`] decompressed bytes of a file of a set (what a damaged `.gz`
+/// yields of them; nothing without the `gzip` feature).
+pub(crate) fn head_of(handle: &File, f: &LogFile) -> Vec<u8> {
+    if !f.gzip {
+        return head_of_plain(handle);
+    }
+    head_of_gz(handle)
+}
+
+fn head_of_gz(handle: &File) -> Vec<u8> {
+    #[cfg(feature = "gzip")]
+    {
+        let mut out = Vec::with_capacity(HEAD_LEN);
+        if let Ok(d) = gz_stream(handle) {
+            let _ = d.take(HEAD_LEN as u64).read_to_end(&mut out);
+        }
+        out
+    }
+    #[cfg(not(feature = "gzip"))]
+    {
+        let _ = handle;
+        Vec::new()
+    }
+}
+
+/// Reads and processes every complete line now in the file. A read error of a file that is
+/// not the live one (a damaged `.gz`, EIO on a backup) is reported as a warning and ends
+/// that file.
+pub(crate) fn drain<S: LogSink>(
+    pipe: &mut Pipeline,
+    c: &mut Current,
+    sink: &mut S,
+) -> Result<Flow, ReadError> {
+    loop {
+        loop {
+            match c.chunker.next_line() {
+                Item::Line(off, _) | Item::Overlong(off) if off < c.skip_before => {}
+                Item::Line(off, line) => {
+                    let flow = pipe
+                        .line(&c.path, line, (c.num, off), true, sink)
+                        .map_err(ReadError::Output)?;
+                    if flow == Flow::LimitReached {
+                        return Ok(Flow::LimitReached);
+                    }
+                }
+                Item::Overlong(off) => pipe.skip(&c.path, off, SkipReason::Overlong),
+                Item::NeedData => break,
+            }
+        }
+        match c.fill() {
+            Ok(0) => return Ok(Flow::Continue),
+            Ok(_) => {}
+            Err(e) if c.warn_on_error || !matches!(c.decode, Decode::Plain | Decode::Stream) => {
+                pipe.warn(&c.path, &e, sink);
+                c.ended = true;
+                return Ok(Flow::Continue);
+            }
+            Err(e) => return Err(ReadError::io(&c.path, e)),
+        }
+    }
+}
+
+/// The unterminated bytes at the end of a file: printed (`print`) or skipped and counted.
+pub(crate) fn end_fragment<S: LogSink>(
+    pipe: &mut Pipeline,
+    c: &mut Current,
+    sink: &mut S,
+    print: bool,
+) -> Result<Flow, ReadError> {
+    if c.chunker.fragment().is_empty() {
+        return Ok(Flow::Continue);
+    }
+    let off = c.chunker.consumed_off();
+    let frag = c.chunker.fragment().to_vec();
+    c.chunker.reset(c.chunker.read_off);
+    if off < c.skip_before {
+        return Ok(Flow::Continue);
+    }
+    if print {
+        return pipe
+            .line(&c.path, &frag, (c.num, off), false, sink)
+            .map_err(ReadError::Output);
+    }
+    pipe.skip(&c.path, off, SkipReason::HalfWritten);
+    Ok(Flow::Continue)
+}
