@@ -39,6 +39,8 @@ struct Tally {
     /// A number not greater than the one before it.
     out_of_order: u64,
     last: Option<u64>,
+    /// Lines in all.
+    total: u64,
     /// Lines that are not a number below the count.
     garbage: u64,
     partial: Vec<u8>,
@@ -57,6 +59,7 @@ impl Tally {
         let mut start = 0;
         while let Some(i) = memchr_nl(&self.partial[start..]) {
             let line = &self.partial[start..start + i];
+            self.total += 1;
             match std::str::from_utf8(line)
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok())
@@ -344,6 +347,68 @@ fn follow_closes_rotated_files_once_read() {
     // Loss under load is the other test's subject; here nothing may come out twice.
     let o = outcome(&counter, lines, 0.0, 0, 0);
     assert_eq!((o.duplicated, o.out_of_order), (0, 0), "{o:?}");
+}
+
+/// `follow` returns soon after `stop` is set, idle or while a writer outpaces it (it reads at
+/// most 16 MiB between two looks at the flag). Fails instead of hanging.
+#[test]
+fn follow_honours_stop_idle_and_busy() {
+    use std::sync::mpsc;
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("c.log");
+    let mut buf = Vec::new();
+    cri_lines(&mut buf, 0, 1);
+    fs::write(&path, &buf).unwrap();
+    for busy in [false, true] {
+        let counter = Counter::new(1500);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        {
+            let (mut sink, stop, path) = (counter.clone(), stop.clone(), path.clone());
+            std::thread::spawn(move || {
+                let r = LogReader::open(&path, ReadOptions::default())
+                    .unwrap()
+                    .follow(&mut sink, &stop);
+                let _ = tx.send(r.map(|s| s.bytes_out));
+            });
+        }
+        assert!(wait_for(&counter.first, Duration::from_secs(30)));
+        // A writer far faster than a debug-build reader: 128 MiB in 64 KiB writes.
+        let writer = busy.then(|| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+                let mut block = Vec::new();
+                cri_lines(&mut block, 1, 1500);
+                for _ in 0..(128 << 20) / block.len() {
+                    f.write_all(&block).unwrap();
+                }
+            })
+        });
+        if busy {
+            // Stop while the reader is behind the writer, ~20 MB into the file.
+            let t = Instant::now();
+            while counter.tally.lock().unwrap().total < 450_000 {
+                assert!(
+                    t.elapsed() < Duration::from_secs(30),
+                    "the reader printed nothing"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let r = rx.recv_timeout(Duration::from_secs(20));
+        if let Some(w) = writer {
+            w.join().unwrap();
+        }
+        let bytes_out = r
+            .unwrap_or_else(|_| panic!("follow did not return after stop (busy: {busy})"))
+            .unwrap();
+        if busy {
+            let written = fs::metadata(&path).unwrap().len();
+            eprintln!("stopped after {bytes_out} bytes out, {written} bytes in the file");
+        }
+    }
 }
 
 /// The CLI pair: `ctrlog write` fed numbers at `rate`, `ctrlog logs -f` counted.

@@ -27,7 +27,10 @@ pub struct ReadOptions {
     pub tail_mode: TailMode,
     /// `--since`, `--limit-bytes`, `--timestamps`.
     pub output: OutputOptions,
-    /// How often a follower looks for new data, rotation and truncation.
+    /// Following: the longest wait between two looks at the stop flag, how often the set is
+    /// listed again (the only way to see changes without inotify: not Linux, or inotify
+    /// unavailable), and how long a writer may still append to a file rotated away before
+    /// it is finished and closed. With inotify, new data and new files are seen at once.
     pub poll_interval: Duration,
     /// Longest physical record kept; longer ones are skipped and counted (memory cap).
     pub max_record_len: usize,
