@@ -17,14 +17,15 @@ fn cri(stream: &str, tag: &str, c: &str) -> String {
 /// Runs `ctrlog logs ARGS` (as `nobody` when `unprivileged` and the test runs as root, so
 /// file permissions apply), killed after 20 s.
 fn logs_as(args: &[&str], unprivileged: bool) -> Output {
-    let mut cmd = Command::new(BIN);
+    // SAFETY: getuid has no preconditions.
+    let drop_root = unprivileged && unsafe { libc::getuid() } == 0;
+    let mut cmd = Command::new(if drop_root { nobody_bin() } else { BIN });
     cmd.arg("logs")
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: getuid has no preconditions.
-    if unprivileged && unsafe { libc::getuid() } == 0 {
+    if drop_root {
         cmd.uid(65534).gid(65534);
     }
     let mut child = cmd.spawn().unwrap();
@@ -37,6 +38,22 @@ fn logs_as(args: &[&str], unprivileged: bool) -> Output {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.wait_with_output().unwrap()
+}
+
+/// A copy of the binary that `nobody` can run, whatever the permissions of the build
+/// directory's parents.
+fn nobody_bin() -> &'static str {
+    static BIN_COPY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN_COPY.get_or_init(|| {
+        let d = open_dir().keep();
+        let p = d.join("ctrlog");
+        // A hard link costs no space (the directory outlives the test process).
+        if fs::hard_link(BIN, &p).is_err() {
+            fs::copy(BIN, &p).unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        p.to_str().unwrap().to_owned()
+    })
 }
 
 fn logs(args: &[&str]) -> Output {

@@ -393,6 +393,14 @@ impl LogReader {
             };
             let mut c = match Current::new(&f, file, num, id, off, self.line_opts()) {
                 Ok(c) => c,
+                // The file the user named: an error (a `.gz` without the `gzip` feature).
+                Err(e) if f.scheme.is_none() => {
+                    return Err(if f.gzip && cfg!(not(feature = "gzip")) {
+                        ReadError::GzipDisabled { path: f.path }
+                    } else {
+                        ReadError::io(&f.path, e)
+                    });
+                }
                 Err(e) => {
                     pipe.warn(&f.path, &e, sink);
                     continue;
