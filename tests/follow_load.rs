@@ -363,6 +363,54 @@ fn follow_closes_rotated_files_once_read() {
     assert_eq!((o.duplicated, o.out_of_order), (0, 0), "{o:?}");
 }
 
+/// `--no-backups` on a symlink (kubelet's `/var/log/containers/*.log`): the follower watches
+/// the set beside the target, follows its rotations and warns about nothing.
+#[test]
+fn follow_single_symlink_across_rotations() {
+    let d = tempfile::tempdir().unwrap();
+    fs::create_dir(d.path().join("pod")).unwrap();
+    let path = d.path().join("pod/0.log");
+    let link = d.path().join("link.log");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let mut w = RotatingFile::open(&path, docker_opts("1k", "3")).unwrap();
+    let mut buf = Vec::new();
+    cri_lines(&mut buf, 0, 1);
+    w.write_records(&buf, b'\n').unwrap();
+    let lines = 400;
+    let counter = Counter::new(lines);
+    let stop = Arc::new(AtomicBool::new(false));
+    let follower = {
+        let (mut sink, stop, link) = (counter.clone(), stop.clone(), link.clone());
+        std::thread::spawn(move || {
+            let opts = ReadOptions {
+                poll_interval: Duration::from_millis(5),
+                ..ReadOptions::default()
+            };
+            LogReader::open_single(&link, opts)
+                .unwrap()
+                .follow(&mut sink, &stop)
+        })
+    };
+    assert!(wait_for(&counter.first, Duration::from_secs(30)));
+    for n in 1..lines {
+        cri_lines(&mut buf, n, n + 1);
+        w.write_records(&buf, b'\n').unwrap();
+        if n % 10 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    assert!(w.stats().rotations >= 10);
+    assert!(wait_for(&counter.last, Duration::from_secs(30)));
+    stop.store(true, Ordering::Relaxed);
+    let stats = follower.join().unwrap().unwrap();
+    let o = outcome(&counter, lines, 0.0, 0, stats.files_skipped);
+    assert_eq!(
+        (o.duplicated, o.out_of_order, o.reported),
+        (0, 0, 0),
+        "{o:?} {stats:?}"
+    );
+}
+
 /// `follow` returns soon after `stop` is set, idle or while a writer outpaces it (it reads at
 /// most 16 MiB between two looks at the flag). Fails instead of hanging.
 #[test]

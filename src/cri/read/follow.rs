@@ -116,7 +116,18 @@ impl LogReader {
     /// Starts the watcher for [`LogReader::follow`]: before the initial read, so that files
     /// rotated and deleted while it runs are still found.
     pub(super) fn start_watcher(&self) -> Result<Watcher, ReadError> {
-        Watcher::start(&self.path, &self.opened, self.opts.poll_interval)
+        // `open` resolved a symlink the user named; `open_single` did not: watch the set
+        // beside its target, where the writer rotates (kubelet resolves it too).
+        let resolved;
+        let path = match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                resolved =
+                    std::fs::canonicalize(&self.path).map_err(|e| ReadError::io(&self.path, e))?;
+                &resolved
+            }
+            _ => &self.path,
+        };
+        Watcher::start(path, &self.opened, self.opts.poll_interval)
     }
 
     /// After the initial read: `cur` is the live file being read (if any), `done` the files
