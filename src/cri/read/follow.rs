@@ -47,19 +47,19 @@
 //!   rotated away and deleted before the follower could open them" naming the log (a lower
 //!   bound; [`ReadStats::files_skipped`] counts the warning). A compressed copy (`.gz`) of
 //!   a missed file is not read in its place: it is listed before a newer file already read.
-//! * **A follower slower than the writer** falls behind without losing anything while it
-//!   holds at most 64 unread files (`MAX_QUEUED`); each held file pins its disk space after
-//!   pruning deletes it, so up to 64 × max-size. Files found beyond that are not held: each
-//!   is reported as a warning naming the file, and lost if pruning deletes it before the
-//!   reader gets there.
+//! * **A follower slower than the writer** (a slow consumer of its output) falls behind
+//!   without losing anything while the files found and not yet read are at most 512 and
+//!   256 MiB (`MAX_QUEUED_FILES`, `MAX_QUEUED_BYTES`): each pins its disk space once pruning
+//!   deletes it. New files found beyond that are not held: a warning naming the log gives
+//!   their number, and they are lost if pruning deletes them before the reader gets there.
 //! * **Truncation** (copytruncate) restarts the live file at offset 0: what was written
 //!   between the last read and the truncation is lost, as for any reader.
 //! * A file deleted while it is the live one (no newer file) is closed one poll interval
 //!   after it was read to its end; a writer still appending to the deleted inode after that
 //!   (ctrlog's own writer notices a deleted file within a bound, issue 9 item 10) is not
 //!   followed there.
-//! * The watcher thread holds one fd per file of the set, the reader one per unread found
-//!   file (bounded as above).
+//! * The watcher thread holds one fd per file of the set, and one per found file not yet
+//!   read (bounded as above).
 //!
 //! # Reference behaviour
 //! * **kubelet** (`kubectl logs -f`; `pkg/kubelet/kuberuntime/logs/logs.go`, `ReadLogs` and
@@ -145,7 +145,6 @@ impl LogReader {
         self.opened.clear();
         let poll = self.opts.poll_interval;
         let mut done: VecDeque<Seen> = done.into();
-        let mut queue: VecDeque<Found> = VecDeque::new();
         let mut next_num = self.files.len();
         // When `cur` was found under a backup name, or first seen deleted.
         let mut cur_gone: Option<Instant> = None;
@@ -172,7 +171,7 @@ impl LogReader {
                 }
                 unlinked = meta.nlink() == 0;
             }
-            let taken = watcher.take(&mut queue);
+            let taken = watcher.reports();
             for (path, e) in &taken.problems {
                 pipe.warn(path, e, sink);
             }
@@ -181,9 +180,9 @@ impl LogReader {
             }
             let now = Instant::now();
             // Since when the current file is no longer the live one.
-            let rotated = match (&cur, queue.front()) {
+            let rotated = match (&cur, watcher.next_found_at()) {
                 (None, _) => None,
-                (Some(_), Some(next)) => Some(next.when),
+                (Some(_), Some(next)) => Some(next),
                 (Some(_), None) if cur_is_backup || unlinked => Some(*cur_gone.get_or_insert(now)),
                 (Some(_), None) => None,
             };
@@ -207,7 +206,7 @@ impl LogReader {
                 continue;
             }
             if cur.is_none() {
-                if let Some(f) = queue.pop_front() {
+                if let Some(f) = watcher.pop() {
                     cur_is_backup = !f.at_live;
                     cur_gone = cur_is_backup.then_some(f.when);
                     cur = self.open_found(f, &done, pipe, sink, next_num);

@@ -66,10 +66,10 @@
 //!   not they fall in the tail.
 //! * Follow watches the directory with inotify on Linux and polls the set every
 //!   [`ReadOptions::poll_interval`] elsewhere and as a fallback. It holds an fd for each file
-//!   found and not yet read (at most 64; each pins its disk space once max-file pruning
-//!   deletes it) and closes each file once it is read and rotated away. A file the writer
-//!   creates and deletes before the watcher thread runs (within max-file − 1 rotations) is
-//!   lost and reported as a warning.
+//!   found and not yet read (at most 512 files and 256 MiB; each pins its disk space once
+//!   max-file pruning deletes it) and closes each file once it is read and rotated away. A
+//!   file the writer creates and deletes before the watcher thread runs (within max-file
+//!   rotation intervals of its creation) is lost and reported as a warning.
 //! * Linux/Unix only (`pread`, inode identity).
 //!
 //! # Errors and warnings

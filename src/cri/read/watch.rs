@@ -15,10 +15,14 @@ use std::time::{Duration, Instant};
 use super::files::{snapshot, LogFile, Opened};
 use super::ReadError;
 
-/// Files found but not yet taken by the reader, at most. Each holds an fd and, once max-file
-/// pruning deletes it, its disk space; past this the follower is too slow for the writer and
-/// new files are reported and left (see the module docs of `follow`).
-pub(super) const MAX_QUEUED: usize = 64;
+/// Files found and not yet read, at most: each holds an fd and, once max-file pruning deletes
+/// it, its disk space. Past this (or [`MAX_QUEUED_BYTES`]) the follower is too slow for the
+/// writer: new files are reported and left (see the module docs of `follow`).
+pub(super) const MAX_QUEUED_FILES: usize = 512;
+
+/// Bytes of the files found and not yet read, at most (each file counted once a newer one
+/// is found, when it no longer grows).
+pub(super) const MAX_QUEUED_BYTES: u64 = 256 << 20;
 
 /// A file of the set found after the follow started, opened when found.
 #[derive(Debug)]
@@ -32,15 +36,22 @@ pub(super) struct Found {
     pub at_live: bool,
     /// When it was found: the file before it stopped being the live file by then.
     pub when: Instant,
+    /// Its size, taken when the next file is found (counted in `Inbox::queued_bytes`).
+    size: Option<u64>,
 }
 
 /// What the watcher hands to the reader.
 #[derive(Debug, Default)]
 struct Inbox {
+    /// Found and not yet read, oldest first.
     found: VecDeque<Found>,
+    /// Sum of the sizes taken of `found`.
+    queued_bytes: u64,
+    /// Files left because the queue was full, in all.
+    dropped: u64,
     problems: Vec<(PathBuf, io::Error)>,
     error: Option<ReadError>,
-    /// Something in the set changed (new data, a new file).
+    /// Something in the set changed (new data, a new file) since the reader last looked.
     changed: bool,
 }
 
@@ -65,7 +76,7 @@ pub(super) struct Watcher {
     thread: Option<JoinHandle<()>>,
 }
 
-/// What the reader got from [`Watcher::take`].
+/// What the reader got from [`Watcher::reports`].
 #[derive(Debug, Default)]
 pub(super) struct Taken {
     pub problems: Vec<(PathBuf, io::Error)>,
@@ -132,7 +143,7 @@ impl Watcher {
         let deadline = Instant::now() + timeout;
         let mut g = self.shared.lock();
         loop {
-            if g.changed || !g.found.is_empty() || g.error.is_some() {
+            if g.changed || g.error.is_some() {
                 return true;
             }
             let now = Instant::now();
@@ -146,15 +157,27 @@ impl Watcher {
         }
     }
 
-    /// Moves what the watcher found to `out` (in the order found).
-    pub fn take(&self, out: &mut VecDeque<Found>) -> Taken {
+    /// The problems and the error reported since the last call; clears "changed".
+    pub fn reports(&self) -> Taken {
         let mut g = self.shared.lock();
         g.changed = false;
-        out.append(&mut g.found);
         Taken {
             problems: std::mem::take(&mut g.problems),
             error: g.error.take(),
         }
+    }
+
+    /// When the next file to read was found, if there is one.
+    pub fn next_found_at(&self) -> Option<Instant> {
+        self.shared.lock().found.front().map(|f| f.when)
+    }
+
+    /// The next file to read (the oldest found).
+    pub fn pop(&self) -> Option<Found> {
+        let mut g = self.shared.lock();
+        let f = g.found.pop_front()?;
+        g.queued_bytes -= f.size.unwrap_or(0);
+        Some(f)
     }
 }
 
@@ -213,22 +236,36 @@ impl Scanner {
                 handle,
                 id,
                 when: now,
+                size: None,
             });
         }
         self.known.retain(|k| ids.contains(&k.0));
         let mut g = shared.lock();
+        let mut dropped = 0;
         for f in found {
-            if g.found.len() >= MAX_QUEUED {
-                g.problems.push((
-                    f.file.path,
-                    io::Error::other(format!(
-                        "not read: the follower is more than {MAX_QUEUED} files behind the writer"
-                    )),
-                ));
-            } else {
-                g.found.push_back(f);
+            // The newest queued file stopped growing: count its size now.
+            if let Some(last) = g.found.back_mut().filter(|l| l.size.is_none()) {
+                let size = last.handle.metadata().map_or(0, |m| m.len());
+                last.size = Some(size);
+                g.queued_bytes += size;
             }
+            if g.found.len() >= MAX_QUEUED_FILES || g.queued_bytes >= MAX_QUEUED_BYTES {
+                dropped += 1;
+                continue;
+            }
+            g.found.push_back(f);
             g.changed = true;
+        }
+        if dropped > 0 {
+            g.dropped += dropped;
+            let reason = format!(
+                "{dropped} new file(s) of the set not read ({} in all): the follower is more \
+                 than {MAX_QUEUED_FILES} files or {} MiB behind the writer",
+                g.dropped,
+                MAX_QUEUED_BYTES >> 20
+            );
+            g.problems
+                .push((self.path.clone(), io::Error::other(reason)));
         }
         g.problems
             .extend(snap.problems.into_iter().map(|(f, e)| (f.path, e)));
@@ -253,6 +290,7 @@ fn watch_loop(
     // can only hide a loss, never report one that did not happen.
     let first = scanner.scan(shared);
     let mut unseen: i64 = -i64::try_from(first).unwrap_or(i64::MAX);
+    let mut missed_total = 0;
     while !quit.load(Ordering::Relaxed) {
         let wake = match events.as_mut().map(|e| e.wait(poll)) {
             Some(Ok(w)) => w,
@@ -275,9 +313,11 @@ fn watch_loop(
             let found = scanner.scan(shared);
             unseen -= i64::try_from(found).unwrap_or(i64::MAX);
             if unseen > 0 {
+                missed_total += unseen;
                 let reason = format!(
-                    "at least {unseen} new file(s) of the set were rotated away and deleted \
-                     before the follower could open them: their lines are lost"
+                    "at least {unseen} new file(s) of the set ({missed_total} in all) were \
+                     rotated away and deleted before the follower could open them: their \
+                     lines are lost"
                 );
                 let mut g = shared.lock();
                 g.problems
@@ -530,15 +570,16 @@ mod tests {
                 std::thread::sleep(poll * 5);
             }
             assert_eq!(w.stats().rotations, 20);
-            let mut found = VecDeque::new();
+            let mut found = Vec::new();
             let t = Instant::now();
             while found.len() < created.len() && t.elapsed() < Duration::from_secs(10) {
                 watcher.wait(poll);
-                let taken = watcher.take(&mut found);
+                let taken = watcher.reports();
                 assert!(
                     taken.error.is_none() && taken.problems.is_empty(),
                     "{taken:?}"
                 );
+                found.extend(std::iter::from_fn(|| watcher.pop()));
             }
             let ids: Vec<(u64, u64)> = found.iter().map(|f| f.id).collect();
             assert_eq!(ids, created, "inotify: {inotify}");
