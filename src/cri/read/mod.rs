@@ -14,9 +14,12 @@
 //!   lines with a cap);
 //! * [`Emitter`] applies [`OutputOptions`] (since, limit, timestamps) and writes to a
 //!   [`LogSink`] ([`SplitSink`], [`MergedSink`]);
-//! * [`TailCounter`] finds where the last N lines start from records fed backwards;
+//! * [`TailCounter`] finds where the last N lines start from records fed backwards,
+//!   [`ForwardTail`] the same from records fed forwards (`.gz`, pipes) in memory bounded by N;
+//! * [`LineBuffer`] is the one forward line framer, over any byte source (`pread` on a file,
+//!   a gzip decoder, a pipe); [`BackScanner`] walks a plain file's lines backwards;
 //! * [`LogReader`] is the std adapter: files, rotated sets ([`rotated_set`]), tail reading
-//!   backwards from the end ([`BackScanner`]), follow with an inotify watcher thread that
+//!   backwards from the end, pipes and stdin, follow with an inotify watcher thread that
 //!   opens each new file of the set at once (`follow.rs` documents the design and its
 //!   limits);
 //! * [`PodLogPath`] and [`ContainerLogLink`]: kubelet's log paths.
@@ -122,7 +125,9 @@
 //!    the old file, which can lose lines, and never reads the backups rotated past in
 //!    between. ctrlog opens every new file of the set as soon as it appears (inotify), reads
 //!    them in order through those fds (a backup deleted meanwhile is still read), and gives
-//!    the writer one poll interval to let go of a file rotated away before finishing it.
+//!    the writer one poll interval to let go of a file rotated away before finishing it. A
+//!    backup that cannot be read is skipped with a warning (see above); only the live file
+//!    the user named must be readable.
 //! 6. **Half-written records** are never printed while following (kubelet's behaviour too);
 //!    when a followed file is rotated away with an unterminated last record, that record is
 //!    skipped and counted. Without follow, an unterminated last record of the live file is
@@ -298,8 +303,8 @@ pub fn fuzz_merge_reader(data: &[u8]) {
     if let Some(l) = output.limit_bytes {
         assert!((whole.stdout.len() + whole.stderr.len()) as u64 <= l);
     }
-    // The same bytes through the Chunker with tiny reads.
-    let mut c = Chunker::new(0, 16, 1 << 20);
+    // The same bytes through the LineBuffer with tiny reads.
+    let mut c = LineBuffer::new(0, 16, 1 << 20);
     let mut lines = Vec::new();
     let mut off = 0;
     loop {

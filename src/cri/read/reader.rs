@@ -32,7 +32,8 @@ pub struct ReadOptions {
     /// unavailable), and how long a writer may still append to a file rotated away before
     /// it is finished and closed. With inotify, new data and new files are seen at once.
     pub poll_interval: Duration,
-    /// Longest physical record kept; longer ones are skipped and counted (memory cap).
+    /// Memory cap per record: a physical record of this many bytes or more (its newline not
+    /// counted) is skipped and counted in [`ReadStats::skipped`], whatever the read size.
     pub max_record_len: usize,
     /// Bytes per read.
     pub read_size: usize,
