@@ -306,22 +306,28 @@ fn follow_loses_and_duplicates_nothing_at_30k_lines_per_second() {
     );
 }
 
-/// The same with Docker's compression (`compress=true`): each backup is replaced by its `.gz`
-/// (a new inode) and the raw file deleted; a copy of a file already read is never read again,
-/// and nothing is lost.
+/// The same with compression, Docker's (`compress=true`: each backup is replaced by its
+/// `.gz`, a new inode, and the raw file deleted) and kubelet's (`name.YYYYMMDD-HHMMSS`, every
+/// backup but the newest compressed): a copy of a file already read is never read again, and
+/// nothing is lost.
 #[cfg(feature = "gzip")]
 #[test]
 fn follow_compressed_rotation_under_load() {
-    let d = tempfile::tempdir().unwrap();
-    let opts = RotateOptions::from_docker(Some("64k"), Some("3"), true).unwrap();
-    let o = run_lib_with(d.path(), 60_000, 30_000, opts);
-    eprintln!("{o:?}");
-    assert!(o.rotations >= 30, "{o:?}");
-    assert_eq!(
-        (o.lost, o.duplicated, o.out_of_order, o.garbage, o.reported),
-        (0, 0, 0, 0, 0),
-        "{o:?}"
-    );
+    for opts in [
+        RotateOptions::from_docker(Some("64k"), Some("3"), true).unwrap(),
+        RotateOptions::kubelet(64_000, 3).unwrap(),
+    ] {
+        let naming = opts.naming;
+        let d = tempfile::tempdir().unwrap();
+        let o = run_lib_with(d.path(), 60_000, 30_000, opts);
+        eprintln!("{naming:?}: {o:?}");
+        assert!(o.rotations >= 30, "{naming:?}: {o:?}");
+        assert_eq!(
+            (o.lost, o.duplicated, o.out_of_order, o.garbage, o.reported),
+            (0, 0, 0, 0, 0),
+            "{naming:?}: {o:?}"
+        );
+    }
 }
 
 /// Issue 9 item 5: once the files a follower started with (and those it found later) are
