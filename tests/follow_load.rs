@@ -146,6 +146,13 @@ impl LogSink for Counter {
     }
 }
 
+/// The tests here load the machine (writers at a rate, a writer outpacing a reader): one at a
+/// time, so that one does not starve another's follower.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Result of one run.
 #[derive(Debug)]
 struct Outcome {
@@ -295,6 +302,7 @@ fn deleted_fds_of(pid: &str, dir: &Path) -> Vec<PathBuf> {
 /// BENCHMARKS.md has the figures by rate).
 #[test]
 fn follow_loses_and_duplicates_nothing_at_30k_lines_per_second() {
+    let _one_at_a_time = serial();
     let d = tempfile::tempdir().unwrap();
     let o = run_lib(d.path(), 90_000, 30_000, "64k", "3");
     eprintln!("{o:?}");
@@ -313,6 +321,7 @@ fn follow_loses_and_duplicates_nothing_at_30k_lines_per_second() {
 #[cfg(feature = "gzip")]
 #[test]
 fn follow_compressed_rotation_under_load() {
+    let _one_at_a_time = serial();
     for opts in [
         RotateOptions::from_docker(Some("64k"), Some("3"), true).unwrap(),
         RotateOptions::kubelet(64_000, 3).unwrap(),
@@ -334,6 +343,7 @@ fn follow_compressed_rotation_under_load() {
 /// rotated away, read to their end and deleted by max-file, it no longer holds them open.
 #[test]
 fn follow_closes_rotated_files_once_read() {
+    let _one_at_a_time = serial();
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("c.log");
     // A full starting set: c.log.2, c.log.1, c.log.
@@ -395,6 +405,7 @@ fn follow_closes_rotated_files_once_read() {
 /// the set beside the target, follows its rotations and warns about nothing.
 #[test]
 fn follow_single_symlink_across_rotations() {
+    let _one_at_a_time = serial();
     let d = tempfile::tempdir().unwrap();
     fs::create_dir(d.path().join("pod")).unwrap();
     let path = d.path().join("pod/0.log");
@@ -443,6 +454,7 @@ fn follow_single_symlink_across_rotations() {
 /// most 16 MiB between two looks at the flag). Fails instead of hanging.
 #[test]
 fn follow_honours_stop_idle_and_busy() {
+    let _one_at_a_time = serial();
     use std::sync::mpsc;
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("c.log");
@@ -613,6 +625,7 @@ fn run_cli(
 #[test]
 #[ignore = "measurement: minutes of load; run by hand (see the module docs)"]
 fn follow_load_table() {
+    let _one_at_a_time = serial();
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
     let rates: Vec<u64> = env("CTRLOG_FOLLOW_RATES", "5000,20000,50000,100000,0")
         .split(',')
