@@ -101,7 +101,11 @@ impl Watcher {
     ) -> Result<Watcher, ReadError> {
         let known = opened
             .iter()
-            .map(|(_, h, id)| (*id, h.try_clone().ok()))
+            .map(|(_, h, id)| Known {
+                id: *id,
+                _fd: h.try_clone().ok(),
+                missed: 0,
+            })
             .collect();
         let mut scanner = Scanner {
             path: path.to_path_buf(),
@@ -195,9 +199,18 @@ struct Scanner {
     path: PathBuf,
     /// Every file of the set seen so far and still in it, each with an fd of its own: while
     /// it is held, its inode number cannot be reused by a new file, so a new file is never
-    /// mistaken for a known one. Dropped once the file leaves the set (the next scan after
-    /// its deletion), so a deleted file is not held for long.
-    known: Vec<((u64, u64), Option<File>)>,
+    /// mistaken for a known one. Dropped once two listings in a row miss the file (the
+    /// second listing after its deletion, so a deleted file is not held for long; a listing
+    /// that never settled while files were renamed may miss a file that is still there, and
+    /// taking it for new would read it twice).
+    known: Vec<Known>,
+}
+
+struct Known {
+    id: (u64, u64),
+    _fd: Option<File>,
+    /// Listings in a row that did not show it.
+    missed: u8,
 }
 
 impl Scanner {
@@ -214,7 +227,7 @@ impl Scanner {
         };
         let mut new_plain = 0;
         let ids: Vec<(u64, u64)> = snap.files.iter().map(|o| o.2).collect();
-        let is_known = |known: &[((u64, u64), Option<File>)], id| known.iter().any(|k| k.0 == id);
+        let is_known = |known: &[Known], id| known.iter().any(|k| k.id == id);
         // A new file listed before a known one is older than a file already read: a copy
         // (Docker's or kubelet's `.gz` of a backup, a copytruncate copy) or a file missed
         // earlier, which can no longer be printed in order. Only newer files are reported.
@@ -225,7 +238,11 @@ impl Scanner {
             if is_known(&self.known, id) {
                 continue;
             }
-            self.known.push((id, handle.try_clone().ok()));
+            self.known.push(Known {
+                id,
+                _fd: handle.try_clone().ok(),
+                missed: 0,
+            });
             new_plain += u64::from(!file.gzip);
             if newest_known.is_some_and(|n| k < n) {
                 continue;
@@ -239,7 +256,10 @@ impl Scanner {
                 size: None,
             });
         }
-        self.known.retain(|k| ids.contains(&k.0));
+        for k in &mut self.known {
+            k.missed = if ids.contains(&k.id) { 0 } else { k.missed + 1 };
+        }
+        self.known.retain(|k| k.missed < 2);
         let mut g = shared.lock();
         let mut dropped = 0;
         for f in found {
