@@ -19,7 +19,9 @@
 //! * [`LineBuffer`] is the one forward line framer, over any byte source (`pread` on a file,
 //!   a gzip decoder, a pipe); [`BackScanner`] walks a plain file's lines backwards;
 //! * [`LogReader`] is the std adapter: files, rotated sets ([`rotated_set`]), tail reading
-//!   backwards from the end, pipes and stdin, follow by polling;
+//!   backwards from the end, pipes and stdin, follow with an inotify watcher thread that
+//!   opens each new file of the set at once (`follow.rs` documents the design and its
+//!   limits);
 //! * [`PodLogPath`] and [`ContainerLogLink`]: kubelet's log paths.
 //!
 //! ```
@@ -65,7 +67,12 @@
 //!   are dropped, which can only cut the start of one enormous logical line). In
 //!   [`TailMode::Lines`] unparsable lines of such an input are counted as skipped whether or
 //!   not they fall in the tail.
-//! * Follow polls ([`ReadOptions::poll_interval`]); there is no inotify.
+//! * Follow watches the directory with inotify on Linux and polls the set every
+//!   [`ReadOptions::poll_interval`] elsewhere and as a fallback. It holds an fd for each file
+//!   found and not yet read (at most 512 files and 256 MiB; each pins its disk space once
+//!   max-file pruning deletes it) and closes each file once it is read and rotated away. A
+//!   file the writer creates and deletes before the watcher thread runs (within max-file
+//!   rotation intervals of its creation) is lost and reported as a warning.
 //! * Linux/Unix only (`pread`, inode identity).
 //!
 //! # Errors and warnings
@@ -115,11 +122,12 @@
 //!    records).
 //! 5. **Rotated files are read** (oldest to newest) and followed across rotation: kubelet
 //!    reads only the live file and, on a rename, reopens the path at once without draining
-//!    the old file, which can lose lines. ctrlog drains the old file, waits one poll for the
-//!    writer to let go of it, then reads any backups written in between (many rapid
-//!    rotations lose nothing) and the new live file. A backup that cannot be read is
-//!    skipped with a warning (see above); only the live file the user named must be
-//!    readable.
+//!    the old file, which can lose lines, and never reads the backups rotated past in
+//!    between. ctrlog opens every new file of the set as soon as it appears (inotify), reads
+//!    them in order through those fds (a backup deleted meanwhile is still read), and gives
+//!    the writer one poll interval to let go of a file rotated away before finishing it. A
+//!    backup that cannot be read is skipped with a warning (see above); only the live file
+//!    the user named must be readable.
 //! 6. **Half-written records** are never printed while following (kubelet's behaviour too);
 //!    when a followed file is rotated away with an unterminated last record, that record is
 //!    skipped and counted. Without follow, an unterminated last record of the live file is
@@ -134,16 +142,17 @@
 //!    record, for either tag (kubelet keeps it in `F` content and strips it from `P`); the
 //!    output is the same.
 //! 9. **Truncation while following** (copytruncate) restarts at offset 0; what was written
-//!    between the last poll and the truncation cannot be recovered. kubelet keeps reading at
+//!    between the last read and the truncation cannot be recovered. kubelet keeps reading at
 //!    the old offset and prints nothing until the file grows past it.
 //! 10. **Identity of files while following.** A file read to its end is recognised by its
 //!     inode *and* its first 256 bytes: Docker's compressed copy of a backup (`name.1.gz`, a
 //!     new inode) or a copytruncate copy is not read twice, and a reused inode number with
-//!     other content is read as the new file it is. Backups deleted (max-file reached)
-//!     before the follower got to them are lost, as they would be for any reader.
+//!     other content is read as the new file it is. A new file listed before a file already
+//!     known is such a copy (or a file missed earlier) and is not read.
 
 mod emit;
 mod files;
+mod follow;
 mod merge;
 mod paths;
 mod pipeline;
@@ -153,6 +162,7 @@ mod scan;
 mod source;
 mod stream;
 mod tail;
+mod watch;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -3,17 +3,19 @@
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::emit::{Flow, LogSink, OutputOptions};
 use super::files::{base_log_in_dir, identity, rotated_set, snapshot, LogFile, Opened};
+use super::follow::Seen;
 use super::pipeline::{Pipeline, ReadStats};
 use super::record::RecordParser;
 use super::scan::{BackItem, BackScanner, Item, Pos, NEVER};
-use super::source::{drain, end_fragment, head_of, Current};
+use super::source::{drain, end_fragment, Current};
 use super::stream::{read_stream, STDIN};
 use super::tail::{ForwardTail, TailCounter, TailMode};
+use super::watch::Watcher;
 use super::ReadError;
 
 /// Options of [`LogReader`] (`kubectl logs` flags).
@@ -25,7 +27,10 @@ pub struct ReadOptions {
     pub tail_mode: TailMode,
     /// `--since`, `--limit-bytes`, `--timestamps`.
     pub output: OutputOptions,
-    /// How often a follower looks for new data, rotation and truncation.
+    /// Following: the longest wait between two looks at the stop flag, how often the set is
+    /// listed again (the only way to see changes without inotify: not Linux, or inotify
+    /// unavailable), and how long a writer may still append to a file rotated away before
+    /// it is finished and closed. With inotify, new data and new files are seen at once.
     pub poll_interval: Duration,
     /// Memory cap per record: a physical record of this many bytes or more (its newline not
     /// counted) is skipped and counted in [`ReadStats::skipped`], whatever the read size.
@@ -47,21 +52,6 @@ impl Default for ReadOptions {
     }
 }
 
-/// A file read to its end while following.
-#[derive(Debug)]
-struct Seen {
-    id: (u64, u64),
-    head: Vec<u8>,
-}
-
-impl Seen {
-    /// Same content start, and the same inode or a non-empty start: a reused inode number
-    /// with other content is a new file; a compressed or copied backup is not.
-    fn same(&self, id: (u64, u64), head: &[u8]) -> bool {
-        self.head == head && (self.id == id || !head.is_empty())
-    }
-}
-
 /// Reads one container log, or a rotated set of them oldest to newest, as `kubectl logs`
 /// prints it.
 ///
@@ -76,14 +66,14 @@ impl Seen {
 /// ```
 #[derive(Debug)]
 pub struct LogReader {
-    path: PathBuf,
-    opts: ReadOptions,
-    files: Vec<LogFile>,
+    pub(super) path: PathBuf,
+    pub(super) opts: ReadOptions,
+    pub(super) files: Vec<LogFile>,
     single: bool,
     /// `path` cannot seek (stdin, a FIFO, a device): read forwards only.
     stream: bool,
     /// The set opened at the start of a read (handles survive renames).
-    opened: Vec<Opened>,
+    pub(super) opened: Vec<Opened>,
 }
 
 impl LogReader {
@@ -217,7 +207,9 @@ impl LogReader {
             return read_stream(&self.path, &self.opts, sink);
         }
         let mut p = self.start(true, sink)?;
-        let r = self.run(&mut p, sink, Some(stop));
+        let watcher = self.start_watcher()?;
+        let r = self.run(&mut p, sink, Some((stop, &watcher)));
+        drop(watcher);
         finish(sink, r, p)
     }
 
@@ -251,7 +243,7 @@ impl LogReader {
     }
 
     /// (read size, record cap) for a [`Current`].
-    fn line_opts(&self) -> (usize, usize) {
+    pub(super) fn line_opts(&self) -> (usize, usize) {
         (self.opts.read_size, self.opts.max_record_len)
     }
 
@@ -368,8 +360,9 @@ impl LogReader {
         &mut self,
         p: &mut (Pipeline, Pos),
         sink: &mut S,
-        stop: Option<&AtomicBool>,
+        follow: Option<(&AtomicBool, &Watcher)>,
     ) -> Result<(), ReadError> {
+        let stop = follow.map(|f| f.0);
         let (pipe, start) = p;
         if *start == NEVER && stop.is_none() {
             return Ok(());
@@ -430,7 +423,9 @@ impl LogReader {
                 cur = Some(c);
             }
         }
-        let Some(stop) = stop else { return Ok(()) };
+        let Some((stop, watcher)) = follow else {
+            return Ok(());
+        };
         // The last file of the set may be a backup when the live file is missing.
         if cur
             .as_ref()
@@ -441,125 +436,7 @@ impl LogReader {
         if let Some(c) = &cur {
             read_ids.retain(|i| i.id != c.id);
         }
-        self.follow_loop(pipe, cur, read_ids, sink, stop)
-    }
-
-    fn follow_loop<S: LogSink>(
-        &mut self,
-        pipe: &mut Pipeline,
-        mut cur: Option<Current>,
-        mut done: Vec<Seen>,
-        sink: &mut S,
-        stop: &AtomicBool,
-    ) -> Result<(), ReadError> {
-        let mut next_num = self.files.len();
-        let mut rotation_seen = false;
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            if let Some(c) = cur.as_mut() {
-                let before = c.chunker.read_off;
-                if drain(pipe, c, sink)? == Flow::LimitReached {
-                    return Ok(());
-                }
-                if c.chunker.read_off != before {
-                    rotation_seen = false;
-                    continue;
-                }
-                // Idle: truncated?
-                let len = c
-                    .file
-                    .metadata()
-                    .map_err(|e| ReadError::io(&c.path, e))?
-                    .len();
-                if len < c.chunker.read_off {
-                    pipe.stats.truncations += 1;
-                    c.chunker.reset(0);
-                    continue;
-                }
-            }
-            sink.flush().map_err(ReadError::Output)?;
-            // Rotated (renamed/removed and recreated)?
-            let live = fs::metadata(&self.path).ok().map(|m| {
-                use std::os::unix::fs::MetadataExt;
-                (m.dev(), m.ino())
-            });
-            let rotated = match (&cur, live) {
-                (Some(c), Some(id)) => id != c.id,
-                (Some(_), None) => true,
-                (None, Some(_)) => true,
-                (None, None) => false,
-            };
-            if rotated {
-                if cur.is_some() && !rotation_seen {
-                    // Give the writer one more poll to finish with the old file.
-                    rotation_seen = true;
-                    std::thread::sleep(self.opts.poll_interval);
-                    continue;
-                }
-                rotation_seen = false;
-                if let Some(mut c) = cur.take() {
-                    if drain(pipe, &mut c, sink)? == Flow::LimitReached {
-                        return Ok(());
-                    }
-                    end_fragment(pipe, &mut c, sink, false)?;
-                    done.push(Seen {
-                        id: c.id,
-                        head: c.head(),
-                    });
-                    pipe.stats.rotations += 1;
-                }
-                // Files written since: the backups newer than the old file, then the live one.
-                let snap = snapshot(&self.path)?;
-                for (f, e) in &snap.problems {
-                    pipe.warn(&f.path, e, sink);
-                }
-                let set = snap.files;
-                let heads: Vec<Vec<u8>> = set.iter().map(|(f, h, _)| head_of(h, f)).collect();
-                let is_done =
-                    |done: &[Seen], k: usize| done.iter().any(|d| d.same(set[k].2, &heads[k]));
-                done.retain(|d| (0..set.len()).any(|k| d.same(set[k].2, &heads[k])));
-                let after = (0..set.len())
-                    .rposition(|k| is_done(&done, k))
-                    .map_or(0, |i| i + 1);
-                let mut found = Vec::new();
-                for k in after..set.len() {
-                    if !is_done(&done, k) {
-                        found.push(k);
-                    }
-                }
-                let mut set: Vec<Option<Opened>> = set.into_iter().map(Some).collect();
-                for k in found {
-                    let Some((f, handle, id)) = set[k].take() else {
-                        continue;
-                    };
-                    let mut c = match Current::new(&f, handle, next_num, id, 0, self.line_opts()) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            pipe.warn(&f.path, &e, sink);
-                            continue;
-                        }
-                    };
-                    next_num += 1;
-                    pipe.stats.files_read += 1;
-                    if f.scheme.is_none() {
-                        cur = Some(c);
-                        break;
-                    }
-                    if drain(pipe, &mut c, sink)? == Flow::LimitReached {
-                        return Ok(());
-                    }
-                    end_fragment(pipe, &mut c, sink, false)?;
-                    done.push(Seen {
-                        id,
-                        head: heads[k].clone(),
-                    });
-                }
-                continue;
-            }
-            std::thread::sleep(self.opts.poll_interval);
-        }
+        self.follow_loop(pipe, cur, read_ids, watcher, sink, stop)
     }
 }
 

@@ -202,6 +202,18 @@ pub(crate) fn drain<S: LogSink>(
     c: &mut Current,
     sink: &mut S,
 ) -> Result<Flow, ReadError> {
+    drain_upto(pipe, c, sink, u64::MAX)
+}
+
+/// [`drain`], returning once about `budget` bytes were read even if there is more (a
+/// follower checks its stop flag between calls, also while a writer outpaces it).
+pub(crate) fn drain_upto<S: LogSink>(
+    pipe: &mut Pipeline,
+    c: &mut Current,
+    sink: &mut S,
+    budget: u64,
+) -> Result<Flow, ReadError> {
+    let start = c.chunker.read_off;
     loop {
         loop {
             match c.chunker.next_line() {
@@ -217,6 +229,9 @@ pub(crate) fn drain<S: LogSink>(
                 Item::Overlong(off) => pipe.skip(&c.path, off, SkipReason::Overlong),
                 Item::NeedData => break,
             }
+        }
+        if c.chunker.read_off.saturating_sub(start) >= budget {
+            return Ok(Flow::Continue);
         }
         match c.fill() {
             Ok(0) => return Ok(Flow::Continue),
