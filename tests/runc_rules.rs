@@ -581,7 +581,7 @@ fn robust_oversized_record_skipped_in_bounded_memory() {
     // An error record over the cap is skipped; the earlier one is the answer.
     let mut log = b"{\"level\":\"error\",\"msg\":\"small\"}\n".to_vec();
     log.extend_from_slice(b"{\"level\":\"error\",\"msg\":\"");
-    log.extend(std::iter::repeat(b'x').take(10_000));
+    log.extend(std::iter::repeat_n(b'x', 10_000));
     log.extend_from_slice(b"\"}\n{\"level\":\"info\"}");
     let opts = LastErrorOptions {
         max_record_len: 1000,
@@ -683,7 +683,7 @@ fn backward_cost_is_proportional_to_distance_from_end() {
 fn backward_one_huge_record_memory_is_capped() {
     // One 8 MiB record: the scan skips it holding at most cap + 1 MiB.
     let mut log = b"{\"level\":\"error\",\"msg\":\"".to_vec();
-    log.extend(std::iter::repeat(b'a').take(8 << 20));
+    log.extend(std::iter::repeat_n(b'a', 8 << 20));
     log.extend_from_slice(b"\"}\n");
     let mut r = Counting {
         inner: Cursor::new(&log[..]),
@@ -755,7 +755,7 @@ fn decode_all(
 fn decoder_policies_and_chunking() {
     let mut input = b"{\"level\":\"info\",\"msg\":\"a\"}\n\n  \nnot json\n".to_vec();
     input.extend_from_slice(b"{\"level\":\"info\",\"msg\":\"");
-    input.extend(std::iter::repeat(b'z').take(300));
+    input.extend(std::iter::repeat_n(b'z', 300));
     input.extend_from_slice(b"\"}\n{\"level\":\"error\",\"msg\":\"b\\u003c\"}\n{\"lev");
     let lenient = DecoderOptions {
         policy: ErrorPolicy::Lenient,
@@ -805,7 +805,7 @@ fn decoder_oversized_record_never_buffered() {
     // A 4 MiB record with a 1 KiB cap through a 4 KiB reader buffer: the decoder's carry must
     // never hold it. (Checked by the stats and by the final record decoding fine.)
     let mut input = b"{\"msg\":\"".to_vec();
-    input.extend(std::iter::repeat(b'q').take(4 << 20));
+    input.extend(std::iter::repeat_n(b'q', 4 << 20));
     input.extend_from_slice(b"\"}\n{\"level\":\"error\",\"msg\":\"after\"}\n");
     let opts = DecoderOptions {
         policy: ErrorPolicy::Lenient,
