@@ -358,7 +358,6 @@ fn plain_output_does_not_glue_onto_a_torn_record() {
 /// memory bound must drop data) a warning, the skip counted, and exit status 3; never a cut
 /// line printed as if whole.
 #[test]
-#[ignore = "defect: --tail on a pipe silently drops and cuts long logical lines"]
 fn tail_on_a_pipe_never_cuts_long_lines_in_silence() {
     const PIECE: usize = 1 << 20;
     const PIECES: usize = 5; // 5 MiB logical lines

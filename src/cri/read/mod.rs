@@ -63,8 +63,11 @@
 //! * Inputs that cannot seek (`-` for stdin, a FIFO, `/dev/stdin`) are read forwards
 //!   through the same [`LineBuffer`] as files; there is no rotated set and following stops at
 //!   their end. `--tail N` keeps a ring of the lines that may be among the last N (decided
-//!   by [`ForwardTail`]; at most `max(N, 1) × max_record_len` bytes, past which the oldest
-//!   are dropped, which can only cut the start of one enormous logical line). In
+//!   by [`ForwardTail`]), at most [`ReadOptions::tail_buffer`] bytes (64 MiB by default).
+//!   A logical line that does not fit (many `P` pieces) is left out whole, never printed
+//!   cut: counted in [`ReadStats::skipped`] ([`SkipReason::TailBuffer`]) and reported by
+//!   [`LogSink::warning`]. A file needs no such buffer: tail seeks back and reads whole
+//!   lines of any length, as kubelet does. In
 //!   [`TailMode::Lines`] unparsable lines of such an input are counted as skipped whether or
 //!   not they fall in the tail.
 //! * Follow watches the directory with inotify on Linux and polls the set every

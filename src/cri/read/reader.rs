@@ -37,6 +37,14 @@ pub struct ReadOptions {
     pub max_record_len: usize,
     /// Bytes per read.
     pub read_size: usize,
+    /// `tail` on an input that cannot seek (a pipe, `-`): the most bytes of records kept in
+    /// memory for the lines that may be among the last N (64 MiB by default; never less than
+    /// `max_record_len`). A file is tailed by reading it backwards, whole lines of any
+    /// length at no memory cost (as kubelet does); a pipe must be read to its end first.
+    /// A logical line that does not fit is left out whole (never printed cut), counted in
+    /// [`ReadStats::skipped`] with [`SkipReason::TailBuffer`](super::SkipReason::TailBuffer),
+    /// and reported by [`LogSink::warning`].
+    pub tail_buffer: usize,
 }
 
 impl Default for ReadOptions {
@@ -48,6 +56,7 @@ impl Default for ReadOptions {
             poll_interval: Duration::from_millis(100),
             max_record_len: 4 << 20,
             read_size: 256 << 10,
+            tail_buffer: 64 << 20,
         }
     }
 }
