@@ -76,6 +76,15 @@
 //!   max-file pruning deletes it) and closes each file once it is read and rotated away. A
 //!   file the writer creates and deletes before the watcher thread runs (within max-file
 //!   rotation intervals of its creation) is lost and reported as a warning.
+//! * Open files: a set of any size is read within the open-files limit. The newest files
+//!   (16, or an eighth of `RLIMIT_NOFILE` if less, never under 2) are opened when the set
+//!   is listed; older ones are opened when the read gets to them, one at a time, and each
+//!   file is closed once read. A file opened late is checked against its listing (inode and
+//!   modification time): a Docker backup renamed to the next number meanwhile is found
+//!   under its new name, and one that max-file pruning deleted before the read got to it is
+//!   reported ("rotated away and deleted before it could be read"). The follower's watcher
+//!   holds an fd for the 4 newest files of the set and for each file found and not yet read
+//!   (bounded, see below).
 //! * Linux/Unix only (`pread`, inode identity).
 //!
 //! # Errors and warnings
@@ -83,10 +92,16 @@
 //!   [`io::ErrorKind::NotFound`]; any other failure (permission denied, a symlink loop, …)
 //!   is [`ReadError::Io`] with the path and the OS error itself.
 //! * A backup that cannot be read (permission denied, a symlink, a FIFO, a directory, a
-//!   damaged `.gz`) does not stop the read: the other files are read, [`LogSink::warning`]
-//!   is called as it happens with a [`FileWarning`] (file and reason), and
-//!   [`ReadStats::files_skipped`] / [`ReadStats::warnings`] count it. A backup deleted
-//!   between listing and opening (max-file pruning) is not a warning.
+//!   damaged `.gz`, deleted before the read got to it) does not stop the read: the other
+//!   files are read, [`LogSink::warning`] is called as it happens with a [`FileWarning`]
+//!   (file and reason), and [`ReadStats::files_skipped`] / [`ReadStats::warnings`] count it.
+//!   One rule for every kind of problem: **only the files the read needs are opened, and
+//!   only those are reported**. A backup older than what `--tail` needs is never opened
+//!   and never reported, however damaged; the same backup is reported when a read needs
+//!   it (a read without `--tail` needs every file).
+//! * A directory that cannot be listed (mode 0711, or no fd left for the listing) while the
+//!   named file can be opened: the file is read alone and a warning names the directory
+//!   ("cannot list the directory, backups not read: …").
 //! * Records that are skipped (unparsable, longer than [`ReadOptions::max_record_len`],
 //!   half-written at the end of a rotated file) are counted in [`ReadStats::skipped`], the
 //!   first one with its file, offset and [`SkipReason`] in [`ReadStats::first_skipped`].

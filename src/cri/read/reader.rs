@@ -7,7 +7,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::emit::{Flow, LogSink, OutputOptions};
-use super::files::{base_log_in_dir, identity, rotated_set, snapshot, LogFile, Opened};
+use super::files::{
+    base_log_in_dir, identity, list_set, open_ahead, open_as_listed, snapshot, Listed, LogFile,
+};
 use super::follow::Seen;
 use super::pipeline::{Pipeline, ReadStats};
 use super::record::RecordParser;
@@ -81,8 +83,9 @@ pub struct LogReader {
     single: bool,
     /// `path` cannot seek (stdin, a FIFO, a device): read forwards only.
     stream: bool,
-    /// The set opened at the start of a read (handles survive renames).
-    pub(super) opened: Vec<Opened>,
+    /// The set listed at the start of a read, the newest files opened with the listing
+    /// (handles survive renames), older ones opened when read.
+    pub(super) opened: Vec<Listed>,
 }
 
 impl LogReader {
@@ -120,14 +123,15 @@ impl LogReader {
             Some(m) if m.is_dir() => base_log_in_dir(&path)?,
             _ => path,
         };
-        let files = match rotated_set(&path) {
+        // A directory that cannot be listed is reported when the set is read.
+        let files = match list_set(&path) {
             // Its directory is missing too: the log is.
             Err(ReadError::Io { source, .. })
                 if missing && source.kind() == io::ErrorKind::NotFound =>
             {
                 Vec::new()
             }
-            r => r?,
+            r => r?.0,
         };
         if files.is_empty() {
             return Err(ReadError::io(
@@ -230,14 +234,16 @@ impl LogReader {
             let f = self.files[0].clone();
             let h = File::open(&f.path).map_err(|e| ReadError::io(&f.path, e))?;
             let id = identity(&h).map_err(|e| ReadError::io(&f.path, e))?;
-            self.opened = vec![(f, h, id)];
+            self.opened = vec![Listed {
+                file: f,
+                id,
+                mtime: (0, 0),
+                handle: Some(h),
+            }];
         } else {
-            let snap = snapshot(&self.path)?;
-            for (f, e) in snap.problems {
-                if f.scheme.is_none() {
-                    return Err(ReadError::io(&f.path, e));
-                }
-                p.warn(&f.path, &e, sink);
+            let snap = snapshot(&self.path, open_ahead())?;
+            if let Some((dir, e)) = &snap.list_error {
+                p.warn(dir, e, sink);
             }
             self.opened = snap.files;
             if self.opened.is_empty() {
@@ -246,7 +252,7 @@ impl LogReader {
                     io::Error::new(io::ErrorKind::NotFound, "no such log file"),
                 ));
             }
-            self.files = self.opened.iter().map(|o| o.0.clone()).collect();
+            self.files = self.opened.iter().map(|o| o.file.clone()).collect();
         }
         Ok(())
     }
@@ -256,10 +262,33 @@ impl LogReader {
         (self.opts.read_size, self.opts.max_record_len)
     }
 
-    /// A second handle on file `num` of the set, to read it.
-    fn handle(&self, num: usize) -> Result<File, ReadError> {
-        let (f, h, _) = &self.opened[num];
-        h.try_clone().map_err(|e| ReadError::io(&f.path, e))
+    /// A handle on file `num` of the set, to read it: a second handle on one opened with the
+    /// listing, else the file opened now (found again if a rotation renamed it).
+    fn handle(&self, num: usize) -> io::Result<File> {
+        let l = &self.opened[num];
+        match &l.handle {
+            Some(h) => h.try_clone(),
+            None => open_as_listed(&self.path, l),
+        }
+    }
+
+    /// [`LogReader::handle`]; a backup that cannot be opened is reported to `sink` (`None`),
+    /// the live file failing is an error.
+    fn handle_or_warn<S: LogSink>(
+        &self,
+        num: usize,
+        pipe: &mut Pipeline,
+        sink: &mut S,
+    ) -> Result<Option<File>, ReadError> {
+        let f = &self.opened[num].file;
+        match self.handle(num) {
+            Ok(h) => Ok(Some(h)),
+            Err(e) if f.scheme.is_none() => Err(ReadError::io(&f.path, e)),
+            Err(e) => {
+                pipe.warn(&f.path, &e, sink);
+                Ok(None)
+            }
+        }
     }
 
     fn start<S: LogSink>(
@@ -276,7 +305,7 @@ impl LogReader {
             // A stream with no kept line starts at the end of the set (new records while
             // following are kept).
             let last = self.files.len() - 1;
-            let end = match self.opened[last].1.metadata() {
+            let end = match self.handle(last).and_then(|h| h.metadata()) {
                 Ok(m) if !self.files[last].gzip => m.len(),
                 _ => u64::MAX,
             };
@@ -313,8 +342,10 @@ impl LogReader {
                 t = self.tail_forward(num, t, &mut parser, pipe, sink)?;
                 continue;
             }
-            let file = &self.opened[num].1;
-            if let Err(e) = tail_backward(file, num, &mut t, &mut parser, &self.opts) {
+            let Some(file) = self.handle_or_warn(num, pipe, sink)? else {
+                continue;
+            };
+            if let Err(e) = tail_backward(&file, num, &mut t, &mut parser, &self.opts) {
                 if f.scheme.is_none() {
                     return Err(ReadError::io(&f.path, e));
                 }
@@ -333,8 +364,11 @@ impl LogReader {
         pipe: &mut Pipeline,
         sink: &mut S,
     ) -> Result<TailCounter, ReadError> {
-        let (f, _, id) = &self.opened[num];
-        let mut c = match Current::new(f, self.handle(num)?, num, *id, 0, self.line_opts()) {
+        let Some(handle) = self.handle_or_warn(num, pipe, sink)? else {
+            return Ok(t);
+        };
+        let Listed { file: f, id, .. } = &self.opened[num];
+        let mut c = match Current::new(f, handle, num, *id, 0, self.line_opts()) {
             Ok(c) => c,
             Err(e) => {
                 pipe.warn(&f.path, &e, sink);
@@ -386,8 +420,12 @@ impl LogReader {
         let mut read_ids: Vec<Seen> = Vec::new();
         for num in first..=last {
             let f = self.files[num].clone();
-            let file = self.handle(num)?;
-            let id = self.opened[num].2;
+            let Some(file) = self.handle_or_warn(num, pipe, sink)? else {
+                continue;
+            };
+            // Read now through `file`: the listing's handle is closed (bounded fds).
+            self.opened[num].handle = None;
+            let id = self.opened[num].id;
             let off = if *start != NEVER {
                 if num == start.0 {
                     start.1
