@@ -250,3 +250,26 @@ fn follow_many_backups_within_the_open_files_limit() {
     assert_eq!(stdout.split(|&b| b == b'\n').count(), 302, "{err}");
     assert!(stdout.ends_with(b"live\n"), "{err}");
 }
+
+/// A named device or socket can never be a log: refused at once with what it is (on main,
+/// `logs /dev/zero` read for ever and a socket gave "No such device or address"). A FIFO
+/// and `-` stay readable; `/dev/stdin` is judged by what it names.
+#[test]
+fn devices_and_sockets_are_refused() {
+    let d = open_dir();
+    let sock = d.path().join("s.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    for (path, what) in [
+        ("/dev/zero", "is a character device, not a log file"),
+        (s(&sock), "is a socket, not a log file"),
+        // Standard input is /dev/null here.
+        ("/dev/stdin", "is a character device, not a log file (use `-`"),
+    ] {
+        let o = logs(&[path]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{path}: {err}");
+        assert!(err.contains(&format!("{path}: {what}")), "{path}: {err}");
+    }
+    let o = logs(&["-"]);
+    assert_eq!((o.status.code(), o.stdout.len()), (Some(0), 0));
+}

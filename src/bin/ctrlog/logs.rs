@@ -58,7 +58,8 @@ pub struct Args {
     #[arg(long)]
     no_backups: bool,
     /// A log file (its backups are read first), a directory holding one rotated set, or `-`
-    /// (standard input; a pipe or FIFO is read forwards, --tail keeps a bounded ring).
+    /// (standard input; a pipe or FIFO is read forwards, --tail keeps the last lines in a
+    /// 64 MiB buffer). A device or socket is refused.
     path: PathBuf,
 }
 

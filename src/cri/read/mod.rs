@@ -60,8 +60,8 @@
 //!   line began long ago (many pieces, or a lone record far back) makes the backward scan go
 //!   that far. It also looks at the record before the first kept line (which may be the
 //!   start of the same line), so `--tail N` may open the next older file.
-//! * Inputs that cannot seek (`-` for stdin, a FIFO, `/dev/stdin`) are read forwards
-//!   through the same [`LineBuffer`] as files; there is no rotated set and following stops at
+//! * Inputs that cannot seek (`-` for stdin, a FIFO, `/dev/stdin` when it is a pipe) are
+//!   read forwards through the same [`LineBuffer`] as files; there is no rotated set and following stops at
 //!   their end. `--tail N` keeps a ring of the lines that may be among the last N (decided
 //!   by [`ForwardTail`]), at most [`ReadOptions::tail_buffer`] bytes (64 MiB by default).
 //!   A logical line that does not fit (many `P` pieces) is left out whole, never printed
@@ -115,7 +115,15 @@
 //! set is the one beside its target. Every file found by listing a directory (backups, the
 //! base log of a directory) is opened with `O_NOFOLLOW | O_NONBLOCK` and checked with
 //! `fstat`: a symlink or a non-regular file (FIFO, device, socket, directory) is skipped with
-//! a warning and never blocks. (A symlink to `/etc/shadow` planted among the backups is not
+//! a warning and never blocks.
+//!
+//! The path the user names is judged by what it names: a regular file or a directory is a
+//! log set; a FIFO or a pipe is read forwards (a FIFO's `open` waits for a writer, as `cat`
+//! does); a character or block device or a socket can never be a log and is refused
+//! ([`ReadError::BadPath`], "is a character device, not a log file"), so `/dev/zero` is not
+//! read for ever. `-` is standard input, read whatever it is (a terminal, `/dev/null`),
+//! as `cat -` does; `/dev/stdin` is a path like any other: read when standard input is a
+//! pipe or a file, refused with a hint to use `-` when it is a terminal or `/dev/null`. (A symlink to `/etc/shadow` planted among the backups is not
 //! printed when ctrlog runs as root.)
 //!
 //! # Deliberate differences from kubelet

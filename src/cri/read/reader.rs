@@ -91,7 +91,9 @@ pub struct LogReader {
 impl LogReader {
     /// Opens `path`: a log file (its rotated backups beside it are read first), a directory
     /// holding one rotated set, or an input that cannot seek (`-` for standard input, a FIFO,
-    /// `/dev/stdin`), which is read forwards only.
+    /// `/dev/stdin` when it is a pipe), which is read forwards only. A character or block
+    /// device or a socket is refused ([`ReadError::BadPath`], "is a character device, not a
+    /// log file"); `-` reads standard input whatever it is.
     pub fn open(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self, ReadError> {
         let named = path.as_ref();
         if named == Path::new(STDIN) {
@@ -102,6 +104,7 @@ impl LogReader {
         let (path, meta) = match fs::symlink_metadata(named) {
             Ok(m) if m.file_type().is_symlink() => {
                 let m = fs::metadata(named).map_err(|e| ReadError::io(named, e))?;
+                refuse_non_log(named, &m)?;
                 if !m.is_file() && !m.is_dir() {
                     // /dev/stdin, a link to a FIFO: no set, and /proc's links to pipes do
                     // not canonicalize.
@@ -115,8 +118,11 @@ impl LogReader {
             Err(e) if e.kind() == io::ErrorKind::NotFound => (named.to_path_buf(), None),
             Err(e) => return Err(ReadError::io(named, e)),
         };
-        if meta.as_ref().is_some_and(|m| !m.is_file() && !m.is_dir()) {
-            return Ok(Self::stream(&path, opts));
+        if let Some(m) = &meta {
+            refuse_non_log(&path, m)?;
+            if !m.is_file() && !m.is_dir() {
+                return Ok(Self::stream(&path, opts));
+            }
         }
         let missing = meta.is_none();
         let path = match meta {
@@ -172,6 +178,7 @@ impl LogReader {
             return Ok(Self::stream(&path, opts));
         }
         let meta = fs::metadata(&path).map_err(|e| ReadError::io(&path, e))?;
+        refuse_non_log(&path, &meta)?;
         if !meta.is_file() && !meta.is_dir() {
             return Ok(Self::stream(&path, opts));
         }
@@ -485,6 +492,31 @@ impl LogReader {
         }
         self.follow_loop(pipe, cur, read_ids, watcher, sink, stop)
     }
+}
+
+/// A named path that can never be a log: a character or block device (`/dev/zero` would be
+/// read for ever) or a socket. A FIFO or a pipe (`/dev/stdin` when standard input is one) is
+/// read forwards on purpose; `-` is standard input whatever it is (`cat` reads a terminal
+/// too), while `/dev/stdin` is judged by what it names, so a terminal or `/dev/null` there
+/// is refused with a hint.
+fn refuse_non_log(path: &Path, m: &fs::Metadata) -> Result<(), ReadError> {
+    use std::os::unix::fs::FileTypeExt;
+    let ft = m.file_type();
+    if !(ft.is_char_device() || ft.is_block_device() || ft.is_socket()) {
+        return Ok(());
+    }
+    let hint = if path.starts_with("/dev/stdin")
+        || path.starts_with("/dev/fd")
+        || path.starts_with("/proc/self/fd")
+    {
+        " (use `-` to read standard input whatever it is)"
+    } else {
+        ""
+    };
+    Err(ReadError::BadPath {
+        path: path.to_path_buf(),
+        reason: format!("is {}, not a log file{hint}", crate::regular::kind_name(ft)),
+    })
 }
 
 fn finish<S: LogSink>(

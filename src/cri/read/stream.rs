@@ -1,4 +1,4 @@
-//! Reading an input that cannot seek (`-` for stdin, a FIFO, a character device): forward
+//! Reading an input that cannot seek (`-` for stdin, a FIFO, a pipe): forward
 //! only, through the same [`LineBuffer`](super::scan::LineBuffer) as files. `--tail` keeps
 //! a ring of the last lines ([`ForwardTail`] decides which are still needed), bounded by
 //! [`ReadOptions::tail_buffer`] bytes.
