@@ -175,7 +175,11 @@ fn only_needed_backups_are_reported() {
     fs::write(&damaged, b"\x1f\x8b\x08\x00garbage, not deflate").unwrap();
     fs::set_permissions(&damaged, fs::Permissions::from_mode(0o644)).unwrap();
     // Two lines: the record before the last line is in the live file too.
-    fs::write(&p, cri("stdout", "F", "first") + &cri("stdout", "F", "live")).unwrap();
+    fs::write(
+        &p,
+        cri("stdout", "F", "first") + &cri("stdout", "F", "live"),
+    )
+    .unwrap();
     fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
     let o = logs_as(&["--tail", "1", s(&p)], true);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -263,7 +267,10 @@ fn devices_and_sockets_are_refused() {
         ("/dev/zero", "is a character device, not a log file"),
         (s(&sock), "is a socket, not a log file"),
         // Standard input is /dev/null here.
-        ("/dev/stdin", "is a character device, not a log file (use `-`"),
+        (
+            "/dev/stdin",
+            "is a character device, not a log file (use `-`",
+        ),
     ] {
         let o = logs(&[path]);
         let err = String::from_utf8_lossy(&o.stderr);

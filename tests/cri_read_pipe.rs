@@ -194,7 +194,7 @@ mod cli {
 #[test]
 fn fifo_tail_drops_lines_too_long_for_the_buffer_whole() {
     let long = |c: char| {
-        let piece: String = std::iter::repeat_n(c, 100).collect();
+        let piece = c.to_string().repeat(100);
         cri("stdout", "P", &piece).repeat(4) + &cri("stdout", "F", "")
     };
     let mut data = String::new();

@@ -1,10 +1,12 @@
 //! `ctrlog logs`: print a container log (CRI or Docker json-file) as `kubectl logs` does.
 //!
 //! Problems that do not stop the read are reported on stderr and change the exit status:
-//! each file of the set that cannot be read, or not to its end, as
-//! `ctrlog: warning: PATH: REASON` when it happens; skipped records (unparsable, overlong,
-//! half-written) as one line at the end, `ctrlog: N records skipped (first: PATH offset
-//! OFF: REASON)`.
+//! each file of the set that the read needs and that cannot be read, or not to its end, as
+//! `ctrlog: warning: PATH: REASON` when it happens (a backup older than what `--tail` needs
+//! is not opened and not reported); a directory that cannot be listed (its backups are not
+//! read); skipped records (unparsable, overlong, half-written, a line too long for the
+//! `--tail` buffer of a pipe) as one line at the end, `ctrlog: N records skipped (first: PATH
+//! offset OFF: REASON)`.
 //!
 //! Exit status: 0 everything was read; 3 the output was produced but some data was skipped
 //! (files or records, reported on stderr); 2 nothing could be read (bad usage, the named log

@@ -247,7 +247,7 @@ pub(crate) struct Snapshot {
     pub files: Vec<Listed>,
     /// The directory could not be listed (the backups are unknown): it and why. Only the
     /// live file is in `files` then.
-    pub list_error: Option<(PathBuf, io::Error)>,
+    pub list_error: Option<ListError>,
 }
 
 /// Opens a file found by listing a directory through the crate's one safe open: never through
@@ -257,15 +257,15 @@ pub(crate) fn open_listed(path: &Path) -> io::Result<File> {
     Ok(open_read(path, Symlinks::Refuse)?)
 }
 
+/// A directory that could not be listed, and why.
+pub(crate) type ListError = (PathBuf, io::Error);
+
 /// [`rotated_set`], or the live file alone when the directory cannot be listed (mode 0711,
 /// say) but the file is there: the backups are unknown, which the second value says.
-pub(crate) fn list_set(
-    path: &Path,
-) -> Result<(Vec<LogFile>, Option<(PathBuf, io::Error)>), ReadError> {
+pub(crate) fn list_set(path: &Path) -> Result<(Vec<LogFile>, Option<ListError>), ReadError> {
     match rotated_set(path) {
         Err(ReadError::Io { path: dir, source })
-            if source.kind() != io::ErrorKind::NotFound
-                && fs::symlink_metadata(path).is_ok() =>
+            if source.kind() != io::ErrorKind::NotFound && fs::symlink_metadata(path).is_ok() =>
         {
             let live = LogFile {
                 path: path.to_path_buf(),
@@ -327,12 +327,9 @@ pub(crate) fn snapshot(path: &Path, open_ahead: usize) -> Result<Snapshot, ReadE
         let again = list_set(path)?.0;
         stable = stable
             && again.len() == files.len()
-            && again
-                .iter()
-                .zip(&files)
-                .all(|(a, f)| {
-                    a.path == f.file.path && listed_id(&a.path).map(|s| s.0) == Some(f.id)
-                });
+            && again.iter().zip(&files).all(|(a, f)| {
+                a.path == f.file.path && listed_id(&a.path).map(|s| s.0) == Some(f.id)
+            });
         last = Snapshot { files, list_error };
         if stable {
             break;
@@ -394,7 +391,14 @@ mod tests {
         let snap = snapshot(&live, 0).unwrap();
         assert!(snap.files.iter().all(|l| l.handle.is_none()));
         let names: Vec<_> = snap.files.iter().map(|l| l.file.path.clone()).collect();
-        assert_eq!(names, [d.path().join("c.log.2"), d.path().join("c.log.1"), live.clone()]);
+        assert_eq!(
+            names,
+            [
+                d.path().join("c.log.2"),
+                d.path().join("c.log.1"),
+                live.clone()
+            ]
+        );
         // A rotation: .2 pruned, .1 -> .2, live -> .1, a new live file.
         std::fs::remove_file(d.path().join("c.log.2")).unwrap();
         std::fs::rename(d.path().join("c.log.1"), d.path().join("c.log.2")).unwrap();
@@ -403,7 +407,10 @@ mod tests {
         let read =
             |l: &Listed| open_as_listed(&live, l).map(|f| std::io::read_to_string(f).unwrap());
         let e = read(&snap.files[0]).unwrap_err();
-        assert!(e.to_string().contains("deleted before it could be read"), "{e}");
+        assert!(
+            e.to_string().contains("deleted before it could be read"),
+            "{e}"
+        );
         assert_eq!(read(&snap.files[1]).unwrap(), "one\n");
         assert_eq!(read(&snap.files[2]).unwrap(), "live\n");
     }

@@ -91,8 +91,11 @@ impl Ring {
         if self.open > cap {
             let freed = self.open;
             let mut start = off;
-            while let Some((o, _, _)) = self.recs.pop_back_if(|r| !r.2 || r.0 == off) {
-                start = o;
+            // Its records: this one, and the ones before that do not end a unit.
+            while self.recs.back().is_some_and(|r| !r.2 || r.0 == off) {
+                if let Some((o, _, _)) = self.recs.pop_back() {
+                    start = o;
+                }
             }
             self.note_dropped(start);
             self.dropping = !ends;
@@ -165,7 +168,7 @@ fn tail<S: LogSink>(
                         Err(_) => None,
                     };
                     ft.push((0, off), rec);
-                    let ends = mode == TailMode::Records || rec.is_none_or(|r| r.1 == Tag::Full);
+                    let ends = mode == TailMode::Records || rec.map_or(true, |r| r.1 == Tag::Full);
                     let ring = &mut rings[rec.map_or(2, |r| idx(r.0))];
                     ring_bytes = ring_bytes.wrapping_add_signed(ring.push(off, line, ends, cap));
                     for (i, ring) in rings.iter_mut().enumerate() {

@@ -263,7 +263,8 @@ impl Scanner {
         let mut problems: Vec<(PathBuf, io::Error)> = snap.list_error.into_iter().collect();
         // A known inode number at a newer rank than before is a new file reusing it.
         for (k, l) in snap.files.iter().enumerate() {
-            self.known.retain(|kn| kn.id != l.id || n - 1 - k >= kn.rank);
+            self.known
+                .retain(|kn| kn.id != l.id || n - 1 - k >= kn.rank);
         }
         let mut new_plain = 0;
         let mut again = false;
