@@ -29,7 +29,7 @@ pub enum SkipReason {
     HalfWritten,
     /// A logical line among the last N of an input that cannot seek (a pipe) that did not
     /// fit in [`ReadOptions::tail_buffer`](super::ReadOptions::tail_buffer): not printed.
-    #[error("logical line longer than the --tail buffer of an input that cannot seek")]
+    #[error("logical line that did not fit in the --tail buffer of an input that cannot seek")]
     TailBuffer,
 }
 

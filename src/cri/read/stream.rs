@@ -226,7 +226,7 @@ fn tail<S: LogSink>(
         sink.warning(&FileWarning {
             path: c.path.clone(),
             reason: format!(
-                "{lost} of the last {n} lines not printed: longer than the --tail buffer \
+                "{lost} of the last {n} lines not printed: they did not fit in the --tail buffer \
                  ({} MiB) of an input that cannot seek",
                 cap >> 20
             ),
