@@ -186,3 +186,55 @@ mod cli {
         assert_eq!(o.stdout, b"199997\n199998\n199999\n");
     }
 }
+
+/// `--tail` on a pipe keeps the last lines in a buffer of `tail_buffer` bytes: a logical line
+/// (many `P` pieces) that does not fit is left out whole and counted, never printed cut
+/// (adversarial pass over issue 9: 20 MiB lines through `--tail 30` printed 6 lines, the first
+/// cut, in silence).
+#[test]
+fn fifo_tail_drops_lines_too_long_for_the_buffer_whole() {
+    let long = |c: char| {
+        let piece = c.to_string().repeat(100);
+        cri("stdout", "P", &piece).repeat(4) + &cri("stdout", "F", "")
+    };
+    let mut data = String::new();
+    for i in 0..10u8 {
+        if i % 3 == 0 {
+            data.push_str(&long(char::from(b'a' + i)));
+        } else {
+            data.push_str(&cri("stdout", "F", &format!("s{i}")));
+        }
+        data.push_str(&cri("stderr", "F", &format!("e{i}")));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    let opts = |buf| ReadOptions {
+        tail: Some(8),
+        max_record_len: 256,
+        tail_buffer: buf,
+        ..ReadOptions::default()
+    };
+    // Room for everything: the last 8 lines, the long ones whole.
+    let (out, skipped) = read_fifo(&fifo, data.clone(), opts(1 << 20));
+    let text = String::from_utf8(out).unwrap();
+    let (g, j) = ("g".repeat(400), "j".repeat(400));
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [&*g, "e6", "s7", "e7", "s8", "e8", &*j, "e9"]
+    );
+    assert_eq!(skipped, 0);
+    // 1000 bytes: one long line (4 × 131 bytes) fits, not two: the oldest goes, whole.
+    let (out, skipped) = read_fifo(&fifo, data.clone(), opts(1000));
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["e6", "s7", "e7", "s8", "e8", &*j, "e9"]
+    );
+    assert_eq!(skipped, 1, "{text}");
+    // 400 bytes: no long line fits; what is left out is counted, nothing is printed cut.
+    let (out, skipped) = read_fifo(&fifo, data, opts(400));
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.lines().all(|l| l.len() == 2), "{text}");
+    assert_eq!(skipped + text.lines().count() as u64, 8, "{text}");
+}

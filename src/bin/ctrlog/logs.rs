@@ -1,10 +1,12 @@
 //! `ctrlog logs`: print a container log (CRI or Docker json-file) as `kubectl logs` does.
 //!
 //! Problems that do not stop the read are reported on stderr and change the exit status:
-//! each file of the set that cannot be read, or not to its end, as
-//! `ctrlog: warning: PATH: REASON` when it happens; skipped records (unparsable, overlong,
-//! half-written) as one line at the end, `ctrlog: N records skipped (first: PATH offset
-//! OFF: REASON)`.
+//! each file of the set that the read needs and that cannot be read, or not to its end, as
+//! `ctrlog: warning: PATH: REASON` when it happens (a backup older than what `--tail` needs
+//! is not opened and not reported); a directory that cannot be listed (its backups are not
+//! read); skipped records (unparsable, overlong, half-written, a line too long for the
+//! `--tail` buffer of a pipe) as one line at the end, `ctrlog: N records skipped (first: PATH
+//! offset OFF: REASON)`.
 //!
 //! Exit status: 0 everything was read; 3 the output was produced but some data was skipped
 //! (files or records, reported on stderr); 2 nothing could be read (bad usage, the named log
@@ -58,7 +60,8 @@ pub struct Args {
     #[arg(long)]
     no_backups: bool,
     /// A log file (its backups are read first), a directory holding one rotated set, or `-`
-    /// (standard input; a pipe or FIFO is read forwards, --tail keeps a bounded ring).
+    /// (standard input; a pipe or FIFO is read forwards, --tail keeps the last lines in a
+    /// 64 MiB buffer). A device or socket is refused.
     path: PathBuf,
 }
 

@@ -203,17 +203,51 @@ pub fn base_log_in_dir(dir: &Path) -> Result<PathBuf, ReadError> {
     })
 }
 
-/// A file of a set, its open handle and its identity.
-pub(crate) type Opened = (LogFile, File, (u64, u64));
+/// Files of a set opened when it is listed, newest first, at most; older ones are opened
+/// when they are read (one at a time), so that a set of any size fits in the open-files
+/// limit.
+const OPEN_AHEAD: usize = 16;
 
-/// A listing of a set with every file opened.
+/// [`OPEN_AHEAD`], or an eighth of the open-files limit (`RLIMIT_NOFILE`) when that is less.
+/// Never less than 2: the live file and the newest backup (which a writer may still append
+/// to just after a rotation, changing its modification time) are always opened with the
+/// listing.
+pub(crate) fn open_ahead() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return OPEN_AHEAD;
+    }
+    usize::try_from(lim.rlim_cur / 8)
+        .unwrap_or(usize::MAX)
+        .clamp(2, OPEN_AHEAD)
+}
+
+/// A file of a set as listed: its identity (`lstat`, no fd needed) and, for the newest
+/// [`OPEN_AHEAD`], its handle opened with the listing (so that a rotation during the read
+/// cannot change what those names hold).
+#[derive(Debug)]
+pub(crate) struct Listed {
+    pub file: LogFile,
+    pub id: (u64, u64),
+    /// Its modification time when listed: a file opened later must still have it. A backup
+    /// no longer changes; a new file that reuses the inode number of a backup deleted
+    /// meanwhile (max-file pruning) has another.
+    pub mtime: (i64, i64),
+    pub handle: Option<File>,
+}
+
+/// A listing of a set.
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
-    /// The files opened, oldest first.
-    pub files: Vec<Opened>,
-    /// The files that could not be opened (a symlink, a FIFO, permission denied, …), with
-    /// why. A file that vanished between listing and opening (rotated away) is not here.
-    pub problems: Vec<(LogFile, io::Error)>,
+    /// The files, oldest first.
+    pub files: Vec<Listed>,
+    /// The directory could not be listed (the backups are unknown): it and why. Only the
+    /// live file is in `files` then.
+    pub list_error: Option<ListError>,
 }
 
 /// Opens a file found by listing a directory through the crate's one safe open: never through
@@ -223,47 +257,161 @@ pub(crate) fn open_listed(path: &Path) -> io::Result<File> {
     Ok(open_read(path, Symlinks::Refuse)?)
 }
 
-fn open_set(set: Vec<LogFile>) -> Snapshot {
-    let mut snap = Snapshot::default();
-    for f in set {
-        match open_listed(&f.path).and_then(|h| Ok((identity(&h)?, h))) {
-            Ok((id, h)) => snap.files.push((f, h, id)),
-            // Rotated away or pruned since the listing: not an error.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => snap.problems.push((f, e)),
+/// A directory that could not be listed, and why.
+pub(crate) type ListError = (PathBuf, io::Error);
+
+/// [`rotated_set`], or the live file alone when the directory cannot be listed (mode 0711,
+/// say) but the file is there: the backups are unknown, which the second value says.
+pub(crate) fn list_set(path: &Path) -> Result<(Vec<LogFile>, Option<ListError>), ReadError> {
+    match rotated_set(path) {
+        Err(ReadError::Io { path: dir, source })
+            if source.kind() != io::ErrorKind::NotFound && fs::symlink_metadata(path).is_ok() =>
+        {
+            let live = LogFile {
+                path: path.to_path_buf(),
+                scheme: None,
+                gzip: false,
+            };
+            let why = io::Error::new(
+                source.kind(),
+                format!("cannot list the directory, backups not read: {source}"),
+            );
+            Ok((vec![live], Some((dir, why))))
         }
+        r => r.map(|set| (set, None)),
     }
-    snap
 }
 
-/// The set with every file opened, taken when two listings agree (a writer may rotate
-/// while the set is listed).
-pub(crate) fn snapshot(path: &Path) -> Result<Snapshot, ReadError> {
+/// (device, inode) and modification time of a listed name itself (a symlink is not
+/// followed); `None` if it is gone.
+fn listed_id(path: &Path) -> Option<((u64, u64), (i64, i64))> {
+    fs::symlink_metadata(path).ok().map(|m| stamp(&m))
+}
+
+fn stamp(m: &fs::Metadata) -> ((u64, u64), (i64, i64)) {
+    ((m.dev(), m.ino()), (m.mtime(), m.mtime_nsec()))
+}
+
+/// The set listed with every file's identity, taken when two listings agree (a writer may
+/// rotate while the set is listed); the newest `open_ahead` files are opened with it. A file
+/// that vanished between listing and `lstat` is left out; one that cannot be opened is
+/// reported when it is read (if it is needed at all).
+pub(crate) fn snapshot(path: &Path, open_ahead: usize) -> Result<Snapshot, ReadError> {
     let mut last = Snapshot::default();
     for _ in 0..50 {
-        let snap = open_set(rotated_set(path)?);
-        let again = rotated_set(path)?;
-        let stable = again.len() == snap.files.len() + snap.problems.len()
-            && again.iter().all(|a| {
-                snap.problems.iter().any(|(f, _)| f.path == a.path)
-                    || snap.files.iter().any(|(f, _, id)| {
-                        a.path == f.path
-                            && fs::symlink_metadata(&a.path)
-                                .map(|m| (m.dev(), m.ino()))
-                                .is_ok_and(|x| x == *id)
-                    })
+        let (set, list_error) = list_set(path)?;
+        let n = set.len();
+        let mut files: Vec<Listed> = Vec::with_capacity(n);
+        let mut stable = true;
+        for (k, f) in set.into_iter().enumerate() {
+            let Some((id, mtime)) = listed_id(&f.path) else {
+                stable = false;
+                continue;
+            };
+            let mut handle = None;
+            if k + open_ahead >= n {
+                match open_listed(&f.path).and_then(|h| Ok((identity(&h)?, h))) {
+                    Ok((got, h)) if got == id => handle = Some(h),
+                    Ok(_) => stable = false,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => stable = false,
+                    Err(_) => {}
+                }
+            }
+            files.push(Listed {
+                file: f,
+                id,
+                mtime,
+                handle,
             });
-        if stable {
-            return Ok(snap);
         }
-        last = snap;
+        let again = list_set(path)?.0;
+        stable = stable
+            && again.len() == files.len()
+            && again.iter().zip(&files).all(|(a, f)| {
+                a.path == f.file.path && listed_id(&a.path).map(|s| s.0) == Some(f.id)
+            });
+        last = Snapshot { files, list_error };
+        if stable {
+            break;
+        }
         std::thread::yield_now();
     }
     Ok(last)
+}
+
+/// Opens `want` (as listed: identity and modification time) to read it. When its name now
+/// holds another file (a Docker backup renamed to the next number since the listing), the
+/// set is listed again and the file is opened under its new name. A file no longer in the
+/// set was rotated away and deleted before it could be read: an error that says so.
+pub(crate) fn open_as_listed(live: &Path, want: &Listed) -> io::Result<File> {
+    let wanted = (want.id, want.mtime);
+    let try_open = |p: &Path| -> io::Result<Option<File>> {
+        match open_listed(p) {
+            Ok(h) if stamp(&h.metadata()?) == wanted => Ok(Some(h)),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    if let Some(h) = try_open(&want.file.path)? {
+        return Ok(h);
+    }
+    if let Ok(set) = rotated_set(live) {
+        for f in set.iter().filter(|f| listed_id(&f.path) == Some(wanted)) {
+            if let Some(h) = try_open(&f.path)? {
+                return Ok(h);
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        "rotated away and deleted before it could be read",
+    ))
 }
 
 /// (device, inode) of an open file.
 pub(crate) fn identity(f: &File) -> io::Result<(u64, u64)> {
     let m = f.metadata()?;
     Ok((m.dev(), m.ino()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file opened after its listing is found again after a Docker-style rename (`name.1`
+    /// to `name.2`); one deleted meanwhile is an error that says so, never another file.
+    #[test]
+    fn open_as_listed_follows_renames_and_reports_deletion() {
+        let d = tempfile::tempdir().unwrap();
+        let live = d.path().join("c.log");
+        std::fs::write(&live, "live\n").unwrap();
+        std::fs::write(d.path().join("c.log.1"), "one\n").unwrap();
+        std::fs::write(d.path().join("c.log.2"), "two\n").unwrap();
+        let snap = snapshot(&live, 0).unwrap();
+        assert!(snap.files.iter().all(|l| l.handle.is_none()));
+        let names: Vec<_> = snap.files.iter().map(|l| l.file.path.clone()).collect();
+        assert_eq!(
+            names,
+            [
+                d.path().join("c.log.2"),
+                d.path().join("c.log.1"),
+                live.clone()
+            ]
+        );
+        // A rotation: .2 pruned, .1 -> .2, live -> .1, a new live file.
+        std::fs::remove_file(d.path().join("c.log.2")).unwrap();
+        std::fs::rename(d.path().join("c.log.1"), d.path().join("c.log.2")).unwrap();
+        std::fs::rename(&live, d.path().join("c.log.1")).unwrap();
+        std::fs::write(&live, "new\n").unwrap();
+        let read =
+            |l: &Listed| open_as_listed(&live, l).map(|f| std::io::read_to_string(f).unwrap());
+        let e = read(&snap.files[0]).unwrap_err();
+        assert!(
+            e.to_string().contains("deleted before it could be read"),
+            "{e}"
+        );
+        assert_eq!(read(&snap.files[1]).unwrap(), "one\n");
+        assert_eq!(read(&snap.files[2]).unwrap(), "live\n");
+    }
 }

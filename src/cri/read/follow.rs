@@ -9,9 +9,11 @@
 //!   `IN_MOVED_TO`, `IN_MOVED_FROM`, `IN_DELETE`, and `IN_MODIFY`/`IN_CLOSE_WRITE` as wake-ups
 //!   for new data). On any change to a name of the set it lists the set again and **opens
 //!   every file it does not know yet**, at once. An open file can be read to its end later,
-//!   even after it was renamed or deleted. Files are identified by device and inode; the
-//!   watcher keeps an fd of every file still in the set, so an inode number cannot be reused
-//!   by a new file while the watcher takes it for a known one. A new file listed before a
+//!   even after it was renamed or deleted. Files are identified by device and inode, listed
+//!   with `lstat` (a known file is not opened again); the watcher keeps an fd of the newest
+//!   known files, so an inode number cannot be reused by a new file while the watcher takes
+//!   it for a known one, and a known inode number listed nearer the newest end of the set
+//!   than before is a new file (rotation only moves files away from it). A new file listed before a
 //!   known one (a `.gz` copy of a backup, a copytruncate copy) is older than what was read
 //!   and is not reported. Without inotify (not Linux, `inotify_init` or `inotify_add_watch`
 //!   failing, the directory removed) and whenever the kernel's event queue overflowed
@@ -58,8 +60,10 @@
 //!   after it was read to its end; a writer still appending to the deleted inode after that
 //!   (ctrlog's own writer notices a deleted file within a bound, issue 9 item 10) is not
 //!   followed there.
-//! * The watcher thread holds one fd per file of the set, and one per found file not yet
-//!   read (bounded as above).
+//! * The watcher thread holds an fd for the 4 newest files of the set (so that their inode
+//!   numbers cannot be reused while it takes them for known files; older known files are
+//!   told apart by their rank in the set, which only grows), and one per found file not yet
+//!   read (bounded as above). A set of any size is followed within the open-files limit.
 //!
 //! # Reference behaviour
 //! * **kubelet** (`kubectl logs -f`; `pkg/kubelet/kuberuntime/logs/logs.go`, `ReadLogs` and

@@ -60,11 +60,14 @@
 //!   line began long ago (many pieces, or a lone record far back) makes the backward scan go
 //!   that far. It also looks at the record before the first kept line (which may be the
 //!   start of the same line), so `--tail N` may open the next older file.
-//! * Inputs that cannot seek (`-` for stdin, a FIFO, `/dev/stdin`) are read forwards
-//!   through the same [`LineBuffer`] as files; there is no rotated set and following stops at
+//! * Inputs that cannot seek (`-` for stdin, a FIFO, `/dev/stdin` when it is a pipe) are
+//!   read forwards through the same [`LineBuffer`] as files; there is no rotated set and following stops at
 //!   their end. `--tail N` keeps a ring of the lines that may be among the last N (decided
-//!   by [`ForwardTail`]; at most `max(N, 1) × max_record_len` bytes, past which the oldest
-//!   are dropped, which can only cut the start of one enormous logical line). In
+//!   by [`ForwardTail`]), at most [`ReadOptions::tail_buffer`] bytes (64 MiB by default).
+//!   A logical line that does not fit (many `P` pieces) is left out whole, never printed
+//!   cut: counted in [`ReadStats::skipped`] ([`SkipReason::TailBuffer`]) and reported by
+//!   [`LogSink::warning`]. A file needs no such buffer: tail seeks back and reads whole
+//!   lines of any length, as kubelet does. In
 //!   [`TailMode::Lines`] unparsable lines of such an input are counted as skipped whether or
 //!   not they fall in the tail.
 //! * Follow watches the directory with inotify on Linux and polls the set every
@@ -73,6 +76,15 @@
 //!   max-file pruning deletes it) and closes each file once it is read and rotated away. A
 //!   file the writer creates and deletes before the watcher thread runs (within max-file
 //!   rotation intervals of its creation) is lost and reported as a warning.
+//! * Open files: a set of any size is read within the open-files limit. The newest files
+//!   (16, or an eighth of `RLIMIT_NOFILE` if less, never under 2) are opened when the set
+//!   is listed; older ones are opened when the read gets to them, one at a time, and each
+//!   file is closed once read. A file opened late is checked against its listing (inode and
+//!   modification time): a Docker backup renamed to the next number meanwhile is found
+//!   under its new name, and one that max-file pruning deleted before the read got to it is
+//!   reported ("rotated away and deleted before it could be read"). The follower's watcher
+//!   holds an fd for the 4 newest files of the set and for each file found and not yet read
+//!   (bounded, see below).
 //! * Linux/Unix only (`pread`, inode identity).
 //!
 //! # Errors and warnings
@@ -80,10 +92,16 @@
 //!   [`io::ErrorKind::NotFound`]; any other failure (permission denied, a symlink loop, …)
 //!   is [`ReadError::Io`] with the path and the OS error itself.
 //! * A backup that cannot be read (permission denied, a symlink, a FIFO, a directory, a
-//!   damaged `.gz`) does not stop the read: the other files are read, [`LogSink::warning`]
-//!   is called as it happens with a [`FileWarning`] (file and reason), and
-//!   [`ReadStats::files_skipped`] / [`ReadStats::warnings`] count it. A backup deleted
-//!   between listing and opening (max-file pruning) is not a warning.
+//!   damaged `.gz`, deleted before the read got to it) does not stop the read: the other
+//!   files are read, [`LogSink::warning`] is called as it happens with a [`FileWarning`]
+//!   (file and reason), and [`ReadStats::files_skipped`] / [`ReadStats::warnings`] count it.
+//!   One rule for every kind of problem: **only the files the read needs are opened, and
+//!   only those are reported**. A backup older than what `--tail` needs is never opened
+//!   and never reported, however damaged; the same backup is reported when a read needs
+//!   it (a read without `--tail` needs every file).
+//! * A directory that cannot be listed (mode 0711, or no fd left for the listing) while the
+//!   named file can be opened: the file is read alone and a warning names the directory
+//!   ("cannot list the directory, backups not read: …").
 //! * Records that are skipped (unparsable, longer than [`ReadOptions::max_record_len`],
 //!   half-written at the end of a rotated file) are counted in [`ReadStats::skipped`], the
 //!   first one with its file, offset and [`SkipReason`] in [`ReadStats::first_skipped`].
@@ -97,7 +115,15 @@
 //! set is the one beside its target. Every file found by listing a directory (backups, the
 //! base log of a directory) is opened with `O_NOFOLLOW | O_NONBLOCK` and checked with
 //! `fstat`: a symlink or a non-regular file (FIFO, device, socket, directory) is skipped with
-//! a warning and never blocks. (A symlink to `/etc/shadow` planted among the backups is not
+//! a warning and never blocks.
+//!
+//! The path the user names is judged by what it names: a regular file or a directory is a
+//! log set; a FIFO or a pipe is read forwards (a FIFO's `open` waits for a writer, as `cat`
+//! does); a character or block device or a socket can never be a log and is refused
+//! ([`ReadError::BadPath`], "is a character device, not a log file"), so `/dev/zero` is not
+//! read for ever. `-` is standard input, read whatever it is (a terminal, `/dev/null`),
+//! as `cat -` does; `/dev/stdin` is a path like any other: read when standard input is a
+//! pipe or a file, refused with a hint to use `-` when it is a terminal or `/dev/null`. (A symlink to `/etc/shadow` planted among the backups is not
 //! printed when ctrlog runs as root.)
 //!
 //! # Deliberate differences from kubelet

@@ -27,6 +27,10 @@ pub enum SkipReason {
     /// Unterminated at the end of a file that was rotated away, or cut by a damaged `.gz`.
     #[error("half-written record at the end of the file")]
     HalfWritten,
+    /// A logical line among the last N of an input that cannot seek (a pipe) that did not
+    /// fit in [`ReadOptions::tail_buffer`](super::ReadOptions::tail_buffer): not printed.
+    #[error("logical line that did not fit in the --tail buffer of an input that cannot seek")]
+    TailBuffer,
 }
 
 /// What a read did.

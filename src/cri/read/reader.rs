@@ -7,7 +7,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::emit::{Flow, LogSink, OutputOptions};
-use super::files::{base_log_in_dir, identity, rotated_set, snapshot, LogFile, Opened};
+use super::files::{
+    base_log_in_dir, identity, list_set, open_ahead, open_as_listed, snapshot, Listed, LogFile,
+};
 use super::follow::Seen;
 use super::pipeline::{Pipeline, ReadStats};
 use super::record::RecordParser;
@@ -37,6 +39,14 @@ pub struct ReadOptions {
     pub max_record_len: usize,
     /// Bytes per read.
     pub read_size: usize,
+    /// `tail` on an input that cannot seek (a pipe, `-`): the most bytes of records kept in
+    /// memory for the lines that may be among the last N (64 MiB by default; never less than
+    /// `max_record_len`). A file is tailed by reading it backwards, whole lines of any
+    /// length at no memory cost (as kubelet does); a pipe must be read to its end first.
+    /// A logical line that does not fit is left out whole (never printed cut), counted in
+    /// [`ReadStats::skipped`] with [`SkipReason::TailBuffer`](super::SkipReason::TailBuffer),
+    /// and reported by [`LogSink::warning`].
+    pub tail_buffer: usize,
 }
 
 impl Default for ReadOptions {
@@ -48,6 +58,7 @@ impl Default for ReadOptions {
             poll_interval: Duration::from_millis(100),
             max_record_len: 4 << 20,
             read_size: 256 << 10,
+            tail_buffer: 64 << 20,
         }
     }
 }
@@ -72,14 +83,17 @@ pub struct LogReader {
     single: bool,
     /// `path` cannot seek (stdin, a FIFO, a device): read forwards only.
     stream: bool,
-    /// The set opened at the start of a read (handles survive renames).
-    pub(super) opened: Vec<Opened>,
+    /// The set listed at the start of a read, the newest files opened with the listing
+    /// (handles survive renames), older ones opened when read.
+    pub(super) opened: Vec<Listed>,
 }
 
 impl LogReader {
     /// Opens `path`: a log file (its rotated backups beside it are read first), a directory
     /// holding one rotated set, or an input that cannot seek (`-` for standard input, a FIFO,
-    /// `/dev/stdin`), which is read forwards only.
+    /// `/dev/stdin` when it is a pipe), which is read forwards only. A character or block
+    /// device or a socket is refused ([`ReadError::BadPath`], "is a character device, not a
+    /// log file"); `-` reads standard input whatever it is.
     pub fn open(path: impl AsRef<Path>, opts: ReadOptions) -> Result<Self, ReadError> {
         let named = path.as_ref();
         if named == Path::new(STDIN) {
@@ -90,6 +104,7 @@ impl LogReader {
         let (path, meta) = match fs::symlink_metadata(named) {
             Ok(m) if m.file_type().is_symlink() => {
                 let m = fs::metadata(named).map_err(|e| ReadError::io(named, e))?;
+                refuse_non_log(named, &m)?;
                 if !m.is_file() && !m.is_dir() {
                     // /dev/stdin, a link to a FIFO: no set, and /proc's links to pipes do
                     // not canonicalize.
@@ -103,22 +118,26 @@ impl LogReader {
             Err(e) if e.kind() == io::ErrorKind::NotFound => (named.to_path_buf(), None),
             Err(e) => return Err(ReadError::io(named, e)),
         };
-        if meta.as_ref().is_some_and(|m| !m.is_file() && !m.is_dir()) {
-            return Ok(Self::stream(&path, opts));
+        if let Some(m) = &meta {
+            refuse_non_log(&path, m)?;
+            if !m.is_file() && !m.is_dir() {
+                return Ok(Self::stream(&path, opts));
+            }
         }
         let missing = meta.is_none();
         let path = match meta {
             Some(m) if m.is_dir() => base_log_in_dir(&path)?,
             _ => path,
         };
-        let files = match rotated_set(&path) {
+        // A directory that cannot be listed is reported when the set is read.
+        let files = match list_set(&path) {
             // Its directory is missing too: the log is.
             Err(ReadError::Io { source, .. })
                 if missing && source.kind() == io::ErrorKind::NotFound =>
             {
                 Vec::new()
             }
-            r => r?,
+            r => r?.0,
         };
         if files.is_empty() {
             return Err(ReadError::io(
@@ -159,6 +178,7 @@ impl LogReader {
             return Ok(Self::stream(&path, opts));
         }
         let meta = fs::metadata(&path).map_err(|e| ReadError::io(&path, e))?;
+        refuse_non_log(&path, &meta)?;
         if !meta.is_file() && !meta.is_dir() {
             return Ok(Self::stream(&path, opts));
         }
@@ -221,14 +241,16 @@ impl LogReader {
             let f = self.files[0].clone();
             let h = File::open(&f.path).map_err(|e| ReadError::io(&f.path, e))?;
             let id = identity(&h).map_err(|e| ReadError::io(&f.path, e))?;
-            self.opened = vec![(f, h, id)];
+            self.opened = vec![Listed {
+                file: f,
+                id,
+                mtime: (0, 0),
+                handle: Some(h),
+            }];
         } else {
-            let snap = snapshot(&self.path)?;
-            for (f, e) in snap.problems {
-                if f.scheme.is_none() {
-                    return Err(ReadError::io(&f.path, e));
-                }
-                p.warn(&f.path, &e, sink);
+            let snap = snapshot(&self.path, open_ahead())?;
+            if let Some((dir, e)) = &snap.list_error {
+                p.warn(dir, e, sink);
             }
             self.opened = snap.files;
             if self.opened.is_empty() {
@@ -237,7 +259,7 @@ impl LogReader {
                     io::Error::new(io::ErrorKind::NotFound, "no such log file"),
                 ));
             }
-            self.files = self.opened.iter().map(|o| o.0.clone()).collect();
+            self.files = self.opened.iter().map(|o| o.file.clone()).collect();
         }
         Ok(())
     }
@@ -247,10 +269,33 @@ impl LogReader {
         (self.opts.read_size, self.opts.max_record_len)
     }
 
-    /// A second handle on file `num` of the set, to read it.
-    fn handle(&self, num: usize) -> Result<File, ReadError> {
-        let (f, h, _) = &self.opened[num];
-        h.try_clone().map_err(|e| ReadError::io(&f.path, e))
+    /// A handle on file `num` of the set, to read it: a second handle on one opened with the
+    /// listing, else the file opened now (found again if a rotation renamed it).
+    fn handle(&self, num: usize) -> io::Result<File> {
+        let l = &self.opened[num];
+        match &l.handle {
+            Some(h) => h.try_clone(),
+            None => open_as_listed(&self.path, l),
+        }
+    }
+
+    /// [`LogReader::handle`]; a backup that cannot be opened is reported to `sink` (`None`),
+    /// the live file failing is an error.
+    fn handle_or_warn<S: LogSink>(
+        &self,
+        num: usize,
+        pipe: &mut Pipeline,
+        sink: &mut S,
+    ) -> Result<Option<File>, ReadError> {
+        let f = &self.opened[num].file;
+        match self.handle(num) {
+            Ok(h) => Ok(Some(h)),
+            Err(e) if f.scheme.is_none() => Err(ReadError::io(&f.path, e)),
+            Err(e) => {
+                pipe.warn(&f.path, &e, sink);
+                Ok(None)
+            }
+        }
     }
 
     fn start<S: LogSink>(
@@ -267,7 +312,7 @@ impl LogReader {
             // A stream with no kept line starts at the end of the set (new records while
             // following are kept).
             let last = self.files.len() - 1;
-            let end = match self.opened[last].1.metadata() {
+            let end = match self.handle(last).and_then(|h| h.metadata()) {
                 Ok(m) if !self.files[last].gzip => m.len(),
                 _ => u64::MAX,
             };
@@ -304,8 +349,10 @@ impl LogReader {
                 t = self.tail_forward(num, t, &mut parser, pipe, sink)?;
                 continue;
             }
-            let file = &self.opened[num].1;
-            if let Err(e) = tail_backward(file, num, &mut t, &mut parser, &self.opts) {
+            let Some(file) = self.handle_or_warn(num, pipe, sink)? else {
+                continue;
+            };
+            if let Err(e) = tail_backward(&file, num, &mut t, &mut parser, &self.opts) {
                 if f.scheme.is_none() {
                     return Err(ReadError::io(&f.path, e));
                 }
@@ -324,8 +371,11 @@ impl LogReader {
         pipe: &mut Pipeline,
         sink: &mut S,
     ) -> Result<TailCounter, ReadError> {
-        let (f, _, id) = &self.opened[num];
-        let mut c = match Current::new(f, self.handle(num)?, num, *id, 0, self.line_opts()) {
+        let Some(handle) = self.handle_or_warn(num, pipe, sink)? else {
+            return Ok(t);
+        };
+        let Listed { file: f, id, .. } = &self.opened[num];
+        let mut c = match Current::new(f, handle, num, *id, 0, self.line_opts()) {
             Ok(c) => c,
             Err(e) => {
                 pipe.warn(&f.path, &e, sink);
@@ -377,8 +427,12 @@ impl LogReader {
         let mut read_ids: Vec<Seen> = Vec::new();
         for num in first..=last {
             let f = self.files[num].clone();
-            let file = self.handle(num)?;
-            let id = self.opened[num].2;
+            let Some(file) = self.handle_or_warn(num, pipe, sink)? else {
+                continue;
+            };
+            // Read now through `file`: the listing's handle is closed (bounded fds).
+            self.opened[num].handle = None;
+            let id = self.opened[num].id;
             let off = if *start != NEVER {
                 if num == start.0 {
                     start.1
@@ -438,6 +492,31 @@ impl LogReader {
         }
         self.follow_loop(pipe, cur, read_ids, watcher, sink, stop)
     }
+}
+
+/// A named path that can never be a log: a character or block device (`/dev/zero` would be
+/// read for ever) or a socket. A FIFO or a pipe (`/dev/stdin` when standard input is one) is
+/// read forwards on purpose; `-` is standard input whatever it is (`cat` reads a terminal
+/// too), while `/dev/stdin` is judged by what it names, so a terminal or `/dev/null` there
+/// is refused with a hint.
+fn refuse_non_log(path: &Path, m: &fs::Metadata) -> Result<(), ReadError> {
+    use std::os::unix::fs::FileTypeExt;
+    let ft = m.file_type();
+    if !(ft.is_char_device() || ft.is_block_device() || ft.is_socket()) {
+        return Ok(());
+    }
+    let hint = if path.starts_with("/dev/stdin")
+        || path.starts_with("/dev/fd")
+        || path.starts_with("/proc/self/fd")
+    {
+        " (use `-` to read standard input whatever it is)"
+    } else {
+        ""
+    };
+    Err(ReadError::BadPath {
+        path: path.to_path_buf(),
+        reason: format!("is {}, not a log file{hint}", crate::regular::kind_name(ft)),
+    })
 }
 
 fn finish<S: LogSink>(

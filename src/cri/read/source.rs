@@ -123,7 +123,7 @@ impl Current {
         })
     }
 
-    /// An input read forwards with `read(2)` (a pipe, a FIFO, a device).
+    /// An input read forwards with `read(2)` (a pipe, a FIFO, standard input).
     pub fn stream(file: File, path: &std::path::Path, opts: (usize, usize)) -> Self {
         Current {
             file,

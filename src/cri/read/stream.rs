@@ -1,6 +1,13 @@
-//! Reading an input that cannot seek (`-` for stdin, a FIFO, a character device): forward
+//! Reading an input that cannot seek (`-` for stdin, a FIFO, a pipe): forward
 //! only, through the same [`LineBuffer`](super::scan::LineBuffer) as files. `--tail` keeps
-//! a bounded ring of the last lines ([`ForwardTail`] decides which are still needed).
+//! a ring of the last lines ([`ForwardTail`] decides which are still needed), bounded by
+//! [`ReadOptions::tail_buffer`] bytes.
+//!
+//! kubelet never reads a pipe; on a file its `--tail` seeks back and reads whole lines of
+//! any length, as ctrlog does for files. A pipe must be read to its end before the last N
+//! lines are known, so they are held in memory: a logical line that does not fit in the
+//! buffer (many `P` pieces) is left out whole with a warning and counted as skipped (exit
+//! status 3 in `ctrlog logs`), never printed cut.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -15,8 +22,8 @@ use super::record::RecordParser;
 use super::scan::Item;
 use super::source::{drain, end_fragment, Current};
 use super::tail::{ForwardTail, TailCounter, TailMode};
-use super::ReadError;
-use crate::cri::Stream;
+use super::{FileWarning, ReadError};
+use crate::cri::{Stream, Tag};
 
 /// The name that means standard input.
 pub(crate) const STDIN: &str = "-";
@@ -55,10 +62,83 @@ pub(crate) fn read_stream<S: LogSink>(
     Ok(p.stats)
 }
 
-/// `--tail n` over a stream: the lines that may be among the last `n` are kept in a ring
-/// (at most about `2 n + 4` lines, and never more than `max(n, 1) × max_record_len` bytes:
-/// past that, the oldest are dropped, which can only cut the start of one enormous logical
-/// line), then printed at the end of the input.
+/// The records of one stream (stdout, stderr, lines that are not records) that may be among
+/// the last N lines of a stream input, in input order.
+#[derive(Default)]
+struct Ring {
+    /// (offset, record, whether it ends its unit: a logical line's `F` record in
+    /// [`TailMode::Lines`], every record in [`TailMode::Records`]).
+    recs: VecDeque<(u64, Box<[u8]>, bool)>,
+    /// Bytes of the unit being received (its records at the back of `recs`).
+    open: usize,
+    /// The unit being received was dropped (it did not fit): its later records are too.
+    dropping: bool,
+    /// Start offsets, in order, of the units dropped for want of room that may still be in
+    /// the tail.
+    dropped: VecDeque<u64>,
+}
+
+impl Ring {
+    /// Keeps a record (unless its unit was dropped); returns the bytes now held more (or
+    /// fewer: a unit larger than `cap` can never be printed and is dropped at once).
+    fn push(&mut self, off: u64, rec: &[u8], ends: bool, cap: usize) -> isize {
+        if self.dropping {
+            self.dropping = !ends;
+            return 0;
+        }
+        self.recs.push_back((off, rec.into(), ends));
+        self.open += rec.len();
+        if self.open > cap {
+            let freed = self.open;
+            let mut start = off;
+            // Its records: this one, and the ones before that do not end a unit.
+            while self.recs.back().is_some_and(|r| !r.2 || r.0 == off) {
+                if let Some((o, _, _)) = self.recs.pop_back() {
+                    start = o;
+                }
+            }
+            self.note_dropped(start);
+            self.dropping = !ends;
+            self.open = 0;
+            return rec.len() as isize - freed as isize;
+        }
+        if ends {
+            self.open = 0;
+        }
+        rec.len() as isize
+    }
+
+    /// Drops the oldest unit whole; returns its bytes.
+    fn drop_oldest(&mut self) -> usize {
+        let Some(&(start, _, _)) = self.recs.front() else {
+            return 0;
+        };
+        self.note_dropped(start);
+        let mut freed = 0;
+        while let Some((_, rec, ends)) = self.recs.pop_front() {
+            freed += rec.len();
+            if ends {
+                return freed;
+            }
+        }
+        // The unit is still arriving: its next records go too.
+        self.dropping = true;
+        self.open = 0;
+        freed
+    }
+
+    fn note_dropped(&mut self, start: u64) {
+        let at = self.dropped.partition_point(|&d| d < start);
+        self.dropped.insert(at, start);
+    }
+}
+
+/// `--tail n` over a stream: the records of the lines that may be among the last `n` are
+/// kept in a ring ([`ForwardTail`] decides which: about `2 n + 4` lines), then printed at the
+/// end of the input. The ring holds at most [`ReadOptions::tail_buffer`] bytes: a logical
+/// line longer than that is dropped whole as soon as it is (it can never be printed); past
+/// it, the oldest line is dropped whole. Nothing is printed cut; each dropped line that turns
+/// out to be among the last `n` is counted as skipped and reported by one warning.
 fn tail<S: LogSink>(
     p: &mut Pipeline,
     c: &mut Current,
@@ -67,13 +147,11 @@ fn tail<S: LogSink>(
     sink: &mut S,
 ) -> Result<(), ReadError> {
     let mode = opts.tail_mode;
-    let cap = usize::try_from(n.max(1))
-        .unwrap_or(usize::MAX)
-        .saturating_mul(opts.max_record_len);
+    let cap = opts.tail_buffer.max(opts.max_record_len);
     let mut ft = ForwardTail::new(TailCounter::new(n, mode));
     // Per stream (stdout, stderr, lines that are not records): a tail may start at a
     // different place for each.
-    let mut rings: [VecDeque<(u64, Box<[u8]>)>; 3] = Default::default();
+    let mut rings: [Ring; 3] = Default::default();
     let mut ring_bytes = 0usize;
     let mut parser = RecordParser::new();
     loop {
@@ -90,28 +168,30 @@ fn tail<S: LogSink>(
                         Err(_) => None,
                     };
                     ft.push((0, off), rec);
-                    rings[rec.map_or(2, |r| idx(r.0))].push_back((off, line.into()));
-                    ring_bytes += line.len();
+                    let ends = mode == TailMode::Records || rec.map_or(true, |r| r.1 == Tag::Full);
+                    let ring = &mut rings[rec.map_or(2, |r| idx(r.0))];
+                    ring_bytes = ring_bytes.wrapping_add_signed(ring.push(off, line, ends, cap));
                     for (i, ring) in rings.iter_mut().enumerate() {
                         let stream = [Some(Stream::Stdout), Some(Stream::Stderr), None][i];
                         let oldest = ft.oldest_kept(stream).map_or(u64::MAX, |k| k.1);
-                        while ring.front().is_some_and(|r| r.0 < oldest) {
-                            if let Some(r) = ring.pop_front() {
+                        while ring.recs.front().is_some_and(|r| r.0 < oldest) {
+                            if let Some(r) = ring.recs.pop_front() {
                                 ring_bytes -= r.1.len();
                             }
                         }
+                        while ring.dropped.front().is_some_and(|&d| d < oldest) {
+                            ring.dropped.pop_front();
+                        }
                     }
                     while ring_bytes > cap {
-                        // Past the byte cap: the oldest line of any stream goes.
+                        // Past the byte cap: the oldest line of any stream goes, whole.
                         let Some(i) = (0..3)
-                            .filter(|&i| !rings[i].is_empty())
-                            .min_by_key(|&i| rings[i].front().map(|r| r.0))
+                            .filter(|&i| !rings[i].recs.is_empty())
+                            .min_by_key(|&i| rings[i].recs.front().map(|r| r.0))
                         else {
                             break;
                         };
-                        if let Some(r) = rings[i].pop_front() {
-                            ring_bytes -= r.1.len();
-                        }
+                        ring_bytes -= rings[i].drop_oldest();
                     }
                 }
                 Item::Overlong(off) => {
@@ -133,8 +213,30 @@ fn tail<S: LogSink>(
         p.max_records = Some(n);
     }
     let first = starts[0].min(starts[1]);
+    // Dropped lines that are in the tail: counted, and said once.
+    let mut lost = 0u64;
+    for (i, ring) in rings.iter().enumerate() {
+        let from = if i < 2 { starts[i] } else { first };
+        for &off in ring.dropped.iter().filter(|&&off| (0, off) >= from) {
+            p.skip(&c.path, off, SkipReason::TailBuffer);
+            lost += 1;
+        }
+    }
+    if lost > 0 {
+        sink.warning(&FileWarning {
+            path: c.path.clone(),
+            reason: format!(
+                "{lost} of the last {n} lines not printed: they did not fit in the --tail buffer \
+                 ({} MiB) of an input that cannot seek",
+                cap >> 20
+            ),
+        });
+    }
     // The three rings merged back into input order.
-    let mut all: Vec<(u64, Box<[u8]>)> = rings.into_iter().flatten().collect();
+    let mut all: Vec<(u64, Box<[u8]>)> = rings
+        .into_iter()
+        .flat_map(|r| r.recs.into_iter().map(|(off, rec, _)| (off, rec)))
+        .collect();
     all.sort_unstable_by_key(|r| r.0);
     for (off, line) in all {
         if (0, off) < first {

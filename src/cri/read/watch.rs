@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::files::{snapshot, LogFile, Opened};
+use super::files::{identity, open_listed, snapshot, Listed, LogFile};
 use super::ReadError;
 
 /// Files found and not yet read, at most: each holds an fd and, once max-file pruning deletes
@@ -88,23 +88,33 @@ impl Watcher {
     /// files are known, only files newer than them are reported. The directory watch is in
     /// place when this returns, so nothing created afterwards is missed. Fails only when no
     /// thread can be started.
-    pub fn start(path: &Path, opened: &[Opened], poll: Duration) -> Result<Watcher, ReadError> {
+    pub fn start(path: &Path, opened: &[Listed], poll: Duration) -> Result<Watcher, ReadError> {
         Watcher::start_with(path, opened, poll, true)
     }
 
     /// [`Watcher::start`], polling only when `inotify` is false (the fallback, for tests).
     fn start_with(
         path: &Path,
-        opened: &[Opened],
+        opened: &[Listed],
         poll: Duration,
         inotify: bool,
     ) -> Result<Watcher, ReadError> {
+        let n = opened.len();
         let known = opened
             .iter()
-            .map(|(_, h, id)| Known {
-                id: *id,
-                _fd: h.try_clone().ok(),
-                missed: 0,
+            .enumerate()
+            .map(|(k, l)| {
+                let rank = n - 1 - k;
+                Known {
+                    id: l.id,
+                    fd: l
+                        .handle
+                        .as_ref()
+                        .filter(|_| rank < KEEP_FDS)
+                        .and_then(|h| h.try_clone().ok()),
+                    missed: 0,
+                    rank,
+                }
             })
             .collect();
         let mut scanner = Scanner {
@@ -197,36 +207,68 @@ impl Drop for Watcher {
 /// Identity bookkeeping of the watcher thread.
 struct Scanner {
     path: PathBuf,
-    /// Every file of the set seen so far and still in it, each with an fd of its own: while
-    /// it is held, its inode number cannot be reused by a new file, so a new file is never
-    /// mistaken for a known one. Dropped once two listings in a row miss the file (the
-    /// second listing after its deletion, so a deleted file is not held for long; a listing
-    /// that never settled while files were renamed may miss a file that is still there, and
-    /// taking it for new would read it twice).
+    /// Every file of the set seen so far and still in it. A new file must never be mistaken
+    /// for a known one whose inode number it reuses (max-file pruning deletes the oldest
+    /// file as the writer creates a new one). Two guards: the newest [`KEEP_FDS`] known
+    /// files have an fd of their own, so their inode numbers cannot be reused while they
+    /// are held; and a file's rank from the newest end of the set only grows (rotation
+    /// renames files towards older names), so a known inode number listed at a newer rank
+    /// than before is a new file. Entries are dropped once two listings in a row miss the
+    /// file (the second listing after its deletion, so a deleted file is not held for long;
+    /// a listing that never settled while files were renamed may miss a file that is still
+    /// there, and taking it for new would read it twice). Only [`KEEP_FDS`] fds are held
+    /// for known files, whatever the size of the set.
     known: Vec<Known>,
 }
 
+/// Known files (the newest) that the watcher holds an fd of.
+const KEEP_FDS: usize = 4;
+
 struct Known {
     id: (u64, u64),
-    _fd: Option<File>,
+    fd: Option<File>,
     /// Listings in a row that did not show it.
     missed: u8,
+    /// Its place from the newest end of the set when last listed (0: the newest file).
+    rank: usize,
 }
 
 impl Scanner {
-    /// Lists and opens the set; reports the files newer than every known one. Returns how
-    /// many files it had not seen before, not counting `.gz` copies.
+    /// Lists the set and opens the files it does not know; reports the files newer than
+    /// every known one. Returns how many files it had not seen before, not counting `.gz`
+    /// copies.
     fn scan(&mut self, shared: &Shared) -> u64 {
-        let snap = match snapshot(&self.path) {
+        let mut new_plain = 0;
+        // A name that holds another file when opened than when listed: list again.
+        for _ in 0..10 {
+            let (n, again) = self.scan_once(shared);
+            new_plain += n;
+            if !again {
+                break;
+            }
+        }
+        new_plain
+    }
+
+    fn scan_once(&mut self, shared: &Shared) -> (u64, bool) {
+        let snap = match snapshot(&self.path, 0) {
             Ok(s) => s,
             Err(e) => {
                 shared.lock().error = Some(e);
                 shared.cond.notify_all();
-                return 0;
+                return (0, false);
             }
         };
+        let n = snap.files.len();
+        let mut problems: Vec<(PathBuf, io::Error)> = snap.list_error.into_iter().collect();
+        // A known inode number at a newer rank than before is a new file reusing it.
+        for (k, l) in snap.files.iter().enumerate() {
+            self.known
+                .retain(|kn| kn.id != l.id || n - 1 - k >= kn.rank);
+        }
         let mut new_plain = 0;
-        let ids: Vec<(u64, u64)> = snap.files.iter().map(|o| o.2).collect();
+        let mut again = false;
+        let ids: Vec<(u64, u64)> = snap.files.iter().map(|l| l.id).collect();
         let is_known = |known: &[Known], id| known.iter().any(|k| k.id == id);
         // A new file listed before a known one is older than a file already read: a copy
         // (Docker's or kubelet's `.gz` of a backup, a copytruncate copy) or a file missed
@@ -234,24 +276,44 @@ impl Scanner {
         let newest_known = ids.iter().rposition(|&id| is_known(&self.known, id));
         let now = Instant::now();
         let mut found = Vec::new();
-        for (k, (file, handle, id)) in snap.files.into_iter().enumerate() {
-            if is_known(&self.known, id) {
+        for (k, l) in snap.files.into_iter().enumerate() {
+            let rank = n - 1 - k;
+            if let Some(kn) = self.known.iter_mut().find(|kn| kn.id == l.id) {
+                kn.rank = rank;
+                if rank >= KEEP_FDS {
+                    kn.fd = None;
+                }
                 continue;
             }
+            let handle = match open_listed(&l.file.path).and_then(|h| Ok((identity(&h)?, h))) {
+                Ok((id, h)) if id == l.id => h,
+                // Renamed or replaced since the listing.
+                Ok(_) => {
+                    again = true;
+                    continue;
+                }
+                // Deleted since: a file missed, which `watch_loop` counts.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    problems.push((l.file.path, e));
+                    continue;
+                }
+            };
             self.known.push(Known {
-                id,
-                _fd: handle.try_clone().ok(),
+                id: l.id,
+                fd: (rank < KEEP_FDS).then(|| handle.try_clone().ok()).flatten(),
                 missed: 0,
+                rank,
             });
-            new_plain += u64::from(!file.gzip);
-            if newest_known.is_some_and(|n| k < n) {
+            new_plain += u64::from(!l.file.gzip);
+            if newest_known.is_some_and(|nk| k < nk) {
                 continue;
             }
             found.push(Found {
-                at_live: file.scheme.is_none(),
-                file,
+                at_live: l.file.scheme.is_none(),
+                file: l.file,
                 handle,
-                id,
+                id: l.id,
                 when: now,
                 size: None,
             });
@@ -287,12 +349,11 @@ impl Scanner {
             g.problems
                 .push((self.path.clone(), io::Error::other(reason)));
         }
-        g.problems
-            .extend(snap.problems.into_iter().map(|(f, e)| (f.path, e)));
+        g.problems.extend(problems);
         if g.changed || !g.problems.is_empty() {
             shared.cond.notify_all();
         }
-        new_plain
+        (new_plain, again)
     }
 }
 
@@ -565,15 +626,16 @@ mod tests {
                 first.metadata().unwrap().dev(),
                 first.metadata().unwrap().ino(),
             );
-            let opened = vec![(
-                LogFile {
+            let opened = vec![Listed {
+                file: LogFile {
                     path: path.clone(),
                     scheme: None,
                     gzip: false,
                 },
-                first,
-                first_id,
-            )];
+                handle: Some(first),
+                id: first_id,
+                mtime: (0, 0),
+            }];
             let poll = Duration::from_millis(2);
             let watcher = Watcher::start_with(&path, &opened, poll, inotify).unwrap();
             let mut created = Vec::new();
