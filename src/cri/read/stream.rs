@@ -168,7 +168,7 @@ fn tail<S: LogSink>(
                         Err(_) => None,
                     };
                     ft.push((0, off), rec);
-                    let ends = mode == TailMode::Records || rec.map_or(true, |r| r.1 == Tag::Full);
+                    let ends = mode == TailMode::Records || rec.is_none_or(|r| r.1 == Tag::Full);
                     let ring = &mut rings[rec.map_or(2, |r| idx(r.0))];
                     ring_bytes = ring_bytes.wrapping_add_signed(ring.push(off, line, ends, cap));
                     for (i, ring) in rings.iter_mut().enumerate() {
