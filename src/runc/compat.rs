@@ -9,6 +9,7 @@
 use std::io::Read;
 
 use super::RuncError as Error;
+use crate::go_utf8;
 use crate::time::{parse_rfc3339, ParseConfig};
 
 /// Go's `maxNestingDepth`.
@@ -183,36 +184,10 @@ impl TimeCheck {
     }
 }
 
-/// Go's `utf8` decoding as `encoding/json` applies it to string bytes: every byte of an
-/// invalid sequence becomes one U+FFFD.
-pub(crate) fn go_lossy_utf8(mut b: &[u8]) -> String {
-    let mut out = String::with_capacity(b.len());
-    loop {
-        match std::str::from_utf8(b) {
-            Ok(s) => {
-                out.push_str(s);
-                return out;
-            }
-            Err(e) => {
-                let (good, rest) = b.split_at(e.valid_up_to());
-                out.push_str(std::str::from_utf8(good).unwrap_or(""));
-                let bad = e.error_len().unwrap_or(rest.len()).max(1).min(rest.len());
-                for _ in 0..bad {
-                    out.push('\u{FFFD}');
-                }
-                b = rest.get(bad..).unwrap_or(&[]);
-                if b.is_empty() {
-                    return out;
-                }
-            }
-        }
-    }
-}
-
 /// Go's case-insensitive field match for the three fields (simple folding: `ſ` is `s`, the
 /// Kelvin sign is `k`).
 fn match_key(key: &[u8]) -> Field {
-    let s = go_lossy_utf8(key);
+    let s = go_utf8::lossy(key);
     let mut folded = [0u8; 8];
     let mut n = 0;
     for c in s.chars() {
@@ -601,7 +576,7 @@ impl CompatScanner {
                     self.answer.clear();
                     match std::str::from_utf8(&self.msg) {
                         Ok(m) => self.answer.push_str(m.trim()),
-                        Err(_) => self.answer.push_str(go_lossy_utf8(&self.msg).trim()),
+                        Err(_) => self.answer.push_str(go_utf8::lossy(&self.msg).trim()),
                     }
                 }
             }
