@@ -40,7 +40,7 @@ enum State {
     Num(Num),
 }
 
-/// The streaming core of [`last_error_compat`].
+/// The streaming core of [`last_error_compat`](super::last_error_compat).
 ///
 /// ```
 /// use ctrlog::runc::CompatScanner;
