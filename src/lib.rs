@@ -47,6 +47,7 @@
 //! The `ctrlog` command-line tool is behind the `cli` feature.
 
 pub mod cri;
+mod go_utf8;
 pub mod regular;
 pub mod rotate;
 pub mod runc;

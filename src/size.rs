@@ -178,12 +178,22 @@ fn parse_go_float(s: &str) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-#[doc(hidden)]
-pub fn fuzz_size_parse(data: &[u8]) {
-    if let Ok(s) = std::str::from_utf8(data) {
-        if let (Ok(d), Ok(r)) = (from_human_size(s), ram_in_bytes(s)) {
-            // Binary multipliers are never smaller than decimal ones.
-            assert!(r >= d, "{s:?}: ram {r} < human {d}");
+/// Fuzz target body: compiled only with the internal `__fuzz` feature (for `fuzz/` and the
+/// corpus replay test), so it is not in a user's build or in the semver surface.
+#[cfg(feature = "__fuzz")]
+mod fuzz {
+    use super::{from_human_size, ram_in_bytes};
+
+    pub fn fuzz_size_parse(data: &[u8]) {
+        if let Ok(s) = std::str::from_utf8(data) {
+            if let (Ok(d), Ok(r)) = (from_human_size(s), ram_in_bytes(s)) {
+                // Binary multipliers are never smaller than decimal ones.
+                assert!(r >= d, "{s:?}: ram {r} < human {d}");
+            }
         }
     }
 }
+
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub use fuzz::fuzz_size_parse;

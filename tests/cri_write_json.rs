@@ -120,6 +120,8 @@ fn each_escaping_rule() {
     assert_eq!(escaped(b""), "");
 }
 
+// The fuzz body is test support compiled with the `__fuzz` feature (CI: --all-features).
+#[cfg(feature = "__fuzz")]
 #[test]
 fn escaping_matches_the_fuzz_oracle_on_samples() {
     for s in [

@@ -4,10 +4,11 @@
 #[path = "cri_write_util.rs"]
 mod util;
 
-use ctrlog::cri::write::{
-    fuzz_json_encode, fuzz_split, split_oracle, CrPolicy, DockerJsonFormat, LineSplitter,
-    LogWriter, MaxLen,
-};
+use ctrlog::cri::write::{CrPolicy, DockerJsonFormat, LineSplitter, LogWriter, MaxLen};
+// The fuzz bodies and the whole-input oracle are test support compiled with the `__fuzz`
+// feature (CI: --all-features).
+#[cfg(feature = "__fuzz")]
+use ctrlog::cri::write::{fuzz_json_encode, fuzz_split, split_oracle};
 use ctrlog::cri::Stream;
 use ctrlog::time::{FixedClock, Timestamp};
 use proptest::prelude::*;
@@ -74,12 +75,14 @@ proptest! {
         prop_assert_eq!(join_lines(&pieces(&recs)), want);
     }
 
+    #[cfg(feature = "__fuzz")]
     #[test]
     fn chunked_splitter_equals_oracle(data in prop::collection::vec(any::<u8>(), 0..300)) {
         // fuzz_split checks one-shot, byte-by-byte and random chunks against the oracle.
         fuzz_split(&data);
     }
 
+    #[cfg(feature = "__fuzz")]
     #[test]
     fn chunked_splitter_equals_oracle_on_line_rich_input(
         input in log_bytes(),
@@ -101,11 +104,13 @@ proptest! {
         prop_assert_eq!(got, split_oracle(&input, m, cr));
     }
 
+    #[cfg(feature = "__fuzz")]
     #[test]
     fn docker_escaper_round_trips(data in prop::collection::vec(any::<u8>(), 0..200)) {
         fuzz_json_encode(&data);
     }
 
+    #[cfg(feature = "__fuzz")]
     #[test]
     fn docker_escaper_round_trips_mostly_ascii(
         data in prop::collection::vec(prop_oneof![12 => 0x20u8..0x7f, 1 => any::<u8>()], 0..300)

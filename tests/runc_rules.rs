@@ -974,3 +974,29 @@ fn approximate_summary_is_deterministic() {
         assert_eq!(ctrlog::runc::summarize(&log[..], opts).unwrap(), first);
     }
 }
+
+/// The crate's two JSON escapers share one convention: they append a string's contents,
+/// without quotes. On text both encode alike (no tab, no invalid UTF-8) they give the same bytes.
+#[test]
+fn json_escapers_share_one_convention() {
+    for s in [
+        "",
+        "plain",
+        "quote \" back \\ nl \n cr \r",
+        "<a&b>\u{1}\u{7f}\u{2028}\u{2029}é",
+    ] {
+        let mut logrus = Vec::new();
+        ctrlog::runc::escape_logrus_json(s, &mut logrus);
+        let mut docker = Vec::new();
+        ctrlog::cri::write::escape_docker_json(s.as_bytes(), &mut docker);
+        assert_eq!(logrus, docker, "{s:?}");
+        assert!(!logrus.starts_with(b"\"") || s.starts_with('"'), "{s:?}");
+    }
+    // Where the references differ, each keeps its own rule.
+    let mut logrus = Vec::new();
+    ctrlog::runc::escape_logrus_json("\t", &mut logrus);
+    assert_eq!(logrus, br"\t");
+    let mut docker = Vec::new();
+    ctrlog::cri::write::escape_docker_json(b"\t", &mut docker);
+    assert_eq!(docker, br"\u0009");
+}

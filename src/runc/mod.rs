@@ -119,7 +119,7 @@ pub use last_error::{
     LastErrorOptions,
 };
 pub use summary::{summarize, MessageCount, Summary, SummaryOptions};
-pub use writer::{encode_entry, escape_json_str, EntryWriter, FieldValue};
+pub use writer::{encode_entry, escape_logrus_json, EntryWriter, FieldValue};
 
 /// Errors of the `runc` module (named like `cri::read::ReadError` and `rotate::RotateError`).
 #[derive(Debug, thiserror::Error)]

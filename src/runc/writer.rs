@@ -4,12 +4,25 @@ use std::io::{self, Write};
 
 use crate::time::{format_rfc3339nano, Offset, Timestamp};
 
-/// Appends Go `encoding/json` string escaping of `s` (with HTML escaping, as logrus's
-/// encoder does): `"` `\\` `\n` `\r` `\t` short forms, other control bytes as `\u00XX`,
-/// `<` `>` `&` as `\u003c` `\u003e` `\u0026`, U+2028/U+2029 escaped.
-pub fn escape_json_str(s: &str, out: &mut Vec<u8>) {
+/// Appends `s` as the inside of a JSON string exactly as logrus's encoder writes it (Go
+/// `encoding/json` with HTML escaping), without the surrounding quotes.
+///
+/// * `"` `\\` `\n` `\r` `\t` get their short forms, other bytes below 0x20 become `\u00XX`;
+/// * `<` `>` `&` become `\u003c` `\u003e` `\u0026`, U+2028/U+2029 `\u2028`/`\u2029`.
+///
+/// The crate's JSON escapers share one convention: they append the string's contents and the
+/// caller writes the quotes (the Docker encoder puts a `\n` inside the string after the
+/// content, see [`escape_docker_json`](crate::cri::write::escape_docker_json), which differs
+/// from this one in dockerd's rules: tab as `\u0009`, and invalid UTF-8 as U+FFFD, which a
+/// `&str` cannot hold).
+///
+/// ```
+/// let mut out = Vec::new();
+/// ctrlog::runc::escape_logrus_json("a\t\"<b>\u{2028}", &mut out);
+/// assert_eq!(out, br#"a\t\"\u003cb\u003e\u2028"#);
+/// ```
+pub fn escape_logrus_json(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
@@ -50,7 +63,6 @@ pub fn escape_json_str(s: &str, out: &mut Vec<u8>) {
         start = i;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// A field value for [`encode_entry`].
@@ -90,11 +102,11 @@ pub fn encode_entry(
     if fields.is_empty() {
         // The usual record, already in key order, without the two allocations of the
         // general path. The time holds nothing to escape.
-        out.extend_from_slice(b"{\"level\":");
-        escape_json_str(level, out);
-        out.extend_from_slice(b",\"msg\":");
-        escape_json_str(msg, out);
-        out.extend_from_slice(b",\"time\":\"");
+        out.extend_from_slice(b"{\"level\":\"");
+        escape_logrus_json(level, out);
+        out.extend_from_slice(b"\",\"msg\":\"");
+        escape_logrus_json(msg, out);
+        out.extend_from_slice(b"\",\"time\":\"");
         format_rfc3339nano(Timestamp::new(time.secs, 0), offset, out);
         out.extend_from_slice(b"\"}\n");
         return;
@@ -138,10 +150,15 @@ fn encode_sorted(
             out.push(b',');
         }
         first = false;
-        escape_json_str(k, out);
-        out.push(b':');
+        out.push(b'"');
+        escape_logrus_json(k, out);
+        out.extend_from_slice(b"\":");
         match v {
-            FieldValue::Str(s) => escape_json_str(s, out),
+            FieldValue::Str(s) => {
+                out.push(b'"');
+                escape_logrus_json(s, out);
+                out.push(b'"');
+            }
             FieldValue::Raw(r) => out.extend_from_slice(r.as_bytes()),
         }
     }

@@ -62,6 +62,9 @@
 mod calendar;
 mod clock;
 mod format;
+// Also in unit tests: the fuzz target's regression case runs without the feature.
+#[cfg(any(test, feature = "__fuzz"))]
+mod fuzz;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -71,8 +74,10 @@ use std::fmt;
 pub(crate) use calendar::{civil_from_unix, Civil};
 pub use clock::{Clock, FixedClock, SteppingClock, SystemClock};
 pub use format::{format_rfc3339nano, format_rfc3339nano_fixed, TimestampFormatter};
+// Test support, not API: compiled only with the internal `__fuzz` feature.
+#[cfg(feature = "__fuzz")]
 #[doc(hidden)]
-pub use parse::fuzz_time_parse;
+pub use fuzz::fuzz_time_parse;
 pub use parse::{
     parse_rfc3339, parse_rfc3339_prefix, parse_rfc3339nano, parse_rfc3339nano_prefix, ParseConfig,
     ParseTimeError, ParsedTime,

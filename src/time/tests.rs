@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 
+use super::fuzz::fuzz_time_parse;
 use super::parse::{parse_fast, parse_general};
 use super::*;
 

@@ -201,6 +201,11 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// Appends `s` as the inside of a JSON string exactly as dockerd's json-file writer does
 /// (moby `ffjsonWriteJSONBytesAsString`), without the surrounding quotes.
 ///
+/// The crate's JSON escapers share this convention: they append the string's contents and
+/// the caller writes the quotes (here because a `Full` record's `\n` goes inside the string
+/// after the content). [`escape_logrus_json`](crate::runc::escape_logrus_json) is the other
+/// one, with logrus's rules (tab as `\t`, input already valid UTF-8).
+///
 /// * `"` and `\` are backslash-escaped, `\n` and `\r` become `\n` and `\r`;
 /// * every other byte below 0x20 and `<`, `>`, `&` become `\u00XX` (lowercase hex: tab is
 ///   `\u0009`); DEL (0x7f) is raw;

@@ -79,19 +79,22 @@
 
 mod copy;
 mod format;
+#[cfg(feature = "__fuzz")]
+mod fuzz;
 mod sink;
 mod split;
 
 pub use copy::{CopySummary, LogWriter, WriteErrorPolicy, DEFAULT_FLUSH_SIZE, DEFAULT_READ_SIZE};
 pub use format::{escape_docker_json, CriFormat, DockerJsonFormat, RecordFormat};
 pub use sink::{RecordSink, SharedSink, WriteSink};
-pub use split::{
-    split_oracle, CrPolicy, LineSplitter, MaxLen, Split, DEFAULT_MAX_LEN, DEFAULT_MEMORY_CAP,
-};
+pub use split::{CrPolicy, LineSplitter, MaxLen, Split, DEFAULT_MAX_LEN, DEFAULT_MEMORY_CAP};
+
+// Test support, not API: compiled only with the internal `__fuzz` feature.
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub use fuzz::{fuzz_json_encode, fuzz_split, split_oracle};
 
 use std::io;
-
-use crate::cri::Tag;
 
 /// Why a [`LogWriter`] stopped.
 #[derive(Debug, thiserror::Error)]
@@ -116,103 +119,4 @@ pub enum WriteError {
         #[source]
         source: io::Error,
     },
-}
-
-/// Runs `input` through a [`LineSplitter`] in the given chunk sizes and collects the records.
-fn split_chunked(
-    input: &[u8],
-    max: usize,
-    cr: CrPolicy,
-    mut next_chunk: impl FnMut() -> usize,
-) -> Vec<(Tag, Vec<u8>)> {
-    let max_len = MaxLen::from_signed(i64::try_from(max).unwrap_or(i64::MAX));
-    let mut s = LineSplitter::new(max_len).with_cr_policy(cr);
-    let mut out = Vec::new();
-    let mut rest = input;
-    while !rest.is_empty() {
-        let n = next_chunk().clamp(1, rest.len());
-        let (chunk, tail) = rest.split_at(n);
-        s.for_each(chunk, |t, c| out.push((t, c.to_vec())));
-        rest = tail;
-    }
-    s.finish_each(|t, c| out.push((t, c.to_vec())));
-    out
-}
-
-/// Fuzz target `split`: any chunking of any input gives the oracle's records.
-///
-/// Byte 0 picks `M` (1..=64, or 16384 when 0), byte 1 the `\r` policy and a chunking seed,
-/// the rest is the input.
-#[doc(hidden)]
-pub fn fuzz_split(data: &[u8]) {
-    let (head, input) = data.split_at(data.len().min(2));
-    let m = match head.first() {
-        None | Some(0) => DEFAULT_MAX_LEN,
-        Some(&b) => usize::from(b % 64) + 1,
-    };
-    let seed = head.get(1).copied().unwrap_or(0);
-    let cr = if seed & 1 == 0 {
-        CrPolicy::Strip
-    } else {
-        CrPolicy::Keep
-    };
-    let expected = split_oracle(input, m, cr);
-    for r in &expected {
-        assert!(r.1.len() <= m, "record longer than M");
-    }
-    assert_eq!(
-        split_chunked(input, m, cr, || usize::MAX),
-        expected,
-        "one shot"
-    );
-    assert_eq!(split_chunked(input, m, cr, || 1), expected, "byte by byte");
-    // A small xorshift drives irregular chunk sizes around M.
-    let mut x = u32::from(seed) | 0x9e37_0000;
-    let chunked = split_chunked(input, m, cr, || {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        (x as usize) % (m + 3) + 1
-    });
-    assert_eq!(chunked, expected, "random chunks");
-}
-
-/// Decodes like Go's `utf8.DecodeRune` loop: a valid sequence is one char, anything else one
-/// U+FFFD per byte. Independent of [`escape_docker_json`]'s scanning, for the fuzz oracle.
-fn go_lossy(s: &[u8]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while i < s.len() {
-        let found = (1..=4).find_map(|k| {
-            let piece = s.get(i..i + k)?;
-            std::str::from_utf8(piece).ok().map(|p| (p, k))
-        });
-        match found {
-            Some((p, k)) => {
-                out.push_str(p);
-                i += k;
-            }
-            None => {
-                out.push('\u{fffd}');
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-/// Fuzz target `json_encode`: the Docker escaper's output is a JSON string that decodes to
-/// the input (invalid UTF-8 as U+FFFD per byte), with no raw control byte, `<`, `>`, `&`,
-/// U+2028 or U+2029 left in it.
-#[doc(hidden)]
-pub fn fuzz_json_encode(data: &[u8]) {
-    let mut out = vec![b'"'];
-    escape_docker_json(data, &mut out);
-    out.push(b'"');
-    let text = std::str::from_utf8(&out).expect("escaped output is UTF-8");
-    assert!(!text
-        .chars()
-        .any(|c| c < ' ' || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}')));
-    let decoded: String = serde_json::from_str(text).expect("escaped output is a JSON string");
-    assert_eq!(decoded, go_lossy(data));
 }

@@ -342,37 +342,3 @@ fn effective_max(max_len: MaxLen, cap: usize) -> usize {
     }
     .max(1)
 }
-
-/// The splitting rules applied to a whole input at once (slow, obviously right): the oracle the
-/// state machine is tested against.
-#[doc(hidden)]
-pub fn split_oracle(input: &[u8], max: usize, cr: CrPolicy) -> Vec<(Tag, Vec<u8>)> {
-    let max = max.max(1);
-    let mut out = Vec::new();
-    let mut rest = input;
-    while !rest.is_empty() {
-        let (line, complete, next) = match memchr::memchr(b'\n', rest) {
-            Some(i) => (&rest[..i], true, &rest[i + 1..]),
-            None => (rest, false, &[][..]),
-        };
-        let content = match (complete, cr, line.split_last()) {
-            (true, CrPolicy::Strip, Some((b'\r', r))) => r,
-            _ => line,
-        };
-        if content.is_empty() {
-            out.push((Tag::Full, Vec::new()));
-        }
-        let pieces: Vec<&[u8]> = content.chunks(max).collect();
-        let last = pieces.len().saturating_sub(1);
-        for (k, p) in pieces.into_iter().enumerate() {
-            let tag = if complete && k == last {
-                Tag::Full
-            } else {
-                Tag::Partial
-            };
-            out.push((tag, p.to_vec()));
-        }
-        rest = next;
-    }
-    out
-}

@@ -1,0 +1,113 @@
+//! Go's lossy UTF-8 rule, the one way the crate turns arbitrary bytes into text as Go would.
+//!
+//! Go decodes strings with `utf8.DecodeRune`, which on an invalid sequence returns
+//! `RuneError` (U+FFFD) and consumes exactly one byte. So every byte that does not start a
+//! valid sequence becomes one U+FFFD: `encoding/json` applies this when it encodes
+//! (`appendString`: `if c == utf8.RuneError && size == 1 { … \ufffd … }`) and when it decodes
+//! a string's bytes (`unquote`), and moby's json-file writer (`ffjsonWriteJSONBytesAsString`)
+//! does the same. This is *not* `strings.ToValidUTF8`, which folds a run of invalid bytes
+//! into one replacement, nor Rust's `String::from_utf8_lossy`, which replaces a maximal
+//! invalid subpart (`\xe2\x80` is one U+FFFD in Rust, two in Go).
+//!
+//! Users: the runc decoder's Go `json.Decoder` rules (field names and the error message) and
+//! the Docker escaper's fuzz oracle. `escape_docker_json` applies the same rule inline while
+//! escaping, for speed; the fuzz oracle checks the two agree.
+
+/// `b` as Go decodes it: valid UTF-8 kept, one U+FFFD per byte of any invalid sequence.
+pub(crate) fn lossy(mut b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    loop {
+        match std::str::from_utf8(b) {
+            Ok(s) => {
+                out.push_str(s);
+                return out;
+            }
+            Err(e) => {
+                let (good, rest) = b.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or(""));
+                // Rust's `error_len` is the maximal invalid subpart: a lead byte and the
+                // continuation bytes after it (or the truncated tail at the end). Go rejects
+                // each of those bytes on its own, so each is one U+FFFD.
+                let bad = e.error_len().unwrap_or(rest.len()).max(1).min(rest.len());
+                for _ in 0..bad {
+                    out.push('\u{FFFD}');
+                }
+                b = rest.get(bad..).unwrap_or(&[]);
+                if b.is_empty() {
+                    return out;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::lossy;
+
+    /// Go's `utf8.DecodeRune` loop written out naively: the longest valid sequence of 1 to 4
+    /// bytes at `i` is one char, otherwise one U+FFFD and one byte consumed.
+    fn go_decode_rune_loop(s: &[u8]) -> String {
+        let mut out = String::new();
+        let mut i = 0;
+        while i < s.len() {
+            let found = (1..=4).find_map(|k| {
+                let piece = s.get(i..i + k)?;
+                std::str::from_utf8(piece).ok().map(|p| (p, k))
+            });
+            match found {
+                Some((p, k)) => {
+                    out.push_str(p);
+                    i += k;
+                }
+                None => {
+                    out.push('\u{fffd}');
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn go_cases() {
+        // Truncated 3-byte sequence: two bytes, two replacements (Rust's lossy gives one).
+        assert_eq!(lossy(b"\xe2\x80a"), "\u{fffd}\u{fffd}a");
+        // Surrogate half and overlong encodings are invalid in Go too, byte by byte.
+        assert_eq!(lossy(b"\xed\xa0\x80"), "\u{fffd}\u{fffd}\u{fffd}");
+        assert_eq!(lossy(b"\xc0\xaf"), "\u{fffd}\u{fffd}");
+        // Truncated at the end.
+        assert_eq!(lossy(b"ok\xf0\x9f\x99"), "ok\u{fffd}\u{fffd}\u{fffd}");
+        assert_eq!(lossy("日志 🙂".as_bytes()), "日志 🙂");
+    }
+
+    #[test]
+    fn every_two_byte_input_matches_the_naive_loop() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                assert_eq!(
+                    lossy(&[a, b]),
+                    go_decode_rune_loop(&[a, b]),
+                    "{a:#x} {b:#x}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn matches_the_naive_loop(data in prop::collection::vec(
+            prop_oneof![
+                2 => 0x00u8..0x80,
+                3 => 0x80u8..0xc0,
+                2 => 0xc0u8..=0xff,
+                1 => prop::sample::select(vec![0xe2u8, 0xed, 0xf0, 0xf4, 0x80, 0xa8]),
+            ],
+            0..24,
+        )) {
+            prop_assert_eq!(lossy(&data), go_decode_rune_loop(&data));
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! containerd's `getLastRuntimeError`, byte for byte: a streaming scanner that applies Go's
+//! `encoding/json` Decoder rules to a reused `struct{Level, Msg string; Time time.Time}`.
+//!
+//! Sans-IO: [`CompatScanner::feed`] takes any slicing of the input, [`CompatScanner::finish`]
+//! returns containerd's string. Memory is bounded: the nesting stack (Go's limit, 10 000
+//! levels), the current `msg` and the answer (both capped by
+//! [`CompatOptions::max_msg_len`]), so about twice that cap plus the 64 KiB read buffer.
+//!
+//! Two layers, so that each can be read against its Go counterpart on its own:
+//!
+//! * `scanner`: JSON's grammar as Go's `encoding/json` scanner checks it, byte by byte
+//!   (`scanner.go`: literals, numbers, nesting up to `maxNestingDepth`, string escapes), and
+//!   the `Decoder`'s top-level stream of values. It knows nothing about the record's fields.
+//! * `rules`: what `Unmarshal` into containerd's reused struct does with the values the scanner
+//!   finds (`decode.go`): case-insensitive field names, type errors for `level`/`msg`,
+//!   `time.Time.UnmarshalJSON`, surrogate pairs, and containerd's `level == "error"` check at
+//!   the end of each record.
+
+use std::io::Read;
+
+use super::RuncError as Error;
+
+mod rules;
+mod scanner;
+
+pub use scanner::CompatScanner;
+
+/// Default cap on a kept `msg`: 1 MiB.
+pub const DEFAULT_MAX_MSG_LEN: usize = 1 << 20;
+
+/// Settings for [`CompatScanner`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompatOptions {
+    /// A `msg` longer than this (bytes, after unescaping) is not kept; if it ends up being the
+    /// answer, the result is [`CompatErrorKind::MessageTooLong`] instead of the string.
+    pub max_msg_len: usize,
+}
+
+impl Default for CompatOptions {
+    fn default() -> Self {
+        CompatOptions {
+            max_msg_len: DEFAULT_MAX_MSG_LEN,
+        }
+    }
+}
+
+/// Where containerd's decoder would have failed. Small and `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompatErrorKind {
+    /// A byte that does not fit JSON's grammar (Go: `invalid character …`).
+    #[error("invalid character {} {context}", show_byte(*byte))]
+    Syntax {
+        /// The byte.
+        byte: u8,
+        /// What the scanner was looking for.
+        context: &'static str,
+    },
+    /// The input ends inside a value (Go: `unexpected EOF`), e.g. a torn last record.
+    #[error("unexpected EOF")]
+    UnexpectedEof,
+    /// A top-level value that is not an object or `null` (Go: `cannot unmarshal … into Go
+    /// value of type struct`).
+    #[error("cannot unmarshal a top-level {0} into the log record struct")]
+    NotAnObject(&'static str),
+    /// `level` or `msg` holds a number, bool, object or array.
+    #[error("cannot unmarshal a non-string into the string field {0}")]
+    FieldType(&'static str),
+    /// `time` is not `null` or an RFC 3339 string (Go's `time.Time.UnmarshalJSON` fails).
+    #[error("time is not null or a valid RFC 3339 string")]
+    BadTime,
+    /// Nesting deeper than 10 000 (Go: `exceeded max depth`).
+    #[error("exceeded max depth")]
+    MaxDepth,
+    /// The answer is longer than [`CompatOptions::max_msg_len`] (ctrlog's cap, not Go's).
+    #[error("error message longer than the {0}-byte cap")]
+    MessageTooLong(usize),
+}
+
+fn show_byte(b: u8) -> String {
+    match b {
+        b'\'' => "'\\''".to_owned(),
+        b'"' => "'\"'".to_owned(),
+        0x20..=0x7e => format!("'{}'", b as char),
+        _ => format!("{b:#04x}"),
+    }
+}
+
+/// A JSON syntax error at `byte` (Go: `invalid character … <context>`).
+fn syntax(byte: u8, context: &'static str) -> CompatErrorKind {
+    CompatErrorKind::Syntax { byte, context }
+}
+
+/// containerd's `getLastRuntimeError` over any reader: exactly the string it returns, or an
+/// error wherever its `json.Decoder` would fail (a torn last record, a byte-order mark, a
+/// text-format log, a bad `time`, ...). Reads the whole input in 64 KiB steps.
+///
+/// ```
+/// let log = b"{\"level\":\"error\",\"msg\":\"container not running\",\"time\":\"2026-11-23T08:27:21Z\"}\n";
+/// assert_eq!(ctrlog::runc::last_error_compat(&log[..]).unwrap(), "container not running");
+/// // A torn last record discards everything, as in containerd.
+/// assert!(ctrlog::runc::last_error_compat(&b"{\"level\":\"error\",\"msg\":\"x\"}\n{\"lev"[..]).is_err());
+/// ```
+pub fn last_error_compat<R: Read>(reader: R) -> Result<String, Error> {
+    last_error_compat_with(reader, CompatOptions::default())
+}
+
+/// [`last_error_compat`] with explicit options.
+pub fn last_error_compat_with<R: Read>(
+    mut reader: R,
+    opts: CompatOptions,
+) -> Result<String, Error> {
+    let mut scanner = CompatScanner::new(opts);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(Error::Io {
+                    offset: scanner.offset(),
+                    source,
+                })
+            }
+        };
+        scanner.feed(buf.get(..n).unwrap_or(&[]))?;
+    }
+    scanner.finish()
+}
