@@ -101,7 +101,6 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 /// and the exit status is 0. The driver without rotation keys has the same defect.
 /// Expected: the plain output checks the path's identity on the same time basis.
 #[test]
-#[ignore = "defect: plain `write -o` (and the driver without max-size) never notices a deleted output"]
 fn plain_output_deleted_is_replaced_within_the_check_interval() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("c.log");
@@ -326,7 +325,6 @@ fn unlistable_directory_still_reads_the_named_file() {
 /// open. Expected: the plain output does the same (or at least starts on a new line), so the
 /// new record is readable.
 #[test]
-#[ignore = "defect: plain output glues its first record to a torn tail"]
 fn plain_output_does_not_glue_onto_a_torn_record() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("c.log");
@@ -460,7 +458,6 @@ fn planted_backup_symlinks_do_not_disable_rotation() {
 /// The detection is probabilistic (it needs a rotation during the retry); a fixed writer
 /// passes every time.
 #[test]
-#[ignore = "defect: a second writer gets the lock of a just-rotated file and writes into the backup"]
 fn second_writer_never_wins_the_lock_of_a_rotated_file() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("c.log");

@@ -127,6 +127,7 @@
 #[cfg(feature = "gzip")]
 mod compress;
 mod fuzz;
+mod live;
 mod naming;
 mod options;
 mod plain;
@@ -141,7 +142,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crate::time::Clock;
 
@@ -197,10 +197,8 @@ pub struct RotatingFile {
     durability: Durability,
     mode: u32,
     clock: Arc<dyn Clock + Send + Sync>,
-    check_interval: Duration,
-    /// When the live file's identity was last checked ([`sys::coarse_now`]: monotonic, so a
-    /// wall-clock jump neither stops nor floods the checks).
-    last_check: Duration,
+    /// When the live file's identity is checked next (shared with [`PlainFile`]).
+    watch: live::PathWatch,
     retry_in: u32,
     backoff: u32,
     /// A record start the file must be cut back to before the next write (a failed cut).
@@ -230,10 +228,15 @@ const WRITEBACK_EVERY: u64 = 1 << 20;
 const BACKOFF_START: u32 = 16;
 const BACKOFF_MAX: u32 = 4096;
 
-/// Opens the live file: never through a symlink, never anything but a regular file, never
-/// blocking (see [`sys::open_log`]).
-fn open_live(path: &Path, mode: u32, create: sys::Create) -> Result<File, RotateError> {
-    sys::open_log(path, mode, create).map_err(|f| RotateError::open(path, "open", f))
+/// Opens (or creates) the live file at open time, locked (see [`live::open_locked`]); a file
+/// it creates gets `mode` (the umask applied at creation).
+fn open_new_or_existing(path: &Path, mode: u32) -> Result<File, RotateError> {
+    let existed = std::fs::symlink_metadata(path).is_ok();
+    let (file, _) = live::open_locked_file(path, mode, sys::Create::IfMissing)?;
+    if !existed {
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+    }
+    Ok(file)
 }
 
 impl RotatingFile {
@@ -250,15 +253,7 @@ impl RotatingFile {
             .ok_or_else(|| RotateError::BadPath { path: path.clone() })?
             .to_owned();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let existed = std::fs::symlink_metadata(&path).is_ok();
-        let file = open_live(&path, opts.mode, sys::Create::IfMissing)?;
-        if !existed {
-            // The umask applies at creation; set the mode the caller asked for.
-            let _ = file.set_permissions(std::fs::Permissions::from_mode(opts.mode));
-        }
-        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &path, e))? {
-            return Err(RotateError::Locked { path });
-        }
+        let file = open_new_or_existing(&path, opts.mode)?;
         let sync = opts.durability != Durability::None;
         let shared = Arc::new(Shared {
             paths: set::SetPaths { dir, base },
@@ -277,8 +272,7 @@ impl RotatingFile {
             durability: opts.durability,
             mode: opts.mode,
             clock: opts.clock,
-            check_interval: opts.check_interval,
-            last_check: sys::coarse_now(),
+            watch: live::PathWatch::new(opts.check_interval),
             retry_in: 0,
             backoff: BACKOFF_START,
             repair_at: None,
@@ -474,8 +468,8 @@ impl RotatingFile {
                 }
             }
         };
-        let file = match open_live(&self.path, old.mode, sys::Create::New) {
-            Ok(f) => f,
+        let file = match live::open_locked_file(&self.path, old.mode, sys::Create::New) {
+            Ok((f, _)) => f,
             Err(e) => {
                 if let Some(dest) = &backup {
                     // Put the old file back so that writing continues where it was.
@@ -485,11 +479,6 @@ impl RotatingFile {
             }
         };
         let _ = file.set_permissions(std::fs::Permissions::from_mode(old.mode));
-        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &self.path, e))? {
-            return Err(RotateError::Locked {
-                path: self.path.clone(),
-            });
-        }
         if sync {
             sys::fsync_dir(set::dir_or_dot(&paths.dir))
                 .map_err(|e| RotateError::io("fsync", &paths.dir, e))?;
@@ -499,7 +488,7 @@ impl RotatingFile {
         self.file = file;
         self.id = (new.dev, new.ino);
         self.size = new.size;
-        self.last_check = sys::coarse_now();
+        self.watch.reset();
         self.unsynced = 0;
         if backup.is_some() {
             self.wake_worker();
@@ -511,26 +500,8 @@ impl RotatingFile {
     /// `ReopenContainerLog` after an external rotation). A no-op if the path still names the
     /// current file. Never rotates.
     pub fn reopen(&mut self) -> Result<(), RotateError> {
-        self.last_check = sys::coarse_now();
-        let file = open_live(&self.path, self.mode, sys::Create::IfMissing)?;
-        let st = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
-        if (st.dev, st.ino) == self.id {
-            self.size = st.size;
-            return Ok(());
-        }
-        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &self.path, e))? {
-            return Err(RotateError::Locked {
-                path: self.path.clone(),
-            });
-        }
-        if st.size == 0 {
-            let _ = file.set_permissions(std::fs::Permissions::from_mode(self.mode));
-        }
-        self.file = file;
-        self.id = (st.dev, st.ino);
-        self.size = st.size;
-        self.repair_at = None;
-        self.stats.reopens += 1;
+        let r = self.watch.reopen(&self.path, self.mode, self.id)?;
+        self.apply(r);
         Ok(())
     }
 
@@ -538,17 +509,22 @@ impl RotatingFile {
     /// size if it was truncated. Runs by itself before a write once
     /// [`RotateOptions::check_interval`] has passed since the last check.
     pub fn refresh(&mut self) -> Result<(), RotateError> {
-        self.last_check = sys::coarse_now();
-        let st = sys::fstat(&self.file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
-        let gone = st.nlink == 0
-            || !matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (st.dev, st.ino));
-        if gone {
-            return self.reopen();
-        }
-        if st.size != self.size {
-            self.size = st.size;
-        }
+        let r = self.watch.refresh(&self.file, &self.path, self.mode)?;
+        self.apply(r);
         Ok(())
+    }
+
+    fn apply(&mut self, r: live::Refresh) {
+        match r {
+            live::Refresh::Same(size) => self.size = size,
+            live::Refresh::Reopened(file, st) => {
+                self.file = file;
+                self.id = (st.dev, st.ino);
+                self.size = st.size;
+                self.repair_at = None;
+                self.stats.reopens += 1;
+            }
+        }
     }
 
     /// Cuts the file back to a record boundary left by a failed cut.
@@ -591,7 +567,7 @@ impl RotatingFile {
             None => false,
         };
         // One coarse clock read (vDSO, a few ns) per record; the checks themselves are rare.
-        let check = sys::coarse_now().saturating_sub(self.last_check) >= self.check_interval;
+        let check = self.watch.due();
         if over || check || self.repair_at.is_some() {
             self.before_write(len, check)?;
         }

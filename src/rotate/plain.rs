@@ -5,7 +5,8 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{sys, RotateError};
+use super::live::{self, PathWatch, Refresh};
+use super::{recover, sys, RotateError, RotateOptions};
 
 /// A failed [`append_whole`].
 pub(crate) struct Failed {
@@ -57,17 +58,23 @@ pub(crate) fn append_whole(
 /// A log file that never rotates: `ctrlog write -o` without rotation options, like
 /// containerd's CRI logger (`O_APPEND`, mode 0640 minus the umask).
 ///
-/// It is opened by the rules of [`RotatingFile`](super::RotatingFile): a symbolic link or a
-/// file that is not regular (a FIFO, a device) is refused without blocking, a missing parent
-/// directory is an error (never created), and the same advisory `flock` is taken, so a plain
-/// writer and a rotating writer (or two plain ones) never interleave on one file: the second
-/// fails with [`RotateError::Locked`]. One `write` is one record: a write that fails (`EFBIG`
-/// under `ulimit -f`, `ENOSPC`) cuts the file back to the record boundary before it and returns
-/// the error; nothing is retried.
+/// It is opened and watched by the rules of [`RotatingFile`](super::RotatingFile), with the
+/// same code:
+/// - a symbolic link or a file that is not regular (a FIFO, a device) is refused without
+///   blocking, a missing parent directory is an error (never created), and the same advisory
+///   `flock` is taken (checked to be the lock of the file the path names), so a plain writer
+///   and a rotating writer (or two plain ones) never interleave on one file: the second fails
+///   with [`RotateError::Locked`];
+/// - at open, with [`RecordEnd::Newline`](super::RecordEnd::Newline) (the default), a torn last record (bytes after the
+///   last `\n`, left by a writer killed mid-write) is cut, and a non-empty file with no `\n`
+///   at all is refused untouched ([`RotateError::NoRecordBoundary`]), so the first record
+///   never glues onto a torn one; nothing else in the file or its directory changes;
+/// - before a write, once [`RotateOptions::check_interval`] (default 1 s) has passed, the
+///   path's identity is checked: a file deleted or renamed away is replaced by a new one at
+///   the path (the bound: records written within one interval still go to the old file).
 ///
-/// Unlike [`RotatingFile`](super::RotatingFile), opening changes nothing in the file (no
-/// torn-record cut: a plain output may be any file the user names) and nothing in its
-/// directory.
+/// One `write` is one record: a write that fails (`EFBIG` under `ulimit -f`, `ENOSPC`) cuts
+/// the file back to the record boundary before it and returns the error; nothing is retried.
 ///
 /// ```
 /// use std::io::Write;
@@ -84,29 +91,45 @@ pub(crate) fn append_whole(
 pub struct PlainFile {
     path: PathBuf,
     file: File,
+    mode: u32,
+    watch: PathWatch,
     /// Where the file ended after the last record, as far as this writer knows.
     size: u64,
     /// A record boundary the file must be cut back to before the next write (a failed cut).
     repair_at: Option<u64>,
+    reopens: u64,
 }
 
 impl PlainFile {
-    /// Opens `path` for appending, creating it with `mode` (minus the umask) if missing.
+    /// Opens `path` for appending, creating it with `mode` (minus the umask) if missing, with
+    /// the default [`RecordEnd`](super::RecordEnd) and check interval.
     pub fn open(path: impl AsRef<Path>, mode: u32) -> Result<Self, RotateError> {
+        Self::open_with(
+            path,
+            &RotateOptions {
+                mode,
+                ..RotateOptions::default()
+            },
+        )
+    }
+
+    /// Opens `path` with the settings of `opts` that apply to a file that never rotates:
+    /// [`mode`](RotateOptions::mode), [`record_end`](RotateOptions::record_end) and
+    /// [`check_interval`](RotateOptions::check_interval) (the rotation settings are ignored).
+    pub fn open_with(path: impl AsRef<Path>, opts: &RotateOptions) -> Result<Self, RotateError> {
         let path = path.as_ref().to_path_buf();
-        let file = sys::open_log(&path, mode, sys::Create::IfMissing)
-            .map_err(|f| RotateError::open(&path, "open", f))?;
-        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &path, e))? {
-            return Err(RotateError::Locked { path });
-        }
-        let size = sys::fstat(&file)
-            .map_err(|e| RotateError::io("fstat", &path, e))?
-            .size;
+        let (file, _) = live::open_locked_file(&path, opts.mode, sys::Create::IfMissing)?;
+        let torn = recover::torn_tail(&file, &path, opts.record_end)?;
+        recover::cut_torn_tail(&file, &path, torn)?;
+        let st = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &path, e))?;
         Ok(PlainFile {
             path,
             file,
-            size,
+            mode: opts.mode,
+            watch: PathWatch::new(opts.check_interval),
+            size: st.size,
             repair_at: None,
+            reopens: 0,
         })
     }
 
@@ -115,8 +138,33 @@ impl PlainFile {
         &self.path
     }
 
+    /// Times a new file was opened because the old one was deleted or renamed away.
+    pub fn reopens(&self) -> u64 {
+        self.reopens
+    }
+
+    /// Checks the file now: opens a new one at the path if it was deleted or renamed away,
+    /// re-syncs the size if it was truncated. Runs by itself before a write once the check
+    /// interval has passed.
+    pub fn refresh(&mut self) -> Result<(), RotateError> {
+        match self.watch.refresh(&self.file, &self.path, self.mode)? {
+            Refresh::Same(size) => self.size = size,
+            Refresh::Reopened(file, st) => {
+                self.file = file;
+                self.size = st.size;
+                self.repair_at = None;
+                self.reopens += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes `buf` as one record: all of it, or an error and nothing.
     pub fn write_record(&mut self, buf: &[u8]) -> io::Result<()> {
+        if self.watch.due() {
+            // Best effort, as the rotating writer: on failure keep writing to the file we have.
+            let _ = self.refresh();
+        }
         if let Some(at) = self.repair_at {
             self.file.set_len(at)?;
             self.repair_at = None;
