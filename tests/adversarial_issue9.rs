@@ -175,7 +175,6 @@ fn stdout_efbig_counts_the_records_that_were_written() {
 /// exit status as for any failed write (README: "Every message names the file and the
 /// reason").
 #[test]
-#[ignore = "defect: a failed rotation (EACCES) is silent and max-size is ignored"]
 fn failed_rotation_is_reported() {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
@@ -413,7 +412,6 @@ fn tail_on_a_pipe_never_cuts_long_lines_in_silence() {
 /// unlinked like any entry, never followed, as dockerd's `os.Rename` does), or at the least
 /// the failure is reported with the file and the reason and the exit status is non-zero.
 #[test]
-#[ignore = "defect: planted symlinks at backup names silently disable rotation"]
 fn planted_backup_symlinks_do_not_disable_rotation() {
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim");

@@ -36,14 +36,23 @@
 //! - **Names** come from a [`NamingScheme`]: [`Naming::Docker`] (`name.1` newest),
 //!   [`Naming::Kubelet`] (`name.YYYYMMDD-HHMMSS`), [`Naming::Ctrlog`] (`name.s00000001`,
 //!   larger is newer, the next number is one more than the largest on disk). Renames never
-//!   replace a file (`renameat2(RENAME_NOREPLACE)`, else `link` + `unlink`).
+//!   replace a file (`renameat2(RENAME_NOREPLACE)`, else `link` + `unlink`). An entry with a
+//!   name of the set that is neither a regular file nor a directory (a symbolic link, a FIFO:
+//!   a *stray*) is unlinked at open and at every rotation (`unlink` removes the link, never
+//!   its target), as Docker's `os.Rename` would replace it; a planted link so never stops
+//!   rotation and is never written or compressed through. A directory at a backup name is
+//!   left alone (the rename fails, see **Failures**).
 //! - **Compression** (feature `gzip`) runs in a worker thread owned by the writer and joined by
 //!   [`RotatingFile::close`] (and on drop). It writes `<backup>.gz.tmp`, renames it to
 //!   `<backup>.gz`, then removes the raw backup. The writer never waits for it: a slow
 //!   compression delays nothing, a failing one leaves that backup raw (retried by the next
 //!   writer that opens the set) and moves on to the others.
 //! - **Open** appends to an existing file (never rotates on open) and takes an advisory
-//!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. The live
+//!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. Once the
+//!   lock is taken, the path must still name the locked file (`fstat` of the descriptor
+//!   against `lstat` of the path): a writer that rotates releases the lock of the file it
+//!   renamed away, and a second writer waiting for that lock would otherwise append to a
+//!   backup; it re-opens the path instead (a few times, then [`RotateError::Locked`]). The live
 //!   file (at open, at rotation, at a re-open) is opened with `O_NOFOLLOW | O_NONBLOCK` and
 //!   `fstat`ed: a symbolic link at the path is refused ([`RotateError::Symlink`]; a link planted
 //!   in a log directory would otherwise point a writer running as root at any file), and so is
@@ -66,9 +75,13 @@
 //!   old file (at most interval × write rate of them; a zero interval checks before every
 //!   record). [`RotatingFile::reopen`] does this on demand (kubelet's `ReopenContainerLog`
 //!   flow). A symlink put at the path is not followed: writing goes on into the current file.
-//! - **Failures.** A failed rotation (for example a rename error) keeps appending to the
-//!   current file and retries after a back-off (16, 32, ... up to 4096 records); the file is
-//!   never truncated as a fallback. A write that fails leaves no partial record (the file is cut
+//! - **Failures.** A failed rotation (for example a rename error, `EACCES` in a directory the
+//!   writer cannot write) keeps appending to the current file, which so grows past
+//!   `max_size`, and retries after a back-off (16, 32, ... up to 4096 records); the file is
+//!   never truncated as a fallback. The write itself succeeds (the record is not lost): the
+//!   failure is counted ([`RotateStats::rotation_failures`]) and its reason, naming the file
+//!   and the OS error, kept ([`RotatingFile::rotation_error`]) for the caller to report;
+//!   `ctrlog write` and the driver warn at the first failure and exit 1 at the end. A write that fails leaves no partial record (the file is cut
 //!   back to the record boundary before it). After `ENOSPC` or `EDQUOT` the oldest backup is
 //!   deleted and the write is retried once; `EFBIG` (`ulimit -f`: a limit on one file, which
 //!   deleting others does not lift) and other errors are returned at once, and no backup is
@@ -106,8 +119,9 @@
 //!
 //! # Limits
 //! - Linux/Unix only (`flock`, `renameat2`; `sync_file_range` on Linux). The lock is advisory
-//!   and covers the live file: a rotation opens the new file and locks it right after the
-//!   rename, so a second writer racing into that window is not stopped. One writer per set.
+//!   and covers the live file: a rotation creates the new file (`O_EXCL`) and locks it right
+//!   after the rename, so a second writer that opens the path within those few microseconds
+//!   is not stopped (the rotation then fails and is reported). One writer per set.
 //! - Memory: the writer buffers no records; compression and the torn-record scan use 64 KiB
 //!   buffers (`memory_is_bounded` in `tests/rotate_faults.rs` checks peak RSS).
 //! - Docker names: a crash in the middle of a shift leaves a gap (`name.2` without `name.1`);
@@ -119,8 +133,9 @@
 //! - The identity check reads a coarse monotonic clock once per record (a few ns, no system
 //!   call; resolution 1-4 ms, so the interval is kept to within a tick) and costs an `fstat`
 //!   and an `lstat` per interval.
-//! - [`PlainFile`] is the non-rotating output with the same open rules, lock and
-//!   record-boundary failure handling (but no recovery at open: it may be any file).
+//! - [`PlainFile`] is the non-rotating output with the same code for the open rules, the
+//!   lock, the torn-tail recovery of the live file, the identity check and the
+//!   record-boundary failure handling (it touches nothing else in the directory).
 //! - [`Durability::OnRotate`] waits for the rotated file to reach the disk at every rotation
 //!   (one `fsync` of the file, one of the directory); see BENCHMARKS.md for the cost.
 
@@ -206,6 +221,8 @@ pub struct RotatingFile {
     /// Bytes written since writeback was last started (sync policies only).
     unsynced: u64,
     stats: RotateStats,
+    /// Why the last failed rotation failed (see **Failures** in the module docs).
+    rotation_error: Option<String>,
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
 }
@@ -278,6 +295,7 @@ impl RotatingFile {
             repair_at: None,
             unsynced: 0,
             stats: RotateStats::default(),
+            rotation_error: None,
             shared,
             worker: None,
         };
@@ -382,16 +400,29 @@ impl RotatingFile {
     /// Rotates now, even if the live file is empty (lumberjack's `Rotate`): the live file becomes
     /// the newest backup and a new empty file takes its place.
     pub fn rotate(&mut self) -> Result<(), RotateError> {
-        let r = self.rotate_inner();
-        match &r {
+        match self.rotate_inner() {
             Ok(()) => {
                 self.stats.rotations += 1;
                 self.backoff = BACKOFF_START;
                 self.retry_in = 0;
+                Ok(())
             }
-            Err(_) => self.stats.rotation_failures += 1,
+            Err(e) => {
+                self.stats.rotation_failures += 1;
+                // Kept for the report: the writer goes on, the caller may not look at once.
+                self.rotation_error = Some(e.to_string());
+                Err(e)
+            }
         }
-        r
+    }
+
+    /// Why the last failed rotation failed (the operation, the file and the OS error), or
+    /// `None` if none has. A failed rotation is not a
+    /// failed write (the record went into the live file, which so grows past `max_size`):
+    /// callers that must report it check this, or [`RotateStats::rotation_failures`], after
+    /// writing (`ctrlog write` does at exit and exits 1).
+    pub fn rotation_error(&self) -> Option<&str> {
+        self.rotation_error.as_deref()
     }
 
     fn rotate_inner(&mut self) -> Result<(), RotateError> {
@@ -407,8 +438,15 @@ impl RotatingFile {
         let paths = &shared.paths;
         let scheme = &*shared.scheme;
         let mut st = shared.lock();
-        let list =
-            set::scan(paths, scheme).map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        let mut strays = Vec::new();
+        let list = set::scan_all(paths, scheme, &mut strays)
+            .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        // Docker's `os.Rename` replaces whatever holds a backup name; ours never replaces, so a
+        // link (or FIFO) at a backup name is unlinked first: `unlink` removes the link itself,
+        // never its target.
+        for p in &strays {
+            remove_file(p)?;
+        }
         let newest = list.iter().map(|b| b.key).max();
         // Make room: the new backup must fit in the count.
         self.prune_locked(self.backups_allowed(1), &mut st)?;

@@ -18,8 +18,13 @@ impl RotatingFile {
         let shared = Arc::clone(&self.shared);
         let _guard = shared.lock();
         let paths = &shared.paths;
-        let list = set::scan(paths, &*shared.scheme)
+        let mut strays = Vec::new();
+        let list = set::scan_all(paths, &*shared.scheme, &mut strays)
             .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        // Links and FIFOs at the set's names (never followed, see `set::scan_all`).
+        for p in &strays {
+            remove_file(p)?;
+        }
         for b in &list {
             for t in &b.tmps {
                 remove_file(&paths.tmp(t))?;

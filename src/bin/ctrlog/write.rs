@@ -2,7 +2,9 @@
 //!
 //! Exit status: 0 all records written; 1 reading stdin or writing records failed (the copy
 //! still drained stdin unless `--stop-on-write-error`; one line on stderr names the output and
-//! the last error); 2 bad flags, values or output path (a symbolic link, not a regular file, a
+//! the last error), or a rotation failed (the records went on into the live file, which grew
+//! past `--max-size`: a warning at the first failure, one line at exit with the count and the
+//! last reason); 2 bad flags, values or output path (a symbolic link, not a regular file, a
 //! missing directory, an existing file without any newline for a rotating output, a file locked
 //! by another writer).
 //!
@@ -170,7 +172,7 @@ pub fn run(args: Args) -> ExitCode {
     match out.close() {
         Ok(()) => code,
         Err(e) => {
-            eprintln!("ctrlog: closing the output: {e}");
+            eprintln!("ctrlog: {e}");
             ExitCode::from(1)
         }
     }
