@@ -134,7 +134,6 @@ fn plain_output_deleted_is_replaced_within_the_check_interval() {
 /// records could not be written`). Expected: the count of lost records matches what is
 /// missing from the output (at most the records not fully written).
 #[test]
-#[ignore = "defect: a short write to stdout is counted as a whole batch lost"]
 fn stdout_efbig_counts_the_records_that_were_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.log");

@@ -167,6 +167,7 @@ pub use naming::{
 pub use options::{
     Backups, Durability, RecordEnd, RotateError, RotateOptions, RotateStats, DEFAULT_CHECK_INTERVAL,
 };
+pub(crate) use plain::append_keeping;
 pub use plain::PlainFile;
 pub use set::{classify, EntryKind};
 

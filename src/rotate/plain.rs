@@ -2,29 +2,53 @@
 //! [`RotatingFile`](super::RotatingFile); and the record append both use.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::live::{self, PathWatch, Refresh};
 use super::{recover, sys, RotateError, RotateOptions};
 
-/// A failed [`append_whole`].
+/// A failed [`append_whole`] or [`append_keeping`].
 pub(crate) struct Failed {
     pub error: io::Error,
-    /// Where the file ends now (`Ok`), or, when cutting the record off failed too, the record
-    /// boundary it must be cut back to before anything else is written (`Err`).
+    /// Bytes of the buffer that stay in the file: whole records ([`append_keeping`]), else 0.
+    pub kept: usize,
+    /// Where the file ends now (`Ok`), or, when cutting the torn bytes off failed too, where it
+    /// must be cut back to before anything else is written (`Err`).
     pub end: Result<u64, u64>,
 }
 
-/// Appends `buf[done..]` (the first `done` bytes are already written) to `file`, which is open
-/// with `O_APPEND`, retrying short writes and `EINTR`. When a write fails the bytes of this
-/// record that reached the file are cut off again, so the file still ends at the record boundary
-/// it had (`size` is that boundary if the file's length cannot be read).
+/// Appends `buf[done..]` (the first `done` bytes are already written) to `file`, retrying short
+/// writes and `EINTR`. When a write fails the bytes of this record that reached the file are
+/// cut off again, so the file still ends at the record boundary it had (`size` is that
+/// boundary if the file's offset cannot be read).
 pub(crate) fn append_whole(
+    file: &mut File,
+    buf: &[u8],
+    done: usize,
+    size: u64,
+) -> Result<(), Failed> {
+    append(file, buf, done, size, None)
+}
+
+/// Appends a batch of records, each ending in `end`, to a regular file; when a write fails,
+/// the whole records that reached the file stay and only the torn one is cut off
+/// ([`Failed::kept`] says how many bytes stayed). For a file the writer does not own the
+/// records of (stdout redirected to a file), where nothing written must be taken back.
+pub(crate) fn append_keeping(file: &mut File, buf: &[u8], end: u8) -> Result<(), Failed> {
+    append(file, buf, 0, 0, Some(end))
+}
+
+/// The one append with cut-back of both: `keep` is the record end when whole records of `buf`
+/// may stay. The cut is made from the descriptor's offset (the end of what this write put
+/// there, with or without `O_APPEND`), and the offset is moved back to the cut, so a file
+/// opened without `O_APPEND` (a shell's `> file`) gets no hole.
+fn append(
     file: &mut File,
     buf: &[u8],
     mut done: usize,
     size: u64,
+    keep: Option<u8>,
 ) -> Result<(), Failed> {
     let error = loop {
         let rest = buf.get(done..).unwrap_or_default();
@@ -41,18 +65,39 @@ pub(crate) fn append_whole(
     if done == 0 {
         return Err(Failed {
             error,
+            kept: 0,
             end: Ok(size),
         });
     }
-    let start = match file.metadata() {
-        Ok(m) => m.len().saturating_sub(done as u64),
-        Err(_) => size,
+    let written = buf.get(..done).unwrap_or_default();
+    let kept = match keep {
+        Some(end) => memchr::memrchr(end, written).map_or(0, |i| i + 1),
+        None => 0,
     };
-    let end = match file.set_len(start) {
-        Ok(()) => Ok(start),
+    let torn = (done - kept) as u64;
+    let pos = match file.stream_position() {
+        Ok(p) => p,
+        Err(_) => size.saturating_add(done as u64),
+    };
+    let start = pos.saturating_sub(torn);
+    // Only a tail is ever cut: a descriptor that writes inside a file (`1<>file`) leaves its
+    // torn bytes where they are rather than cut off what follows them.
+    let at_end = file.metadata().is_ok_and(|m| m.len() == pos);
+    if torn == 0 || !at_end {
+        return Err(Failed {
+            error,
+            kept,
+            end: Ok(start),
+        });
+    }
+    let end = match file
+        .set_len(start)
+        .and_then(|()| file.seek(SeekFrom::Start(start)))
+    {
+        Ok(_) => Ok(start),
         Err(_) => Err(start),
     };
-    Err(Failed { error, end })
+    Err(Failed { error, kept, end })
 }
 
 /// A log file that never rotates: `ctrlog write -o` without rotation options, like

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use ctrlog::cri::write::{RecordSink, WriteSink};
+use ctrlog::cri::write::{FileSink, RecordSink};
 use ctrlog::rotate::{Naming, PlainFile, RotateError, RotateOptions, RotatingFile};
 
 /// Docker's rotation options as given (`max-size`, `max-file`, `compress`) and the naming.
@@ -40,8 +40,10 @@ impl Rotation<'_> {
 
 /// Where records go.
 enum Target {
-    /// stdout (`ctrlog write` without `-o`): a pipe or a terminal, written as it is.
-    Stdout(WriteSink<File>),
+    /// stdout (`ctrlog write` without `-o`): a regular file is cut back to its last whole
+    /// record after a failed write; a pipe or a terminal is written as it is (a torn record
+    /// cannot be taken back).
+    Stdout(FileSink),
     Plain(PlainFile),
     Rotating(Box<RotatingFile>),
 }
@@ -88,7 +90,7 @@ impl LogOutput {
     /// Records to stdout (a duplicate of fd 1).
     pub fn stdout(f: File) -> Self {
         LogOutput {
-            target: Target::Stdout(WriteSink(f)),
+            target: Target::Stdout(FileSink::new(f)),
             last_error: None,
             rotation_failures_seen: 0,
         }

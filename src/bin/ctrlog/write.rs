@@ -11,6 +11,10 @@
 //! The output (plain or rotating) is opened by `ctrlog::rotate`'s rules: never through a
 //! symlink, only a regular file, never blocking, no parent directory created, an advisory
 //! `flock`; a failed write (`EFBIG` under `ulimit -f`, `ENOSPC`) leaves no partial record.
+//! Without `-o`, stdout is written as it is: when it is a regular file (`> o.log`), a write
+//! that fails part way keeps the whole records that reached it and cuts the torn one off;
+//! a pipe cannot be cut back, so its reader may get a torn last record. Either way the count
+//! of lost records on stderr is exact (the whole records that went through are not in it).
 //! SIGXFSZ is ignored (in `main`), so `ulimit -f` makes writes fail instead of killing ctrlog.
 
 use std::fs::File;
