@@ -136,3 +136,26 @@ fn failed_rotation_is_kept_for_the_report() {
     let why = l.rotation_error().expect("no reason kept");
     assert!(why.contains("c.log") && why.contains("rename"), "{why}");
 }
+
+/// A rotation makes the next live file under a hidden name, locked, before renaming it into
+/// place; one left by a writer killed mid-rotation is removed at open, and none remains after
+/// a rotation.
+#[test]
+fn next_live_file_leftover_is_removed_and_never_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let path = d.join("c.log");
+    std::fs::write(d.join(".c.log.ctrlog-next"), b"").unwrap();
+    let mut l =
+        RotatingFile::open(&path, opts(Some(4), Backups::Count(1), Naming::Docker)).unwrap();
+    assert_eq!(names(d), ["c.log"]);
+    l.write_all(b"abc\n").unwrap();
+    l.write_all(b"def\n").unwrap();
+    assert_eq!(l.stats().rotations, 1);
+    assert_eq!(names(d), ["c.log", "c.log.1"]);
+    // The new live file carries the lock.
+    assert!(matches!(
+        PlainFile::open(&path, 0o640),
+        Err(RotateError::Locked { .. })
+    ));
+}

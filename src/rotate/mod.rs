@@ -120,9 +120,11 @@
 //!
 //! # Limits
 //! - Linux/Unix only (`flock`, `renameat2`; `sync_file_range` on Linux). The lock is advisory
-//!   and covers the live file: a rotation creates the new file (`O_EXCL`) and locks it right
-//!   after the rename, so a second writer that opens the path within those few microseconds
-//!   is not stopped (the rotation then fails and is reported). One writer per set.
+//!   and covers the live file. A rotation creates and locks the new live file under a hidden
+//!   name (`.NAME.ctrlog-next`, removed at open if a crash left it) and renames it into place
+//!   after the old one is renamed away, so the path never names an unlocked file; a second
+//!   writer that creates a file at the path in the microseconds between the two renames
+//!   makes the rotation fail (reported, see **Failures**). One writer per set.
 //! - Memory: the writer buffers no records; compression and the torn-record scan use 64 KiB
 //!   buffers (`memory_is_bounded` in `tests/rotate_faults.rs` checks peak RSS).
 //! - Docker names: a crash in the middle of a shift leaves a gap (`name.2` without `name.1`);
@@ -455,71 +457,84 @@ impl RotatingFile {
         self.prune_locked(self.backups_allowed(1), &mut st)?;
         let live_is_ours =
             matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (old.dev, old.ino));
-        let backup = if self.backups == Backups::Count(0) {
-            if live_is_ours {
-                remove_file(&self.path)?;
-            }
-            None
-        } else if !live_is_ours {
-            // Deleted or renamed away under us: nothing to rename, just open a new file.
-            None
-        } else {
-            // Docker: every backup moves up one number, oldest first.
-            let list =
-                set::scan(paths, scheme).map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
-            for b in list.iter().filter(|b| b.is_backup()) {
-                let Some(to) = scheme.shift(&b.stem) else {
-                    continue;
-                };
-                if b.gz {
-                    rename(&paths.gz(&b.stem), &paths.gz(&to))?;
+        // The new live file is made and locked under a name of its own first, then renamed into
+        // place: a second writer never finds an unlocked file at the path (it would take its
+        // lock and write there).
+        let next = paths.next_live();
+        let file = create_next(&next, old.mode)?;
+        let moved = (|| -> Result<Option<PathBuf>, RotateError> {
+            Ok(if self.backups == Backups::Count(0) {
+                if live_is_ours {
+                    remove_file(&self.path)?;
                 }
-                if b.raw {
-                    let from = paths.raw(&b.stem);
-                    let dest = paths.raw(&to);
-                    rename(&from, &dest)?;
-                    if st.in_flight.as_deref() == Some(from.as_path()) {
-                        st.in_flight = Some(dest);
+                None
+            } else if !live_is_ours {
+                // Deleted or renamed away under us: nothing to rename, just open a new file.
+                None
+            } else {
+                // Docker: every backup moves up one number, oldest first.
+                let list = set::scan(paths, scheme)
+                    .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+                for b in list.iter().filter(|b| b.is_backup()) {
+                    let Some(to) = scheme.shift(&b.stem) else {
+                        continue;
+                    };
+                    if b.gz {
+                        rename(&paths.gz(&b.stem), &paths.gz(&to))?;
+                    }
+                    if b.raw {
+                        let from = paths.raw(&b.stem);
+                        let dest = paths.raw(&to);
+                        rename(&from, &dest)?;
+                        if st.in_flight.as_deref() == Some(from.as_path()) {
+                            st.in_flight = Some(dest);
+                        }
                     }
                 }
-            }
-            // A taken name (a directory, a file someone else made) moves on to the next one:
-            // a rename never replaces anything.
-            let now = self.clock.now();
-            let mut newest = newest;
-            let mut attempt = 0;
-            loop {
-                let suffix = scheme
-                    .next(newest, now)
-                    .ok_or_else(|| RotateError::NoBackupName {
-                        path: self.path.clone(),
-                    })?;
-                let dest = paths.raw(&suffix);
-                match sys::rename_noreplace(&self.path, &dest) {
-                    Ok(()) => break Some(dest),
-                    Err(e)
-                        if e.kind() == io::ErrorKind::AlreadyExists
-                            && attempt < 8
-                            && scheme.shift(&suffix).is_none() =>
-                    {
-                        attempt += 1;
-                        newest = scheme.parse(&suffix);
+                // A taken name (a directory, a file someone else made) moves on to the next one:
+                // a rename never replaces anything.
+                let now = self.clock.now();
+                let mut newest = newest;
+                let mut attempt = 0;
+                loop {
+                    let suffix =
+                        scheme
+                            .next(newest, now)
+                            .ok_or_else(|| RotateError::NoBackupName {
+                                path: self.path.clone(),
+                            })?;
+                    let dest = paths.raw(&suffix);
+                    match sys::rename_noreplace(&self.path, &dest) {
+                        Ok(()) => break Some(dest),
+                        Err(e)
+                            if e.kind() == io::ErrorKind::AlreadyExists
+                                && attempt < 8
+                                && scheme.shift(&suffix).is_none() =>
+                        {
+                            attempt += 1;
+                            newest = scheme.parse(&suffix);
+                        }
+                        Err(e) => return Err(RotateError::io("rename", &self.path, e)),
                     }
-                    Err(e) => return Err(RotateError::io("rename", &self.path, e)),
                 }
-            }
-        };
-        let file = match live::open_locked_file(&self.path, old.mode, sys::Create::New) {
-            Ok((f, _)) => f,
+            })
+        })();
+        let backup = match moved {
+            Ok(b) => b,
             Err(e) => {
-                if let Some(dest) = &backup {
-                    // Put the old file back so that writing continues where it was.
-                    let _ = sys::rename_noreplace(dest, &self.path);
-                }
+                let _ = remove_file(&next);
                 return Err(e);
             }
         };
-        let _ = file.set_permissions(std::fs::Permissions::from_mode(old.mode));
+        if let Err(e) = sys::rename_noreplace(&next, &self.path) {
+            // Someone made a file at the path in between (another writer): ours is dropped.
+            let _ = remove_file(&next);
+            if let Some(dest) = &backup {
+                // Put the old file back so that writing continues where it was.
+                let _ = sys::rename_noreplace(dest, &self.path);
+            }
+            return Err(RotateError::io("rename", &next, e));
+        }
         if sync {
             sys::fsync_dir(set::dir_or_dot(&paths.dir))
                 .map_err(|e| RotateError::io("fsync", &paths.dir, e))?;
@@ -602,6 +617,16 @@ fn remove_file(path: &Path) -> Result<(), RotateError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(RotateError::io("remove", path, e)),
     }
+}
+
+/// Creates the next live file at `next` (see `rotate_inner`), locked, with `mode`. A file left
+/// there by a writer killed in the middle of a rotation (empty: nothing is written to it before
+/// it is renamed into place) is removed first.
+fn create_next(next: &Path, mode: u32) -> Result<File, RotateError> {
+    remove_file(next)?;
+    let (file, _) = live::open_locked_file(next, mode, sys::Create::New)?;
+    let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+    Ok(file)
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), RotateError> {

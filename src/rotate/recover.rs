@@ -25,6 +25,8 @@ impl RotatingFile {
         for p in &strays {
             remove_file(p)?;
         }
+        // The next live file of a rotation that was killed: empty, never written.
+        let _ = remove_file(&paths.next_live());
         for b in &list {
             for t in &b.tmps {
                 remove_file(&paths.tmp(t))?;

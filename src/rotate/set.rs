@@ -79,6 +79,12 @@ impl SetPaths {
     pub fn tmp(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+
+    /// Where a rotation makes the next live file before renaming it into place: hidden, and no
+    /// name of the set (no reader or pruning ever sees it).
+    pub fn next_live(&self) -> PathBuf {
+        self.dir.join(format!(".{}.ctrlog-next", self.base))
+    }
 }
 
 /// Lists the set: every backup group, oldest first. Directories and names that are not valid
