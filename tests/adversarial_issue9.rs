@@ -101,7 +101,6 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 /// and the exit status is 0. The driver without rotation keys has the same defect.
 /// Expected: the plain output checks the path's identity on the same time basis.
 #[test]
-#[ignore = "defect: plain `write -o` (and the driver without max-size) never notices a deleted output"]
 fn plain_output_deleted_is_replaced_within_the_check_interval() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("c.log");
@@ -135,7 +134,6 @@ fn plain_output_deleted_is_replaced_within_the_check_interval() {
 /// records could not be written`). Expected: the count of lost records matches what is
 /// missing from the output (at most the records not fully written).
 #[test]
-#[ignore = "defect: a short write to stdout is counted as a whole batch lost"]
 fn stdout_efbig_counts_the_records_that_were_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.log");
@@ -176,7 +174,6 @@ fn stdout_efbig_counts_the_records_that_were_written() {
 /// exit status as for any failed write (README: "Every message names the file and the
 /// reason").
 #[test]
-#[ignore = "defect: a failed rotation (EACCES) is silent and max-size is ignored"]
 fn failed_rotation_is_reported() {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
@@ -324,7 +321,6 @@ fn unlistable_directory_still_reads_the_named_file() {
 /// open. Expected: the plain output does the same (or at least starts on a new line), so the
 /// new record is readable.
 #[test]
-#[ignore = "defect: plain output glues its first record to a torn tail"]
 fn plain_output_does_not_glue_onto_a_torn_record() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("c.log");
@@ -412,7 +408,6 @@ fn tail_on_a_pipe_never_cuts_long_lines_in_silence() {
 /// unlinked like any entry, never followed, as dockerd's `os.Rename` does), or at the least
 /// the failure is reported with the file and the reason and the exit status is non-zero.
 #[test]
-#[ignore = "defect: planted symlinks at backup names silently disable rotation"]
 fn planted_backup_symlinks_do_not_disable_rotation() {
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim");
@@ -457,7 +452,6 @@ fn planted_backup_symlinks_do_not_disable_rotation() {
 /// The detection is probabilistic (it needs a rotation during the retry); a fixed writer
 /// passes every time.
 #[test]
-#[ignore = "defect: a second writer gets the lock of a just-rotated file and writes into the backup"]
 fn second_writer_never_wins_the_lock_of_a_rotated_file() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("c.log");

@@ -14,6 +14,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use super::{remove_file, set, sys, Shared};
+use crate::regular::{open_regular, Symlinks};
 
 const BUF: usize = 64 * 1024;
 
@@ -59,7 +60,9 @@ pub(super) fn run(shared: &Shared) {
             continue;
         };
         let raw = shared.paths.raw(&stem);
-        let src = match File::open(&raw) {
+        // Never through a link: the name was a regular file when listed, but whoever can
+        // write the directory can swap it for a link to any file before this open.
+        let src = match open_regular(&raw, OpenOptions::new().read(true), Symlinks::Refuse) {
             Ok(f) => f,
             Err(_) => {
                 st.compress_failures += 1;

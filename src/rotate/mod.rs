@@ -36,14 +36,23 @@
 //! - **Names** come from a [`NamingScheme`]: [`Naming::Docker`] (`name.1` newest),
 //!   [`Naming::Kubelet`] (`name.YYYYMMDD-HHMMSS`), [`Naming::Ctrlog`] (`name.s00000001`,
 //!   larger is newer, the next number is one more than the largest on disk). Renames never
-//!   replace a file (`renameat2(RENAME_NOREPLACE)`, else `link` + `unlink`).
+//!   replace a file (`renameat2(RENAME_NOREPLACE)`, else `link` + `unlink`). An entry with a
+//!   name of the set that is neither a regular file nor a directory (a symbolic link, a FIFO:
+//!   a *stray*) is unlinked at open and at every rotation (`unlink` removes the link, never
+//!   its target), as Docker's `os.Rename` would replace it; a planted link so never stops
+//!   rotation and is never written or compressed through. A directory at a backup name is
+//!   left alone (the rename fails, see **Failures**).
 //! - **Compression** (feature `gzip`) runs in a worker thread owned by the writer and joined by
 //!   [`RotatingFile::close`] (and on drop). It writes `<backup>.gz.tmp`, renames it to
 //!   `<backup>.gz`, then removes the raw backup. The writer never waits for it: a slow
 //!   compression delays nothing, a failing one leaves that backup raw (retried by the next
 //!   writer that opens the set) and moves on to the others.
 //! - **Open** appends to an existing file (never rotates on open) and takes an advisory
-//!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. The live
+//!   `flock`: a second writer on the same file fails with [`RotateError::Locked`]. Once the
+//!   lock is taken, the path must still name the locked file (`fstat` of the descriptor
+//!   against `lstat` of the path): a writer that rotates releases the lock of the file it
+//!   renamed away, and a second writer waiting for that lock would otherwise append to a
+//!   backup; it re-opens the path instead (a few times, then [`RotateError::Locked`]). The live
 //!   file (at open, at rotation, at a re-open) is opened with `O_NOFOLLOW | O_NONBLOCK` and
 //!   `fstat`ed: a symbolic link at the path is refused ([`RotateError::Symlink`]; a link planted
 //!   in a log directory would otherwise point a writer running as root at any file), and so is
@@ -66,9 +75,14 @@
 //!   old file (at most interval × write rate of them; a zero interval checks before every
 //!   record). [`RotatingFile::reopen`] does this on demand (kubelet's `ReopenContainerLog`
 //!   flow). A symlink put at the path is not followed: writing goes on into the current file.
-//! - **Failures.** A failed rotation (for example a rename error) keeps appending to the
-//!   current file and retries after a back-off (16, 32, ... up to 4096 records); the file is
-//!   never truncated as a fallback. A write that fails leaves no partial record (the file is cut
+//!   [`PlainFile`] runs the same check (one `PathWatch` in `src/rotate/live.rs`).
+//! - **Failures.** A failed rotation (for example a rename error, `EACCES` in a directory the
+//!   writer cannot write) keeps appending to the current file, which so grows past
+//!   `max_size`, and retries after a back-off (16, 32, ... up to 4096 records); the file is
+//!   never truncated as a fallback. The write itself succeeds (the record is not lost): the
+//!   failure is counted ([`RotateStats::rotation_failures`]) and its reason, naming the file
+//!   and the OS error, kept ([`RotatingFile::rotation_error`]) for the caller to report;
+//!   `ctrlog write` and the driver warn at the first failure and exit 1 at the end. A write that fails leaves no partial record (the file is cut
 //!   back to the record boundary before it). After `ENOSPC` or `EDQUOT` the oldest backup is
 //!   deleted and the write is retried once; `EFBIG` (`ulimit -f`: a limit on one file, which
 //!   deleting others does not lift) and other errors are returned at once, and no backup is
@@ -106,8 +120,11 @@
 //!
 //! # Limits
 //! - Linux/Unix only (`flock`, `renameat2`; `sync_file_range` on Linux). The lock is advisory
-//!   and covers the live file: a rotation opens the new file and locks it right after the
-//!   rename, so a second writer racing into that window is not stopped. One writer per set.
+//!   and covers the live file. A rotation creates and locks the new live file under a hidden
+//!   name (`.NAME.ctrlog-next`, removed at open if a crash left it) and renames it into place
+//!   after the old one is renamed away, so the path never names an unlocked file; a second
+//!   writer that creates a file at the path in the microseconds between the two renames
+//!   makes the rotation fail (reported, see **Failures**). One writer per set.
 //! - Memory: the writer buffers no records; compression and the torn-record scan use 64 KiB
 //!   buffers (`memory_is_bounded` in `tests/rotate_faults.rs` checks peak RSS).
 //! - Docker names: a crash in the middle of a shift leaves a gap (`name.2` without `name.1`);
@@ -119,29 +136,31 @@
 //! - The identity check reads a coarse monotonic clock once per record (a few ns, no system
 //!   call; resolution 1-4 ms, so the interval is kept to within a tick) and costs an `fstat`
 //!   and an `lstat` per interval.
-//! - [`PlainFile`] is the non-rotating output with the same open rules, lock and
-//!   record-boundary failure handling (but no recovery at open: it may be any file).
+//! - [`PlainFile`] is the non-rotating output with the same code for the open rules, the
+//!   lock, the torn-tail recovery of the live file, the identity check and the
+//!   record-boundary failure handling (it touches nothing else in the directory).
 //! - [`Durability::OnRotate`] waits for the rotated file to reach the disk at every rotation
 //!   (one `fsync` of the file, one of the directory); see BENCHMARKS.md for the cost.
 
 #[cfg(feature = "gzip")]
 mod compress;
 mod fuzz;
+mod live;
 mod naming;
 mod options;
 mod plain;
 mod recover;
 mod set;
 mod sys;
+mod write;
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crate::time::Clock;
 
@@ -152,6 +171,7 @@ pub use naming::{
 pub use options::{
     Backups, Durability, RecordEnd, RotateError, RotateOptions, RotateStats, DEFAULT_CHECK_INTERVAL,
 };
+pub(crate) use plain::append_keeping;
 pub use plain::PlainFile;
 pub use set::{classify, EntryKind};
 
@@ -197,10 +217,8 @@ pub struct RotatingFile {
     durability: Durability,
     mode: u32,
     clock: Arc<dyn Clock + Send + Sync>,
-    check_interval: Duration,
-    /// When the live file's identity was last checked ([`sys::coarse_now`]: monotonic, so a
-    /// wall-clock jump neither stops nor floods the checks).
-    last_check: Duration,
+    /// When the live file's identity is checked next (shared with [`PlainFile`]).
+    watch: live::PathWatch,
     retry_in: u32,
     backoff: u32,
     /// A record start the file must be cut back to before the next write (a failed cut).
@@ -208,6 +226,8 @@ pub struct RotatingFile {
     /// Bytes written since writeback was last started (sync policies only).
     unsynced: u64,
     stats: RotateStats,
+    /// Why the last failed rotation failed (see **Failures** in the module docs).
+    rotation_error: Option<String>,
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
 }
@@ -230,10 +250,15 @@ const WRITEBACK_EVERY: u64 = 1 << 20;
 const BACKOFF_START: u32 = 16;
 const BACKOFF_MAX: u32 = 4096;
 
-/// Opens the live file: never through a symlink, never anything but a regular file, never
-/// blocking (see [`sys::open_log`]).
-fn open_live(path: &Path, mode: u32, create: sys::Create) -> Result<File, RotateError> {
-    sys::open_log(path, mode, create).map_err(|f| RotateError::open(path, "open", f))
+/// Opens (or creates) the live file at open time, locked (see [`live::open_locked`]); a file
+/// it creates gets `mode` (the umask applied at creation).
+fn open_new_or_existing(path: &Path, mode: u32) -> Result<File, RotateError> {
+    let existed = std::fs::symlink_metadata(path).is_ok();
+    let (file, _) = live::open_locked_file(path, mode, sys::Create::IfMissing)?;
+    if !existed {
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+    }
+    Ok(file)
 }
 
 impl RotatingFile {
@@ -250,15 +275,7 @@ impl RotatingFile {
             .ok_or_else(|| RotateError::BadPath { path: path.clone() })?
             .to_owned();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let existed = std::fs::symlink_metadata(&path).is_ok();
-        let file = open_live(&path, opts.mode, sys::Create::IfMissing)?;
-        if !existed {
-            // The umask applies at creation; set the mode the caller asked for.
-            let _ = file.set_permissions(std::fs::Permissions::from_mode(opts.mode));
-        }
-        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &path, e))? {
-            return Err(RotateError::Locked { path });
-        }
+        let file = open_new_or_existing(&path, opts.mode)?;
         let sync = opts.durability != Durability::None;
         let shared = Arc::new(Shared {
             paths: set::SetPaths { dir, base },
@@ -277,13 +294,13 @@ impl RotatingFile {
             durability: opts.durability,
             mode: opts.mode,
             clock: opts.clock,
-            check_interval: opts.check_interval,
-            last_check: sys::coarse_now(),
+            watch: live::PathWatch::new(opts.check_interval),
             retry_in: 0,
             backoff: BACKOFF_START,
             repair_at: None,
             unsynced: 0,
             stats: RotateStats::default(),
+            rotation_error: None,
             shared,
             worker: None,
         };
@@ -388,16 +405,29 @@ impl RotatingFile {
     /// Rotates now, even if the live file is empty (lumberjack's `Rotate`): the live file becomes
     /// the newest backup and a new empty file takes its place.
     pub fn rotate(&mut self) -> Result<(), RotateError> {
-        let r = self.rotate_inner();
-        match &r {
+        match self.rotate_inner() {
             Ok(()) => {
                 self.stats.rotations += 1;
                 self.backoff = BACKOFF_START;
                 self.retry_in = 0;
+                Ok(())
             }
-            Err(_) => self.stats.rotation_failures += 1,
+            Err(e) => {
+                self.stats.rotation_failures += 1;
+                // Kept for the report: the writer goes on, the caller may not look at once.
+                self.rotation_error = Some(e.to_string());
+                Err(e)
+            }
         }
-        r
+    }
+
+    /// Why the last failed rotation failed (the operation, the file and the OS error), or
+    /// `None` if none has. A failed rotation is not a
+    /// failed write (the record went into the live file, which so grows past `max_size`):
+    /// callers that must report it check this, or [`RotateStats::rotation_failures`], after
+    /// writing (`ctrlog write` does at exit and exits 1).
+    pub fn rotation_error(&self) -> Option<&str> {
+        self.rotation_error.as_deref()
     }
 
     fn rotate_inner(&mut self) -> Result<(), RotateError> {
@@ -413,82 +443,97 @@ impl RotatingFile {
         let paths = &shared.paths;
         let scheme = &*shared.scheme;
         let mut st = shared.lock();
-        let list =
-            set::scan(paths, scheme).map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        let mut strays = Vec::new();
+        let list = set::scan_all(paths, scheme, &mut strays)
+            .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        // Docker's `os.Rename` replaces whatever holds a backup name; ours never replaces, so a
+        // link (or FIFO) at a backup name is unlinked first: `unlink` removes the link itself,
+        // never its target.
+        for p in &strays {
+            remove_file(p)?;
+        }
         let newest = list.iter().map(|b| b.key).max();
         // Make room: the new backup must fit in the count.
         self.prune_locked(self.backups_allowed(1), &mut st)?;
         let live_is_ours =
             matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (old.dev, old.ino));
-        let backup = if self.backups == Backups::Count(0) {
-            if live_is_ours {
-                remove_file(&self.path)?;
-            }
-            None
-        } else if !live_is_ours {
-            // Deleted or renamed away under us: nothing to rename, just open a new file.
-            None
-        } else {
-            // Docker: every backup moves up one number, oldest first.
-            let list =
-                set::scan(paths, scheme).map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
-            for b in list.iter().filter(|b| b.is_backup()) {
-                let Some(to) = scheme.shift(&b.stem) else {
-                    continue;
-                };
-                if b.gz {
-                    rename(&paths.gz(&b.stem), &paths.gz(&to))?;
+        // The new live file is made and locked under a name of its own first, then renamed into
+        // place: a second writer never finds an unlocked file at the path (it would take its
+        // lock and write there).
+        let next = paths.next_live();
+        let file = create_next(&next, old.mode)?;
+        let moved = (|| -> Result<Option<PathBuf>, RotateError> {
+            Ok(if self.backups == Backups::Count(0) {
+                if live_is_ours {
+                    remove_file(&self.path)?;
                 }
-                if b.raw {
-                    let from = paths.raw(&b.stem);
-                    let dest = paths.raw(&to);
-                    rename(&from, &dest)?;
-                    if st.in_flight.as_deref() == Some(from.as_path()) {
-                        st.in_flight = Some(dest);
+                None
+            } else if !live_is_ours {
+                // Deleted or renamed away under us: nothing to rename, just open a new file.
+                None
+            } else {
+                // Docker: every backup moves up one number, oldest first.
+                let list = set::scan(paths, scheme)
+                    .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+                for b in list.iter().filter(|b| b.is_backup()) {
+                    let Some(to) = scheme.shift(&b.stem) else {
+                        continue;
+                    };
+                    if b.gz {
+                        rename(&paths.gz(&b.stem), &paths.gz(&to))?;
+                    }
+                    if b.raw {
+                        let from = paths.raw(&b.stem);
+                        let dest = paths.raw(&to);
+                        rename(&from, &dest)?;
+                        if st.in_flight.as_deref() == Some(from.as_path()) {
+                            st.in_flight = Some(dest);
+                        }
                     }
                 }
-            }
-            // A taken name (a directory, a file someone else made) moves on to the next one:
-            // a rename never replaces anything.
-            let now = self.clock.now();
-            let mut newest = newest;
-            let mut attempt = 0;
-            loop {
-                let suffix = scheme
-                    .next(newest, now)
-                    .ok_or_else(|| RotateError::NoBackupName {
-                        path: self.path.clone(),
-                    })?;
-                let dest = paths.raw(&suffix);
-                match sys::rename_noreplace(&self.path, &dest) {
-                    Ok(()) => break Some(dest),
-                    Err(e)
-                        if e.kind() == io::ErrorKind::AlreadyExists
-                            && attempt < 8
-                            && scheme.shift(&suffix).is_none() =>
-                    {
-                        attempt += 1;
-                        newest = scheme.parse(&suffix);
+                // A taken name (a directory, a file someone else made) moves on to the next one:
+                // a rename never replaces anything.
+                let now = self.clock.now();
+                let mut newest = newest;
+                let mut attempt = 0;
+                loop {
+                    let suffix =
+                        scheme
+                            .next(newest, now)
+                            .ok_or_else(|| RotateError::NoBackupName {
+                                path: self.path.clone(),
+                            })?;
+                    let dest = paths.raw(&suffix);
+                    match sys::rename_noreplace(&self.path, &dest) {
+                        Ok(()) => break Some(dest),
+                        Err(e)
+                            if e.kind() == io::ErrorKind::AlreadyExists
+                                && attempt < 8
+                                && scheme.shift(&suffix).is_none() =>
+                        {
+                            attempt += 1;
+                            newest = scheme.parse(&suffix);
+                        }
+                        Err(e) => return Err(RotateError::io("rename", &self.path, e)),
                     }
-                    Err(e) => return Err(RotateError::io("rename", &self.path, e)),
                 }
-            }
-        };
-        let file = match open_live(&self.path, old.mode, sys::Create::New) {
-            Ok(f) => f,
+            })
+        })();
+        let backup = match moved {
+            Ok(b) => b,
             Err(e) => {
-                if let Some(dest) = &backup {
-                    // Put the old file back so that writing continues where it was.
-                    let _ = sys::rename_noreplace(dest, &self.path);
-                }
+                let _ = remove_file(&next);
                 return Err(e);
             }
         };
-        let _ = file.set_permissions(std::fs::Permissions::from_mode(old.mode));
-        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &self.path, e))? {
-            return Err(RotateError::Locked {
-                path: self.path.clone(),
-            });
+        if let Err(e) = sys::rename_noreplace(&next, &self.path) {
+            // Someone made a file at the path in between (another writer): ours is dropped.
+            let _ = remove_file(&next);
+            if let Some(dest) = &backup {
+                // Put the old file back so that writing continues where it was.
+                let _ = sys::rename_noreplace(dest, &self.path);
+            }
+            return Err(RotateError::io("rename", &next, e));
         }
         if sync {
             sys::fsync_dir(set::dir_or_dot(&paths.dir))
@@ -499,7 +544,7 @@ impl RotatingFile {
         self.file = file;
         self.id = (new.dev, new.ino);
         self.size = new.size;
-        self.last_check = sys::coarse_now();
+        self.watch.reset();
         self.unsynced = 0;
         if backup.is_some() {
             self.wake_worker();
@@ -511,26 +556,8 @@ impl RotatingFile {
     /// `ReopenContainerLog` after an external rotation). A no-op if the path still names the
     /// current file. Never rotates.
     pub fn reopen(&mut self) -> Result<(), RotateError> {
-        self.last_check = sys::coarse_now();
-        let file = open_live(&self.path, self.mode, sys::Create::IfMissing)?;
-        let st = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
-        if (st.dev, st.ino) == self.id {
-            self.size = st.size;
-            return Ok(());
-        }
-        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &self.path, e))? {
-            return Err(RotateError::Locked {
-                path: self.path.clone(),
-            });
-        }
-        if st.size == 0 {
-            let _ = file.set_permissions(std::fs::Permissions::from_mode(self.mode));
-        }
-        self.file = file;
-        self.id = (st.dev, st.ino);
-        self.size = st.size;
-        self.repair_at = None;
-        self.stats.reopens += 1;
+        let r = self.watch.reopen(&self.path, self.mode, self.id)?;
+        self.apply(r);
         Ok(())
     }
 
@@ -538,145 +565,22 @@ impl RotatingFile {
     /// size if it was truncated. Runs by itself before a write once
     /// [`RotateOptions::check_interval`] has passed since the last check.
     pub fn refresh(&mut self) -> Result<(), RotateError> {
-        self.last_check = sys::coarse_now();
-        let st = sys::fstat(&self.file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
-        let gone = st.nlink == 0
-            || !matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (st.dev, st.ino));
-        if gone {
-            return self.reopen();
-        }
-        if st.size != self.size {
-            self.size = st.size;
-        }
+        let r = self.watch.refresh(&self.file, &self.path, self.mode)?;
+        self.apply(r);
         Ok(())
     }
 
-    /// Cuts the file back to a record boundary left by a failed cut.
-    fn repair(&mut self) -> Result<(), RotateError> {
-        if let Some(at) = self.repair_at {
-            self.file
-                .set_len(at)
-                .map_err(|e| RotateError::io("truncate", &self.path, e))?;
-            self.repair_at = None;
-            self.size = at;
-        }
-        Ok(())
-    }
-
-    /// Appends the rest of `buf` (from `done`, already written) or cuts the file back to where
-    /// the record started and returns the error.
-    fn append_from(&mut self, buf: &[u8], done: usize) -> io::Result<()> {
-        match plain::append_whole(&mut self.file, buf, done, self.size) {
-            Ok(()) => Ok(()),
-            Err(f) => {
-                match f.end {
-                    Ok(end) => self.size = end,
-                    Err(at) => self.repair_at = Some(at),
-                }
-                Err(f.error)
+    fn apply(&mut self, r: live::Refresh) {
+        match r {
+            live::Refresh::Same(size) => self.size = size,
+            live::Refresh::Reopened(file, st) => {
+                self.file = file;
+                self.id = (st.dev, st.ino);
+                self.size = st.size;
+                self.repair_at = None;
+                self.stats.reopens += 1;
             }
         }
-    }
-
-    /// Writes one record (see the module docs for the rotation and failure rules). The common
-    /// case is one `write(2)` and a few compares; everything else is in cold functions.
-    #[inline]
-    fn write_record(&mut self, buf: &[u8]) -> io::Result<()> {
-        if buf.is_empty() {
-            return Ok(());
-        }
-        let len = buf.len() as u64;
-        let over = match self.max_size {
-            Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
-            None => false,
-        };
-        // One coarse clock read (vDSO, a few ns) per record; the checks themselves are rare.
-        let check = sys::coarse_now().saturating_sub(self.last_check) >= self.check_interval;
-        if over || check || self.repair_at.is_some() {
-            self.before_write(len, check)?;
-        }
-        match self.file.write(buf) {
-            Ok(n) if n == buf.len() => {}
-            first => self.finish_write(buf, first)?,
-        }
-        self.size = self.size.saturating_add(len);
-        match self.durability {
-            Durability::None => {}
-            Durability::OnRotate => {
-                self.unsynced = self.unsynced.saturating_add(len);
-                if self.unsynced >= WRITEBACK_EVERY {
-                    self.unsynced = 0;
-                    sys::start_writeback(&self.file);
-                }
-            }
-            Durability::EveryRecord => self.file.sync_data()?,
-        }
-        Ok(())
-    }
-
-    /// The rare work before a write: a pending cut, the periodic check, a rotation.
-    #[cold]
-    #[inline(never)]
-    fn before_write(&mut self, len: u64, check: bool) -> io::Result<()> {
-        if self.repair_at.is_some() {
-            self.repair()?;
-        }
-        if check {
-            // Best effort: on failure keep writing to the file we have.
-            let _ = self.refresh();
-        }
-        // Decided again: the check may have re-synced the size.
-        let over = match self.max_size {
-            Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
-            None => false,
-        };
-        if over {
-            if self.retry_in > 0 {
-                self.retry_in -= 1;
-            } else if self.rotate().is_err() {
-                self.retry_in = self.backoff;
-                self.backoff = self.backoff.saturating_mul(2).min(BACKOFF_MAX);
-            }
-        }
-        Ok(())
-    }
-
-    /// The first `write(2)` did not take the whole record: finish it, or cut back and retry once
-    /// after an out-of-space error, or cut back and fail.
-    #[cold]
-    #[inline(never)]
-    fn finish_write(&mut self, buf: &[u8], first: io::Result<usize>) -> io::Result<()> {
-        let done = match first {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-            Err(e) => return self.after_failed_write(buf, e),
-        };
-        match self.append_from(buf, done) {
-            Ok(()) => Ok(()),
-            Err(e) => self.after_failed_write(buf, e),
-        }
-    }
-
-    fn after_failed_write(&mut self, buf: &[u8], e: io::Error) -> io::Result<()> {
-        if !sys::is_space_error(&e) {
-            return Err(e);
-        }
-        self.stats.space_retries += 1;
-        let _ = self.free_space();
-        self.append_from(buf, 0)
-    }
-
-    /// Deletes the oldest backup to make room after `ENOSPC`.
-    fn free_space(&mut self) -> Result<(), RotateError> {
-        let shared = Arc::clone(&self.shared);
-        let mut st = shared.lock();
-        let paths = &shared.paths;
-        let list = set::scan(paths, &*shared.scheme)
-            .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
-        if let Some(b) = list.iter().find(|b| b.is_backup()) {
-            delete_backup(paths, b, &mut st)?;
-        }
-        Ok(())
     }
 
     /// Syncs (unless durability is `None`), finishes pending compressions and closes.
@@ -707,57 +611,22 @@ impl Drop for RotatingFile {
     }
 }
 
-impl RotatingFile {
-    /// Writes a batch of whole records, each ending in `end` (`b'\n'` for CRI and json-file
-    /// records), cutting the batch only at record ends so that every file stays within
-    /// `max_size` (a record larger than `max_size` still goes alone into a fresh file).
-    ///
-    /// Log writers encode all records of one read into one buffer; this keeps that to one
-    /// `write(2)` per file touched instead of one per record. Bytes after the last `end` are
-    /// written as one more record.
-    pub fn write_records(&mut self, batch: &[u8], end: u8) -> io::Result<()> {
-        let Some(max) = self.max_size else {
-            return self.write_record(batch);
-        };
-        let mut rest = batch;
-        while !rest.is_empty() {
-            let room = max.saturating_sub(self.size);
-            let room = usize::try_from(room).unwrap_or(usize::MAX);
-            if rest.len() <= room {
-                return self.write_record(rest);
-            }
-            // The longest run of whole records that fits, else the first record alone (the
-            // write rotates before it).
-            let cut = match memchr::memrchr(end, &rest[..room]) {
-                Some(i) => i + 1,
-                None => memchr::memchr(end, rest).map_or(rest.len(), |i| i + 1),
-            };
-            self.write_record(&rest[..cut])?;
-            rest = &rest[cut..];
-        }
-        Ok(())
-    }
-}
-
-impl Write for RotatingFile {
-    /// Writes `buf` as one record: all of it, or an error and nothing.
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_record(buf)?;
-        Ok(buf.len())
-    }
-
-    /// Nothing is buffered; a no-op.
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 fn remove_file(path: &Path) -> Result<(), RotateError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(RotateError::io("remove", path, e)),
     }
+}
+
+/// Creates the next live file at `next` (see `rotate_inner`), locked, with `mode`. A file left
+/// there by a writer killed in the middle of a rotation (empty: nothing is written to it before
+/// it is renamed into place) is removed first.
+fn create_next(next: &Path, mode: u32) -> Result<File, RotateError> {
+    remove_file(next)?;
+    let (file, _) = live::open_locked_file(next, mode, sys::Create::New)?;
+    let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+    Ok(file)
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), RotateError> {

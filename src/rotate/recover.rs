@@ -14,23 +14,19 @@ impl RotatingFile {
     pub(super) fn recover(&mut self, record_end: RecordEnd) -> Result<(), RotateError> {
         // The live file first: a file that is not a log of ours is refused before anything in
         // its directory is touched.
-        let tail = match record_end {
-            RecordEnd::Newline => {
-                find_tail(&self.file).map_err(|e| RotateError::io("read", &self.path, e))?
-            }
-            RecordEnd::Any => Tail::Clean,
-        };
-        if let Tail::NoBoundary(size) = tail {
-            return Err(RotateError::NoRecordBoundary {
-                path: self.path.clone(),
-                size,
-            });
-        }
+        let torn = torn_tail(&self.file, &self.path, record_end)?;
         let shared = Arc::clone(&self.shared);
         let _guard = shared.lock();
         let paths = &shared.paths;
-        let list = set::scan(paths, &*shared.scheme)
+        let mut strays = Vec::new();
+        let list = set::scan_all(paths, &*shared.scheme, &mut strays)
             .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        // Links and FIFOs at the set's names (never followed, see `set::scan_all`).
+        for p in &strays {
+            remove_file(p)?;
+        }
+        // The next live file of a rotation that was killed: empty, never written.
+        let _ = remove_file(&paths.next_live());
         for b in &list {
             for t in &b.tmps {
                 remove_file(&paths.tmp(t))?;
@@ -46,12 +42,44 @@ impl RotatingFile {
             }
         }
         self.prune_locked(self.backups_allowed(0), &mut FsState::default())?;
-        if let Tail::Torn(keep) = tail {
-            self.file
-                .set_len(keep)
-                .map_err(|e| RotateError::io("truncate", &self.path, e))?;
-        }
-        Ok(())
+        cut_torn_tail(&self.file, &self.path, torn)
+    }
+}
+
+/// The start-up check of a live file's tail, shared by both writers: with
+/// [`RecordEnd::Newline`], where a torn last record starts (`Some`: the file must be cut
+/// there), or [`RotateError::NoRecordBoundary`] for a non-empty file without any `\n`. Reads
+/// only.
+pub(super) fn torn_tail(
+    file: &File,
+    path: &Path,
+    record_end: RecordEnd,
+) -> Result<Option<u64>, RotateError> {
+    let tail = match record_end {
+        RecordEnd::Newline => find_tail(file).map_err(|e| RotateError::io("read", path, e))?,
+        RecordEnd::Any => Tail::Clean,
+    };
+    match tail {
+        Tail::Clean => Ok(None),
+        Tail::Torn(keep) => Ok(Some(keep)),
+        Tail::NoBoundary(size) => Err(RotateError::NoRecordBoundary {
+            path: path.to_path_buf(),
+            size,
+        }),
+    }
+}
+
+/// Cuts the torn record [`torn_tail`] found (a no-op for `None`).
+pub(super) fn cut_torn_tail(
+    file: &File,
+    path: &Path,
+    torn: Option<u64>,
+) -> Result<(), RotateError> {
+    match torn {
+        Some(keep) => file
+            .set_len(keep)
+            .map_err(|e| RotateError::io("truncate", path, e)),
+        None => Ok(()),
     }
 }
 

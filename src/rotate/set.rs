@@ -79,12 +79,31 @@ impl SetPaths {
     pub fn tmp(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+
+    /// Where a rotation makes the next live file before renaming it into place: hidden, and no
+    /// name of the set (no reader or pruning ever sees it).
+    pub fn next_live(&self) -> PathBuf {
+        self.dir.join(format!(".{}.ctrlog-next", self.base))
+    }
 }
 
 /// Lists the set: every backup group, oldest first. Directories and names that are not valid
 /// UTF-8 are ignored (lumberjack's `TestMaxBackups`: a directory with a backup's name is never
 /// touched).
 pub(crate) fn scan(paths: &SetPaths, scheme: &dyn NamingScheme) -> io::Result<Vec<Backup>> {
+    scan_all(paths, scheme, &mut Vec::new())
+}
+
+/// [`scan`], plus the set's *strays* in `strays`: entries with a name of the set that are
+/// neither regular files nor directories (a symbolic link, a FIFO, a socket). They are never
+/// part of the set, but they hold names a rotation renames onto, and a rename never replaces
+/// anything: left there (a link planted by whoever can write the directory), they would stop
+/// rotation for good.
+pub(crate) fn scan_all(
+    paths: &SetPaths,
+    scheme: &dyn NamingScheme,
+    strays: &mut Vec<PathBuf>,
+) -> io::Result<Vec<Backup>> {
     let mut out: Vec<Backup> = Vec::new();
     // Position of each key in `out`: a set with thousands of backups (`Backups::Unlimited`)
     // is scanned at every rotation, so no linear search per entry.
@@ -102,6 +121,9 @@ pub(crate) fn scan(paths: &SetPaths, scheme: &dyn NamingScheme) -> io::Result<Ve
             Err(e) => return Err(e),
         };
         if !ft.is_file() {
+            if !ft.is_dir() {
+                strays.push(paths.dir.join(name));
+            }
             continue;
         }
         let idx = *index.entry(key).or_insert_with(|| {

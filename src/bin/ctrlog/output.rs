@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use ctrlog::cri::write::{RecordSink, WriteSink};
+use ctrlog::cri::write::{FileSink, RecordSink};
 use ctrlog::rotate::{Naming, PlainFile, RotateError, RotateOptions, RotatingFile};
 
 /// Docker's rotation options as given (`max-size`, `max-file`, `compress`) and the naming.
@@ -40,8 +40,10 @@ impl Rotation<'_> {
 
 /// Where records go.
 enum Target {
-    /// stdout (`ctrlog write` without `-o`): a pipe or a terminal, written as it is.
-    Stdout(WriteSink<File>),
+    /// stdout (`ctrlog write` without `-o`): a regular file is cut back to its last whole
+    /// record after a failed write; a pipe or a terminal is written as it is (a torn record
+    /// cannot be taken back).
+    Stdout(FileSink),
     Plain(PlainFile),
     Rotating(Box<RotatingFile>),
 }
@@ -51,6 +53,9 @@ enum Target {
 pub struct LogOutput {
     target: Target,
     last_error: Option<io::Error>,
+    /// Failed rotations already warned about (the first is reported on stderr at once, the
+    /// count at close).
+    rotation_failures_seen: u64,
 }
 
 impl LogOutput {
@@ -78,14 +83,16 @@ impl LogOutput {
         Ok(LogOutput {
             target,
             last_error: None,
+            rotation_failures_seen: 0,
         })
     }
 
     /// Records to stdout (a duplicate of fd 1).
     pub fn stdout(f: File) -> Self {
         LogOutput {
-            target: Target::Stdout(WriteSink(f)),
+            target: Target::Stdout(FileSink::new(f)),
             last_error: None,
+            rotation_failures_seen: 0,
         }
     }
 
@@ -103,11 +110,48 @@ impl LogOutput {
         self.last_error.as_ref()
     }
 
-    /// Syncs and waits for pending compressions, so the set is complete on exit.
+    /// Syncs and waits for pending compressions, so the set is complete on exit. Failed
+    /// rotations are an error here (the records were written, but the file grew past
+    /// max-size): the message names the file, the count and the last reason.
     pub fn close(self) -> Result<(), String> {
         match self.target {
             Target::Stdout(_) | Target::Plain(_) => Ok(()),
-            Target::Rotating(r) => r.close().map_err(|e| e.to_string()),
+            Target::Rotating(r) => {
+                let failed = r.stats().rotation_failures;
+                let report = match r.rotation_error() {
+                    Some(why) if failed > 0 => Some(format!(
+                        "{}: {failed} rotation(s) failed, the file grew past max-size (last: {why})",
+                        r.path().display()
+                    )),
+                    _ => None,
+                };
+                let closed = r.close().map_err(|e| e.to_string());
+                match (closed, report) {
+                    (Err(e), Some(r)) => Err(format!("{r}; {e}")),
+                    (Err(e), None) | (Ok(()), Some(e)) => Err(e),
+                    (Ok(()), None) => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Warns on stderr at the first failed rotation (the writer keeps appending to the live
+    /// file and retries with a back-off; the count is reported at close).
+    fn warn_rotation(&mut self) {
+        let Target::Rotating(r) = &self.target else {
+            return;
+        };
+        let failed = r.stats().rotation_failures;
+        if failed > self.rotation_failures_seen {
+            if self.rotation_failures_seen == 0 {
+                eprintln!(
+                    "ctrlog: warning: {}: rotation failed, writing on into the live file \
+                     (retried with back-off): {}",
+                    r.path().display(),
+                    r.rotation_error().unwrap_or_default()
+                );
+            }
+            self.rotation_failures_seen = failed;
         }
     }
 }
@@ -122,6 +166,7 @@ impl RecordSink for LogOutput {
         if let Err(e) = &r {
             self.last_error = Some(io::Error::new(e.kind(), e.to_string()));
         }
+        self.warn_rotation();
         r
     }
 }

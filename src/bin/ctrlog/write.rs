@@ -2,13 +2,19 @@
 //!
 //! Exit status: 0 all records written; 1 reading stdin or writing records failed (the copy
 //! still drained stdin unless `--stop-on-write-error`; one line on stderr names the output and
-//! the last error); 2 bad flags, values or output path (a symbolic link, not a regular file, a
+//! the last error), or a rotation failed (the records went on into the live file, which grew
+//! past `--max-size`: a warning at the first failure, one line at exit with the count and the
+//! last reason); 2 bad flags, values or output path (a symbolic link, not a regular file, a
 //! missing directory, an existing file without any newline for a rotating output, a file locked
 //! by another writer).
 //!
 //! The output (plain or rotating) is opened by `ctrlog::rotate`'s rules: never through a
 //! symlink, only a regular file, never blocking, no parent directory created, an advisory
 //! `flock`; a failed write (`EFBIG` under `ulimit -f`, `ENOSPC`) leaves no partial record.
+//! Without `-o`, stdout is written as it is: when it is a regular file (`> o.log`), a write
+//! that fails part way keeps the whole records that reached it and cuts the torn one off;
+//! a pipe cannot be cut back, so its reader may get a torn last record. Either way the count
+//! of lost records on stderr is exact (the whole records that went through are not in it).
 //! SIGXFSZ is ignored (in `main`), so `ulimit -f` makes writes fail instead of killing ctrlog.
 
 use std::fs::File;
@@ -170,7 +176,7 @@ pub fn run(args: Args) -> ExitCode {
     match out.close() {
         Ok(()) => code,
         Err(e) => {
-            eprintln!("ctrlog: closing the output: {e}");
+            eprintln!("ctrlog: {e}");
             ExitCode::from(1)
         }
     }

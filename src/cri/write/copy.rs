@@ -2,7 +2,7 @@
 
 use std::io::{self, Read};
 
-use super::{LineSplitter, MaxLen, RecordFormat, RecordSink, Split, WriteError};
+use super::{LineSplitter, MaxLen, PartialWrite, RecordFormat, RecordSink, Split, WriteError};
 use crate::cri::{Stream, Tag};
 use crate::time::{Clock, SystemClock};
 
@@ -32,13 +32,15 @@ pub struct CopySummary {
     pub bytes_read: u64,
     /// Records the sink accepted.
     pub records: u64,
-    /// Of those, `P` records.
+    /// Of those, `P` records (of batches the sink took whole).
     pub partial_records: u64,
     /// Encoded bytes the sink accepted.
     pub bytes_written: u64,
     /// Failed sink writes (each loses one batch).
     pub write_errors: u64,
-    /// Records in failed batches.
+    /// Records in failed batches that did not reach the sink (a sink that failed part way
+    /// through a batch reports how far it got, see [`PartialWrite`]: its whole records count
+    /// as written).
     pub records_lost: u64,
     /// The kind of the last sink error, if any.
     pub last_write_error: Option<io::ErrorKind>,
@@ -81,6 +83,17 @@ impl<K: RecordSink> Output<K> {
         }
         let result = self.sink.write_records(&self.buf);
         let (records, partial, bytes) = (self.pending, self.pending_partial, self.buf.len());
+        // A sink that failed part way says how much went through: its whole records are
+        // written, not lost (a torn one after them is lost).
+        let through = match &result {
+            Ok(()) => (0, 0),
+            Err(e) => {
+                let written = self.buf.get(..PartialWrite::written(e)).unwrap_or_default();
+                let whole = memchr::memrchr(b'\n', written).map_or(0, |i| i + 1);
+                let n = memchr::memchr_iter(b'\n', written).count() as u64;
+                (n.min(records), whole as u64)
+            }
+        };
         self.buf.clear();
         self.pending = 0;
         self.pending_partial = 0;
@@ -94,7 +107,11 @@ impl<K: RecordSink> Output<K> {
             }
             Err(e) => {
                 s.write_errors += 1;
-                s.records_lost += records;
+                // `partial_records` counts only batches written whole (which records of a
+                // batch were `P` is the format's business).
+                s.records += through.0;
+                s.bytes_written += through.1;
+                s.records_lost += records - through.0;
                 s.last_write_error = Some(e.kind());
                 match self.policy {
                     WriteErrorPolicy::Continue => Ok(()),

@@ -86,7 +86,7 @@ mod split;
 
 pub use copy::{CopySummary, LogWriter, WriteErrorPolicy, DEFAULT_FLUSH_SIZE, DEFAULT_READ_SIZE};
 pub use format::{escape_docker_json, CriFormat, DockerJsonFormat, RecordFormat};
-pub use sink::{RecordSink, SharedSink, WriteSink};
+pub use sink::{FileSink, PartialWrite, RecordSink, SharedSink, WriteSink};
 pub use split::{CrPolicy, LineSplitter, MaxLen, Split, DEFAULT_MAX_LEN, DEFAULT_MEMORY_CAP};
 
 // Test support, not API: compiled only with the internal `__fuzz` feature.

@@ -41,9 +41,119 @@ impl RecordSink for Vec<u8> {
 #[derive(Debug, Default)]
 pub struct WriteSink<W>(pub W);
 
+/// A failed write reports how much of the batch went through ([`PartialWrite`]).
 impl<W: Write> RecordSink for WriteSink<W> {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
-        self.0.write_all(records)
+        write_counting(&mut self.0, records)
+    }
+}
+
+/// `write_all` that tells, when it fails after some bytes went through, how many
+/// ([`PartialWrite`]).
+fn write_counting<W: Write>(w: &mut W, buf: &[u8]) -> io::Result<()> {
+    let mut done = 0usize;
+    loop {
+        let rest = buf.get(done..).unwrap_or_default();
+        if rest.is_empty() {
+            return Ok(());
+        }
+        match w.write(rest) {
+            Ok(0) => return Err(PartialWrite::error(done, io::ErrorKind::WriteZero.into())),
+            Ok(n) => done = done.saturating_add(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(PartialWrite::error(done, e)),
+        }
+    }
+}
+
+/// The error of a sink that failed after part of a batch went through: how many bytes did
+/// (the whole records among them reached the output and are counted as written by
+/// [`LogWriter`](super::LogWriter)). Carried inside the [`io::Error`] a sink returns, with
+/// the kind and the message of the OS error; read it with [`PartialWrite::written`].
+#[derive(Debug)]
+pub struct PartialWrite {
+    written: usize,
+    source: io::Error,
+}
+
+impl PartialWrite {
+    /// `source`, noting that `written` bytes of the batch went through (none: `source` as is).
+    pub fn error(written: usize, source: io::Error) -> io::Error {
+        if written == 0 {
+            return source;
+        }
+        io::Error::new(source.kind(), PartialWrite { written, source })
+    }
+
+    /// Bytes of the batch that went through before `err` (0 if it does not say).
+    pub fn written(err: &io::Error) -> usize {
+        err.get_ref()
+            .and_then(|e| e.downcast_ref::<PartialWrite>())
+            .map_or(0, |p| p.written)
+    }
+}
+
+impl std::fmt::Display for PartialWrite {
+    /// The OS error's message: the byte count is for the counters, not for people.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.source.fmt(f)
+    }
+}
+
+impl std::error::Error for PartialWrite {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Records to an open file the writer did not open by path: `ctrlog write`'s stdout.
+///
+/// - A **regular file** (`> o.log`, `>> o.log`): a write that fails part way (`EFBIG` under
+///   `ulimit -f`, `ENOSPC`) keeps the whole records that reached the file and cuts the torn
+///   one off (by the rotating writer's cut-back, from the descriptor's offset, which is moved
+///   back so no hole follows), so the file ends on a record boundary. Only a tail is cut.
+/// - Anything else (a **pipe**, a terminal, a socket) cannot be cut back: the whole records
+///   are counted as written and a torn record stays at the end of what the reader got.
+///
+/// Either way the error says how many bytes went through ([`PartialWrite`]), so
+/// [`LogWriter`](super::LogWriter)'s counts of written and lost records are exact.
+#[derive(Debug)]
+pub struct FileSink {
+    file: std::fs::File,
+    regular: bool,
+    /// Where a regular file must be cut back to before the next write (a failed cut).
+    repair_at: Option<u64>,
+}
+
+impl FileSink {
+    /// Writes to `file` (looked at once: is it a regular file).
+    pub fn new(file: std::fs::File) -> Self {
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
+        FileSink {
+            file,
+            regular,
+            repair_at: None,
+        }
+    }
+}
+
+impl RecordSink for FileSink {
+    fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
+        if !self.regular {
+            return write_counting(&mut self.file, records);
+        }
+        if let Some(at) = self.repair_at {
+            use std::io::Seek;
+            self.file.set_len(at)?;
+            self.file.seek(io::SeekFrom::Start(at))?;
+            self.repair_at = None;
+        }
+        crate::rotate::append_keeping(&mut self.file, records, b'\n').map_err(|f| {
+            if let Err(at) = f.end {
+                self.repair_at = Some(at);
+            }
+            PartialWrite::error(f.kept, f.error)
+        })
     }
 }
 
