@@ -126,11 +126,22 @@ pub struct LineAssembler {
     bufs: [Vec<u8>; 2],
     out: Vec<u8>,
     max_line: usize,
+    /// Bytes of records whose [`AssembledLines`] was dropped before it was drained.
+    discarded: u64,
+    /// Bytes of the last pushed record not handed out or buffered yet: counted as discarded
+    /// at the next call if its [`AssembledLines`] was dropped early.
+    pending: usize,
 }
 
 /// The lines (or `max_line` parts of lines) that one record completes; see
 /// [`LineAssembler::push`].
+///
+/// Call [`AssembledLines::next`] until it returns `None`: the record's bytes are handed out
+/// as they are reached, so dropping this early discards the rest of the record (a line can
+/// be longer than any buffer the assembler may keep). What was discarded is counted in
+/// [`LineAssembler::discarded`].
 #[derive(Debug)]
+#[must_use = "the record's lines are handed out by `next`; dropping this discards them"]
 pub struct AssembledLines<'a, 'r> {
     asm: &'a mut LineAssembler,
     piece: Piece<'r>,
@@ -148,6 +159,8 @@ impl LineAssembler {
             bufs: [Vec::new(), Vec::new()],
             out: Vec::new(),
             max_line: max_line.max(1),
+            discarded: 0,
+            pending: 0,
         }
     }
 
@@ -155,13 +168,28 @@ impl LineAssembler {
     /// get the lines it completes (none, one, or several `max_line` parts of a long one).
     /// Bytes not handed out by then stay buffered for the next record of the stream.
     pub fn push<'a, 'r>(&'a mut self, rec: &CriRecord<'r>) -> AssembledLines<'a, 'r> {
+        self.settle();
         let piece = self.merger.push(rec);
+        self.pending = piece.content.len();
         AssembledLines {
             asm: self,
             piece,
             rest: piece.content,
             done: false,
         }
+    }
+
+    /// Bytes discarded because an [`AssembledLines`] was dropped before `next` returned
+    /// `None`.
+    pub fn discarded(&mut self) -> u64 {
+        self.settle();
+        self.discarded
+    }
+
+    /// Counts what the previous record's [`AssembledLines`] left undrained.
+    fn settle(&mut self) {
+        self.discarded += self.pending as u64;
+        self.pending = 0;
     }
 
     /// Bytes held for unfinished lines (at most `max_line - 1` per stream).
@@ -171,6 +199,7 @@ impl LineAssembler {
 
     /// At end of input: the unfinished line of `stream`, if any (marked incomplete).
     pub fn finish(&mut self, stream: Stream) -> Option<Line<'_>> {
+        self.settle();
         let i = idx(stream);
         let timestamp = self.merger.open[i].map(|(ts, _)| ts).unwrap_or_default();
         self.merger.open[i] = None;
@@ -205,6 +234,7 @@ impl AssembledLines<'_, '_> {
         if !ends && have < max {
             buf.extend_from_slice(self.rest);
             self.done = true;
+            asm.pending = 0;
             return None;
         }
         // A part of exactly `max` bytes, or the line's last part (at most `max`).
@@ -212,6 +242,7 @@ impl AssembledLines<'_, '_> {
         let from_rest = take - buf.len();
         let (part, rest) = self.rest.split_at(from_rest);
         self.rest = rest;
+        asm.pending = rest.len();
         let complete = ends && rest.is_empty();
         self.done = complete;
         let content: &[u8] = if buf.is_empty() {
@@ -340,6 +371,25 @@ mod tests {
             }
             proptest::prop_assert_eq!(&got, &want);
             proptest::prop_assert_eq!(&complete_ends, &f_ends);
+            proptest::prop_assert_eq!(a.discarded(), 0);
         }
+    }
+
+    /// Review finding: dropping the lines of a record early used to lose its rest silently.
+    #[test]
+    fn dropping_lines_early_is_counted() {
+        let mut a = LineAssembler::new(4);
+        let rec = parse_cri_record(b"2024-01-01T00:00:00Z stdout F abcdefghij").unwrap();
+        {
+            let mut lines = a.push(&rec);
+            assert_eq!(lines.next().unwrap().content, b"abcd");
+        }
+        assert_eq!(a.discarded(), 6);
+        let rec = parse_cri_record(b"2024-01-01T00:00:01Z stdout F xy").unwrap();
+        let mut lines = a.push(&rec);
+        assert_eq!(lines.next().unwrap().content, b"xy");
+        assert!(lines.next().is_none());
+        drop(lines);
+        assert_eq!(a.discarded(), 6);
     }
 }
