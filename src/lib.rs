@@ -37,6 +37,9 @@
 //!   records: line splitting with bounded memory, parsing, partial merging, tail, follow.
 //! * [`rotate`]: size-capped rotating files with Docker, kubelet and ctrlog naming,
 //!   compressed backups (feature `gzip`), crash recovery.
+//! * [`lines`]: the line framers every reader uses: [`lines::LineBuffer`] forwards over any
+//!   `io::Read`, [`lines::BackScanner`] backwards over any positional source, with one
+//!   overlong-line policy.
 //! * [`time`]: Go-compatible RFC 3339 timestamps (hot path of every writer and reader).
 //! * [`size`]: Docker's human sizes (`max-size=10m`).
 //! * [`regular`]: opening files that must be regular, without blocking on a FIFO and without
@@ -48,6 +51,7 @@
 
 pub mod cri;
 mod go_utf8;
+pub mod lines;
 pub mod regular;
 pub mod rotate;
 pub mod runc;

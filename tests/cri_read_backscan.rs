@@ -7,8 +7,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ctrlog::cri::read::{BackItem, BackScanner, LogReader, LogSink, ReadOptions};
+use ctrlog::cri::read::{LogReader, LogSink, ReadOptions};
 use ctrlog::cri::Stream;
+use ctrlog::lines::{BackScanner, LineItem};
 
 struct Counting;
 
@@ -79,8 +80,8 @@ fn a_64_mib_last_line_is_scanned_in_linear_work() {
         let mut b = BackScanner::new(file, size, 64 << 10, 80 << 20).unwrap();
         while let Some(item) = b.prev().unwrap() {
             items.push(match item {
-                BackItem::Line(pos, l) => (pos, l.len(), l.ends_with(b"x\n")),
-                BackItem::Overlong(pos) => panic!("overlong at {pos}"),
+                LineItem::Line { offset, bytes } => (offset, bytes.len(), bytes.ends_with(b"x\n")),
+                LineItem::Overlong { offset, .. } => panic!("overlong at {offset}"),
             });
         }
     }
@@ -102,9 +103,15 @@ fn a_64_mib_last_line_is_scanned_in_linear_work() {
     let mut b = BackScanner::new(file, size, 64 << 10, 1 << 20).unwrap();
     assert_eq!(
         b.prev().unwrap(),
-        Some(BackItem::Overlong(first.len() as u64))
+        Some(LineItem::Overlong {
+            offset: first.len() as u64,
+            len: second_len as u64 - 1
+        })
     );
-    assert!(matches!(b.prev().unwrap(), Some(BackItem::Line(0, _))));
+    assert!(matches!(
+        b.prev().unwrap(),
+        Some(LineItem::Line { offset: 0, .. })
+    ));
     assert!(TOTAL.load(Ordering::SeqCst) - before <= 4 << 20);
 
     // `--tail 1` through the reader prints the whole line.

@@ -9,16 +9,7 @@ use std::io::{self, BufRead};
 
 use memchr::{memchr, memrchr};
 
-/// Appends `data` to `v`, growing it by doubling but never past `max` bytes of capacity (a
-/// plain `extend` may double a buffer to twice the cap). The caller checks `len + data <= max`.
-pub(crate) fn extend_capped(v: &mut Vec<u8>, data: &[u8], max: usize) {
-    let need = v.len().saturating_add(data.len());
-    if need > v.capacity() {
-        let target = v.capacity().saturating_mul(2).max(need).min(max.max(need));
-        v.reserve_exact(target - v.len());
-    }
-    v.extend_from_slice(data);
-}
+use crate::lines::extend_capped;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Chunk {

@@ -159,18 +159,18 @@ impl LogReader {
             }
             let mut unlinked = false;
             if let Some(c) = cur.as_mut() {
-                let before = c.chunker.read_off;
+                let before = c.line_buf.read_off();
                 if drain_upto(pipe, c, sink, DRAIN_BUDGET)? == Flow::LimitReached {
                     return Ok(());
                 }
-                if c.chunker.read_off != before {
+                if c.line_buf.read_off() != before {
                     continue;
                 }
                 let meta = c.file.metadata().map_err(|e| ReadError::io(&c.path, e))?;
                 let plain = matches!(c.decode, Decode::Plain);
-                if plain && meta.len() < c.chunker.read_off {
+                if plain && meta.len() < c.line_buf.read_off() {
                     pipe.stats.truncations += 1;
-                    c.chunker.reset(0);
+                    c.line_buf.reset(0);
                     continue;
                 }
                 unlinked = meta.nlink() == 0;

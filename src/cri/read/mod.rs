@@ -16,8 +16,9 @@
 //!   [`LogSink`] ([`SplitSink`], [`MergedSink`]);
 //! * [`TailCounter`] finds where the last N lines start from records fed backwards,
 //!   [`ForwardTail`] the same from records fed forwards (`.gz`, pipes) in memory bounded by N;
-//! * [`LineBuffer`] is the one forward line framer, over any byte source (`pread` on a file,
-//!   a gzip decoder, a pipe); [`BackScanner`] walks a plain file's lines backwards;
+//! * [`LineBuffer`](crate::lines::LineBuffer) is the one forward line framer, over any byte
+//!   source (`pread` on a file, a gzip decoder, a pipe);
+//!   [`BackScanner`](crate::lines::BackScanner) walks a plain file's lines backwards;
 //! * [`LogReader`] is the std adapter: files, rotated sets ([`rotated_set`]), tail reading
 //!   backwards from the end, pipes and stdin, follow with an inotify watcher thread that
 //!   opens each new file of the set at once (`follow.rs` documents the design and its
@@ -61,7 +62,7 @@
 //!   that far. It also looks at the record before the first kept line (which may be the
 //!   start of the same line), so `--tail N` may open the next older file.
 //! * Inputs that cannot seek (`-` for stdin, a FIFO, `/dev/stdin` when it is a pipe) are
-//!   read forwards through the same [`LineBuffer`] as files; there is no rotated set and following stops at
+//!   read forwards through the same [`LineBuffer`](crate::lines::LineBuffer) as files; there is no rotated set and following stops at
 //!   their end. `--tail N` keeps a ring of the lines that may be among the last N (decided
 //!   by [`ForwardTail`]), at most [`ReadOptions::tail_buffer`] bytes (64 MiB by default).
 //!   A logical line that does not fit (many `P` pieces) is left out whole, never printed
@@ -184,7 +185,6 @@ mod paths;
 mod pipeline;
 mod reader;
 mod record;
-mod scan;
 mod source;
 mod stream;
 mod tail;
@@ -202,8 +202,7 @@ pub use reader::{LogReader, ReadOptions};
 pub use record::{
     parse_cri_record, parse_docker_record, CriRecord, LogFormat, ParseError, RecordParser,
 };
-pub use scan::{BackItem, BackScanner, Chunker, Item, LineBuffer, Pos, ReadAt, NEVER};
-pub use tail::{ForwardTail, TailCounter, TailMode};
+pub use tail::{ForwardTail, Pos, TailCounter, TailMode, NEVER};
 
 /// Errors of [`LogReader`].
 #[derive(Debug, thiserror::Error)]
@@ -330,15 +329,18 @@ pub fn fuzz_merge_reader(data: &[u8]) {
         assert!((whole.stdout.len() + whole.stderr.len()) as u64 <= l);
     }
     // The same bytes through the LineBuffer with tiny reads.
-    let mut c = LineBuffer::new(0, 16, 1 << 20);
+    let mut c = crate::lines::LineBuffer::new(0, 16, 1 << 20);
     let mut lines = Vec::new();
     let mut off = 0;
     loop {
         loop {
             match c.next_line() {
-                Item::Line(pos, l) => lines.push((pos, l.to_vec())),
-                Item::Overlong(_) => {}
-                Item::NeedData => break,
+                Some(crate::lines::LineItem::Line {
+                    offset: pos,
+                    bytes: l,
+                }) => lines.push((pos, l.to_vec())),
+                Some(crate::lines::LineItem::Overlong { .. }) => {}
+                None => break,
             }
         }
         // Feed by hand: emulate a file with `body`.
@@ -347,7 +349,8 @@ pub fn fuzz_merge_reader(data: &[u8]) {
             break;
         }
         off += chunk.len();
-        c.push_for_test(chunk);
+        c.fill_from(&mut &chunk[..])
+            .expect("reading a slice cannot fail");
     }
     let mut expect = Vec::new();
     let mut at = 0u64;

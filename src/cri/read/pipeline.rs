@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::emit::{Emitter, Flow, LogSink, OutputOptions};
 use super::merge::{idx, PartialMerger};
 use super::record::{ParseError, RecordParser};
-use super::scan::Pos;
+use super::tail::Pos;
 use super::FileWarning;
 
 /// How many [`FileWarning`]s [`ReadStats::warnings`] keeps (all are counted).

@@ -13,12 +13,13 @@ use super::files::{
 use super::follow::Seen;
 use super::pipeline::{Pipeline, ReadStats};
 use super::record::RecordParser;
-use super::scan::{BackItem, BackScanner, Item, Pos, NEVER};
 use super::source::{drain, end_fragment, Current};
 use super::stream::{read_stream, STDIN};
 use super::tail::{ForwardTail, TailCounter, TailMode};
+use super::tail::{Pos, NEVER};
 use super::watch::Watcher;
 use super::ReadError;
+use crate::lines::{BackScanner, LineItem};
 
 /// Options of [`LogReader`] (`kubectl logs` flags).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -385,13 +386,16 @@ impl LogReader {
         let mut ft = ForwardTail::new(t);
         loop {
             loop {
-                match c.chunker.next_line() {
-                    Item::Line(off, line) => {
+                match c.line_buf.next_line() {
+                    Some(LineItem::Line {
+                        offset: off,
+                        bytes: line,
+                    }) => {
                         let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
                         ft.push((num, off), rec);
                     }
-                    Item::Overlong(off) => ft.push((num, off), None),
-                    Item::NeedData => break,
+                    Some(LineItem::Overlong { offset: off, .. }) => ft.push((num, off), None),
+                    None => break,
                 }
             }
             match c.fill() {
@@ -544,8 +548,11 @@ fn tail_backward(
     while !t.done() {
         match back.prev()? {
             None => break,
-            Some(BackItem::Overlong(off)) => t.push(None, (num, off)),
-            Some(BackItem::Line(off, line)) => {
+            Some(LineItem::Overlong { offset: off, .. }) => t.push(None, (num, off)),
+            Some(LineItem::Line {
+                offset: off,
+                bytes: line,
+            }) => {
                 let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
                 t.push(rec, (num, off));
             }

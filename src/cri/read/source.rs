@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use super::emit::{Flow, LogSink};
 use super::files::LogFile;
 use super::pipeline::{Pipeline, SkipReason};
-use super::scan::{Item, LineBuffer, ReadAt};
 use super::ReadError;
+use crate::lines::{LineBuffer, LineItem, OffsetReader};
 
 /// Bytes compared to recognise a file already read under a new inode (a backup compressed
 /// after it was read, a copy made by copytruncate).
@@ -24,7 +24,7 @@ pub(crate) const HEAD_LEN: usize = 256;
 
 /// A gzip decoder over a file read with `pread` from its start.
 #[cfg(feature = "gzip")]
-pub(crate) type GzStream = flate2::read::MultiGzDecoder<io::BufReader<ReadAt<File>>>;
+pub(crate) type GzStream = flate2::read::MultiGzDecoder<io::BufReader<OffsetReader<File>>>;
 
 /// How the bytes of a [`Current`] file are read.
 pub(crate) enum Decode {
@@ -53,7 +53,7 @@ impl std::fmt::Debug for Decode {
 #[cfg(feature = "gzip")]
 pub(crate) fn gz_stream(file: &File) -> io::Result<GzStream> {
     Ok(flate2::read::MultiGzDecoder::new(
-        io::BufReader::with_capacity(1 << 16, ReadAt::new(file.try_clone()?, 0)),
+        io::BufReader::with_capacity(1 << 16, OffsetReader::new(file.try_clone()?, 0)),
     ))
 }
 
@@ -83,7 +83,7 @@ pub(crate) struct Current {
     pub path: PathBuf,
     /// Its number in the read (positions are `(num, offset)`).
     pub num: usize,
-    pub chunker: LineBuffer,
+    pub line_buf: LineBuffer,
     pub id: (u64, u64),
     pub decode: Decode,
     /// Lines starting before this offset are not fed on (a `.gz` read again from its start
@@ -114,7 +114,7 @@ impl Current {
             file,
             path: f.path.clone(),
             num,
-            chunker: LineBuffer::new(start, opts.0, opts.1),
+            line_buf: LineBuffer::new(start, opts.0, opts.1),
             id,
             decode,
             skip_before,
@@ -129,7 +129,7 @@ impl Current {
             file,
             path: path.to_path_buf(),
             num: 0,
-            chunker: LineBuffer::new(0, opts.0, opts.1),
+            line_buf: LineBuffer::new(0, opts.0, opts.1),
             id: (0, 0),
             decode: Decode::Stream,
             skip_before: 0,
@@ -144,10 +144,10 @@ impl Current {
             return Ok(0);
         }
         match &mut self.decode {
-            Decode::Plain => self.chunker.fill(&self.file),
+            Decode::Plain => self.line_buf.fill_at(&self.file),
             #[cfg(feature = "gzip")]
-            Decode::Gzip(d) => self.chunker.fill_from(d.as_mut()),
-            Decode::Stream => self.chunker.fill_from(&mut &self.file),
+            Decode::Gzip(d) => self.line_buf.fill_from(d.as_mut()),
+            Decode::Stream => self.line_buf.fill_from(&mut &self.file),
         }
     }
 
@@ -163,7 +163,7 @@ impl Current {
 /// The first [`HEAD_LEN`] bytes of a plain file.
 pub(crate) fn head_of_plain(file: &File) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEAD_LEN);
-    let _ = ReadAt::new(file, 0)
+    let _ = OffsetReader::new(file, 0)
         .take(HEAD_LEN as u64)
         .read_to_end(&mut out);
     out
@@ -213,12 +213,17 @@ pub(crate) fn drain_upto<S: LogSink>(
     sink: &mut S,
     budget: u64,
 ) -> Result<Flow, ReadError> {
-    let start = c.chunker.read_off;
+    let start = c.line_buf.read_off();
     loop {
         loop {
-            match c.chunker.next_line() {
-                Item::Line(off, _) | Item::Overlong(off) if off < c.skip_before => {}
-                Item::Line(off, line) => {
+            match c.line_buf.next_line() {
+                Some(LineItem::Line { offset: off, .. })
+                | Some(LineItem::Overlong { offset: off, .. })
+                    if off < c.skip_before => {}
+                Some(LineItem::Line {
+                    offset: off,
+                    bytes: line,
+                }) => {
                     let flow = pipe
                         .line(&c.path, line, (c.num, off), true, sink)
                         .map_err(ReadError::Output)?;
@@ -226,11 +231,13 @@ pub(crate) fn drain_upto<S: LogSink>(
                         return Ok(Flow::LimitReached);
                     }
                 }
-                Item::Overlong(off) => pipe.skip(&c.path, off, SkipReason::Overlong),
-                Item::NeedData => break,
+                Some(LineItem::Overlong { offset: off, .. }) => {
+                    pipe.skip(&c.path, off, SkipReason::Overlong)
+                }
+                None => break,
             }
         }
-        if c.chunker.read_off.saturating_sub(start) >= budget {
+        if c.line_buf.read_off().saturating_sub(start) >= budget {
             return Ok(Flow::Continue);
         }
         match c.fill() {
@@ -253,12 +260,12 @@ pub(crate) fn end_fragment<S: LogSink>(
     sink: &mut S,
     print: bool,
 ) -> Result<Flow, ReadError> {
-    if c.chunker.fragment().is_empty() {
+    if c.line_buf.buffer().is_empty() {
         return Ok(Flow::Continue);
     }
-    let off = c.chunker.consumed_off();
-    let frag = c.chunker.fragment().to_vec();
-    c.chunker.reset(c.chunker.read_off);
+    let off = c.line_buf.consumed_off();
+    let frag = c.line_buf.buffer().to_vec();
+    c.line_buf.reset(c.line_buf.read_off());
     if off < c.skip_before {
         return Ok(Flow::Continue);
     }

@@ -1,5 +1,5 @@
 //! Reading an input that cannot seek (`-` for stdin, a FIFO, a pipe): forward
-//! only, through the same [`LineBuffer`](super::scan::LineBuffer) as files. `--tail` keeps
+//! only, through the same [`LineBuffer`](crate::lines::LineBuffer) as files. `--tail` keeps
 //! a ring of the last lines ([`ForwardTail`] decides which are still needed), bounded by
 //! [`ReadOptions::tail_buffer`] bytes.
 //!
@@ -19,11 +19,11 @@ use super::merge::idx;
 use super::pipeline::{Pipeline, ReadStats, SkipReason};
 use super::reader::ReadOptions;
 use super::record::RecordParser;
-use super::scan::Item;
 use super::source::{drain, end_fragment, Current};
 use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::{FileWarning, ReadError};
 use crate::cri::{Stream, Tag};
+use crate::lines::LineItem;
 
 /// The name that means standard input.
 pub(crate) const STDIN: &str = "-";
@@ -156,8 +156,11 @@ fn tail<S: LogSink>(
     let mut parser = RecordParser::new();
     loop {
         loop {
-            match c.chunker.next_line() {
-                Item::Line(off, line) => {
+            match c.line_buf.next_line() {
+                Some(LineItem::Line {
+                    offset: off,
+                    bytes: line,
+                }) => {
                     let rec = match parser.parse(line) {
                         Ok((_, r)) => Some((r.stream, r.tag)),
                         // Lines mode does not count them: not kept, counted now.
@@ -194,13 +197,13 @@ fn tail<S: LogSink>(
                         ring_bytes -= rings[i].drop_oldest();
                     }
                 }
-                Item::Overlong(off) => {
+                Some(LineItem::Overlong { offset: off, .. }) => {
                     p.skip(&c.path, off, SkipReason::Overlong);
                     if mode == TailMode::Records {
                         ft.push((0, off), None);
                     }
                 }
-                Item::NeedData => break,
+                None => break,
             }
         }
         if c.fill().map_err(|e| ReadError::io(&c.path, e))? == 0 {

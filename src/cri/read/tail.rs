@@ -7,7 +7,12 @@ use std::collections::VecDeque;
 use crate::cri::{Stream, Tag};
 
 use super::merge::idx;
-use super::scan::{Pos, NEVER};
+
+/// A position in a file set: (file number, byte offset). Ordered.
+pub type Pos = (usize, u64);
+
+/// No position: after everything.
+pub const NEVER: Pos = (usize::MAX, u64::MAX);
 
 /// How `tail` counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -244,7 +244,7 @@ impl Record {
                     self.msg_long = true;
                     self.msg = Vec::new();
                 } else {
-                    crate::runc::framer::extend_capped(&mut self.msg, run, self.max_msg_len);
+                    crate::lines::extend_capped(&mut self.msg, run, self.max_msg_len);
                 }
             }
             Target::Time => {

@@ -1,0 +1,220 @@
+//! The forward line buffer.
+
+use std::io::{self, Read};
+
+use memchr::memchr;
+
+use super::{read_full_at, reserve_capped, LineItem, ReadAt};
+
+/// The one forward line framer: a rolling buffer filled from any byte source (a file read
+/// with `pread`, a gzip decoder, a pipe, a byte slice), handing out complete lines with
+/// their absolute offset and keeping the unterminated tail.
+///
+/// The shape is ripgrep's `grep-searcher` line buffer: [`LineBuffer::buffer`] is what is
+/// buffered and not consumed, [`LineBuffer::consume`] drops bytes from its front,
+/// [`LineBuffer::fill_from`] reads more. Overlong-line policy: a line of `max_record` bytes
+/// or more (its `\n` not counted) is never handed out; it is reported as
+/// [`LineItem::Overlong`], and while it is being skipped at most `max_record + read_size`
+/// bytes are buffered.
+///
+/// ```
+/// use ctrlog::lines::{LineBuffer, LineItem};
+/// let mut lb = LineBuffer::new(0, 16, 1024);
+/// lb.fill_from(&mut &b"one\ntwo\nthr"[..]).unwrap();
+/// assert_eq!(lb.next_line(), Some(LineItem::Line { offset: 0, bytes: b"one\n" }));
+/// assert_eq!(lb.next_line(), Some(LineItem::Line { offset: 4, bytes: b"two\n" }));
+/// assert_eq!(lb.next_line(), None); // read more, or at the end:
+/// assert_eq!(lb.finish(), Some(LineItem::Line { offset: 8, bytes: b"thr" }));
+/// ```
+#[derive(Debug)]
+pub struct LineBuffer {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// How far `start..` has been searched for `\n` without success.
+    searched: usize,
+    /// Absolute offset of `buf[end]`: where the next byte read belongs.
+    read_off: u64,
+    read_size: usize,
+    max_record: usize,
+    /// Inside an overlong line being skipped (started at this offset).
+    discarding: Option<u64>,
+}
+
+impl LineBuffer {
+    /// Starts at absolute offset `offset`, `read_size` bytes per read, lines capped at
+    /// `max_record` (both at least 16).
+    pub fn new(offset: u64, read_size: usize, max_record: usize) -> Self {
+        LineBuffer {
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            searched: 0,
+            read_off: offset,
+            read_size: read_size.max(16),
+            max_record: max_record.max(16),
+            discarding: None,
+        }
+    }
+
+    /// Absolute offset where the next byte read belongs (the source must continue there).
+    pub fn read_off(&self) -> u64 {
+        self.read_off
+    }
+
+    /// Absolute offset of the first unconsumed byte.
+    pub fn consumed_off(&self) -> u64 {
+        self.read_off - (self.end - self.start) as u64
+    }
+
+    /// Bytes of buffer allocated (at most `max_record + read_size`).
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// The buffered bytes not consumed yet: after [`LineBuffer::next_line`] returned `None`,
+    /// the unterminated tail.
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Drops `n` bytes from the front of [`LineBuffer::buffer`].
+    ///
+    /// # Panics
+    /// If `n` is more than is buffered: a caller bug, as in ripgrep's `consume`.
+    pub fn consume(&mut self, n: usize) {
+        assert!(n <= self.end - self.start, "consumed more than is buffered");
+        self.start += n;
+        self.searched = self.searched.saturating_sub(n);
+    }
+
+    /// Forgets buffered bytes and restarts at `offset` (after a truncation).
+    pub fn reset(&mut self, offset: u64) {
+        self.start = 0;
+        self.end = 0;
+        self.searched = 0;
+        self.read_off = offset;
+        self.discarding = None;
+    }
+
+    /// Room for one more read at the end of the buffer.
+    fn make_room(&mut self) -> &mut [u8] {
+        if self.start > 0 && (self.start == self.end || self.buf.len() - self.end < self.read_size)
+        {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let want = self.end + self.read_size;
+        if self.buf.len() < want {
+            let cap = self.max_record.saturating_add(self.read_size);
+            reserve_capped(&mut self.buf, want, cap);
+            self.buf.resize(want, 0);
+        }
+        &mut self.buf[self.end..want]
+    }
+
+    /// One read from `src` (a decoder, a pipe, anything read forward); returns the number
+    /// of bytes read (0 at its end). `src` must continue at [`LineBuffer::read_off`].
+    pub fn fill_from<R: Read + ?Sized>(&mut self, src: &mut R) -> io::Result<usize> {
+        let room = self.make_room();
+        let n = loop {
+            match src.read(room) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => break r?,
+            }
+        };
+        self.end += n;
+        self.read_off += n as u64;
+        Ok(n)
+    }
+
+    /// Reads more of `src` at [`LineBuffer::read_off`] with positional reads (a file's own
+    /// offset is not used); returns the number of bytes read (0 at its end).
+    pub fn fill_at<R: ReadAt + ?Sized>(&mut self, src: &R) -> io::Result<usize> {
+        let off = self.read_off;
+        let room = self.make_room();
+        let n = read_full_at(src, room, off)?;
+        self.end += n;
+        self.read_off += n as u64;
+        Ok(n)
+    }
+
+    /// The next complete line, or `None` when no complete line is buffered: read more
+    /// ([`LineBuffer::fill_from`]), or at the end of the input call [`LineBuffer::finish`].
+    #[inline]
+    pub fn next_line(&mut self) -> Option<LineItem<'_>> {
+        let from = self.start + self.searched;
+        match memchr(b'\n', &self.buf[from..self.end]) {
+            Some(i) => {
+                let nl = from + i;
+                let s = self.start;
+                let offset = self.consumed_off();
+                self.start = nl + 1;
+                self.searched = 0;
+                let nl_off = offset + (nl - s) as u64;
+                if let Some(at) = self.discarding.take() {
+                    return Some(LineItem::Overlong {
+                        offset: at,
+                        len: nl_off - at,
+                    });
+                }
+                // Over the cap even though it happened to fit in one read: skipped the
+                // same whatever the read size.
+                if nl - s >= self.max_record {
+                    return Some(LineItem::Overlong {
+                        offset,
+                        len: (nl - s) as u64,
+                    });
+                }
+                Some(LineItem::Line {
+                    offset,
+                    bytes: &self.buf[s..nl + 1],
+                })
+            }
+            None => {
+                let pending = self.end - self.start;
+                if pending >= self.max_record {
+                    // Too long: drop what is buffered and skip to the next newline.
+                    if self.discarding.is_none() {
+                        self.discarding = Some(self.consumed_off());
+                    }
+                    self.start = self.end;
+                    self.searched = 0;
+                } else {
+                    self.searched = pending;
+                }
+                None
+            }
+        }
+    }
+
+    /// At the end of the input: the next complete line if any is left, else the final
+    /// segment without `\n` (as a [`LineItem::Line`] whose bytes do not end in `\n`) or the
+    /// overlong line being skipped; `None` when nothing is left.
+    pub fn finish(&mut self) -> Option<LineItem<'_>> {
+        if memchr(b'\n', self.buffer()).is_some() {
+            return self.next_line();
+        }
+        if self.discarding.is_none() && self.end - self.start >= self.max_record {
+            // An overlong tail that no `next_line` call has seen yet.
+            self.discarding = Some(self.consumed_off());
+        }
+        let (s, offset) = (self.start, self.consumed_off());
+        self.start = self.end;
+        self.searched = 0;
+        if let Some(at) = self.discarding.take() {
+            return Some(LineItem::Overlong {
+                offset: at,
+                len: self.read_off - at,
+            });
+        }
+        if s == self.end {
+            return None;
+        }
+        Some(LineItem::Line {
+            offset,
+            bytes: &self.buf[s..self.end],
+        })
+    }
+}
