@@ -327,6 +327,8 @@ fn drive(pairs: &[OsString]) -> ExitCode {
             "fd 4 (container stderr) is not open: run me as containerd's binary:// logger",
         );
     };
+    #[cfg(debug_assertions)]
+    pause_opening_for_tests();
     let sink = match open_output(&cfg) {
         Ok(s) => SharedSink::new(s),
         Err(e) => return fail(&e),
@@ -381,6 +383,28 @@ fn drive(pairs: &[OsString]) -> ExitCode {
     }
     signals.done();
     code
+}
+
+/// Debug builds only: when `CTRLOG_DRIVER_PAUSE_OPENING` names a path, creates that file and
+/// then waits forever in the opening stage (signal handlers installed, log-path not opened).
+/// Every open of the driver is non-blocking, so this is the only way a test can signal the
+/// driver in that stage deterministically (`tests/driver_errors.rs`); the watchdog ends the
+/// process. Release builds do not have it.
+#[cfg(debug_assertions)]
+fn pause_opening_for_tests() {
+    let Some(marker) = std::env::var_os("CTRLOG_DRIVER_PAUSE_OPENING") else {
+        return;
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    let _ = ctrlog::regular::open_regular(
+        std::path::Path::new(&marker),
+        &opts,
+        ctrlog::regular::Symlinks::Refuse,
+    );
+    loop {
+        std::thread::park();
+    }
 }
 
 /// What went wrong in one stream's copy, one message each.
