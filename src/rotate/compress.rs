@@ -206,7 +206,9 @@ pub(super) mod hook {
     pub(super) fn before_open(raw: &Path) {
         let hook = {
             let mut v = BEFORE_OPEN.lock().unwrap_or_else(|e| e.into_inner());
-            let i = v.iter().position(|(d, _)| Some(d.as_path()) == raw.parent());
+            let i = v
+                .iter()
+                .position(|(d, _)| Some(d.as_path()) == raw.parent());
             i.map(|i| v.swap_remove(i).1)
         };
         if let Some(f) = hook {
@@ -367,7 +369,10 @@ mod tests {
         );
         assert!(st.compress_failures >= 1, "{st:?}");
         assert_eq!(st.compressed, 0);
-        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo());
     }
 
     /// The raw backup is replaced by a symbolic link to a readable file after the listing: the
