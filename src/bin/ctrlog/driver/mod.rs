@@ -144,10 +144,9 @@ use std::process::ExitCode;
 
 use ctrlog::cri::write::SharedSink;
 use ctrlog::cri::Stream;
-use ctrlog::rotate::Naming;
 use ctrlog::time::Offset;
 
-use crate::output::{LogOutput, Rotation};
+use crate::output::LogOutput;
 use config::{Config, ConfigError, KEYS};
 use pump::{pump_any, PumpResult};
 use report::Reporter;
@@ -207,16 +206,9 @@ fn is_driver_invocation(
     container_id_set && !first.starts_with('-') && first != "help" && !is_subcommand(first)
 }
 
-/// Opens log-path: plain, or the rotating set the (already validated) keys ask for.
+/// Opens log-path: plain, or the rotating set the keys asked for (parsed in [`config`]).
 fn open_output(cfg: &Config) -> Result<LogOutput, String> {
-    let rotation = Rotation {
-        max_size: cfg.max_size.as_deref(),
-        max_file: cfg.max_file.as_deref(),
-        compress: cfg.compress,
-        naming: cfg.naming,
-        prefix: "",
-    };
-    LogOutput::open(&cfg.log_path, &rotation).map_err(|e| format!("log-path: {e}"))
+    LogOutput::open(&cfg.log_path, cfg.rotation.clone()).map_err(|e| format!("log-path: {e}"))
 }
 
 /// A configuration error: reported, and recorded in log-path when that can be opened (plain,
@@ -224,14 +216,7 @@ fn open_output(cfg: &Config) -> Result<LogOutput, String> {
 fn config_error(reporter: &Reporter, e: &ConfigError) -> ExitCode {
     reporter.report(&e.message);
     if let Some(path) = &e.log_path {
-        let plain = Rotation {
-            max_size: None,
-            max_file: None,
-            compress: false,
-            naming: Naming::Docker,
-            prefix: "",
-        };
-        if let Ok(mut out) = LogOutput::open(path, &plain) {
+        if let Ok(mut out) = LogOutput::open(path, None) {
             let msg = format!("{}; the logging driver did not start", e.message);
             let _ = report::record(&mut out, e.format, e.utc, &msg);
             let _ = out.close();
