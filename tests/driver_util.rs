@@ -96,6 +96,12 @@ impl Spawn {
         self
     }
 
+    /// One more environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Spawn {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
     /// `ulimit -f` in bytes, with SIGXFSZ ignored as the shim leaves it (writes past the limit
     /// fail with EFBIG instead of killing the process).
     pub fn file_size_limit(mut self, bytes: u64) -> Spawn {

@@ -157,21 +157,34 @@ fn compressed_ctrlog_naming_loses_nothing_with_enough_files() {
     assert_eq!(logs, want);
 }
 
+/// Bad rotation flags: exit 2, the flag named and its value quoted, in the same words as the
+/// driver's keys (one mapping of the rotation errors, `output::rotation_options`).
 #[test]
-fn bad_rotation_flags_exit_2_with_dockers_messages() {
+fn bad_rotation_flags_exit_2_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("c.log");
     let p = log.to_str().unwrap();
     for (args, needle) in [
         (
             vec!["--output", p, "--max-size", "0"],
-            "--max-size '0': max-size must be a positive number",
+            "ctrlog: --max-size: '0' must be positive",
         ),
         (
             vec!["--output", p, "--max-size", "1m", "--max-file", "0"],
-            "--max-file '0': max-file cannot be less than 1",
+            "ctrlog: --max-file: '0' must be at least 1",
         ),
-        (vec!["--output", p, "--max-size", "abc"], "abc"),
+        (
+            vec!["--output", p, "--max-size", "1m", "--max-file", "x"],
+            "ctrlog: --max-file: 'x' is not an integer",
+        ),
+        (
+            vec!["--output", p, "--max-size", "abc"],
+            "ctrlog: --max-size: 'abc' is not a size: ",
+        ),
+        (
+            vec!["--output", p, "--max-size", "1m", "--compress"],
+            "ctrlog: --compress needs --max-size and a --max-file of 2 or more",
+        ),
         (
             vec!["--output", p, "--max-size", "1m", "--naming", "weird"],
             "weird",
@@ -185,4 +198,5 @@ fn bad_rotation_flags_exit_2_with_dockers_messages() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");
     }
+    assert!(!log.exists(), "nothing was created");
 }

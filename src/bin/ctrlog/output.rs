@@ -1,6 +1,7 @@
 //! Where `ctrlog write` and the `binary://` driver put records: a plain file (or stdout),
 //! or a size-capped rotating set with Docker's options.
 
+use std::fmt;
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -8,33 +9,80 @@ use std::path::Path;
 use ctrlog::cri::write::{FileSink, RecordSink};
 use ctrlog::rotate::{Naming, PlainFile, RotateError, RotateOptions, RotatingFile};
 
+/// How the rotation options are spelled in messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spelling {
+    /// `ctrlog write`'s flags: `--max-size`, and `--compress` without a value.
+    Flags,
+    /// The driver's keys: `max-size`, and `compress` with its value.
+    Keys,
+}
+
 /// Docker's rotation options as given (`max-size`, `max-file`, `compress`) and the naming.
+/// `ctrlog write` and the driver both turn them into [`RotateOptions`] here, once, with one
+/// set of messages.
 pub struct Rotation<'a> {
     pub max_size: Option<&'a str>,
     pub max_file: Option<&'a str>,
     pub compress: bool,
     pub naming: Naming,
-    /// How the options are spelled in messages: `--` for flags, empty for driver keys.
-    pub prefix: &'a str,
+    pub spelling: Spelling,
 }
 
 impl Rotation<'_> {
-    fn wanted(&self) -> bool {
-        self.max_size.is_some() || self.max_file.is_some() || self.compress
+    /// The rotating writer's options ([`RotateOptions::from_docker`] with the naming), or
+    /// `None` when no rotation option is given (a plain file). The error names the option at
+    /// fault and quotes its value: `max-size: '10q' is not a size: …` (`--max-size: …` for
+    /// flags).
+    pub fn options(&self) -> Result<Option<RotateOptions>, String> {
+        if self.max_size.is_none() && self.max_file.is_none() && !self.compress {
+            return Ok(None);
+        }
+        let base = RotateOptions::from_docker(self.max_size, self.max_file, self.compress)
+            .map_err(|e| self.error(e))?;
+        Ok(Some(RotateOptions {
+            naming: self.naming,
+            ..base
+        }))
     }
 
-    /// Docker's message, prefixed with the option and the value it is about.
+    /// The one mapping of Docker's option errors to the option at fault.
     fn error(&self, e: RotateError) -> String {
-        let (name, value) = match &e {
-            RotateError::MaxSizeNotPositive | RotateError::MaxSize(_) => {
-                ("max-size", self.max_size)
-            }
-            RotateError::MaxFileLessThanOne
-            | RotateError::MaxFile { .. }
-            | RotateError::MaxFileOutOfRange { .. } => ("max-file", self.max_file),
-            _ => return e.to_string(),
+        let p = match self.spelling {
+            Spelling::Flags => "--",
+            Spelling::Keys => "",
         };
-        format!("{}{name} '{}': {e}", self.prefix, value.unwrap_or_default())
+        // The value escaped, so that a message stays on one line.
+        let bad = |key: &str, value: &str, what: &dyn fmt::Display| {
+            format!("{p}{key}: '{}' {what}", value.escape_debug())
+        };
+        match e {
+            RotateError::MaxSize(e) => bad(
+                "max-size",
+                self.max_size.unwrap_or_default(),
+                &format_args!("is not a size: {e}"),
+            ),
+            RotateError::MaxSizeNotPositive => bad(
+                "max-size",
+                self.max_size.unwrap_or_default(),
+                &"must be positive",
+            ),
+            RotateError::MaxFileLessThanOne => bad(
+                "max-file",
+                self.max_file.unwrap_or_default(),
+                &"must be at least 1",
+            ),
+            RotateError::MaxFile { input } => bad("max-file", &input, &"is not an integer"),
+            RotateError::MaxFileOutOfRange { input } => bad("max-file", &input, &"is out of range"),
+            RotateError::CompressWithoutRotation => {
+                let needs = format!("needs {p}max-size and a {p}max-file of 2 or more");
+                match self.spelling {
+                    Spelling::Flags => format!("--compress {needs}"),
+                    Spelling::Keys => bad("compress", "true", &needs),
+                }
+            }
+            other => other.to_string(),
+        }
     }
 }
 
@@ -59,25 +107,17 @@ pub struct LogOutput {
 }
 
 impl LogOutput {
-    /// Opens `path` for appending (created with mode 0640), rotating when any rotation option
-    /// is given. The error names the option or the path.
+    /// Opens `path` for appending (created with mode 0640): a rotating set with `rotation`
+    /// (from [`Rotation::options`]), a plain file without. The error names the path.
     ///
     /// Both kinds open the file by the same rules (`ctrlog::rotate`'s module docs): never
     /// through a symbolic link, only a regular file, without blocking (a FIFO is refused at
     /// once), no parent directory created, and an advisory `flock` so that a second writer on
     /// the file fails fast.
-    pub fn open(path: &Path, rotation: &Rotation<'_>) -> Result<Self, String> {
-        let target = if rotation.wanted() {
-            let base =
-                RotateOptions::from_docker(rotation.max_size, rotation.max_file, rotation.compress)
-                    .map_err(|e| rotation.error(e))?;
-            let opts = RotateOptions {
-                naming: rotation.naming,
-                ..base
-            };
-            RotatingFile::open(path, opts).map(|f| Target::Rotating(Box::new(f)))
-        } else {
-            PlainFile::open(path, 0o640).map(Target::Plain)
+    pub fn open(path: &Path, rotation: Option<RotateOptions>) -> Result<Self, String> {
+        let target = match rotation {
+            Some(opts) => RotatingFile::open(path, opts).map(|f| Target::Rotating(Box::new(f))),
+            None => PlainFile::open(path, 0o640).map(Target::Plain),
         };
         let target = target.map_err(|e| format!("cannot open the output: {e}"))?;
         Ok(LogOutput {
@@ -168,5 +208,73 @@ impl RecordSink for LogOutput {
         }
         self.warn_rotation();
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rotation(
+        max_size: Option<&'static str>,
+        max_file: Option<&'static str>,
+        compress: bool,
+        spelling: Spelling,
+    ) -> Result<Option<RotateOptions>, String> {
+        Rotation {
+            max_size,
+            max_file,
+            compress,
+            naming: Naming::Ctrlog,
+            spelling,
+        }
+        .options()
+    }
+
+    /// One mapping for both front ends: the same words, only the option's spelling differs.
+    #[test]
+    fn flags_and_keys_get_the_same_messages() {
+        use Spelling::{Flags, Keys};
+        let cases: &[(Option<&'static str>, Option<&'static str>, bool, &str)] = &[
+            (Some("10q"), None, false, "max-size: '10q' is not a size: "),
+            (Some("0"), None, false, "max-size: '0' must be positive"),
+            (
+                Some("1m"),
+                Some("0"),
+                false,
+                "max-file: '0' must be at least 1",
+            ),
+            (
+                Some("1m"),
+                Some("x\n"),
+                false,
+                "max-file: 'x\\n' is not an integer",
+            ),
+            (
+                Some("1m"),
+                Some("99999999999999999999"),
+                false,
+                "max-file: '99999999999999999999' is out of range",
+            ),
+        ];
+        for &(size, file, compress, want) in cases {
+            let keys = rotation(size, file, compress, Keys).unwrap_err();
+            assert!(keys.starts_with(want), "{keys}");
+            let flags = rotation(size, file, compress, Flags).unwrap_err();
+            assert_eq!(flags, format!("--{keys}"));
+        }
+        assert_eq!(
+            rotation(Some("1m"), None, true, Keys).unwrap_err(),
+            "compress: 'true' needs max-size and a max-file of 2 or more"
+        );
+        assert_eq!(
+            rotation(Some("1m"), None, true, Flags).unwrap_err(),
+            "--compress needs --max-size and a --max-file of 2 or more"
+        );
+        assert!(rotation(None, None, false, Keys).unwrap().is_none());
+        let o = rotation(Some("1k"), Some("2"), false, Flags)
+            .unwrap()
+            .unwrap();
+        assert_eq!((o.max_size, o.naming), (Some(1000), Naming::Ctrlog));
     }
 }

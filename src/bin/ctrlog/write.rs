@@ -32,7 +32,7 @@ use ctrlog::cri::write::{
 use ctrlog::cri::Stream;
 use ctrlog::rotate::Naming;
 
-use crate::output::{LogOutput, Rotation};
+use crate::output::{LogOutput, Rotation, Spelling};
 use ctrlog::time::Offset;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -140,10 +140,14 @@ pub fn run(args: Args) -> ExitCode {
         max_file: args.max_file.as_deref(),
         compress: args.compress,
         naming,
-        prefix: "--",
+        spelling: Spelling::Flags,
+    };
+    let rotation = match rotation.options() {
+        Ok(r) => r,
+        Err(e) => return crate::fail(e),
     };
     let out = match &args.output {
-        Some(path) => match LogOutput::open(path, &rotation) {
+        Some(path) => match LogOutput::open(path, rotation) {
             Ok(out) => out,
             Err(e) => return crate::fail(e),
         },

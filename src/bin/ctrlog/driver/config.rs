@@ -8,7 +8,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use ctrlog::cri::write::MaxLen;
-use ctrlog::rotate::{Naming, RotateError, RotateOptions};
+use ctrlog::rotate::{Naming, RotateOptions};
+
+use crate::output::{Rotation, Spelling};
 
 /// The keys the driver understands.
 pub const KEYS: &[&str] = &[
@@ -26,10 +28,8 @@ pub struct Config {
     pub log_path: PathBuf,
     pub format: Format,
     pub max_len: MaxLen,
-    pub max_size: Option<String>,
-    pub max_file: Option<String>,
-    pub compress: bool,
-    pub naming: Naming,
+    /// The rotating set's options; `None`: a plain file.
+    pub rotation: Option<RotateOptions>,
     pub utc: bool,
 }
 
@@ -58,35 +58,6 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
     }
 }
 
-/// Docker's rotation checks ([`RotateOptions::from_docker`]), blamed on the key at fault.
-fn check_rotation(cfg: &Config) -> Result<(), String> {
-    let (size, file) = (cfg.max_size.as_deref(), cfg.max_file.as_deref());
-    let compress = if cfg.compress { "true" } else { "false" };
-    RotateOptions::from_docker(size, file, cfg.compress)
-        .map(drop)
-        .map_err(|e| match e {
-            RotateError::MaxSize(e) => bad(
-                "max-size",
-                size.unwrap_or_default(),
-                format_args!("is not a size: {e}"),
-            ),
-            RotateError::MaxSizeNotPositive => {
-                bad("max-size", size.unwrap_or_default(), "must be positive")
-            }
-            RotateError::MaxFileLessThanOne => {
-                bad("max-file", file.unwrap_or_default(), "must be at least 1")
-            }
-            RotateError::MaxFile { input } => bad("max-file", &input, "is not an integer"),
-            RotateError::MaxFileOutOfRange { input } => bad("max-file", &input, "is out of range"),
-            RotateError::CompressWithoutRotation => bad(
-                "compress",
-                compress,
-                "needs max-size and a max-file of 2 or more",
-            ),
-            other => other.to_string(),
-        })
-}
-
 fn note(first: &mut Option<String>, msg: String) {
     first.get_or_insert(msg);
 }
@@ -102,12 +73,12 @@ pub fn parse(pairs: &[OsString]) -> Result<Config, ConfigError> {
         log_path: PathBuf::new(),
         format: Format::Cri,
         max_len: MaxLen::CONTAINERD_DEFAULT,
-        max_size: None,
-        max_file: None,
-        compress: false,
-        naming: Naming::Docker,
+        rotation: None,
         utc: false,
     };
+    // The rotation keys, turned into options once all are known.
+    let (mut max_size, mut max_file) = (None, None);
+    let (mut compress, mut naming) = (false, Naming::Docker);
     for pair in pairs.chunks(2) {
         let (key, value) = match pair {
             [k, v] => (k, v),
@@ -173,17 +144,17 @@ pub fn parse(pairs: &[OsString]) -> Result<Config, ConfigError> {
                 .map(|n| cfg.max_len = MaxLen::from_signed(n))
                 .map_err(|_| bad(k, v, "is not an integer")),
             "max-size" => {
-                cfg.max_size = Some(v.to_owned());
+                max_size = Some(v);
                 Ok(())
             }
             "max-file" => {
-                cfg.max_file = Some(v.to_owned());
+                max_file = Some(v);
                 Ok(())
             }
-            "compress" => parse_bool(k, v).map(|b| cfg.compress = b),
+            "compress" => parse_bool(k, v).map(|b| compress = b),
             "naming" => v
                 .parse()
-                .map(|n| cfg.naming = n)
+                .map(|n| naming = n)
                 .map_err(|_| bad(k, v, "is not a naming scheme (docker, kubelet or ctrlog)")),
             "utc" => parse_bool(k, v).map(|b| cfg.utc = b),
             _ => Err(format!("unknown key '{k}'")),
@@ -205,8 +176,16 @@ pub fn parse(pairs: &[OsString]) -> Result<Config, ConfigError> {
         None => {}
     }
     if first.is_none() {
-        if let Err(e) = check_rotation(&cfg) {
-            note(&mut first, e);
+        let rotation = Rotation {
+            max_size,
+            max_file,
+            compress,
+            naming,
+            spelling: Spelling::Keys,
+        };
+        match rotation.options() {
+            Ok(r) => cfg.rotation = r,
+            Err(e) => note(&mut first, e),
         }
     }
     match first {
@@ -245,12 +224,16 @@ mod tests {
         assert_eq!(c.format, Format::JsonFile);
         assert_eq!(c.max_len, MaxLen::Unlimited);
         assert!(c.utc);
+        assert!(c.rotation.is_none());
         let c = parse(&os(&[
-            "max-len", "100", "naming", "kubelet", "log-path", "y",
+            "max-len", "100", "naming", "kubelet", "log-path", "y", "max-size", "1k", "max-file",
+            "3",
         ]))
         .unwrap();
         assert_eq!(c.max_len, MaxLen::from_signed(100));
-        assert_eq!(c.naming, Naming::Kubelet);
+        let r = c.rotation.unwrap();
+        assert_eq!(r.naming, Naming::Kubelet);
+        assert_eq!(r.max_size, Some(1000));
         assert!(!c.utc);
     }
 

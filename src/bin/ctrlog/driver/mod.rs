@@ -144,10 +144,9 @@ use std::process::ExitCode;
 
 use ctrlog::cri::write::SharedSink;
 use ctrlog::cri::Stream;
-use ctrlog::rotate::Naming;
 use ctrlog::time::Offset;
 
-use crate::output::{LogOutput, Rotation};
+use crate::output::LogOutput;
 use config::{Config, ConfigError, KEYS};
 use pump::{pump_any, PumpResult};
 use report::Reporter;
@@ -207,16 +206,9 @@ fn is_driver_invocation(
     container_id_set && !first.starts_with('-') && first != "help" && !is_subcommand(first)
 }
 
-/// Opens log-path: plain, or the rotating set the (already validated) keys ask for.
+/// Opens log-path: plain, or the rotating set the keys asked for (parsed in [`config`]).
 fn open_output(cfg: &Config) -> Result<LogOutput, String> {
-    let rotation = Rotation {
-        max_size: cfg.max_size.as_deref(),
-        max_file: cfg.max_file.as_deref(),
-        compress: cfg.compress,
-        naming: cfg.naming,
-        prefix: "",
-    };
-    LogOutput::open(&cfg.log_path, &rotation).map_err(|e| format!("log-path: {e}"))
+    LogOutput::open(&cfg.log_path, cfg.rotation.clone()).map_err(|e| format!("log-path: {e}"))
 }
 
 /// A configuration error: reported, and recorded in log-path when that can be opened (plain,
@@ -224,14 +216,7 @@ fn open_output(cfg: &Config) -> Result<LogOutput, String> {
 fn config_error(reporter: &Reporter, e: &ConfigError) -> ExitCode {
     reporter.report(&e.message);
     if let Some(path) = &e.log_path {
-        let plain = Rotation {
-            max_size: None,
-            max_file: None,
-            compress: false,
-            naming: Naming::Docker,
-            prefix: "",
-        };
-        if let Ok(mut out) = LogOutput::open(path, &plain) {
+        if let Ok(mut out) = LogOutput::open(path, None) {
             let msg = format!("{}; the logging driver did not start", e.message);
             let _ = report::record(&mut out, e.format, e.utc, &msg);
             let _ = out.close();
@@ -327,6 +312,8 @@ fn drive(pairs: &[OsString]) -> ExitCode {
             "fd 4 (container stderr) is not open: run me as containerd's binary:// logger",
         );
     };
+    #[cfg(debug_assertions)]
+    pause_opening_for_tests();
     let sink = match open_output(&cfg) {
         Ok(s) => SharedSink::new(s),
         Err(e) => return fail(&e),
@@ -381,6 +368,28 @@ fn drive(pairs: &[OsString]) -> ExitCode {
     }
     signals.done();
     code
+}
+
+/// Debug builds only: when `CTRLOG_DRIVER_PAUSE_OPENING` names a path, creates that file and
+/// then waits forever in the opening stage (signal handlers installed, log-path not opened).
+/// Every open of the driver is non-blocking, so this is the only way a test can signal the
+/// driver in that stage deterministically (`tests/driver_errors.rs`); the watchdog ends the
+/// process. Release builds do not have it.
+#[cfg(debug_assertions)]
+fn pause_opening_for_tests() {
+    let Some(marker) = std::env::var_os("CTRLOG_DRIVER_PAUSE_OPENING") else {
+        return;
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    let _ = ctrlog::regular::open_regular(
+        std::path::Path::new(&marker),
+        &opts,
+        ctrlog::regular::Symlinks::Refuse,
+    );
+    loop {
+        std::thread::park();
+    }
 }
 
 /// What went wrong in one stream's copy, one message each.

@@ -74,7 +74,8 @@ pub fn poll<const N: usize>(fds: [RawFd; N], timeout: Option<Duration>) -> io::R
     Ok(p.map(|x| x.revents & any != 0))
 }
 
-/// Reads one signal number from `sig`, if one is there.
+/// Reads one signal number from `sig`: after `poll` said it is readable, or with a read
+/// timeout set (then `None` when it passes).
 fn read_signal(mut sig: &UnixStream) -> Option<u8> {
     let mut b = [0u8; 1];
     match sig.read(&mut b) {
@@ -83,10 +84,17 @@ fn read_signal(mut sig: &UnixStream) -> Option<u8> {
     }
 }
 
-/// The watchdog's decisions (no side effects besides the stop pipe): waits for a signal on
-/// `sig` or for `done` to hang up; see the module docs. `opening_what` describes the opening
-/// stage in the message.
+/// `poll` for two descriptors (the watchdog's; a test substitutes a failing one).
+pub type Poll2 = fn([RawFd; 2], Option<Duration>) -> io::Result<[bool; 2]>;
+
+/// The watchdog's decisions (no side effects besides the stop pipe and `report`, which gets
+/// non-fatal problems): waits for a signal on `sig` or for `done` to hang up; see the module
+/// docs. `poll` is [`poll`] (a test substitutes a failing one); `opening_what` describes the
+/// opening stage in the message.
+#[allow(clippy::too_many_arguments)]
 pub fn watch(
+    poll: Poll2,
+    report: &dyn Fn(&str),
     sig: &UnixStream,
     done: &UnixStream,
     stage: &AtomicU8,
@@ -94,18 +102,18 @@ pub fn watch(
     grace: Duration,
     opening_what: &str,
 ) -> Outcome {
-    let (sig_fd, done_fd) = (sig.as_raw_fd(), done.as_raw_fd());
+    let mut w = Waiter {
+        poll: Some(poll),
+        report,
+        sig,
+        done,
+    };
     // Wait for the first signal.
     let first = loop {
-        match poll([done_fd, sig_fd], None) {
-            Ok(r) if r[0] => return Outcome::Finished,
-            Ok(r) if r[1] => {
-                if let Some(s) = read_signal(sig) {
-                    break s;
-                }
-            }
-            Ok(_) => {}
-            Err(_) => return Outcome::Finished,
+        match w.next(None) {
+            Event::Done => return Outcome::Finished,
+            Event::Signal(s) => break s,
+            Event::Nothing => {}
         }
     };
     let name = signal_name(first);
@@ -124,21 +132,19 @@ pub fn watch(
     let deadline = Instant::now() + grace;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match poll([done_fd, sig_fd], Some(left)) {
-            Ok(r) if r[0] => return Outcome::Finished,
-            Ok(r) if r[1] => {
-                if let Some(s) = read_signal(sig) {
-                    return Outcome::Exit(
-                        1,
-                        format!(
-                            "{} during the drain after {name}: exiting now, records still \
-                             buffered or being written are lost",
-                            signal_name(s)
-                        ),
-                    );
-                }
+        match w.next(Some(left)) {
+            Event::Done => return Outcome::Finished,
+            Event::Signal(s) => {
+                return Outcome::Exit(
+                    1,
+                    format!(
+                        "{} during the drain after {name}: exiting now, records still \
+                         buffered or being written are lost",
+                        signal_name(s)
+                    ),
+                );
             }
-            Ok(_) if left.is_zero() => {
+            Event::Nothing if left.is_zero() => {
                 return Outcome::Exit(
                     1,
                     format!(
@@ -148,9 +154,56 @@ pub fn watch(
                     ),
                 )
             }
-            Ok(_) => {}
-            Err(_) => return Outcome::Finished,
+            Event::Nothing => {}
         }
+    }
+}
+
+/// What the watchdog waited for.
+enum Event {
+    /// The driver is done (`done` hung up).
+    Done,
+    /// A signal arrived.
+    Signal(u8),
+    /// Nothing (the timeout passed, or a wake-up without a signal).
+    Nothing,
+}
+
+/// The watchdog's wait: `poll` on the signal pipe and `done`; if `poll` fails (it retries
+/// `EINTR` itself; `ENOMEM` is what is left), the failure is reported once and the wait falls
+/// back to a read of the signal pipe with a timeout. `done` is then no longer watched, which
+/// only keeps this thread alive until the process exits; signals are still honoured.
+struct Waiter<'a> {
+    /// `None` once it failed.
+    poll: Option<Poll2>,
+    report: &'a dyn Fn(&str),
+    sig: &'a UnixStream,
+    done: &'a UnixStream,
+}
+
+impl Waiter<'_> {
+    fn next(&mut self, timeout: Option<Duration>) -> Event {
+        if let Some(poll) = self.poll {
+            match poll([self.done.as_raw_fd(), self.sig.as_raw_fd()], timeout) {
+                Ok(r) if r[0] => return Event::Done,
+                Ok(r) if r[1] => {
+                    return read_signal(self.sig).map_or(Event::Nothing, Event::Signal)
+                }
+                Ok(_) => return Event::Nothing,
+                Err(e) => {
+                    (self.report)(&format!(
+                        "the signal watchdog cannot poll ({e}): it now waits for signals alone"
+                    ));
+                    self.poll = None;
+                }
+            }
+        }
+        // SO_RCVTIMEO: `None` blocks; zero is not allowed, so the least wait is 1 ms.
+        let t = timeout.map(|t| t.max(Duration::from_millis(1)));
+        if self.sig.set_read_timeout(t).is_err() {
+            return Event::Nothing;
+        }
+        read_signal(self.sig).map_or(Event::Nothing, Event::Signal)
     }
 }
 
@@ -241,7 +294,17 @@ impl Pending {
                     stop,
                     stage,
                 } = self;
-                let out = watch(&sig, &done, &stage, &stop, DRAIN_GRACE, &opening_what);
+                let report = |m: &str| reporter.report(m);
+                let out = watch(
+                    poll,
+                    &report,
+                    &sig,
+                    &done,
+                    &stage,
+                    &stop,
+                    DRAIN_GRACE,
+                    &opening_what,
+                );
                 if let Outcome::Exit(code, msg) = out {
                     reporter.report(&msg);
                     std::process::exit(i32::from(code));
@@ -284,6 +347,8 @@ mod tests {
 
     fn run(e: &Ends, grace: Duration) -> Outcome {
         watch(
+            poll,
+            &|_| {},
             &e.sig,
             &e.done,
             &e.stage,
@@ -291,6 +356,67 @@ mod tests {
             grace,
             "opening log-path /x",
         )
+    }
+
+    /// A `poll` that always fails, as with `ENOMEM`.
+    fn failing_poll(_: [RawFd; 2], _: Option<Duration>) -> io::Result<[bool; 2]> {
+        Err(io::Error::from_raw_os_error(libc::ENOMEM))
+    }
+
+    fn run_failing(
+        e: &Ends,
+        grace: Duration,
+        reports: &std::cell::RefCell<Vec<String>>,
+    ) -> Outcome {
+        let report = |m: &str| reports.borrow_mut().push(m.to_owned());
+        watch(
+            failing_poll,
+            &report,
+            &e.sig,
+            &e.done,
+            &e.stage,
+            &e.stop,
+            grace,
+            "opening log-path /x",
+        )
+    }
+
+    /// Finding 10: a failing `poll` is reported and the watchdog still acts on the next
+    /// signal (it used to return `Finished`, and every later SIGTERM was ignored).
+    #[test]
+    fn a_failing_poll_still_honours_signals() {
+        let reports = std::cell::RefCell::new(Vec::new());
+        // Opening: the signal exits 2 as usual.
+        let e = ends(OPENING);
+        (&e.sig_w).write_all(&[SIGTERM as u8]).unwrap();
+        match run_failing(&e, Duration::from_secs(3600), &reports) {
+            Outcome::Exit(2, m) => assert!(m.starts_with("SIGTERM while opening"), "{m}"),
+            o => panic!("{o:?}"),
+        }
+        assert!(
+            reports.borrow().iter().any(|m| m.contains("poll")),
+            "{:?}",
+            reports.borrow()
+        );
+        // Running: the pumps are told to stop and the grace still ends the drain.
+        let e = ends(RUNNING);
+        (&e.sig_w).write_all(&[SIGTERM as u8]).unwrap();
+        match run_failing(&e, Duration::ZERO, &reports) {
+            Outcome::Exit(1, m) => {
+                assert!(m.contains("did not finish within 0 s after SIGTERM"), "{m}")
+            }
+            o => panic!("{o:?}"),
+        }
+        assert!(stop_readable(&e), "the pumps were told to stop");
+        // Running: a second signal ends the drain.
+        let e = ends(RUNNING);
+        (&e.sig_w)
+            .write_all(&[SIGTERM as u8, SIGINT as u8])
+            .unwrap();
+        match run_failing(&e, Duration::from_secs(3600), &reports) {
+            Outcome::Exit(1, m) => assert!(m.starts_with("SIGINT during the drain"), "{m}"),
+            o => panic!("{o:?}"),
+        }
     }
 
     fn stop_readable(e: &Ends) -> bool {
