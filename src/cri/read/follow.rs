@@ -117,8 +117,9 @@ impl Seen {
 }
 
 impl LogReader {
-    /// Starts the watcher for [`LogReader::follow`]: before the initial read, so that files
-    /// rotated and deleted while it runs are still found.
+    /// Starts the watcher for [`LogReader::follow`]: right after the set is listed, before
+    /// the `--tail` scan and the initial read, so that files rotated and deleted while they
+    /// run are still found, or reported lost.
     pub(super) fn start_watcher(&self) -> Result<Watcher, ReadError> {
         // `open` resolved a symlink the user named; `open_single` did not: watch the set
         // beside its target, where the writer rotates (kubelet resolves it too).
