@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,8 +33,9 @@ fn rec(n: usize) -> String {
     format!("2024-01-01T00:00:00.000000000Z stdout F line {n}\n")
 }
 
-/// Files created and deleted while the `--tail` scan runs are reported as lost: the watcher
-/// (and its count of `IN_CREATE` events) starts before the scan. The scan's own warning (a
+/// A file created and deleted while the `--tail` scan runs is read (the watcher opened it in
+/// time) or reported as lost, never silently dropped: the watcher (and its count of
+/// `IN_CREATE` events) starts before the scan. The scan's own warning (a
 /// damaged `.gz` backup) is the moment the sink rotates the live file away, creates a new
 /// one and deletes it, as a writer with max-file pruning does under load.
 #[cfg(feature = "gzip")]
@@ -44,9 +45,13 @@ fn file_created_and_pruned_during_tail_scan_is_reported() {
         dir: PathBuf,
         rotated: bool,
         warnings: Arc<Mutex<Vec<FileWarning>>>,
+        read_99: Arc<AtomicBool>,
     }
     impl LogSink for Sink {
-        fn write_stream(&mut self, _: Stream, _: &[u8]) -> io::Result<()> {
+        fn write_stream(&mut self, _: Stream, data: &[u8]) -> io::Result<()> {
+            if data.starts_with(b"line 99") {
+                self.read_99.store(true, Ordering::Relaxed);
+            }
             Ok(())
         }
         fn warning(&mut self, w: &FileWarning) {
@@ -72,28 +77,100 @@ fn file_created_and_pruned_during_tail_scan_is_reported() {
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let lost = |w: &FileWarning| w.reason.contains("deleted before the follower could open");
     let stop = Arc::new(AtomicBool::new(false));
+    let read_99 = Arc::new(AtomicBool::new(false));
     let guard = {
-        let w = warnings.clone();
-        stopper(stop.clone(), move || w.lock().unwrap().iter().any(lost))
+        let (w, r) = (warnings.clone(), read_99.clone());
+        stopper(stop.clone(), move || {
+            r.load(Ordering::Relaxed) || w.lock().unwrap().iter().any(lost)
+        })
     };
     let mut sink = Sink {
         dir: d.path().to_path_buf(),
         rotated: false,
         warnings: warnings.clone(),
+        read_99: read_99.clone(),
     };
     let res = r.follow(&mut sink, &stop);
     guard.join().unwrap();
     assert!(sink.rotated, "the damaged .gz was not reported: {res:?}");
     let w = warnings.lock().unwrap();
     assert!(
-        w.iter().any(lost),
-        "the file created and deleted during the tail scan was not reported: {w:?} ({res:?})"
+        read_99.load(Ordering::Relaxed) || w.iter().any(lost),
+        "the file created and deleted during the tail scan was neither read nor reported: \
+         {w:?} ({res:?})"
     );
 }
 
-#[allow(dead_code)]
-fn unused(_: &Path) {}
-#[allow(dead_code)]
-fn unused_w(w: &mut dyn Write) {
-    let _ = w.flush();
+/// The watcher's error (the log's directory removed) ends the follow while the current file
+/// still grows: the reader takes the watcher's reports after every drain, not only when it
+/// caught up with the writer. The sink rotates the log when it gets the first record (so
+/// that the rest is read by the follow loop, from a file the watcher found), then, from the
+/// new file's first record on, removes the directory and appends a record to the (deleted)
+/// live file for every record it gets: the reader never catches up until the sink stops at
+/// `CAP`.
+#[test]
+fn watcher_error_is_seen_while_the_writer_outpaces_the_reader() {
+    /// Bytes the sink appends at most: far more than the reader drains between two looks at
+    /// the watcher (16 MiB).
+    const CAP: u64 = 128 << 20;
+    struct Sink {
+        dir: PathBuf,
+        file: Option<fs::File>,
+        appended: u64,
+        record: Vec<u8>,
+    }
+    impl LogSink for Sink {
+        fn write_stream(&mut self, _: Stream, data: &[u8]) -> io::Result<()> {
+            let live = self.dir.join("c.log");
+            if data.starts_with(b"line 1") {
+                fs::rename(&live, self.dir.join("c.log.1"))?;
+                fs::write(&live, rec(2))?;
+            } else if data.starts_with(b"line 2") {
+                self.file = Some(fs::OpenOptions::new().append(true).open(&live)?);
+                fs::remove_file(&live)?;
+                fs::remove_file(self.dir.join("c.log.1"))?;
+                fs::remove_dir(&self.dir)?;
+            }
+            if self.appended < CAP {
+                if let Some(f) = self.file.as_mut() {
+                    f.write_all(&self.record)?;
+                    self.appended += self.record.len() as u64;
+                }
+            }
+            Ok(())
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("logs");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("c.log"), rec(1)).unwrap();
+    let opts = ReadOptions {
+        poll_interval: Duration::from_millis(20),
+        ..ReadOptions::default()
+    };
+    let mut r = LogReader::open(dir.join("c.log"), opts).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let finished = Arc::new(AtomicBool::new(false));
+    let guard = {
+        let f = finished.clone();
+        stopper(stop.clone(), move || f.load(Ordering::Relaxed))
+    };
+    let mut record = b"2024-01-01T00:00:00.000000000Z stdout F ".to_vec();
+    record.resize(1023, b'x');
+    record.push(b'\n');
+    let mut sink = Sink {
+        dir: dir.clone(),
+        file: None,
+        appended: 0,
+        record,
+    };
+    let res = r.follow(&mut sink, &stop);
+    finished.store(true, Ordering::Relaxed);
+    guard.join().unwrap();
+    assert!(res.is_err(), "the removed directory was not reported: {res:?}");
+    assert!(
+        sink.appended < CAP,
+        "the watcher's error was held back until the reader caught up ({} MiB appended): {res:?}",
+        sink.appended >> 20
+    );
 }

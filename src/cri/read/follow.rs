@@ -158,6 +158,15 @@ impl LogReader {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
             }
+            // Every turn, also while the current file keeps growing: a writer that outpaces
+            // the drain must not hold back the watcher's warnings and errors.
+            let taken = watcher.reports();
+            for (path, e) in &taken.problems {
+                pipe.warn(path, e, sink);
+            }
+            if let Some(e) = taken.error {
+                return Err(e);
+            }
             let mut unlinked = false;
             if let Some(c) = cur.as_mut() {
                 let before = c.chunker.read_off;
@@ -175,13 +184,6 @@ impl LogReader {
                     continue;
                 }
                 unlinked = meta.nlink() == 0;
-            }
-            let taken = watcher.reports();
-            for (path, e) in &taken.problems {
-                pipe.warn(path, e, sink);
-            }
-            if let Some(e) = taken.error {
-                return Err(e);
             }
             let now = Instant::now();
             // Since when the current file is no longer the live one.
