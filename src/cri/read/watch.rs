@@ -2,7 +2,7 @@
 //! and opens it at once, so that it can be read later even if it is renamed or deleted
 //! meanwhile. See [`super::follow`] for the design and its limits.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io;
@@ -105,8 +105,7 @@ impl Watcher {
             .enumerate()
             .map(|(k, l)| {
                 let rank = n - 1 - k;
-                Known {
-                    id: l.id,
+                let known = Known {
                     fd: l
                         .handle
                         .as_ref()
@@ -114,7 +113,8 @@ impl Watcher {
                         .and_then(|h| h.try_clone().ok()),
                     missed: 0,
                     rank,
-                }
+                };
+                (l.id, known)
             })
             .collect();
         let mut scanner = Scanner {
@@ -217,15 +217,16 @@ struct Scanner {
     /// file (the second listing after its deletion, so a deleted file is not held for long;
     /// a listing that never settled while files were renamed may miss a file that is still
     /// there, and taking it for new would read it twice). Only [`KEEP_FDS`] fds are held
-    /// for known files, whatever the size of the set.
-    known: Vec<Known>,
+    /// for known files, whatever the size of the set. Keyed by (device, inode): a rescan
+    /// (every batch of events, every poll interval) costs O(files), also for a set of
+    /// thousands of backups (`Backups::Unlimited`).
+    known: HashMap<(u64, u64), Known>,
 }
 
 /// Known files (the newest) that the watcher holds an fd of.
 const KEEP_FDS: usize = 4;
 
 struct Known {
-    id: (u64, u64),
     fd: Option<File>,
     /// Listings in a row that did not show it.
     missed: u8,
@@ -263,22 +264,25 @@ impl Scanner {
         let mut problems: Vec<(PathBuf, io::Error)> = snap.list_error.into_iter().collect();
         // A known inode number at a newer rank than before is a new file reusing it.
         for (k, l) in snap.files.iter().enumerate() {
-            self.known
-                .retain(|kn| kn.id != l.id || n - 1 - k >= kn.rank);
+            if self.known.get(&l.id).is_some_and(|kn| n - 1 - k < kn.rank) {
+                self.known.remove(&l.id);
+            }
         }
         let mut new_plain = 0;
         let mut again = false;
-        let ids: Vec<(u64, u64)> = snap.files.iter().map(|l| l.id).collect();
-        let is_known = |known: &[Known], id| known.iter().any(|k| k.id == id);
+        let ids: HashSet<(u64, u64)> = snap.files.iter().map(|l| l.id).collect();
         // A new file listed before a known one is older than a file already read: a copy
         // (Docker's or kubelet's `.gz` of a backup, a copytruncate copy) or a file missed
         // earlier, which can no longer be printed in order. Only newer files are reported.
-        let newest_known = ids.iter().rposition(|&id| is_known(&self.known, id));
+        let newest_known = snap
+            .files
+            .iter()
+            .rposition(|l| self.known.contains_key(&l.id));
         let now = Instant::now();
         let mut found = Vec::new();
         for (k, l) in snap.files.into_iter().enumerate() {
             let rank = n - 1 - k;
-            if let Some(kn) = self.known.iter_mut().find(|kn| kn.id == l.id) {
+            if let Some(kn) = self.known.get_mut(&l.id) {
                 kn.rank = rank;
                 if rank >= KEEP_FDS {
                     kn.fd = None;
@@ -299,12 +303,14 @@ impl Scanner {
                     continue;
                 }
             };
-            self.known.push(Known {
-                id: l.id,
-                fd: (rank < KEEP_FDS).then(|| handle.try_clone().ok()).flatten(),
-                missed: 0,
-                rank,
-            });
+            self.known.insert(
+                l.id,
+                Known {
+                    fd: (rank < KEEP_FDS).then(|| handle.try_clone().ok()).flatten(),
+                    missed: 0,
+                    rank,
+                },
+            );
             new_plain += u64::from(!l.file.gzip);
             if newest_known.is_some_and(|nk| k < nk) {
                 continue;
@@ -318,10 +324,10 @@ impl Scanner {
                 size: None,
             });
         }
-        for k in &mut self.known {
-            k.missed = if ids.contains(&k.id) { 0 } else { k.missed + 1 };
+        for (id, k) in &mut self.known {
+            k.missed = if ids.contains(id) { 0 } else { k.missed + 1 };
         }
-        self.known.retain(|k| k.missed < 2);
+        self.known.retain(|_, k| k.missed < 2);
         let mut g = shared.lock();
         let mut dropped = 0;
         for f in found {
@@ -611,6 +617,34 @@ mod tests {
     use std::io::Write;
     use std::os::unix::fs::MetadataExt;
 
+    /// Hang guard of the waits below (never reached when the watcher works).
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    fn id_of(path: &Path) -> (u64, u64) {
+        let m = std::fs::symlink_metadata(path).unwrap();
+        (m.dev(), m.ino())
+    }
+
+    /// The next file the watcher reports, waiting for it (`None` past [`DEADLINE`]); any
+    /// problem or error reported meanwhile fails the test.
+    fn next_found(watcher: &Watcher, poll: Duration) -> Option<Found> {
+        let t = Instant::now();
+        loop {
+            let taken = watcher.reports();
+            assert!(
+                taken.error.is_none() && taken.problems.is_empty(),
+                "{taken:?}"
+            );
+            if let Some(f) = watcher.pop() {
+                return Some(f);
+            }
+            if t.elapsed() > DEADLINE {
+                return None;
+            }
+            watcher.wait(poll);
+        }
+    }
+
     /// Every file the writer creates is found once, in creation order, by inotify and by the
     /// polling fallback alike (the writer leaves each file live for several poll intervals).
     #[test]
@@ -666,6 +700,37 @@ mod tests {
             let ids: Vec<(u64, u64)> = found.iter().map(|f| f.id).collect();
             assert_eq!(ids, created, "inotify: {inotify}");
             assert!(found.iter().all(|f| f.at_live), "inotify: {inotify}");
+        }
+    }
+
+    /// A set of thousands of backups (`Backups::Unlimited`, kubelet or ctrlog names): each
+    /// new live file is found once, none of the known backups is taken for new. The known
+    /// files are a map keyed by (device, inode), so each rescan is linear in the set.
+    #[test]
+    fn large_set_new_files_found_once() {
+        const BACKUPS: u64 = 3000;
+        for inotify in [true, false] {
+            let d = tempfile::tempdir().unwrap();
+            let path = d.path().join("c.log");
+            let backup = |n: u64| d.path().join(format!("c.log.s{n:08}"));
+            for n in 1..=BACKUPS {
+                std::fs::write(backup(n), b"old\n").unwrap();
+            }
+            std::fs::write(&path, b"live\n").unwrap();
+            let opened = snapshot(&path, 4).unwrap().files;
+            assert_eq!(opened.len() as u64, BACKUPS + 1);
+            let poll = Duration::from_millis(5);
+            let watcher = Watcher::start_with(&path, &opened, poll, inotify).unwrap();
+            for n in BACKUPS + 1..BACKUPS + 6 {
+                std::fs::rename(&path, backup(n)).unwrap();
+                std::fs::write(&path, b"new\n").unwrap();
+                let created = id_of(&path);
+                let f = next_found(&watcher, poll);
+                let f = f.unwrap_or_else(|| panic!("file {n} not found (inotify: {inotify})"));
+                assert_eq!(f.id, created, "file {n}, inotify: {inotify}");
+            }
+            watcher.wait(poll * 5);
+            assert!(watcher.pop().is_none(), "inotify: {inotify}");
         }
     }
 }
