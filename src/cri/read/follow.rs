@@ -50,8 +50,9 @@
 //!   bound; [`ReadStats::files_skipped`] counts the warning). A compressed copy (`.gz`) of
 //!   a missed file is not read in its place: it is listed before a newer file already read.
 //! * **A follower slower than the writer** (a slow consumer of its output) falls behind
-//!   without losing anything while the files found and not yet read are at most 512 and
-//!   256 MiB (`MAX_QUEUED_FILES`, `MAX_QUEUED_BYTES`): each pins its disk space once pruning
+//!   without losing anything while the files found and not yet read are at most 512 (or a
+//!   quarter of the open-files limit, `RLIMIT_NOFILE`, when less: 64 with `ulimit -n 256`)
+//!   and 256 MiB (`MAX_QUEUED_FILES`, `MAX_QUEUED_BYTES`): each pins its disk space once pruning
 //!   deletes it. New files found beyond that are not held: a warning naming the log gives
 //!   their number, and they are lost if pruning deletes them before the reader gets there.
 //! * **Truncation** (copytruncate) restarts the live file at offset 0: what was written

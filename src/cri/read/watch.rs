@@ -16,9 +16,39 @@ use super::files::{identity, open_listed, snapshot, Listed, LogFile};
 use super::ReadError;
 
 /// Files found and not yet read, at most: each holds an fd and, once max-file pruning deletes
-/// it, its disk space. Past this (or [`MAX_QUEUED_BYTES`]) the follower is too slow for the
-/// writer: new files are reported and left (see the module docs of `follow`).
+/// it, its disk space. Past this (or [`MAX_QUEUED_BYTES`], or a quarter of the open-files
+/// limit, see [`queued_files_cap`]) the follower is too slow for the writer: new files are
+/// reported and left (see the module docs of `follow`).
 pub(super) const MAX_QUEUED_FILES: usize = 512;
+
+/// [`MAX_QUEUED_FILES`], or a quarter of the open-files limit `nofile` (`RLIMIT_NOFILE`'s
+/// soft limit, `None` when unknown) when that is less, and never less than 4. The rest of
+/// the limit is for the process itself and the follower's other fds (the starting set's
+/// open-ahead files, an eighth of the limit; the watcher's [`KEEP_FDS`]; inotify; the
+/// current file): with `ulimit -n 256` and a slow consumer the queue stops at 64 files with
+/// one warning, rather than every later open failing with `EMFILE`, one warning per file.
+fn queued_files_cap(nofile: Option<u64>) -> usize {
+    nofile.map_or(MAX_QUEUED_FILES, |n| {
+        usize::try_from(n / 4)
+            .unwrap_or(usize::MAX)
+            .clamp(4, MAX_QUEUED_FILES)
+    })
+}
+
+/// The soft open-files limit (`RLIMIT_NOFILE`), `None` when unknown or unlimited.
+fn nofile_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0
+        || lim.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    Some(lim.rlim_cur)
+}
 
 /// Bytes of the files found and not yet read, at most (each file counted once a newer one
 /// is found, when it no longer grows).
@@ -89,15 +119,17 @@ impl Watcher {
     /// place when this returns, so nothing created afterwards is missed. Fails only when no
     /// thread can be started.
     pub fn start(path: &Path, opened: &[Listed], poll: Duration) -> Result<Watcher, ReadError> {
-        Watcher::start_with(path, opened, poll, true)
+        Watcher::start_with(path, opened, poll, true, queued_files_cap(nofile_limit()))
     }
 
-    /// [`Watcher::start`], polling only when `inotify` is false (the fallback, for tests).
+    /// [`Watcher::start`], polling only when `inotify` is false (the fallback, for tests),
+    /// queueing at most `max_queued` found files.
     fn start_with(
         path: &Path,
         opened: &[Listed],
         poll: Duration,
         inotify: bool,
+        max_queued: usize,
     ) -> Result<Watcher, ReadError> {
         let n = opened.len();
         let known = opened
@@ -120,6 +152,7 @@ impl Watcher {
         let mut scanner = Scanner {
             path: path.to_path_buf(),
             known,
+            max_queued,
         };
         // Without inotify the watcher lists the set every poll interval.
         let mut events = notify::Events::new(path).ok().filter(|_| inotify);
@@ -221,6 +254,8 @@ struct Scanner {
     /// (every batch of events, every poll interval) costs O(files), also for a set of
     /// thousands of backups (`Backups::Unlimited`).
     known: HashMap<(u64, u64), Known>,
+    /// Found files queued at most ([`queued_files_cap`]).
+    max_queued: usize,
 }
 
 /// Known files (the newest) that the watcher holds an fd of.
@@ -337,7 +372,7 @@ impl Scanner {
                 last.size = Some(size);
                 g.queued_bytes += size;
             }
-            if g.found.len() >= MAX_QUEUED_FILES || g.queued_bytes >= MAX_QUEUED_BYTES {
+            if g.found.len() >= self.max_queued || g.queued_bytes >= MAX_QUEUED_BYTES {
                 dropped += 1;
                 continue;
             }
@@ -348,8 +383,9 @@ impl Scanner {
             g.dropped += dropped;
             let reason = format!(
                 "{dropped} new file(s) of the set not read ({} in all): the follower is more \
-                 than {MAX_QUEUED_FILES} files or {} MiB behind the writer",
+                 than {} files or {} MiB behind the writer",
                 g.dropped,
+                self.max_queued,
                 MAX_QUEUED_BYTES >> 20
             );
             g.problems
@@ -668,7 +704,7 @@ mod tests {
                 mtime: (0, 0),
             }];
             let poll = Duration::from_millis(2);
-            let watcher = Watcher::start_with(&path, &opened, poll, inotify).unwrap();
+            let watcher = Watcher::start_with(&path, &opened, poll, inotify, MAX_QUEUED_FILES).unwrap();
             let line = [b'x'; 99];
             for n in 0..20 {
                 // 10 records of 100 bytes into a 1000-byte file: one rotation.
@@ -707,7 +743,7 @@ mod tests {
             let opened = snapshot(&path, 4).unwrap().files;
             assert_eq!(opened.len() as u64, BACKUPS + 1);
             let poll = Duration::from_millis(5);
-            let watcher = Watcher::start_with(&path, &opened, poll, inotify).unwrap();
+            let watcher = Watcher::start_with(&path, &opened, poll, inotify, MAX_QUEUED_FILES).unwrap();
             for n in BACKUPS + 1..BACKUPS + 6 {
                 std::fs::rename(&path, backup(n)).unwrap();
                 std::fs::write(&path, b"new\n").unwrap();
@@ -719,5 +755,49 @@ mod tests {
             watcher.wait(poll * 5);
             assert!(watcher.pop().is_none(), "inotify: {inotify}");
         }
+    }
+
+    /// The queue of found files is bounded by the open-files limit too: with `ulimit -n 256`
+    /// it holds 64 (the fixed 512 ran into `EMFILE`, one warning per file).
+    #[test]
+    fn queue_cap_follows_the_open_files_limit() {
+        assert_eq!(queued_files_cap(Some(256)), 64);
+        assert_eq!(queued_files_cap(Some(1 << 20)), MAX_QUEUED_FILES);
+        assert_eq!(queued_files_cap(None), MAX_QUEUED_FILES);
+        assert_eq!(queued_files_cap(Some(8)), 4);
+        assert!(queued_files_cap(nofile_limit()) <= MAX_QUEUED_FILES);
+    }
+
+    /// Past the cap, new files are reported once per scan (with the number in all) and not
+    /// queued; the queued ones are the oldest found.
+    #[test]
+    fn files_past_the_cap_are_reported_not_queued() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("c.log");
+        std::fs::write(&path, b"live\n").unwrap();
+        let opened = snapshot(&path, 4).unwrap().files;
+        let poll = Duration::from_millis(5);
+        let watcher = Watcher::start_with(&path, &opened, poll, true, 3).unwrap();
+        let mut created = Vec::new();
+        for n in 1..=5 {
+            std::fs::rename(&path, d.path().join(format!("c.log.s{n:08}"))).unwrap();
+            std::fs::write(&path, b"new\n").unwrap();
+            created.push(id_of(&path));
+        }
+        let t = Instant::now();
+        let mut problems = Vec::new();
+        while !problems.iter().any(|p: &String| p.contains("(2 in all)")) && t.elapsed() < DEADLINE
+        {
+            watcher.wait(poll);
+            let taken = watcher.reports();
+            assert!(taken.error.is_none(), "{taken:?}");
+            problems.extend(taken.problems.iter().map(|(_, e)| e.to_string()));
+        }
+        assert!(
+            problems.iter().any(|p| p.contains("more than 3 files")),
+            "{problems:?}"
+        );
+        let found: Vec<_> = std::iter::from_fn(|| watcher.pop()).map(|f| f.id).collect();
+        assert_eq!(found, created[..3]);
     }
 }
