@@ -167,7 +167,10 @@ fn watcher_error_is_seen_while_the_writer_outpaces_the_reader() {
     let res = r.follow(&mut sink, &stop);
     finished.store(true, Ordering::Relaxed);
     guard.join().unwrap();
-    assert!(res.is_err(), "the removed directory was not reported: {res:?}");
+    assert!(
+        res.is_err(),
+        "the removed directory was not reported: {res:?}"
+    );
     assert!(
         sink.appended < CAP,
         "the watcher's error was held back until the reader caught up ({} MiB appended): {res:?}",
