@@ -18,6 +18,7 @@ use super::source::{drain, end_fragment, Current};
 use super::stream::{read_stream, STDIN};
 use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::watch::Watcher;
+use crate::regular::{open_read, Symlinks};
 use super::ReadError;
 
 /// Options of [`LogReader`] (`kubectl logs` flags).
@@ -238,7 +239,11 @@ impl LogReader {
     fn open_files<S: LogSink>(&mut self, p: &mut Pipeline, sink: &mut S) -> Result<(), ReadError> {
         if self.single {
             let f = self.files[0].clone();
-            let h = File::open(&f.path).map_err(|e| ReadError::io(&f.path, e))?;
+            // Classified when the reader was made, opened again now: whatever is there by
+            // now (a FIFO would block `open(2)`, `/dev/zero` be read for ever) must be a
+            // regular file.
+            let h = open_read(&f.path, Symlinks::Follow)
+                .map_err(|e| ReadError::io(&f.path, e.into()))?;
             let id = identity(&h).map_err(|e| ReadError::io(&f.path, e))?;
             self.opened = vec![Listed {
                 file: f,
