@@ -77,5 +77,8 @@ fn file_replaced_by_link_to_dev_zero_is_refused() {
     let res = read_within(r, None).expect("/dev/zero was read without end");
     let e = res.expect_err("/dev/zero swapped in was read as the log file");
     let msg = e.to_string();
-    assert!(msg.contains("c.log") && msg.contains("character device"), "{msg}");
+    assert!(
+        msg.contains("c.log") && msg.contains("character device"),
+        "{msg}"
+    );
 }

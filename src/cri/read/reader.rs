@@ -18,8 +18,8 @@ use super::source::{drain, end_fragment, Current};
 use super::stream::{read_stream, STDIN};
 use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::watch::Watcher;
-use crate::regular::{open_read, Symlinks};
 use super::ReadError;
+use crate::regular::{open_read, Symlinks};
 
 /// Options of [`LogReader`] (`kubectl logs` flags).
 #[derive(Clone, Debug, PartialEq, Eq)]
