@@ -65,6 +65,9 @@
 //!   numbers cannot be reused while it takes them for known files; older known files are
 //!   told apart by their rank in the set, which only grows), and one per found file not yet
 //!   read (bounded as above). A set of any size is followed within the open-files limit.
+//! * **Stopping** returns within one poll interval plus a second even when the watcher
+//!   thread is stuck in a system call (`readdir` or `lstat` on a hung NFS mount): the thread
+//!   is then left running, detached, and closes its fds when the call returns.
 //!
 //! # Reference behaviour
 //! * **kubelet** (`kubectl logs -f`; `pkg/kubelet/kuberuntime/logs/logs.go`, `ReadLogs` and

@@ -83,6 +83,8 @@ struct Inbox {
     error: Option<ReadError>,
     /// Something in the set changed (new data, a new file) since the reader last looked.
     changed: bool,
+    /// The watcher thread returned (or panicked).
+    exited: bool,
 }
 
 #[derive(Debug, Default)]
@@ -98,12 +100,26 @@ impl Shared {
     }
 }
 
-/// The reader's end of the watcher thread; dropping it stops and joins the thread.
+/// The reader's end of the watcher thread; dropping it stops the thread and joins it if it
+/// ends within `stop_wait`, else leaves it (see `Drop`).
 #[derive(Debug)]
 pub(super) struct Watcher {
     shared: Arc<Shared>,
     quit: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// How long a drop waits for the thread: it sees `quit` within one poll interval plus
+    /// one listing of the set, unless a system call hangs.
+    stop_wait: Duration,
+}
+
+/// Marks the watcher thread ended when dropped: on return and on a panic alike.
+struct Exited(Arc<Shared>);
+
+impl Drop for Exited {
+    fn drop(&mut self) {
+        self.0.lock().exited = true;
+        self.0.cond.notify_all();
+    }
 }
 
 /// What the reader got from [`Watcher::reports`].
@@ -169,7 +185,10 @@ impl Watcher {
             let (shared, quit) = (shared.clone(), quit.clone());
             std::thread::Builder::new()
                 .name("ctrlog-follow".into())
-                .spawn(move || watch_loop(scanner, events, &shared, &quit, poll))
+                .spawn(move || {
+                    let _exited = Exited(shared.clone());
+                    watch_loop(scanner, events, &shared, &quit, poll)
+                })
         };
         let thread = thread.map_err(|e| {
             ReadError::io(
@@ -181,6 +200,7 @@ impl Watcher {
             shared,
             quit,
             thread: Some(thread),
+            stop_wait: poll + STOP_WAIT,
         })
     }
 
@@ -228,12 +248,32 @@ impl Watcher {
     }
 }
 
+/// How much longer than a poll interval a drop waits for the watcher thread to end.
+const STOP_WAIT: Duration = Duration::from_secs(1);
+
 impl Drop for Watcher {
+    /// Stops the thread and joins it, but waits at most `stop_wait`: a thread stuck in
+    /// `readdir` or `lstat` (a hung NFS mount) must not keep `follow` from returning after a
+    /// stop. Such a thread is left running, detached; it returns at its next look at the
+    /// stop flag, and closes its fds (the newest known files, the files found and not read)
+    /// then.
     fn drop(&mut self) {
         self.quit.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let Some(t) = self.thread.take() else { return };
+        let deadline = Instant::now() + self.stop_wait;
+        let mut g = self.shared.lock();
+        while !g.exited {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            g = match self.shared.cond.wait_timeout(g, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
         }
+        drop(g);
+        let _ = t.join();
     }
 }
 
@@ -460,159 +500,4 @@ fn watch_loop(
 mod notify;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rotate::{RotateOptions, RotatingFile};
-    use std::io::Write;
-    use std::os::unix::fs::MetadataExt;
-
-    /// Hang guard of the waits below (never reached when the watcher works).
-    const DEADLINE: Duration = Duration::from_secs(10);
-
-    fn id_of(path: &Path) -> (u64, u64) {
-        let m = std::fs::symlink_metadata(path).unwrap();
-        (m.dev(), m.ino())
-    }
-
-    /// The next file the watcher reports, waiting for it (`None` past [`DEADLINE`]); any
-    /// problem or error reported meanwhile fails the test.
-    fn next_found(watcher: &Watcher, poll: Duration) -> Option<Found> {
-        let t = Instant::now();
-        loop {
-            let taken = watcher.reports();
-            assert!(
-                taken.error.is_none() && taken.problems.is_empty(),
-                "{taken:?}"
-            );
-            if let Some(f) = watcher.pop() {
-                return Some(f);
-            }
-            if t.elapsed() > DEADLINE {
-                return None;
-            }
-            watcher.wait(poll);
-        }
-    }
-
-    /// Every file the writer creates is found once, in creation order, by inotify and by the
-    /// polling fallback alike. The writer rotates again only once the watcher reported the
-    /// file before (no dependence on how fast the watcher thread runs).
-    #[test]
-    fn finds_each_new_file_once_in_order() {
-        for inotify in [true, false] {
-            let d = tempfile::tempdir().unwrap();
-            let path = d.path().join("c.log");
-            let opts = RotateOptions::from_docker(Some("1k"), Some("3"), false).unwrap();
-            let mut w = RotatingFile::open(&path, opts).unwrap();
-            w.write_all(b"first\n").unwrap();
-            let first = File::open(&path).unwrap();
-            let opened = vec![Listed {
-                file: LogFile {
-                    path: path.clone(),
-                    scheme: None,
-                    gzip: false,
-                },
-                handle: Some(first),
-                id: id_of(&path),
-                mtime: (0, 0),
-            }];
-            let poll = Duration::from_millis(2);
-            let watcher =
-                Watcher::start_with(&path, &opened, poll, inotify, MAX_QUEUED_FILES).unwrap();
-            let line = [b'x'; 99];
-            for n in 0..20 {
-                // 10 records of 100 bytes into a 1000-byte file: one rotation.
-                for _ in 0..10 {
-                    let mut rec = line.to_vec();
-                    rec.push(b'\n');
-                    w.write_all(&rec).unwrap();
-                }
-                let created = id_of(&path);
-                let f = next_found(&watcher, poll);
-                let f = f.unwrap_or_else(|| panic!("file {n} not found (inotify: {inotify})"));
-                assert_eq!(f.id, created, "file {n}, inotify: {inotify}");
-                assert!(f.at_live, "file {n}, inotify: {inotify}");
-            }
-            assert_eq!(w.stats().rotations, 20);
-            // Nothing else: no file reported twice.
-            watcher.wait(poll * 5);
-            assert!(watcher.pop().is_none(), "inotify: {inotify}");
-        }
-    }
-
-    /// A set of thousands of backups (`Backups::Unlimited`, kubelet or ctrlog names): each
-    /// new live file is found once, none of the known backups is taken for new. The known
-    /// files are a map keyed by (device, inode), so each rescan is linear in the set.
-    #[test]
-    fn large_set_new_files_found_once() {
-        const BACKUPS: u64 = 3000;
-        for inotify in [true, false] {
-            let d = tempfile::tempdir().unwrap();
-            let path = d.path().join("c.log");
-            let backup = |n: u64| d.path().join(format!("c.log.s{n:08}"));
-            for n in 1..=BACKUPS {
-                std::fs::write(backup(n), b"old\n").unwrap();
-            }
-            std::fs::write(&path, b"live\n").unwrap();
-            let opened = snapshot(&path, 4).unwrap().files;
-            assert_eq!(opened.len() as u64, BACKUPS + 1);
-            let poll = Duration::from_millis(5);
-            let watcher =
-                Watcher::start_with(&path, &opened, poll, inotify, MAX_QUEUED_FILES).unwrap();
-            for n in BACKUPS + 1..BACKUPS + 6 {
-                std::fs::rename(&path, backup(n)).unwrap();
-                std::fs::write(&path, b"new\n").unwrap();
-                let created = id_of(&path);
-                let f = next_found(&watcher, poll);
-                let f = f.unwrap_or_else(|| panic!("file {n} not found (inotify: {inotify})"));
-                assert_eq!(f.id, created, "file {n}, inotify: {inotify}");
-            }
-            watcher.wait(poll * 5);
-            assert!(watcher.pop().is_none(), "inotify: {inotify}");
-        }
-    }
-
-    /// The queue of found files is bounded by the open-files limit too: with `ulimit -n 256`
-    /// it holds 64 (the fixed 512 ran into `EMFILE`, one warning per file).
-    #[test]
-    fn queue_cap_follows_the_open_files_limit() {
-        assert_eq!(queued_files_cap(Some(256)), 64);
-        assert_eq!(queued_files_cap(Some(1 << 20)), MAX_QUEUED_FILES);
-        assert_eq!(queued_files_cap(None), MAX_QUEUED_FILES);
-        assert_eq!(queued_files_cap(Some(8)), 4);
-        assert!(queued_files_cap(nofile_limit()) <= MAX_QUEUED_FILES);
-    }
-
-    /// Past the cap, new files are reported once per scan (with the number in all) and not
-    /// queued; the queued ones are the oldest found.
-    #[test]
-    fn files_past_the_cap_are_reported_not_queued() {
-        let d = tempfile::tempdir().unwrap();
-        let path = d.path().join("c.log");
-        std::fs::write(&path, b"live\n").unwrap();
-        let opened = snapshot(&path, 4).unwrap().files;
-        let poll = Duration::from_millis(5);
-        let watcher = Watcher::start_with(&path, &opened, poll, true, 3).unwrap();
-        let mut created = Vec::new();
-        for n in 1..=5 {
-            std::fs::rename(&path, d.path().join(format!("c.log.s{n:08}"))).unwrap();
-            std::fs::write(&path, b"new\n").unwrap();
-            created.push(id_of(&path));
-        }
-        let t = Instant::now();
-        let mut problems = Vec::new();
-        while !problems.iter().any(|p: &String| p.contains("(2 in all)")) && t.elapsed() < DEADLINE
-        {
-            watcher.wait(poll);
-            let taken = watcher.reports();
-            assert!(taken.error.is_none(), "{taken:?}");
-            problems.extend(taken.problems.iter().map(|(_, e)| e.to_string()));
-        }
-        assert!(
-            problems.iter().any(|p| p.contains("more than 3 files")),
-            "{problems:?}"
-        );
-        let found: Vec<_> = std::iter::from_fn(|| watcher.pop()).map(|f| f.id).collect();
-        assert_eq!(found, created[..3]);
-    }
-}
+mod tests;
