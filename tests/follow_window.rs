@@ -6,10 +6,10 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ctrlog::cri::read::{FileWarning, LogReader, LogSink, ReadOptions};
+use ctrlog::cri::read::{LogReader, LogSink, ReadOptions};
 use ctrlog::cri::Stream;
 
 /// Hang guard: a follow that never sees what the test waits for is stopped after this.
@@ -41,6 +41,8 @@ fn rec(n: usize) -> String {
 #[cfg(feature = "gzip")]
 #[test]
 fn file_created_and_pruned_during_tail_scan_is_reported() {
+    use ctrlog::cri::read::FileWarning;
+    use std::sync::Mutex;
     struct Sink {
         dir: PathBuf,
         rotated: bool,
