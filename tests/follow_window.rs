@@ -109,7 +109,9 @@ fn file_created_and_pruned_during_tail_scan_is_reported() {
 /// that the rest is read by the follow loop, from a file the watcher found), then, from the
 /// new file's first record on, removes the directory and appends a record to the (deleted)
 /// live file for every record it gets: the reader never catches up until the sink stops at
-/// `CAP`.
+/// `CAP`. The removal itself sends no event while the deleted file is open (`IN_DELETE_SELF`
+/// waits for its last close) and the appends flood the watch with `IN_MODIFY`: the watcher
+/// sees it only by listing the set every poll interval whatever the events.
 #[test]
 fn watcher_error_is_seen_while_the_writer_outpaces_the_reader() {
     /// Bytes the sink appends at most: far more than the reader drains between two looks at

@@ -454,8 +454,9 @@ fn watch_loop(
     let first = scanner.scan(shared);
     let mut unseen: i64 = -i64::try_from(first).unwrap_or(i64::MAX);
     let mut missed_total = 0;
+    let mut last_scan = Instant::now();
     while !quit.load(Ordering::Relaxed) {
-        let wake = match events.as_mut().map(|e| e.wait(poll)) {
+        let mut wake = match events.as_mut().map(|e| e.wait(poll)) {
             Some(Ok(w)) => w,
             // The watch is gone (the directory was removed or moved, or reading failed):
             // poll from now on.
@@ -472,7 +473,15 @@ fn watch_loop(
             unseen = 0;
         }
         unseen += i64::try_from(wake.created).unwrap_or(i64::MAX);
+        // Every poll interval whatever the events: a file written without pause sends
+        // `IN_MODIFY` events so often that the wait never times out, and some changes come
+        // with no event at all (a removed directory's `IN_DELETE_SELF` waits until the last
+        // open file in it is closed; another NFS client's renames).
+        if last_scan.elapsed() >= poll {
+            wake.rescan = true;
+        }
         if wake.rescan {
+            last_scan = Instant::now();
             let found = scanner.scan(shared);
             unseen -= i64::try_from(found).unwrap_or(i64::MAX);
             if unseen > 0 {
