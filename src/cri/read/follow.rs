@@ -50,8 +50,9 @@
 //!   bound; [`ReadStats::files_skipped`] counts the warning). A compressed copy (`.gz`) of
 //!   a missed file is not read in its place: it is listed before a newer file already read.
 //! * **A follower slower than the writer** (a slow consumer of its output) falls behind
-//!   without losing anything while the files found and not yet read are at most 512 and
-//!   256 MiB (`MAX_QUEUED_FILES`, `MAX_QUEUED_BYTES`): each pins its disk space once pruning
+//!   without losing anything while the files found and not yet read are at most 512 (or a
+//!   quarter of the open-files limit, `RLIMIT_NOFILE`, when less: 64 with `ulimit -n 256`)
+//!   and 256 MiB (`MAX_QUEUED_FILES`, `MAX_QUEUED_BYTES`): each pins its disk space once pruning
 //!   deletes it. New files found beyond that are not held: a warning naming the log gives
 //!   their number, and they are lost if pruning deletes them before the reader gets there.
 //! * **Truncation** (copytruncate) restarts the live file at offset 0: what was written
@@ -64,6 +65,9 @@
 //!   numbers cannot be reused while it takes them for known files; older known files are
 //!   told apart by their rank in the set, which only grows), and one per found file not yet
 //!   read (bounded as above). A set of any size is followed within the open-files limit.
+//! * **Stopping** returns within one poll interval plus a second even when the watcher
+//!   thread is stuck in a system call (`readdir` or `lstat` on a hung NFS mount): the thread
+//!   is then left running, detached, and closes its fds when the call returns.
 //!
 //! # Reference behaviour
 //! * **kubelet** (`kubectl logs -f`; `pkg/kubelet/kuberuntime/logs/logs.go`, `ReadLogs` and
@@ -117,8 +121,9 @@ impl Seen {
 }
 
 impl LogReader {
-    /// Starts the watcher for [`LogReader::follow`]: before the initial read, so that files
-    /// rotated and deleted while it runs are still found.
+    /// Starts the watcher for [`LogReader::follow`]: right after the set is listed, before
+    /// the `--tail` scan and the initial read, so that files rotated and deleted while they
+    /// run are still found, or reported lost.
     pub(super) fn start_watcher(&self) -> Result<Watcher, ReadError> {
         // `open` resolved a symlink the user named; `open_single` did not: watch the set
         // beside its target, where the writer rotates (kubelet resolves it too).
@@ -157,6 +162,15 @@ impl LogReader {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
             }
+            // Every turn, also while the current file keeps growing: a writer that outpaces
+            // the drain must not hold back the watcher's warnings and errors.
+            let taken = watcher.reports();
+            for (path, e) in &taken.problems {
+                pipe.warn(path, e, sink);
+            }
+            if let Some(e) = taken.error {
+                return Err(e);
+            }
             let mut unlinked = false;
             if let Some(c) = cur.as_mut() {
                 let before = c.line_buf.read_off();
@@ -174,13 +188,6 @@ impl LogReader {
                     continue;
                 }
                 unlinked = meta.nlink() == 0;
-            }
-            let taken = watcher.reports();
-            for (path, e) in &taken.problems {
-                pipe.warn(path, e, sink);
-            }
-            if let Some(e) = taken.error {
-                return Err(e);
             }
             let now = Instant::now();
             // Since when the current file is no longer the live one.

@@ -20,6 +20,7 @@ use super::tail::{Pos, NEVER};
 use super::watch::Watcher;
 use super::ReadError;
 use crate::lines::{BackScanner, LineItem};
+use crate::regular::{open_read, Symlinks};
 
 /// Options of [`LogReader`] (`kubectl logs` flags).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -209,7 +210,7 @@ impl LogReader {
         if self.stream {
             return read_stream(&self.path, &self.opts, sink);
         }
-        let mut p = self.start(false, sink)?;
+        let (mut p, _) = self.start(false, sink)?;
         let r = self.run(&mut p, sink, None);
         finish(sink, r, p)
     }
@@ -227,9 +228,8 @@ impl LogReader {
             // A pipe has no rotation to follow: its end is the end.
             return read_stream(&self.path, &self.opts, sink);
         }
-        let mut p = self.start(true, sink)?;
-        let watcher = self.start_watcher()?;
-        let r = self.run(&mut p, sink, Some((stop, &watcher)));
+        let (mut p, watcher) = self.start(true, sink)?;
+        let r = self.run(&mut p, sink, watcher.as_ref().map(|w| (stop, w)));
         drop(watcher);
         finish(sink, r, p)
     }
@@ -240,7 +240,11 @@ impl LogReader {
     fn open_files<S: LogSink>(&mut self, p: &mut Pipeline, sink: &mut S) -> Result<(), ReadError> {
         if self.single {
             let f = self.files[0].clone();
-            let h = File::open(&f.path).map_err(|e| ReadError::io(&f.path, e))?;
+            // Classified when the reader was made, opened again now: whatever is there by
+            // now (a FIFO would block `open(2)`, `/dev/zero` be read for ever) must be a
+            // regular file.
+            let h = open_read(&f.path, Symlinks::Follow)
+                .map_err(|e| ReadError::io(&f.path, e.into()))?;
             let id = identity(&h).map_err(|e| ReadError::io(&f.path, e))?;
             self.opened = vec![Listed {
                 file: f,
@@ -303,9 +307,17 @@ impl LogReader {
         &mut self,
         follow: bool,
         sink: &mut S,
-    ) -> Result<(Pipeline, Pos), ReadError> {
+    ) -> Result<((Pipeline, Pos), Option<Watcher>), ReadError> {
         let mut p = Pipeline::new(self.opts.output);
         self.open_files(&mut p, sink)?;
+        // Following: the watch (and its count of new files) starts right after the listing,
+        // before the tail scan, so that files created and pruned meanwhile are not lost
+        // unreported.
+        let watcher = if follow {
+            Some(self.start_watcher()?)
+        } else {
+            None
+        };
         let mut start = (0, 0);
         if let Some(n) = self.opts.tail {
             let mut starts = self.tail_starts(n, &mut p, sink)?;
@@ -327,7 +339,7 @@ impl LogReader {
                 p.max_records = Some(n);
             }
         }
-        Ok((p, start))
+        Ok(((p, start), watcher))
     }
 
     /// Where the last `n` lines start: the set is read newest first and only as far back as

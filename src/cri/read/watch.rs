@@ -2,7 +2,7 @@
 //! and opens it at once, so that it can be read later even if it is renamed or deleted
 //! meanwhile. See [`super::follow`] for the design and its limits.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io;
@@ -16,9 +16,39 @@ use super::files::{identity, open_listed, snapshot, Listed, LogFile};
 use super::ReadError;
 
 /// Files found and not yet read, at most: each holds an fd and, once max-file pruning deletes
-/// it, its disk space. Past this (or [`MAX_QUEUED_BYTES`]) the follower is too slow for the
-/// writer: new files are reported and left (see the module docs of `follow`).
+/// it, its disk space. Past this (or [`MAX_QUEUED_BYTES`], or a quarter of the open-files
+/// limit, see [`queued_files_cap`]) the follower is too slow for the writer: new files are
+/// reported and left (see the module docs of `follow`).
 pub(super) const MAX_QUEUED_FILES: usize = 512;
+
+/// [`MAX_QUEUED_FILES`], or a quarter of the open-files limit `nofile` (`RLIMIT_NOFILE`'s
+/// soft limit, `None` when unknown) when that is less, and never less than 4. The rest of
+/// the limit is for the process itself and the follower's other fds (the starting set's
+/// open-ahead files, an eighth of the limit; the watcher's [`KEEP_FDS`]; inotify; the
+/// current file): with `ulimit -n 256` and a slow consumer the queue stops at 64 files with
+/// one warning, rather than every later open failing with `EMFILE`, one warning per file.
+fn queued_files_cap(nofile: Option<u64>) -> usize {
+    nofile.map_or(MAX_QUEUED_FILES, |n| {
+        usize::try_from(n / 4)
+            .unwrap_or(usize::MAX)
+            .clamp(4, MAX_QUEUED_FILES)
+    })
+}
+
+/// The soft open-files limit (`RLIMIT_NOFILE`), `None` when unknown or unlimited.
+fn nofile_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0
+        || lim.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    Some(lim.rlim_cur)
+}
 
 /// Bytes of the files found and not yet read, at most (each file counted once a newer one
 /// is found, when it no longer grows).
@@ -53,6 +83,8 @@ struct Inbox {
     error: Option<ReadError>,
     /// Something in the set changed (new data, a new file) since the reader last looked.
     changed: bool,
+    /// The watcher thread returned (or panicked).
+    exited: bool,
 }
 
 #[derive(Debug, Default)]
@@ -68,12 +100,26 @@ impl Shared {
     }
 }
 
-/// The reader's end of the watcher thread; dropping it stops and joins the thread.
+/// The reader's end of the watcher thread; dropping it stops the thread and joins it if it
+/// ends within `stop_wait`, else leaves it (see `Drop`).
 #[derive(Debug)]
 pub(super) struct Watcher {
     shared: Arc<Shared>,
     quit: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// How long a drop waits for the thread: it sees `quit` within one poll interval plus
+    /// one listing of the set, unless a system call hangs.
+    stop_wait: Duration,
+}
+
+/// Marks the watcher thread ended when dropped: on return and on a panic alike.
+struct Exited(Arc<Shared>);
+
+impl Drop for Exited {
+    fn drop(&mut self) {
+        self.0.lock().exited = true;
+        self.0.cond.notify_all();
+    }
 }
 
 /// What the reader got from [`Watcher::reports`].
@@ -89,15 +135,17 @@ impl Watcher {
     /// place when this returns, so nothing created afterwards is missed. Fails only when no
     /// thread can be started.
     pub fn start(path: &Path, opened: &[Listed], poll: Duration) -> Result<Watcher, ReadError> {
-        Watcher::start_with(path, opened, poll, true)
+        Watcher::start_with(path, opened, poll, true, queued_files_cap(nofile_limit()))
     }
 
-    /// [`Watcher::start`], polling only when `inotify` is false (the fallback, for tests).
+    /// [`Watcher::start`], polling only when `inotify` is false (the fallback, for tests),
+    /// queueing at most `max_queued` found files.
     fn start_with(
         path: &Path,
         opened: &[Listed],
         poll: Duration,
         inotify: bool,
+        max_queued: usize,
     ) -> Result<Watcher, ReadError> {
         let n = opened.len();
         let known = opened
@@ -105,8 +153,7 @@ impl Watcher {
             .enumerate()
             .map(|(k, l)| {
                 let rank = n - 1 - k;
-                Known {
-                    id: l.id,
+                let known = Known {
                     fd: l
                         .handle
                         .as_ref()
@@ -114,12 +161,14 @@ impl Watcher {
                         .and_then(|h| h.try_clone().ok()),
                     missed: 0,
                     rank,
-                }
+                };
+                (l.id, known)
             })
             .collect();
         let mut scanner = Scanner {
             path: path.to_path_buf(),
             known,
+            max_queued,
         };
         // Without inotify the watcher lists the set every poll interval.
         let mut events = notify::Events::new(path).ok().filter(|_| inotify);
@@ -136,7 +185,10 @@ impl Watcher {
             let (shared, quit) = (shared.clone(), quit.clone());
             std::thread::Builder::new()
                 .name("ctrlog-follow".into())
-                .spawn(move || watch_loop(scanner, events, &shared, &quit, poll))
+                .spawn(move || {
+                    let _exited = Exited(shared.clone());
+                    watch_loop(scanner, events, &shared, &quit, poll)
+                })
         };
         let thread = thread.map_err(|e| {
             ReadError::io(
@@ -148,6 +200,7 @@ impl Watcher {
             shared,
             quit,
             thread: Some(thread),
+            stop_wait: poll + STOP_WAIT,
         })
     }
 
@@ -195,12 +248,32 @@ impl Watcher {
     }
 }
 
+/// How much longer than a poll interval a drop waits for the watcher thread to end.
+const STOP_WAIT: Duration = Duration::from_secs(1);
+
 impl Drop for Watcher {
+    /// Stops the thread and joins it, but waits at most `stop_wait`: a thread stuck in
+    /// `readdir` or `lstat` (a hung NFS mount) must not keep `follow` from returning after a
+    /// stop. Such a thread is left running, detached; it returns at its next look at the
+    /// stop flag, and closes its fds (the newest known files, the files found and not read)
+    /// then.
     fn drop(&mut self) {
         self.quit.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let Some(t) = self.thread.take() else { return };
+        let deadline = Instant::now() + self.stop_wait;
+        let mut g = self.shared.lock();
+        while !g.exited {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            g = match self.shared.cond.wait_timeout(g, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
         }
+        drop(g);
+        let _ = t.join();
     }
 }
 
@@ -217,15 +290,18 @@ struct Scanner {
     /// file (the second listing after its deletion, so a deleted file is not held for long;
     /// a listing that never settled while files were renamed may miss a file that is still
     /// there, and taking it for new would read it twice). Only [`KEEP_FDS`] fds are held
-    /// for known files, whatever the size of the set.
-    known: Vec<Known>,
+    /// for known files, whatever the size of the set. Keyed by (device, inode): a rescan
+    /// (every batch of events, every poll interval) costs O(files), also for a set of
+    /// thousands of backups (`Backups::Unlimited`).
+    known: HashMap<(u64, u64), Known>,
+    /// Found files queued at most ([`queued_files_cap`]).
+    max_queued: usize,
 }
 
 /// Known files (the newest) that the watcher holds an fd of.
 const KEEP_FDS: usize = 4;
 
 struct Known {
-    id: (u64, u64),
     fd: Option<File>,
     /// Listings in a row that did not show it.
     missed: u8,
@@ -263,22 +339,25 @@ impl Scanner {
         let mut problems: Vec<(PathBuf, io::Error)> = snap.list_error.into_iter().collect();
         // A known inode number at a newer rank than before is a new file reusing it.
         for (k, l) in snap.files.iter().enumerate() {
-            self.known
-                .retain(|kn| kn.id != l.id || n - 1 - k >= kn.rank);
+            if self.known.get(&l.id).is_some_and(|kn| n - 1 - k < kn.rank) {
+                self.known.remove(&l.id);
+            }
         }
         let mut new_plain = 0;
         let mut again = false;
-        let ids: Vec<(u64, u64)> = snap.files.iter().map(|l| l.id).collect();
-        let is_known = |known: &[Known], id| known.iter().any(|k| k.id == id);
+        let ids: HashSet<(u64, u64)> = snap.files.iter().map(|l| l.id).collect();
         // A new file listed before a known one is older than a file already read: a copy
         // (Docker's or kubelet's `.gz` of a backup, a copytruncate copy) or a file missed
         // earlier, which can no longer be printed in order. Only newer files are reported.
-        let newest_known = ids.iter().rposition(|&id| is_known(&self.known, id));
+        let newest_known = snap
+            .files
+            .iter()
+            .rposition(|l| self.known.contains_key(&l.id));
         let now = Instant::now();
         let mut found = Vec::new();
         for (k, l) in snap.files.into_iter().enumerate() {
             let rank = n - 1 - k;
-            if let Some(kn) = self.known.iter_mut().find(|kn| kn.id == l.id) {
+            if let Some(kn) = self.known.get_mut(&l.id) {
                 kn.rank = rank;
                 if rank >= KEEP_FDS {
                     kn.fd = None;
@@ -299,12 +378,14 @@ impl Scanner {
                     continue;
                 }
             };
-            self.known.push(Known {
-                id: l.id,
-                fd: (rank < KEEP_FDS).then(|| handle.try_clone().ok()).flatten(),
-                missed: 0,
-                rank,
-            });
+            self.known.insert(
+                l.id,
+                Known {
+                    fd: (rank < KEEP_FDS).then(|| handle.try_clone().ok()).flatten(),
+                    missed: 0,
+                    rank,
+                },
+            );
             new_plain += u64::from(!l.file.gzip);
             if newest_known.is_some_and(|nk| k < nk) {
                 continue;
@@ -318,10 +399,10 @@ impl Scanner {
                 size: None,
             });
         }
-        for k in &mut self.known {
-            k.missed = if ids.contains(&k.id) { 0 } else { k.missed + 1 };
+        for (id, k) in &mut self.known {
+            k.missed = if ids.contains(id) { 0 } else { k.missed + 1 };
         }
-        self.known.retain(|k| k.missed < 2);
+        self.known.retain(|_, k| k.missed < 2);
         let mut g = shared.lock();
         let mut dropped = 0;
         for f in found {
@@ -331,7 +412,7 @@ impl Scanner {
                 last.size = Some(size);
                 g.queued_bytes += size;
             }
-            if g.found.len() >= MAX_QUEUED_FILES || g.queued_bytes >= MAX_QUEUED_BYTES {
+            if g.found.len() >= self.max_queued || g.queued_bytes >= MAX_QUEUED_BYTES {
                 dropped += 1;
                 continue;
             }
@@ -342,8 +423,9 @@ impl Scanner {
             g.dropped += dropped;
             let reason = format!(
                 "{dropped} new file(s) of the set not read ({} in all): the follower is more \
-                 than {MAX_QUEUED_FILES} files or {} MiB behind the writer",
+                 than {} files or {} MiB behind the writer",
                 g.dropped,
+                self.max_queued,
                 MAX_QUEUED_BYTES >> 20
             );
             g.problems
@@ -372,8 +454,9 @@ fn watch_loop(
     let first = scanner.scan(shared);
     let mut unseen: i64 = -i64::try_from(first).unwrap_or(i64::MAX);
     let mut missed_total = 0;
+    let mut last_scan = Instant::now();
     while !quit.load(Ordering::Relaxed) {
-        let wake = match events.as_mut().map(|e| e.wait(poll)) {
+        let mut wake = match events.as_mut().map(|e| e.wait(poll)) {
             Some(Ok(w)) => w,
             // The watch is gone (the directory was removed or moved, or reading failed):
             // poll from now on.
@@ -390,7 +473,15 @@ fn watch_loop(
             unseen = 0;
         }
         unseen += i64::try_from(wake.created).unwrap_or(i64::MAX);
+        // Every poll interval whatever the events: a file written without pause sends
+        // `IN_MODIFY` events so often that the wait never times out, and some changes come
+        // with no event at all (a removed directory's `IN_DELETE_SELF` waits until the last
+        // open file in it is closed; another NFS client's renames).
+        if last_scan.elapsed() >= poll {
+            wake.rescan = true;
+        }
         if wake.rescan {
+            last_scan = Instant::now();
             let found = scanner.scan(shared);
             unseen -= i64::try_from(found).unwrap_or(i64::MAX);
             if unseen > 0 {
@@ -415,257 +506,7 @@ fn watch_loop(
 }
 
 /// Directory events through inotify (Linux); elsewhere there are none and the watcher polls.
-mod notify {
-    use super::*;
-
-    /// What a wait saw.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub(super) struct Wake {
-        /// Files of the set may have been created, renamed or deleted: list it again.
-        pub rescan: bool,
-        /// Data may have been written.
-        pub changed: bool,
-        /// `IN_CREATE` events of the live file's name: new files of the writer.
-        pub created: u64,
-        /// Events were lost (`IN_Q_OVERFLOW`): `created` is not a count.
-        pub overflow: bool,
-    }
-
-    impl Wake {
-        /// Nothing happened.
-        pub(super) const NONE: Wake = Wake {
-            rescan: false,
-            changed: false,
-            created: 0,
-            overflow: false,
-        };
-        /// Anything may have happened (a timeout, polling, an overflow).
-        pub(super) const ALL: Wake = Wake {
-            rescan: true,
-            changed: true,
-            created: 0,
-            overflow: true,
-        };
-    }
-
-    /// Whether `name` is the live file's name (`base`) or one of its backups' (`base.…`).
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-    fn in_set(name: &std::ffi::OsStr, base: &std::ffi::OsStr) -> bool {
-        use std::os::unix::ffi::OsStrExt;
-        let (n, b) = (name.as_bytes(), base.as_bytes());
-        n.strip_prefix(b)
-            .is_some_and(|rest| rest.is_empty() || rest[0] == b'.')
-    }
-
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub(super) struct Events {
-        inotify: inotify::Inotify,
-        base: OsString,
-        buf: Vec<u8>,
-    }
-
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    impl Events {
-        /// Watches the directory of `path` for its set's files being created, moved in or
-        /// out, deleted, written and closed.
-        pub(super) fn new(path: &Path) -> io::Result<Events> {
-            use inotify::{Inotify, WatchMask};
-            let base = path
-                .file_name()
-                .ok_or_else(|| io::Error::other("no file name"))?
-                .to_os_string();
-            let dir = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
-            let inotify = Inotify::init()?;
-            inotify.watches().add(
-                dir,
-                WatchMask::CREATE
-                    | WatchMask::MOVED_TO
-                    | WatchMask::MOVED_FROM
-                    | WatchMask::DELETE
-                    | WatchMask::MODIFY
-                    | WatchMask::CLOSE_WRITE
-                    | WatchMask::DELETE_SELF
-                    | WatchMask::MOVE_SELF
-                    | WatchMask::ONLYDIR,
-            )?;
-            Ok(Events {
-                inotify,
-                base,
-                buf: vec![0; 16 << 10],
-            })
-        }
-
-        /// Drops the events queued so far.
-        pub(super) fn discard_pending(&mut self) {
-            while let Ok(ev) = self.inotify.read_events(&mut self.buf) {
-                if ev.count() == 0 {
-                    break;
-                }
-            }
-        }
-
-        /// Waits up to `timeout` for events (`poll(2)` on the inotify fd, so a stop is seen
-        /// within `timeout`). A timeout asks for a rescan too: cheap insurance against
-        /// changes inotify does not report (a network file system's other clients).
-        pub(super) fn wait(&mut self, timeout: Duration) -> io::Result<Wake> {
-            use inotify::EventMask;
-            use std::os::fd::AsRawFd;
-            let mut pfd = libc::pollfd {
-                fd: self.inotify.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-            // SAFETY: one valid pollfd for the duration of the call.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                return if e.kind() == io::ErrorKind::Interrupted {
-                    Ok(Wake::NONE)
-                } else {
-                    Err(e)
-                };
-            }
-            if r == 0 {
-                return Ok(Wake {
-                    rescan: true,
-                    ..Wake::NONE
-                });
-            }
-            let mut wake = Wake::NONE;
-            loop {
-                let events = match self.inotify.read_events(&mut self.buf) {
-                    Ok(ev) => ev,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(wake),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                for ev in events {
-                    if ev.mask.contains(EventMask::Q_OVERFLOW) {
-                        // Events were dropped: list the set again.
-                        wake = Wake {
-                            created: wake.created,
-                            ..Wake::ALL
-                        };
-                        continue;
-                    }
-                    if ev.mask.intersects(
-                        EventMask::IGNORED | EventMask::DELETE_SELF | EventMask::MOVE_SELF,
-                    ) {
-                        return Err(io::Error::other("the directory watch is gone"));
-                    }
-                    let Some(name) = ev.name else { continue };
-                    if !in_set(name, &self.base) {
-                        continue;
-                    }
-                    wake.changed = true;
-                    // A writer makes its new live file with open(O_CREAT). A rename onto
-                    // the name (kubelet renaming a backup back after a failed reopen) is
-                    // not counted: it may be a file already known.
-                    if ev.mask.contains(EventMask::CREATE)
-                        && !ev.mask.contains(EventMask::ISDIR)
-                        && name == self.base.as_os_str()
-                    {
-                        wake.created += 1;
-                    }
-                    if ev.mask.intersects(
-                        EventMask::CREATE
-                            | EventMask::MOVED_TO
-                            | EventMask::MOVED_FROM
-                            | EventMask::DELETE,
-                    ) {
-                        wake.rescan = true;
-                    }
-                }
-            }
-        }
-    }
-
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    pub(super) struct Events;
-
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    impl Events {
-        pub(super) fn new(_path: &Path) -> io::Result<Events> {
-            Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "inotify is Linux only",
-            ))
-        }
-
-        pub(super) fn discard_pending(&mut self) {}
-
-        pub(super) fn wait(&mut self, _timeout: Duration) -> io::Result<Wake> {
-            Err(io::Error::new(io::ErrorKind::Unsupported, "no events"))
-        }
-    }
-}
+mod notify;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rotate::{RotateOptions, RotatingFile};
-    use std::io::Write;
-    use std::os::unix::fs::MetadataExt;
-
-    /// Every file the writer creates is found once, in creation order, by inotify and by the
-    /// polling fallback alike (the writer leaves each file live for several poll intervals).
-    #[test]
-    fn finds_each_new_file_once_in_order() {
-        for inotify in [true, false] {
-            let d = tempfile::tempdir().unwrap();
-            let path = d.path().join("c.log");
-            let opts = RotateOptions::from_docker(Some("1k"), Some("3"), false).unwrap();
-            let mut w = RotatingFile::open(&path, opts).unwrap();
-            w.write_all(b"first\n").unwrap();
-            let first = File::open(&path).unwrap();
-            let first_id = (
-                first.metadata().unwrap().dev(),
-                first.metadata().unwrap().ino(),
-            );
-            let opened = vec![Listed {
-                file: LogFile {
-                    path: path.clone(),
-                    scheme: None,
-                    gzip: false,
-                },
-                handle: Some(first),
-                id: first_id,
-                mtime: (0, 0),
-            }];
-            let poll = Duration::from_millis(2);
-            let watcher = Watcher::start_with(&path, &opened, poll, inotify).unwrap();
-            let mut created = Vec::new();
-            let line = [b'x'; 99];
-            for _ in 0..20 {
-                // 10 records of 100 bytes into a 1000-byte file: one rotation.
-                for _ in 0..10 {
-                    let mut rec = line.to_vec();
-                    rec.push(b'\n');
-                    w.write_all(&rec).unwrap();
-                }
-                let m = std::fs::metadata(&path).unwrap();
-                created.push((m.dev(), m.ino()));
-                std::thread::sleep(poll * 5);
-            }
-            assert_eq!(w.stats().rotations, 20);
-            let mut found = Vec::new();
-            let t = Instant::now();
-            while found.len() < created.len() && t.elapsed() < Duration::from_secs(10) {
-                watcher.wait(poll);
-                let taken = watcher.reports();
-                assert!(
-                    taken.error.is_none() && taken.problems.is_empty(),
-                    "{taken:?}"
-                );
-                found.extend(std::iter::from_fn(|| watcher.pop()));
-            }
-            let ids: Vec<(u64, u64)> = found.iter().map(|f| f.id).collect();
-            assert_eq!(ids, created, "inotify: {inotify}");
-            assert!(found.iter().all(|f| f.at_live), "inotify: {inotify}");
-        }
-    }
-}
+mod tests;
