@@ -4,8 +4,7 @@
 use std::fs;
 
 use ctrlog::cri::read::{
-    fuzz_docker_record, parse_docker_record, LogReader, OutputOptions, ReadOptions, SplitSink,
-    TailMode,
+    parse_docker_record, LogReader, OutputOptions, ReadOptions, SplitSink, TailMode,
 };
 use ctrlog::cri::{Stream, Tag};
 use proptest::prelude::*;
@@ -190,7 +189,8 @@ proptest! {
         let stream = if err { "stderr" } else { "stdout" };
         for enc in [std_json, docker] {
             let line = format!("{{\"log\":{enc},\"stream\":\"{stream}\",\"time\":\"2024-01-01T00:00:00.5Z\"}}\n");
-            fuzz_docker_record(line.as_bytes());
+            #[cfg(feature = "__fuzz")]
+            ctrlog::cri::read::fuzz_docker_record(line.as_bytes());
             let mut scratch = Vec::new();
             let r = parse_docker_record(line.as_bytes(), &mut scratch).unwrap();
             let want = log.strip_suffix('\n').unwrap_or(&log);

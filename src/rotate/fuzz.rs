@@ -33,7 +33,6 @@ fn record(i: usize, len: usize) -> Vec<u8> {
 /// records only, a contiguous run ending with the last record written (nothing lost but whole
 /// old files, nothing duplicated, so bytes are conserved); at most the allowed number of
 /// backups; no file over the cap unless it holds a single record; no temporaries left.
-#[doc(hidden)]
 pub fn fuzz_rotate_ops(data: &[u8]) {
     let (Some(&a), Some(&b)) = (data.first(), data.get(1)) else {
         return;

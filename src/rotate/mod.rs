@@ -144,6 +144,7 @@
 
 #[cfg(feature = "gzip")]
 mod compress;
+#[cfg(feature = "__fuzz")]
 mod fuzz;
 mod live;
 mod naming;
@@ -164,6 +165,9 @@ use std::thread::JoinHandle;
 
 use crate::time::Clock;
 
+// Test support, not API: compiled only with the internal `__fuzz` feature.
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
 pub use fuzz::fuzz_rotate_ops;
 pub use naming::{
     CtrlogNaming, DockerNaming, KubeletNaming, Naming, NamingScheme, CTRLOG_SEQ_WIDTH,

@@ -158,6 +158,7 @@ impl Pipeline {
     }
 
     /// Feeds a whole in-memory log (sans-IO entry point; used by the fuzz target and tests).
+    #[cfg(feature = "__fuzz")]
     pub(crate) fn feed_bytes<S: LogSink>(&mut self, data: &[u8], sink: &mut S) -> io::Result<()> {
         let path = Path::new("<memory>");
         let mut off = 0usize;
