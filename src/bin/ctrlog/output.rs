@@ -150,8 +150,10 @@ impl LogOutput {
         self.last_error.as_ref()
     }
 
-    /// Syncs and waits for pending compressions, so the set is complete on exit. Failed
-    /// rotations are an error here (the records were written, but the file grew past
+    /// For a rotating set: closes it the way its durability policy says and waits for pending
+    /// compressions, so the set is complete on exit (a plain file or stdout has nothing left
+    /// to do: every batch was written when it was accepted). Failed rotations are an error
+    /// here (the records were written, but the file grew past
     /// max-size): the message names the file, the count and the last reason.
     pub fn close(self) -> Result<(), String> {
         match self.target {

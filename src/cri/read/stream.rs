@@ -230,8 +230,7 @@ fn tail<S: LogSink>(
             path: c.path.clone(),
             reason: format!(
                 "{lost} of the last {n} lines not printed: they did not fit in the --tail buffer \
-                 ({} MiB) of an input that cannot seek",
-                cap >> 20
+                 ({cap} bytes) of an input that cannot seek"
             ),
         });
     }
