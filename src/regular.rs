@@ -159,6 +159,30 @@ pub fn kind_name(ft: FileType) -> &'static str {
     }
 }
 
+/// The directory that holds `path`: its parent, or `.` for a bare file name.
+pub(crate) fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// The soft open-files limit (`RLIMIT_NOFILE`), `None` when unknown or unlimited: what
+/// bounds how many files of a set may be held open at once.
+pub(crate) fn nofile_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0
+        || lim.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    Some(lim.rlim_cur)
+}
+
 fn set_blocking(file: &File) -> io::Result<()> {
     let fd = file.as_raw_fd();
     // SAFETY: fcntl on a descriptor we own; F_GETFL/F_SETFL take no pointers.

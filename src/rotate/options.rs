@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{set, Naming};
+use super::Naming;
 use crate::regular::OpenError;
 use crate::size::SizeError;
 use crate::time::{Clock, Offset, SystemClock};
@@ -148,7 +148,7 @@ impl RotateError {
             OpenError::Symlink => RotateError::Symlink { path },
             OpenError::NotRegular(kind) => RotateError::NotRegular { path, kind },
             OpenError::NoParent => RotateError::NoParent {
-                dir: set::dir_or_dot(path.parent().unwrap_or(Path::new(""))).to_path_buf(),
+                dir: crate::regular::dir_of(&path).to_path_buf(),
                 path,
             },
             OpenError::Io(source) => RotateError::Io { op, path, source },

@@ -147,7 +147,7 @@ pub(crate) fn scan_all(
     Ok(out)
 }
 
-/// `dir`, or `.` when `dir` is empty (a bare file name).
+/// `dir`, or `.` when `dir` is empty (a bare file name); see [`crate::regular::dir_of`].
 pub(crate) fn dir_or_dot(dir: &Path) -> &Path {
     if dir.as_os_str().is_empty() {
         Path::new(".")

@@ -83,10 +83,7 @@ pub fn rotated_set(path: &Path) -> Result<Vec<LogFile>, ReadError> {
             path: path.to_path_buf(),
             reason: "the file name is not UTF-8 or is missing".into(),
         })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = crate::regular::dir_of(path).to_path_buf();
     let entries = fs::read_dir(&dir).map_err(|e| ReadError::io(&dir, e))?;
     let prefix = format!("{name}.");
     let mut backups: Vec<LogFile> = Vec::new();
@@ -213,17 +210,11 @@ const OPEN_AHEAD: usize = 16;
 /// to just after a rotation, changing its modification time) are always opened with the
 /// listing.
 pub(crate) fn open_ahead() -> usize {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return OPEN_AHEAD;
-    }
-    usize::try_from(lim.rlim_cur / 8)
-        .unwrap_or(usize::MAX)
-        .clamp(2, OPEN_AHEAD)
+    crate::regular::nofile_limit().map_or(OPEN_AHEAD, |n| {
+        usize::try_from(n / 8)
+            .unwrap_or(usize::MAX)
+            .clamp(2, OPEN_AHEAD)
+    })
 }
 
 /// A file of a set as listed: its identity (`lstat`, no fd needed) and, for the newest

@@ -35,21 +35,6 @@ fn queued_files_cap(nofile: Option<u64>) -> usize {
     })
 }
 
-/// The soft open-files limit (`RLIMIT_NOFILE`), `None` when unknown or unlimited.
-fn nofile_limit() -> Option<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0
-        || lim.rlim_cur == libc::RLIM_INFINITY
-    {
-        return None;
-    }
-    Some(lim.rlim_cur)
-}
-
 /// Bytes of the files found and not yet read, at most (each file counted once a newer one
 /// is found, when it no longer grows).
 pub(super) const MAX_QUEUED_BYTES: u64 = 256 << 20;
@@ -135,7 +120,13 @@ impl Watcher {
     /// place when this returns, so nothing created afterwards is missed. Fails only when no
     /// thread can be started.
     pub fn start(path: &Path, opened: &[Listed], poll: Duration) -> Result<Watcher, ReadError> {
-        Watcher::start_with(path, opened, poll, true, queued_files_cap(nofile_limit()))
+        Watcher::start_with(
+            path,
+            opened,
+            poll,
+            true,
+            queued_files_cap(crate::regular::nofile_limit()),
+        )
     }
 
     /// [`Watcher::start`], polling only when `inotify` is false (the fallback, for tests),

@@ -58,10 +58,7 @@ impl Events {
             .file_name()
             .ok_or_else(|| io::Error::other("no file name"))?
             .to_os_string();
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = crate::regular::dir_of(path);
         let inotify = Inotify::init()?;
         inotify.watches().add(
             dir,

@@ -117,7 +117,7 @@ fn queue_cap_follows_the_open_files_limit() {
     assert_eq!(queued_files_cap(Some(1 << 20)), MAX_QUEUED_FILES);
     assert_eq!(queued_files_cap(None), MAX_QUEUED_FILES);
     assert_eq!(queued_files_cap(Some(8)), 4);
-    assert!(queued_files_cap(nofile_limit()) <= MAX_QUEUED_FILES);
+    assert!(queued_files_cap(crate::regular::nofile_limit()) <= MAX_QUEUED_FILES);
 }
 
 /// Past the cap, new files are reported once per scan (with the number in all) and not
