@@ -494,7 +494,12 @@ fn second_writer_never_wins_the_lock_of_a_rotated_file() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     feeder.join().unwrap();
     let r = wait(first).expect("first writer hung");
-    assert!(r.status.success(), "{}", r.stderr);
+    // The documented limit (rotate module docs, "Limits"): a second writer that creates the
+    // path between the rotating writer's two renames makes that rotation fail, and the
+    // failure is reported (exit 1). Anything else is a failure of this test.
+    let documented_race =
+        r.status.code() == Some(1) && r.stderr.contains(".ctrlog-next: File exists");
+    assert!(r.status.success() || documented_race, "{}", r.stderr);
     assert!(
         won.is_empty(),
         "second writers that got the lock while the first ran: {won:?}"
