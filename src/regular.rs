@@ -34,6 +34,38 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
+/// A file's identity on this system: its device and inode numbers. Two paths (or two open
+/// handles) with the same `FileId` are the same file; rotation is detected by a path whose
+/// `FileId` changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileId {
+    /// `st_dev`: the device holding the file.
+    pub dev: u64,
+    /// `st_ino`: the inode number on that device.
+    pub ino: u64,
+}
+
+impl FileId {
+    /// The identity in `meta` (from `fstat`, `stat` or `lstat`).
+    pub fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    /// The identity of an open file (`fstat`).
+    pub fn of_file(file: &File) -> io::Result<FileId> {
+        file.metadata().map(|m| FileId::of(&m))
+    }
+
+    /// The identity of what `path` itself names (`lstat`: a symlink is not followed).
+    pub fn of_path(path: &Path) -> io::Result<FileId> {
+        std::fs::symlink_metadata(path).map(|m| FileId::of(&m))
+    }
+}
+
 /// Whether the last component of a path may be a symbolic link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Symlinks {

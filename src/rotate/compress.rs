@@ -26,8 +26,7 @@ use crate::regular::{open_read, open_regular, Symlinks};
 
 const BUF: usize = 64 * 1024;
 
-/// A file's identity: (device, inode).
-type Id = (u64, u64);
+use crate::regular::FileId as Id;
 
 /// The raw backups to compress with their listed identity, oldest first (kubelet keeps the
 /// newest raw), except those that failed before.
@@ -41,7 +40,7 @@ fn candidates(shared: &Shared, failed: &HashSet<Id>) -> io::Result<Vec<(String, 
         .filter_map(|b| {
             // Failures are remembered by inode: Docker's shifts rename files.
             let st = sys::lstat(&shared.paths.raw(&b.stem)).ok()?;
-            let id = (st.dev, st.ino);
+            let id = st.id;
             (!failed.contains(&id)).then_some((b.stem, id))
         })
         .collect())
@@ -114,7 +113,7 @@ pub(super) fn run(shared: &Shared) {
 fn open_listed(raw: &Path, listed: Id) -> io::Result<File> {
     let f = open_read(raw, Symlinks::Refuse)?;
     let st = sys::fstat(&f)?;
-    if (st.dev, st.ino) != listed {
+    if st.id != listed {
         return Err(io::Error::other("replaced since it was listed"));
     }
     if st.nlink != 1 {

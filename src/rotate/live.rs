@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{sys, RotateError};
+use crate::regular::FileId;
 
 /// How often [`open_locked`] re-opens a path that no longer names the file it just locked
 /// before giving up: each round follows a rotation by the writer that holds the lock, so a few
@@ -35,13 +36,13 @@ pub(crate) fn open_locked(
     path: &Path,
     mode: u32,
     create: sys::Create,
-    current: Option<(u64, u64)>,
+    current: Option<FileId>,
 ) -> Result<Opened, RotateError> {
     for _ in 0..OPEN_ATTEMPTS {
         let file =
             sys::open_log(path, mode, create).map_err(|f| RotateError::open(path, "open", f))?;
         let st = sys::fstat(&file).map_err(|e| RotateError::io("fstat", path, e))?;
-        if current == Some((st.dev, st.ino)) {
+        if current == Some(st.id) {
             return Ok(Opened::Same(st));
         }
         if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", path, e))? {
@@ -81,7 +82,7 @@ pub(crate) fn open_locked_file(
 
 /// Whether `path` (not followed) names the file `st` describes.
 fn names(path: &Path, st: &sys::Stat) -> bool {
-    matches!(sys::lstat(path), Ok(p) if (p.dev, p.ino) == (st.dev, st.ino))
+    matches!(sys::lstat(path), Ok(p) if p.id == st.id)
 }
 
 /// When to check that the path still names the live file: at most once per `interval`, on a
@@ -134,7 +135,7 @@ impl PathWatch {
         if st.nlink > 0 && names(path, &st) {
             return Ok(Refresh::Same(st.size));
         }
-        self.reopen(path, mode, (st.dev, st.ino))
+        self.reopen(path, mode, st.id)
     }
 
     /// Opens the file at the path unless it is `current` (kubelet's `ReopenContainerLog`).
@@ -142,7 +143,7 @@ impl PathWatch {
         &mut self,
         path: &Path,
         mode: u32,
-        current: (u64, u64),
+        current: FileId,
     ) -> Result<Refresh, RotateError> {
         self.reset();
         match open_locked(path, mode, sys::Create::IfMissing, Some(current))? {
@@ -173,7 +174,7 @@ mod tests {
         };
         let again = open_locked(&path, 0o640, sys::Create::IfMissing, None);
         assert!(matches!(again, Err(RotateError::Locked { .. })));
-        let same = open_locked(&path, 0o640, sys::Create::IfMissing, Some((st.dev, st.ino)));
+        let same = open_locked(&path, 0o640, sys::Create::IfMissing, Some(st.id));
         assert!(matches!(same, Ok(Opened::Same(_))));
         drop(first);
     }

@@ -163,6 +163,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
+use crate::regular::FileId;
 use crate::time::Clock;
 
 // Test support, not API: compiled only with the internal `__fuzz` feature.
@@ -214,7 +215,7 @@ impl Shared {
 pub struct RotatingFile {
     path: PathBuf,
     file: File,
-    id: (u64, u64),
+    id: FileId,
     size: u64,
     max_size: Option<u64>,
     backups: Backups,
@@ -291,7 +292,7 @@ impl RotatingFile {
         let mut w = RotatingFile {
             path,
             file,
-            id: (0, 0),
+            id: FileId { dev: 0, ino: 0 },
             size: 0,
             max_size: opts.max_size,
             backups: opts.backups,
@@ -310,7 +311,7 @@ impl RotatingFile {
         };
         w.recover(opts.record_end)?;
         let st = sys::fstat(&w.file).map_err(|e| RotateError::io("fstat", &w.path, e))?;
-        w.id = (st.dev, st.ino);
+        w.id = st.id;
         w.size = st.size;
         if opts.compress {
             w.start_worker();
@@ -459,8 +460,7 @@ impl RotatingFile {
         let newest = list.iter().map(|b| b.key).max();
         // Make room: the new backup must fit in the count.
         self.prune_locked(self.backups_allowed(1), &mut st)?;
-        let live_is_ours =
-            matches!(sys::lstat(&self.path), Ok(p) if (p.dev, p.ino) == (old.dev, old.ino));
+        let live_is_ours = matches!(sys::lstat(&self.path), Ok(p) if p.id == old.id);
         // The new live file is made and locked under a name of its own first, then renamed into
         // place: a second writer never finds an unlocked file at the path (it would take its
         // lock and write there).
@@ -546,7 +546,7 @@ impl RotatingFile {
         drop(st);
         let new = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
         self.file = file;
-        self.id = (new.dev, new.ino);
+        self.id = new.id;
         self.size = new.size;
         self.watch.reset();
         self.unsynced = 0;
@@ -579,7 +579,7 @@ impl RotatingFile {
             live::Refresh::Same(size) => self.size = size,
             live::Refresh::Reopened(file, st) => {
                 self.file = file;
-                self.id = (st.dev, st.ino);
+                self.id = st.id;
                 self.size = st.size;
                 self.repair_at = None;
                 self.stats.reopens += 1;

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
-use crate::regular::{open_regular, OpenError, Symlinks};
+use crate::regular::{open_regular, FileId, OpenError, Symlinks};
 
 fn cstr(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
@@ -87,8 +87,7 @@ pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
 /// The identity and size of an open file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stat {
-    pub dev: u64,
-    pub ino: u64,
+    pub id: FileId,
     pub nlink: u64,
     pub size: u64,
     pub mode: u32,
@@ -98,8 +97,7 @@ impl Stat {
     fn from_meta(m: &std::fs::Metadata) -> Stat {
         use std::os::unix::fs::MetadataExt;
         Stat {
-            dev: m.dev(),
-            ino: m.ino(),
+            id: FileId::of(m),
             nlink: m.nlink(),
             size: m.size(),
             mode: m.mode() & 0o7777,

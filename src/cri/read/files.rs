@@ -8,6 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::ReadError;
+use crate::regular::FileId;
 use crate::regular::{open_read, Symlinks};
 
 /// How a backup got its name.
@@ -223,7 +224,7 @@ pub(crate) fn open_ahead() -> usize {
 #[derive(Debug)]
 pub(crate) struct Listed {
     pub file: LogFile,
-    pub id: (u64, u64),
+    pub id: FileId,
     /// Its modification time when listed: a file opened later must still have it. A backup
     /// no longer changes; a new file that reuses the inode number of a backup deleted
     /// meanwhile (max-file pruning) has another.
@@ -275,12 +276,12 @@ pub(crate) fn list_set(path: &Path) -> Result<(Vec<LogFile>, Option<ListError>),
 
 /// (device, inode) and modification time of a listed name itself (a symlink is not
 /// followed); `None` if it is gone.
-fn listed_id(path: &Path) -> Option<((u64, u64), (i64, i64))> {
+fn listed_id(path: &Path) -> Option<(FileId, (i64, i64))> {
     fs::symlink_metadata(path).ok().map(|m| stamp(&m))
 }
 
-fn stamp(m: &fs::Metadata) -> ((u64, u64), (i64, i64)) {
-    ((m.dev(), m.ino()), (m.mtime(), m.mtime_nsec()))
+fn stamp(m: &fs::Metadata) -> (FileId, (i64, i64)) {
+    (FileId::of(m), (m.mtime(), m.mtime_nsec()))
 }
 
 /// The set listed with every file's identity, taken when two listings agree (a writer may
@@ -301,7 +302,7 @@ pub(crate) fn snapshot(path: &Path, open_ahead: usize) -> Result<Snapshot, ReadE
             };
             let mut handle = None;
             if k + open_ahead >= n {
-                match open_listed(&f.path).and_then(|h| Ok((identity(&h)?, h))) {
+                match open_listed(&f.path).and_then(|h| Ok((FileId::of_file(&h)?, h))) {
                     Ok((got, h)) if got == id => handle = Some(h),
                     Ok(_) => stable = false,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => stable = false,
@@ -358,12 +359,6 @@ pub(crate) fn open_as_listed(live: &Path, want: &Listed) -> io::Result<File> {
         io::ErrorKind::NotFound,
         "rotated away and deleted before it could be read",
     ))
-}
-
-/// (device, inode) of an open file.
-pub(crate) fn identity(f: &File) -> io::Result<(u64, u64)> {
-    let m = f.metadata()?;
-    Ok((m.dev(), m.ino()))
 }
 
 #[cfg(test)]

@@ -98,6 +98,7 @@ use super::watch::{Found, Watcher};
 use super::ReadError;
 #[cfg(doc)]
 use super::{ReadOptions, ReadStats};
+use crate::regular::FileId;
 
 /// Bytes read from the current file between two looks at the stop flag and the watcher.
 const DRAIN_BUDGET: u64 = 16 << 20;
@@ -108,14 +109,14 @@ const DONE_KEPT: usize = 64;
 /// A file read to its end while following.
 #[derive(Debug)]
 pub(super) struct Seen {
-    pub(super) id: (u64, u64),
+    pub(super) id: FileId,
     pub(super) head: Vec<u8>,
 }
 
 impl Seen {
     /// Same content start, and the same inode or a non-empty start: a reused inode number
     /// with other content is a new file; a compressed or copied backup is not.
-    fn same(&self, id: (u64, u64), head: &[u8]) -> bool {
+    fn same(&self, id: FileId, head: &[u8]) -> bool {
         self.head == head && (self.id == id || !head.is_empty())
     }
 }
@@ -259,7 +260,7 @@ impl LogReader {
     }
 }
 
-fn remember(done: &mut VecDeque<Seen>, id: (u64, u64), head: Vec<u8>) {
+fn remember(done: &mut VecDeque<Seen>, id: FileId, head: Vec<u8>) {
     if done.len() >= DONE_KEPT {
         done.pop_front();
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::emit::{Flow, LogSink, OutputOptions};
 use super::files::{
-    base_log_in_dir, identity, list_set, open_ahead, open_as_listed, snapshot, Listed, LogFile,
+    base_log_in_dir, list_set, open_ahead, open_as_listed, snapshot, Listed, LogFile,
 };
 use super::follow::Seen;
 use super::pipeline::{Pipeline, ReadStats};
@@ -20,6 +20,7 @@ use super::tail::{Pos, NEVER};
 use super::watch::Watcher;
 use super::ReadError;
 use crate::lines::{BackScanner, LineItem};
+use crate::regular::FileId;
 use crate::regular::{open_read, Symlinks};
 
 /// Options of [`LogReader`] (`kubectl logs` flags).
@@ -245,7 +246,7 @@ impl LogReader {
             // regular file.
             let h = open_read(&f.path, Symlinks::Follow)
                 .map_err(|e| ReadError::io(&f.path, e.into()))?;
-            let id = identity(&h).map_err(|e| ReadError::io(&f.path, e))?;
+            let id = FileId::of_file(&h).map_err(|e| ReadError::io(&f.path, e))?;
             self.opened = vec![Listed {
                 file: f,
                 id,

@@ -17,6 +17,7 @@ use super::files::LogFile;
 use super::pipeline::{Pipeline, SkipReason};
 use super::ReadError;
 use crate::lines::{LineBuffer, LineItem, OffsetReader};
+use crate::regular::FileId;
 
 /// Bytes compared to recognise a file already read under a new inode (a backup compressed
 /// after it was read, a copy made by copytruncate).
@@ -84,7 +85,7 @@ pub(crate) struct Current {
     /// Its number in the read (positions are `(num, offset)`).
     pub num: usize,
     pub line_buf: LineBuffer,
-    pub id: (u64, u64),
+    pub id: FileId,
     pub decode: Decode,
     /// Lines starting before this offset are not fed on (a `.gz` read again from its start
     /// up to where tail starts).
@@ -103,7 +104,7 @@ impl Current {
         f: &LogFile,
         file: File,
         num: usize,
-        id: (u64, u64),
+        id: FileId,
         off: u64,
         opts: (usize, usize),
     ) -> io::Result<Self> {
@@ -130,7 +131,7 @@ impl Current {
             path: path.to_path_buf(),
             num: 0,
             line_buf: LineBuffer::new(0, opts.0, opts.1),
-            id: (0, 0),
+            id: FileId { dev: 0, ino: 0 },
             decode: Decode::Stream,
             skip_before: 0,
             warn_on_error: false,

@@ -12,8 +12,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::files::{identity, open_listed, snapshot, Listed, LogFile};
+use super::files::{open_listed, snapshot, Listed, LogFile};
 use super::ReadError;
+use crate::regular::FileId;
 
 /// Files found and not yet read, at most: each holds an fd and, once max-file pruning deletes
 /// it, its disk space. Past this (or [`MAX_QUEUED_BYTES`], or a quarter of the open-files
@@ -45,7 +46,7 @@ pub(super) struct Found {
     /// Its name when found.
     pub file: LogFile,
     pub handle: File,
-    pub id: (u64, u64),
+    pub id: FileId,
     /// Found at the live name (a new file of the writer), not at a backup name (a file
     /// created and rotated before the watcher saw it, or a copy such as a `.gz`).
     pub at_live: bool,
@@ -284,7 +285,7 @@ struct Scanner {
     /// for known files, whatever the size of the set. Keyed by (device, inode): a rescan
     /// (every batch of events, every poll interval) costs O(files), also for a set of
     /// thousands of backups (`Backups::Unlimited`).
-    known: HashMap<(u64, u64), Known>,
+    known: HashMap<FileId, Known>,
     /// Found files queued at most ([`queued_files_cap`]).
     max_queued: usize,
 }
@@ -336,7 +337,7 @@ impl Scanner {
         }
         let mut new_plain = 0;
         let mut again = false;
-        let ids: HashSet<(u64, u64)> = snap.files.iter().map(|l| l.id).collect();
+        let ids: HashSet<FileId> = snap.files.iter().map(|l| l.id).collect();
         // A new file listed before a known one is older than a file already read: a copy
         // (Docker's or kubelet's `.gz` of a backup, a copytruncate copy) or a file missed
         // earlier, which can no longer be printed in order. Only newer files are reported.
@@ -355,7 +356,8 @@ impl Scanner {
                 }
                 continue;
             }
-            let handle = match open_listed(&l.file.path).and_then(|h| Ok((identity(&h)?, h))) {
+            let handle = match open_listed(&l.file.path).and_then(|h| Ok((FileId::of_file(&h)?, h)))
+            {
                 Ok((id, h)) if id == l.id => h,
                 // Renamed or replaced since the listing.
                 Ok(_) => {

@@ -3,14 +3,12 @@
 use super::*;
 use crate::rotate::{RotateOptions, RotatingFile};
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 
 /// Hang guard of the waits below (never reached when the watcher works).
 const DEADLINE: Duration = Duration::from_secs(10);
 
-fn id_of(path: &Path) -> (u64, u64) {
-    let m = std::fs::symlink_metadata(path).unwrap();
-    (m.dev(), m.ino())
+fn id_of(path: &Path) -> FileId {
+    FileId::of_path(path).unwrap()
 }
 
 /// The next file the watcher reports, waiting for it (`None` past [`DEADLINE`]); any
