@@ -75,6 +75,21 @@ pub enum Wake {
 }
 
 /// Where a cancellable copy learns that its input is readable or that it must stop.
+///
+/// ```
+/// use std::sync::atomic::AtomicBool;
+///
+/// use ctrlog::cri::write::{CopyEnd, CriFormat, LogWriter, StopPolicy};
+/// use ctrlog::cri::Stream;
+/// use ctrlog::time::Offset;
+///
+/// // Set by another thread (a signal handler's flag): seen before the next read.
+/// let stop = AtomicBool::new(true);
+/// let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new());
+/// let end = w.copy_until(&b"never read\n"[..], &stop, StopPolicy::Now).unwrap();
+/// assert_eq!(end, CopyEnd::Stopped);
+/// assert!(w.into_sink().is_empty());
+/// ```
 pub trait StopSignal {
     /// Waits at most `timeout` (`None`: no limit) until the input is readable or, when
     /// `watch_stop` is set, a stop is requested. A stop wins over readable input: a writer
@@ -199,5 +214,6 @@ pub enum CopyEnd {
     DrainLimit,
 }
 
-#[cfg(test)]
+// The tests drive `PollStop` over Unix socket pairs.
+#[cfg(all(test, unix))]
 mod tests;
