@@ -1,7 +1,10 @@
-//! The std adapter: drain a `Read` (a pipe, a FIFO) through splitter and format into a sink.
+//! The std adapter: drain a `Read` (a pipe, a FIFO) through splitter and format into a sink,
+//! to end of input or until stopped (see [`super::cancel`]).
 
 use std::io::{self, Read};
+use std::time::{Duration, Instant};
 
+use super::cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
 use super::{LineSplitter, MaxLen, PartialWrite, RecordFormat, RecordSink, Split, WriteError};
 use crate::cri::{Stream, Tag};
 use crate::time::{Clock, SystemClock};
@@ -287,32 +290,96 @@ impl<F: RecordFormat, K: RecordSink, C: Clock> LogWriter<F, K, C> {
     }
 
     /// Reads `reader` to end of input, writing records as chunks arrive, then
-    /// [`finish`](Self::finish)es. `Interrupted` reads are retried.
-    pub fn copy_from<R: Read>(&mut self, mut reader: R) -> Result<CopySummary, WriteError> {
+    /// [`finish`](Self::finish)es. `Interrupted` reads are retried. This is
+    /// [`copy_until`](Self::copy_until) with [`NoStop`].
+    pub fn copy_from<R: Read>(&mut self, reader: R) -> Result<CopySummary, WriteError> {
+        self.copy_until(reader, NoStop, StopPolicy::Now)?;
+        Ok(self.out.summary.clone())
+    }
+
+    /// Reads `reader` as [`copy_from`](Self::copy_from) does, until end of input or until
+    /// `stop` says stop; then drains as `policy` says, and [`finish`](Self::finish)es (the
+    /// unterminated tail is written as `P` records). Before each read, `stop` is asked whether
+    /// the input is readable or a stop came (see [`StopSignal`]).
+    ///
+    /// The counts are in [`summary`](Self::summary).
+    ///
+    /// # Errors
+    ///
+    /// A failed read or a failed wait of `stop`: [`WriteError::Read`], after the tail was
+    /// written. Sink errors as in [`copy_from`](Self::copy_from).
+    pub fn copy_until<R: Read, S: StopSignal>(
+        &mut self,
+        mut reader: R,
+        mut stop: S,
+        policy: StopPolicy,
+    ) -> Result<CopyEnd, WriteError> {
         let mut buf = std::mem::take(&mut self.read_buf);
         if buf.len() != self.read_size {
             buf = vec![0; self.read_size];
         }
+        // After the stop: bytes the drain may still read, and until when (`None`: no waiting).
+        let mut drain: Option<(u64, Option<Instant>)> = None;
         let result = loop {
+            let wake = match drain {
+                None => stop.wait(true, None),
+                Some((0, _)) => break Ok(CopyEnd::DrainLimit),
+                Some((_, None)) => stop.wait(false, Some(Duration::ZERO)),
+                Some((_, Some(t))) => {
+                    stop.wait(false, Some(t.saturating_duration_since(Instant::now())))
+                }
+            };
+            match wake {
+                Ok(Wake::Input) => {}
+                Ok(Wake::Stop) if drain.is_none() => match policy {
+                    StopPolicy::Now => break Ok(CopyEnd::Stopped),
+                    StopPolicy::Drain {
+                        max_bytes,
+                        max_wait,
+                    } => {
+                        let until = (!max_wait.is_zero()).then(|| Instant::now() + max_wait);
+                        drain = Some((max_bytes, until));
+                        continue;
+                    }
+                },
+                // A stop during the drain (it was not asked for) does not start it again.
+                Ok(Wake::Idle | Wake::Stop) => match drain {
+                    None => continue,
+                    Some((_, Some(t))) if Instant::now() < t => continue,
+                    Some(_) => break Ok(CopyEnd::Stopped),
+                },
+                Err(source) => {
+                    break Err(WriteError::Read {
+                        offset: self.out.summary.bytes_read,
+                        source,
+                    })
+                }
+            }
             match reader.read(&mut buf) {
-                Ok(0) => break Ok(()),
+                Ok(0) => break Ok(CopyEnd::Eof),
                 Ok(n) => {
                     if let Err(e) = self.write_chunk(buf.get(..n).unwrap_or(&buf)) {
                         break Err(e);
                     }
+                    if let Some((left, _)) = drain.as_mut() {
+                        *left = left.saturating_sub(n as u64);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
+                Err(source) => {
                     break Err(WriteError::Read {
                         offset: self.out.summary.bytes_read,
-                        source: e,
+                        source,
                     })
                 }
             }
         };
         self.read_buf = buf;
         match result {
-            Ok(()) => self.finish(),
+            Ok(end) => {
+                self.finish()?;
+                Ok(end)
+            }
             Err(e @ WriteError::Read { .. }) => {
                 self.finish()?;
                 Err(e)

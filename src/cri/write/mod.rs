@@ -17,7 +17,8 @@
 //!   [`SharedSink`] for stdout and stderr sharing one file).
 //! * [`LogWriter`]: drains a `Read` (or takes chunks) through all three, reading the clock
 //!   once per chunk; [`CopySummary`] counts what happened, [`WriteErrorPolicy`] decides whether
-//!   a failing sink stops the copy.
+//!   a failing sink stops the copy. [`LogWriter::copy_until`] is the same copy, stopped from
+//!   outside ([`StopSignal`], [`PollStop`]) and drained as a [`StopPolicy`] says.
 //!
 //! ```
 //! use ctrlog::cri::write::{CriFormat, LineSplitter, LogWriter, MaxLen};
@@ -77,6 +78,7 @@
 //!   writes one record (the same splitter as CRI). Longer lines are cut identically.
 //! * No `attrs` key (log labels / env options).
 
+mod cancel;
 mod copy;
 mod format;
 #[cfg(feature = "__fuzz")]
@@ -84,6 +86,9 @@ mod fuzz;
 mod sink;
 mod split;
 
+#[cfg(unix)]
+pub use cancel::PollStop;
+pub use cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
 pub use copy::{CopySummary, LogWriter, WriteErrorPolicy, DEFAULT_FLUSH_SIZE, DEFAULT_READ_SIZE};
 pub use format::{escape_docker_json, CriFormat, DockerJsonFormat, RecordFormat};
 pub use sink::{FileSink, PartialWrite, RecordSink, SharedSink, WriteSink};

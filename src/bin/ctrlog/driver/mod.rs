@@ -70,9 +70,11 @@
 //! anything can block), by a watchdog thread ([`stop`]):
 //! - before the output is open (configuration, opening log-path, even an `open(2)` that never
 //!   returns, recording a configuration error): report and exit 2 at once, no ready byte;
-//! - while copying: both streams drain what is already readable without blocking (at most
-//!   [`pump::DRAIN_CAP`] bytes each, so a writer that keeps writing cannot keep the driver alive),
-//!   write their unterminated tails as `P` records, and the driver closes the output (rotated
+//! - while copying: both streams drain what is already readable without blocking
+//!   ([`LogWriter::copy_until`](ctrlog::cri::write::LogWriter::copy_until) with
+//!   [`StopPolicy::Drain`](ctrlog::cri::write::StopPolicy::Drain): at most
+//!   [`pump::DRAIN_CAP`] bytes each, so a writer that keeps writing cannot keep the driver
+//!   alive), write their unterminated tails as `P` records, and the driver closes the output (rotated
 //!   sets: waits for pending compressions) and exits. If that is not done within
 //!   [`stop::DRAIN_GRACE`] (10 s, under the shim's 12 s; a write blocked on a hung mount, a
 //!   long compression) or a second signal comes, the driver reports it and exits 1.
@@ -139,7 +141,7 @@ mod syslog;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 
 use ctrlog::cri::write::SharedSink;
@@ -326,7 +328,7 @@ fn drive(pairs: &[OsString]) -> ExitCode {
         signal_ready(ready);
     }
     let offset = if cfg.utc { Offset::Utc } else { Offset::Local };
-    let stop = signals.stop.as_raw_fd();
+    let stop = signals.stop.as_fd();
     let (format, max_len) = (cfg.format, cfg.max_len);
     let out = std::thread::scope(|s| {
         let spawn = |fd: OwnedFd, stream: Stream| {

@@ -48,8 +48,8 @@ fn signal_name(sig: u8) -> &'static str {
 }
 
 /// Readiness of `fds` (POLLIN, POLLHUP, POLLERR or POLLNVAL) within `timeout` (`None`:
-/// forever); `EINTR` is retried. The pumps use it too.
-pub fn poll<const N: usize>(fds: [RawFd; N], timeout: Option<Duration>) -> io::Result<[bool; N]> {
+/// forever); `EINTR` is retried. (The pumps wait through the library's `PollStop`.)
+fn poll<const N: usize>(fds: [RawFd; N], timeout: Option<Duration>) -> io::Result<[bool; N]> {
     let mut p = fds.map(|fd| libc::pollfd {
         fd,
         events: libc::POLLIN,
