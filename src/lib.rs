@@ -48,11 +48,19 @@
 //! Cores are sans-IO state machines over `&[u8]` ([`cri::write::LineSplitter`],
 //! [`cri::read::parse_cri_record`], [`runc::CompatScanner`]); `std::io` adapters wrap them.
 //! The `ctrlog` command-line tool is behind the `cli` feature.
+//!
+//! # Platforms
+//! The sans-IO cores (splitting, encoding, parsing, merging, the runc decoder, `time`, `size`,
+//! `lines`) build on any target, `wasm32` included. Opening, locking, rotating and following
+//! files is Unix-only (`regular`, `rotate`, the file reader): it relies on `O_NOFOLLOW`,
+//! `flock`, `renameat2` and inode identities; `libc` is a Unix-only dependency.
 
 pub mod cri;
 mod go_utf8;
 pub mod lines;
+#[cfg(unix)]
 pub mod regular;
+#[cfg(unix)]
 pub mod rotate;
 pub mod runc;
 pub mod size;

@@ -7,6 +7,7 @@ use super::Timestamp;
 
 /// The local zone's offset (seconds east of UTC) at `secs`, from `localtime_r`; 0 when the
 /// instant cannot be converted.
+#[cfg(unix)]
 pub(super) fn local_offset_at(secs: i64) -> i32 {
     // time_t is i64 on every target ctrlog supports (64-bit Linux).
     #[allow(clippy::useless_conversion, irrefutable_let_patterns)]
@@ -22,6 +23,13 @@ pub(super) fn local_offset_at(secs: i64) -> i32 {
         }
         i32::try_from(tm.tm_gmtoff).unwrap_or(0)
     }
+}
+
+/// Off Unix the zone database is not consulted: local time is UTC there (documented in the
+/// module docs; the crate's file and fd code is Unix-only anyway).
+#[cfg(not(unix))]
+pub(super) fn local_offset_at(_secs: i64) -> i32 {
+    0
 }
 
 /// Where "now" comes from. Writers read it once per input chunk.

@@ -156,7 +156,8 @@ pub enum Offset {
     /// A fixed offset in seconds east of UTC, written `±hh:mm` (`Z` when zero, like Go).
     /// Seconds within the minute are dropped from the text, as Go does for RFC 3339.
     Fixed(i32),
-    /// The machine's local zone (`localtime_r`), as containerd's CRI plugin writes it.
+    /// The machine's local zone (`localtime_r`), as containerd's CRI plugin writes it; UTC off
+    /// Unix.
     Local,
 }
 
