@@ -6,10 +6,10 @@ use std::io::{BufRead, Read, Seek, SeekFrom};
 use memchr::memmem::Finder;
 use memchr::{memchr, memrchr};
 
-use super::decoder::DEFAULT_MAX_RECORD_LEN;
+use super::decoder::{record_lines, DEFAULT_MAX_RECORD_LEN};
 use super::entry::parse_entry;
-use super::framer::{Chunk, LineFramer};
 use super::RuncError;
+use crate::lines::LineItem;
 use crate::time::{parse_rfc3339nano, Timestamp};
 
 /// The last error record found.
@@ -270,25 +270,25 @@ pub fn last_error_stream_with<R: BufRead>(
     opts: LastErrorOptions,
 ) -> Result<Option<LastError>, RuncError> {
     let cap = opts.max_record_len;
-    let mut framer = LineFramer::new(reader, cap);
+    let mut reader = reader;
+    let mut lines = record_lines(cap);
     let fin_err = Finder::new(PAT_ERROR);
     let fin_esc = Finder::new(PAT_ESCAPE);
     let mut best = None;
     loop {
-        let pos = framer.position();
-        let chunk = framer.next_chunk().map_err(|source| RuncError::Io {
-            offset: pos,
-            source,
-        })?;
-        let base = match chunk {
+        let pos = lines.read_off();
+        // Every complete line in the reader's buffer at once: the prefilter skips most.
+        let item = lines
+            .next_lines_in(&mut reader)
+            .map_err(|source| RuncError::Io {
+                offset: pos,
+                source,
+            })?;
+        let (base, bytes) = match item {
             None => break,
-            Some(Chunk::Oversized { .. }) => continue,
-            Some(Chunk::Lines { offset, .. }) | Some(Chunk::Final { offset, .. }) => offset,
+            Some(LineItem::Overlong { .. }) => continue,
+            Some(LineItem::Line { offset, bytes }) => (offset, bytes),
         };
-        let bytes = framer.chunk_bytes().map_err(|source| RuncError::Io {
-            offset: base,
-            source,
-        })?;
         for_candidate_lines(bytes, &fin_err, &fin_esc, |a, b| {
             if b - a <= cap {
                 if let Some(found) = error_in_line(&bytes[a..b], base + a as u64) {
