@@ -269,6 +269,7 @@ impl LineBuffer {
     /// # Errors
     /// The source's errors, and `InvalidData` if its `fill_buf` breaks the `BufRead`
     /// contract by returning fewer bytes than before without a `consume`.
+    #[inline]
     pub fn next_line_in<'a, R: BufRead + ?Sized>(
         &'a mut self,
         src: &'a mut R,
@@ -292,6 +293,7 @@ impl LineBuffer {
     /// Turns where the item lies into the item. Two steps because the borrow checker does
     /// not let a loop that consumes from `src` also return a slice of it; the second
     /// `fill_buf` returns the bytes already seen (nothing was consumed in between).
+    #[inline]
     fn item_in<'a, R: BufRead + ?Sized>(
         &'a self,
         found: Found,
@@ -330,6 +332,7 @@ impl LineBuffer {
 
     /// Finds the next item of a `BufRead` source (`bulk`: every complete line in its buffer
     /// at once), consuming from the source all but the bytes it hands out.
+    #[inline]
     fn frame_in<R: BufRead + ?Sized>(&mut self, src: &mut R, bulk: bool) -> io::Result<Found> {
         if self.pending > 0 {
             src.consume(self.pending);

@@ -204,6 +204,44 @@ fn forward_in(data: &[u8], cap: usize, max: usize, bulk: bool) -> Framed {
     (lines, long)
 }
 
+/// `BackScanner` with the unterminated tail, reads growing from `block` to `max_block`, one
+/// line at a time or many (split and capped here).
+fn backward_tail(data: &[u8], block: usize, max_block: usize, max: usize, bulk: bool) -> Framed {
+    let mut opts = BackOptions::new(block, max);
+    opts.max_block = max_block;
+    opts.unterminated = true;
+    let src = SeekAt::new(Cursor::new(data));
+    let mut b = BackScanner::with_options(src, data.len() as u64, opts).unwrap();
+    let (mut lines, mut long) = (Vec::new(), Vec::new());
+    loop {
+        let item = if bulk { b.prev_lines() } else { b.prev() };
+        match item.unwrap() {
+            None => break,
+            Some(LineItem::Line { offset, bytes }) => {
+                // Split, capped and reversed: pushed last to first.
+                let mut off = offset;
+                let mut run = Vec::new();
+                for seg in bytes.split_inclusive(|&b| b == b'\n') {
+                    run.push((off, seg));
+                    off += seg.len() as u64;
+                }
+                for (off, seg) in run.into_iter().rev() {
+                    let len = seg.len() - usize::from(seg.ends_with(b"\n"));
+                    if len >= max {
+                        long.push((off, len as u64));
+                    } else {
+                        lines.push((off, seg.to_vec()));
+                    }
+                }
+            }
+            Some(item) => push(item, &mut lines, &mut long),
+        }
+    }
+    lines.reverse();
+    long.reverse();
+    (lines, long)
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;
@@ -239,6 +277,14 @@ mod prop {
             let want_back = naive(&data[..end], max);
             let (l, o, _) = backward(&data[..], data.len() as u64, read_size, max);
             prop_assert_eq!((l, o), want_back, "BackScanner");
+            // With the unterminated tail and growing reads, one or many lines at a time.
+            for bulk in [false, true] {
+                prop_assert_eq!(
+                    &backward_tail(&data, read_size, cap + read_size, max, bulk),
+                    &want,
+                    "BackScanner with tail, bulk {}", bulk
+                );
+            }
         }
     }
 }
