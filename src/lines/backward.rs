@@ -129,6 +129,7 @@ impl<R: ReadAt> BackScanner<R> {
         let k = self
             .block
             .min(usize::try_from(self.off).unwrap_or(usize::MAX));
+        // Saturating: clamped by `max_block` anyway.
         self.block = self.block.saturating_mul(2).min(self.max_block);
         if self.lo < k {
             let kept = self.end - self.lo;

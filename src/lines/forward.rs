@@ -126,6 +126,7 @@ impl LineBuffer {
     pub fn consume(&mut self, n: usize) {
         assert!(n <= self.end - self.start, "consumed more than is buffered");
         self.start += n;
+        // Clamped: consuming past the searched bytes leaves nothing searched.
         self.searched = self.searched.saturating_sub(n);
     }
 
@@ -149,6 +150,7 @@ impl LineBuffer {
         }
         let want = self.end + self.read_size;
         if self.buf.len() < want {
+            // Saturating: a `max_record` of `usize::MAX` means no cap.
             let cap = self.max_record.saturating_add(self.read_size);
             reserve_capped(&mut self.buf, want, cap);
             self.buf.resize(want, 0);

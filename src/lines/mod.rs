@@ -66,6 +66,7 @@ impl ReadAt for File {
 
 impl ReadAt for [u8] {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        // Clamped: reading past the end is a valid request that reads nothing.
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(self.len());
@@ -138,6 +139,7 @@ impl<F: ReadAt> Read for OffsetReader<F> {
 /// buffer to twice its bound. The one capped-grow rule of the crate's buffers.
 pub(crate) fn reserve_capped(v: &mut Vec<u8>, need: usize, cap: usize) {
     if need > v.capacity() {
+        // Saturating: doubling past `usize::MAX` is clamped by `cap` anyway.
         let target = v.capacity().saturating_mul(2).max(need).min(cap.max(need));
         v.reserve_exact(target - v.len());
     }
@@ -145,7 +147,8 @@ pub(crate) fn reserve_capped(v: &mut Vec<u8>, need: usize, cap: usize) {
 
 /// Appends `data` to `v` under [`reserve_capped`]'s rule.
 pub(crate) fn extend_capped(v: &mut Vec<u8>, data: &[u8], cap: usize) {
-    reserve_capped(v, v.len().saturating_add(data.len()), cap);
+    // No overflow: two live allocations hold at most `isize::MAX` bytes each.
+    reserve_capped(v, v.len() + data.len(), cap);
     v.extend_from_slice(data);
 }
 

@@ -102,6 +102,7 @@ pub fn last_error_with<R: Read + Seek>(
     let io = |offset: u64| move |source| RuncError::Io { offset, source };
     let len = file.seek(SeekFrom::End(0)).map_err(io(0))?;
     let cap = opts.max_record_len;
+    // Saturating: a cap of `usize::MAX` is no cap.
     let mut back_opts = BackOptions::new(opts.block_size, cap.saturating_add(1));
     back_opts.max_block = opts.block_size.max(MAX_BLOCK);
     // The final record without `\n` is a record too (runc killed after its `}`).
@@ -144,10 +145,8 @@ fn next_hit(cache: &mut Cached, finder: &Finder<'_>, buf: &[u8], start: usize) -
         Cached::Known(Some(p)) if p >= start => return Some(p),
         _ => {}
     }
-    let r = buf
-        .get(start..)
-        .and_then(|h| finder.find(h))
-        .map(|i| start + i);
+    // `start < buf.len()`: the caller's loop condition.
+    let r = finder.find(&buf[start..]).map(|i| start + i);
     *cache = Cached::Known(r);
     r
 }
