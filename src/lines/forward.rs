@@ -325,7 +325,11 @@ impl LineBuffer {
 
     /// Appends bytes consumed from the source to the carry `buf[start..end]`.
     fn append(&mut self, data: &[u8]) {
-        debug_assert_eq!(self.start, 0, "next_line_in mixed with fill_*");
+        if self.start > 0 {
+            // Part of the carry was consumed by the caller.
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
         self.buf.truncate(self.end);
         extend_capped(&mut self.buf, data, self.max_record);
         self.end = self.buf.len();
