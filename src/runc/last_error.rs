@@ -81,20 +81,13 @@ pub fn last_error<R: Read + Seek>(file: R) -> Result<Option<LastError>, RuncErro
     last_error_with(file, LastErrorOptions::default())
 }
 
-#[derive(Clone, Copy)]
-enum Cached {
-    Unknown,
-    Known(Option<usize>),
-}
-
 /// [`last_error`] with explicit options.
 ///
 /// Lines are walked backwards by [`BackScanner`], whose reads start at `block_size` and
 /// double up to 1 MiB (or `block_size` if larger): an answer near the end costs one small
 /// read. Its buffer grows with what the scan meets (the open line plus one block), never
 /// past `max_record_len` plus 1 MiB, so a huge cap costs nothing until a line that long is
-/// read. A failed allocation is an [`RuncError::Io`] of kind
-/// `OutOfMemory`, not an abort.
+/// read. A failed allocation is an [`RuncError::Io`] of kind `OutOfMemory`, not an abort.
 pub fn last_error_with<R: Read + Seek>(
     mut file: R,
     opts: LastErrorOptions,
@@ -137,6 +130,13 @@ pub fn last_error_with<R: Read + Seek>(
 /// `memmem` skipping records that cannot be errors without decoding them.
 pub fn last_error_stream<R: BufRead>(reader: R) -> Result<Option<LastError>, RuncError> {
     last_error_stream_with(reader, LastErrorOptions::default())
+}
+
+/// A finder's next hit, remembered while it lies ahead of the search.
+#[derive(Clone, Copy)]
+enum Cached {
+    Unknown,
+    Known(Option<usize>),
 }
 
 fn next_hit(cache: &mut Cached, finder: &Finder<'_>, buf: &[u8], start: usize) -> Option<usize> {
