@@ -1,21 +1,53 @@
 //! The reverse line scanner.
 
-use std::io;
+use std::cell::RefCell;
+use std::io::{self, Read, Seek, SeekFrom};
 
-use memchr::memrchr;
+use memchr::{memchr, memrchr};
 
 use super::{read_full_at, LineItem, ReadAt};
 
+/// Settings of a [`BackScanner`] beyond [`BackScanner::new`]'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackOptions {
+    /// Bytes of the first read (at least 16).
+    pub block: usize,
+    /// Each read doubles the block up to this size (at most `block` means no growth): an
+    /// answer near the end costs one small read, a long walk few large ones.
+    pub max_block: usize,
+    /// Lines of this many bytes or more (without their `\n`) are [`LineItem::Overlong`]
+    /// (at least 16).
+    pub max_record: usize,
+    /// Whether the unterminated bytes after the last `\n` are returned, first, as a line
+    /// without `\n` (or an overlong one); by default they are not.
+    pub unterminated: bool,
+}
+
+impl BackOptions {
+    /// Reads of `block` bytes, lines capped at `max_record`, no growth, no unterminated tail.
+    pub fn new(block: usize, max_record: usize) -> Self {
+        BackOptions {
+            block,
+            max_block: block,
+            max_record,
+            unterminated: false,
+        }
+    }
+}
+
 /// Walks the complete lines of `src[..size]` from the end backwards, reading blocks with
 /// positional reads ([`ReadAt`]: a [`File`](std::fs::File), a byte slice, a
-/// [`Cursor`](std::io::Cursor)). The unterminated bytes after the last `\n` are not returned
-/// (kubelet's tail does not count them either).
+/// [`Cursor`](std::io::Cursor), any `Read + Seek` through [`SeekAt`]). The unterminated
+/// bytes after the last `\n` are not returned (kubelet's tail does not count them either)
+/// unless [`BackOptions::unterminated`] asks for them.
 ///
 /// The buffer is right-aligned: blocks are read in front of what is kept, into room made by
 /// moving the kept bytes to the right end once, or by doubling the buffer; a line spanning
-/// many blocks costs linear time and at most about `2 × (max_record + block)` bytes. Lines
-/// of `max_record` bytes or more (without their `\n`) are [`LineItem::Overlong`], as
-/// forwards ([`LineBuffer`](super::LineBuffer)).
+/// many blocks costs linear time, and the buffer never exceeds `max_record` plus the
+/// largest block. Lines of `max_record` bytes or more (without their `\n`) are
+/// [`LineItem::Overlong`], as forwards ([`LineBuffer`](super::LineBuffer)). A failed
+/// allocation is an `OutOfMemory` error, not an abort.
 ///
 /// ```
 /// use ctrlog::lines::{BackScanner, LineItem};
@@ -29,33 +61,49 @@ use super::{read_full_at, LineItem, ReadAt};
 pub struct BackScanner<R> {
     src: R,
     buf: Vec<u8>,
-    /// Unreturned bytes are `buf[lo..end]`; `buf[end-1]` is a `\n` when `lo < end` and not
-    /// skipping an overlong line.
+    /// Unreturned bytes are `buf[lo..end]`; `buf[end-1]` is a `\n` when `lo < end`, unless
+    /// skipping an overlong line or `tail` is set.
     lo: usize,
     end: usize,
     /// Offset of `buf[lo]` in the source.
     off: u64,
     block: usize,
+    max_block: usize,
     max_record: usize,
     /// Skipping an overlong line that ends (before its `\n`) at this offset: its bytes after
     /// `buf[lo]` were dropped.
     overlong: Option<u64>,
+    /// The unterminated tail is still to be returned: the unreturned bytes do not end in a
+    /// `\n` of their own.
+    tail: bool,
 }
 
 impl<R: ReadAt> BackScanner<R> {
     /// A scanner over `src[..size]`, reading `block` bytes at a time (at least 16), lines
     /// capped at `max_record` (at least 16).
     pub fn new(src: R, size: u64, block: usize, max_record: usize) -> io::Result<Self> {
+        Self::with_options(src, size, BackOptions::new(block, max_record))
+    }
+
+    /// A scanner over `src[..size]` with [`BackOptions`].
+    pub fn with_options(src: R, size: u64, opts: BackOptions) -> io::Result<Self> {
+        let block = opts.block.max(16);
         let mut s = BackScanner {
             src,
             buf: Vec::new(),
             lo: 0,
             end: 0,
             off: size,
-            block: block.max(16),
-            max_record: max_record.max(16),
+            block,
+            max_block: opts.max_block.max(block),
+            max_record: opts.max_record.max(16),
             overlong: None,
+            tail: opts.unterminated && size > 0,
         };
+        if opts.unterminated {
+            // `prev` hands the tail out as a line, from the first read on.
+            return Ok(s);
+        }
         // Find the last newline: everything after it is unterminated.
         loop {
             if s.off == 0 {
@@ -77,14 +125,24 @@ impl<R: ReadAt> BackScanner<R> {
 
     /// Reads the block before `off` in front of `buf[lo..end]`; returns where `lo` was.
     fn prepend(&mut self) -> io::Result<usize> {
+        // A block larger than the bytes left is clamped to them.
         let k = self
             .block
             .min(usize::try_from(self.off).unwrap_or(usize::MAX));
+        // Saturating: clamped by `max_block` anyway.
+        self.block = self.block.saturating_mul(2).min(self.max_block);
         if self.lo < k {
             let kept = self.end - self.lo;
             if self.buf.len() < kept + k {
-                // Double (amortised linear), right-aligned.
-                let new_len = (2 * self.buf.len()).max(kept + k).max(2 * self.block);
+                // Double (amortised linear), right-aligned, but not past what a kept line
+                // and the largest block can need (`kept <= max_record`: longer lines are
+                // dropped; saturating: a cap of `usize::MAX` is no cap). No more than the
+                // first read needs: an answer in the last block costs one block of memory.
+                let bound = self.max_record.saturating_add(self.max_block);
+                let new_len = (2 * self.buf.len()).min(bound).max(kept + k);
+                self.buf
+                    .try_reserve_exact(new_len - self.buf.len())
+                    .map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
                 self.buf.resize(new_len, 0);
             }
             let to = self.buf.len() - kept;
@@ -114,25 +172,42 @@ impl<R: ReadAt> BackScanner<R> {
         self.buf.capacity()
     }
 
+    /// Offset in the source of the first byte kept: lines before it are not read yet.
+    pub fn offset(&self) -> u64 {
+        self.off
+    }
+
+    /// Bytes of the last unreturned line that are not its own `\n`: where its search for
+    /// the previous `\n` stops.
+    fn search_end(&self) -> usize {
+        if self.lo == self.end || self.overlong.is_some() || self.tail {
+            self.end
+        } else {
+            self.end - 1
+        }
+    }
+
     /// The previous complete line, or `None` at the start of the source.
     pub fn prev(&mut self) -> io::Result<Option<LineItem<'_>>> {
         // Where the newline search in buf[lo..] may stop: bytes after it were searched.
-        let mut searched_to = if self.overlong.is_some() {
-            self.end
-        } else {
-            self.end.saturating_sub(1).max(self.lo)
-        };
+        let mut searched_to = self.search_end();
         loop {
             if self.lo == self.end && self.overlong.is_none() {
                 if self.off == 0 {
+                    self.tail = false;
                     return Ok(None);
                 }
-                // We only stop right after a newline: the block ends with one.
                 self.prepend()?;
-                searched_to = self.end - 1;
+                // The block ends with a newline, or is the unterminated tail.
+                searched_to = self.search_end();
                 continue;
             }
             match memrchr(b'\n', &self.buf[self.lo..searched_to]) {
+                Some(i) if self.tail && self.overlong.is_none() && self.lo + i + 1 == self.end => {
+                    // The source ends with `\n`: its unterminated tail is empty.
+                    self.tail = false;
+                    searched_to = self.lo + i;
+                }
                 Some(i) => {
                     let nl = self.lo + i;
                     let rec_end = self.end;
@@ -148,9 +223,11 @@ impl<R: ReadAt> BackScanner<R> {
                 None => {
                     if self.end - self.lo > self.max_record {
                         // Too long: drop what is kept of it and skip to its start. Kept
-                        // bytes end with the line's `\n` unless already skipping.
+                        // bytes end with the line's `\n` unless already skipping or in the
+                        // tail.
                         if self.overlong.is_none() {
-                            self.overlong = Some(self.off + (self.end - self.lo) as u64 - 1);
+                            let nl = u64::from(!self.tail);
+                            self.overlong = Some(self.off + (self.end - self.lo) as u64 - nl);
                         }
                         self.lo = self.end;
                     }
@@ -160,23 +237,73 @@ impl<R: ReadAt> BackScanner<R> {
         }
     }
 
-    /// The line `buf[from..to]` (with its `\n`) at `pos`, or an overlong one.
+    /// As [`BackScanner::prev`], but every complete line already read at once, as one
+    /// [`LineItem::Line`] of lines each ending in `\n` (for a consumer that scans many lines
+    /// in one pass, as a `memmem` prefilter does). A line inside may be `max_record` bytes
+    /// or longer (it is in memory anyway): the consumer checks each.
+    pub fn prev_lines(&mut self) -> io::Result<Option<LineItem<'_>>> {
+        if self.overlong.is_none() && !self.tail && self.lo < self.end {
+            // The first kept line is complete only at the start of the source.
+            let from = if self.off == 0 {
+                Some(self.lo)
+            } else {
+                memchr(b'\n', &self.buf[self.lo..self.end - 1]).map(|i| self.lo + i + 1)
+            };
+            if let Some(from) = from {
+                let to = self.end;
+                self.end = from;
+                return Ok(Some(LineItem::Line {
+                    offset: self.off + (from - self.lo) as u64,
+                    bytes: &self.buf[from..to],
+                }));
+            }
+        }
+        self.prev()
+    }
+
+    /// The line `buf[from..to]` (with its `\n`, unless it is the tail) at `pos`, or an
+    /// overlong one.
     fn item(&mut self, pos: u64, from: usize, to: usize) -> LineItem<'_> {
+        let nl = usize::from(!std::mem::take(&mut self.tail));
         if let Some(end) = self.overlong.take() {
             return LineItem::Overlong {
                 offset: pos,
                 len: end - pos,
             };
         }
-        if to - from > self.max_record {
+        if to - from - nl >= self.max_record {
             return LineItem::Overlong {
                 offset: pos,
-                len: (to - from - 1) as u64,
+                len: (to - from - nl) as u64,
             };
         }
         LineItem::Line {
             offset: pos,
             bytes: &self.buf[from..to],
+        }
+    }
+}
+
+/// [`ReadAt`] over a `Read + Seek` source (a seek, then reads), for a scan within a length
+/// known beforehand: the source ending before it is an `UnexpectedEof` error (it was
+/// truncated meanwhile), not a shorter source.
+#[derive(Debug)]
+pub struct SeekAt<R>(RefCell<R>);
+
+impl<R: Read + Seek> SeekAt<R> {
+    /// Wraps `src`.
+    pub fn new(src: R) -> Self {
+        SeekAt(RefCell::new(src))
+    }
+}
+
+impl<R: Read + Seek> ReadAt for SeekAt<R> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let mut src = self.0.borrow_mut();
+        src.seek(SeekFrom::Start(offset))?;
+        match src.read(buf)? {
+            0 if !buf.is_empty() => Err(io::ErrorKind::UnexpectedEof.into()),
+            n => Ok(n),
         }
     }
 }

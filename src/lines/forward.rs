@@ -1,10 +1,10 @@
 //! The forward line buffer.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
-use memchr::memchr;
+use memchr::{memchr, memrchr};
 
-use super::{read_full_at, reserve_capped, LineItem, ReadAt};
+use super::{extend_capped, read_full_at, reserve_capped, LineItem, ReadAt};
 
 /// The one forward line framer: a rolling buffer filled from any byte source (a file read
 /// with `pread`, a gzip decoder, a pipe, a byte slice), handing out complete lines with
@@ -26,6 +26,23 @@ use super::{read_full_at, reserve_capped, LineItem, ReadAt};
 /// assert_eq!(lb.next_line(), None); // read more, or at the end:
 /// assert_eq!(lb.finish(), Some(LineItem::Line { offset: 8, bytes: b"thr" }));
 /// ```
+///
+/// Over a [`BufRead`] (a byte slice, a `BufReader`), [`LineBuffer::next_line_in`] frames in
+/// the source's own buffer instead: a line lying whole in it is handed out without a copy,
+/// and this buffer only assembles a line that straddles two of the source's fills. One
+/// `LineBuffer` is driven either by `fill_*` with `next_line`/`finish`, or by `next_line_in`
+/// and `next_lines_in`, not both.
+///
+/// ```
+/// use ctrlog::lines::{LineBuffer, LineItem};
+/// let mut src = std::io::BufReader::with_capacity(5, &b"one\ntwo\nthr"[..]);
+/// let mut lb = LineBuffer::new(0, 16, 1024);
+/// assert_eq!(lb.next_line_in(&mut src).unwrap(), Some(LineItem::Line { offset: 0, bytes: b"one\n" }));
+/// // Straddles the reader's 5-byte fills: assembled in the line buffer.
+/// assert_eq!(lb.next_line_in(&mut src).unwrap(), Some(LineItem::Line { offset: 4, bytes: b"two\n" }));
+/// assert_eq!(lb.next_line_in(&mut src).unwrap(), Some(LineItem::Line { offset: 8, bytes: b"thr" }));
+/// assert_eq!(lb.next_line_in(&mut src).unwrap(), None);
+/// ```
 #[derive(Debug)]
 pub struct LineBuffer {
     buf: Vec<u8>,
@@ -39,6 +56,29 @@ pub struct LineBuffer {
     max_record: usize,
     /// Inside an overlong line being skipped (started at this offset).
     discarding: Option<u64>,
+    /// Over a `BufRead`: bytes of the source's buffer handed out (and counted in
+    /// `read_off`) but not yet consumed from it; consumed at the next call.
+    pending: usize,
+}
+
+/// Where [`LineBuffer::frame_in`] found the next item.
+enum Found {
+    /// `len` bytes at the front of the source's buffer.
+    Src {
+        offset: u64,
+        len: usize,
+    },
+    /// `buf[s..e]`, assembled across the source's fills.
+    Carry {
+        offset: u64,
+        s: usize,
+        e: usize,
+    },
+    Overlong {
+        offset: u64,
+        len: u64,
+    },
+    End,
 }
 
 impl LineBuffer {
@@ -54,6 +94,7 @@ impl LineBuffer {
             read_size: read_size.max(16),
             max_record: max_record.max(16),
             discarding: None,
+            pending: 0,
         }
     }
 
@@ -85,6 +126,7 @@ impl LineBuffer {
     pub fn consume(&mut self, n: usize) {
         assert!(n <= self.end - self.start, "consumed more than is buffered");
         self.start += n;
+        // Clamped: consuming past the searched bytes leaves nothing searched.
         self.searched = self.searched.saturating_sub(n);
     }
 
@@ -95,6 +137,7 @@ impl LineBuffer {
         self.searched = 0;
         self.read_off = offset;
         self.discarding = None;
+        self.pending = 0;
     }
 
     /// Room for one more read at the end of the buffer.
@@ -107,6 +150,7 @@ impl LineBuffer {
         }
         let want = self.end + self.read_size;
         if self.buf.len() < want {
+            // Saturating: a `max_record` of `usize::MAX` means no cap.
             let cap = self.max_record.saturating_add(self.read_size);
             reserve_capped(&mut self.buf, want, cap);
             self.buf.resize(want, 0);
@@ -216,5 +260,186 @@ impl LineBuffer {
             offset,
             bytes: &self.buf[s..self.end],
         })
+    }
+
+    /// The next line of a [`BufRead`] source, framed in the source's own buffer: a line
+    /// lying whole in it is handed out without a copy; one straddling two fills is
+    /// assembled here (capped as any line). At the end of `src`: the unterminated final
+    /// segment (a [`LineItem::Line`] without `\n`) or the overlong line being skipped, then
+    /// `None`. The line handed out is consumed from `src` at the next call.
+    ///
+    /// # Errors
+    /// The source's errors, and `InvalidData` if its `fill_buf` breaks the `BufRead`
+    /// contract by returning fewer bytes than before without a `consume`.
+    #[inline]
+    pub fn next_line_in<'a, R: BufRead + ?Sized>(
+        &'a mut self,
+        src: &'a mut R,
+    ) -> io::Result<Option<LineItem<'a>>> {
+        let found = self.frame_in(src, false)?;
+        self.item_in(found, src)
+    }
+
+    /// As [`LineBuffer::next_line_in`], but every complete line lying in the source's buffer
+    /// at once, as one [`LineItem::Line`] of lines each ending in `\n` (for a consumer that
+    /// scans many lines in one pass, as a `memmem` prefilter does). A line inside may be
+    /// `max_record` bytes or longer (it is in memory anyway): the consumer checks each.
+    pub fn next_lines_in<'a, R: BufRead + ?Sized>(
+        &'a mut self,
+        src: &'a mut R,
+    ) -> io::Result<Option<LineItem<'a>>> {
+        let found = self.frame_in(src, true)?;
+        self.item_in(found, src)
+    }
+
+    /// Turns where the item lies into the item. Two steps because the borrow checker does
+    /// not let a loop that consumes from `src` also return a slice of it; the second
+    /// `fill_buf` returns the bytes already seen (nothing was consumed in between).
+    #[inline]
+    fn item_in<'a, R: BufRead + ?Sized>(
+        &'a self,
+        found: Found,
+        src: &'a mut R,
+    ) -> io::Result<Option<LineItem<'a>>> {
+        Ok(Some(match found {
+            Found::End => return Ok(None),
+            Found::Overlong { offset, len } => LineItem::Overlong { offset, len },
+            Found::Carry { offset, s, e } => LineItem::Line {
+                offset,
+                bytes: &self.buf[s..e],
+            },
+            Found::Src { offset, len } => match src.fill_buf()?.get(..len) {
+                Some(bytes) => LineItem::Line { offset, bytes },
+                // The caller's reader, not this buffer, is at fault: an error, not a panic
+                // and not short data.
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the reader's fill_buf returned fewer bytes than it did before \
+                         (BufRead contract)",
+                    ))
+                }
+            },
+        }))
+    }
+
+    /// Appends bytes consumed from the source to the carry `buf[start..end]`.
+    fn append(&mut self, data: &[u8]) {
+        if self.start > 0 {
+            // Part of the carry was consumed by the caller.
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
+        self.buf.truncate(self.end);
+        extend_capped(&mut self.buf, data, self.max_record);
+        self.end = self.buf.len();
+        self.searched = self.end;
+    }
+
+    /// Finds the next item of a `BufRead` source (`bulk`: every complete line in its buffer
+    /// at once), consuming from the source all but the bytes it hands out.
+    #[inline]
+    fn frame_in<R: BufRead + ?Sized>(&mut self, src: &mut R, bulk: bool) -> io::Result<Found> {
+        if self.pending > 0 {
+            src.consume(self.pending);
+            self.pending = 0;
+        }
+        if self.start == self.end {
+            (self.start, self.end, self.searched) = (0, 0, 0);
+        }
+        loop {
+            let avail = loop {
+                match src.fill_buf() {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    r => break r?,
+                }
+            };
+            let n = avail.len();
+            if n == 0 {
+                return Ok(self.end_in());
+            }
+            if let Some(at) = self.discarding {
+                if let Some(i) = memchr(b'\n', avail) {
+                    src.consume(i + 1);
+                    let nl_off = self.read_off + i as u64;
+                    self.read_off = nl_off + 1;
+                    self.discarding = None;
+                    return Ok(Found::Overlong {
+                        offset: at,
+                        len: nl_off - at,
+                    });
+                }
+            } else if self.start == self.end {
+                let nl = if bulk {
+                    memrchr(b'\n', avail)
+                } else {
+                    memchr(b'\n', avail)
+                };
+                if let Some(i) = nl {
+                    let offset = self.read_off;
+                    self.pending = i + 1;
+                    self.read_off += (i + 1) as u64;
+                    if !bulk && i >= self.max_record {
+                        return Ok(Found::Overlong {
+                            offset,
+                            len: i as u64,
+                        });
+                    }
+                    return Ok(Found::Src { offset, len: i + 1 });
+                }
+                if n >= self.max_record {
+                    self.discarding = Some(self.read_off);
+                } else {
+                    self.append(avail);
+                }
+            } else {
+                let carry = self.end - self.start;
+                let offset = self.consumed_off();
+                if let Some(i) = memchr(b'\n', avail) {
+                    let total = carry + i;
+                    if total < self.max_record {
+                        self.append(&avail[..=i]);
+                    } else {
+                        (self.start, self.end) = (0, 0);
+                    }
+                    src.consume(i + 1);
+                    self.read_off += (i + 1) as u64;
+                    if total >= self.max_record {
+                        return Ok(Found::Overlong {
+                            offset,
+                            len: total as u64,
+                        });
+                    }
+                    let (s, e) = (self.start, self.end);
+                    self.start = e;
+                    return Ok(Found::Carry { offset, s, e });
+                }
+                if carry + n >= self.max_record {
+                    self.discarding = Some(offset);
+                    (self.start, self.end) = (0, 0);
+                } else {
+                    self.append(avail);
+                }
+            }
+            src.consume(n);
+            self.read_off += n as u64;
+        }
+    }
+
+    /// The end of a `BufRead` source: the overlong line being skipped, else the carry as
+    /// the final segment, else the end.
+    fn end_in(&mut self) -> Found {
+        if let Some(at) = self.discarding.take() {
+            return Found::Overlong {
+                offset: at,
+                len: self.read_off - at,
+            };
+        }
+        if self.start == self.end {
+            return Found::End;
+        }
+        let (offset, s, e) = (self.consumed_off(), self.start, self.end);
+        self.start = e;
+        Found::Carry { offset, s, e }
     }
 }

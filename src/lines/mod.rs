@@ -6,11 +6,18 @@
 //!   buffered and not consumed, [`LineBuffer::consume`] drops bytes from its front, and every
 //!   line carries its absolute offset.
 //! * [`BackScanner`] walks complete lines from the end backwards over any [`ReadAt`] (a
-//!   [`File`], a byte slice, a [`Cursor`]), for `--tail` and last-error searches.
+//!   [`File`], a byte slice, a [`Cursor`], any `Read + Seek` through [`SeekAt`]), for
+//!   `--tail` and runc's last-error search; [`BackOptions`] adds growing reads and the
+//!   unterminated tail.
+//! * Over a `BufRead` source, [`LineBuffer::next_line_in`] frames in the source's own
+//!   buffer, copying only a line that straddles two of its fills; both directions also hand
+//!   out many lines at once ([`LineBuffer::next_lines_in`], [`BackScanner::prev_lines`])
+//!   for a consumer with a `memmem` prefilter.
 //!
 //! Both share one overlong-line policy, reported as [`LineItem::Overlong`]: a line of
 //! `max_record` bytes or more (its `\n` not counted) is never handed out nor held whole; its
-//! offset and length are reported and the scan goes on at the next line. Memory is bounded
+//! offset and length are reported and the scan goes on at the next line (the many-lines
+//! forms may hand out a long line already in memory: their consumer checks each). Memory is bounded
 //! by about `max_record` plus one read (forwards) or twice that (backwards).
 
 use std::fs::File;
@@ -19,7 +26,7 @@ use std::io::{self, Cursor, Read};
 mod backward;
 mod forward;
 
-pub use backward::BackScanner;
+pub use backward::{BackOptions, BackScanner, SeekAt};
 pub use forward::LineBuffer;
 
 /// A line found by [`LineBuffer`] or [`BackScanner`].
@@ -59,6 +66,7 @@ impl ReadAt for File {
 
 impl ReadAt for [u8] {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        // Clamped: reading past the end is a valid request that reads nothing.
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(self.len());
@@ -131,6 +139,7 @@ impl<F: ReadAt> Read for OffsetReader<F> {
 /// buffer to twice its bound. The one capped-grow rule of the crate's buffers.
 pub(crate) fn reserve_capped(v: &mut Vec<u8>, need: usize, cap: usize) {
     if need > v.capacity() {
+        // Saturating: doubling past `usize::MAX` is clamped by `cap` anyway.
         let target = v.capacity().saturating_mul(2).max(need).min(cap.max(need));
         v.reserve_exact(target - v.len());
     }
@@ -138,7 +147,8 @@ pub(crate) fn reserve_capped(v: &mut Vec<u8>, need: usize, cap: usize) {
 
 /// Appends `data` to `v` under [`reserve_capped`]'s rule.
 pub(crate) fn extend_capped(v: &mut Vec<u8>, data: &[u8], cap: usize) {
-    reserve_capped(v, v.len().saturating_add(data.len()), cap);
+    // No overflow: two live allocations hold at most `isize::MAX` bytes each.
+    reserve_capped(v, v.len() + data.len(), cap);
     v.extend_from_slice(data);
 }
 

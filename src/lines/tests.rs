@@ -130,3 +130,188 @@ fn consuming_more_than_is_buffered_is_a_bug() {
     lb.fill_from(&mut &b"ab"[..]).unwrap();
     lb.consume(3);
 }
+
+/// Lines with offsets, overlong lines (offset, length).
+type Framed = (Vec<(u64, Vec<u8>)>, Vec<(u64, u64)>);
+
+/// What every framer must hand out: lines split on `\n` with their offsets, a line of `max`
+/// bytes or more (its `\n` not counted) as overlong, the unterminated tail last.
+fn naive(data: &[u8], max: usize) -> Framed {
+    let (mut lines, mut long) = (Vec::new(), Vec::new());
+    let mut off = 0;
+    for seg in data.split_inclusive(|&b| b == b'\n') {
+        let len = seg.len() - usize::from(seg.ends_with(b"\n"));
+        if len >= max {
+            long.push((off as u64, len as u64));
+        } else {
+            lines.push((off as u64, seg.to_vec()));
+        }
+        off += seg.len();
+    }
+    (lines, long)
+}
+
+/// `LineBuffer` driven by `fill_from` + `next_line`, then `finish`.
+fn forward_read(data: &[u8], read_size: usize, max: usize) -> Framed {
+    let mut lb = LineBuffer::new(0, read_size, max);
+    let (mut lines, mut long) = (Vec::new(), Vec::new());
+    let mut src = data;
+    loop {
+        while let Some(item) = lb.next_line() {
+            push(item, &mut lines, &mut long);
+        }
+        if lb.fill_from(&mut src).unwrap() == 0 {
+            break;
+        }
+    }
+    while let Some(item) = lb.finish() {
+        push(item, &mut lines, &mut long);
+    }
+    (lines, long)
+}
+
+/// `LineBuffer` over a `BufRead` with `cap`-byte fills, one line at a time or in bulk (bulk
+/// runs split into lines and capped here, as their consumers do).
+fn forward_in(data: &[u8], cap: usize, max: usize, bulk: bool) -> Framed {
+    let mut src = io::BufReader::with_capacity(cap, data);
+    let mut lb = LineBuffer::new(0, 16, max);
+    let (mut lines, mut long) = (Vec::new(), Vec::new());
+    loop {
+        let item = if bulk {
+            lb.next_lines_in(&mut src)
+        } else {
+            lb.next_line_in(&mut src)
+        };
+        match item.unwrap() {
+            None => break,
+            Some(LineItem::Line { offset, bytes }) if bulk => {
+                let mut off = offset;
+                for seg in bytes.split_inclusive(|&b| b == b'\n') {
+                    let len = seg.len() - usize::from(seg.ends_with(b"\n"));
+                    if len >= max {
+                        long.push((off, len as u64));
+                    } else {
+                        lines.push((off, seg.to_vec()));
+                    }
+                    off += seg.len() as u64;
+                }
+            }
+            Some(item) => push(item, &mut lines, &mut long),
+        }
+    }
+    // Called again at the end: still the end.
+    assert_eq!(lb.next_line_in(&mut src).unwrap(), None);
+    (lines, long)
+}
+
+/// `BackScanner` with the unterminated tail, reads growing from `block` to `max_block`, one
+/// line at a time or many (split and capped here).
+fn backward_tail(data: &[u8], block: usize, max_block: usize, max: usize, bulk: bool) -> Framed {
+    let mut opts = BackOptions::new(block, max);
+    opts.max_block = max_block;
+    opts.unterminated = true;
+    let src = SeekAt::new(Cursor::new(data));
+    let mut b = BackScanner::with_options(src, data.len() as u64, opts).unwrap();
+    let (mut lines, mut long) = (Vec::new(), Vec::new());
+    loop {
+        let item = if bulk { b.prev_lines() } else { b.prev() };
+        match item.unwrap() {
+            None => break,
+            Some(LineItem::Line { offset, bytes }) => {
+                // Split, capped and reversed: pushed last to first.
+                let mut off = offset;
+                let mut run = Vec::new();
+                for seg in bytes.split_inclusive(|&b| b == b'\n') {
+                    run.push((off, seg));
+                    off += seg.len() as u64;
+                }
+                for (off, seg) in run.into_iter().rev() {
+                    let len = seg.len() - usize::from(seg.ends_with(b"\n"));
+                    if len >= max {
+                        long.push((off, len as u64));
+                    } else {
+                        lines.push((off, seg.to_vec()));
+                    }
+                }
+            }
+            Some(item) => push(item, &mut lines, &mut long),
+        }
+    }
+    lines.reverse();
+    long.reverse();
+    (lines, long)
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Short lines, blank lines, and runs long enough to cross the cap and the fills.
+    fn input() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                1 => Just(b'\n'),
+                8 => Just(b'a'),
+                1 => Just(b'\r'),
+            ],
+            0..300,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn every_framer_equals_the_naive_split(
+            data in input(),
+            read_size in 16usize..70,
+            cap in 1usize..70,
+            max in 16usize..60,
+        ) {
+            let want = naive(&data, max);
+            prop_assert_eq!(&forward_read(&data, read_size, max), &want, "fill_from");
+            prop_assert_eq!(&forward_in(&data, cap, max, false), &want, "next_line_in");
+            prop_assert_eq!(&forward_in(&data, cap, max, true), &want, "next_lines_in");
+            // Backwards: the complete lines only.
+            let end = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let want_back = naive(&data[..end], max);
+            let (l, o, _) = backward(&data[..], data.len() as u64, read_size, max);
+            prop_assert_eq!((l, o), want_back, "BackScanner");
+            // With the unterminated tail and growing reads, one or many lines at a time.
+            for bulk in [false, true] {
+                prop_assert_eq!(
+                    &backward_tail(&data, read_size, cap + read_size, max, bulk),
+                    &want,
+                    "BackScanner with tail, bulk {}", bulk
+                );
+            }
+        }
+    }
+}
+
+/// A `BufRead` that breaks the contract: after two calls, `fill_buf` returns fewer bytes
+/// although nothing was consumed.
+struct Shrinking(usize);
+
+impl Read for Shrinking {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        unreachable!("framed through fill_buf")
+    }
+}
+
+impl io::BufRead for Shrinking {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.0 += 1;
+        Ok(if self.0 <= 1 { b"{}\n{}\n" } else { b"{}" })
+    }
+    fn consume(&mut self, _: usize) {}
+}
+
+#[test]
+fn a_reader_breaking_fill_buf_is_an_error_not_short_data() {
+    let mut lb = LineBuffer::new(0, 16, 100);
+    // Before (runc's own framer): the 2 bytes came back as the line, and the decoder
+    // looped on them forever.
+    let err = lb.next_lines_in(&mut Shrinking(0)).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+}

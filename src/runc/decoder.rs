@@ -1,12 +1,11 @@
-//! Streaming log.json decoder over any `BufRead`.
+//! Streaming log.json decoder over any `BufRead`, framed by the crate's one line buffer
+//! ([`LineBuffer`], in the reader's own buffer: no copy).
 
 use std::io::BufRead;
 
-use memchr::memchr;
-
 use super::entry::{parse_entry_into, Entry, OwnedEntry};
-use super::framer::{Chunk, LineFramer};
 use super::RuncError;
+use crate::lines::{LineBuffer, LineItem};
 
 /// Default per-record cap: 1 MiB. runc's records are well under 4 KiB; NVIDIA's config dump
 /// is about 1 KiB.
@@ -69,17 +68,10 @@ pub struct Record<'a> {
     pub entry: Entry<'a>,
 }
 
-/// The chunk being split into records: `pos` bytes of its `len` are done.
-#[derive(Clone, Copy)]
-struct Cursor {
-    offset: u64,
-    len: usize,
-    pos: usize,
-}
-
 /// Reads log.json records one line at a time from any [`BufRead`].
 ///
-/// Each line is framed with `memchr` and decoded alone, once, by `serde_json`, so one bad
+/// Each line is framed by [`LineBuffer::next_line_in`] (in the reader's buffer, copied only
+/// when it straddles two of the reader's fills) and decoded alone, once, by `serde_json`, so one bad
 /// record costs one record (serde_json's own stream deserializer stops for good at the first
 /// bad value): under [`ErrorPolicy::Strict`] it is one error and the next call goes on at the
 /// next line. Memory: the reader's buffer plus at most one record of
@@ -111,14 +103,24 @@ struct Cursor {
 /// assert_eq!(dec.next_record().unwrap().unwrap().offset, 36);
 /// ```
 pub struct Decoder<R> {
-    framer: LineFramer<R>,
+    reader: R,
+    lines: LineBuffer,
+    /// The reader has ended: `read_entry` does not read it again.
+    done: bool,
     opts: DecoderOptions,
-    cur: Option<Cursor>,
     stats: DecodeStats,
     /// Offset and length of the record last returned.
     last: (u64, usize),
     /// The entry [`next_record`](Self::next_record) fills and lends out.
     scratch: OwnedEntry,
+}
+
+/// The line buffer of a reader of records capped at `max_record_len` bytes (without `\n`):
+/// it skips a line of `max_record_len + 1` bytes or more, which is "longer than the cap"
+/// (saturating: a cap of `usize::MAX` means no cap). Its read size is unused: the reader
+/// brings its own buffer.
+pub(crate) fn record_lines(max_record_len: usize) -> LineBuffer {
+    LineBuffer::new(0, 16, max_record_len.saturating_add(1))
 }
 
 pub(crate) fn is_blank(line: &[u8]) -> bool {
@@ -135,18 +137,20 @@ impl<R: BufRead> Decoder<R> {
     /// A decoder with explicit options.
     pub fn with_options(reader: R, opts: DecoderOptions) -> Self {
         Decoder {
-            framer: LineFramer::new(reader, opts.max_record_len),
+            reader,
+            lines: record_lines(opts.max_record_len),
+            done: false,
             opts,
-            cur: None,
             stats: DecodeStats::default(),
             last: (0, 0),
             scratch: OwnedEntry::default(),
         }
     }
 
-    /// Bytes of input consumed so far.
+    /// Bytes of input consumed so far (up to the end of the record last returned, or
+    /// further when records after it were skipped).
     pub fn position(&self) -> u64 {
-        self.framer.position()
+        self.lines.read_off()
     }
 
     /// Counts so far.
@@ -167,51 +171,36 @@ impl<R: BufRead> Decoder<R> {
         let strict = self.opts.policy == ErrorPolicy::Strict;
         let max = self.opts.max_record_len;
         loop {
-            let Some(cur) = self.cur else {
-                let pos = self.framer.position();
-                let chunk = self.framer.next_chunk().map_err(|source| RuncError::Io {
+            if self.done {
+                return Ok(false);
+            }
+            let pos = self.lines.read_off();
+            let item = self
+                .lines
+                .next_line_in(&mut self.reader)
+                .map_err(|source| RuncError::Io {
                     offset: pos,
                     source,
                 })?;
-                match chunk {
-                    None => return Ok(false),
-                    Some(Chunk::Oversized { offset, len }) => {
-                        self.stats.oversized += 1;
-                        if strict {
-                            return Err(RuncError::Oversized { offset, len, max });
-                        }
-                    }
-                    Some(Chunk::Lines { offset, len }) | Some(Chunk::Final { offset, len }) => {
-                        self.cur = Some(Cursor {
-                            offset,
-                            len,
-                            pos: 0,
-                        });
-                    }
+            let (offset, line, terminated) = match item {
+                None => {
+                    self.done = true;
+                    return Ok(false);
                 }
-                continue;
+                Some(LineItem::Overlong { offset, len }) => {
+                    self.stats.oversized += 1;
+                    if strict {
+                        return Err(RuncError::Oversized { offset, len, max });
+                    }
+                    continue;
+                }
+                Some(LineItem::Line { offset, bytes }) => match bytes.split_last() {
+                    Some((b'\n', line)) => (offset, line, true),
+                    _ => (offset, bytes, false),
+                },
             };
-            if cur.pos == cur.len {
-                self.cur = None;
-                continue;
-            }
-            let pos = self.framer.position();
-            let bytes = self.framer.chunk_bytes().map_err(|source| RuncError::Io {
-                offset: pos,
-                source,
-            })?;
-            // The framer hands out the same chunk until `next_chunk`: `pos < len <= bytes`.
-            let rest = &bytes[cur.pos..cur.len];
-            let (line, adv, terminated) = match memchr(b'\n', rest) {
-                Some(i) => (&rest[..i], i + 1, true),
-                None => (rest, rest.len(), false),
-            };
-            let offset = cur.offset + cur.pos as u64;
-            self.cur = Some(Cursor {
-                pos: cur.pos + adv,
-                ..cur
-            });
-            // Length first: a streamed line over the cap is reported oversized before its
+            // The line buffer caps lines at `max + 1` bytes but at least 16: a cap under 15
+            // is enforced here. Length first: a streamed line over the cap is reported oversized before its
             // bytes are seen, so a whole one must be too, blank or not (found by fuzzing:
             // 109 `\r` counted blank whole, oversized when read in 7-byte chunks).
             if line.len() > max {

@@ -132,7 +132,8 @@ pub enum EntryError {
 
 impl EntryError {
     fn from_serde(e: &serde_json::Error) -> Self {
-        // A record holds no newline, so serde_json's column is the 1-based byte position.
+        // A record holds no newline, so serde_json's column is the 1-based byte position
+        // (saturating: it is 0 for an error before the first byte).
         let at = e.column().saturating_sub(1);
         match e.classify() {
             serde_json::error::Category::Eof => EntryError::Truncated { at },

@@ -6,10 +6,10 @@ use std::io::{BufRead, Read, Seek, SeekFrom};
 use memchr::memmem::Finder;
 use memchr::{memchr, memrchr};
 
-use super::decoder::DEFAULT_MAX_RECORD_LEN;
+use super::decoder::{record_lines, DEFAULT_MAX_RECORD_LEN};
 use super::entry::parse_entry;
-use super::framer::{Chunk, LineFramer};
 use super::RuncError;
+use crate::lines::{BackOptions, BackScanner, LineItem, SeekAt};
 use crate::time::{parse_rfc3339nano, Timestamp};
 
 /// The last error record found.
@@ -81,127 +81,48 @@ pub fn last_error<R: Read + Seek>(file: R) -> Result<Option<LastError>, RuncErro
     last_error_with(file, LastErrorOptions::default())
 }
 
-#[derive(Clone, Copy)]
-enum Cached {
-    Unknown,
-    Known(Option<usize>),
-}
-
 /// [`last_error`] with explicit options.
 ///
-/// The buffer grows with what the scan meets (the open line plus one block), never past
-/// `max_record_len` plus 1 MiB, so a huge cap costs nothing until a line that long is read. A
-/// failed allocation is an [`RuncError::Io`] of kind `OutOfMemory`, not an abort.
+/// Lines are walked backwards by [`BackScanner`], whose reads start at `block_size` and
+/// double up to 1 MiB (or `block_size` if larger): an answer near the end costs one small
+/// read. Its buffer grows with what the scan meets (the open line plus one block), never
+/// past `max_record_len` plus 1 MiB, so a huge cap costs nothing until a line that long is
+/// read. A failed allocation is an [`RuncError::Io`] of kind `OutOfMemory`, not an abort.
 pub fn last_error_with<R: Read + Seek>(
     mut file: R,
     opts: LastErrorOptions,
 ) -> Result<Option<LastError>, RuncError> {
     let io = |offset: u64| move |source| RuncError::Io { offset, source };
     let len = file.seek(SeekFrom::End(0)).map_err(io(0))?;
-    let mut block = opts.block_size.max(1);
-    let max_block = block.max(MAX_BLOCK);
     let cap = opts.max_record_len;
-    // The buffer grows (right-aligned) as the scan needs it, up to `buf_max`: a huge cap costs
-    // nothing until a line that long is actually met.
-    let buf_max = usize::try_from(len)
-        .unwrap_or(usize::MAX)
-        .min(cap.saturating_add(max_block));
-    let mut buf: Vec<u8> = Vec::new();
-    let mut buf_len = 0;
+    // Saturating: a cap of `usize::MAX` is no cap.
+    let mut back_opts = BackOptions::new(opts.block_size, cap.saturating_add(1));
+    back_opts.max_block = opts.block_size.max(MAX_BLOCK);
+    // The final record without `\n` is a record too (runc killed after its `}`).
+    back_opts.unterminated = true;
+    let mut back = BackScanner::with_options(SeekAt::new(file), len, back_opts).map_err(io(len))?;
     let fin_err = Finder::new(PAT_ERROR);
     let fin_esc = Finder::new(PAT_ESCAPE);
     let mut cands: Vec<(usize, usize)> = Vec::new();
-    // buf[lo..line_end] holds the open (incomplete on the left) line, right-aligned after
-    // compaction; buf[lo] is at file offset `file_pos`.
-    let mut file_pos = len;
-    let mut lo = buf_len;
-    let mut line_end = buf_len;
-    let mut skipping = false;
-    while file_pos > 0 {
-        let seg = line_end - lo;
-        if line_end != buf_len {
-            buf.copy_within(lo..line_end, buf_len - seg);
-            lo = buf_len - seg;
-            line_end = buf_len;
-        }
-        let n = usize::try_from(file_pos.min(block as u64)).unwrap_or(block);
-        // Near the end answers come after one small read; far scans get big reads.
-        block = block.saturating_mul(2).min(max_block);
-        if lo < n {
-            let want = seg.saturating_add(n);
-            let new_len = buf_len.saturating_mul(2).max(want).min(buf_max.max(want));
-            grow_right_aligned(&mut buf, new_len, seg).map_err(io(file_pos))?;
-            buf_len = new_len;
-            lo = buf_len - seg;
-            line_end = buf_len;
-        }
-        // The growth above made room for the `n` bytes left of the open line.
-        assert!(
-            lo >= n,
-            "backward buffer: {n} bytes do not fit left of {lo}"
-        );
-        let new_lo = lo - n;
-        file_pos -= n as u64;
-        file.seek(SeekFrom::Start(file_pos)).map_err(io(file_pos))?;
-        file.read_exact(&mut buf[new_lo..lo])
-            .map_err(io(file_pos))?;
-        lo = new_lo;
-        let at_start = file_pos == 0;
-        let block_end = lo + n;
-        if skipping {
-            match memrchr(b'\n', &buf[lo..block_end]) {
-                None => {
-                    lo = buf_len;
-                    line_end = buf_len;
-                    continue;
-                }
-                Some(i) => {
-                    skipping = false;
-                    line_end = lo + i;
-                }
-            }
-        }
-        // Complete lines lie in buf[region_start..line_end].
-        let first_nl = memchr(b'\n', &buf[lo..line_end.min(block_end)]).map(|i| lo + i);
-        let region_start = if at_start {
-            lo
-        } else {
-            match first_nl {
-                Some(p) => p + 1,
-                None => {
-                    if line_end - lo > cap {
-                        skipping = true;
-                        lo = buf_len;
-                        line_end = buf_len;
-                    }
-                    continue;
-                }
-            }
+    loop {
+        let at = back.offset();
+        let (base, region) = match back.prev_lines().map_err(io(at))? {
+            None => return Ok(None),
+            Some(LineItem::Overlong { .. }) => continue,
+            Some(LineItem::Line { offset, bytes }) => (offset, bytes),
         };
         // memmem's forward finder has a SIMD prefilter (its reverse one has not): find the
         // candidate lines of the region forward, then judge them from the last.
         cands.clear();
-        let region = &buf[region_start..line_end];
         for_candidate_lines(region, &fin_err, &fin_esc, |a, b| cands.push((a, b)));
         for &(a, b) in cands.iter().rev() {
             if b - a <= cap {
-                let offset = file_pos + (region_start + a - lo) as u64;
-                if let Some(found) = error_in_line(&region[a..b], offset) {
+                if let Some(found) = error_in_line(&region[a..b], base + a as u64) {
                     return Ok(Some(found));
                 }
             }
         }
-        if at_start {
-            break;
-        }
-        line_end = region_start - 1;
-        if line_end - lo > cap {
-            skipping = true;
-            lo = buf_len;
-            line_end = buf_len;
-        }
     }
-    Ok(None)
 }
 
 /// The last error of a log.json read forward from any `BufRead` (pipes, sockets,
@@ -211,18 +132,11 @@ pub fn last_error_stream<R: BufRead>(reader: R) -> Result<Option<LastError>, Run
     last_error_stream_with(reader, LastErrorOptions::default())
 }
 
-/// Grows `buf` to `new_len` bytes (fallibly: a failed allocation is an error, not an abort),
-/// moving its last `seg` bytes to the new end.
-fn grow_right_aligned(buf: &mut Vec<u8>, new_len: usize, seg: usize) -> std::io::Result<()> {
-    let old = buf.len();
-    let extra = new_len.saturating_sub(old);
-    buf.try_reserve_exact(extra)
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
-    buf.resize(old + extra, 0);
-    let seg = seg.min(old);
-    let to = buf.len() - seg;
-    buf.copy_within(old - seg..old, to);
-    Ok(())
+/// A finder's next hit, remembered while it lies ahead of the search.
+#[derive(Clone, Copy)]
+enum Cached {
+    Unknown,
+    Known(Option<usize>),
 }
 
 fn next_hit(cache: &mut Cached, finder: &Finder<'_>, buf: &[u8], start: usize) -> Option<usize> {
@@ -231,10 +145,8 @@ fn next_hit(cache: &mut Cached, finder: &Finder<'_>, buf: &[u8], start: usize) -
         Cached::Known(Some(p)) if p >= start => return Some(p),
         _ => {}
     }
-    let r = buf
-        .get(start..)
-        .and_then(|h| finder.find(h))
-        .map(|i| start + i);
+    // `start < buf.len()`: the caller's loop condition.
+    let r = finder.find(&buf[start..]).map(|i| start + i);
     *cache = Cached::Known(r);
     r
 }
@@ -270,25 +182,25 @@ pub fn last_error_stream_with<R: BufRead>(
     opts: LastErrorOptions,
 ) -> Result<Option<LastError>, RuncError> {
     let cap = opts.max_record_len;
-    let mut framer = LineFramer::new(reader, cap);
+    let mut reader = reader;
+    let mut lines = record_lines(cap);
     let fin_err = Finder::new(PAT_ERROR);
     let fin_esc = Finder::new(PAT_ESCAPE);
     let mut best = None;
     loop {
-        let pos = framer.position();
-        let chunk = framer.next_chunk().map_err(|source| RuncError::Io {
-            offset: pos,
-            source,
-        })?;
-        let base = match chunk {
+        let pos = lines.read_off();
+        // Every complete line in the reader's buffer at once: the prefilter skips most.
+        let item = lines
+            .next_lines_in(&mut reader)
+            .map_err(|source| RuncError::Io {
+                offset: pos,
+                source,
+            })?;
+        let (base, bytes) = match item {
             None => break,
-            Some(Chunk::Oversized { .. }) => continue,
-            Some(Chunk::Lines { offset, .. }) | Some(Chunk::Final { offset, .. }) => offset,
+            Some(LineItem::Overlong { .. }) => continue,
+            Some(LineItem::Line { offset, bytes }) => (offset, bytes),
         };
-        let bytes = framer.chunk_bytes().map_err(|source| RuncError::Io {
-            offset: base,
-            source,
-        })?;
         for_candidate_lines(bytes, &fin_err, &fin_esc, |a, b| {
             if b - a <= cap {
                 if let Some(found) = error_in_line(&bytes[a..b], base + a as u64) {

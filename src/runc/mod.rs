@@ -26,7 +26,8 @@
 //! # Pieces
 //! * [`parse_entry`] / [`Entry`]: one record, decoded with `serde_json::from_slice`,
 //!   borrowing its strings; other keys kept as raw JSON.
-//! * [`Decoder`]: records from any `BufRead`, framed with `memchr`, with an [`ErrorPolicy`]
+//! * [`Decoder`]: records from any `BufRead`, framed by [`crate::lines::LineBuffer`] in the
+//!   reader's own buffer, with an [`ErrorPolicy`]
 //!   (strict: each bad record is one error with its offset, and decoding goes on at the next
 //!   line; lenient: skipped and counted) and a per-record cap (an oversized record is skipped
 //!   without being buffered). As in the `csv` crate, [`Decoder::read_entry`] refills the
@@ -96,7 +97,6 @@
 mod compat;
 mod decoder;
 mod entry;
-mod framer;
 #[cfg(feature = "__fuzz")]
 mod fuzz;
 mod last_error;

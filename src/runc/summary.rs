@@ -95,7 +95,8 @@ fn preview(msg: &str, chars: usize) -> String {
 /// Appends the first `chars` characters of `msg` to `out`, and `…` if `msg` is longer.
 fn push_preview(out: &mut String, msg: &str, chars: usize) {
     let cut = msg.char_indices().nth(chars).map_or(msg.len(), |(i, _)| i);
-    out.push_str(msg.get(..cut).unwrap_or(msg));
+    // `cut` is a character boundary (from `char_indices`) or the end.
+    out.push_str(&msg[..cut]);
     if cut < msg.len() {
         out.push('…');
     }
@@ -164,10 +165,10 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
         let span = dec.record_span();
         let rec_bytes = span.end - span.start + 1;
         if let Some(&i) = index.get(&key) {
-            if let (Some(c), Some(s)) = (counts.get_mut(i), slots.get_mut(i)) {
-                *c += 1;
-                s.record_bytes = s.record_bytes.saturating_add(rec_bytes);
-            }
+            // `index` maps to slots that exist: `counts` and `slots` grow together.
+            counts[i] += 1;
+            // Saturating: an inherited (Space-Saving) estimate may overstate the bytes.
+            slots[i].record_bytes = slots[i].record_bytes.saturating_add(rec_bytes);
             continue;
         }
         if slots.len() < max_tracked {
@@ -191,13 +192,14 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
             .min_by_key(|&(_, c)| *c)
             .map(|(i, &c)| (i, c));
         let Some((i, c)) = victim else { continue };
-        let (Some(count), Some(slot)) = (counts.get_mut(i), slots.get_mut(i)) else {
-            continue;
-        };
+        // `i` indexes `counts`, and `slots` has the same length.
+        let (count, slot) = (&mut counts[i], &mut slots[i]);
         index.remove(&slot.key);
         index.insert(key, i);
-        *count = c.saturating_add(1);
+        // A count never exceeds the records read.
+        *count = c + 1;
         slot.key = key;
+        // Saturating: the inherited count makes this an estimate, and it may overstate.
         slot.record_bytes = rec_bytes.saturating_mul(*count);
         slot.level.clear();
         slot.level.push_str(level);

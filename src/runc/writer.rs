@@ -51,7 +51,8 @@ pub fn escape_logrus_json(s: &str, out: &mut Vec<u8>) {
             out.extend_from_slice(esc);
             i += 1;
         } else if b == 0xE2 {
-            let last = bytes.get(i + 2).copied().unwrap_or(0xA8);
+            // The match guard above saw `bytes[i + 2]`.
+            let last = bytes[i + 2];
             out.extend_from_slice(if last == 0xA8 { b"\\u2028" } else { b"\\u2029" });
             i += 3;
         } else {

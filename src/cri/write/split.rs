@@ -3,6 +3,7 @@
 use std::num::NonZeroUsize;
 
 use crate::cri::Tag;
+use crate::lines::extend_capped;
 
 /// containerd's default `max_container_log_line_size` (and Docker's copier buffer): 16 KiB.
 pub const DEFAULT_MAX_LEN: usize = 16 * 1024;
@@ -305,19 +306,10 @@ impl LineSplitter {
         }
     }
 
-    /// Appends to the carry-over, growing it at most to `max + 1` bytes of capacity.
+    /// Appends to the carry-over, growing it at most to `max + 1` bytes of capacity (the
+    /// crate's one capped-grow rule, [`extend_capped`]).
     fn extend_carry(&mut self, bytes: &[u8]) {
-        let need = self.carry.len().saturating_add(bytes.len());
-        if need > self.carry.capacity() {
-            let target = self
-                .carry
-                .capacity()
-                .saturating_mul(2)
-                .min(self.max.saturating_add(1))
-                .max(need);
-            self.carry.reserve_exact(target - self.carry.len());
-        }
-        self.carry.extend_from_slice(bytes);
+        extend_capped(&mut self.carry, bytes, self.max.saturating_add(1));
     }
 
     fn drop_emitted(&mut self) {

@@ -124,7 +124,42 @@ pub fn last_error_compat_with<R: Read>(
                 })
             }
         };
-        scanner.feed(buf.get(..n).unwrap_or(&[]))?;
+        // A reader claiming more bytes than the buffer holds is broken: its error, not a
+        // panic and not silently dropped bytes.
+        let Some(chunk) = buf.get(..n) else {
+            return Err(Error::Io {
+                offset: scanner.offset(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the reader returned more bytes than the buffer holds",
+                ),
+            });
+        };
+        scanner.feed(chunk)?;
     }
     scanner.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that claims more bytes than the buffer it was given.
+    struct Lying;
+
+    impl Read for Lying {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            Ok(buf.len() + 1)
+        }
+    }
+
+    #[test]
+    fn a_reader_claiming_too_many_bytes_is_an_error() {
+        // Before: its bytes were dropped silently and the scan went on forever.
+        let err = last_error_compat(Lying).unwrap_err();
+        assert!(
+            matches!(err, Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::InvalidData),
+            "{err:?}"
+        );
+    }
 }

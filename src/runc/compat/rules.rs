@@ -74,6 +74,8 @@ impl TimeCheck {
         }
         if self.frac == 0 {
             if self.colons == 2 {
+                // Saturating: only `after == 2` matters, and a long run of digits must
+                // not wrap back to it.
                 self.after = self.after.saturating_add(1);
             }
             if b == b':' && self.colons < 2 {
@@ -114,10 +116,11 @@ fn match_key(key: &[u8]) -> Field {
         }
         n += 1;
     }
-    match folded.get(..n) {
-        Some(b"LEVEL") => Field::Level,
-        Some(b"MSG") => Field::Msg,
-        Some(b"TIME") => Field::Time,
+    // `n <= folded.len()`: a longer key returned `Other` above.
+    match &folded[..n] {
+        b"LEVEL" => Field::Level,
+        b"MSG" => Field::Msg,
+        b"TIME" => Field::Time,
         _ => Field::Other,
     }
 }
@@ -232,7 +235,7 @@ impl Record {
                 }
             }
             Target::Level => {
-                if self.level.len().saturating_add(run.len()) > 16 {
+                if self.level.len() + run.len() > 16 {
                     self.level_long = true;
                 } else {
                     self.level.extend_from_slice(run);
@@ -240,7 +243,7 @@ impl Record {
             }
             Target::Msg => {
                 if self.msg_long {
-                } else if self.msg.len().saturating_add(run.len()) > self.max_msg_len {
+                } else if self.msg.len() + run.len() > self.max_msg_len {
                     self.msg_long = true;
                     self.msg = Vec::new();
                 } else {

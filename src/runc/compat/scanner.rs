@@ -140,7 +140,9 @@ impl CompatScanner {
     /// Inside a string: copy the run up to the next quote or backslash in one go.
     fn string_run(&mut self, data: &[u8], i: &mut usize) -> Res {
         loop {
-            let rest = data.get(*i..).unwrap_or(&[]);
+            // `*i <= data.len()`: `feed` calls with `*i < data.len()`, and `*i` only
+            // advances over bytes of `rest`.
+            let rest = &data[*i..];
             // Runs between escapes are short in real logs (`\n`, `\"` every few bytes): a
             // scalar scan beats a SIMD search's setup here.
             let stop = rest
@@ -361,7 +363,8 @@ impl CompatScanner {
             }
             State::Lit(word, k) => {
                 let k = usize::from(k);
-                if word.get(k) != Some(&b) {
+                // `k < word.len()`: the state advances only while letters are left.
+                if word[k] != b {
                     return Err(syntax(b, "in literal"));
                 }
                 if k + 1 == word.len() {
