@@ -91,7 +91,9 @@ pub use cancel::PollStop;
 pub use cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
 pub use copy::{CopySummary, LogWriter, WriteErrorPolicy, DEFAULT_FLUSH_SIZE, DEFAULT_READ_SIZE};
 pub use format::{escape_docker_json, CriFormat, DockerJsonFormat, RecordFormat};
-pub use sink::{FileSink, PartialWrite, RecordSink, SharedSink, WriteSink};
+#[cfg(unix)]
+pub use sink::FileSink;
+pub use sink::{PartialWrite, RecordSink, SharedSink, WriteSink};
 pub use split::{CrPolicy, LineSplitter, MaxLen, Split, DEFAULT_MAX_LEN, DEFAULT_MEMORY_CAP};
 
 // Test support, not API: compiled only with the internal `__fuzz` feature.

@@ -117,6 +117,7 @@ impl std::error::Error for PartialWrite {
 ///
 /// Either way the error says how many bytes went through ([`PartialWrite`]), so
 /// [`LogWriter`](super::LogWriter)'s counts of written and lost records are exact.
+#[cfg(unix)]
 #[derive(Debug)]
 pub struct FileSink {
     file: std::fs::File,
@@ -125,6 +126,7 @@ pub struct FileSink {
     repair_at: Option<u64>,
 }
 
+#[cfg(unix)]
 impl FileSink {
     /// Writes to `file` (looked at once: is it a regular file).
     pub fn new(file: std::fs::File) -> Self {
@@ -137,6 +139,7 @@ impl FileSink {
     }
 }
 
+#[cfg(unix)]
 impl RecordSink for FileSink {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         if !self.regular {
@@ -209,6 +212,7 @@ impl<S: RecordSink> RecordSink for SharedSink<S> {
 
 /// Records go to a size-capped [`RotatingFile`](crate::rotate::RotatingFile); a batch is cut
 /// only between records, so no file goes over its cap and no record spans two files.
+#[cfg(unix)]
 impl RecordSink for crate::rotate::RotatingFile {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         crate::rotate::RotatingFile::write_records(self, records, b'\n')
