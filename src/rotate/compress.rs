@@ -156,7 +156,8 @@ fn compress_file(mut src: File, tmp: &Path, sync: bool) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        enc.write_all(buf.get(..n).unwrap_or_default())?;
+        // `read` returns at most the buffer's length.
+        enc.write_all(&buf[..n])?;
     }
     let out = enc.finish()?.into_inner().map_err(|e| e.into_error())?;
     if sync {

@@ -37,7 +37,7 @@ pub fn fuzz_rotate_ops(data: &[u8]) {
     let (Some(&a), Some(&b)) = (data.first(), data.get(1)) else {
         return;
     };
-    let ops = data.get(2..).unwrap_or_default();
+    let ops = &data[2..];
     let max = 16 + u64::from(a % 64);
     let backups = match b % 4 {
         0 => Backups::Unlimited,
@@ -174,7 +174,7 @@ fn check_set(dir: &Path, opts: &RotateOptions, max: u64, written: &[Vec<u8>]) {
                 panic!("unknown record {i}")
             };
             assert!(rest.starts_with(r), "record {i} split or damaged");
-            rest = rest.get(r.len()..).unwrap_or_default();
+            rest = &rest[r.len()..];
             next = Some(i + 1);
             count += 1;
         }

@@ -113,6 +113,8 @@ impl PathWatch {
     /// Whether a check is due. One coarse clock read (vDSO, a few ns, no system call).
     #[inline]
     pub(crate) fn due(&self) -> bool {
+        // Real clamp: the clock is monotonic, but a reading that went back (a broken clock
+        // source) must not panic the writer; it only delays the check.
         sys::coarse_now().saturating_sub(self.last) >= self.interval
     }
 

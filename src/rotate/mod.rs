@@ -65,7 +65,8 @@
 //!   non-empty file without any `\n` has no record boundary and is refused, untouched
 //!   ([`RotateError::NoRecordBoundary`]). Then it removes temporaries, removes a raw backup
 //!   whose `.gz` twin is complete (or the `.gz` if it is not), prunes excess backups and
-//!   resumes compression of raw backups. Backups are found by listing the directory; entries
+//!   resumes compression of raw backups; a rotation a crash cut short is completed (see
+//!   **Limits**). Backups are found by listing the directory (once per rotation); entries
 //!   that are not regular files (symlinks included) are never part of the set.
 //! - **External changes.** Before a write, once [`RotateOptions::check_interval`] (default
 //!   1 s, monotonic clock) has passed since the last check, and at every rotation, the writer
@@ -121,10 +122,16 @@
 //! # Limits
 //! - Linux/Unix only (`flock`, `renameat2`; `sync_file_range` on Linux). The lock is advisory
 //!   and covers the live file. A rotation creates and locks the new live file under a hidden
-//!   name (`.NAME.ctrlog-next`, removed at open if a crash left it) and renames it into place
-//!   after the old one is renamed away, so the path never names an unlocked file; a second
-//!   writer that creates a file at the path in the microseconds between the two renames
-//!   makes the rotation fail (reported, see **Failures**). One writer per set.
+//!   name (`.NAME.ctrlog-next`) and swaps it with the live file in one step
+//!   (`renameat2(RENAME_EXCHANGE)`), then renames the old file, now at the hidden name, to its
+//!   backup name: the path never names anything but a file the writer holds the lock of, so a
+//!   second writer always fails with [`RotateError::Locked`]. A hidden file left by a crash is
+//!   settled at open: removed if empty, else (the old live data) moved to the backup name
+//!   the rotation would have given it; never lost (crash points: `src/rotate/rotation.rs`).
+//!   File systems without `RENAME_EXCHANGE` (some network and FUSE ones; kernels before
+//!   3.15; systems other than Linux) get two renames instead (old file away, new file in):
+//!   a second writer that creates a file at the path in the microseconds between them makes
+//!   that rotation fail (reported, see **Failures**). One writer per set.
 //! - Memory: the writer buffers no records; compression and the torn-record scan use 64 KiB
 //!   buffers (`memory_is_bounded` in `tests/rotate_faults.rs` checks peak RSS).
 //! - Docker names: a crash in the middle of a shift leaves a gap (`name.2` without `name.1`);
@@ -151,6 +158,7 @@ mod naming;
 mod options;
 mod plain;
 mod recover;
+mod rotation;
 mod set;
 mod sys;
 mod write;
@@ -279,7 +287,11 @@ impl RotatingFile {
             .and_then(|n| n.to_str())
             .ok_or_else(|| RotateError::BadPath { path: path.clone() })?
             .to_owned();
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // A path with a file name has a parent (`""` for a bare name).
+        let dir = path
+            .parent()
+            .expect("a path with a file name has a parent")
+            .to_path_buf();
         let file = open_new_or_existing(&path, opts.mode)?;
         let sync = opts.durability != Durability::None;
         let shared = Arc::new(Shared {
@@ -386,27 +398,6 @@ impl RotatingFile {
         }
     }
 
-    fn backups_allowed(&self, making_room: u32) -> Option<usize> {
-        match self.backups {
-            Backups::Unlimited => None,
-            Backups::Count(n) => Some(n.saturating_sub(making_room) as usize),
-        }
-    }
-
-    /// Deletes the oldest backups until at most `keep` remain (`None`: keep all).
-    fn prune_locked(&self, keep: Option<usize>, st: &mut FsState) -> Result<(), RotateError> {
-        let Some(keep) = keep else { return Ok(()) };
-        let paths = &self.shared.paths;
-        let list = set::scan(paths, &*self.shared.scheme)
-            .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
-        let backups: Vec<&set::Backup> = list.iter().filter(|b| b.is_backup()).collect();
-        let excess = backups.len().saturating_sub(keep);
-        for b in backups.iter().take(excess) {
-            delete_backup(paths, b, st)?;
-        }
-        Ok(())
-    }
-
     /// Rotates now, even if the live file is empty (lumberjack's `Rotate`): the live file becomes
     /// the newest backup and a new empty file takes its place.
     pub fn rotate(&mut self) -> Result<(), RotateError> {
@@ -433,127 +424,6 @@ impl RotatingFile {
     /// writing (`ctrlog write` does at exit and exits 1).
     pub fn rotation_error(&self) -> Option<&str> {
         self.rotation_error.as_deref()
-    }
-
-    fn rotate_inner(&mut self) -> Result<(), RotateError> {
-        self.repair()?;
-        let sync = self.durability != Durability::None;
-        if sync {
-            self.file
-                .sync_all()
-                .map_err(|e| RotateError::io("fsync", &self.path, e))?;
-        }
-        let old = sys::fstat(&self.file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
-        let shared = Arc::clone(&self.shared);
-        let paths = &shared.paths;
-        let scheme = &*shared.scheme;
-        let mut st = shared.lock();
-        let mut strays = Vec::new();
-        let list = set::scan_all(paths, scheme, &mut strays)
-            .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
-        // Docker's `os.Rename` replaces whatever holds a backup name; ours never replaces, so a
-        // link (or FIFO) at a backup name is unlinked first: `unlink` removes the link itself,
-        // never its target.
-        for p in &strays {
-            remove_file(p)?;
-        }
-        let newest = list.iter().map(|b| b.key).max();
-        // Make room: the new backup must fit in the count.
-        self.prune_locked(self.backups_allowed(1), &mut st)?;
-        let live_is_ours = matches!(sys::lstat(&self.path), Ok(p) if p.id == old.id);
-        // The new live file is made and locked under a name of its own first, then renamed into
-        // place: a second writer never finds an unlocked file at the path (it would take its
-        // lock and write there).
-        let next = paths.next_live();
-        let file = create_next(&next, old.mode)?;
-        let moved = (|| -> Result<Option<PathBuf>, RotateError> {
-            Ok(if self.backups == Backups::Count(0) {
-                if live_is_ours {
-                    remove_file(&self.path)?;
-                }
-                None
-            } else if !live_is_ours {
-                // Deleted or renamed away under us: nothing to rename, just open a new file.
-                None
-            } else {
-                // Docker: every backup moves up one number, oldest first.
-                let list = set::scan(paths, scheme)
-                    .map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
-                for b in list.iter().filter(|b| b.is_backup()) {
-                    let Some(to) = scheme.shift(&b.stem) else {
-                        continue;
-                    };
-                    if b.gz {
-                        rename(&paths.gz(&b.stem), &paths.gz(&to))?;
-                    }
-                    if b.raw {
-                        let from = paths.raw(&b.stem);
-                        let dest = paths.raw(&to);
-                        rename(&from, &dest)?;
-                        if st.in_flight.as_deref() == Some(from.as_path()) {
-                            st.in_flight = Some(dest);
-                        }
-                    }
-                }
-                // A taken name (a directory, a file someone else made) moves on to the next one:
-                // a rename never replaces anything.
-                let now = self.clock.now();
-                let mut newest = newest;
-                let mut attempt = 0;
-                loop {
-                    let suffix =
-                        scheme
-                            .next(newest, now)
-                            .ok_or_else(|| RotateError::NoBackupName {
-                                path: self.path.clone(),
-                            })?;
-                    let dest = paths.raw(&suffix);
-                    match sys::rename_noreplace(&self.path, &dest) {
-                        Ok(()) => break Some(dest),
-                        Err(e)
-                            if e.kind() == io::ErrorKind::AlreadyExists
-                                && attempt < 8
-                                && scheme.shift(&suffix).is_none() =>
-                        {
-                            attempt += 1;
-                            newest = scheme.parse(&suffix);
-                        }
-                        Err(e) => return Err(RotateError::io("rename", &self.path, e)),
-                    }
-                }
-            })
-        })();
-        let backup = match moved {
-            Ok(b) => b,
-            Err(e) => {
-                let _ = remove_file(&next);
-                return Err(e);
-            }
-        };
-        if let Err(e) = sys::rename_noreplace(&next, &self.path) {
-            // Someone made a file at the path in between (another writer): ours is dropped.
-            let _ = remove_file(&next);
-            if let Some(dest) = &backup {
-                // Put the old file back so that writing continues where it was.
-                let _ = sys::rename_noreplace(dest, &self.path);
-            }
-            return Err(RotateError::io("rename", &next, e));
-        }
-        if sync {
-            sys::fsync_dir(set::dir_or_dot(&paths.dir))
-                .map_err(|e| RotateError::io("fsync", &paths.dir, e))?;
-        }
-        drop(st);
-        let new = sys::fstat(&file).map_err(|e| RotateError::io("fstat", &self.path, e))?;
-        self.file = file;
-        self.id = new.id;
-        self.size = new.size;
-        self.watch.reset();
-        self.unsynced = 0;
-        if backup.is_some() {
-            self.wake_worker();
-        }
-        Ok(())
     }
 
     /// Opens a new live file at the path if the current one was renamed away or deleted (kubelet's
@@ -621,38 +491,6 @@ fn remove_file(path: &Path) -> Result<(), RotateError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(RotateError::io("remove", path, e)),
     }
-}
-
-/// Creates the next live file at `next` (see `rotate_inner`), locked, with `mode`. A file left
-/// there by a writer killed in the middle of a rotation (empty: nothing is written to it before
-/// it is renamed into place) is removed first.
-fn create_next(next: &Path, mode: u32) -> Result<File, RotateError> {
-    remove_file(next)?;
-    let (file, _) = live::open_locked_file(next, mode, sys::Create::New)?;
-    let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
-    Ok(file)
-}
-
-fn rename(from: &Path, to: &Path) -> Result<(), RotateError> {
-    sys::rename_noreplace(from, to).map_err(|e| RotateError::io("rename", from, e))
-}
-
-fn delete_backup(
-    paths: &set::SetPaths,
-    b: &set::Backup,
-    st: &mut FsState,
-) -> Result<(), RotateError> {
-    if b.raw {
-        let raw = paths.raw(&b.stem);
-        if st.in_flight.as_deref() == Some(raw.as_path()) {
-            st.in_flight = None;
-        }
-        remove_file(&raw)?;
-    }
-    if b.gz {
-        remove_file(&paths.gz(&b.stem))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -189,6 +189,7 @@ impl Backups {
         if max_file < 1 {
             return Err(RotateError::MaxFileLessThanOne);
         }
+        // Real clamp: more than `u32::MAX` backups is as good as unlimited on any file system.
         let n = u32::try_from(max_file - 1).unwrap_or(u32::MAX);
         Ok(Backups::Count(n))
     }

@@ -51,13 +51,17 @@ fn append(
     keep: Option<u8>,
 ) -> Result<(), Failed> {
     let error = loop {
-        let rest = buf.get(done..).unwrap_or_default();
+        // `done` only grows by what `write` reports, at most `rest.len()`.
+        let rest = &buf[done..];
         if rest.is_empty() {
             return Ok(());
         }
         match file.write(rest) {
             Ok(0) => break io::Error::from(io::ErrorKind::WriteZero),
-            Ok(n) => done = done.saturating_add(n),
+            Ok(n) => {
+                assert!(n <= rest.len(), "write reported more than it was given");
+                done += n;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => break e,
         }
@@ -69,7 +73,7 @@ fn append(
             end: Ok(size),
         });
     }
-    let written = buf.get(..done).unwrap_or_default();
+    let written = &buf[..done];
     let kept = match keep {
         Some(end) => memchr::memrchr(end, written).map_or(0, |i| i + 1),
         None => 0,
@@ -77,8 +81,11 @@ fn append(
     let torn = (done - kept) as u64;
     let pos = match file.stream_position() {
         Ok(p) => p,
-        Err(_) => size.saturating_add(done as u64),
+        // A file size (`off_t`) plus a slice length never overflows a `u64`.
+        Err(_) => size + done as u64,
     };
+    // Real clamp: the offset is the open file description's, which a process sharing it
+    // (a shell's `1<>file`) may have moved under us; this write's own bytes are `torn`.
     let start = pos.saturating_sub(torn);
     // Only a tail is ever cut: a descriptor that writes inside a file (`1<>file`) leaves its
     // torn bytes where they are rather than cut off what follows them.
@@ -217,7 +224,7 @@ impl PlainFile {
         }
         match append_whole(&mut self.file, buf, 0, self.size) {
             Ok(()) => {
-                self.size = self.size.saturating_add(buf.len() as u64);
+                self.size += buf.len() as u64;
                 Ok(())
             }
             Err(f) => {

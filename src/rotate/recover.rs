@@ -2,11 +2,13 @@
 //! backups (see the module docs of [`super`], **Open**).
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{remove_file, set, FsState, RecordEnd, RotateError, RotatingFile};
+use super::{remove_file, rotation, set, sys, FsState, RecordEnd, RotateError, RotatingFile};
+use crate::lines::{BackScanner, LineItem};
+use crate::regular::{open_regular, Symlinks};
 
 impl RotatingFile {
     /// Startup recovery, before any write: temporaries removed, complete `.gz` twins win,
@@ -25,8 +27,6 @@ impl RotatingFile {
         for p in &strays {
             remove_file(p)?;
         }
-        // The next live file of a rotation that was killed: empty, never written.
-        let _ = remove_file(&paths.next_live());
         for b in &list {
             for t in &b.tmps {
                 remove_file(&paths.tmp(t))?;
@@ -41,8 +41,46 @@ impl RotatingFile {
                 }
             }
         }
+        // The hidden file of a rotation that was killed (see "Crash points" in `rotation.rs`):
+        // the old live data, moved to where the rotation would have put it, or nothing.
+        self.recover_next(&mut FsState::default())?;
         self.prune_locked(self.backups_allowed(0), &mut FsState::default())?;
         cut_torn_tail(&self.file, &self.path, torn)
+    }
+}
+
+impl RotatingFile {
+    /// The hidden next live file left by a writer killed in the middle of a rotation (see
+    /// "Crash points" in `rotation.rs`): empty, it is removed; with data, it is the old live
+    /// file, swapped out of the path but not yet renamed to its backup name, and the rotation
+    /// is completed (Docker's shift, then the next backup name; the directory is listed again
+    /// for it, after the temporaries and twins are settled). Left alone while another writer
+    /// holds its lock (that writer is rotating); anything but a regular file there is unlinked.
+    fn recover_next(&self, st: &mut FsState) -> Result<(), RotateError> {
+        let paths = &self.shared.paths;
+        let next = paths.next_live();
+        let meta = match std::fs::symlink_metadata(&next) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(RotateError::io("stat", &next, e)),
+        };
+        if !meta.is_file() || meta.len() == 0 {
+            return remove_file(&next);
+        }
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true);
+        let file = open_regular(&next, &o, Symlinks::Refuse)
+            .map_err(|f| RotateError::open(&next, "open", f))?;
+        if !sys::try_lock(&file).map_err(|e| RotateError::io("flock", &next, e))? {
+            return Ok(());
+        }
+        let scheme = &*self.shared.scheme;
+        let list =
+            set::scan(paths, scheme).map_err(|e| RotateError::io("read_dir", &paths.dir, e))?;
+        rotation::shift(paths, scheme, &list, st)?;
+        let newest = list.iter().map(|b| b.key).max();
+        rotation::retire(paths, scheme, &next, &self.path, newest, self.clock.now())?;
+        Ok(())
     }
 }
 
@@ -108,33 +146,54 @@ enum Tail {
     NoBoundary(u64),
 }
 
-/// Finds a torn trailing record. Reads backwards in 64 KiB chunks (memory stays bounded
-/// whatever the size of the file or of its last record).
+/// Finds a torn trailing record: where the last complete line ends, by the crate's reverse
+/// line scanner. Lines are capped at the scanner's minimum, so none is held whole: memory
+/// stays bounded (a 64 KiB block and a few bytes) whatever the size of the file or of its
+/// last records. Reads the unterminated tail and the last complete line.
 fn find_tail(file: &File) -> io::Result<Tail> {
-    const CHUNK: u64 = 64 * 1024;
+    const BLOCK: usize = 64 * 1024;
     let len = file.metadata()?.len();
-    let mut f = file;
-    let mut buf = vec![0u8; CHUNK.min(len) as usize];
-    let mut end = len;
-    while end > 0 {
-        let start = end.saturating_sub(CHUNK);
-        let n = usize::try_from(end - start).unwrap_or(0);
-        let Some(chunk) = buf.get_mut(..n) else { break };
-        f.seek(SeekFrom::Start(start))?;
-        f.read_exact(chunk)?;
-        if let Some(i) = memchr::memrchr(b'\n', chunk) {
-            let keep = start + i as u64 + 1;
-            return Ok(if keep < len {
-                Tail::Torn(keep)
-            } else {
-                Tail::Clean
-            });
-        }
-        end = start;
-    }
-    Ok(if len == 0 {
-        Tail::Clean
+    let mut back = BackScanner::new(file, len, BLOCK, 0)?;
+    let keep = match back.prev()? {
+        Some(LineItem::Line { offset, bytes }) => offset + bytes.len() as u64,
+        // `len` counts the line without its `\n`.
+        Some(LineItem::Overlong { offset, len }) => offset + len + 1,
+        None if len == 0 => return Ok(Tail::Clean),
+        None => return Ok(Tail::NoBoundary(len)),
+    };
+    assert!(keep <= len, "a line ends past the end of the file");
+    Ok(if keep < len {
+        Tail::Torn(keep)
     } else {
-        Tail::NoBoundary(len)
+        Tail::Clean
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn find_tail_table() {
+        let big = "x".repeat(200_000);
+        let cases: Vec<(String, Tail)> = vec![
+            (String::new(), Tail::Clean),
+            ("a\n".into(), Tail::Clean),
+            ("a\nb".into(), Tail::Torn(2)),
+            ("abc".into(), Tail::NoBoundary(3)),
+            ("\n".into(), Tail::Clean),
+            ("\nxyz".into(), Tail::Torn(1)),
+            (format!("{big}\n"), Tail::Clean),
+            (format!("{big}\n{big}"), Tail::Torn(200_001)),
+            (format!("a\n{big}"), Tail::Torn(2)),
+            (big.clone(), Tail::NoBoundary(200_000)),
+            (format!("a\n{big}\nb"), Tail::Torn(200_003)),
+        ];
+        for (data, want) in cases {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(data.as_bytes()).unwrap();
+            assert_eq!(find_tail(&f).unwrap(), want, "{} bytes", data.len());
+        }
+    }
 }

@@ -136,7 +136,8 @@ pub(crate) fn scan_all(
             });
             out.len() - 1
         });
-        let Some(b) = out.get_mut(idx) else { continue };
+        // `index` holds positions of `out` only.
+        let b = &mut out[idx];
         match kind {
             EntryKind::Raw => b.raw = true,
             EntryKind::Gz => b.gz = true,

@@ -45,6 +45,51 @@ pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     link_unlink(&f, &t)
 }
 
+/// Swaps `a` and `b` atomically (`renameat2(RENAME_EXCHANGE)`): each path names the other's
+/// file, and at no moment does either name nothing. `Ok(false)` where the file system or the
+/// kernel cannot (`EINVAL`, `ENOSYS`, `EOPNOTSUPP`; every system but Linux): nothing changed.
+pub(crate) fn rename_exchange(a: &Path, b: &Path) -> io::Result<bool> {
+    #[cfg(test)]
+    if NO_EXCHANGE.with(std::cell::Cell::get) {
+        return Ok(false);
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let a = cstr(a)?;
+        let b = cstr(b)?;
+        // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => Ok(false),
+            _ => Err(err),
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (a, b);
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Unit tests: make [`rename_exchange`] report "unsupported" on this thread (the fallback
+    /// of a file system without `RENAME_EXCHANGE`).
+    pub(crate) static NO_EXCHANGE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// The fallback of [`rename_noreplace`]: `link(from, to)` then `unlink(from)`.
 pub(crate) fn link_unlink(f: &CString, t: &CString) -> io::Result<()> {
     // SAFETY: valid NUL-terminated strings.
@@ -175,6 +220,7 @@ pub(crate) fn coarse_now() -> std::time::Duration {
         };
         // SAFETY: `ts` is a valid, writable timespec.
         if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) } == 0 {
+            // Real clamp: never negative by POSIX; a broken kernel must not panic the writer.
             let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
             let nanos = u32::try_from(ts.tv_nsec).unwrap_or(0);
             return std::time::Duration::new(secs, nanos);

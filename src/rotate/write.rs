@@ -5,7 +5,8 @@
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use super::{delete_backup, plain, set, sys, Durability, RotateError, RotatingFile};
+use super::rotation::delete_backup;
+use super::{plain, set, sys, Durability, RotateError, RotatingFile};
 use super::{BACKOFF_MAX, WRITEBACK_EVERY};
 
 impl RotatingFile {
@@ -43,9 +44,11 @@ impl RotatingFile {
         if buf.is_empty() {
             return Ok(());
         }
+        // Plain sums below: a file size (`off_t`, below 2^63) plus a slice length never
+        // overflows a `u64` (overflow checks catch a broken size in debug and fuzz builds).
         let len = buf.len() as u64;
         let over = match self.max_size {
-            Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
+            Some(max) => self.size > 0 && self.size + len > max,
             None => false,
         };
         // One coarse clock read (vDSO, a few ns) per record; the checks themselves are rare.
@@ -57,11 +60,11 @@ impl RotatingFile {
             Ok(n) if n == buf.len() => {}
             first => self.finish_write(buf, first)?,
         }
-        self.size = self.size.saturating_add(len);
+        self.size += len;
         match self.durability {
             Durability::None => {}
             Durability::OnRotate => {
-                self.unsynced = self.unsynced.saturating_add(len);
+                self.unsynced += len;
                 if self.unsynced >= WRITEBACK_EVERY {
                     self.unsynced = 0;
                     sys::start_writeback(&self.file);
@@ -85,7 +88,7 @@ impl RotatingFile {
         }
         // Decided again: the check may have re-synced the size.
         let over = match self.max_size {
-            Some(max) => self.size > 0 && self.size.saturating_add(len) > max,
+            Some(max) => self.size > 0 && self.size + len > max,
             None => false,
         };
         if over {
@@ -93,7 +96,8 @@ impl RotatingFile {
                 self.retry_in -= 1;
             } else if self.rotate().is_err() {
                 self.retry_in = self.backoff;
-                self.backoff = self.backoff.saturating_mul(2).min(BACKOFF_MAX);
+                // At most `BACKOFF_MAX`: doubling it cannot overflow.
+                self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
             }
         }
         Ok(())
@@ -152,6 +156,8 @@ impl RotatingFile {
         };
         let mut rest = batch;
         while !rest.is_empty() {
+            // Real clamps: a file can be over `max` (a failed rotation writes on past it), and
+            // room beyond `usize` (32-bit targets) is as good as unlimited for a slice.
             let room = max.saturating_sub(self.size);
             let room = usize::try_from(room).unwrap_or(usize::MAX);
             if rest.len() <= room {
