@@ -76,6 +76,9 @@ pub struct BackScanner<R> {
     /// The unterminated tail is still to be returned: the unreturned bytes do not end in a
     /// `\n` of their own.
     tail: bool,
+    /// Where the complete lines end (just after the last `\n`), found by `new`; `None` with
+    /// [`BackOptions::unterminated`], which does not look for it.
+    complete_end: Option<u64>,
 }
 
 impl<R: ReadAt> BackScanner<R> {
@@ -99,6 +102,7 @@ impl<R: ReadAt> BackScanner<R> {
             max_record: opts.max_record.max(16),
             overlong: None,
             tail: opts.unterminated && size > 0,
+            complete_end: None,
         };
         if opts.unterminated {
             // `prev` hands the tail out as a line, from the first read on.
@@ -120,6 +124,7 @@ impl<R: ReadAt> BackScanner<R> {
                 s.lo = s.end;
             }
         }
+        s.complete_end = Some(s.off + (s.end - s.lo) as u64);
         Ok(s)
     }
 
@@ -165,6 +170,14 @@ impl<R: ReadAt> BackScanner<R> {
         self.lo = old_lo - k;
         self.off = new_off;
         Ok(old_lo)
+    }
+
+    /// Where the source's complete lines end: just after its last `\n` (0 when it has
+    /// none). The bytes after it are an unterminated tail, which `prev` does not return.
+    /// Known as soon as the scanner is made, having read only that tail and the block
+    /// holding the `\n`; `None` with [`BackOptions::unterminated`].
+    pub fn complete_end(&self) -> Option<u64> {
+        self.complete_end
     }
 
     /// Bytes of buffer allocated.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{remove_file, rotation, set, sys, FsState, RecordEnd, RotateError, RotatingFile};
-use crate::lines::{BackScanner, LineItem};
+use crate::lines::BackScanner;
 use crate::regular::{open_regular, Symlinks};
 
 impl RotatingFile {
@@ -147,25 +147,22 @@ enum Tail {
 }
 
 /// Finds a torn trailing record: where the last complete line ends, by the crate's reverse
-/// line scanner. Lines are capped at the scanner's minimum, so none is held whole: memory
-/// stays bounded (a 64 KiB block and a few bytes) whatever the size of the file or of its
-/// last records. Reads the unterminated tail and the last complete line.
+/// line scanner, which finds the last `\n` reading back from the end one 64 KiB block at a
+/// time (memory stays bounded: the unterminated tail is not kept).
 fn find_tail(file: &File) -> io::Result<Tail> {
     const BLOCK: usize = 64 * 1024;
     let len = file.metadata()?.len();
-    let mut back = BackScanner::new(file, len, BLOCK, 0)?;
-    let keep = match back.prev()? {
-        Some(LineItem::Line { offset, bytes }) => offset + bytes.len() as u64,
-        // `len` counts the line without its `\n`.
-        Some(LineItem::Overlong { offset, len }) => offset + len + 1,
-        None if len == 0 => return Ok(Tail::Clean),
-        None => return Ok(Tail::NoBoundary(len)),
-    };
+    let back = BackScanner::new(file, len, BLOCK, 0)?;
+    let keep = back
+        .complete_end()
+        .expect("a scanner made without `unterminated` knows where its lines end");
     assert!(keep <= len, "a line ends past the end of the file");
-    Ok(if keep < len {
-        Tail::Torn(keep)
-    } else {
+    Ok(if len == 0 || keep == len {
         Tail::Clean
+    } else if keep == 0 {
+        Tail::NoBoundary(len)
+    } else {
+        Tail::Torn(keep)
     })
 }
 
