@@ -5,8 +5,8 @@ use std::io;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ctrlog::cri::write::{
-    escape_docker_json, CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen,
-    RecordFormat, WriteSink,
+    escape_docker_json, CrPolicy, CriEncoder, DockerJsonEncoder, IoWriter, LineSplitter, LogWriter,
+    MaxLen, RecordEncoder,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::{FixedClock, Offset, Timestamp};
@@ -20,8 +20,8 @@ fn load(name: &str) -> Vec<u8> {
     data
 }
 
-fn write_all<F: RecordFormat>(data: &[u8], format: F, splitter: LineSplitter) -> u64 {
-    let mut w = LogWriter::new(Stream::Stdout, format, WriteSink(io::sink()))
+fn write_all<F: RecordEncoder>(data: &[u8], format: F, splitter: LineSplitter) -> u64 {
+    let mut w = LogWriter::new(Stream::Stdout, format, IoWriter(io::sink()))
         .with_splitter(splitter)
         .with_clock(FixedClock(Timestamp::new(1_700_000_000, 123_456_789)));
     // 256 KiB chunks, as `copy_from` reads them.
@@ -51,14 +51,14 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("cri/{name}"), |b| {
             b.iter(|| {
                 let s = LineSplitter::new(MaxLen::CONTAINERD_DEFAULT);
-                black_box(write_all(&data, CriFormat::new(Offset::Utc), s))
+                black_box(write_all(&data, CriEncoder::new(Offset::Utc), s))
             })
         });
         g.bench_function(format!("json_file/{name}"), |b| {
             b.iter(|| {
                 let s =
                     LineSplitter::new(MaxLen::CONTAINERD_DEFAULT).with_cr_policy(CrPolicy::Keep);
-                black_box(write_all(&data, DockerJsonFormat::new(), s))
+                black_box(write_all(&data, DockerJsonEncoder::new(), s))
             })
         });
     }
@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             black_box(write_all(
                 &data,
-                CriFormat::new(Offset::Utc),
+                CriEncoder::new(Offset::Utc),
                 LineSplitter::new(MaxLen::Unlimited),
             ))
         })

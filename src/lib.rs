@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
-//! use ctrlog::cri::write::{CriFormat, LineSplitter, LogWriter, MaxLen};
+//! use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen};
 //! use ctrlog::cri::Stream;
 //! use ctrlog::time::Offset;
 //!
@@ -10,10 +10,10 @@
 //! // partial (P) records of at most 8 bytes here (16 KiB in containerd).
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("0.log");
-//! let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new())
+//! let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new())
 //!     .with_splitter(LineSplitter::new(MaxLen::from_signed(8)));
 //! w.copy_from(&b"short\na line longer than eight bytes\n"[..])?;
-//! std::fs::write(&path, w.into_sink())?;
+//! std::fs::write(&path, w.into_inner())?;
 //!
 //! // Read: as `kubectl logs` does, merging the partial records back into lines.
 //! let mut sink = SplitSink { stdout: Vec::new(), stderr: Vec::new() };

@@ -400,9 +400,9 @@ fn wait_for(mut cond: impl FnMut() -> bool) {
 }
 
 #[derive(Clone, Default)]
-struct SharedSink(Arc<std::sync::Mutex<(Vec<u8>, Vec<u8>)>>);
+struct SharedWriter(Arc<std::sync::Mutex<(Vec<u8>, Vec<u8>)>>);
 
-impl ctrlog::cri::read::LogSink for SharedSink {
+impl ctrlog::cri::read::LogSink for SharedWriter {
     fn write_stream(&mut self, stream: Stream, data: &[u8]) -> std::io::Result<()> {
         let mut g = self.0.lock().unwrap();
         match stream {
@@ -418,7 +418,7 @@ fn rotated_log_case(rotated_name: impl Fn(&str) -> String) {
     let path = dir.path().join("logfile");
     let mut file = fs::File::create(&path).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let out = SharedSink::default();
+    let out = SharedWriter::default();
     let reader = {
         let (stop, mut out, path) = (stop.clone(), out.clone(), path.clone());
         std::thread::spawn(move || {

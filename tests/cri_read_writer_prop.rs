@@ -6,21 +6,21 @@ use std::num::NonZeroUsize;
 
 use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
 use ctrlog::cri::write::{
-    CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen, RecordFormat,
-    SharedSink,
+    CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen, RecordEncoder,
+    SharedWriter,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::{FixedClock, Offset, Timestamp};
 use proptest::prelude::*;
 
-fn run<F: RecordFormat>(
+fn run<F: RecordEncoder>(
     make: impl Fn() -> F,
     out: &[u8],
     err: &[u8],
     max: MaxLen,
     steps: &[(bool, usize)],
 ) -> Vec<u8> {
-    let sink = SharedSink::new(Vec::new());
+    let sink = SharedWriter::new(Vec::new());
     let clock = FixedClock(Timestamp::new(1_700_000_000, 123_000_000));
     let splitter = LineSplitter::new(max).with_cr_policy(CrPolicy::Keep);
     let mut w = [
@@ -87,7 +87,7 @@ proptest! {
         max in max_len(),
         steps in prop::collection::vec((any::<bool>(), 1usize..50), 0..100),
     ) {
-        let data = run(|| CriFormat::new(Offset::Utc), &out, &err, max, &steps);
+        let data = run(|| CriEncoder::new(Offset::Utc), &out, &err, max, &steps);
         let (o, e) = read_back(&data);
         prop_assert_eq!(o, out);
         prop_assert_eq!(e, err);
@@ -103,7 +103,7 @@ proptest! {
         max in max_len(),
         steps in prop::collection::vec((any::<bool>(), 1usize..50), 0..100),
     ) {
-        let data = run(DockerJsonFormat::new, out.as_bytes(), err.as_bytes(), max, &steps);
+        let data = run(DockerJsonEncoder::new, out.as_bytes(), err.as_bytes(), max, &steps);
         let (o, e) = read_back(&data);
         prop_assert_eq!(String::from_utf8(o).unwrap(), out);
         prop_assert_eq!(String::from_utf8(e).unwrap(), err);
@@ -115,7 +115,7 @@ proptest! {
 fn docker_writer_then_reader_unicode() {
     let out = "héllo € 😀 <tag> & \"q\" \\ \u{2028}\n".repeat(50);
     let data = run(
-        DockerJsonFormat::new,
+        DockerJsonEncoder::new,
         out.as_bytes(),
         b"",
         MaxLen::Unlimited,

@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::num::NonZeroUsize;
 
 use ctrlog::cri::write::{
-    CrPolicy, CriFormat, LineSplitter, LogWriter, MaxLen, RecordSink, SharedSink, Split,
+    CrPolicy, CriEncoder, LineSplitter, LogWriter, MaxLen, RecordWriter, SharedWriter, Split,
     WriteError, WriteErrorPolicy, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::{Stream, Tag};
@@ -282,11 +282,11 @@ fn unlimited_lines_past_the_memory_cap_become_partials() {
     let cap = NonZeroUsize::new(1000).unwrap();
     let splitter = LineSplitter::new(MaxLen::Unlimited).with_memory_cap(cap);
     assert_eq!(splitter.max_record_len(), 1000);
-    let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new())
+    let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new())
         .with_splitter(splitter)
         .with_buffer_sizes(333, 4096);
     w.copy_from(&cat(&[&a(2500), b"\nok\n"])[..]).unwrap();
-    let got = pieces(&parse_cri(&w.into_sink()));
+    let got = pieces(&parse_cri(&w.into_inner()));
     assert!(got == vec![p(&a(1000)), p(&a(1000)), f(&a(500)), f(b"ok")]);
     // A large limit is capped the same way.
     let s = LineSplitter::new(MaxLen::from_signed(1 << 40)).with_memory_cap(cap);
@@ -311,7 +311,7 @@ fn memory_is_bounded_for_an_endless_line() {
         let (read, flush) = (8192, 32 * 1024);
         let mut w = LogWriter::new(
             Stream::Stdout,
-            CriFormat::new(Offset::Utc),
+            CriEncoder::new(Offset::Utc),
             CountSink::default(),
         )
         .with_splitter(splitter)
@@ -325,7 +325,7 @@ fn memory_is_bounded_for_an_endless_line() {
         }
         let s = w.finish().unwrap();
         assert!(peak <= bound, "peak {peak} > bound {bound} (M = {m})");
-        assert!(w.sink_mut().max_content <= m);
+        assert!(w.get_mut().max_content <= m);
         assert_eq!(s.records, s.partial_records, "no F without a newline");
         assert!(s.records >= (16 << 20) / m as u64);
     }
@@ -338,7 +338,7 @@ struct CountSink {
     max_content: usize,
 }
 
-impl RecordSink for CountSink {
+impl RecordWriter for CountSink {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         for rec in records
             .strip_suffix(b"\n")
@@ -361,7 +361,7 @@ struct FlakySink {
     ok: Vec<u8>,
 }
 
-impl RecordSink for FlakySink {
+impl RecordWriter for FlakySink {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         self.calls += 1;
         if self.calls % self.every == 0 {
@@ -401,12 +401,12 @@ fn write_errors_are_counted_and_draining_continues() {
         every: 2,
         ok: Vec::new(),
     };
-    let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), sink);
+    let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), sink);
     let s = w.copy_from(line_reader(text)).unwrap();
     assert_eq!(s.bytes_read, text.len() as u64 + 1);
     assert_eq!((s.records, s.write_errors, s.records_lost), (3, 3, 3));
     assert_eq!(s.last_write_error, Some(io::ErrorKind::PermissionDenied));
-    let kept: Vec<_> = parse_cri(&w.into_sink().ok)
+    let kept: Vec<_> = parse_cri(&w.into_inner().ok)
         .into_iter()
         .map(|r| r.content)
         .collect();
@@ -420,7 +420,7 @@ fn write_errors_stop_the_copy_when_asked() {
         every: 2,
         ok: Vec::new(),
     };
-    let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), sink)
+    let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), sink)
         .with_write_error_policy(WriteErrorPolicy::Stop);
     match w.copy_from(line_reader(b"l1\nl2\nl3\n")) {
         Err(WriteError::Write { offset, source }) => {
@@ -449,14 +449,14 @@ impl Read for FailingReader<'_> {
 
 #[test]
 fn read_error_flushes_the_tail_like_end_of_input() {
-    let mut w = LogWriter::new(Stream::Stderr, CriFormat::new(Offset::Utc), Vec::new());
+    let mut w = LogWriter::new(Stream::Stderr, CriEncoder::new(Offset::Utc), Vec::new());
     match w.copy_from(FailingReader(b"done\nhalf")) {
         Err(WriteError::Read { offset: 9, source }) => {
             assert_eq!(source.kind(), io::ErrorKind::BrokenPipe)
         }
         other => panic!("expected a read error, got {other:?}"),
     }
-    let got = pieces(&parse_cri(&w.into_sink()));
+    let got = pieces(&parse_cri(&w.into_inner()));
     assert!(got == vec![f(b"done"), p(b"half")]);
 }
 
@@ -464,12 +464,12 @@ fn read_error_flushes_the_tail_like_end_of_input() {
 fn clock_is_read_once_per_chunk() {
     let clock = SteppingClock::new(Timestamp::new(1_700_000_000, 0), 1_000);
     let mut w =
-        LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new()).with_clock(&clock);
+        LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new()).with_clock(&clock);
     w.write_all(b"a\nb\nc").unwrap();
     w.write_all(b"d\n").unwrap();
     w.write_all(b"tail").unwrap();
     w.finish().unwrap();
-    let recs = parse_cri(w.sink_mut());
+    let recs = parse_cri(w.get_mut());
     let times: Vec<&[u8]> = recs.iter().map(|r| &r.time[..]).collect();
     assert_eq!(
         times,
@@ -488,17 +488,17 @@ fn clock_is_read_once_per_chunk() {
 fn cri_timestamps_follow_the_zone() {
     let mut w = LogWriter::new(
         Stream::Stdout,
-        CriFormat::new(Offset::Fixed(3600)),
+        CriEncoder::new(Offset::Fixed(3600)),
         Vec::new(),
     )
     .with_clock(FixedClock(Timestamp::new(0, 500_000_000)));
     w.copy_from(&b"x\n"[..]).unwrap();
-    assert_eq!(w.into_sink(), b"1970-01-01T01:00:00.5+01:00 stdout F x\n");
+    assert_eq!(w.into_inner(), b"1970-01-01T01:00:00.5+01:00 stdout F x\n");
 }
 
 #[test]
 fn stdout_and_stderr_share_a_sink_at_record_boundaries() {
-    let shared = SharedSink::new(Vec::new());
+    let shared = SharedWriter::new(Vec::new());
     let out_text: Vec<u8> = (0..3000)
         .flat_map(|i| format!("out {i} {}\n", "o".repeat(i % 97)).into_bytes())
         .collect();
@@ -509,7 +509,7 @@ fn stdout_and_stderr_share_a_sink_at_record_boundaries() {
         for (stream, text) in [(Stream::Stdout, &out_text), (Stream::Stderr, &err_text)] {
             let sink = shared.clone();
             s.spawn(move || {
-                let mut w = LogWriter::new(stream, CriFormat::new(Offset::Utc), sink)
+                let mut w = LogWriter::new(stream, CriEncoder::new(Offset::Utc), sink)
                     .with_splitter(LineSplitter::new(MaxLen::from_signed(50)))
                     .with_buffer_sizes(1000, 700);
                 w.copy_from(&text[..]).unwrap();

@@ -1,12 +1,12 @@
 //! Docker json-file encoding: moby's `TestJSONLogsMarshalJSONBuf` and
 //! `TestFastTimeMarshalJSON` tables, plus each escaping rule.
 
-use ctrlog::cri::write::{escape_docker_json, DockerJsonFormat, RecordFormat};
+use ctrlog::cri::write::{escape_docker_json, DockerJsonEncoder, RecordEncoder};
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::time::Timestamp;
 
 fn encode(tag: Tag, log: &[u8], ts: Timestamp, stream: Stream) -> String {
-    let mut f = DockerJsonFormat::new();
+    let mut f = DockerJsonEncoder::new();
     f.start_batch(ts, stream);
     let mut out = Vec::new();
     f.encode(tag, log, &mut out);

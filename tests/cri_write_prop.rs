@@ -4,7 +4,7 @@
 #[path = "cri_write_util.rs"]
 mod util;
 
-use ctrlog::cri::write::{CrPolicy, DockerJsonFormat, LineSplitter, LogWriter, MaxLen};
+use ctrlog::cri::write::{CrPolicy, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen};
 // The fuzz bodies and the whole-input oracle are test support compiled with the `__fuzz`
 // feature (CI: --all-features).
 #[cfg(feature = "__fuzz")]
@@ -126,12 +126,12 @@ proptest! {
     ) {
         // The limit is larger than any line here, so no character is cut.
         let splitter = LineSplitter::new(MaxLen::from_signed(1000)).with_cr_policy(CrPolicy::Keep);
-        let mut w = LogWriter::new(Stream::Stdout, DockerJsonFormat::new(), Vec::new())
+        let mut w = LogWriter::new(Stream::Stdout, DockerJsonEncoder::new(), Vec::new())
             .with_splitter(splitter)
             .with_clock(FixedClock(Timestamp::new(0, 0)))
             .with_buffer_sizes(chunk, 100);
         w.copy_from(text.as_bytes()).unwrap();
-        let out = w.into_sink();
+        let out = w.into_inner();
         let mut joined = String::new();
         for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let v: serde_json::Value = serde_json::from_slice(line).unwrap();

@@ -6,7 +6,7 @@
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 
-use ctrlog::cri::write::{CriFormat, FileSink, LogWriter, PartialWrite, RecordSink};
+use ctrlog::cri::write::{CriEncoder, FileWriter, LogWriter, PartialWrite, RecordWriter};
 use ctrlog::cri::Stream;
 use ctrlog::time::{FixedClock, Offset, Timestamp};
 
@@ -16,7 +16,7 @@ struct Cramped {
     room: usize,
 }
 
-impl RecordSink for Cramped {
+impl RecordWriter for Cramped {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         let n = records.len().min(self.room - self.got.len());
         self.got.extend_from_slice(&records[..n]);
@@ -37,10 +37,10 @@ fn log_writer_counts_the_whole_records_of_a_partial_write() {
         got: Vec::new(),
         room: 5000,
     };
-    let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), sink)
+    let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), sink)
         .with_clock(FixedClock(Timestamp::new(0, 0)));
     let s = w.copy_from(input.as_bytes()).unwrap();
-    let got = &w.sink_mut().got;
+    let got = &w.get_mut().got;
     let whole = got.iter().filter(|&&b| b == b'\n').count() as u64;
     assert!(whole > 0 && whole < 1000);
     assert_eq!(s.records, whole);
@@ -66,7 +66,7 @@ fn file_sink_keeps_whole_records_and_cuts_the_torn_one() {
         .mode(0o600)
         .open(&path)
         .unwrap();
-    let mut sink = FileSink::new(file);
+    let mut sink = FileWriter::new(file);
     let batch: Vec<u8> = (0..100)
         .flat_map(|i| format!("record {i:03}\n").into_bytes())
         .collect();

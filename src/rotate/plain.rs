@@ -253,7 +253,7 @@ impl Write for PlainFile {
 
 /// A batch of records is one record: written whole, or cut back and failed whole, so the
 /// writer's count of lost records is exact.
-impl crate::cri::write::RecordSink for PlainFile {
+impl crate::cri::write::RecordWriter for PlainFile {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         self.write_record(records)
     }

@@ -7,7 +7,7 @@ use std::io::{Cursor, Write};
 use std::process::ExitCode;
 
 use ctrlog::cri::read::parse_cri_record;
-use ctrlog::cri::write::{CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen};
+use ctrlog::cri::write::{CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen};
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::runc::{last_error, last_error_compat, summarize, EntryWriter, SummaryOptions};
 use ctrlog::time::{FixedClock, Offset, Timestamp};
@@ -155,7 +155,7 @@ fn cri_records(log: &[u8]) -> Vec<(Stream, Tag, Vec<u8>)> {
         .collect()
 }
 
-fn write_stream<F: ctrlog::cri::write::RecordFormat>(
+fn write_stream<F: ctrlog::cri::write::RecordEncoder>(
     stream: Stream,
     format: F,
     cr: ctrlog::cri::write::CrPolicy,
@@ -165,7 +165,7 @@ fn write_stream<F: ctrlog::cri::write::RecordFormat>(
         .with_splitter(LineSplitter::new(MaxLen::CONTAINERD_DEFAULT).with_cr_policy(cr))
         .with_clock(FixedClock(Timestamp::new(1_763_886_827, 339_619_953)));
     w.copy_from(input).map_err(std::io::Error::other)?;
-    Ok(w.into_sink())
+    Ok(w.into_inner())
 }
 
 fn writer_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
@@ -176,7 +176,7 @@ fn writer_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
     )?;
     let theirs = cri_records(CONTAINERD_CRI);
     for (stream, input) in [(Stream::Stdout, GEN_STDOUT), (Stream::Stderr, GEN_STDERR)] {
-        let ours = write_stream(stream, CriFormat::new(Offset::Utc), CrPolicy::Strip, input)?;
+        let ours = write_stream(stream, CriEncoder::new(Offset::Utc), CrPolicy::Strip, input)?;
         let ours = cri_records(&ours);
         let theirs: Vec<_> = theirs.iter().filter(|r| r.0 == stream).cloned().collect();
         // containerd saw `partial-A` and `partial-B\n` in two reads but wrote one F; from one
@@ -199,7 +199,7 @@ fn writer_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
     )?;
     let ours = write_stream(
         Stream::Stdout,
-        DockerJsonFormat::new(),
+        DockerJsonEncoder::new(),
         CrPolicy::Keep,
         GEN_STDOUT,
     )?;
@@ -309,12 +309,12 @@ fn rotate_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
         },
     )
     .map_err(std::io::Error::other)?;
-    let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), file)
+    let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), file)
         .with_clock(FixedClock(Timestamp::new(1_763_886_827, 0)));
     for _ in 0..4 {
         w.copy_from(GEN_STDOUT).map_err(std::io::Error::other)?;
     }
-    w.into_sink().close().map_err(std::io::Error::other)?;
+    w.into_inner().close().map_err(std::io::Error::other)?;
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir.0)?
         .filter_map(|e| e.ok())
         .filter_map(|e| {

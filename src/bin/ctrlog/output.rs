@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use ctrlog::cri::write::{FileSink, RecordSink};
+use ctrlog::cri::write::{FileWriter, RecordWriter};
 use ctrlog::rotate::{Naming, PlainFile, RotateError, RotateOptions, RotatingFile};
 
 /// How the rotation options are spelled in messages.
@@ -91,12 +91,12 @@ enum Target {
     /// stdout (`ctrlog write` without `-o`): a regular file is cut back to its last whole
     /// record after a failed write; a pipe or a terminal is written as it is (a torn record
     /// cannot be taken back).
-    Stdout(FileSink),
+    Stdout(FileWriter),
     Plain(PlainFile),
     Rotating(Box<RotatingFile>),
 }
 
-/// A record sink over stdout, a plain file or a rotating set, remembering the last write error
+/// A record writer over stdout, a plain file or a rotating set, remembering the last write error
 /// for the final report.
 pub struct LogOutput {
     target: Target,
@@ -130,7 +130,7 @@ impl LogOutput {
     /// Records to stdout (a duplicate of fd 1).
     pub fn stdout(f: File) -> Self {
         LogOutput {
-            target: Target::Stdout(FileSink::new(f)),
+            target: Target::Stdout(FileWriter::new(f)),
             last_error: None,
             rotation_failures_seen: 0,
         }
@@ -198,12 +198,12 @@ impl LogOutput {
     }
 }
 
-impl RecordSink for LogOutput {
+impl RecordWriter for LogOutput {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         let r = match &mut self.target {
             Target::Stdout(w) => w.write_records(records),
             Target::Plain(f) => f.write_records(records),
-            Target::Rotating(r) => RecordSink::write_records(&mut **r, records),
+            Target::Rotating(r) => RecordWriter::write_records(&mut **r, records),
         };
         if let Err(e) = &r {
             self.last_error = Some(io::Error::new(e.kind(), e.to_string()));

@@ -26,8 +26,8 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use ctrlog::cri::write::{
-    CopySummary, CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen,
-    RecordFormat, WriteErrorPolicy, DEFAULT_MEMORY_CAP,
+    CopySummary, CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen,
+    RecordEncoder, WriteErrorPolicy, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::Stream;
 use ctrlog::rotate::Naming;
@@ -167,10 +167,17 @@ pub fn run(args: Args) -> ExitCode {
     };
     let offset = if args.utc { Offset::Utc } else { Offset::Local };
     let (code, out) = match args.format {
-        Format::Cri => copy(stream, CriFormat::new(offset), splitter, policy, input, out),
+        Format::Cri => copy(
+            stream,
+            CriEncoder::new(offset),
+            splitter,
+            policy,
+            input,
+            out,
+        ),
         Format::JsonFile => copy(
             stream,
-            DockerJsonFormat::new(),
+            DockerJsonEncoder::new(),
             splitter,
             policy,
             input,
@@ -191,8 +198,8 @@ fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<File> {
     Ok(File::from(fd.try_clone_to_owned()?))
 }
 
-/// Drains `input` into `out`; the exit status, and the sink back for closing.
-fn copy<F: RecordFormat>(
+/// Drains `input` into `out`; the exit status, and the output back for closing.
+fn copy<F: RecordEncoder>(
     stream: Stream,
     format: F,
     splitter: LineSplitter,
@@ -204,13 +211,13 @@ fn copy<F: RecordFormat>(
         .with_splitter(splitter)
         .with_write_error_policy(policy);
     let code = match w.copy_from(input) {
-        Ok(summary) => report(&summary, w.sink_mut()),
+        Ok(summary) => report(&summary, w.get_mut()),
         Err(e) => {
-            eprintln!("ctrlog: {}: {e}", w.sink_mut().name());
+            eprintln!("ctrlog: {}: {e}", w.get_mut().name());
             ExitCode::from(1)
         }
     };
-    (code, w.into_sink())
+    (code, w.into_inner())
 }
 
 /// One line naming the output and the reason when records were lost (a failed write left no

@@ -8,7 +8,7 @@
 //! use std::os::unix::net::UnixStream;
 //! use std::time::Duration;
 //!
-//! use ctrlog::cri::write::{CopyEnd, CriFormat, LogWriter, PollStop, StopPolicy};
+//! use ctrlog::cri::write::{CopyEnd, CriEncoder, LogWriter, PollStop, StopPolicy};
 //! use ctrlog::cri::Stream;
 //! use ctrlog::time::{FixedClock, Offset, Timestamp};
 //!
@@ -18,7 +18,7 @@
 //! container.write_all(b"hello\nwor").unwrap();
 //! stopper.write_all(&[1]).unwrap(); // SIGTERM arrived
 //!
-//! let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new())
+//! let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new())
 //!     .with_clock(FixedClock(Timestamp::new(0, 0)));
 //! // Stop first, then what the pipe already holds is drained (at most 64 MiB, no waiting
 //! // for more) and the unterminated tail is written as a `P` record.
@@ -26,7 +26,7 @@
 //! let end = w.copy_until(&input, PollStop::new(input.as_fd(), stop.as_fd()), policy).unwrap();
 //! assert_eq!(end, CopyEnd::Stopped);
 //! assert_eq!(
-//!     w.into_sink(),
+//!     w.into_inner(),
 //!     b"1970-01-01T00:00:00Z stdout F hello\n1970-01-01T00:00:00Z stdout P wor\n"
 //! );
 //! # }
@@ -79,16 +79,16 @@ pub enum Wake {
 /// ```
 /// use std::sync::atomic::AtomicBool;
 ///
-/// use ctrlog::cri::write::{CopyEnd, CriFormat, LogWriter, StopPolicy};
+/// use ctrlog::cri::write::{CopyEnd, CriEncoder, LogWriter, StopPolicy};
 /// use ctrlog::cri::Stream;
 /// use ctrlog::time::Offset;
 ///
 /// // Set by another thread (a signal handler's flag): seen before the next read.
 /// let stop = AtomicBool::new(true);
-/// let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new());
+/// let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new());
 /// let end = w.copy_until(&b"never read\n"[..], &stop, StopPolicy::Now).unwrap();
 /// assert_eq!(end, CopyEnd::Stopped);
-/// assert!(w.into_sink().is_empty());
+/// assert!(w.into_inner().is_empty());
 /// ```
 pub trait StopSignal {
     /// Waits at most `timeout` (`None`: no limit) until the input is readable or, when

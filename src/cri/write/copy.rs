@@ -1,21 +1,21 @@
-//! The std adapter: drain a `Read` (a pipe, a FIFO) through splitter and format into a sink,
+//! The std adapter: drain a `Read` (a pipe, a FIFO) through splitter and format into a record writer,
 //! to end of input or until stopped (see [`super::cancel`]).
 
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use super::cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
-use super::{LineSplitter, MaxLen, PartialWrite, RecordFormat, RecordSink, Split, WriteError};
+use super::{LineSplitter, MaxLen, PartialWrite, RecordEncoder, RecordWriter, Split, WriteError};
 use crate::cri::{Stream, Tag};
 use crate::time::{Clock, SystemClock};
 
 /// Default size of one `read` in [`LogWriter::copy_from`]: 256 KiB.
 pub const DEFAULT_READ_SIZE: usize = 256 * 1024;
 
-/// Default size at which encoded records are handed to the sink mid-chunk: 512 KiB.
+/// Default size at which encoded records are handed to the output mid-chunk: 512 KiB.
 pub const DEFAULT_FLUSH_SIZE: usize = 512 * 1024;
 
-/// What a [`LogWriter`] does when its sink fails.
+/// What a [`LogWriter`] does when its output fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum WriteErrorPolicy {
     /// Count the failure in [`CopySummary`], drop that batch, and keep draining the input
@@ -33,26 +33,26 @@ pub enum WriteErrorPolicy {
 pub struct CopySummary {
     /// Input bytes consumed.
     pub bytes_read: u64,
-    /// Records the sink accepted.
+    /// Records the output accepted.
     pub records: u64,
-    /// Of those, `P` records (of batches the sink took whole).
+    /// Of those, `P` records (of batches the output took whole).
     pub partial_records: u64,
-    /// Encoded bytes the sink accepted.
+    /// Encoded bytes the output accepted.
     pub bytes_written: u64,
-    /// Failed sink writes (each loses one batch).
+    /// Failed output writes (each loses one batch).
     pub write_errors: u64,
-    /// Records in failed batches that did not reach the sink (a sink that failed part way
+    /// Records in failed batches that did not reach the output (a record writer that failed part way
     /// through a batch reports how far it got, see [`PartialWrite`]: its whole records count
     /// as written).
     pub records_lost: u64,
-    /// The kind of the last sink error, if any.
+    /// The kind of the last output error, if any.
     pub last_write_error: Option<io::ErrorKind>,
 }
 
-/// Encoded records waiting for the sink, plus the bookkeeping of what reached it.
+/// Encoded records waiting for the output, plus the bookkeeping of what reached it.
 #[derive(Debug)]
 struct Output<K> {
-    sink: K,
+    output: K,
     buf: Vec<u8>,
     pending: u64,
     pending_partial: u64,
@@ -61,9 +61,9 @@ struct Output<K> {
     summary: CopySummary,
 }
 
-impl<K: RecordSink> Output<K> {
+impl<K: RecordWriter> Output<K> {
     #[inline]
-    fn push<F: RecordFormat>(
+    fn push<F: RecordEncoder>(
         &mut self,
         format: &F,
         tag: Tag,
@@ -84,9 +84,9 @@ impl<K: RecordSink> Output<K> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let result = self.sink.write_records(&self.buf);
+        let result = self.output.write_records(&self.buf);
         let (records, partial, bytes) = (self.pending, self.pending_partial, self.buf.len());
-        // A sink that failed part way says how much went through: its whole records are
+        // A record writer that failed part way says how much went through: its whole records are
         // written, not lost (a torn one after them is lost).
         let through = match &result {
             Ok(()) => (0, 0),
@@ -128,12 +128,12 @@ impl<K: RecordSink> Output<K> {
     }
 }
 
-/// Turns one stream of a container's output into records in a sink: containerd's
+/// Turns one stream of a container's output into records in a record writer: containerd's
 /// `redirectLogs` over any [`Read`], or fed chunk by chunk ([`write_chunk`](Self::write_chunk),
 /// or as an [`io::Write`]).
 ///
 /// Per input chunk, the clock is read once and the chunk's records are encoded into one
-/// buffer, handed to the sink in one call (or every [`DEFAULT_FLUSH_SIZE`] bytes, whichever
+/// buffer, handed to the output in one call (or every [`DEFAULT_FLUSH_SIZE`] bytes, whichever
 /// comes first). Nothing is allocated per record.
 ///
 /// # Memory
@@ -152,16 +152,16 @@ impl<K: RecordSink> Output<K> {
 /// [`WriteErrorPolicy`]; with `Continue` (the default) they are only counted.
 ///
 /// ```
-/// use ctrlog::cri::write::{CriFormat, LogWriter};
+/// use ctrlog::cri::write::{CriEncoder, LogWriter};
 /// use ctrlog::cri::Stream;
 /// use ctrlog::time::{FixedClock, Offset, Timestamp};
 ///
-/// let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new())
+/// let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new())
 ///     .with_clock(FixedClock(Timestamp::new(0, 0)));
 /// let summary = w.copy_from(&b"hello\r\nworld"[..]).unwrap();
 /// assert_eq!(summary.records, 2);
 /// assert_eq!(
-///     w.into_sink(),
+///     w.into_inner(),
 ///     b"1970-01-01T00:00:00Z stdout F hello\n1970-01-01T00:00:00Z stdout P world\n"
 /// );
 /// ```
@@ -176,17 +176,17 @@ pub struct LogWriter<F, K, C = SystemClock> {
     read_buf: Vec<u8>,
 }
 
-impl<F: RecordFormat, K: RecordSink> LogWriter<F, K, SystemClock> {
+impl<F: RecordEncoder, K: RecordWriter> LogWriter<F, K, SystemClock> {
     /// A writer for `stream` with containerd's defaults: 16 KiB lines, `\r\n` stripped,
     /// system clock, write errors counted.
-    pub fn new(stream: Stream, format: F, sink: K) -> Self {
+    pub fn new(stream: Stream, format: F, output: K) -> Self {
         LogWriter {
             stream,
             splitter: LineSplitter::new(MaxLen::CONTAINERD_DEFAULT),
             format,
             clock: SystemClock,
             out: Output {
-                sink,
+                output,
                 buf: Vec::new(),
                 pending: 0,
                 pending_partial: 0,
@@ -200,7 +200,7 @@ impl<F: RecordFormat, K: RecordSink> LogWriter<F, K, SystemClock> {
     }
 }
 
-impl<F: RecordFormat, K: RecordSink, C: Clock> LogWriter<F, K, C> {
+impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
     /// Uses `clock` for timestamps.
     #[must_use]
     pub fn with_clock<C2: Clock>(self, clock: C2) -> LogWriter<F, K, C2> {
@@ -222,7 +222,7 @@ impl<F: RecordFormat, K: RecordSink, C: Clock> LogWriter<F, K, C> {
         self
     }
 
-    /// Sets what a sink failure does.
+    /// Sets what a record writer failure does.
     #[must_use]
     pub fn with_write_error_policy(mut self, policy: WriteErrorPolicy) -> Self {
         self.out.policy = policy;
@@ -243,14 +243,14 @@ impl<F: RecordFormat, K: RecordSink, C: Clock> LogWriter<F, K, C> {
         &self.out.summary
     }
 
-    /// The sink.
-    pub fn sink_mut(&mut self) -> &mut K {
-        &mut self.out.sink
+    /// The output.
+    pub fn get_mut(&mut self) -> &mut K {
+        &mut self.out.output
     }
 
-    /// Gives back the sink (call [`finish`](Self::finish) first).
-    pub fn into_sink(self) -> K {
-        self.out.sink
+    /// Gives back the output (call [`finish`](Self::finish) first).
+    pub fn into_inner(self) -> K {
+        self.out.output
     }
 
     /// Heap bytes held by the writer's own buffers (read buffer, carry-over, output batch).
@@ -390,8 +390,8 @@ impl<F: RecordFormat, K: RecordSink, C: Clock> LogWriter<F, K, C> {
 }
 
 /// Each `write` call is one chunk ([`LogWriter::write_chunk`]); `flush` does nothing (records
-/// reach the sink at the end of every `write`). Call [`LogWriter::finish`] at end of input.
-impl<F: RecordFormat, K: RecordSink, C: Clock> io::Write for LogWriter<F, K, C> {
+/// reach the output at the end of every `write`). Call [`LogWriter::finish`] at end of input.
+impl<F: RecordEncoder, K: RecordWriter, C: Clock> io::Write for LogWriter<F, K, C> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.write_chunk(buf).map_err(io::Error::other)?;
         Ok(buf.len())

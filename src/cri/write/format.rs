@@ -7,16 +7,16 @@ use crate::time::{Offset, Timestamp, TimestampFormatter};
 ///
 /// A writer calls [`start_batch`](Self::start_batch) once per input chunk (every record of one
 /// read arrived at the same moment), then [`encode`](Self::encode) for each record of the
-/// chunk. Every encoded record must end with `\n` and contain no other `\n`, so a sink can find
+/// chunk. Every encoded record must end with `\n` and contain no other `\n`, so a record writer can find
 /// record boundaries in a batch with one `memchr`.
-pub trait RecordFormat {
+pub trait RecordEncoder {
     /// Sets the time and stream of the records that follow.
     fn start_batch(&mut self, ts: Timestamp, stream: Stream);
     /// Appends one record holding `content` to `out`.
     fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>);
 }
 
-impl<F: RecordFormat + ?Sized> RecordFormat for &mut F {
+impl<F: RecordEncoder + ?Sized> RecordEncoder for &mut F {
     fn start_batch(&mut self, ts: Timestamp, stream: Stream) {
         (**self).start_batch(ts, stream);
     }
@@ -25,7 +25,7 @@ impl<F: RecordFormat + ?Sized> RecordFormat for &mut F {
     }
 }
 
-impl<F: RecordFormat + ?Sized> RecordFormat for Box<F> {
+impl<F: RecordEncoder + ?Sized> RecordEncoder for Box<F> {
     fn start_batch(&mut self, ts: Timestamp, stream: Stream) {
         (**self).start_batch(ts, stream);
     }
@@ -37,16 +37,16 @@ impl<F: RecordFormat + ?Sized> RecordFormat for Box<F> {
 /// CRI records, as containerd writes them: `<time> <stream> <P|F> <content>\n`.
 ///
 /// The time is Go's `RFC3339Nano` (trailing zeros trimmed) in the formatter's zone; containerd
-/// uses the node's local zone ([`CriFormat::default`]). The content is written raw: no
+/// uses the node's local zone ([`CriEncoder::default`]). The content is written raw: no
 /// escaping, so it may hold NUL, `\r` or invalid UTF-8. An empty line is `<time> stdout F \n`
 /// (the space before the empty content stays).
 ///
 /// ```
-/// use ctrlog::cri::write::{CriFormat, RecordFormat};
+/// use ctrlog::cri::write::{CriEncoder, RecordEncoder};
 /// use ctrlog::cri::{Stream, Tag};
 /// use ctrlog::time::{Offset, Timestamp};
 ///
-/// let mut f = CriFormat::new(Offset::Utc);
+/// let mut f = CriEncoder::new(Offset::Utc);
 /// f.start_batch(Timestamp::new(1_700_000_000, 120_000_000), Stream::Stderr);
 /// let mut out = Vec::new();
 /// f.encode(Tag::Partial, b"abc", &mut out);
@@ -54,16 +54,16 @@ impl<F: RecordFormat + ?Sized> RecordFormat for Box<F> {
 /// assert_eq!(out, b"2023-11-14T22:13:20.12Z stderr P abc\n2023-11-14T22:13:20.12Z stderr F \n");
 /// ```
 #[derive(Clone, Debug)]
-pub struct CriFormat {
+pub struct CriEncoder {
     formatter: TimestampFormatter,
     /// `<time> <stream> ` for the current batch.
     prefix: Vec<u8>,
 }
 
-impl CriFormat {
+impl CriEncoder {
     /// Timestamps in `offset` (containerd: [`Offset::Local`]; tests: [`Offset::Utc`]).
     pub fn new(offset: Offset) -> Self {
-        let mut f = CriFormat {
+        let mut f = CriEncoder {
             formatter: TimestampFormatter::new(offset),
             prefix: Vec::with_capacity(48),
         };
@@ -72,14 +72,14 @@ impl CriFormat {
     }
 }
 
-impl Default for CriFormat {
+impl Default for CriEncoder {
     /// Local time, like containerd (`time.Now()`).
     fn default() -> Self {
-        CriFormat::new(Offset::Local)
+        CriEncoder::new(Offset::Local)
     }
 }
 
-impl RecordFormat for CriFormat {
+impl RecordEncoder for CriEncoder {
     fn start_batch(&mut self, ts: Timestamp, stream: Stream) {
         self.prefix.clear();
         self.prefix.extend_from_slice(self.formatter.format(ts));
@@ -112,11 +112,11 @@ impl RecordFormat for CriFormat {
 /// before it sees the `\n`, writes the 16384 bytes as a partial and then `{"log":"\n",...}`.
 ///
 /// ```
-/// use ctrlog::cri::write::{DockerJsonFormat, RecordFormat};
+/// use ctrlog::cri::write::{DockerJsonEncoder, RecordEncoder};
 /// use ctrlog::cri::{Stream, Tag};
 /// use ctrlog::time::Timestamp;
 ///
-/// let mut f = DockerJsonFormat::new();
+/// let mut f = DockerJsonEncoder::new();
 /// f.start_batch(Timestamp::new(1_700_000_000, 5), Stream::Stdout);
 /// let mut out = Vec::new();
 /// f.encode(Tag::Full, b"<b>\t\"hi\"", &mut out);
@@ -127,16 +127,16 @@ impl RecordFormat for CriFormat {
 /// );
 /// ```
 #[derive(Clone, Debug)]
-pub struct DockerJsonFormat {
+pub struct DockerJsonEncoder {
     formatter: TimestampFormatter,
     /// `"stream":"<stream>","time":"<time>"}\n` for the current batch.
     suffix: Vec<u8>,
 }
 
-impl DockerJsonFormat {
+impl DockerJsonEncoder {
     /// UTC timestamps, as dockerd writes them.
     pub fn new() -> Self {
-        let mut f = DockerJsonFormat {
+        let mut f = DockerJsonEncoder {
             formatter: TimestampFormatter::new(Offset::Utc),
             suffix: Vec::with_capacity(64),
         };
@@ -145,13 +145,13 @@ impl DockerJsonFormat {
     }
 }
 
-impl Default for DockerJsonFormat {
+impl Default for DockerJsonEncoder {
     fn default() -> Self {
-        DockerJsonFormat::new()
+        DockerJsonEncoder::new()
     }
 }
 
-impl RecordFormat for DockerJsonFormat {
+impl RecordEncoder for DockerJsonEncoder {
     fn start_batch(&mut self, ts: Timestamp, stream: Stream) {
         self.suffix.clear();
         self.suffix.extend_from_slice(b"\"stream\":\"");

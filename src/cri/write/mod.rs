@@ -11,27 +11,27 @@
 //! * [`LineSplitter`]: a sans-IO state machine fed `&[u8]` chunks, yielding `(Tag, &[u8])`
 //!   pieces that borrow from the input; one bounded carry-over buffer for lines that straddle
 //!   chunks. [`MaxLen`] and [`CrPolicy`] are its policies.
-//! * [`RecordFormat`]: encodes one piece as one record, [`CriFormat`] or [`DockerJsonFormat`]
+//! * [`RecordEncoder`]: encodes one piece as one record, [`CriEncoder`] or [`DockerJsonEncoder`]
 //!   ([`escape_docker_json`] is the hand-written Docker string escaper).
-//! * [`RecordSink`]: takes batches of whole records ([`WriteSink`] over any `Write`,
-//!   [`SharedSink`] for stdout and stderr sharing one file).
+//! * [`RecordWriter`]: takes batches of whole records ([`IoWriter`] over any `Write`,
+//!   [`SharedWriter`] for stdout and stderr sharing one file).
 //! * [`LogWriter`]: drains a `Read` (or takes chunks) through all three, reading the clock
 //!   once per chunk; [`CopySummary`] counts what happened, [`WriteErrorPolicy`] decides whether
-//!   a failing sink stops the copy. [`LogWriter::copy_until`] is the same copy, stopped from
+//!   a failing output stops the copy. [`LogWriter::copy_until`] is the same copy, stopped from
 //!   outside ([`StopSignal`], [`PollStop`]) and drained as a [`StopPolicy`] says.
 //!
 //! ```
-//! use ctrlog::cri::write::{CriFormat, LineSplitter, LogWriter, MaxLen};
+//! use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen};
 //! use ctrlog::cri::Stream;
 //! use ctrlog::time::{FixedClock, Offset, Timestamp};
 //!
 //! let input = b"short\n0123456789\n\nno newline";
-//! let mut w = LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new())
+//! let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new())
 //!     .with_splitter(LineSplitter::new(MaxLen::from_signed(8)))
 //!     .with_clock(FixedClock(Timestamp::new(1_700_000_000, 0)));
 //! w.copy_from(&input[..]).unwrap();
 //! assert_eq!(
-//!     String::from_utf8(w.into_sink()).unwrap(),
+//!     String::from_utf8(w.into_inner()).unwrap(),
 //!     "2023-11-14T22:13:20Z stdout F short\n\
 //!      2023-11-14T22:13:20Z stdout P 01234567\n\
 //!      2023-11-14T22:13:20Z stdout F 89\n\
@@ -66,7 +66,7 @@
 //!   past it emits `P` records of the cap's size, which every CRI reader merges back.
 //! * The clock is read once per input chunk, not per record: every record of one read arrived
 //!   at the same moment. Records of one chunk carry the same timestamp.
-//! * A failing sink loses a whole batch (up to one chunk's records) rather than one record;
+//! * A failing output loses a whole batch (up to one chunk's records) rather than one record;
 //!   like containerd, draining continues ([`WriteErrorPolicy::Continue`]), or, by option, the
 //!   copy stops.
 //! * Metrics (containerd's Prometheus counters) become [`CopySummary`].
@@ -83,18 +83,18 @@ mod copy;
 mod format;
 #[cfg(feature = "__fuzz")]
 mod fuzz;
-mod sink;
 mod split;
+mod writer;
 
 #[cfg(unix)]
 pub use cancel::PollStop;
 pub use cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
 pub use copy::{CopySummary, LogWriter, WriteErrorPolicy, DEFAULT_FLUSH_SIZE, DEFAULT_READ_SIZE};
-pub use format::{escape_docker_json, CriFormat, DockerJsonFormat, RecordFormat};
-#[cfg(unix)]
-pub use sink::FileSink;
-pub use sink::{PartialWrite, RecordSink, SharedSink, WriteSink};
+pub use format::{escape_docker_json, CriEncoder, DockerJsonEncoder, RecordEncoder};
 pub use split::{CrPolicy, LineSplitter, MaxLen, Split, DEFAULT_MAX_LEN, DEFAULT_MEMORY_CAP};
+#[cfg(unix)]
+pub use writer::FileWriter;
+pub use writer::{IoWriter, PartialWrite, RecordWriter, SharedWriter};
 
 // Test support, not API: compiled only with the internal `__fuzz` feature.
 #[cfg(feature = "__fuzz")]
@@ -117,12 +117,12 @@ pub enum WriteError {
         #[source]
         source: io::Error,
     },
-    /// The sink failed (only with [`WriteErrorPolicy::Stop`]) after `offset` input bytes.
+    /// The output failed (only with [`WriteErrorPolicy::Stop`]) after `offset` input bytes.
     #[error("writing log records (input offset {offset}): {source}")]
     Write {
         /// Input bytes consumed when the batch failed.
         offset: u64,
-        /// The sink's error.
+        /// The output's error.
         #[source]
         source: io::Error,
     },

@@ -96,9 +96,9 @@
 //!   relative path is taken relative to the cwd (the bundle directory under containerd), so
 //!   use absolute paths there. Opening it follows the output layer's rules
 //!   (`crate::output::LogOutput::open`).
-//! - **One shared sink.** Two threads copy fd 3 and fd 4 through one
+//! - **One shared output.** Two threads copy fd 3 and fd 4 through one
 //!   [`LogWriter`](ctrlog::cri::write::LogWriter) each into one
-//!   [`SharedSink`]; each batch of whole records is written under the lock, so the streams
+//!   [`SharedWriter`]; each batch of whole records is written under the lock, so the streams
 //!   interleave only at record boundaries (and rotation happens only between records).
 //! - **Write errors** (disk full, file too large…) are counted, never stop the draining (a
 //!   container blocked on a full pipe must not hang because its log is unwritable); they are
@@ -144,7 +144,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 
-use ctrlog::cri::write::SharedSink;
+use ctrlog::cri::write::SharedWriter;
 use ctrlog::cri::Stream;
 use ctrlog::time::Offset;
 
@@ -316,8 +316,8 @@ fn drive(pairs: &[OsString]) -> ExitCode {
     };
     #[cfg(debug_assertions)]
     pause_opening_for_tests();
-    let sink = match open_output(&cfg) {
-        Ok(s) => SharedSink::new(s),
+    let output = match open_output(&cfg) {
+        Ok(s) => SharedWriter::new(s),
         Err(e) => return fail(&e),
     };
     if !signals.running() {
@@ -332,8 +332,8 @@ fn drive(pairs: &[OsString]) -> ExitCode {
     let (format, max_len) = (cfg.format, cfg.max_len);
     let out = std::thread::scope(|s| {
         let spawn = |fd: OwnedFd, stream: Stream| {
-            let sink = sink.clone();
-            s.spawn(move || pump_any(fd, stream, format, max_len, offset, sink, stop))
+            let output = output.clone();
+            s.spawn(move || pump_any(fd, stream, format, max_len, offset, output, stop))
         };
         let a = spawn(stdout, Stream::Stdout);
         let b = spawn(stderr, Stream::Stderr);
@@ -349,14 +349,14 @@ fn drive(pairs: &[OsString]) -> ExitCode {
     for p in &problems {
         reporter.report(p);
         // Into the log too, where the lost records were expected (it may fail the same way).
-        let _ = report::record(sink.clone(), cfg.format, cfg.utc, p);
+        let _ = report::record(output.clone(), cfg.format, cfg.utc, p);
     }
     let mut code = if problems.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     };
-    match sink.try_into_inner() {
+    match output.try_into_inner() {
         Ok(s) => {
             if let Err(e) = s.close() {
                 reporter.report(&format!("closing {}: {e}", cfg.log_path.display()));

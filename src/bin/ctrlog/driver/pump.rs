@@ -1,4 +1,4 @@
-//! Copying one container stream (fd 3 or fd 4) into the shared sink until EOF, or until the
+//! Copying one container stream (fd 3 or fd 4) into the shared output until EOF, or until the
 //! stop pipe is readable (then draining what is readable without blocking, at most
 //! [`DRAIN_CAP`] bytes): [`LogWriter::copy_until`] with [`PollStop`].
 
@@ -9,8 +9,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use ctrlog::cri::write::{
-    CopySummary, CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen, PollStop,
-    RecordFormat, SharedSink, StopPolicy, WriteError, DEFAULT_FLUSH_SIZE, DEFAULT_MEMORY_CAP,
+    CopySummary, CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen,
+    PollStop, RecordEncoder, SharedWriter, StopPolicy, WriteError, DEFAULT_FLUSH_SIZE,
+    DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::Offset;
@@ -35,7 +36,7 @@ pub fn pump_any(
     format: Format,
     max_len: MaxLen,
     offset: Offset,
-    sink: SharedSink<LogOutput>,
+    output: SharedWriter<LogOutput>,
     stop: BorrowedFd<'_>,
 ) -> PumpResult {
     let cap = NonZeroUsize::new(DEFAULT_MEMORY_CAP).unwrap_or(NonZeroUsize::MIN);
@@ -47,23 +48,23 @@ pub fn pump_any(
         .with_memory_cap(cap)
         .with_cr_policy(cr);
     match format {
-        Format::Cri => pump(fd, stream, CriFormat::new(offset), splitter, sink, stop),
-        Format::JsonFile => pump(fd, stream, DockerJsonFormat::new(), splitter, sink, stop),
+        Format::Cri => pump(fd, stream, CriEncoder::new(offset), splitter, output, stop),
+        Format::JsonFile => pump(fd, stream, DockerJsonEncoder::new(), splitter, output, stop),
     }
 }
 
-/// Copies `fd` into `sink` until EOF, or until `stop` is readable (then drains without
+/// Copies `fd` into `output` until EOF, or until `stop` is readable (then drains without
 /// blocking). Write errors are counted in the summary (policy `Continue`), never fatal.
-fn pump<F: RecordFormat>(
+fn pump<F: RecordEncoder>(
     fd: OwnedFd,
     stream: Stream,
     format: F,
     splitter: LineSplitter,
-    sink: SharedSink<LogOutput>,
+    output: SharedWriter<LogOutput>,
     stop: BorrowedFd<'_>,
 ) -> PumpResult {
     let input = File::from(fd);
-    let mut w = LogWriter::new(stream, format, sink)
+    let mut w = LogWriter::new(stream, format, output)
         .with_splitter(splitter)
         .with_buffer_sizes(READ_SIZE, DEFAULT_FLUSH_SIZE);
     let policy = StopPolicy::Drain {

@@ -7,8 +7,8 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use ctrlog::cri::write::{
-    CrPolicy, CriFormat, DockerJsonFormat, LineSplitter, LogWriter, MaxLen, RecordFormat,
-    RecordSink, WriteError, WriteErrorPolicy,
+    CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen, RecordEncoder,
+    RecordWriter, WriteError, WriteErrorPolicy,
 };
 use ctrlog::cri::Stream;
 use ctrlog::regular::{open_regular, Symlinks};
@@ -99,10 +99,10 @@ impl Reporter {
 }
 
 /// Writes `ctrlog: <msg>` as one stderr record (CRI or json-file, as the log is written) into
-/// `sink`, through the same writer as the container's output, so `ctrlog logs` and
+/// `output`, through the same writer as the container's output, so `ctrlog logs` and
 /// `kubectl logs` show it.
-pub fn record<K: RecordSink>(
-    sink: K,
+pub fn record<K: RecordWriter>(
+    output: K,
     format: Format,
     utc: bool,
     msg: &str,
@@ -110,19 +110,19 @@ pub fn record<K: RecordSink>(
     let offset = if utc { Offset::Utc } else { Offset::Local };
     let text = format!("ctrlog: {msg}\n");
     match format {
-        Format::Cri => write_one(CriFormat::new(offset), CrPolicy::Strip, sink, &text),
-        Format::JsonFile => write_one(DockerJsonFormat::new(), CrPolicy::Keep, sink, &text),
+        Format::Cri => write_one(CriEncoder::new(offset), CrPolicy::Strip, output, &text),
+        Format::JsonFile => write_one(DockerJsonEncoder::new(), CrPolicy::Keep, output, &text),
     }
 }
 
-fn write_one<F: RecordFormat, K: RecordSink>(
+fn write_one<F: RecordEncoder, K: RecordWriter>(
     format: F,
     cr: CrPolicy,
-    sink: K,
+    output: K,
     text: &str,
 ) -> Result<(), WriteError> {
     let splitter = LineSplitter::new(MaxLen::CONTAINERD_DEFAULT).with_cr_policy(cr);
-    let mut w = LogWriter::new(Stream::Stderr, format, sink)
+    let mut w = LogWriter::new(Stream::Stderr, format, output)
         .with_splitter(splitter)
         .with_write_error_policy(WriteErrorPolicy::Stop);
     w.write_chunk(text.as_bytes())?;

@@ -8,20 +8,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::*;
-use crate::cri::write::{CriFormat, LogWriter, WriteError};
+use crate::cri::write::{CriEncoder, LogWriter, WriteError};
 use crate::cri::Stream;
 use crate::time::{FixedClock, Offset, Timestamp};
 
-type Writer = LogWriter<CriFormat, Vec<u8>, FixedClock>;
+type Writer = LogWriter<CriEncoder, Vec<u8>, FixedClock>;
 
 fn writer() -> Writer {
-    LogWriter::new(Stream::Stdout, CriFormat::new(Offset::Utc), Vec::new())
+    LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new())
         .with_clock(FixedClock(Timestamp::new(0, 0)))
 }
 
-/// The contents of the records in `w`'s sink, as `P`/`F` plus content.
+/// The contents of the records in `w`'s output, as `P`/`F` plus content.
 fn records(w: Writer) -> Vec<String> {
-    String::from_utf8(w.into_sink())
+    String::from_utf8(w.into_inner())
         .unwrap()
         .lines()
         .map(|l| {

@@ -6,43 +6,43 @@ use std::sync::{Arc, Mutex};
 /// Takes batches of whole encoded records.
 ///
 /// `records` holds one or more complete records, each ending with `\n` and containing no
-/// other `\n` (see [`RecordFormat`](super::RecordFormat)). A sink writes a batch as one unit,
-/// so when stdout and stderr of one container share a sink ([`SharedSink`]), their records
-/// interleave at record boundaries, never inside one. A sink that needs per-record decisions
+/// other `\n` (see [`RecordEncoder`](super::RecordEncoder)). A record writer writes a batch as one unit,
+/// so when stdout and stderr of one container share a record writer ([`SharedWriter`]), their records
+/// interleave at record boundaries, never inside one. A record writer that needs per-record decisions
 /// (a rotating file that rotates between records) can split the batch at each `\n`.
-pub trait RecordSink {
+pub trait RecordWriter {
     /// Writes the whole batch, or fails.
     fn write_records(&mut self, records: &[u8]) -> io::Result<()>;
 }
 
-impl<S: RecordSink + ?Sized> RecordSink for &mut S {
+impl<S: RecordWriter + ?Sized> RecordWriter for &mut S {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         (**self).write_records(records)
     }
 }
 
-impl<S: RecordSink + ?Sized> RecordSink for Box<S> {
+impl<S: RecordWriter + ?Sized> RecordWriter for Box<S> {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         (**self).write_records(records)
     }
 }
 
 /// Collects records in memory (tests, small captures).
-impl RecordSink for Vec<u8> {
+impl RecordWriter for Vec<u8> {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         self.extend_from_slice(records);
         Ok(())
     }
 }
 
-/// Any [`Write`] as a sink: each batch is one `write_all` (usually one `write(2)`).
+/// Any [`Write`] as a record writer: each batch is one `write_all` (usually one `write(2)`).
 ///
 /// No buffering is added: the writer already hands over up to a few hundred KiB at a time.
 #[derive(Debug, Default)]
-pub struct WriteSink<W>(pub W);
+pub struct IoWriter<W>(pub W);
 
 /// A failed write reports how much of the batch went through ([`PartialWrite`]).
-impl<W: Write> RecordSink for WriteSink<W> {
+impl<W: Write> RecordWriter for IoWriter<W> {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         write_counting(&mut self.0, records)
     }
@@ -66,9 +66,9 @@ fn write_counting<W: Write>(w: &mut W, buf: &[u8]) -> io::Result<()> {
     }
 }
 
-/// The error of a sink that failed after part of a batch went through: how many bytes did
+/// The error of a record writer that failed after part of a batch went through: how many bytes did
 /// (the whole records among them reached the output and are counted as written by
-/// [`LogWriter`](super::LogWriter)). Carried inside the [`io::Error`] a sink returns, with
+/// [`LogWriter`](super::LogWriter)). Carried inside the [`io::Error`] a record writer returns, with
 /// the kind and the message of the OS error; read it with [`PartialWrite::written`].
 #[derive(Debug)]
 pub struct PartialWrite {
@@ -119,7 +119,7 @@ impl std::error::Error for PartialWrite {
 /// [`LogWriter`](super::LogWriter)'s counts of written and lost records are exact.
 #[cfg(unix)]
 #[derive(Debug)]
-pub struct FileSink {
+pub struct FileWriter {
     file: std::fs::File,
     regular: bool,
     /// Where a regular file must be cut back to before the next write (a failed cut).
@@ -127,11 +127,11 @@ pub struct FileSink {
 }
 
 #[cfg(unix)]
-impl FileSink {
+impl FileWriter {
     /// Writes to `file` (looked at once: is it a regular file).
     pub fn new(file: std::fs::File) -> Self {
         let regular = file.metadata().is_ok_and(|m| m.is_file());
-        FileSink {
+        FileWriter {
             file,
             regular,
             repair_at: None,
@@ -140,7 +140,7 @@ impl FileSink {
 }
 
 #[cfg(unix)]
-impl RecordSink for FileSink {
+impl RecordWriter for FileWriter {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         if !self.regular {
             return write_counting(&mut self.file, records);
@@ -160,51 +160,51 @@ impl RecordSink for FileSink {
     }
 }
 
-/// One sink shared by several writers (a container's stdout and stderr), behind a mutex.
+/// One record writer shared by several writers (a container's stdout and stderr), behind a mutex.
 ///
-/// Clones share the same sink. Each batch is written under the lock, so batches (and the
+/// Clones share the same output. Each batch is written under the lock, so batches (and the
 /// records in them) never interleave. A writer that panicked while holding the lock does not
-/// poison the others: the sink is used as it is.
+/// poison the others: the output is used as it is.
 ///
 /// ```
-/// use ctrlog::cri::write::{RecordSink, SharedSink};
-/// let shared = SharedSink::new(Vec::new());
+/// use ctrlog::cri::write::{RecordWriter, SharedWriter};
+/// let shared = SharedWriter::new(Vec::new());
 /// let mut a = shared.clone();
 /// a.write_records(b"one\n").unwrap();
 /// shared.clone().write_records(b"two\n").unwrap();
 /// assert_eq!(shared.with(|v| v.clone()), b"one\ntwo\n");
 /// ```
 #[derive(Debug, Default)]
-pub struct SharedSink<S>(Arc<Mutex<S>>);
+pub struct SharedWriter<S>(Arc<Mutex<S>>);
 
-impl<S> Clone for SharedSink<S> {
+impl<S> Clone for SharedWriter<S> {
     fn clone(&self) -> Self {
-        SharedSink(Arc::clone(&self.0))
+        SharedWriter(Arc::clone(&self.0))
     }
 }
 
-impl<S> SharedSink<S> {
-    /// Shares `sink`.
-    pub fn new(sink: S) -> Self {
-        SharedSink(Arc::new(Mutex::new(sink)))
+impl<S> SharedWriter<S> {
+    /// Shares `output`.
+    pub fn new(output: S) -> Self {
+        SharedWriter(Arc::new(Mutex::new(output)))
     }
 
-    /// Runs `f` with the sink locked.
+    /// Runs `f` with the output locked.
     pub fn with<T>(&self, f: impl FnOnce(&mut S) -> T) -> T {
         let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
     }
 
-    /// The sink, if this is the last clone.
+    /// The output, if this is the last clone.
     pub fn try_into_inner(self) -> Result<S, Self> {
         match Arc::try_unwrap(self.0) {
             Ok(m) => Ok(m.into_inner().unwrap_or_else(|p| p.into_inner())),
-            Err(arc) => Err(SharedSink(arc)),
+            Err(arc) => Err(SharedWriter(arc)),
         }
     }
 }
 
-impl<S: RecordSink> RecordSink for SharedSink<S> {
+impl<S: RecordWriter> RecordWriter for SharedWriter<S> {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         self.with(|s| s.write_records(records))
     }
@@ -213,7 +213,7 @@ impl<S: RecordSink> RecordSink for SharedSink<S> {
 /// Records go to a size-capped [`RotatingFile`](crate::rotate::RotatingFile); a batch is cut
 /// only between records, so no file goes over its cap and no record spans two files.
 #[cfg(unix)]
-impl RecordSink for crate::rotate::RotatingFile {
+impl RecordWriter for crate::rotate::RotatingFile {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         crate::rotate::RotatingFile::write_records(self, records, b'\n')
     }
