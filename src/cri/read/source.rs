@@ -119,7 +119,7 @@ impl Current {
             id,
             decode,
             skip_before,
-            warn_on_error: f.scheme.is_some(),
+            warn_on_error: f.backup.is_some(),
             ended: false,
         })
     }

@@ -384,7 +384,7 @@ impl Scanner {
                 continue;
             }
             found.push(Found {
-                at_live: l.file.scheme.is_none(),
+                at_live: l.file.backup.is_none(),
                 file: l.file,
                 handle,
                 id: l.id,

@@ -46,7 +46,7 @@ fn finds_each_new_file_once_in_order() {
         let opened = vec![Listed {
             file: LogFile {
                 path: path.clone(),
-                scheme: None,
+                backup: None,
                 gzip: false,
             },
             handle: Some(first),
