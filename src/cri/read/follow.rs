@@ -85,7 +85,6 @@
 //!   rotations in between lose nothing within the limits above (BENCHMARKS.md, "Following",
 //!   has the figures by rate).
 
-use std::collections::VecDeque;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -98,28 +97,14 @@ use super::watch::{Found, Watcher};
 use super::ReadError;
 #[cfg(doc)]
 use super::{ReadOptions, ReadStats};
-use crate::regular::FileId;
+
+mod state;
+
+pub(super) use state::Seen;
+use state::{Cur, FollowState, Next};
 
 /// Bytes read from the current file between two looks at the stop flag and the watcher.
 const DRAIN_BUDGET: u64 = 16 << 20;
-
-/// Files read to their end that a later `.gz` or copy is compared with.
-const DONE_KEPT: usize = 64;
-
-/// A file read to its end while following.
-#[derive(Debug)]
-pub(super) struct Seen {
-    pub(super) id: FileId,
-    pub(super) head: Vec<u8>,
-}
-
-impl Seen {
-    /// Same content start, and the same inode or a non-empty start: a reused inode number
-    /// with other content is a new file; a compressed or copied backup is not.
-    fn same(&self, id: FileId, head: &[u8]) -> bool {
-        self.head == head && (self.id == id || !head.is_empty())
-    }
-}
 
 impl LogReader {
     /// Starts the watcher for [`LogReader::follow`]: right after the set is listed, before
@@ -141,7 +126,8 @@ impl LogReader {
     }
 
     /// After the initial read: `cur` is the live file being read (if any), `done` the files
-    /// of the starting set read to their end.
+    /// of the starting set read to their end. The I/O half of following: [`FollowState`]
+    /// decides, this reads, waits and opens.
     pub(super) fn follow_loop<S: LogSink>(
         &mut self,
         pipe: &mut Pipeline,
@@ -153,12 +139,7 @@ impl LogReader {
     ) -> Result<(), ReadError> {
         // The starting set is read: `cur` has its own handle, the watcher its own.
         self.opened.clear();
-        let poll = self.opts.poll_interval;
-        let mut done: VecDeque<Seen> = done.into();
-        let mut next_num = self.files.len();
-        // When `cur` was found under a backup name, or first seen deleted.
-        let mut cur_gone: Option<Instant> = None;
-        let mut cur_is_backup = false;
+        let mut state = FollowState::new(self.opts.poll_interval, done, self.files.len());
         loop {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -172,65 +153,46 @@ impl LogReader {
             if let Some(e) = taken.error {
                 return Err(e);
             }
-            let mut unlinked = false;
-            if let Some(c) = cur.as_mut() {
-                let before = c.line_buf.read_off();
-                if drain_upto(pipe, c, sink, DRAIN_BUDGET)? == Flow::LimitReached {
-                    return Ok(());
-                }
-                if c.line_buf.read_off() != before {
-                    continue;
-                }
-                let meta = c.file.metadata().map_err(|e| ReadError::io(&c.path, e))?;
-                let plain = matches!(c.decode, Decode::Plain);
-                if plain && meta.len() < c.line_buf.read_off() {
+            let seen = match cur.as_mut() {
+                Some(c) => match look(pipe, c, sink)? {
+                    Some(seen) => Some(seen),
+                    None => return Ok(()),
+                },
+                None => None,
+            };
+            match state.next(seen, watcher.next_found_at(), Instant::now()) {
+                Next::Drain => {}
+                Next::Restart => {
+                    let c = cur.as_mut().expect("Restart is decided for a current file");
                     pipe.stats.truncations += 1;
                     c.line_buf.reset(0);
-                    continue;
                 }
-                unlinked = meta.nlink() == 0;
-            }
-            let now = Instant::now();
-            // Since when the current file is no longer the live one.
-            let rotated = match (&cur, watcher.next_found_at()) {
-                (None, _) => None,
-                (Some(_), Some(next)) => Some(next),
-                (Some(_), None) if cur_is_backup || unlinked => Some(*cur_gone.get_or_insert(now)),
-                (Some(_), None) => None,
-            };
-            if let Some(since) = rotated {
-                let due = since + poll;
-                if now < due {
-                    // Give the writer a poll interval to let go of it.
-                    sink.flush().map_err(ReadError::Output)?;
-                    watcher.wait(due - now);
-                    continue;
+                Next::Finish => {
+                    let mut c = cur.take().expect("Finish is decided for a current file");
+                    if drain(pipe, &mut c, sink)? == Flow::LimitReached {
+                        return Ok(());
+                    }
+                    end_fragment(pipe, &mut c, sink, false)?;
+                    state.finished(c.id, c.head());
+                    pipe.stats.rotations += 1;
+                    // `c` is dropped here: its fd is closed.
                 }
-                let Some(mut c) = cur.take() else { continue };
-                if drain(pipe, &mut c, sink)? == Flow::LimitReached {
-                    return Ok(());
-                }
-                end_fragment(pipe, &mut c, sink, false)?;
-                remember(&mut done, c.id, c.head());
-                pipe.stats.rotations += 1;
-                cur_gone = None;
-                // `c` is dropped here: its fd is closed.
-                continue;
-            }
-            if cur.is_none() {
-                if let Some(f) = watcher.pop() {
-                    cur_is_backup = !f.at_live;
-                    cur_gone = cur_is_backup.then_some(f.when);
-                    cur = self.open_found(f, &done, pipe, sink, next_num);
+                Next::Open => {
+                    // The reader is the only one to take found files: `next_found_at` was
+                    // `Some`, so there is one.
+                    let f = watcher.pop().expect("Open is decided for a found file");
+                    state.found(f.at_live, f.when);
+                    cur = self.open_found(f, &state, pipe, sink);
                     if cur.is_some() {
-                        next_num += 1;
+                        state.opened();
                         pipe.stats.files_read += 1;
                     }
-                    continue;
+                }
+                Next::Wait(d) => {
+                    sink.flush().map_err(ReadError::Output)?;
+                    watcher.wait(d);
                 }
             }
-            sink.flush().map_err(ReadError::Output)?;
-            watcher.wait(poll);
         }
     }
 
@@ -239,18 +201,14 @@ impl LogReader {
     fn open_found<S: LogSink>(
         &self,
         f: Found,
-        done: &VecDeque<Seen>,
+        state: &FollowState,
         pipe: &mut Pipeline,
         sink: &mut S,
-        num: usize,
     ) -> Option<Current> {
-        if !f.at_live {
-            let head = head_of(&f.handle, &f.file);
-            if done.iter().any(|d| d.same(f.id, &head)) {
-                return None;
-            }
+        if !f.at_live && state.is_copy(f.id, &head_of(&f.handle, &f.file)) {
+            return None;
         }
-        match Current::new(&f.file, f.handle, num, f.id, 0, self.line_opts()) {
+        match Current::new(&f.file, f.handle, state.num(), f.id, 0, self.line_opts()) {
             Ok(c) => Some(c),
             Err(e) => {
                 pipe.warn(&f.file.path, &e, sink);
@@ -260,9 +218,24 @@ impl LogReader {
     }
 }
 
-fn remember(done: &mut VecDeque<Seen>, id: FileId, head: Vec<u8>) {
-    if done.len() >= DONE_KEPT {
-        done.pop_front();
+/// Drains the current file (at most [`DRAIN_BUDGET`] bytes) and says what it saw; `None`
+/// when the output limit was reached.
+fn look<S: LogSink>(
+    pipe: &mut Pipeline,
+    c: &mut Current,
+    sink: &mut S,
+) -> Result<Option<Cur>, ReadError> {
+    let before = c.line_buf.read_off();
+    if drain_upto(pipe, c, sink, DRAIN_BUDGET)? == Flow::LimitReached {
+        return Ok(None);
     }
-    done.push_back(Seen { id, head });
+    if c.line_buf.read_off() != before {
+        return Ok(Some(Cur::Grew));
+    }
+    let meta = c.file.metadata().map_err(|e| ReadError::io(&c.path, e))?;
+    let plain = matches!(c.decode, Decode::Plain);
+    Ok(Some(Cur::Idle {
+        truncated: plain && meta.len() < c.line_buf.read_off(),
+        unlinked: meta.nlink() == 0,
+    }))
 }
