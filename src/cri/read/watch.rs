@@ -432,6 +432,75 @@ impl Scanner {
     }
 }
 
+/// The watcher thread's decisions without I/O: when to list the set again, and how many new
+/// files were lost before it could open them. [`watch_loop`] waits for events and scans;
+/// this decides, so unit tests drive it with made-up events and instants.
+#[derive(Debug)]
+struct WatchState {
+    poll: Duration,
+    last_scan: Instant,
+    /// Live files announced by `IN_CREATE` minus new plain files found: positive after a
+    /// scan, the writer created files that were gone before the scan could open them. A
+    /// file found before its event is read makes it negative until the event comes; one
+    /// created between the first listing and `discard_pending` is found but never
+    /// announced, which can only hide a loss, never report one that did not happen.
+    unseen: i64,
+    /// Files reported lost so far.
+    missed_total: i64,
+}
+
+/// A count of files or events as the signed balance of [`WatchState`]: a count that does
+/// not fit is a bug, not a value to clamp.
+fn count(n: u64) -> i64 {
+    i64::try_from(n).expect("a count of files fits in i64")
+}
+
+impl WatchState {
+    /// After the first scan, at `now`, which found `first` new plain files.
+    fn new(poll: Duration, first: u64, now: Instant) -> Self {
+        WatchState {
+            poll,
+            last_scan: now,
+            unseen: -count(first),
+            missed_total: 0,
+        }
+    }
+
+    /// The watcher woke with `wake` at `now`: whether to list the set again. Every poll
+    /// interval whatever the events: a file written without pause sends `IN_MODIFY` events
+    /// so often that the wait never times out, and some changes come with no event at all
+    /// (a removed directory's `IN_DELETE_SELF` waits until the last open file in it is
+    /// closed; another NFS client's renames).
+    fn woke(&mut self, wake: &notify::Wake, now: Instant) -> bool {
+        if wake.overflow {
+            // The events are incomplete: nothing can be told lost from them.
+            self.unseen = 0;
+        }
+        self.unseen += count(wake.created);
+        let rescan = wake.rescan || now.duration_since(self.last_scan) >= self.poll;
+        if rescan {
+            self.last_scan = now;
+        }
+        rescan
+    }
+
+    /// A scan found `found` new plain files: the warning for the files lost since the last
+    /// report, if any.
+    fn scanned(&mut self, found: u64) -> Option<String> {
+        self.unseen -= count(found);
+        if self.unseen <= 0 {
+            return None;
+        }
+        let unseen = std::mem::take(&mut self.unseen);
+        self.missed_total += unseen;
+        Some(format!(
+            "at least {unseen} new file(s) of the set ({} in all) were rotated away and \
+             deleted before the follower could open them: their lines are lost",
+            self.missed_total
+        ))
+    }
+}
+
 fn watch_loop(
     mut scanner: Scanner,
     mut events: Option<notify::Events>,
@@ -439,17 +508,10 @@ fn watch_loop(
     quit: &AtomicBool,
     poll: Duration,
 ) {
-    // Live files announced by `IN_CREATE` minus new plain files found: positive after a
-    // scan, the writer created files that were gone before the scan could open them. A file
-    // found before its event is read makes it negative until the event comes; one created
-    // between the first listing and `discard_pending` is found but never announced, which
-    // can only hide a loss, never report one that did not happen.
     let first = scanner.scan(shared);
-    let mut unseen: i64 = -i64::try_from(first).unwrap_or(i64::MAX);
-    let mut missed_total = 0;
-    let mut last_scan = Instant::now();
+    let mut losses = WatchState::new(poll, first, Instant::now());
     while !quit.load(Ordering::Relaxed) {
-        let mut wake = match events.as_mut().map(|e| e.wait(poll)) {
+        let wake = match events.as_mut().map(|e| e.wait(poll)) {
             Some(Ok(w)) => w,
             // The watch is gone (the directory was removed or moved, or reading failed):
             // poll from now on.
@@ -462,33 +524,13 @@ fn watch_loop(
                 notify::Wake::ALL
             }
         };
-        if wake.overflow {
-            unseen = 0;
-        }
-        unseen += i64::try_from(wake.created).unwrap_or(i64::MAX);
-        // Every poll interval whatever the events: a file written without pause sends
-        // `IN_MODIFY` events so often that the wait never times out, and some changes come
-        // with no event at all (a removed directory's `IN_DELETE_SELF` waits until the last
-        // open file in it is closed; another NFS client's renames).
-        if last_scan.elapsed() >= poll {
-            wake.rescan = true;
-        }
-        if wake.rescan {
-            last_scan = Instant::now();
+        if losses.woke(&wake, Instant::now()) {
             let found = scanner.scan(shared);
-            unseen -= i64::try_from(found).unwrap_or(i64::MAX);
-            if unseen > 0 {
-                missed_total += unseen;
-                let reason = format!(
-                    "at least {unseen} new file(s) of the set ({missed_total} in all) were \
-                     rotated away and deleted before the follower could open them: their \
-                     lines are lost"
-                );
+            if let Some(reason) = losses.scanned(found) {
                 let mut g = shared.lock();
                 g.problems
                     .push((scanner.path.clone(), io::Error::other(reason)));
                 shared.cond.notify_all();
-                unseen = 0;
             }
         }
         if wake.changed {
