@@ -149,9 +149,8 @@ pub fn base_log_in_dir(dir: &Path) -> Result<PathBuf, ReadError> {
     let restart = |n: &str| n.strip_suffix(".log").and_then(|s| s.parse::<u64>().ok());
     if bases.iter().all(|n| restart(n).is_some()) {
         bases.sort_by_key(|n| restart(n));
-        if let Some(last) = bases.last() {
-            return Ok(dir.join(last));
-        }
+        let last = bases.last().expect("two or more bases");
+        return Ok(dir.join(last));
     }
     bases.sort();
     Err(ReadError::BadPath {
@@ -179,6 +178,7 @@ const OPEN_AHEAD: usize = 16;
 /// listing.
 pub(crate) fn open_ahead() -> usize {
     crate::regular::nofile_limit().map_or(OPEN_AHEAD, |n| {
+        // A real clamp: the limit may be `RLIM_INFINITY` (`u64::MAX`).
         usize::try_from(n / 8)
             .unwrap_or(usize::MAX)
             .clamp(2, OPEN_AHEAD)

@@ -26,6 +26,14 @@
 //!   (`poll(2)` on the inotify fd, then a condition variable) at most
 //!   [`ReadOptions::poll_interval`] at a time, so `stop` is seen within that.
 //!
+//! Both threads split their decisions from their I/O. The reader's are a sans-IO
+//! `FollowState` (`follow/state.rs`): from what the last drain saw of the current file, when
+//! the watcher found the next one and the time, one non-blocking step says what to do next
+//! (read more, restart after a truncation, finish the file, open the next, or wait at most
+//! so long). The watcher's rescan timing and its count of files lost are a `WatchState`
+//! (`watch.rs`). Unit tests drive both step by step with made-up instants, no sleeps; the
+//! loops around them only read, open, wait and report.
+//!
 //! The current file is **finished and closed** (issue 9 item 5: a follower must not pin
 //! deleted files) once it is no longer the live file, i.e. a newer file was found, it was
 //! found under a backup name, or it was deleted (link count 0), *and* one

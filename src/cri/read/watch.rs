@@ -30,6 +30,7 @@ pub(super) const MAX_QUEUED_FILES: usize = 512;
 /// one warning, rather than every later open failing with `EMFILE`, one warning per file.
 fn queued_files_cap(nofile: Option<u64>) -> usize {
     nofile.map_or(MAX_QUEUED_FILES, |n| {
+        // A real clamp: the limit may be `RLIM_INFINITY` (`u64::MAX`).
         usize::try_from(n / 4)
             .unwrap_or(usize::MAX)
             .clamp(4, MAX_QUEUED_FILES)
@@ -235,6 +236,7 @@ impl Watcher {
     pub fn pop(&self) -> Option<Found> {
         let mut g = self.shared.lock();
         let f = g.found.pop_front()?;
+        // A size is counted in `queued_bytes` once it is set; `None`: never counted.
         g.queued_bytes -= f.size.unwrap_or(0);
         Some(f)
     }
@@ -401,6 +403,8 @@ impl Scanner {
         for f in found {
             // The newest queued file stopped growing: count its size now.
             if let Some(last) = g.found.back_mut().filter(|l| l.size.is_none()) {
+                // A real fallback: `fstat` of an open fd fails only on EIO and the like;
+                // the file is then read (and reported) like any other, just not counted.
                 let size = last.handle.metadata().map_or(0, |m| m.len());
                 last.size = Some(size);
                 g.queued_bytes += size;
