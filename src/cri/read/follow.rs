@@ -114,6 +114,25 @@ use state::{Cur, FollowState, Next};
 /// Bytes read from the current file between two looks at the stop flag and the watcher.
 const DRAIN_BUDGET: u64 = 16 << 20;
 
+/// What following holds between two steps: the file being read and the decisions' state.
+#[derive(Debug)]
+struct Follower {
+    cur: Option<Current>,
+    state: FollowState,
+}
+
+/// What a step of following did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Poll {
+    /// Something was read or a file was opened or finished: step again.
+    Ready,
+    /// Nothing to do (the output is flushed): step again when the watcher reports or
+    /// after this long.
+    Wait(std::time::Duration),
+    /// The output limit (`--limit-bytes`) was reached: following is over.
+    Done,
+}
+
 impl LogReader {
     /// Starts the watcher for [`LogReader::follow`]: right after the set is listed, before
     /// the `--tail` scan and the initial read, so that files rotated and deleted while they
@@ -134,12 +153,12 @@ impl LogReader {
     }
 
     /// After the initial read: `cur` is the live file being read (if any), `done` the files
-    /// of the starting set read to their end. The I/O half of following: [`FollowState`]
-    /// decides, this reads, waits and opens.
+    /// of the starting set read to their end. Steps [`LogReader::poll_once`] and waits for
+    /// the watcher between steps, looking at `stop` before each.
     pub(super) fn follow_loop<S: LogSink>(
         &mut self,
         pipe: &mut Pipeline,
-        mut cur: Option<Current>,
+        cur: Option<Current>,
         done: Vec<Seen>,
         watcher: &Watcher,
         sink: &mut S,
@@ -147,61 +166,87 @@ impl LogReader {
     ) -> Result<(), ReadError> {
         // The starting set is read: `cur` has its own handle, the watcher its own.
         self.opened.clear();
-        let mut state = FollowState::new(self.opts.poll_interval, done, self.files.len());
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            // Every turn, also while the current file keeps growing: a writer that outpaces
-            // the drain must not hold back the watcher's warnings and errors.
-            let taken = watcher.reports();
-            for (path, e) in &taken.problems {
-                pipe.warn(path, e, sink);
-            }
-            if let Some(e) = taken.error {
-                return Err(e);
-            }
-            let seen = match cur.as_mut() {
-                Some(c) => match look(pipe, c, sink)? {
-                    Some(seen) => Some(seen),
-                    None => return Ok(()),
-                },
-                None => None,
-            };
-            match state.next(seen, watcher.next_found_at(), Instant::now()) {
-                Next::Drain => {}
-                Next::Restart => {
-                    let c = cur.as_mut().expect("Restart is decided for a current file");
-                    pipe.stats.truncations += 1;
-                    c.line_buf.reset(0);
-                }
-                Next::Finish => {
-                    let mut c = cur.take().expect("Finish is decided for a current file");
-                    if drain(pipe, &mut c, sink)? == Flow::LimitReached {
-                        return Ok(());
-                    }
-                    end_fragment(pipe, &mut c, sink, false)?;
-                    state.finished(c.id, c.head());
-                    pipe.stats.rotations += 1;
-                    // `c` is dropped here: its fd is closed.
-                }
-                Next::Open => {
-                    // The reader is the only one to take found files: `next_found_at` was
-                    // `Some`, so there is one.
-                    let f = watcher.pop().expect("Open is decided for a found file");
-                    state.found(f.at_live, f.when);
-                    cur = self.open_found(f, &state, pipe, sink);
-                    if cur.is_some() {
-                        state.opened();
-                        pipe.stats.files_read += 1;
-                    }
-                }
-                Next::Wait(d) => {
-                    sink.flush().map_err(ReadError::Output)?;
+        let mut f = Follower {
+            cur,
+            state: FollowState::new(self.opts.poll_interval, done, self.files.len()),
+        };
+        while !stop.load(Ordering::Relaxed) {
+            match self.poll_once(&mut f, pipe, watcher, sink)? {
+                Poll::Ready => {}
+                Poll::Wait(d) => {
                     watcher.wait(d);
                 }
+                Poll::Done => return Ok(()),
             }
         }
+        Ok(())
+    }
+
+    /// One step of following that never waits: takes the watcher's reports, reads what the
+    /// current file has (at most [`DRAIN_BUDGET`] bytes), and does what [`FollowState`]
+    /// decides. The I/O half of following; the blocking loop above and, later, an event
+    /// loop (issue 12) drive it.
+    fn poll_once<S: LogSink>(
+        &self,
+        f: &mut Follower,
+        pipe: &mut Pipeline,
+        watcher: &Watcher,
+        sink: &mut S,
+    ) -> Result<Poll, ReadError> {
+        // Every step, also while the current file keeps growing: a writer that outpaces
+        // the drain must not hold back the watcher's warnings and errors.
+        let taken = watcher.reports();
+        for (path, e) in &taken.problems {
+            pipe.warn(path, e, sink);
+        }
+        if let Some(e) = taken.error {
+            return Err(e);
+        }
+        let seen = match f.cur.as_mut() {
+            Some(c) => match look(pipe, c, sink)? {
+                Some(seen) => Some(seen),
+                None => return Ok(Poll::Done),
+            },
+            None => None,
+        };
+        match f.state.next(seen, watcher.next_found_at(), Instant::now()) {
+            Next::Drain => {}
+            Next::Restart => {
+                let c = f
+                    .cur
+                    .as_mut()
+                    .expect("Restart is decided for a current file");
+                pipe.stats.truncations += 1;
+                c.line_buf.reset(0);
+            }
+            Next::Finish => {
+                let mut c = f.cur.take().expect("Finish is decided for a current file");
+                if drain(pipe, &mut c, sink)? == Flow::LimitReached {
+                    return Ok(Poll::Done);
+                }
+                end_fragment(pipe, &mut c, sink, false)?;
+                f.state.finished(c.id, c.head());
+                pipe.stats.rotations += 1;
+                // `c` is dropped here: its fd is closed.
+            }
+            Next::Open => {
+                // The reader is the only one to take found files: `next_found_at` was
+                // `Some`, so there is one.
+                let found = watcher.pop().expect("Open is decided for a found file");
+                f.state.found(found.at_live, found.when);
+                f.cur = self.open_found(found, &f.state, pipe, sink);
+                if f.cur.is_some() {
+                    f.state.opened();
+                    pipe.stats.files_read += 1;
+                }
+            }
+            Next::Wait(d) => {
+                // Output is complete up to here before the caller sleeps.
+                sink.flush().map_err(ReadError::Output)?;
+                return Ok(Poll::Wait(d));
+            }
+        }
+        Ok(Poll::Ready)
     }
 
     /// A found file ready to read, or `None` when it copies a file already read or cannot
