@@ -1,5 +1,6 @@
 //! Rotated file sets: finding a log's backups and ordering them oldest to newest, with the
-//! writer's one grammar of backup names ([`crate::rotate::naming`]).
+//! writer's one grammar of backup names ([`crate::rotate::BackupName`],
+//! [`crate::rotate::split_kind`]).
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
@@ -43,8 +44,9 @@ pub fn parse_rotation_suffix(suffix: &str) -> Option<(BackupName, bool)> {
 /// rotation and removes the plain file only once the `.gz` is complete), the plain one is
 /// used. `.tmp` files (kubelet's compression in progress) are ignored. When backups of more
 /// than one scheme are present, schemes are ordered Docker, kubelet, ctrlog ([`BackupName`]'s
-/// order). Only names a writer produces are backups ([`crate::rotate::naming`]'s grammar):
-/// `name.01` or `name.s1` are not read, as no writer would ever prune them.
+/// order). Only names a writer produces are backups (the grammar of
+/// [`crate::rotate::BackupName`]): `name.01` or `name.s1` are not read, as no writer would
+/// ever prune them.
 pub fn rotated_set(path: &Path) -> Result<Vec<LogFile>, ReadError> {
     let name = path
         .file_name()
