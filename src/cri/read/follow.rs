@@ -31,8 +31,10 @@
 //! the watcher found the next one and the time, one non-blocking step says what to do next
 //! (read more, restart after a truncation, finish the file, open the next, or wait at most
 //! so long). The watcher's rescan timing and its count of files lost are a `WatchState`
-//! (`watch.rs`). Unit tests drive both step by step with made-up instants, no sleeps; the
-//! loops around them only read, open, wait and report.
+//! (`watch.rs`), and which listed files are new (and which of those to report) a
+//! `KnownFiles` (`watch/known.rs`). Unit tests drive them step by step with made-up
+//! instants and identities, no sleeps; the loops around them only list, read, open, wait
+//! and report.
 //!
 //! The current file is **finished and closed** (issue 9 item 5: a follower must not pin
 //! deleted files) once it is no longer the live file, i.e. a newer file was found, it was

@@ -2,7 +2,7 @@
 //! and opens it at once, so that it can be read later even if it is renamed or deleted
 //! meanwhile. See [`super::follow`] for the design and its limits.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io;
@@ -25,9 +25,10 @@ pub(super) const MAX_QUEUED_FILES: usize = 512;
 /// [`MAX_QUEUED_FILES`], or a quarter of the open-files limit `nofile` (`RLIMIT_NOFILE`'s
 /// soft limit, `None` when unknown) when that is less, and never less than 4. The rest of
 /// the limit is for the process itself and the follower's other fds (the starting set's
-/// open-ahead files, an eighth of the limit; the watcher's [`KEEP_FDS`]; inotify; the
-/// current file): with `ulimit -n 256` and a slow consumer the queue stops at 64 files with
-/// one warning, rather than every later open failing with `EMFILE`, one warning per file.
+/// open-ahead files, an eighth of the limit; the watcher's [`KEEP_FDS`](known::KEEP_FDS);
+/// inotify; the current file): with `ulimit -n 256` and a slow consumer the queue stops at
+/// 64 files with one warning, rather than every later open failing with `EMFILE`, one
+/// warning per file.
 fn queued_files_cap(nofile: Option<u64>) -> usize {
     nofile.map_or(MAX_QUEUED_FILES, |n| {
         // A real clamp: the limit may be `RLIM_INFINITY` (`u64::MAX`).
@@ -140,24 +141,7 @@ impl Watcher {
         inotify: bool,
         max_queued: usize,
     ) -> Result<Watcher, ReadError> {
-        let n = opened.len();
-        let known = opened
-            .iter()
-            .enumerate()
-            .map(|(k, l)| {
-                let rank = n - 1 - k;
-                let known = Known {
-                    fd: l
-                        .handle
-                        .as_ref()
-                        .filter(|_| rank < KEEP_FDS)
-                        .and_then(|h| h.try_clone().ok()),
-                    missed: 0,
-                    rank,
-                };
-                (l.id, known)
-            })
-            .collect();
+        let known = KnownFiles::new(opened.iter().map(|l| (l.id, l.handle.as_ref())));
         let mut scanner = Scanner {
             path: path.to_path_buf(),
             known,
@@ -271,36 +255,14 @@ impl Drop for Watcher {
     }
 }
 
-/// Identity bookkeeping of the watcher thread.
+/// The watcher thread's scans: lists the set, opens what [`KnownFiles`] says is new.
 struct Scanner {
     path: PathBuf,
-    /// Every file of the set seen so far and still in it. A new file must never be mistaken
-    /// for a known one whose inode number it reuses (max-file pruning deletes the oldest
-    /// file as the writer creates a new one). Two guards: the newest [`KEEP_FDS`] known
-    /// files have an fd of their own, so their inode numbers cannot be reused while they
-    /// are held; and a file's rank from the newest end of the set only grows (rotation
-    /// renames files towards older names), so a known inode number listed at a newer rank
-    /// than before is a new file. Entries are dropped once two listings in a row miss the
-    /// file (the second listing after its deletion, so a deleted file is not held for long;
-    /// a listing that never settled while files were renamed may miss a file that is still
-    /// there, and taking it for new would read it twice). Only [`KEEP_FDS`] fds are held
-    /// for known files, whatever the size of the set. Keyed by (device, inode): a rescan
-    /// (every batch of events, every poll interval) costs O(files), also for a set of
-    /// thousands of backups (`Backups::Unlimited`).
-    known: HashMap<FileId, Known>,
+    /// Which files of the set were seen (see [`KnownFiles`] for how a new file is told
+    /// apart from a known one).
+    known: KnownFiles,
     /// Found files queued at most ([`queued_files_cap`]).
     max_queued: usize,
-}
-
-/// Known files (the newest) that the watcher holds an fd of.
-const KEEP_FDS: usize = 4;
-
-struct Known {
-    fd: Option<File>,
-    /// Listings in a row that did not show it.
-    missed: u8,
-    /// Its place from the newest end of the set when last listed (0: the newest file).
-    rank: usize,
 }
 
 impl Scanner {
@@ -329,35 +291,17 @@ impl Scanner {
                 return (0, false);
             }
         };
-        let n = snap.files.len();
         let mut problems: Vec<(PathBuf, io::Error)> = snap.list_error.into_iter().collect();
-        // A known inode number at a newer rank than before is a new file reusing it.
-        for (k, l) in snap.files.iter().enumerate() {
-            if self.known.get(&l.id).is_some_and(|kn| n - 1 - k < kn.rank) {
-                self.known.remove(&l.id);
-            }
-        }
+        let ids: Vec<FileId> = snap.files.iter().map(|l| l.id).collect();
+        let at = self.known.begin(&ids);
         let mut new_plain = 0;
         let mut again = false;
-        let ids: HashSet<FileId> = snap.files.iter().map(|l| l.id).collect();
-        // A new file listed before a known one is older than a file already read: a copy
-        // (Docker's or kubelet's `.gz` of a backup, a copytruncate copy) or a file missed
-        // earlier, which can no longer be printed in order. Only newer files are reported.
-        let newest_known = snap
-            .files
-            .iter()
-            .rposition(|l| self.known.contains_key(&l.id));
         let now = Instant::now();
         let mut found = Vec::new();
         for (k, l) in snap.files.into_iter().enumerate() {
-            let rank = n - 1 - k;
-            if let Some(kn) = self.known.get_mut(&l.id) {
-                kn.rank = rank;
-                if rank >= KEEP_FDS {
-                    kn.fd = None;
-                }
+            let Entry::New { report } = self.known.entry(&at, k, l.id) else {
                 continue;
-            }
+            };
             let handle = match open_listed(&l.file.path).and_then(|h| Ok((FileId::of_file(&h)?, h)))
             {
                 Ok((id, h)) if id == l.id => h,
@@ -373,16 +317,9 @@ impl Scanner {
                     continue;
                 }
             };
-            self.known.insert(
-                l.id,
-                Known {
-                    fd: (rank < KEEP_FDS).then(|| handle.try_clone().ok()).flatten(),
-                    missed: 0,
-                    rank,
-                },
-            );
+            self.known.learn(&at, k, l.id, || handle.try_clone().ok());
             new_plain += u64::from(!l.file.gzip);
-            if newest_known.is_some_and(|nk| k < nk) {
+            if !report {
                 continue;
             }
             found.push(Found {
@@ -394,10 +331,7 @@ impl Scanner {
                 size: None,
             });
         }
-        for (id, k) in &mut self.known {
-            k.missed = if ids.contains(id) { 0 } else { k.missed + 1 };
-        }
-        self.known.retain(|_, k| k.missed < 2);
+        self.known.end(&ids);
         let mut g = shared.lock();
         let mut dropped = 0;
         for f in found {
@@ -544,8 +478,12 @@ fn watch_loop(
     }
 }
 
+/// Which listed files are new, without I/O.
+mod known;
 /// Directory events through inotify (Linux); elsewhere there are none and the watcher polls.
 mod notify;
+
+use known::{Entry, KnownFiles};
 
 #[cfg(test)]
 mod tests;
