@@ -71,6 +71,7 @@ mod tests;
 
 use std::fmt;
 
+#[cfg(unix)]
 pub(crate) use calendar::{civil_from_unix, Civil};
 pub use clock::{Clock, FixedClock, SteppingClock, SystemClock};
 pub use format::{format_rfc3339nano, format_rfc3339nano_fixed, TimestampFormatter};

@@ -178,26 +178,39 @@
 //!     known is such a copy (or a file missed earlier) and is not read.
 
 mod emit;
+#[cfg(unix)]
 mod files;
+#[cfg(unix)]
 mod follow;
 mod merge;
 mod paths;
+// The sans-IO record-to-output path; off Unix nothing drives it yet (the file reader is
+// Unix-only).
+#[cfg_attr(not(unix), allow(dead_code, unused_imports))]
 mod pipeline;
+#[cfg(unix)]
 mod reader;
 mod record;
+#[cfg(unix)]
 mod source;
+#[cfg(unix)]
 mod stream;
 mod tail;
+#[cfg(unix)]
 mod watch;
 
 use std::io;
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
 
 pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
+#[cfg(unix)]
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
 pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
 pub use pipeline::{ReadStats, SkipReason, MAX_WARNINGS};
+#[cfg(unix)]
 pub use reader::{LogReader, ReadOptions};
 pub use record::{
     parse_cri_record, parse_docker_record, CriRecord, LogFormat, ParseError, RecordParser,
@@ -255,6 +268,7 @@ impl std::fmt::Display for FileWarning {
 }
 
 impl ReadError {
+    #[cfg(unix)]
     pub(crate) fn io(path: &Path, source: io::Error) -> Self {
         ReadError::Io {
             path: path.to_path_buf(),
