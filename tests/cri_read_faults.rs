@@ -172,7 +172,8 @@ fn unparsable_and_overlong_records_are_counted() {
     .unwrap();
     assert_eq!(sink.out, b"a\nb\n");
     assert_eq!((st.skipped, st.files_skipped), (2, 0));
-    let (path, off, why) = st.first_skipped.unwrap();
+    let s = st.first_skipped.unwrap();
+    let (path, off, why) = (s.path, s.offset, s.reason);
     assert_eq!((path, off), (p.clone(), 32));
     assert!(why.to_string().contains("timestamp"), "{why}");
 }

@@ -209,7 +209,7 @@ fn piece_for(
     content: &'static [u8],
 ) -> ctrlog::cri::read::Piece<'static> {
     let mut m = PartialMerger::new();
-    let rec = ctrlog::cri::read::CriRecord {
+    let rec = ctrlog::cri::read::LogRecord {
         timestamp: t,
         utc_offset: 0,
         stream,
@@ -386,7 +386,7 @@ fn garbage_first_line_is_skipped_and_counted() {
     assert_eq!(s.stderr, b"cri too\n");
     assert_eq!(stats.skipped, 2);
     assert_eq!(stats.records, 4);
-    assert_eq!(stats.first_skipped.as_ref().map(|x| x.1), Some(0));
+    assert_eq!(stats.first_skipped.as_ref().map(|x| x.offset), Some(0));
 }
 
 // ---- TestReadRotatedLog ----

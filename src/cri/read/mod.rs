@@ -165,7 +165,7 @@
 //!    type"); one without `time` gets Go's zero time, as kubelet. Invalid UTF-8 inside a
 //!    JSON string is passed through byte-exact by the fast path (Go would substitute U+FFFD;
 //!    dockerd never writes it).
-//! 8. **Record terminator.** [`CriRecord::content`] never includes the `\n` that ends the
+//! 8. **Record terminator.** [`LogRecord::content`] never includes the `\n` that ends the
 //!    record, for either tag (kubelet keeps it in `F` content and strips it from `P`); the
 //!    output is the same.
 //! 9. **Truncation while following** (copytruncate) restarts at offset 0; what was written
@@ -209,11 +209,11 @@ pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
 pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
-pub use pipeline::{ReadStats, SkipReason, MAX_WARNINGS};
+pub use pipeline::{ReadStats, SkipReason, SkippedLine, MAX_WARNINGS};
 #[cfg(unix)]
 pub use reader::{LogReader, ReadOptions};
 pub use record::{
-    parse_cri_record, parse_docker_record, CriRecord, LogFormat, ParseError, RecordParser,
+    parse_cri_record, parse_docker_record, LogFormat, LogRecord, ParseError, RecordParser,
 };
 pub use tail::{ForwardTail, Pos, TailCounter, TailMode, NEVER};
 
