@@ -101,6 +101,7 @@ fn fraction(nanos: u32, buf: &mut [u8; 10]) -> usize {
 /// ```
 pub fn format_rfc3339nano(ts: Timestamp, offset: Offset, out: &mut Vec<u8>) {
     let off = offset.seconds_at(ts.secs);
+    // Saturating: a clamp for instants at the ends of i64, which no log holds.
     write_date_time(ts.secs.saturating_add(i64::from(off)), out);
     let mut frac = [0u8; 10];
     let n = fraction(ts.nanos, &mut frac);

@@ -105,6 +105,7 @@ impl Timestamp {
             Timestamp { secs, nanos }
         } else {
             Timestamp {
+                // Saturating: a clamp at the end of the representable range.
                 secs: secs.saturating_add((nanos / 1_000_000_000) as i64),
                 nanos: nanos % 1_000_000_000,
             }
