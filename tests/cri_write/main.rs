@@ -3,7 +3,6 @@
 
 mod cli;
 mod json;
-mod partial;
 mod prop;
 mod real;
 mod rotate_cli;

@@ -1,7 +1,7 @@
 //! runc/crun log.json (`ctrlog::runc`, `ctrlog last-error`, `summary`, `scan`): one test
 //! binary, one module per topic. Run one module with
 //! `cargo test --all-features --test runc rules::`. The heap-measuring tests are in
-//! `tests/memory/`.
+//! `tests/global_state/`.
 
 mod cli;
 mod prop;

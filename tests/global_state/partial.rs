@@ -57,6 +57,8 @@ fn log_writer_counts_the_whole_records_of_a_partial_write() {
 /// writes inside a file never cuts what follows.
 #[test]
 fn file_sink_keeps_whole_records_and_cuts_the_torn_one() {
+    // The file-size limit is the whole process's: no other test may write meanwhile.
+    let _g = crate::SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("o.log");
     let file = std::fs::OpenOptions::new()

@@ -1,9 +1,10 @@
-//! Tests that measure the heap with a counting global allocator. They live in a binary of
-//! their own because the allocator is process-wide: in a binary shared with other tests, those
-//! tests' allocations would count as theirs. Each measuring test holds [`SERIAL`] for the same
-//! reason (the harness runs tests on parallel threads).
+//! Tests that change or measure state the whole process shares, in a binary of their own so no
+//! other test runs beside them: a counting global allocator measures the heap (`backscan`,
+//! `runc`), and `partial` lowers the file-size limit (`RLIMIT_FSIZE`) for one write. Each of
+//! them holds [`SERIAL`], as the harness runs tests on parallel threads.
 
 mod backscan;
+mod partial;
 mod runc;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -33,7 +34,7 @@ fn allocs_so_far() -> usize {
     ALLOCS.with(|c| c.get())
 }
 
-/// Held by every test that reads the counters.
+/// Held by every test that reads the counters or changes a process-wide limit.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn grew(by: usize) {
