@@ -1,6 +1,6 @@
 //! Formatting: Go's `time.Time.Format` with the `RFC3339Nano` layout (trailing fraction zeros
 //! trimmed) and kubelet's fixed nine-digit `RFC3339NanoFixed`, plus a per-second cache for
-//! writers that stamp every record. Checked against Go's own output in `tests/time_golden.rs`.
+//! writers that stamp every record. Checked against Go's own output in `tests/time_size/time_golden.rs`.
 
 use super::calendar::{civil_from_unix, Civil};
 use super::{Offset, Timestamp};

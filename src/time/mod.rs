@@ -33,7 +33,7 @@
 //!
 //! # Reference and deliberate differences
 //! Formatting follows Go's `time.Time.Format` (checked against Go's own output in
-//! `tests/time_golden.rs`, from `shared/testdata/go-time/rfc3339nano.tsv`). Parsing follows
+//! `tests/time_size/time_golden.rs`, from `testdata/go-time/rfc3339nano.tsv`). Parsing follows
 //! current Go's `time.Parse(time.RFC3339Nano, …)`, which kubelet uses for CRI records:
 //!
 //! * more than nine fraction digits are accepted and truncated (Go >= 1.20; Go 1.19 rejected

@@ -5,7 +5,7 @@
 //! and for Docker's files moby `daemon/logger/jsonfilelog` and `daemon/logger/loggerutils`
 //! (rotation naming). Its tests port kubelet's `TestReadLogs`, `TestParseLog`,
 //! `TestWriteLogs`, `TestWriteLogsWithBytesLimit`, `TestReadLogsLimitsWithTimestamps` and
-//! `TestReadRotatedLog` (`tests/cri_read_kubelet.rs`).
+//! `TestReadRotatedLog` (`tests/cri_read/kubelet.rs`).
 //!
 //! Layers, each usable alone:
 //! * sans-IO parsers: [`parse_cri_record`], [`parse_docker_record`], [`RecordParser`] (per
