@@ -14,8 +14,8 @@
 //!   lines with a cap);
 //! * [`Emitter`] applies [`OutputOptions`] (since, limit, timestamps) and writes to a
 //!   [`LogSink`] ([`SplitSink`], [`MergedSink`]);
-//! * [`TailCounter`] finds where the last N lines start from records fed backwards,
-//!   [`ForwardTail`] the same from records fed forwards (`.gz`, pipes) in memory bounded by N;
+//! * `TailCounter` (crate-private) finds where the last N lines start from records fed backwards,
+//!   `ForwardTail` the same from records fed forwards (`.gz`, pipes) in memory bounded by N;
 //! * [`LineBuffer`](crate::lines::LineBuffer) is the one forward line framer, over any byte
 //!   source (`pread` on a file, a gzip decoder, a pipe);
 //!   [`BackScanner`](crate::lines::BackScanner) walks a plain file's lines backwards;
@@ -54,7 +54,7 @@
 //! * `.gz` backups (feature `gzip`; without it a `.gz` is skipped with a warning) are
 //!   decoded as streams, never written to disk. Tail reads the set newest first and stops
 //!   once it has N lines: a `.gz` it must look into is decoded forwards keeping only the
-//!   records the count needs ([`ForwardTail`], about `2 N + 4` positions, not the lines),
+//!   records the count needs (`ForwardTail`, about `2 N + 4` positions, not the lines),
 //!   then decoded again from its start for output, lines before the start skipped. A
 //!   damaged `.gz` yields what it decodes up to the damage, then a warning.
 //! * Tail in [`TailMode::Lines`] must find where each kept line starts; a stream whose last
@@ -64,7 +64,7 @@
 //! * Inputs that cannot seek (`-` for stdin, a FIFO, `/dev/stdin` when it is a pipe) are
 //!   read forwards through the same [`LineBuffer`](crate::lines::LineBuffer) as files; there is no rotated set and following stops at
 //!   their end. `--tail N` keeps a ring of the lines that may be among the last N (decided
-//!   by [`ForwardTail`]), at most [`ReadOptions::tail_buffer`] bytes (64 MiB by default).
+//!   by `ForwardTail`), at most [`ReadOptions::tail_buffer`] bytes (64 MiB by default).
 //!   A logical line that does not fit (many `P` pieces) is left out whole, never printed
 //!   cut: counted in [`ReadStats::skipped`] ([`SkipReason::TailBuffer`]) and reported by
 //!   [`LogSink::warning`]. A file needs no such buffer: tail seeks back and reads whole
@@ -196,6 +196,8 @@ mod source;
 #[cfg(unix)]
 mod stream;
 mod tail;
+#[cfg(test)]
+mod tail_tests;
 #[cfg(unix)]
 mod watch;
 
@@ -215,7 +217,7 @@ pub use reader::{LogReader, ReadOptions};
 pub use record::{
     parse_cri_record, parse_docker_record, LogFormat, LogRecord, ParseError, RecordParser,
 };
-pub use tail::{ForwardTail, Pos, TailCounter, TailMode, NEVER};
+pub use tail::TailMode;
 
 /// Errors of [`LogReader`].
 #[derive(Debug, thiserror::Error)]

@@ -345,7 +345,7 @@ impl LogReader {
 
     /// Where the last `n` lines start: the set is read newest first and only as far back as
     /// needed; a plain file backwards from its end, a `.gz` forwards through its decoder
-    /// with a bounded [`ForwardTail`]. A backup that cannot be read is a warning.
+    /// with a bounded `ForwardTail`. A backup that cannot be read is a warning.
     fn tail_starts<S: LogSink>(
         &self,
         n: u64,

@@ -1,6 +1,6 @@
 //! Reading an input that cannot seek (`-` for stdin, a FIFO, a pipe): forward
 //! only, through the same [`LineBuffer`](crate::lines::LineBuffer) as files. `--tail` keeps
-//! a ring of the last lines ([`ForwardTail`] decides which are still needed), bounded by
+//! a ring of the last lines (`ForwardTail` decides which are still needed), bounded by
 //! [`ReadOptions::tail_buffer`] bytes.
 //!
 //! kubelet never reads a pipe; on a file its `--tail` seeks back and reads whole lines of
@@ -132,7 +132,7 @@ impl Ring {
 }
 
 /// `--tail n` over a stream: the records of the lines that may be among the last `n` are
-/// kept in a ring ([`ForwardTail`] decides which: about `2 n + 4` lines), then printed at the
+/// kept in a ring (`ForwardTail` decides which: about `2 n + 4` lines), then printed at the
 /// end of the input. The ring holds at most [`ReadOptions::tail_buffer`] bytes: a logical
 /// line longer than that is dropped whole as soon as it is (it can never be printed); past
 /// it, the oldest line is dropped whole. Nothing is printed cut; each dropped line that turns

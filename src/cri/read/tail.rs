@@ -1,5 +1,5 @@
-//! Finding where the last N lines start (sans-IO): [`TailCounter`] fed backwards (a plain
-//! file scanned from its end) and [`ForwardTail`] fed forwards (a compressed file or a pipe,
+//! Finding where the last N lines start (sans-IO): `TailCounter` fed backwards (a plain
+//! file scanned from its end) and `ForwardTail` fed forwards (a compressed file or a pipe,
 //! which can only be read from the start), with memory bounded by N.
 
 use std::collections::VecDeque;
@@ -7,10 +7,10 @@ use std::collections::VecDeque;
 use crate::cri::{Stream, Tag};
 
 /// A position in a file set: (file number, byte offset). Ordered.
-pub type Pos = (usize, u64);
+pub(crate) type Pos = (usize, u64);
 
 /// No position: after everything.
-pub const NEVER: Pos = (usize::MAX, u64::MAX);
+pub(crate) const NEVER: Pos = (usize::MAX, u64::MAX);
 
 /// How `tail` counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,7 +35,7 @@ enum StreamTail {
 /// Sans-IO: callers feed `(stream, tag)` of each record (or `None` for garbage) with its
 /// position.
 #[derive(Clone, Debug)]
-pub struct TailCounter {
+pub(crate) struct TailCounter {
     n: u64,
     mode: TailMode,
     count: u64,
@@ -125,7 +125,7 @@ impl TailCounter {
 /// Finds the last N lines of data that can only be read forwards (a `.gz` file, a pipe) with
 /// memory bounded by N, independent of the data's size.
 ///
-/// It keeps only the records a [`TailCounter`] walking backwards would look at, and feeds
+/// It keeps only the records a `TailCounter` walking backwards would look at, and feeds
 /// them to it at the end ([`ForwardTail::finish`]). In [`TailMode::Lines`] a logical line is
 /// kept as its first piece and its latest one (the counter counts a line where it meets its
 /// last piece and needs where it starts; the pieces between only move an open start), and
@@ -134,21 +134,9 @@ impl TailCounter {
 /// already counted), needs: about `2 N + 4` records, plus the last three of each stream
 /// (data still to come may continue a stream's last line).
 ///
-/// ```
-/// use ctrlog::cri::read::{ForwardTail, TailCounter, TailMode, NEVER};
-/// use ctrlog::cri::{Stream::*, Tag::*};
-/// let mut f = ForwardTail::new(TailCounter::new(2, TailMode::Lines));
-/// for (i, r) in [(Stdout, Full), (Stdout, Partial), (Stdout, Partial), (Stdout, Full), (Stdout, Full)]
-///     .into_iter()
-///     .enumerate()
-/// {
-///     f.push((0, i as u64), Some(r));
-/// }
-/// // The last two lines: records 1..=3 and record 4.
-/// assert_eq!(f.finish().finish(), [(0, 1), NEVER]);
-/// ```
+/// (`forward_tail_keeps_whole_lines` below shows it on five records.)
 #[derive(Clone, Debug)]
-pub struct ForwardTail {
+pub(crate) struct ForwardTail {
     base: TailCounter,
     kept: VecDeque<Kept>,
     /// Per stream: a line is open (its first piece is kept).
@@ -280,6 +268,7 @@ impl ForwardTail {
     }
 
     /// Records kept (bounded by about `2 N + 10`, doubled between trims).
+    #[cfg(test)]
     pub fn kept_len(&self) -> usize {
         self.kept.len()
     }
@@ -310,6 +299,24 @@ fn note_oldest(oldest: &mut [Option<Pos>; 3], pos: Pos, rec: Option<(Stream, Tag
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forward_tail_keeps_whole_lines() {
+        use crate::cri::{Stream::*, Tag::*};
+        let mut f = ForwardTail::new(TailCounter::new(2, TailMode::Lines));
+        let recs = [
+            (Stdout, Full),
+            (Stdout, Partial),
+            (Stdout, Partial),
+            (Stdout, Full),
+            (Stdout, Full),
+        ];
+        for (i, r) in recs.into_iter().enumerate() {
+            f.push((0, i as u64), Some(r));
+        }
+        // The last two lines: records 1..=3 and record 4.
+        assert_eq!(f.finish().finish(), [(0, 1), NEVER]);
+    }
 
     #[test]
     fn tail_counter_lines_and_records() {

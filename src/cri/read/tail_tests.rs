@@ -1,0 +1,94 @@
+//! Property tests of `ForwardTail` (data read forwards: `.gz`, pipes) against
+//! `TailCounter` fed every record backwards, with bounded memory. Unit tests: both are
+//! crate-private.
+
+use proptest::prelude::*;
+
+use super::tail::{ForwardTail, TailCounter, TailMode};
+use crate::cri::{Stream, Tag};
+
+type Rec = Option<(Stream, Tag)>;
+
+/// Records where stderr has weight `err` against stdout's 8 and partial pieces `p` against
+/// full records' 8: a rare stream and long partial lines are what the trimming must get
+/// right.
+fn rec(err: u32, p: u32) -> impl Strategy<Value = Rec> {
+    prop_oneof![
+        1 => Just(None),
+        8 => (0..8 + err, 0..8 + p).prop_map(move |(e, t)| Some((
+            if e >= 8 { Stream::Stderr } else { Stream::Stdout },
+            if t >= 8 { Tag::Partial } else { Tag::Full },
+        ))),
+    ]
+}
+
+fn recs(max: usize) -> impl Strategy<Value = Vec<Rec>> {
+    (0u32..16, 0u32..24).prop_flat_map(move |(e, p)| prop::collection::vec(rec(e, p), 0..max))
+}
+
+fn mode() -> impl Strategy<Value = TailMode> {
+    prop_oneof![Just(TailMode::Lines), Just(TailMode::Records)]
+}
+
+/// The counter after `newer` (file 1) was fed backwards, as the reader does before it gets
+/// to an older file.
+fn base(n: u64, mode: TailMode, newer: &[Rec]) -> TailCounter {
+    let mut t = TailCounter::new(n, mode);
+    for (i, r) in newer.iter().enumerate().rev() {
+        if t.done() {
+            break;
+        }
+        t.push(*r, (1, i as u64));
+    }
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn forward_tail_equals_backward_counter(
+        n in 0u64..12,
+        mode in mode(),
+        older in recs(700),
+        newer in recs(6),
+    ) {
+        let t = base(n, mode, &newer);
+        let mut want = t.clone();
+        for (i, r) in older.iter().enumerate().rev() {
+            if want.done() {
+                break;
+            }
+            want.push(*r, (0, i as u64));
+        }
+        let mut f = ForwardTail::new(t);
+        for (i, r) in older.iter().enumerate() {
+            f.push((0, i as u64), *r);
+        }
+        let got = f.finish();
+        prop_assert_eq!(got.finish(), want.finish());
+        prop_assert_eq!(got.done(), want.done());
+    }
+}
+
+#[test]
+fn forward_tail_memory_is_bounded_by_n() {
+    for mode in [TailMode::Lines, TailMode::Records] {
+        for n in [0u64, 1, 10, 100] {
+            let mut f = ForwardTail::new(TailCounter::new(n, mode));
+            let mut peak = 0;
+            for i in 0..200_000u64 {
+                let s = if i % 3 == 0 {
+                    Stream::Stderr
+                } else {
+                    Stream::Stdout
+                };
+                let tag = if i % 5 == 0 { Tag::Partial } else { Tag::Full };
+                f.push((0, i), Some((s, tag)));
+                peak = peak.max(f.kept_len());
+            }
+            let bound = 2 * (2 * n as usize + 4).max(64);
+            assert!(peak <= bound, "{mode:?} n={n}: kept {peak} > {bound}");
+        }
+    }
+}
