@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
-//! use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen};
+//! use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen, WriterOptions};
 //! use ctrlog::cri::Stream;
 //! use ctrlog::time::Offset;
 //!
@@ -10,8 +10,9 @@
 //! // partial (P) records of at most 8 bytes here (16 KiB in containerd).
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("0.log");
-//! let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new())
-//!     .with_splitter(LineSplitter::new(MaxLen::from_signed(8)));
+//! let mut opts = WriterOptions::default();
+//! opts.splitter = LineSplitter::new(MaxLen::from_signed(8));
+//! let mut w = LogWriter::with_options(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new(), opts);
 //! w.copy_from(&b"short\na line longer than eight bytes\n"[..])?;
 //! std::fs::write(&path, w.into_inner())?;
 //!
@@ -48,6 +49,30 @@
 //! Cores are sans-IO state machines over `&[u8]` ([`cri::write::LineSplitter`],
 //! [`cri::read::parse_cri_record`], [`runc::CompatScanner`]); `std::io` adapters wrap them.
 //! The `ctrlog` command-line tool is behind the `cli` feature.
+//!
+//! # Conventions
+//! * **Options.** Every set of settings is a struct named `…Options` (and the timestamp
+//!   parser's [`time::ParseConfig`]) with public fields, `#[non_exhaustive]`, whose `Default`
+//!   is the reference tool's behaviour. Start from `default()` or a preset constructor
+//!   ([`rotate::RotateOptions::from_docker`], [`rotate::RotateOptions::kubelet`],
+//!   [`time::ParseConfig::kubelet`]) and assign the fields to change, so a new option is not a
+//!   breaking change:
+//!   ```
+//!   let mut opts = ctrlog::runc::DecoderOptions::default();
+//!   opts.max_record_len = 4096;
+//!   ```
+//!   The type that uses them takes them in a constructor, `new` being the defaults
+//!   ([`cri::write::LogWriter::with_options`], [`runc::Decoder::with_options`],
+//!   [`lines::BackScanner::with_options`]). Builder methods (`with_…`) are left only where a
+//!   setting changes a type parameter ([`cri::write::LogWriter::with_clock`]) or configures a
+//!   sans-IO machine at construction ([`cri::write::LineSplitter`]).
+//! * **Results.** Counters and reports ([`cri::write::CopySummary`], [`runc::DecodeStats`],
+//!   [`runc::Summary`], [`runc::LastError`], [`rotate::RotateStats`], ...) are
+//!   `#[non_exhaustive]` too: read their fields, do not build them.
+//! * **Records** that mirror a fixed format ([`runc::Entry`], [`runc::Record`],
+//!   [`cri::read::CriRecord`], [`cri::read::Piece`], [`cri::read::Line`],
+//!   [`time::Timestamp`], [`time::ParsedTime`], [`regular::FileId`]) stay exhaustive: their
+//!   fields are the format's, and tests and callers build and match them whole.
 //!
 //! # Platforms
 //! The sans-IO cores (splitting, encoding, parsing, merging, the runc decoder, `time`, `size`,

@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use ctrlog::cri::write::{
     CopySummary, CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen,
-    RecordEncoder, WriteErrorPolicy, DEFAULT_MEMORY_CAP,
+    RecordEncoder, WriteErrorPolicy, WriterOptions, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::Stream;
 use ctrlog::rotate::Naming;
@@ -207,9 +207,10 @@ fn copy<F: RecordEncoder>(
     input: File,
     out: LogOutput,
 ) -> (ExitCode, LogOutput) {
-    let mut w = LogWriter::new(stream, format, out)
-        .with_splitter(splitter)
-        .with_write_error_policy(policy);
+    let mut opts = WriterOptions::default();
+    opts.splitter = splitter;
+    opts.write_error_policy = policy;
+    let mut w = LogWriter::with_options(stream, format, out, opts);
     let code = match w.copy_from(input) {
         Ok(summary) => report(&summary, w.get_mut()),
         Err(e) => {

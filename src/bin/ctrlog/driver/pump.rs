@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ctrlog::cri::write::{
     CopySummary, CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen,
-    PollStop, RecordEncoder, SharedWriter, StopPolicy, WriteError, DEFAULT_FLUSH_SIZE,
+    PollStop, RecordEncoder, SharedWriter, StopPolicy, WriteError, WriterOptions,
     DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::Stream;
@@ -64,9 +64,10 @@ fn pump<F: RecordEncoder>(
     stop: BorrowedFd<'_>,
 ) -> PumpResult {
     let input = File::from(fd);
-    let mut w = LogWriter::new(stream, format, output)
-        .with_splitter(splitter)
-        .with_buffer_sizes(READ_SIZE, DEFAULT_FLUSH_SIZE);
+    let mut opts = WriterOptions::default();
+    opts.splitter = splitter;
+    opts.read_size = READ_SIZE;
+    let mut w = LogWriter::with_options(stream, format, output, opts);
     let policy = StopPolicy::Drain {
         max_bytes: DRAIN_CAP,
         max_wait: Duration::ZERO,
