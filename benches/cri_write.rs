@@ -6,7 +6,7 @@ use std::io;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ctrlog::cri::write::{
     escape_docker_json, CrPolicy, CriEncoder, DockerJsonEncoder, IoWriter, LineSplitter, LogWriter,
-    MaxLen, RecordEncoder,
+    MaxLen, RecordEncoder, WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::{FixedClock, Offset, Timestamp};
@@ -21,8 +21,9 @@ fn load(name: &str) -> Vec<u8> {
 }
 
 fn write_all<F: RecordEncoder>(data: &[u8], format: F, splitter: LineSplitter) -> u64 {
-    let mut w = LogWriter::new(Stream::Stdout, format, IoWriter(io::sink()))
-        .with_splitter(splitter)
+    let mut opts = WriterOptions::default();
+    opts.splitter = splitter;
+    let mut w = LogWriter::with_options(Stream::Stdout, format, IoWriter(io::sink()), opts)
         .with_clock(FixedClock(Timestamp::new(1_700_000_000, 123_456_789)));
     // 256 KiB chunks, as `copy_from` reads them.
     for chunk in data.chunks(256 * 1024) {

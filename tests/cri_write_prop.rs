@@ -4,7 +4,9 @@
 #[path = "cri_write_util.rs"]
 mod util;
 
-use ctrlog::cri::write::{CrPolicy, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen};
+use ctrlog::cri::write::{
+    CrPolicy, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen, WriterOptions,
+};
 // The fuzz bodies and the whole-input oracle are test support compiled with the `__fuzz`
 // feature (CI: --all-features).
 #[cfg(feature = "__fuzz")]
@@ -125,11 +127,12 @@ proptest! {
         chunk in 1usize..50,
     ) {
         // The limit is larger than any line here, so no character is cut.
-        let splitter = LineSplitter::new(MaxLen::from_signed(1000)).with_cr_policy(CrPolicy::Keep);
-        let mut w = LogWriter::new(Stream::Stdout, DockerJsonEncoder::new(), Vec::new())
-            .with_splitter(splitter)
-            .with_clock(FixedClock(Timestamp::new(0, 0)))
-            .with_buffer_sizes(chunk, 100);
+        let mut opts = WriterOptions::default();
+        opts.splitter = LineSplitter::new(MaxLen::from_signed(1000)).with_cr_policy(CrPolicy::Keep);
+        opts.read_size = chunk;
+        opts.flush_size = 100;
+        let mut w = LogWriter::with_options(Stream::Stdout, DockerJsonEncoder::new(), Vec::new(), opts)
+            .with_clock(FixedClock(Timestamp::new(0, 0)));
         w.copy_from(text.as_bytes()).unwrap();
         let out = w.into_inner();
         let mut joined = String::new();
