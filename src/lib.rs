@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
-//! use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen, WriterOptions};
+//! use ctrlog::cri::write::{CriEncoder, LogWriter, MaxLen, WriterOptions};
 //! use ctrlog::cri::Stream;
 //! use ctrlog::time::Offset;
 //!
@@ -11,7 +11,7 @@
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("0.log");
 //! let mut opts = WriterOptions::default();
-//! opts.splitter = LineSplitter::new(MaxLen::from_signed(8));
+//! opts.split.max_len = MaxLen::from_signed(8);
 //! let mut w = LogWriter::with_options(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new(), opts);
 //! w.copy_from(&b"short\na line longer than eight bytes\n"[..])?;
 //! std::fs::write(&path, w.into_inner())?;
@@ -53,7 +53,7 @@
 //! # Conventions
 //! * **Options.** Every set of settings is a struct named `…Options` (and the timestamp
 //!   parser's [`time::ParseConfig`]) with public fields, `#[non_exhaustive]`, whose `Default`
-//!   is the reference tool's behaviour. Start from `default()` or a preset constructor
+//!   is the reference tool's behaviour (where there is one). Start from `default()` or a preset constructor
 //!   ([`rotate::RotateOptions::from_docker`], [`rotate::RotateOptions::kubelet`],
 //!   [`time::ParseConfig::kubelet`]) and assign the fields to change, so a new option is not a
 //!   breaking change:
@@ -61,11 +61,12 @@
 //!   let mut opts = ctrlog::runc::DecoderOptions::default();
 //!   opts.max_record_len = 4096;
 //!   ```
-//!   The type that uses them takes them in a constructor, `new` being the defaults
-//!   ([`cri::write::LogWriter::with_options`], [`runc::Decoder::with_options`],
-//!   [`lines::BackScanner::with_options`]). Builder methods (`with_…`) are left only where a
-//!   setting changes a type parameter ([`cri::write::LogWriter::with_clock`]) or configures a
-//!   sans-IO machine at construction ([`cri::write::LineSplitter`]).
+//!   The type that uses them takes them in a constructor, `new` being the defaults or taking
+//!   only what has no default ([`cri::write::LogWriter::with_options`],
+//!   [`cri::write::LineSplitter::with_options`], [`runc::Decoder::with_options`],
+//!   [`lines::BackScanner::with_options`]). The one builder method left is
+//!   [`cri::write::LogWriter::with_clock`]: the clock is a type parameter, so setting it
+//!   changes the writer's type.
 //! * **Results.** Counters and reports ([`cri::write::CopySummary`], [`runc::DecodeStats`],
 //!   [`runc::Summary`], [`runc::LastError`], [`rotate::RotateStats`], ...) are
 //!   `#[non_exhaustive]` too: read their fields, do not build them.

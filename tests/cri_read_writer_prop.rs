@@ -6,8 +6,8 @@ use std::num::NonZeroUsize;
 
 use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
 use ctrlog::cri::write::{
-    CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen, RecordEncoder,
-    SharedWriter, WriterOptions,
+    CrPolicy, CriEncoder, DockerJsonEncoder, LogWriter, MaxLen, RecordEncoder, SharedWriter,
+    WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::{FixedClock, Offset, Timestamp};
@@ -23,7 +23,8 @@ fn run<F: RecordEncoder>(
     let sink = SharedWriter::new(Vec::new());
     let clock = FixedClock(Timestamp::new(1_700_000_000, 123_000_000));
     let mut opts = WriterOptions::default();
-    opts.splitter = LineSplitter::new(max).with_cr_policy(CrPolicy::Keep);
+    opts.split.max_len = max;
+    opts.split.cr_policy = CrPolicy::Keep;
     opts.read_size = 64;
     opts.flush_size = 1;
     let mut w = [

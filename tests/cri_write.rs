@@ -9,7 +9,7 @@ use std::num::NonZeroUsize;
 
 use ctrlog::cri::write::{
     CrPolicy, CriEncoder, LineSplitter, LogWriter, MaxLen, RecordWriter, SharedWriter, Split,
-    WriteError, WriteErrorPolicy, WriterOptions, DEFAULT_MEMORY_CAP,
+    SplitOptions, WriteError, WriteErrorPolicy, WriterOptions, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::time::{FixedClock, Offset, SteppingClock, Timestamp};
@@ -281,8 +281,12 @@ fn limits_from_1_to_16384_and_unlimited() {
 fn unlimited_lines_past_the_memory_cap_become_partials() {
     let cap = NonZeroUsize::new(1000).unwrap();
     let mut opts = WriterOptions::default();
-    opts.splitter = LineSplitter::new(MaxLen::Unlimited).with_memory_cap(cap);
-    assert_eq!(opts.splitter.max_record_len(), 1000);
+    opts.split.max_len = MaxLen::Unlimited;
+    opts.split.memory_cap = cap;
+    assert_eq!(
+        LineSplitter::with_options(opts.split).max_record_len(),
+        1000
+    );
     opts.read_size = 333;
     opts.flush_size = 4096;
     let mut w = LogWriter::with_options(
@@ -295,7 +299,10 @@ fn unlimited_lines_past_the_memory_cap_become_partials() {
     let got = pieces(&parse_cri(&w.into_inner()));
     assert!(got == vec![p(&a(1000)), p(&a(1000)), f(&a(500)), f(b"ok")]);
     // A large limit is capped the same way.
-    let s = LineSplitter::new(MaxLen::from_signed(1 << 40)).with_memory_cap(cap);
+    let mut so = SplitOptions::default();
+    so.max_len = MaxLen::from_signed(1 << 40);
+    so.memory_cap = cap;
+    let s = LineSplitter::with_options(so);
     assert_eq!(s.max_record_len(), 1000);
     assert_eq!(
         LineSplitter::new(MaxLen::Unlimited).max_record_len(),
@@ -312,11 +319,11 @@ fn memory_is_bounded_for_an_endless_line() {
         (MaxLen::from_signed(16384), 1 << 20),
     ] {
         let cap = NonZeroUsize::new(cap).unwrap();
-        let splitter = LineSplitter::new(max_len).with_memory_cap(cap);
-        let m = splitter.max_record_len();
-        let (read, flush) = (8192, 32 * 1024);
         let mut opts = WriterOptions::default();
-        opts.splitter = splitter;
+        opts.split.max_len = max_len;
+        opts.split.memory_cap = cap;
+        let m = LineSplitter::with_options(opts.split).max_record_len();
+        let (read, flush) = (8192, 32 * 1024);
         opts.read_size = read;
         opts.flush_size = flush;
         let mut w = LogWriter::with_options(
@@ -520,7 +527,7 @@ fn stdout_and_stderr_share_a_sink_at_record_boundaries() {
             let sink = shared.clone();
             s.spawn(move || {
                 let mut opts = WriterOptions::default();
-                opts.splitter = LineSplitter::new(MaxLen::from_signed(50));
+                opts.split.max_len = MaxLen::from_signed(50);
                 opts.read_size = 1000;
                 opts.flush_size = 700;
                 let mut w =
@@ -564,7 +571,10 @@ fn splitter_borrows_from_the_input_when_it_can() {
 
 #[test]
 fn keep_policy_keeps_cr() {
-    let mut s = LineSplitter::new(MaxLen::from_signed(4)).with_cr_policy(CrPolicy::Keep);
+    let mut so = SplitOptions::default();
+    so.max_len = MaxLen::from_signed(4);
+    so.cr_policy = CrPolicy::Keep;
+    let mut s = LineSplitter::with_options(so);
     let mut got = Vec::new();
     s.for_each(b"abc\r\nabcd\r\n", |t, c| got.push((t, c.to_vec())));
     s.finish_each(|t, c| got.push((t, c.to_vec())));

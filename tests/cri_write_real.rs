@@ -5,7 +5,7 @@
 mod util;
 
 use ctrlog::cri::write::{
-    CrPolicy, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen, WriterOptions, DEFAULT_MAX_LEN,
+    CrPolicy, DockerJsonEncoder, LogWriter, MaxLen, WriterOptions, DEFAULT_MAX_LEN,
 };
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::time::{FixedClock, Timestamp};
@@ -104,8 +104,8 @@ fn json_file_encoding_is_byte_identical_to_dockerd() {
         let input = stream_input(stream);
         for chunk in [1 << 20, 2048, 999] {
             let mut opts = WriterOptions::default();
-            opts.splitter =
-                LineSplitter::new(MaxLen::from_signed(16384)).with_cr_policy(CrPolicy::Keep);
+            opts.split.max_len = MaxLen::from_signed(16384);
+            opts.split.cr_policy = CrPolicy::Keep;
             opts.read_size = chunk;
             opts.flush_size = 1 << 16;
             let mut w = LogWriter::with_options(stream, DockerJsonEncoder::new(), Vec::new(), opts)

@@ -1,7 +1,7 @@
 //! Helpers shared by the `cri_write*` tests (included with `#[path]`; no tests of its own).
 #![allow(dead_code)]
 
-use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen, WriterOptions};
+use ctrlog::cri::write::{CriEncoder, LogWriter, MaxLen, WriterOptions};
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::time::{FixedClock, Offset, Timestamp};
 
@@ -56,7 +56,7 @@ pub fn pieces(recs: &[Rec]) -> Vec<(Tag, Vec<u8>)> {
 /// it in chunks of `chunk` bytes, UTC, fixed clock.
 pub fn write_cri(input: &[u8], max_len: i64, stream: Stream, chunk: usize) -> Vec<u8> {
     let mut opts = WriterOptions::default();
-    opts.splitter = LineSplitter::new(MaxLen::from_signed(max_len));
+    opts.split.max_len = MaxLen::from_signed(max_len);
     opts.read_size = chunk;
     opts.flush_size = 64 * 1024;
     let mut w = LogWriter::with_options(stream, CriEncoder::new(Offset::Utc), Vec::new(), opts)

@@ -7,9 +7,7 @@ use std::io::{Cursor, Write};
 use std::process::ExitCode;
 
 use ctrlog::cri::read::parse_cri_record;
-use ctrlog::cri::write::{
-    CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen, WriterOptions,
-};
+use ctrlog::cri::write::{CriEncoder, DockerJsonEncoder, LogWriter, WriterOptions};
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::runc::{last_error, last_error_compat, summarize, EntryWriter, SummaryOptions};
 use ctrlog::time::{FixedClock, Offset, Timestamp};
@@ -164,7 +162,7 @@ fn write_stream<F: ctrlog::cri::write::RecordEncoder>(
     input: &[u8],
 ) -> std::io::Result<Vec<u8>> {
     let mut opts = WriterOptions::default();
-    opts.splitter = LineSplitter::new(MaxLen::CONTAINERD_DEFAULT).with_cr_policy(cr);
+    opts.split.cr_policy = cr;
     let mut w = LogWriter::with_options(stream, format, Vec::new(), opts)
         .with_clock(FixedClock(Timestamp::new(1_763_886_827, 339_619_953)));
     w.copy_from(input).map_err(std::io::Error::other)?;

@@ -5,7 +5,9 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use super::cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
-use super::{LineSplitter, MaxLen, PartialWrite, RecordEncoder, RecordWriter, Split, WriteError};
+use super::{
+    LineSplitter, PartialWrite, RecordEncoder, RecordWriter, Split, SplitOptions, WriteError,
+};
 use crate::cri::{Stream, Tag};
 use crate::time::{Clock, SystemClock};
 
@@ -142,10 +144,10 @@ impl<K: RecordWriter> Output<K> {
 /// # Memory
 ///
 /// Bounded for every input: the read buffer ([`DEFAULT_READ_SIZE`]), the splitter's
-/// carry-over (at most `max_record_len + 1` bytes, see [`MaxLen`]) and the output buffer
+/// carry-over (at most `max_record_len + 1` bytes, see [`MaxLen`](super::MaxLen)) and the output buffer
 /// (about [`DEFAULT_FLUSH_SIZE`] plus one encoded record; a CRI record is its content plus
 /// ~45 bytes, a Docker json-file record at most six times its content). With the defaults and
-/// a 16 KiB limit that is under 1 MiB; with [`MaxLen::Unlimited`] and the 2 MiB memory cap, a
+/// a 16 KiB limit that is under 1 MiB; with [`MaxLen::Unlimited`](super::MaxLen::Unlimited) and the 2 MiB memory cap, a
 /// few MiB. [`buffer_capacity`](Self::buffer_capacity) reports the current total.
 ///
 /// # Errors
@@ -184,21 +186,21 @@ pub struct LogWriter<F, K, C = SystemClock> {
 /// [conventions](crate#conventions)).
 ///
 /// ```
-/// use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen, WriteErrorPolicy, WriterOptions};
+/// use ctrlog::cri::write::{CriEncoder, LogWriter, MaxLen, WriteErrorPolicy, WriterOptions};
 /// use ctrlog::cri::Stream;
 /// use ctrlog::time::Offset;
 ///
 /// let mut opts = WriterOptions::default();
-/// opts.splitter = LineSplitter::new(MaxLen::from_signed(8));
+/// opts.split.max_len = MaxLen::from_signed(8);
 /// opts.write_error_policy = WriteErrorPolicy::Stop;
 /// let w = LogWriter::with_options(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new(), opts);
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct WriterOptions {
-    /// Line length, memory cap and `\r` policy. Default: containerd's 16 KiB lines
-    /// ([`MaxLen::CONTAINERD_DEFAULT`]), `\r\n` stripped.
-    pub splitter: LineSplitter,
+    /// Line length, memory cap and `\r` policy ([`SplitOptions`]). Default: containerd's
+    /// 16 KiB lines, `\r\n` stripped.
+    pub split: SplitOptions,
     /// What an output failure does. Default: [`WriteErrorPolicy::Continue`].
     pub write_error_policy: WriteErrorPolicy,
     /// Size of one read in [`LogWriter::copy_from`] (at least 1 byte is used). Default:
@@ -212,7 +214,7 @@ pub struct WriterOptions {
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
-            splitter: LineSplitter::new(MaxLen::CONTAINERD_DEFAULT),
+            split: SplitOptions::default(),
             write_error_policy: WriteErrorPolicy::Continue,
             read_size: DEFAULT_READ_SIZE,
             flush_size: DEFAULT_FLUSH_SIZE,
@@ -231,7 +233,7 @@ impl<F: RecordEncoder, K: RecordWriter> LogWriter<F, K, SystemClock> {
     pub fn with_options(stream: Stream, format: F, output: K, opts: WriterOptions) -> Self {
         LogWriter {
             stream,
-            splitter: opts.splitter,
+            splitter: LineSplitter::with_options(opts.split),
             format,
             clock: SystemClock,
             out: Output {

@@ -22,13 +22,13 @@
 //!   outside ([`StopSignal`], [`PollStop`]) and drained as a [`StopPolicy`] says.
 //!
 //! ```
-//! use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen, WriterOptions};
+//! use ctrlog::cri::write::{CriEncoder, LogWriter, MaxLen, WriterOptions};
 //! use ctrlog::cri::Stream;
 //! use ctrlog::time::{FixedClock, Offset, Timestamp};
 //!
 //! let input = b"short\n0123456789\n\nno newline";
 //! let mut opts = WriterOptions::default();
-//! opts.splitter = LineSplitter::new(MaxLen::from_signed(8));
+//! opts.split.max_len = MaxLen::from_signed(8);
 //! let mut w = LogWriter::with_options(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new(), opts)
 //!     .with_clock(FixedClock(Timestamp::new(1_700_000_000, 0)));
 //! w.copy_from(&input[..]).unwrap();
@@ -95,7 +95,9 @@ pub use copy::{
     CopySummary, LogWriter, WriteErrorPolicy, WriterOptions, DEFAULT_FLUSH_SIZE, DEFAULT_READ_SIZE,
 };
 pub use format::{escape_docker_json, CriEncoder, DockerJsonEncoder, RecordEncoder};
-pub use split::{CrPolicy, LineSplitter, MaxLen, Split, DEFAULT_MAX_LEN, DEFAULT_MEMORY_CAP};
+pub use split::{
+    CrPolicy, LineSplitter, MaxLen, Split, SplitOptions, DEFAULT_MAX_LEN, DEFAULT_MEMORY_CAP,
+};
 #[cfg(unix)]
 pub use writer::FileWriter;
 pub use writer::{IoWriter, PartialWrite, RecordWriter, SharedWriter};

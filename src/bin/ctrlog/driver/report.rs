@@ -7,8 +7,8 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use ctrlog::cri::write::{
-    CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen, RecordEncoder,
-    RecordWriter, WriteError, WriteErrorPolicy, WriterOptions,
+    CrPolicy, CriEncoder, DockerJsonEncoder, LogWriter, RecordEncoder, RecordWriter, WriteError,
+    WriteErrorPolicy, WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::regular::{open_regular, Symlinks};
@@ -122,7 +122,7 @@ fn write_one<F: RecordEncoder, K: RecordWriter>(
     text: &str,
 ) -> Result<(), WriteError> {
     let mut opts = WriterOptions::default();
-    opts.splitter = LineSplitter::new(MaxLen::CONTAINERD_DEFAULT).with_cr_policy(cr);
+    opts.split.cr_policy = cr;
     opts.write_error_policy = WriteErrorPolicy::Stop;
     let mut w = LogWriter::with_options(Stream::Stderr, format, output, opts);
     w.write_chunk(text.as_bytes())?;
