@@ -53,10 +53,10 @@
 //! # Conventions
 //! * **Options.** Every set of settings is a struct named `…Options` (and the timestamp
 //!   parser's [`time::ParseConfig`]) with public fields, `#[non_exhaustive]`, whose `Default`
-//!   is the reference tool's behaviour (where there is one). Start from `default()` or a preset constructor
-//!   ([`rotate::RotateOptions::from_docker`], [`rotate::RotateOptions::kubelet`],
-//!   [`time::ParseConfig::kubelet`]) and assign the fields to change, so a new option is not a
-//!   breaking change:
+//!   is the reference tool's behaviour (where there is one). Start from `default()` or a
+//!   preset constructor ([`rotate::RotateOptions::from_docker`],
+//!   [`rotate::RotateOptions::kubelet`], [`time::ParseConfig::kubelet`]) and assign the fields
+//!   to change, so a new option is not a breaking change:
 //!   ```
 //!   let mut opts = ctrlog::runc::DecoderOptions::default();
 //!   opts.max_record_len = 4096;
