@@ -183,9 +183,10 @@ impl LineSplitter {
     /// A splitter cutting at `max_len`, with the other [`SplitOptions`] at their defaults
     /// ([`DEFAULT_MEMORY_CAP`], [`CrPolicy::Strip`]).
     pub fn new(max_len: MaxLen) -> Self {
-        let mut opts = SplitOptions::default();
-        opts.max_len = max_len;
-        Self::with_options(opts)
+        Self::with_options(SplitOptions {
+            max_len,
+            ..SplitOptions::default()
+        })
     }
 
     /// A splitter with `opts`.
