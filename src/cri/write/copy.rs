@@ -138,17 +138,19 @@ impl<K: RecordWriter> Output<K> {
 /// buffer, handed to the output in one call (or every [`DEFAULT_FLUSH_SIZE`] bytes, whichever
 /// comes first). Nothing is allocated per record.
 ///
-/// Settings are a [`WriterOptions`] given to [`with_options`](Self::with_options) ([`new`](Self::new)
-/// takes the defaults); the clock, a type parameter, is set with [`with_clock`](Self::with_clock).
+/// Settings are a [`WriterOptions`] given to [`with_options`](Self::with_options)
+/// ([`new`](Self::new) takes the defaults); the clock, a type parameter, is set with
+/// [`with_clock`](Self::with_clock).
 ///
 /// # Memory
 ///
 /// Bounded for every input: the read buffer ([`DEFAULT_READ_SIZE`]), the splitter's
-/// carry-over (at most `max_record_len + 1` bytes, see [`MaxLen`](super::MaxLen)) and the output buffer
-/// (about [`DEFAULT_FLUSH_SIZE`] plus one encoded record; a CRI record is its content plus
-/// ~45 bytes, a Docker json-file record at most six times its content). With the defaults and
-/// a 16 KiB limit that is under 1 MiB; with [`MaxLen::Unlimited`](super::MaxLen::Unlimited) and the 2 MiB memory cap, a
-/// few MiB. [`buffer_capacity`](Self::buffer_capacity) reports the current total.
+/// carry-over (at most `max_record_len + 1` bytes, see [`MaxLen`](super::MaxLen)) and the
+/// output buffer (about [`DEFAULT_FLUSH_SIZE`] plus one encoded record; a CRI record is its
+/// content plus ~45 bytes, a Docker json-file record at most six times its content). With
+/// the defaults and a 16 KiB limit that is under 1 MiB; with
+/// [`MaxLen::Unlimited`](super::MaxLen::Unlimited) and the 2 MiB memory cap, a few MiB.
+/// [`buffer_capacity`](Self::buffer_capacity) reports the current total.
 ///
 /// # Errors
 ///
