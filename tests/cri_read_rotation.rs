@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use ctrlog::cri::read::{
     base_log_in_dir, parse_rotation_suffix, rotated_set, ContainerLogLink, LogReader, LogSink,
-    PodLogPath, PodPathError, ReadOptions, ReadStats, RotationScheme, SplitSink,
+    PodLogPath, PodPathError, ReadOptions, ReadStats, SplitSink,
 };
 use ctrlog::cri::Stream;
+use ctrlog::rotate::{BackupName, Naming};
 
 fn cri(stream: &str, tag: &str, c: &str) -> String {
     format!("2024-01-01T00:00:00Z {stream} {tag} {c}\n")
@@ -19,26 +20,26 @@ fn cri(stream: &str, tag: &str, c: &str) -> String {
 
 #[test]
 fn rotation_suffixes() {
+    let name = |naming, key| Some((BackupName { naming, key }, false));
+    let gz = |naming, key| Some((BackupName { naming, key }, true));
+    // Docker's `name.N` has the order key `u64::MAX - N` (larger is newer).
     assert_eq!(
         parse_rotation_suffix("1"),
-        Some((RotationScheme::Docker(1), false))
+        name(Naming::Docker, u64::MAX - 1)
     );
     assert_eq!(
         parse_rotation_suffix("12.gz"),
-        Some((RotationScheme::Docker(12), true))
+        gz(Naming::Docker, u64::MAX - 12)
     );
     assert_eq!(
         parse_rotation_suffix("20240102-030405"),
-        Some((RotationScheme::Kubelet(20240102030405), false))
+        name(Naming::Kubelet, 20240102030405)
     );
     assert_eq!(
         parse_rotation_suffix("20240102-030405.gz"),
-        Some((RotationScheme::Kubelet(20240102030405), true))
+        gz(Naming::Kubelet, 20240102030405)
     );
-    assert_eq!(
-        parse_rotation_suffix("s00000042"),
-        Some((RotationScheme::Sequence(42), false))
-    );
+    assert_eq!(parse_rotation_suffix("s00000042"), name(Naming::Ctrlog, 42));
     for bad in [
         "0",
         "",
@@ -49,6 +50,10 @@ fn rotation_suffixes() {
         "sx1",
         "1.bz2",
         "2024010-030405",
+        // Names no writer gives (issue 10 item 2: one grammar with the writer).
+        "01",
+        "s1",
+        "s0000042",
     ] {
         assert_eq!(parse_rotation_suffix(bad), None, "{bad:?}");
     }
@@ -72,6 +77,10 @@ fn rotated_set_order() {
         "c.log.1.gz",
         "other.log",
         "c.log.x",
+        // Not names any writer gives (issue 10 item 2): the writer never prunes them, so
+        // the reader does not read them either.
+        "c.log.01",
+        "c.log.s1",
     ] {
         fs::write(d.path().join(n), "").unwrap();
     }

@@ -179,7 +179,8 @@ use crate::time::Clock;
 #[doc(hidden)]
 pub use fuzz::fuzz_rotate_ops;
 pub use naming::{
-    CtrlogNaming, DockerNaming, KubeletNaming, Naming, NamingScheme, CTRLOG_SEQ_WIDTH,
+    split_kind, BackupName, CtrlogNaming, DockerNaming, KubeletNaming, Naming, NamingScheme,
+    CTRLOG_SEQ_WIDTH,
 };
 pub use options::{
     Backups, Durability, RecordEnd, RotateError, RotateOptions, RotateStats, DEFAULT_CHECK_INTERVAL,

@@ -5,16 +5,38 @@
 //! recognises suffixes on disk ([`NamingScheme::parse`], giving an order key where larger means
 //! newer), names the next backup ([`NamingScheme::next`]), and, for Docker, says where an
 //! existing backup moves when a new one arrives ([`NamingScheme::shift`]).
+//!
+//! This module is the crate's one grammar of backup names: the rotating writer names and
+//! prunes with it, and the reader ([`crate::cri::read::rotated_set`]) recognises a set's
+//! backups with it ([`BackupName::parse`], [`split_kind`]), so the reader reads exactly the
+//! files a writer would create and prune, never a look-alike such as `app.log.01` or
+//! `app.log.s1`. The three grammars are disjoint (Docker's are bare digits, kubelet's contain
+//! a `-`, ctrlog's start with `s`), so a suffix names a backup of at most one scheme.
+//!
+//! [`NamingScheme`] is **sealed**: the reader must recognise every backup name any supported
+//! writer produces without being told which writer made the set, which a user-defined scheme
+//! would break (the reader would skip its backups, or worse, take another file for one). A
+//! new scheme is a new [`Naming`] variant, which both sides then know.
+//!
+//! References: moby `daemon/logger/loggerutils/logfile.go` (Docker and nerdctl json-file),
+//! kubelet `pkg/kubelet/logs/container_log_manager.go`.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
 use crate::time::{civil_from_unix, Civil, Offset, Timestamp};
 
-use super::RotateError;
+use super::{EntryKind, RotateError};
+
+mod sealed {
+    /// Keeps [`super::NamingScheme`] implemented only here (see the module docs).
+    pub trait Sealed {}
+}
 
 /// Parses and produces backup suffixes (the part of a backup's name after `<live>.`).
-pub trait NamingScheme: fmt::Debug + Send + Sync {
+/// Sealed: implemented by [`DockerNaming`], [`KubeletNaming`] and [`CtrlogNaming`] only.
+pub trait NamingScheme: sealed::Sealed + fmt::Debug + Send + Sync {
     /// Recognises `suffix` (without `.gz`/`.gz.tmp`) as one of this scheme's backups and returns
     /// its order key: a larger key is a newer backup. `None` means "not part of the set".
     fn parse(&self, suffix: &str) -> Option<u64>;
@@ -39,6 +61,7 @@ pub trait NamingScheme: fmt::Debug + Send + Sync {
 
 /// Docker's json-file scheme (moby `daemon/logger/loggerutils/logfile.go`): `name.1` is the
 /// newest backup, `name.2` the next older, ...; on rotation every backup moves up one number.
+/// The order key of `name.N` is `u64::MAX - N`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DockerNaming;
 
@@ -64,6 +87,10 @@ fn parse_decimal(digits: &str) -> Option<u64> {
     }
     digits.parse().ok()
 }
+
+impl sealed::Sealed for DockerNaming {}
+impl sealed::Sealed for KubeletNaming {}
+impl sealed::Sealed for CtrlogNaming {}
 
 impl NamingScheme for DockerNaming {
     fn parse(&self, suffix: &str) -> Option<u64> {
@@ -165,17 +192,20 @@ impl KubeletNaming {
     }
 }
 
+/// kubelet's suffix grammar (Go layout `20060102-150405`, not checked to be a real date).
+fn kubelet_parse(suffix: &str) -> Option<u64> {
+    let (date, time) = suffix.split_once('-')?;
+    if date.len() != 8 || time.len() != 6 {
+        return None;
+    }
+    let d = parse_decimal(date)?;
+    let t = parse_decimal(time)?;
+    Some(d * 1_000_000 + t)
+}
+
 impl NamingScheme for KubeletNaming {
     fn parse(&self, suffix: &str) -> Option<u64> {
-        let b = suffix.as_bytes();
-        if b.len() != 15 || b.get(8) != Some(&b'-') {
-            return None;
-        }
-        let date = suffix.get(..8)?;
-        let time = suffix.get(9..)?;
-        let d = parse_decimal(date)?;
-        let t = parse_decimal(time)?;
-        Some(d * 1_000_000 + t)
+        kubelet_parse(suffix)
     }
 
     fn next(&self, newest: Option<u64>, now: Timestamp) -> Option<String> {
@@ -195,7 +225,7 @@ impl NamingScheme for KubeletNaming {
 }
 
 /// The naming scheme of a file set, parseable from `docker`, `kubelet` or `ctrlog`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Naming {
     /// Docker json-file: `name.1` (newest), `name.2`, ...; `.gz` when compressed.
@@ -224,6 +254,85 @@ impl Naming {
             Naming::Kubelet => "kubelet",
             Naming::Ctrlog => "ctrlog",
         }
+    }
+}
+
+impl Naming {
+    /// Every scheme, in the order a reader ranks backups of different schemes in one
+    /// directory (oldest first): Docker, kubelet, ctrlog.
+    pub const ALL: [Naming; 3] = [Naming::Docker, Naming::Kubelet, Naming::Ctrlog];
+
+    /// [`NamingScheme::parse`] of this scheme: the order key of the backup suffix `stem`
+    /// (without `.gz`/`.tmp`, see [`split_kind`]), `None` if this scheme never names a backup
+    /// so.
+    pub fn parse(self, stem: &str) -> Option<u64> {
+        match self {
+            Naming::Docker => DockerNaming.parse(stem),
+            Naming::Kubelet => kubelet_parse(stem),
+            Naming::Ctrlog => CtrlogNaming.parse(stem),
+        }
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Naming::Docker => 0,
+            Naming::Kubelet => 1,
+            Naming::Ctrlog => 2,
+        }
+    }
+}
+
+/// A backup suffix recognised by one of the schemes: which one, and its order key.
+///
+/// Ordered oldest first: by scheme ([`Naming::ALL`]'s order, for a directory that holds
+/// backups of more than one), then by key (larger is newer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BackupName {
+    /// The scheme whose grammar the suffix follows.
+    pub naming: Naming,
+    /// Its order key ([`NamingScheme::parse`]): larger is newer.
+    pub key: u64,
+}
+
+impl BackupName {
+    /// Recognises the backup suffix `stem` (after `<live>.`, without `.gz`/`.tmp`: see
+    /// [`split_kind`]) in whichever scheme names it; `None` if no supported writer names a
+    /// backup so (`01`, `s1`, `0`).
+    pub fn parse(stem: &str) -> Option<BackupName> {
+        Naming::ALL.into_iter().find_map(|naming| {
+            Some(BackupName {
+                naming,
+                key: naming.parse(stem)?,
+            })
+        })
+    }
+}
+
+impl Ord for BackupName {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.naming.rank(), self.key).cmp(&(other.naming.rank(), other.key))
+    }
+}
+
+impl PartialOrd for BackupName {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Splits what follows `<live>.` in a name of the set into the backup's suffix stem and what
+/// file it is: `<stem>.gz.tmp` and `<stem>.tmp` (a compressor's temporary, ctrlog's and
+/// Docker's or kubelet's), `<stem>.gz`, or the raw `<stem>`. The stem is not checked: see
+/// [`NamingScheme::parse`] and [`BackupName::parse`].
+pub fn split_kind(rest: &str) -> (&str, EntryKind) {
+    if let Some(s) = rest.strip_suffix(".gz.tmp") {
+        (s, EntryKind::Tmp)
+    } else if let Some(s) = rest.strip_suffix(".tmp") {
+        (s, EntryKind::Tmp)
+    } else if let Some(s) = rest.strip_suffix(".gz") {
+        (s, EntryKind::Gz)
+    } else {
+        (rest, EntryKind::Raw)
     }
 }
 
@@ -345,6 +454,49 @@ mod tests {
         );
         let c = civil_from_unix(951_782_400); // 2000-02-29
         assert_eq!((c.year, c.month, c.day), (2000, 2, 29));
+    }
+
+    /// The one grammar: each suffix any writer produces is recognised by exactly its own
+    /// scheme; look-alikes no writer produces by none.
+    #[test]
+    fn backup_names_are_one_grammar() {
+        let cases: &[(&str, Option<(Naming, u64)>)] = &[
+            ("1", Some((Naming::Docker, u64::MAX - 1))),
+            ("12", Some((Naming::Docker, u64::MAX - 12))),
+            (
+                "20240102-030405",
+                Some((Naming::Kubelet, 20_240_102_030_405)),
+            ),
+            ("s00000042", Some((Naming::Ctrlog, 42))),
+            ("s123456789", Some((Naming::Ctrlog, 123_456_789))),
+            ("01", None),
+            ("0", None),
+            ("s1", None),
+            ("s0000001", None),
+            ("s000000001", None),
+            ("2024010-030405", None),
+            ("20240102-03040", None),
+            ("20240102_030405", None),
+            ("+1", None),
+            ("", None),
+        ];
+        for (stem, want) in cases {
+            let got = BackupName::parse(stem).map(|b| (b.naming, b.key));
+            assert_eq!(got, *want, "{stem:?}");
+            let matching = Naming::ALL.iter().filter(|n| n.parse(stem).is_some());
+            assert_eq!(matching.count(), usize::from(want.is_some()), "{stem:?}");
+        }
+        // Oldest first: Docker's larger numbers, then kubelet, then ctrlog.
+        let order = ["3", "1", "20240101-000000", "20240102-000000", "s00000001"];
+        let parsed: Vec<BackupName> = order
+            .iter()
+            .map(|s| BackupName::parse(s).unwrap())
+            .collect();
+        assert!(parsed.windows(2).all(|w| w[0] < w[1]), "{parsed:?}");
+        assert_eq!(split_kind("1.gz.tmp"), ("1", EntryKind::Tmp));
+        assert_eq!(split_kind("1.tmp"), ("1", EntryKind::Tmp));
+        assert_eq!(split_kind("1.gz"), ("1", EntryKind::Gz));
+        assert_eq!(split_kind("1.bz2"), ("1.bz2", EntryKind::Raw));
     }
 
     #[test]

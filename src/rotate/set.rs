@@ -29,15 +29,7 @@ pub fn classify<'a>(
     name: &'a str,
 ) -> Option<(u64, EntryKind, &'a str)> {
     let rest = name.strip_prefix(base)?.strip_prefix('.')?;
-    let (stem, kind) = if let Some(s) = rest.strip_suffix(".gz.tmp") {
-        (s, EntryKind::Tmp)
-    } else if let Some(s) = rest.strip_suffix(".tmp") {
-        (s, EntryKind::Tmp)
-    } else if let Some(s) = rest.strip_suffix(".gz") {
-        (s, EntryKind::Gz)
-    } else {
-        (rest, EntryKind::Raw)
-    };
+    let (stem, kind) = super::naming::split_kind(rest);
     let key = scheme.parse(stem)?;
     Some((key, kind, stem))
 }

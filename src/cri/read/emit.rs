@@ -142,6 +142,8 @@ impl Emitter {
                 Flow::Continue
             });
         }
+        // A real clamp: `remain` is `u64::MAX` without a limit, more than a `usize` holds on
+        // 32-bit targets.
         let n = usize::try_from(self.remain)
             .unwrap_or(usize::MAX)
             .min(data.len());

@@ -1,6 +1,7 @@
-//! Rotated file sets: finding a log's backups and ordering them oldest to newest.
+//! Rotated file sets: finding a log's backups and ordering them oldest to newest, with the
+//! writer's one grammar of backup names ([`crate::rotate::BackupName`],
+//! [`crate::rotate::split_kind`]).
 
-use std::cmp::Ordering;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io;
@@ -10,64 +11,31 @@ use std::path::{Path, PathBuf};
 use super::ReadError;
 use crate::regular::FileId;
 use crate::regular::{open_read, Symlinks};
-
-/// How a backup got its name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RotationScheme {
-    /// Docker json-file: `name.1` is the newest backup, `name.2` older, … (`.gz` when
-    /// compressed).
-    Docker(u64),
-    /// kubelet: `name.YYYYMMDD-HHMMSS` (Go layout `20060102-150405`), `.gz` when compressed.
-    Kubelet(u64),
-    /// ctrlog's rotating writer: `name.sNNNNNNNN`; a larger sequence number is newer.
-    Sequence(u64),
-}
+use crate::rotate::{split_kind, BackupName, EntryKind};
 
 /// One file of a rotated set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogFile {
     /// Where it is.
     pub path: PathBuf,
-    /// `None` for the live file, else how the backup is named.
-    pub scheme: Option<RotationScheme>,
+    /// `None` for the live file, else its backup name (scheme and order key).
+    pub backup: Option<BackupName>,
     /// Gzip-compressed (`.gz`).
     pub gzip: bool,
 }
 
-/// Parses the suffix after `name.` of a backup; `None` if it is not a backup name.
-pub fn parse_rotation_suffix(suffix: &str) -> Option<(RotationScheme, bool)> {
-    if suffix.ends_with(".tmp") {
-        return None;
-    }
-    let (s, gz) = match suffix.strip_suffix(".gz") {
-        Some(s) => (s, true),
-        None => (suffix, false),
+/// Parses the suffix after `name.` of a file of a set with the writer's grammar
+/// ([`crate::rotate::split_kind`], [`BackupName::parse`]): the backup's name and whether it is
+/// compressed. `None` if it is not a backup a supported writer names so (`01`, `s1`), or a
+/// compressor's temporary (`.tmp`), which is never read.
+pub fn parse_rotation_suffix(suffix: &str) -> Option<(BackupName, bool)> {
+    let (stem, kind) = split_kind(suffix);
+    let gzip = match kind {
+        EntryKind::Raw => false,
+        EntryKind::Gz => true,
+        EntryKind::Tmp => return None,
     };
-    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    if all_digits(s) && s.len() <= 18 {
-        let n: u64 = s.parse().ok()?;
-        return (n >= 1).then_some((RotationScheme::Docker(n), gz));
-    }
-    if let Some(seq) = s.strip_prefix('s') {
-        if all_digits(seq) && seq.len() <= 18 {
-            return Some((RotationScheme::Sequence(seq.parse().ok()?), gz));
-        }
-    }
-    let b = s.as_bytes();
-    if b.len() == 15 && b[8] == b'-' && all_digits(&s[..8]) && all_digits(&s[9..]) {
-        let v: u64 = format!("{}{}", &s[..8], &s[9..]).parse().ok()?;
-        return Some((RotationScheme::Kubelet(v), gz));
-    }
-    None
-}
-
-fn order_key(s: RotationScheme) -> (u8, i128) {
-    match s {
-        // Oldest first: larger Docker numbers are older.
-        RotationScheme::Docker(n) => (0, -i128::from(n)),
-        RotationScheme::Kubelet(n) => (1, i128::from(n)),
-        RotationScheme::Sequence(n) => (2, i128::from(n)),
-    }
+    Some((BackupName::parse(stem)?, gzip))
 }
 
 /// The backups of `path` and `path` itself, oldest first; `path` is last when it exists.
@@ -75,7 +43,10 @@ fn order_key(s: RotationScheme) -> (u8, i128) {
 /// When a backup exists both plain and compressed (Docker compresses `name.1` after the
 /// rotation and removes the plain file only once the `.gz` is complete), the plain one is
 /// used. `.tmp` files (kubelet's compression in progress) are ignored. When backups of more
-/// than one scheme are present, schemes are ordered Docker, kubelet, ctrlog.
+/// than one scheme are present, schemes are ordered Docker, kubelet, ctrlog ([`BackupName`]'s
+/// order). Only names a writer produces are backups (the grammar of
+/// [`crate::rotate::BackupName`]): `name.01` or `name.s1` are not read, as no writer would
+/// ever prune them.
 pub fn rotated_set(path: &Path) -> Result<Vec<LogFile>, ReadError> {
     let name = path
         .file_name()
@@ -95,26 +66,24 @@ pub fn rotated_set(path: &Path) -> Result<Vec<LogFile>, ReadError> {
         let Some(suffix) = f.strip_prefix(&prefix) else {
             continue;
         };
-        if let Some((scheme, gzip)) = parse_rotation_suffix(suffix) {
+        if let Some((name, gzip)) = parse_rotation_suffix(suffix) {
             backups.push(LogFile {
                 path: dir.join(f),
-                scheme: Some(scheme),
+                backup: Some(name),
                 gzip,
             });
         }
     }
-    backups.sort_by(|a, b| match (a.scheme, b.scheme) {
-        (Some(x), Some(y)) => order_key(x).cmp(&order_key(y)).then(a.gzip.cmp(&b.gzip)),
-        _ => Ordering::Equal,
-    });
+    // Every entry is a backup here (`backup` is `Some`), the live file comes after.
+    backups.sort_by_key(|f| (f.backup, f.gzip));
     // Plain and .gz of the same backup: keep the plain one (sorted first).
-    backups.dedup_by(|later, earlier| later.scheme == earlier.scheme);
+    backups.dedup_by(|later, earlier| later.backup == earlier.backup);
     // `symlink_metadata`: a symlink (or a loop) is there, and opening it reports why it is
     // not read; `exists()` would hide it.
     if fs::symlink_metadata(path).is_ok() {
         backups.push(LogFile {
             path: path.to_path_buf(),
-            scheme: None,
+            backup: None,
             gzip: false,
         });
     }
@@ -182,9 +151,8 @@ pub fn base_log_in_dir(dir: &Path) -> Result<PathBuf, ReadError> {
     let restart = |n: &str| n.strip_suffix(".log").and_then(|s| s.parse::<u64>().ok());
     if bases.iter().all(|n| restart(n).is_some()) {
         bases.sort_by_key(|n| restart(n));
-        if let Some(last) = bases.last() {
-            return Ok(dir.join(last));
-        }
+        let last = bases.last().expect("two or more bases");
+        return Ok(dir.join(last));
     }
     bases.sort();
     Err(ReadError::BadPath {
@@ -212,6 +180,7 @@ const OPEN_AHEAD: usize = 16;
 /// listing.
 pub(crate) fn open_ahead() -> usize {
     crate::regular::nofile_limit().map_or(OPEN_AHEAD, |n| {
+        // A real clamp: the limit may be `RLIM_INFINITY` (`u64::MAX`).
         usize::try_from(n / 8)
             .unwrap_or(usize::MAX)
             .clamp(2, OPEN_AHEAD)
@@ -261,7 +230,7 @@ pub(crate) fn list_set(path: &Path) -> Result<(Vec<LogFile>, Option<ListError>),
         {
             let live = LogFile {
                 path: path.to_path_buf(),
-                scheme: None,
+                backup: None,
                 gzip: false,
             };
             let why = io::Error::new(

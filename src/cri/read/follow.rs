@@ -26,6 +26,16 @@
 //!   (`poll(2)` on the inotify fd, then a condition variable) at most
 //!   [`ReadOptions::poll_interval`] at a time, so `stop` is seen within that.
 //!
+//! Both threads split their decisions from their I/O. The reader's are a sans-IO
+//! `FollowState` (`follow/state.rs`): from what the last drain saw of the current file, when
+//! the watcher found the next one and the time, one non-blocking step says what to do next
+//! (read more, restart after a truncation, finish the file, open the next, or wait at most
+//! so long). The watcher's rescan timing and its count of files lost are a `WatchState`
+//! (`watch.rs`), and which listed files are new (and which of those to report) a
+//! `KnownFiles` (`watch/known.rs`). Unit tests drive them step by step with made-up
+//! instants and identities, no sleeps; the loops around them only list, read, open, wait
+//! and report.
+//!
 //! The current file is **finished and closed** (issue 9 item 5: a follower must not pin
 //! deleted files) once it is no longer the live file, i.e. a newer file was found, it was
 //! found under a backup name, or it was deleted (link count 0), *and* one
@@ -85,7 +95,6 @@
 //!   rotations in between lose nothing within the limits above (BENCHMARKS.md, "Following",
 //!   has the figures by rate).
 
-use std::collections::VecDeque;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -98,27 +107,32 @@ use super::watch::{Found, Watcher};
 use super::ReadError;
 #[cfg(doc)]
 use super::{ReadOptions, ReadStats};
-use crate::regular::FileId;
+
+mod state;
+
+pub(super) use state::Seen;
+use state::{Cur, FollowState, Next};
 
 /// Bytes read from the current file between two looks at the stop flag and the watcher.
 const DRAIN_BUDGET: u64 = 16 << 20;
 
-/// Files read to their end that a later `.gz` or copy is compared with.
-const DONE_KEPT: usize = 64;
-
-/// A file read to its end while following.
+/// What following holds between two steps: the file being read and the decisions' state.
 #[derive(Debug)]
-pub(super) struct Seen {
-    pub(super) id: FileId,
-    pub(super) head: Vec<u8>,
+struct Follower {
+    cur: Option<Current>,
+    state: FollowState,
 }
 
-impl Seen {
-    /// Same content start, and the same inode or a non-empty start: a reused inode number
-    /// with other content is a new file; a compressed or copied backup is not.
-    fn same(&self, id: FileId, head: &[u8]) -> bool {
-        self.head == head && (self.id == id || !head.is_empty())
-    }
+/// What a step of following did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Poll {
+    /// Something was read or a file was opened or finished: step again.
+    Ready,
+    /// Nothing to do (the output is flushed): step again when the watcher reports or
+    /// after this long.
+    Wait(std::time::Duration),
+    /// The output limit (`--limit-bytes`) was reached: following is over.
+    Done,
 }
 
 impl LogReader {
@@ -141,11 +155,12 @@ impl LogReader {
     }
 
     /// After the initial read: `cur` is the live file being read (if any), `done` the files
-    /// of the starting set read to their end.
+    /// of the starting set read to their end. Steps [`LogReader::poll_once`] and waits for
+    /// the watcher between steps, looking at `stop` before each.
     pub(super) fn follow_loop<S: LogSink>(
         &mut self,
         pipe: &mut Pipeline,
-        mut cur: Option<Current>,
+        cur: Option<Current>,
         done: Vec<Seen>,
         watcher: &Watcher,
         sink: &mut S,
@@ -153,85 +168,87 @@ impl LogReader {
     ) -> Result<(), ReadError> {
         // The starting set is read: `cur` has its own handle, the watcher its own.
         self.opened.clear();
-        let poll = self.opts.poll_interval;
-        let mut done: VecDeque<Seen> = done.into();
-        let mut next_num = self.files.len();
-        // When `cur` was found under a backup name, or first seen deleted.
-        let mut cur_gone: Option<Instant> = None;
-        let mut cur_is_backup = false;
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            // Every turn, also while the current file keeps growing: a writer that outpaces
-            // the drain must not hold back the watcher's warnings and errors.
-            let taken = watcher.reports();
-            for (path, e) in &taken.problems {
-                pipe.warn(path, e, sink);
-            }
-            if let Some(e) = taken.error {
-                return Err(e);
-            }
-            let mut unlinked = false;
-            if let Some(c) = cur.as_mut() {
-                let before = c.line_buf.read_off();
-                if drain_upto(pipe, c, sink, DRAIN_BUDGET)? == Flow::LimitReached {
-                    return Ok(());
+        let mut f = Follower {
+            cur,
+            state: FollowState::new(self.opts.poll_interval, done, self.files.len()),
+        };
+        while !stop.load(Ordering::Relaxed) {
+            match self.poll_once(&mut f, pipe, watcher, sink)? {
+                Poll::Ready => {}
+                Poll::Wait(d) => {
+                    watcher.wait(d);
                 }
-                if c.line_buf.read_off() != before {
-                    continue;
-                }
-                let meta = c.file.metadata().map_err(|e| ReadError::io(&c.path, e))?;
-                let plain = matches!(c.decode, Decode::Plain);
-                if plain && meta.len() < c.line_buf.read_off() {
-                    pipe.stats.truncations += 1;
-                    c.line_buf.reset(0);
-                    continue;
-                }
-                unlinked = meta.nlink() == 0;
+                Poll::Done => return Ok(()),
             }
-            let now = Instant::now();
-            // Since when the current file is no longer the live one.
-            let rotated = match (&cur, watcher.next_found_at()) {
-                (None, _) => None,
-                (Some(_), Some(next)) => Some(next),
-                (Some(_), None) if cur_is_backup || unlinked => Some(*cur_gone.get_or_insert(now)),
-                (Some(_), None) => None,
-            };
-            if let Some(since) = rotated {
-                let due = since + poll;
-                if now < due {
-                    // Give the writer a poll interval to let go of it.
-                    sink.flush().map_err(ReadError::Output)?;
-                    watcher.wait(due - now);
-                    continue;
-                }
-                let Some(mut c) = cur.take() else { continue };
+        }
+        Ok(())
+    }
+
+    /// One step of following that never waits: takes the watcher's reports, reads what the
+    /// current file has (at most [`DRAIN_BUDGET`] bytes), and does what [`FollowState`]
+    /// decides. The I/O half of following; the blocking loop above and, later, an event
+    /// loop (issue 12) drive it.
+    fn poll_once<S: LogSink>(
+        &self,
+        f: &mut Follower,
+        pipe: &mut Pipeline,
+        watcher: &Watcher,
+        sink: &mut S,
+    ) -> Result<Poll, ReadError> {
+        // Every step, also while the current file keeps growing: a writer that outpaces
+        // the drain must not hold back the watcher's warnings and errors.
+        let taken = watcher.reports();
+        for (path, e) in &taken.problems {
+            pipe.warn(path, e, sink);
+        }
+        if let Some(e) = taken.error {
+            return Err(e);
+        }
+        let seen = match f.cur.as_mut() {
+            Some(c) => match look(pipe, c, sink)? {
+                Some(seen) => Some(seen),
+                None => return Ok(Poll::Done),
+            },
+            None => None,
+        };
+        match f.state.next(seen, watcher.next_found_at(), Instant::now()) {
+            Next::Drain => {}
+            Next::Restart => {
+                let c = f
+                    .cur
+                    .as_mut()
+                    .expect("Restart is decided for a current file");
+                pipe.stats.truncations += 1;
+                c.line_buf.reset(0);
+            }
+            Next::Finish => {
+                let mut c = f.cur.take().expect("Finish is decided for a current file");
                 if drain(pipe, &mut c, sink)? == Flow::LimitReached {
-                    return Ok(());
+                    return Ok(Poll::Done);
                 }
                 end_fragment(pipe, &mut c, sink, false)?;
-                remember(&mut done, c.id, c.head());
+                f.state.finished(c.id, c.head());
                 pipe.stats.rotations += 1;
-                cur_gone = None;
                 // `c` is dropped here: its fd is closed.
-                continue;
             }
-            if cur.is_none() {
-                if let Some(f) = watcher.pop() {
-                    cur_is_backup = !f.at_live;
-                    cur_gone = cur_is_backup.then_some(f.when);
-                    cur = self.open_found(f, &done, pipe, sink, next_num);
-                    if cur.is_some() {
-                        next_num += 1;
-                        pipe.stats.files_read += 1;
-                    }
-                    continue;
+            Next::Open => {
+                // The reader is the only one to take found files: `next_found_at` was
+                // `Some`, so there is one.
+                let found = watcher.pop().expect("Open is decided for a found file");
+                f.state.found(found.at_live, found.when);
+                f.cur = self.open_found(found, &f.state, pipe, sink);
+                if f.cur.is_some() {
+                    f.state.opened();
+                    pipe.stats.files_read += 1;
                 }
             }
-            sink.flush().map_err(ReadError::Output)?;
-            watcher.wait(poll);
+            Next::Wait(d) => {
+                // Output is complete up to here before the caller sleeps.
+                sink.flush().map_err(ReadError::Output)?;
+                return Ok(Poll::Wait(d));
+            }
         }
+        Ok(Poll::Ready)
     }
 
     /// A found file ready to read, or `None` when it copies a file already read or cannot
@@ -239,18 +256,14 @@ impl LogReader {
     fn open_found<S: LogSink>(
         &self,
         f: Found,
-        done: &VecDeque<Seen>,
+        state: &FollowState,
         pipe: &mut Pipeline,
         sink: &mut S,
-        num: usize,
     ) -> Option<Current> {
-        if !f.at_live {
-            let head = head_of(&f.handle, &f.file);
-            if done.iter().any(|d| d.same(f.id, &head)) {
-                return None;
-            }
+        if !f.at_live && state.is_copy(f.id, &head_of(&f.handle, &f.file)) {
+            return None;
         }
-        match Current::new(&f.file, f.handle, num, f.id, 0, self.line_opts()) {
+        match Current::new(&f.file, f.handle, state.num(), f.id, 0, self.line_opts()) {
             Ok(c) => Some(c),
             Err(e) => {
                 pipe.warn(&f.file.path, &e, sink);
@@ -260,9 +273,24 @@ impl LogReader {
     }
 }
 
-fn remember(done: &mut VecDeque<Seen>, id: FileId, head: Vec<u8>) {
-    if done.len() >= DONE_KEPT {
-        done.pop_front();
+/// Drains the current file (at most [`DRAIN_BUDGET`] bytes) and says what it saw; `None`
+/// when the output limit was reached.
+fn look<S: LogSink>(
+    pipe: &mut Pipeline,
+    c: &mut Current,
+    sink: &mut S,
+) -> Result<Option<Cur>, ReadError> {
+    let before = c.line_buf.read_off();
+    if drain_upto(pipe, c, sink, DRAIN_BUDGET)? == Flow::LimitReached {
+        return Ok(None);
     }
-    done.push_back(Seen { id, head });
+    if c.line_buf.read_off() != before {
+        return Ok(Some(Cur::Grew));
+    }
+    let meta = c.file.metadata().map_err(|e| ReadError::io(&c.path, e))?;
+    let plain = matches!(c.decode, Decode::Plain);
+    Ok(Some(Cur::Idle {
+        truncated: plain && meta.len() < c.line_buf.read_off(),
+        unlinked: meta.nlink() == 0,
+    }))
 }

@@ -126,11 +126,16 @@ pub struct LineAssembler {
     bufs: [Vec<u8>; 2],
     out: Vec<u8>,
     max_line: usize,
-    /// Bytes of records whose [`AssembledLines`] was dropped before it was drained.
+    /// Bytes of records whose [`AssembledLines`] was dropped before it was drained (with
+    /// the buffered start of a line whose end was dropped so).
     discarded: u64,
     /// Bytes of the last pushed record not handed out or buffered yet: counted as discarded
     /// at the next call if its [`AssembledLines`] was dropped early.
     pending: usize,
+    /// The stream of the last pushed record when it ended its line. Its first part takes
+    /// the stream's buffered bytes; if it was dropped unread they are still there, the
+    /// start of a line that will never end, and are discarded with the record.
+    pending_end: Option<usize>,
 }
 
 /// The lines (or `max_line` parts of lines) that one record completes; see
@@ -161,6 +166,7 @@ impl LineAssembler {
             max_line: max_line.max(1),
             discarded: 0,
             pending: 0,
+            pending_end: None,
         }
     }
 
@@ -171,6 +177,7 @@ impl LineAssembler {
         self.settle();
         let piece = self.merger.push(rec);
         self.pending = piece.content.len();
+        self.pending_end = piece.ends_line.then(|| idx(piece.stream));
         AssembledLines {
             asm: self,
             piece,
@@ -190,6 +197,11 @@ impl LineAssembler {
     fn settle(&mut self) {
         self.discarded += self.pending as u64;
         self.pending = 0;
+        if let Some(i) = self.pending_end.take() {
+            // Empty unless the line's end was dropped unread (see `pending_end`).
+            self.discarded += self.bufs[i].len() as u64;
+            self.bufs[i].clear();
+        }
     }
 
     /// Bytes held for unfinished lines (at most `max_line - 1` per stream).
@@ -201,12 +213,14 @@ impl LineAssembler {
     pub fn finish(&mut self, stream: Stream) -> Option<Line<'_>> {
         self.settle();
         let i = idx(stream);
-        let timestamp = self.merger.open[i].map(|(ts, _)| ts).unwrap_or_default();
-        self.merger.open[i] = None;
+        let open = self.merger.open[i].take();
         let buf = &mut self.bufs[i];
         if buf.is_empty() {
             return None;
         }
+        // Bytes are buffered only for a line still open: a record that ends a line takes
+        // them, or `settle` discards them with it.
+        let (timestamp, _) = open.expect("bytes buffered for no open line");
         self.out.clear();
         self.out.append(buf);
         Some(Line {
@@ -391,5 +405,32 @@ mod tests {
         assert!(lines.next().is_none());
         drop(lines);
         assert_eq!(a.discarded(), 6);
+    }
+
+    /// A line's buffered start is discarded with the record that ends it when that record's
+    /// lines are dropped unread: never glued onto the next line.
+    #[test]
+    fn dropping_a_line_end_discards_its_buffered_start() {
+        let mut a = LineAssembler::new(8);
+        let push = |a: &mut LineAssembler, r: &str| {
+            let rec = parse_cri_record(r.as_bytes()).unwrap();
+            let mut lines = a.push(&rec);
+            let mut got = Vec::new();
+            while let Some(l) = lines.next() {
+                got.push(l.content.to_vec());
+            }
+            got
+        };
+        assert!(push(&mut a, "2024-01-01T00:00:00Z stdout P ab").is_empty());
+        {
+            let rec = parse_cri_record(b"2024-01-01T00:00:01Z stdout F cd").unwrap();
+            let _unread = a.push(&rec);
+        }
+        assert_eq!(a.discarded(), 4);
+        assert_eq!(a.buffered(), 0);
+        assert_eq!(
+            push(&mut a, "2024-01-01T00:00:02Z stdout F xy"),
+            [b"xy".to_vec()]
+        );
     }
 }

@@ -194,7 +194,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
-pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile, RotationScheme};
+pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
 pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
 pub use pipeline::{ReadStats, SkipReason, MAX_WARNINGS};

@@ -165,7 +165,7 @@ impl LogReader {
             opts,
             files: vec![LogFile {
                 path: path.to_path_buf(),
-                scheme: None,
+                backup: None,
                 gzip: false,
             }],
             single: true,
@@ -188,7 +188,7 @@ impl LogReader {
         let files = vec![LogFile {
             gzip: path.extension().is_some_and(|e| e == "gz"),
             path: path.clone(),
-            scheme: None,
+            backup: None,
         }];
         Ok(LogReader {
             path,
@@ -296,7 +296,7 @@ impl LogReader {
         let f = &self.opened[num].file;
         match self.handle(num) {
             Ok(h) => Ok(Some(h)),
-            Err(e) if f.scheme.is_none() => Err(ReadError::io(&f.path, e)),
+            Err(e) if f.backup.is_none() => Err(ReadError::io(&f.path, e)),
             Err(e) => {
                 pipe.warn(&f.path, &e, sink);
                 Ok(None)
@@ -367,7 +367,7 @@ impl LogReader {
                 continue;
             };
             if let Err(e) = tail_backward(&file, num, &mut t, &mut parser, &self.opts) {
-                if f.scheme.is_none() {
+                if f.backup.is_none() {
                     return Err(ReadError::io(&f.path, e));
                 }
                 pipe.warn(&f.path, &e, sink);
@@ -466,7 +466,7 @@ impl LogReader {
             let mut c = match Current::new(&f, file, num, id, off, self.line_opts()) {
                 Ok(c) => c,
                 // The file the user named: an error (a `.gz` without the `gzip` feature).
-                Err(e) if f.scheme.is_none() => {
+                Err(e) if f.backup.is_none() => {
                     return Err(if f.gzip && cfg!(not(feature = "gzip")) {
                         ReadError::GzipDisabled { path: f.path }
                     } else {
@@ -483,7 +483,7 @@ impl LogReader {
             if drain(pipe, &mut c, sink)? == Flow::LimitReached {
                 return Ok(());
             }
-            let is_live = num == last && f.scheme.is_none();
+            let is_live = num == last && f.backup.is_none();
             if (!is_live || stop.is_none())
                 && end_fragment(pipe, &mut c, sink, stop.is_none() && num == last)?
                     == Flow::LimitReached
@@ -500,7 +500,7 @@ impl LogReader {
         // The last file of the set may be a backup when the live file is missing.
         if cur
             .as_ref()
-            .is_some_and(|c| self.files[c.num].scheme.is_some())
+            .is_some_and(|c| self.files[c.num].backup.is_some())
         {
             cur = None;
         }

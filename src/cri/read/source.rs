@@ -119,7 +119,7 @@ impl Current {
             id,
             decode,
             skip_before,
-            warn_on_error: f.scheme.is_some(),
+            warn_on_error: f.backup.is_some(),
             ended: false,
         })
     }
@@ -238,7 +238,14 @@ pub(crate) fn drain_upto<S: LogSink>(
                 None => break,
             }
         }
-        if c.line_buf.read_off().saturating_sub(start) >= budget {
+        // Within one drain the read offset only grows (a truncation resets it between
+        // drains): a smaller one is a bug, not "nothing read".
+        let read = c
+            .line_buf
+            .read_off()
+            .checked_sub(start)
+            .expect("the read offset went back during a drain");
+        if read >= budget {
             return Ok(Flow::Continue);
         }
         match c.fill() {

@@ -92,10 +92,9 @@ impl Ring {
             let freed = self.open;
             let mut start = off;
             // Its records: this one, and the ones before that do not end a unit.
-            while self.recs.back().is_some_and(|r| !r.2 || r.0 == off) {
-                if let Some((o, _, _)) = self.recs.pop_back() {
-                    start = o;
-                }
+            while let Some(&(o, _, _)) = self.recs.back().filter(|r| !r.2 || r.0 == off) {
+                self.recs.pop_back();
+                start = o;
             }
             self.note_dropped(start);
             self.dropping = !ends;
@@ -173,27 +172,29 @@ fn tail<S: LogSink>(
                     ft.push((0, off), rec);
                     let ends = mode == TailMode::Records || rec.is_none_or(|r| r.1 == Tag::Full);
                     let ring = &mut rings[rec.map_or(2, |r| idx(r.0))];
-                    ring_bytes = ring_bytes.wrapping_add_signed(ring.push(off, line, ends, cap));
+                    // A ring frees only bytes it holds, all counted in `ring_bytes`: going
+                    // below zero is a bug, not a wrap.
+                    ring_bytes = ring_bytes
+                        .checked_add_signed(ring.push(off, line, ends, cap))
+                        .expect("a ring freed more bytes than it held");
                     for (i, ring) in rings.iter_mut().enumerate() {
                         let stream = [Some(Stream::Stdout), Some(Stream::Stderr), None][i];
                         let oldest = ft.oldest_kept(stream).map_or(u64::MAX, |k| k.1);
-                        while ring.recs.front().is_some_and(|r| r.0 < oldest) {
-                            if let Some(r) = ring.recs.pop_front() {
-                                ring_bytes -= r.1.len();
-                            }
+                        while let Some(r) = ring.recs.front().filter(|r| r.0 < oldest) {
+                            ring_bytes -= r.1.len();
+                            ring.recs.pop_front();
                         }
                         while ring.dropped.front().is_some_and(|&d| d < oldest) {
                             ring.dropped.pop_front();
                         }
                     }
                     while ring_bytes > cap {
-                        // Past the byte cap: the oldest line of any stream goes, whole.
-                        let Some(i) = (0..3)
+                        // Past the byte cap: the oldest line of any stream goes, whole. The
+                        // bytes counted are held by the rings, so one is not empty.
+                        let i = (0..3)
                             .filter(|&i| !rings[i].recs.is_empty())
                             .min_by_key(|&i| rings[i].recs.front().map(|r| r.0))
-                        else {
-                            break;
-                        };
+                            .expect("bytes counted in no ring");
                         ring_bytes -= rings[i].drop_oldest();
                     }
                 }

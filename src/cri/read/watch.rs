@@ -2,7 +2,7 @@
 //! and opens it at once, so that it can be read later even if it is renamed or deleted
 //! meanwhile. See [`super::follow`] for the design and its limits.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io;
@@ -25,11 +25,13 @@ pub(super) const MAX_QUEUED_FILES: usize = 512;
 /// [`MAX_QUEUED_FILES`], or a quarter of the open-files limit `nofile` (`RLIMIT_NOFILE`'s
 /// soft limit, `None` when unknown) when that is less, and never less than 4. The rest of
 /// the limit is for the process itself and the follower's other fds (the starting set's
-/// open-ahead files, an eighth of the limit; the watcher's [`KEEP_FDS`]; inotify; the
-/// current file): with `ulimit -n 256` and a slow consumer the queue stops at 64 files with
-/// one warning, rather than every later open failing with `EMFILE`, one warning per file.
+/// open-ahead files, an eighth of the limit; the watcher's [`KEEP_FDS`](known::KEEP_FDS);
+/// inotify; the current file): with `ulimit -n 256` and a slow consumer the queue stops at
+/// 64 files with one warning, rather than every later open failing with `EMFILE`, one
+/// warning per file.
 fn queued_files_cap(nofile: Option<u64>) -> usize {
     nofile.map_or(MAX_QUEUED_FILES, |n| {
+        // A real clamp: the limit may be `RLIM_INFINITY` (`u64::MAX`).
         usize::try_from(n / 4)
             .unwrap_or(usize::MAX)
             .clamp(4, MAX_QUEUED_FILES)
@@ -139,24 +141,7 @@ impl Watcher {
         inotify: bool,
         max_queued: usize,
     ) -> Result<Watcher, ReadError> {
-        let n = opened.len();
-        let known = opened
-            .iter()
-            .enumerate()
-            .map(|(k, l)| {
-                let rank = n - 1 - k;
-                let known = Known {
-                    fd: l
-                        .handle
-                        .as_ref()
-                        .filter(|_| rank < KEEP_FDS)
-                        .and_then(|h| h.try_clone().ok()),
-                    missed: 0,
-                    rank,
-                };
-                (l.id, known)
-            })
-            .collect();
+        let known = KnownFiles::new(opened.iter().map(|l| (l.id, l.handle.as_ref())));
         let mut scanner = Scanner {
             path: path.to_path_buf(),
             known,
@@ -235,6 +220,7 @@ impl Watcher {
     pub fn pop(&self) -> Option<Found> {
         let mut g = self.shared.lock();
         let f = g.found.pop_front()?;
+        // A size is counted in `queued_bytes` once it is set; `None`: never counted.
         g.queued_bytes -= f.size.unwrap_or(0);
         Some(f)
     }
@@ -269,36 +255,14 @@ impl Drop for Watcher {
     }
 }
 
-/// Identity bookkeeping of the watcher thread.
+/// The watcher thread's scans: lists the set, opens what [`KnownFiles`] says is new.
 struct Scanner {
     path: PathBuf,
-    /// Every file of the set seen so far and still in it. A new file must never be mistaken
-    /// for a known one whose inode number it reuses (max-file pruning deletes the oldest
-    /// file as the writer creates a new one). Two guards: the newest [`KEEP_FDS`] known
-    /// files have an fd of their own, so their inode numbers cannot be reused while they
-    /// are held; and a file's rank from the newest end of the set only grows (rotation
-    /// renames files towards older names), so a known inode number listed at a newer rank
-    /// than before is a new file. Entries are dropped once two listings in a row miss the
-    /// file (the second listing after its deletion, so a deleted file is not held for long;
-    /// a listing that never settled while files were renamed may miss a file that is still
-    /// there, and taking it for new would read it twice). Only [`KEEP_FDS`] fds are held
-    /// for known files, whatever the size of the set. Keyed by (device, inode): a rescan
-    /// (every batch of events, every poll interval) costs O(files), also for a set of
-    /// thousands of backups (`Backups::Unlimited`).
-    known: HashMap<FileId, Known>,
+    /// Which files of the set were seen (see [`KnownFiles`] for how a new file is told
+    /// apart from a known one).
+    known: KnownFiles,
     /// Found files queued at most ([`queued_files_cap`]).
     max_queued: usize,
-}
-
-/// Known files (the newest) that the watcher holds an fd of.
-const KEEP_FDS: usize = 4;
-
-struct Known {
-    fd: Option<File>,
-    /// Listings in a row that did not show it.
-    missed: u8,
-    /// Its place from the newest end of the set when last listed (0: the newest file).
-    rank: usize,
 }
 
 impl Scanner {
@@ -327,35 +291,17 @@ impl Scanner {
                 return (0, false);
             }
         };
-        let n = snap.files.len();
         let mut problems: Vec<(PathBuf, io::Error)> = snap.list_error.into_iter().collect();
-        // A known inode number at a newer rank than before is a new file reusing it.
-        for (k, l) in snap.files.iter().enumerate() {
-            if self.known.get(&l.id).is_some_and(|kn| n - 1 - k < kn.rank) {
-                self.known.remove(&l.id);
-            }
-        }
+        let ids: Vec<FileId> = snap.files.iter().map(|l| l.id).collect();
+        let at = self.known.begin(&ids);
         let mut new_plain = 0;
         let mut again = false;
-        let ids: HashSet<FileId> = snap.files.iter().map(|l| l.id).collect();
-        // A new file listed before a known one is older than a file already read: a copy
-        // (Docker's or kubelet's `.gz` of a backup, a copytruncate copy) or a file missed
-        // earlier, which can no longer be printed in order. Only newer files are reported.
-        let newest_known = snap
-            .files
-            .iter()
-            .rposition(|l| self.known.contains_key(&l.id));
         let now = Instant::now();
         let mut found = Vec::new();
         for (k, l) in snap.files.into_iter().enumerate() {
-            let rank = n - 1 - k;
-            if let Some(kn) = self.known.get_mut(&l.id) {
-                kn.rank = rank;
-                if rank >= KEEP_FDS {
-                    kn.fd = None;
-                }
+            let Entry::New { report } = self.known.entry(&at, k, l.id) else {
                 continue;
-            }
+            };
             let handle = match open_listed(&l.file.path).and_then(|h| Ok((FileId::of_file(&h)?, h)))
             {
                 Ok((id, h)) if id == l.id => h,
@@ -371,20 +317,13 @@ impl Scanner {
                     continue;
                 }
             };
-            self.known.insert(
-                l.id,
-                Known {
-                    fd: (rank < KEEP_FDS).then(|| handle.try_clone().ok()).flatten(),
-                    missed: 0,
-                    rank,
-                },
-            );
+            self.known.learn(&at, k, l.id, || handle.try_clone().ok());
             new_plain += u64::from(!l.file.gzip);
-            if newest_known.is_some_and(|nk| k < nk) {
+            if !report {
                 continue;
             }
             found.push(Found {
-                at_live: l.file.scheme.is_none(),
+                at_live: l.file.backup.is_none(),
                 file: l.file,
                 handle,
                 id: l.id,
@@ -392,15 +331,14 @@ impl Scanner {
                 size: None,
             });
         }
-        for (id, k) in &mut self.known {
-            k.missed = if ids.contains(id) { 0 } else { k.missed + 1 };
-        }
-        self.known.retain(|_, k| k.missed < 2);
+        self.known.end(&ids);
         let mut g = shared.lock();
         let mut dropped = 0;
         for f in found {
             // The newest queued file stopped growing: count its size now.
             if let Some(last) = g.found.back_mut().filter(|l| l.size.is_none()) {
+                // A real fallback: `fstat` of an open fd fails only on EIO and the like;
+                // the file is then read (and reported) like any other, just not counted.
                 let size = last.handle.metadata().map_or(0, |m| m.len());
                 last.size = Some(size);
                 g.queued_bytes += size;
@@ -432,6 +370,75 @@ impl Scanner {
     }
 }
 
+/// The watcher thread's decisions without I/O: when to list the set again, and how many new
+/// files were lost before it could open them. [`watch_loop`] waits for events and scans;
+/// this decides, so unit tests drive it with made-up events and instants.
+#[derive(Debug)]
+struct WatchState {
+    poll: Duration,
+    last_scan: Instant,
+    /// Live files announced by `IN_CREATE` minus new plain files found: positive after a
+    /// scan, the writer created files that were gone before the scan could open them. A
+    /// file found before its event is read makes it negative until the event comes; one
+    /// created between the first listing and `discard_pending` is found but never
+    /// announced, which can only hide a loss, never report one that did not happen.
+    unseen: i64,
+    /// Files reported lost so far.
+    missed_total: i64,
+}
+
+/// A count of files or events as the signed balance of [`WatchState`]: a count that does
+/// not fit is a bug, not a value to clamp.
+fn count(n: u64) -> i64 {
+    i64::try_from(n).expect("a count of files fits in i64")
+}
+
+impl WatchState {
+    /// After the first scan, at `now`, which found `first` new plain files.
+    fn new(poll: Duration, first: u64, now: Instant) -> Self {
+        WatchState {
+            poll,
+            last_scan: now,
+            unseen: -count(first),
+            missed_total: 0,
+        }
+    }
+
+    /// The watcher woke with `wake` at `now`: whether to list the set again. Every poll
+    /// interval whatever the events: a file written without pause sends `IN_MODIFY` events
+    /// so often that the wait never times out, and some changes come with no event at all
+    /// (a removed directory's `IN_DELETE_SELF` waits until the last open file in it is
+    /// closed; another NFS client's renames).
+    fn woke(&mut self, wake: &notify::Wake, now: Instant) -> bool {
+        if wake.overflow {
+            // The events are incomplete: nothing can be told lost from them.
+            self.unseen = 0;
+        }
+        self.unseen += count(wake.created);
+        let rescan = wake.rescan || now.duration_since(self.last_scan) >= self.poll;
+        if rescan {
+            self.last_scan = now;
+        }
+        rescan
+    }
+
+    /// A scan found `found` new plain files: the warning for the files lost since the last
+    /// report, if any.
+    fn scanned(&mut self, found: u64) -> Option<String> {
+        self.unseen -= count(found);
+        if self.unseen <= 0 {
+            return None;
+        }
+        let unseen = std::mem::take(&mut self.unseen);
+        self.missed_total += unseen;
+        Some(format!(
+            "at least {unseen} new file(s) of the set ({} in all) were rotated away and \
+             deleted before the follower could open them: their lines are lost",
+            self.missed_total
+        ))
+    }
+}
+
 fn watch_loop(
     mut scanner: Scanner,
     mut events: Option<notify::Events>,
@@ -439,17 +446,10 @@ fn watch_loop(
     quit: &AtomicBool,
     poll: Duration,
 ) {
-    // Live files announced by `IN_CREATE` minus new plain files found: positive after a
-    // scan, the writer created files that were gone before the scan could open them. A file
-    // found before its event is read makes it negative until the event comes; one created
-    // between the first listing and `discard_pending` is found but never announced, which
-    // can only hide a loss, never report one that did not happen.
     let first = scanner.scan(shared);
-    let mut unseen: i64 = -i64::try_from(first).unwrap_or(i64::MAX);
-    let mut missed_total = 0;
-    let mut last_scan = Instant::now();
+    let mut losses = WatchState::new(poll, first, Instant::now());
     while !quit.load(Ordering::Relaxed) {
-        let mut wake = match events.as_mut().map(|e| e.wait(poll)) {
+        let wake = match events.as_mut().map(|e| e.wait(poll)) {
             Some(Ok(w)) => w,
             // The watch is gone (the directory was removed or moved, or reading failed):
             // poll from now on.
@@ -462,33 +462,13 @@ fn watch_loop(
                 notify::Wake::ALL
             }
         };
-        if wake.overflow {
-            unseen = 0;
-        }
-        unseen += i64::try_from(wake.created).unwrap_or(i64::MAX);
-        // Every poll interval whatever the events: a file written without pause sends
-        // `IN_MODIFY` events so often that the wait never times out, and some changes come
-        // with no event at all (a removed directory's `IN_DELETE_SELF` waits until the last
-        // open file in it is closed; another NFS client's renames).
-        if last_scan.elapsed() >= poll {
-            wake.rescan = true;
-        }
-        if wake.rescan {
-            last_scan = Instant::now();
+        if losses.woke(&wake, Instant::now()) {
             let found = scanner.scan(shared);
-            unseen -= i64::try_from(found).unwrap_or(i64::MAX);
-            if unseen > 0 {
-                missed_total += unseen;
-                let reason = format!(
-                    "at least {unseen} new file(s) of the set ({missed_total} in all) were \
-                     rotated away and deleted before the follower could open them: their \
-                     lines are lost"
-                );
+            if let Some(reason) = losses.scanned(found) {
                 let mut g = shared.lock();
                 g.problems
                     .push((scanner.path.clone(), io::Error::other(reason)));
                 shared.cond.notify_all();
-                unseen = 0;
             }
         }
         if wake.changed {
@@ -498,8 +478,12 @@ fn watch_loop(
     }
 }
 
+/// Which listed files are new, without I/O.
+mod known;
 /// Directory events through inotify (Linux); elsewhere there are none and the watcher polls.
 mod notify;
+
+use known::{Entry, KnownFiles};
 
 #[cfg(test)]
 mod tests;

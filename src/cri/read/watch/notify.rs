@@ -99,6 +99,7 @@ impl Events {
             events: libc::POLLIN,
             revents: 0,
         };
+        // A real clamp: `poll(2)` waits at most `c_int::MAX` ms (24 days).
         let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
         // SAFETY: one valid pollfd for the duration of the call.
         let r = unsafe { libc::poll(&mut pfd, 1, ms) };

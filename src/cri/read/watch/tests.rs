@@ -46,7 +46,7 @@ fn finds_each_new_file_once_in_order() {
         let opened = vec![Listed {
             file: LogFile {
                 path: path.clone(),
-                scheme: None,
+                backup: None,
                 gzip: false,
             },
             handle: Some(first),
@@ -191,4 +191,47 @@ fn drop_joins_a_thread_that_ends() {
     let shared = w.shared.clone();
     drop(w);
     assert!(shared.lock().exited);
+}
+
+/// The watcher's decisions, step by step without sleeps: a rescan at every set event and
+/// every poll interval whatever the events; files announced but never found are reported
+/// lost once, files found before their event are not.
+#[test]
+fn watch_state_rescans_and_counts_losses() {
+    let poll = Duration::from_millis(100);
+    let t0 = Instant::now();
+    let at = |ms| t0 + Duration::from_millis(ms);
+    let wake = |rescan, created| notify::Wake {
+        rescan,
+        changed: false,
+        created,
+        overflow: false,
+    };
+    // The first scan found 1 file whose IN_CREATE is still to come.
+    let mut s = WatchState::new(poll, 1, t0);
+    assert!(!s.woke(&wake(false, 1), at(10)));
+    // Data only, but a poll interval since the last scan: scan.
+    assert!(s.woke(&wake(false, 0), at(100)));
+    assert_eq!(s.scanned(0), None);
+    assert!(!s.woke(&wake(false, 0), at(150)));
+    // Three files announced, one found: two lost, reported once.
+    assert!(s.woke(&wake(true, 3), at(160)));
+    let lost = s.scanned(1).expect("a loss is reported");
+    assert!(
+        lost.starts_with("at least 2 new file(s) of the set (2 in all)"),
+        "{lost}"
+    );
+    assert!(s.woke(&wake(true, 0), at(170)));
+    assert_eq!(s.scanned(0), None);
+    // The running total grows.
+    assert!(s.woke(&wake(true, 1), at(180)));
+    let lost = s.scanned(0).expect("a loss is reported");
+    assert!(
+        lost.starts_with("at least 1 new file(s) of the set (3 in all)"),
+        "{lost}"
+    );
+    // An overflow forgets what was announced: events were lost, so nothing is told lost.
+    assert!(s.woke(&wake(true, 5), at(190)));
+    assert!(s.woke(&notify::Wake::ALL, at(200)));
+    assert_eq!(s.scanned(0), None);
 }
