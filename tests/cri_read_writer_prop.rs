@@ -59,10 +59,8 @@ fn read_back(data: &[u8]) -> (Vec<u8>, Vec<u8>) {
         stdout: Vec::new(),
         stderr: Vec::new(),
     };
-    let opts = ReadOptions {
-        read_size: 48,
-        ..Default::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.read_size = 48;
     let stats = LogReader::open(&p, opts).unwrap().read_to(&mut s).unwrap();
     assert_eq!(stats.skipped, 0);
     (s.stdout, s.stderr)
