@@ -67,13 +67,16 @@
 //!   [`lines::BackScanner::with_options`]). The one builder method left is
 //!   [`cri::write::LogWriter::with_clock`]: the clock is a type parameter, so setting it
 //!   changes the writer's type.
-//! * **Results.** Counters and reports ([`cri::write::CopySummary`], [`runc::DecodeStats`],
+//! * **Results.** Counters and reports ([`cri::write::CopySummary`], [`cri::read::ReadStats`],
+//!   [`cri::read::FileWarning`], [`cri::read::LogFile`], [`runc::DecodeStats`],
 //!   [`runc::Summary`], [`runc::LastError`], [`rotate::RotateStats`], ...) are
 //!   `#[non_exhaustive]` too: read their fields, do not build them.
 //! * **Records** that mirror a fixed format ([`runc::Entry`], [`runc::Record`],
 //!   [`cri::read::CriRecord`], [`cri::read::Piece`], [`cri::read::Line`],
-//!   [`time::Timestamp`], [`time::ParsedTime`], [`regular::FileId`]) stay exhaustive: their
-//!   fields are the format's, and tests and callers build and match them whole.
+//!   [`cri::read::PodLogPath`], [`rotate::BackupName`], [`time::Timestamp`],
+//!   [`time::ParsedTime`], [`regular::FileId`]) stay exhaustive: their fields are the
+//!   format's, and tests and callers build and match them whole. So do the sinks whose fields
+//!   are their writers ([`cri::read::SplitSink`]).
 //!
 //! # Platforms
 //! The sans-IO cores (splitting, encoding, parsing, merging, the runc decoder, `time`, `size`,

@@ -39,6 +39,7 @@ pub enum SkipReason {
 /// first one in [`ReadStats::first_skipped`]), files in [`ReadStats::files_skipped`] (with
 /// the first [`MAX_WARNINGS`] in [`ReadStats::warnings`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReadStats {
     /// Records parsed.
     pub records: u64,
