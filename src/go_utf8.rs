@@ -32,7 +32,7 @@ pub(crate) fn lossy(mut b: &[u8]) -> String {
                 for _ in 0..bad {
                     out.push('\u{FFFD}');
                 }
-                b = rest.get(bad..).unwrap_or(&[]);
+                b = &rest[bad..];
                 if b.is_empty() {
                     return out;
                 }

@@ -68,11 +68,11 @@
 //!   [`cri::write::LogWriter::with_clock`]: the clock is a type parameter, so setting it
 //!   changes the writer's type.
 //! * **Results.** Counters and reports ([`cri::write::CopySummary`], [`cri::read::ReadStats`],
-//!   [`cri::read::FileWarning`], [`cri::read::LogFile`], [`runc::DecodeStats`],
-//!   [`runc::Summary`], [`runc::LastError`], [`rotate::RotateStats`], ...) are
-//!   `#[non_exhaustive]` too: read their fields, do not build them.
+//!   [`cri::read::SkippedLine`], [`cri::read::FileWarning`], [`cri::read::LogFile`],
+//!   [`runc::DecodeStats`], [`runc::Summary`], [`runc::LastError`], [`rotate::RotateStats`],
+//!   ...) are `#[non_exhaustive]` too: read their fields, do not build them.
 //! * **Records** that mirror a fixed format ([`runc::Entry`], [`runc::Record`],
-//!   [`cri::read::CriRecord`], [`cri::read::Piece`], [`cri::read::Line`],
+//!   [`cri::read::LogRecord`], [`cri::read::Piece`], [`cri::read::Line`],
 //!   [`cri::read::PodLogPath`], [`rotate::BackupName`], [`time::Timestamp`],
 //!   [`time::ParsedTime`], [`regular::FileId`]) stay exhaustive: their fields are the
 //!   format's, and tests and callers build and match them whole. So do the sinks whose fields
@@ -83,6 +83,9 @@
 //! `lines`) build on any target, `wasm32` included. Opening, locking, rotating and following
 //! files is Unix-only (`regular`, `rotate`, the file reader): it relies on `O_NOFOLLOW`,
 //! `flock`, `renameat2` and inode identities; `libc` is a Unix-only dependency.
+//! The library's 16 `unsafe` blocks are those `libc` calls (`fcntl`, `flock`, `renameat2`,
+//! `sync_file_range`, `poll`, `getrlimit`, `localtime_r`); `rustix` would remove all but
+//! `localtime_r`'s and is the planned replacement, not yet made.
 
 pub mod cri;
 mod go_utf8;

@@ -25,6 +25,18 @@ pub enum Stream {
 }
 
 impl Stream {
+    /// Both streams, in [`Stream::index`] order.
+    pub const ALL: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
+
+    /// 0 for stdout, 1 for stderr: the index of per-stream arrays (`[T; 2]`).
+    #[inline]
+    pub const fn index(self) -> usize {
+        match self {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+        }
+    }
+
     /// `stdout` or `stderr`, as written in records.
     pub const fn as_bytes(self) -> &'static [u8] {
         match self {

@@ -20,6 +20,7 @@
 //! forms may hand out a long line already in memory: their consumer checks each). Memory is bounded
 //! by about `max_record` plus one read (forwards) or twice that (backwards).
 
+#[cfg(unix)]
 use std::fs::File;
 use std::io::{self, Cursor, Read};
 

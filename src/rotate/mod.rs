@@ -133,7 +133,7 @@
 //!   a second writer that creates a file at the path in the microseconds between them makes
 //!   that rotation fail (reported, see **Failures**). One writer per set.
 //! - Memory: the writer buffers no records; compression and the torn-record scan use 64 KiB
-//!   buffers (`memory_is_bounded` in `tests/rotate_faults.rs` checks peak RSS).
+//!   buffers (`memory_is_bounded` in `tests/rotate/faults.rs` checks peak RSS).
 //! - Docker names: a crash in the middle of a shift leaves a gap (`name.2` without `name.1`);
 //!   the set stays valid and pruning keeps the count, but numbers are not compacted, so a
 //!   backup can sit above `max-file - 1` where Docker's reader does not look.

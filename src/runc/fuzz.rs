@@ -1,5 +1,5 @@
 //! Fuzz target bodies and the naive oracle they check against: compiled only with the
-//! `__fuzz` feature (the fuzz crate in `fuzz/` and `tests/fuzz_corpus.rs` turn it on), so
+//! `__fuzz` feature (the fuzz crate in `fuzz/` and `tests/fuzz_corpus/` turn it on), so
 //! none of this is in a user's build or in the crate's semver surface.
 
 use super::last_error::error_in_line;

@@ -44,7 +44,7 @@
 //! containerd `getLastRuntimeError` (`pkg/process/utils.go` in 1.6/1.7,
 //! `cmd/containerd-shim-runc-v2/process/utils.go` in 2.x), Go's `encoding/json` `Decoder` and
 //! `time.Time.UnmarshalJSON`, logrus `JSONFormatter`. The rules, each with a test in
-//! `tests/runc_rules.rs`:
+//! `tests/runc/rules.rs`:
 //!
 //! * containerd decodes the whole file with one `json.Decoder` into ONE reused
 //!   `struct{Level, Msg string; Time time.Time}`: a record that omits `level` or `msg` keeps

@@ -1,6 +1,6 @@
 //! Formatting: Go's `time.Time.Format` with the `RFC3339Nano` layout (trailing fraction zeros
 //! trimmed) and kubelet's fixed nine-digit `RFC3339NanoFixed`, plus a per-second cache for
-//! writers that stamp every record. Checked against Go's own output in `tests/time_golden.rs`.
+//! writers that stamp every record. Checked against Go's own output in `tests/time_size/time_golden.rs`.
 
 use super::calendar::{civil_from_unix, Civil};
 use super::{Offset, Timestamp};
@@ -101,6 +101,7 @@ fn fraction(nanos: u32, buf: &mut [u8; 10]) -> usize {
 /// ```
 pub fn format_rfc3339nano(ts: Timestamp, offset: Offset, out: &mut Vec<u8>) {
     let off = offset.seconds_at(ts.secs);
+    // Saturating: a clamp for instants at the ends of i64, which no log holds.
     write_date_time(ts.secs.saturating_add(i64::from(off)), out);
     let mut frac = [0u8; 10];
     let n = fraction(ts.nanos, &mut frac);

@@ -33,7 +33,7 @@
 //!
 //! # Reference and deliberate differences
 //! Formatting follows Go's `time.Time.Format` (checked against Go's own output in
-//! `tests/time_golden.rs`, from `shared/testdata/go-time/rfc3339nano.tsv`). Parsing follows
+//! `tests/time_size/time_golden.rs`, from `testdata/go-time/rfc3339nano.tsv`). Parsing follows
 //! current Go's `time.Parse(time.RFC3339Nano, …)`, which kubelet uses for CRI records:
 //!
 //! * more than nine fraction digits are accepted and truncated (Go >= 1.20; Go 1.19 rejected
@@ -71,6 +71,7 @@ mod tests;
 
 use std::fmt;
 
+#[cfg(unix)]
 pub(crate) use calendar::{civil_from_unix, Civil};
 pub use clock::{Clock, FixedClock, SteppingClock, SystemClock};
 pub use format::{format_rfc3339nano, format_rfc3339nano_fixed, TimestampFormatter};
@@ -104,6 +105,7 @@ impl Timestamp {
             Timestamp { secs, nanos }
         } else {
             Timestamp {
+                // Saturating: a clamp at the end of the representable range.
                 secs: secs.saturating_add((nanos / 1_000_000_000) as i64),
                 nanos: nanos % 1_000_000_000,
             }

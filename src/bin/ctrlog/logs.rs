@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use ctrlog::cri::read::{
-    FileWarning, LogReader, LogSink, ReadError, ReadOptions, ReadStats, TailMode,
+    FileWarning, LogReader, LogSink, ReadError, ReadOptions, ReadStats, SkippedLine, TailMode,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::{parse_rfc3339nano, Clock, SystemClock, Timestamp};
@@ -178,7 +178,13 @@ const SKIPPED: u8 = 3;
 
 /// The end-of-read summary of skipped records, and the exit status.
 fn report(stats: &ReadStats) -> ExitCode {
-    if let Some((path, off, why)) = &stats.first_skipped {
+    if let Some(SkippedLine {
+        path,
+        offset: off,
+        reason: why,
+        ..
+    }) = &stats.first_skipped
+    {
         eprintln!(
             "ctrlog: {} records skipped (first: {} offset {off}: {why})",
             stats.skipped,

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use crate::cri::Stream;
 use crate::time::{format_rfc3339nano_fixed, Offset, Timestamp};
 
-use super::merge::{idx, Piece};
+use super::merge::Piece;
 use super::FileWarning;
 
 /// Where output goes: bytes for one stream at a time.
@@ -172,7 +172,7 @@ impl Emitter {
         if self.remain == 0 {
             return Ok(Flow::LimitReached);
         }
-        let i = idx(piece.stream);
+        let i = piece.stream.index();
         if piece.starts_line {
             self.dropping[i] = matches!(self.opts.since, Some(s) if piece.line_timestamp < s);
             if !self.dropping[i] {

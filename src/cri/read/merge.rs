@@ -3,16 +3,7 @@
 use crate::cri::{Stream, Tag};
 use crate::time::Timestamp;
 
-use super::record::CriRecord;
-
-/// Index of a stream in per-stream arrays.
-#[inline]
-pub(crate) fn idx(s: Stream) -> usize {
-    match s {
-        Stream::Stdout => 0,
-        Stream::Stderr => 1,
-    }
-}
+use super::record::LogRecord;
 
 /// One record placed in its logical line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,8 +51,8 @@ impl PartialMerger {
 
     /// Places `rec` in its stream's current logical line.
     #[inline]
-    pub fn push<'a>(&mut self, rec: &CriRecord<'a>) -> Piece<'a> {
-        let slot = &mut self.open[idx(rec.stream)];
+    pub fn push<'a>(&mut self, rec: &LogRecord<'a>) -> Piece<'a> {
+        let slot = &mut self.open[rec.stream.index()];
         let (starts_line, (ts, off)) = match *slot {
             Some(first) => (false, first),
             None => (true, (rec.timestamp, rec.utc_offset)),
@@ -80,7 +71,7 @@ impl PartialMerger {
 
     /// Whether `stream` has a line open (pieces seen, no `F` yet).
     pub fn is_open(&self, stream: Stream) -> bool {
-        self.open[idx(stream)].is_some()
+        self.open[stream.index()].is_some()
     }
 }
 
@@ -173,11 +164,11 @@ impl LineAssembler {
     /// Adds a record; call [`AssembledLines::next`] on the result until it returns `None` to
     /// get the lines it completes (none, one, or several `max_line` parts of a long one).
     /// Bytes not handed out by then stay buffered for the next record of the stream.
-    pub fn push<'a, 'r>(&'a mut self, rec: &CriRecord<'r>) -> AssembledLines<'a, 'r> {
+    pub fn push<'a, 'r>(&'a mut self, rec: &LogRecord<'r>) -> AssembledLines<'a, 'r> {
         self.settle();
         let piece = self.merger.push(rec);
         self.pending = piece.content.len();
-        self.pending_end = piece.ends_line.then(|| idx(piece.stream));
+        self.pending_end = piece.ends_line.then(|| piece.stream.index());
         AssembledLines {
             asm: self,
             piece,
@@ -212,7 +203,7 @@ impl LineAssembler {
     /// At end of input: the unfinished line of `stream`, if any (marked incomplete).
     pub fn finish(&mut self, stream: Stream) -> Option<Line<'_>> {
         self.settle();
-        let i = idx(stream);
+        let i = stream.index();
         let open = self.merger.open[i].take();
         let buf = &mut self.bufs[i];
         if buf.is_empty() {
@@ -242,7 +233,7 @@ impl AssembledLines<'_, '_> {
         }
         let asm = &mut *self.asm;
         let max = asm.max_line;
-        let buf = &mut asm.bufs[idx(self.piece.stream)];
+        let buf = &mut asm.bufs[self.piece.stream.index()];
         let have = buf.len() + self.rest.len();
         let ends = self.piece.ends_line;
         if !ends && have < max {
@@ -358,7 +349,7 @@ mod tests {
                 let tag = if *full { "F" } else { "P" };
                 let line = format!("2024-01-01T00:00:{:02}Z {stream} {tag} {content}", i % 60);
                 let rec = parse_cri_record(line.as_bytes()).unwrap();
-                let s = idx(rec.stream);
+                let s = rec.stream.index();
                 want[s].extend_from_slice(content.as_bytes());
                 if *full {
                     f_ends[s].push(want[s].len());
@@ -369,7 +360,7 @@ mod tests {
                     if !l.complete {
                         proptest::prop_assert_eq!(l.content.len(), max);
                     }
-                    let s = idx(l.stream);
+                    let s = l.stream.index();
                     got[s].extend_from_slice(l.content);
                     if l.complete {
                         complete_ends[s].push(got[s].len());
@@ -380,7 +371,7 @@ mod tests {
             for stream in [Stream::Stdout, Stream::Stderr] {
                 if let Some(l) = a.finish(stream) {
                     proptest::prop_assert!(!l.complete && !l.content.is_empty());
-                    got[idx(stream)].extend_from_slice(l.content);
+                    got[stream.index()].extend_from_slice(l.content);
                 }
             }
             proptest::prop_assert_eq!(&got, &want);

@@ -5,7 +5,7 @@
 //! and for Docker's files moby `daemon/logger/jsonfilelog` and `daemon/logger/loggerutils`
 //! (rotation naming). Its tests port kubelet's `TestReadLogs`, `TestParseLog`,
 //! `TestWriteLogs`, `TestWriteLogsWithBytesLimit`, `TestReadLogsLimitsWithTimestamps` and
-//! `TestReadRotatedLog` (`tests/cri_read_kubelet.rs`).
+//! `TestReadRotatedLog` (`tests/cri_read/kubelet.rs`).
 //!
 //! Layers, each usable alone:
 //! * sans-IO parsers: [`parse_cri_record`], [`parse_docker_record`], [`RecordParser`] (per
@@ -163,7 +163,7 @@
 //!    type"); one without `time` gets Go's zero time, as kubelet. Invalid UTF-8 inside a
 //!    JSON string is passed through byte-exact by the fast path (Go would substitute U+FFFD;
 //!    dockerd never writes it).
-//! 8. **Record terminator.** [`CriRecord::content`] never includes the `\n` that ends the
+//! 8. **Record terminator.** [`LogRecord::content`] never includes the `\n` that ends the
 //!    record, for either tag (kubelet keeps it in `F` content and strips it from `P`); the
 //!    output is the same.
 //! 9. **Truncation while following** (copytruncate) restarts at offset 0; what was written
@@ -176,29 +176,42 @@
 //!     known is such a copy (or a file missed earlier) and is not read.
 
 mod emit;
+#[cfg(unix)]
 mod files;
+#[cfg(unix)]
 mod follow;
 mod merge;
 mod paths;
+// The sans-IO record-to-output path; off Unix nothing drives it yet (the file reader is
+// Unix-only).
+#[cfg_attr(not(unix), allow(dead_code, unused_imports))]
 mod pipeline;
+#[cfg(unix)]
 mod reader;
 mod record;
+#[cfg(unix)]
 mod source;
+#[cfg(unix)]
 mod stream;
 mod tail;
+#[cfg(unix)]
 mod watch;
 
 use std::io;
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
 
 pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
+#[cfg(unix)]
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
 pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
-pub use pipeline::{ReadStats, SkipReason, MAX_WARNINGS};
+pub use pipeline::{ReadStats, SkipReason, SkippedLine, MAX_WARNINGS};
+#[cfg(unix)]
 pub use reader::{LogReader, ReadOptions};
 pub use record::{
-    parse_cri_record, parse_docker_record, CriRecord, LogFormat, ParseError, RecordParser,
+    parse_cri_record, parse_docker_record, LogFormat, LogRecord, ParseError, RecordParser,
 };
 pub use tail::{ForwardTail, Pos, TailCounter, TailMode, NEVER};
 
@@ -254,6 +267,7 @@ impl std::fmt::Display for FileWarning {
 }
 
 impl ReadError {
+    #[cfg(unix)]
     pub(crate) fn io(path: &Path, source: io::Error) -> Self {
         ReadError::Io {
             path: path.to_path_buf(),

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::emit::{Emitter, Flow, LogSink, OutputOptions};
-use super::merge::{idx, PartialMerger};
+use super::merge::PartialMerger;
 use super::record::{ParseError, RecordParser};
 use super::tail::Pos;
 use super::FileWarning;
@@ -33,6 +33,18 @@ pub enum SkipReason {
     TailBuffer,
 }
 
+/// A line a read skipped: where it is and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SkippedLine {
+    /// The file it is in.
+    pub path: PathBuf,
+    /// Its offset in the file (in the decompressed data for a `.gz`).
+    pub offset: u64,
+    /// Why it was skipped.
+    pub reason: SkipReason,
+}
+
 /// What a read did.
 ///
 /// Data that was not printed is always counted: records in [`ReadStats::skipped`] (with the
@@ -47,7 +59,7 @@ pub struct ReadStats {
     /// `max_record_len`), half-written at the end of a rotated or damaged file.
     pub skipped: u64,
     /// The first skipped line: file, offset (in the decompressed data for a `.gz`) and why.
-    pub first_skipped: Option<(PathBuf, u64, SkipReason)>,
+    pub first_skipped: Option<SkippedLine>,
     /// Files of the set that could not be read, or not to their end (see [`FileWarning`]).
     pub files_skipped: u64,
     /// The first [`MAX_WARNINGS`] of those files, with why.
@@ -96,7 +108,11 @@ impl Pipeline {
     pub(crate) fn skip(&mut self, path: &Path, off: u64, why: SkipReason) {
         self.stats.skipped += 1;
         if self.stats.first_skipped.is_none() {
-            self.stats.first_skipped = Some((path.to_path_buf(), off, why));
+            self.stats.first_skipped = Some(SkippedLine {
+                path: path.to_path_buf(),
+                offset: off,
+                reason: why,
+            });
         }
     }
 
@@ -138,7 +154,7 @@ impl Pipeline {
                 return Ok(Flow::Continue);
             }
         };
-        if pos < self.stream_start[idx(rec.stream)] {
+        if pos < self.stream_start[rec.stream.index()] {
             return Ok(Flow::Continue);
         }
         self.stats.records += 1;

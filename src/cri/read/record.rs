@@ -1,4 +1,4 @@
-//! Record parsers: one CRI line or one Docker json-file line into a [`CriRecord`].
+//! Record parsers: one CRI line or one Docker json-file line into a [`LogRecord`].
 //!
 //! Both parsers are sans-IO: they take one physical line (with or without its `\n`) and
 //! borrow the content from it. Docker content that needs unescaping is decoded into the
@@ -24,7 +24,7 @@ pub enum LogFormat {
 /// ends in `\n` is a [`Tag::Full`] record (the `\n` removed), one that does not is a
 /// [`Tag::Partial`] piece of a longer line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CriRecord<'a> {
+pub struct LogRecord<'a> {
     /// When the runtime read the bytes.
     pub timestamp: Timestamp,
     /// The zone offset (seconds east of UTC) the timestamp was written with; `0` for `Z`.
@@ -89,7 +89,7 @@ fn strip_newline(line: &[u8]) -> &[u8] {
 /// let r = parse_cri_record(b"2016-10-06T00:17:09.669794202Z stdout P log content 1\n").unwrap();
 /// assert_eq!((r.stream, r.tag, r.content), (Stream::Stdout, Tag::Partial, &b"log content 1"[..]));
 /// ```
-pub fn parse_cri_record(line: &[u8]) -> Result<CriRecord<'_>, ParseError> {
+pub fn parse_cri_record(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
     let line = strip_newline(line);
     let sp = memchr(b' ', line).ok_or(ParseError::MissingTimestamp)?;
     let ts_text = &line[..sp];
@@ -125,7 +125,7 @@ pub fn parse_cri_record(line: &[u8]) -> Result<CriRecord<'_>, ParseError> {
     } else {
         Tag::Full
     };
-    Ok(CriRecord {
+    Ok(LogRecord {
         timestamp,
         utc_offset,
         stream,
@@ -157,7 +157,7 @@ const GO_ZERO_TIME: Timestamp = Timestamp {
 pub fn parse_docker_record<'a>(
     line: &'a [u8],
     scratch: &'a mut Vec<u8>,
-) -> Result<CriRecord<'a>, ParseError> {
+) -> Result<LogRecord<'a>, ParseError> {
     let line = strip_newline(line);
     match fast_docker(line, scratch) {
         Fast::Done {
@@ -193,12 +193,12 @@ fn finish_docker(
     utc_offset: i32,
     stream: Stream,
     log: &[u8],
-) -> CriRecord<'_> {
+) -> LogRecord<'_> {
     let (tag, content) = match log.split_last() {
         Some((b'\n', rest)) => (Tag::Full, rest),
         _ => (Tag::Partial, log),
     };
-    CriRecord {
+    LogRecord {
         timestamp,
         utc_offset,
         stream,
@@ -368,7 +368,7 @@ struct SlowDocker<'a> {
 }
 
 #[cold]
-fn slow_docker<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<CriRecord<'a>, ParseError> {
+fn slow_docker<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<LogRecord<'a>, ParseError> {
     let v: SlowDocker<'_> = serde_json::from_slice(line).map_err(|_| ParseError::BadJson)?;
     let stream = match v.stream.as_deref() {
         None => return Err(ParseError::MissingField("stream")),
@@ -411,7 +411,7 @@ impl RecordParser {
     pub fn parse<'a>(
         &'a mut self,
         line: &'a [u8],
-    ) -> Result<(LogFormat, CriRecord<'a>), ParseError> {
+    ) -> Result<(LogFormat, LogRecord<'a>), ParseError> {
         match line.first() {
             None | Some(b'\n') => Err(ParseError::Empty),
             Some(b'{') => Ok((

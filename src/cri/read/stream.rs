@@ -15,7 +15,6 @@ use std::io;
 use std::path::Path;
 
 use super::emit::{Flow, LogSink};
-use super::merge::idx;
 use super::pipeline::{Pipeline, ReadStats, SkipReason};
 use super::reader::ReadOptions;
 use super::record::RecordParser;
@@ -171,7 +170,7 @@ fn tail<S: LogSink>(
                     };
                     ft.push((0, off), rec);
                     let ends = mode == TailMode::Records || rec.is_none_or(|r| r.1 == Tag::Full);
-                    let ring = &mut rings[rec.map_or(2, |r| idx(r.0))];
+                    let ring = &mut rings[rec.map_or(2, |r| r.0.index())];
                     // A ring frees only bytes it holds, all counted in `ring_bytes`: going
                     // below zero is a bug, not a wrap.
                     ring_bytes = ring_bytes

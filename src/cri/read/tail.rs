@@ -6,8 +6,6 @@ use std::collections::VecDeque;
 
 use crate::cri::{Stream, Tag};
 
-use super::merge::idx;
-
 /// A position in a file set: (file number, byte offset). Ordered.
 pub type Pos = (usize, u64);
 
@@ -82,7 +80,7 @@ impl TailCounter {
             return;
         }
         let Some((stream, tag)) = rec else { return };
-        let i = idx(stream);
+        let i = stream.index();
         let full = self.count >= self.n;
         self.state[i] = match (self.state[i], tag) {
             (StreamTail::Closed(p), _) => StreamTail::Closed(p),
@@ -190,7 +188,7 @@ impl ForwardTail {
     pub fn push(&mut self, pos: Pos, rec: Option<(Stream, Tag)>) {
         if self.base.mode == TailMode::Lines {
             let Some((stream, tag)) = rec else { return };
-            let i = idx(stream);
+            let i = stream.index();
             if self.open[i] {
                 if let Some(m) = self.middle[i].take() {
                     self.kept[m].dead = true;
@@ -240,7 +238,7 @@ impl ForwardTail {
                 let mut n = 0;
                 for i in (0..self.kept.len()).rev() {
                     let k = &self.kept[i];
-                    if !k.dead && k.rec.is_some_and(|r| idx(r.0) == s) {
+                    if !k.dead && k.rec.is_some_and(|r| r.0.index() == s) {
                         if i < from {
                             keep[i] = true;
                         }
@@ -278,7 +276,7 @@ impl ForwardTail {
     /// lines that are not records). Data before it is not needed (a pipe's ring): no tail
     /// can start earlier for that stream. `None` when nothing of it is kept.
     pub fn oldest_kept(&self, stream: Option<Stream>) -> Option<Pos> {
-        self.oldest[stream.map_or(2, idx)]
+        self.oldest[stream.map_or(2, Stream::index)]
     }
 
     /// Records kept (bounded by about `2 N + 10`, doubled between trims).
@@ -304,7 +302,7 @@ impl ForwardTail {
 
 /// Records the oldest kept position per stream and overall.
 fn note_oldest(oldest: &mut [Option<Pos>; 3], pos: Pos, rec: Option<(Stream, Tag)>) {
-    for i in [rec.map(|r| idx(r.0)), Some(2)].into_iter().flatten() {
+    for i in [rec.map(|r| r.0.index()), Some(2)].into_iter().flatten() {
         oldest[i].get_or_insert(pos);
     }
 }

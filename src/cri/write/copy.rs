@@ -93,7 +93,9 @@ impl<K: RecordWriter> Output<K> {
         let through = match &result {
             Ok(()) => (0, 0),
             Err(e) => {
-                let written = self.buf.get(..PartialWrite::written(e)).unwrap_or_default();
+                // A clamp, not an invariant: the count comes from the caller's writer.
+                let n = PartialWrite::written(e).min(self.buf.len());
+                let written = &self.buf[..n];
                 let whole = memchr::memrchr(b'\n', written).map_or(0, |i| i + 1);
                 let n = memchr::memchr_iter(b'\n', written).count() as u64;
                 (n.min(records), whole as u64)
@@ -304,7 +306,8 @@ impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
                 Split::Record(tag, content) => self.out.push(&self.format, tag, content)?,
                 Split::NeedInput => break,
             }
-            rest = rest.get(used..).unwrap_or_default();
+            // `split` never reports more than it was given.
+            rest = &rest[used..];
         }
         self.out.flush()
     }

@@ -206,7 +206,8 @@ impl LineSplitter {
 
     /// Bytes of the current, unfinished line held in the carry-over buffer.
     pub fn buffered(&self) -> usize {
-        self.carry.len().saturating_sub(self.emitted)
+        // `emitted` counts bytes of `carry` already handed out: never more than it holds.
+        self.carry.len() - self.emitted
     }
 
     /// Heap bytes held by the carry-over buffer (at most about `max_record_len() + 1`).
@@ -229,6 +230,7 @@ impl LineSplitter {
         }
         let m = self.max;
         // Deciding a record needs at most M content bytes, one '\r' and the '\n'.
+        // Saturating: an unlimited `max` (`usize::MAX`) has no window either.
         let window = m.saturating_add(2);
         if self.carry.is_empty() {
             let look = &input[..input.len().min(window)];
@@ -259,7 +261,8 @@ impl LineSplitter {
         let m = self.max;
         let c = self.carry.len();
         // c <= m + 1 < window, so `room` >= 1.
-        let room = window.saturating_sub(c);
+        assert!(c < window, "the carry holds a whole record's window");
+        let room = window - c;
         let look = &input[..input.len().min(room)];
         match memchr::memchr(b'\n', look) {
             Some(j) => {
@@ -311,7 +314,8 @@ impl LineSplitter {
                 Split::Record(tag, content) => f(tag, content),
                 Split::NeedInput => return,
             }
-            input = input.get(used..).unwrap_or_default();
+            // `split` never reports more than it was given.
+            input = &input[used..];
         }
     }
 

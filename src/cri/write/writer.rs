@@ -53,13 +53,14 @@ impl<W: Write> RecordWriter for IoWriter<W> {
 fn write_counting<W: Write>(w: &mut W, buf: &[u8]) -> io::Result<()> {
     let mut done = 0usize;
     loop {
-        let rest = buf.get(done..).unwrap_or_default();
+        let rest = &buf[done..];
         if rest.is_empty() {
             return Ok(());
         }
         match w.write(rest) {
             Ok(0) => return Err(PartialWrite::error(done, io::ErrorKind::WriteZero.into())),
-            Ok(n) => done = done.saturating_add(n),
+            // `Write::write` returns at most what it was given (`write_all` relies on it too).
+            Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(PartialWrite::error(done, e)),
         }

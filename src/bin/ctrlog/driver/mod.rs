@@ -375,7 +375,7 @@ fn drive(pairs: &[OsString]) -> ExitCode {
 /// Debug builds only: when `CTRLOG_DRIVER_PAUSE_OPENING` names a path, creates that file and
 /// then waits forever in the opening stage (signal handlers installed, log-path not opened).
 /// Every open of the driver is non-blocking, so this is the only way a test can signal the
-/// driver in that stage deterministically (`tests/driver_errors.rs`); the watchdog ends the
+/// driver in that stage deterministically (`tests/driver/errors.rs`); the watchdog ends the
 /// process. Release builds do not have it.
 #[cfg(debug_assertions)]
 fn pause_opening_for_tests() {

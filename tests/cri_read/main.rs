@@ -1,0 +1,14 @@
+//! The reader (`ctrlog::cri::read`, `ctrlog logs`): one test binary, one module per topic.
+//! Run one module with `cargo test --all-features --test cri_read real::`.
+
+mod cli;
+mod cli_faults;
+mod faults;
+mod gzip;
+mod kubelet;
+mod pipe;
+mod prop;
+mod real;
+mod rotation;
+mod tail_prop;
+mod writer_prop;

@@ -1,0 +1,10 @@
+//! runc/crun log.json (`ctrlog::runc`, `ctrlog last-error`, `summary`, `scan`): one test
+//! binary, one module per topic. Run one module with
+//! `cargo test --all-features --test runc rules::`. The heap-measuring tests are in
+//! `tests/global_state/`.
+
+mod cli;
+mod prop;
+mod real;
+mod rules;
+mod scan_cli;
