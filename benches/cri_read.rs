@@ -65,10 +65,8 @@ fn bench(c: &mut Criterion) {
         g.bench_function("tail_10", |b| {
             b.iter(|| {
                 let mut sink = Null(0);
-                let opts = ReadOptions {
-                    tail: Some(10),
-                    ..Default::default()
-                };
+                let mut opts = ReadOptions::default();
+                opts.tail = Some(10);
                 LogReader::open(&path, opts)
                     .unwrap()
                     .read_to(&mut sink)

@@ -6,7 +6,7 @@ use std::io;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ctrlog::cri::write::{
     escape_docker_json, CrPolicy, CriEncoder, DockerJsonEncoder, IoWriter, LineSplitter, LogWriter,
-    MaxLen, RecordEncoder,
+    MaxLen, RecordEncoder, SplitOptions, WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::{FixedClock, Offset, Timestamp};
@@ -20,9 +20,10 @@ fn load(name: &str) -> Vec<u8> {
     data
 }
 
-fn write_all<F: RecordEncoder>(data: &[u8], format: F, splitter: LineSplitter) -> u64 {
-    let mut w = LogWriter::new(Stream::Stdout, format, IoWriter(io::sink()))
-        .with_splitter(splitter)
+fn write_all<F: RecordEncoder>(data: &[u8], format: F, split: SplitOptions) -> u64 {
+    let mut opts = WriterOptions::default();
+    opts.split = split;
+    let mut w = LogWriter::with_options(Stream::Stdout, format, IoWriter(io::sink()), opts)
         .with_clock(FixedClock(Timestamp::new(1_700_000_000, 123_456_789)));
     // 256 KiB chunks, as `copy_from` reads them.
     for chunk in data.chunks(256 * 1024) {
@@ -50,14 +51,14 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(format!("cri/{name}"), |b| {
             b.iter(|| {
-                let s = LineSplitter::new(MaxLen::CONTAINERD_DEFAULT);
+                let s = SplitOptions::default();
                 black_box(write_all(&data, CriEncoder::new(Offset::Utc), s))
             })
         });
         g.bench_function(format!("json_file/{name}"), |b| {
             b.iter(|| {
-                let s =
-                    LineSplitter::new(MaxLen::CONTAINERD_DEFAULT).with_cr_policy(CrPolicy::Keep);
+                let mut s = SplitOptions::default();
+                s.cr_policy = CrPolicy::Keep;
                 black_box(write_all(&data, DockerJsonEncoder::new(), s))
             })
         });
@@ -66,11 +67,9 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.bench_function("cri_unlimited/oneline.txt", |b| {
         b.iter(|| {
-            black_box(write_all(
-                &data,
-                CriEncoder::new(Offset::Utc),
-                LineSplitter::new(MaxLen::Unlimited),
-            ))
+            let mut s = SplitOptions::default();
+            s.max_len = MaxLen::Unlimited;
+            black_box(write_all(&data, CriEncoder::new(Offset::Utc), s))
         })
     });
     let text = load("mixed.txt");

@@ -76,10 +76,8 @@ fn bench_short_lines(c: &mut Criterion) {
         }
         let sub = dir.path().join(name);
         std::fs::create_dir_all(&sub).unwrap();
-        let opts = RotateOptions {
-            durability,
-            ..RotateOptions::from_docker(Some("10m"), Some("5"), compress).unwrap()
-        };
+        let mut opts = RotateOptions::from_docker(Some("10m"), Some("5"), compress).unwrap();
+        opts.durability = durability;
         let mut w = RotatingFile::open(sub.join("c.log"), opts).unwrap();
         g.bench_function(name, |b| {
             b.iter(|| {
@@ -109,11 +107,10 @@ fn scratch() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 fn never_rotating() -> RotateOptions {
-    RotateOptions {
-        max_size: Some(u64::MAX),
-        durability: Durability::None,
-        ..RotateOptions::default()
-    }
+    let mut o = RotateOptions::default();
+    o.max_size = Some(u64::MAX);
+    o.durability = Durability::None;
+    o
 }
 
 /// A tmpfs file through a plain `File` and through `RotatingFile` (which never rotates there).
@@ -218,13 +215,11 @@ fn rotation_latency() {
             continue;
         }
         let dir = tempfile::tempdir().unwrap();
-        let opts = RotateOptions {
-            max_size: Some(1_000_000),
-            backups: Backups::Count(4),
-            compress,
-            durability,
-            ..RotateOptions::default()
-        };
+        let mut opts = RotateOptions::default();
+        opts.max_size = Some(1_000_000);
+        opts.backups = Backups::Count(4);
+        opts.compress = compress;
+        opts.durability = durability;
         let mut w = RotatingFile::open(dir.path().join("c.log"), opts).unwrap();
         let mut rotating = Vec::new();
         let mut ordinary = Vec::new();
@@ -270,10 +265,8 @@ fn paired_overhead() {
     .map(|(name, durability, max)| {
         let sub = dir.path().join(name);
         std::fs::create_dir_all(&sub).unwrap();
-        let opts = RotateOptions {
-            durability,
-            ..RotateOptions::from_docker(max, Some("5"), false).unwrap()
-        };
+        let mut opts = RotateOptions::from_docker(max, Some("5"), false).unwrap();
+        opts.durability = durability;
         (name, RotatingFile::open(sub.join("c.log"), opts).unwrap())
     })
     .collect();

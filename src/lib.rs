@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
-//! use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen};
+//! use ctrlog::cri::write::{CriEncoder, LogWriter, MaxLen, WriterOptions};
 //! use ctrlog::cri::Stream;
 //! use ctrlog::time::Offset;
 //!
@@ -10,8 +10,9 @@
 //! // partial (P) records of at most 8 bytes here (16 KiB in containerd).
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("0.log");
-//! let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new())
-//!     .with_splitter(LineSplitter::new(MaxLen::from_signed(8)));
+//! let mut opts = WriterOptions::default();
+//! opts.split.max_len = MaxLen::from_signed(8);
+//! let mut w = LogWriter::with_options(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new(), opts);
 //! w.copy_from(&b"short\na line longer than eight bytes\n"[..])?;
 //! std::fs::write(&path, w.into_inner())?;
 //!
@@ -48,6 +49,34 @@
 //! Cores are sans-IO state machines over `&[u8]` ([`cri::write::LineSplitter`],
 //! [`cri::read::parse_cri_record`], [`runc::CompatScanner`]); `std::io` adapters wrap them.
 //! The `ctrlog` command-line tool is behind the `cli` feature.
+//!
+//! # Conventions
+//! * **Options.** Every set of settings is a struct named `…Options` (and the timestamp
+//!   parser's [`time::ParseConfig`]) with public fields, `#[non_exhaustive]`, whose `Default`
+//!   is the reference tool's behaviour (where there is one). Start from `default()` or a
+//!   preset constructor ([`rotate::RotateOptions::from_docker`],
+//!   [`rotate::RotateOptions::kubelet`], [`time::ParseConfig::kubelet`]) and assign the fields
+//!   to change, so a new option is not a breaking change:
+//!   ```
+//!   let mut opts = ctrlog::runc::DecoderOptions::default();
+//!   opts.max_record_len = 4096;
+//!   ```
+//!   The type that uses them takes them in a constructor, `new` being the defaults or taking
+//!   only what has no default ([`cri::write::LogWriter::with_options`],
+//!   [`cri::write::LineSplitter::with_options`], [`runc::Decoder::with_options`],
+//!   [`lines::BackScanner::with_options`]). The one builder method left is
+//!   [`cri::write::LogWriter::with_clock`]: the clock is a type parameter, so setting it
+//!   changes the writer's type.
+//! * **Results.** Counters and reports ([`cri::write::CopySummary`], [`cri::read::ReadStats`],
+//!   [`cri::read::SkippedLine`], [`cri::read::FileWarning`], [`cri::read::LogFile`],
+//!   [`runc::DecodeStats`], [`runc::Summary`], [`runc::LastError`], [`rotate::RotateStats`],
+//!   ...) are `#[non_exhaustive]` too: read their fields, do not build them.
+//! * **Records** that mirror a fixed format ([`runc::Entry`], [`runc::Record`],
+//!   [`cri::read::LogRecord`], [`cri::read::Piece`], [`cri::read::Line`],
+//!   [`cri::read::PodLogPath`], [`rotate::BackupName`], [`time::Timestamp`],
+//!   [`time::ParsedTime`], [`regular::FileId`]) stay exhaustive: their fields are the
+//!   format's, and tests and callers build and match them whole. So do the sinks whose fields
+//!   are their writers ([`cri::read::SplitSink`]).
 //!
 //! # Platforms
 //! The sans-IO cores (splitting, encoding, parsing, merging, the runc decoder, `time`, `size`,

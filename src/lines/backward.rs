@@ -7,7 +7,9 @@ use memchr::{memchr, memrchr};
 
 use super::{read_full_at, LineItem, ReadAt};
 
-/// Settings of a [`BackScanner`] beyond [`BackScanner::new`]'s.
+/// Settings of a [`BackScanner`] beyond [`BackScanner::new`]'s: start from
+/// [`BackOptions::new`] and assign the fields to change (the crate's
+/// [conventions](crate#conventions)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BackOptions {

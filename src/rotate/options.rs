@@ -236,9 +236,19 @@ pub enum RecordEnd {
     Any,
 }
 
-/// Settings of a [`RotatingFile`](super::RotatingFile). Build with struct update syntax from `Default`, or from
-/// Docker's strings with [`RotateOptions::from_docker`].
+/// Settings of a [`RotatingFile`](super::RotatingFile). Start from `Default` (no size cap,
+/// ctrlog naming), from Docker's strings with [`RotateOptions::from_docker`] or from kubelet's
+/// with [`RotateOptions::kubelet`], and assign the fields to change (the crate's
+/// [conventions](crate#conventions)).
+///
+/// ```
+/// use ctrlog::rotate::{Backups, RotateOptions};
+/// let mut opts = RotateOptions::default();
+/// opts.max_size = Some(10 << 20);
+/// opts.backups = Backups::Count(3);
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RotateOptions {
     /// Rotate before a write that would make the live file larger than this. `None`: never.
     pub max_size: Option<u64>,

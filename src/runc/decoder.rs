@@ -22,8 +22,10 @@ pub enum ErrorPolicy {
     Lenient,
 }
 
-/// Decoder settings.
+/// Settings of a [`Decoder`], given to [`Decoder::with_options`]; set fields on `default()`
+/// (the crate's [conventions](crate#conventions)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecoderOptions {
     /// See [`ErrorPolicy`].
     pub policy: ErrorPolicy,
@@ -43,6 +45,7 @@ impl Default for DecoderOptions {
 
 /// Counts kept while decoding.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct DecodeStats {
     /// Records decoded and returned.
     pub records: u64,
@@ -94,7 +97,8 @@ pub struct Record<'a> {
 /// assert_eq!(msgs, ["a", "b"]);
 /// assert_eq!((dec.stats().malformed, dec.stats().torn), (1, 1));
 ///
-/// let strict = DecoderOptions { policy: ErrorPolicy::Strict, ..Default::default() };
+/// let mut strict = DecoderOptions::default();
+/// strict.policy = ErrorPolicy::Strict;
 /// let mut dec = Decoder::with_options(&log[..], strict);
 /// assert_eq!(dec.next_record().unwrap().unwrap().entry.msg(), "a");
 /// let err = dec.next_record().unwrap_err();

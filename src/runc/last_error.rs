@@ -14,6 +14,7 @@ use crate::time::{parse_rfc3339nano, Timestamp};
 
 /// The last error record found.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LastError {
     /// `msg`, trimmed of Unicode whitespace (as Go's `strings.TrimSpace`).
     pub msg: String,
@@ -23,8 +24,10 @@ pub struct LastError {
     pub offset: u64,
 }
 
-/// Settings for [`last_error_with`] and [`last_error_stream_with`].
+/// Settings for [`last_error_with`] and [`last_error_stream_with`]; set fields on `default()`
+/// (the crate's [conventions](crate#conventions)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LastErrorOptions {
     /// Records longer than this (bytes, without `\n`) are skipped unread.
     pub max_record_len: usize,

@@ -14,8 +14,10 @@ const MAX_LEVEL_LEN: usize = 64;
 
 const OTHER: &str = "(other)";
 
-/// Settings for [`summarize`].
+/// Settings for [`summarize`]; set fields on `default()` (the crate's
+/// [conventions](crate#conventions)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SummaryOptions {
     /// How many repeated messages to report.
     pub top: usize,
@@ -45,6 +47,7 @@ impl Default for SummaryOptions {
 
 /// A repeated message.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct MessageCount {
     /// How many records carried it (an upper bound if [`Summary::approximate`]).
     pub count: u64,
@@ -60,6 +63,7 @@ pub struct MessageCount {
 
 /// What [`summarize`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Decoder counts: records, blank, malformed, torn, oversized.
     pub stats: DecodeStats,

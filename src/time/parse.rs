@@ -31,7 +31,7 @@ use super::{Offset, Timestamp};
 /// rejected by both. The struct is `#[non_exhaustive]` so a switch can be added when a new
 /// preset needs one (add the preset to the oracle test in `src/time/tests.rs`).
 ///
-/// Start from a preset and change a switch:
+/// Start from a preset and change a switch (the crate's [conventions](crate#conventions)):
 ///
 /// ```
 /// use ctrlog::time::{parse_rfc3339, ParseConfig};

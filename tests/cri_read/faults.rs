@@ -79,14 +79,9 @@ fn symlink_among_backups_is_not_followed() {
     assert_eq!(w.path, d.path().join("c.log.1"));
     assert!(w.reason.contains("symbolic link"), "{w}");
     // Tail too.
-    let (sink, st) = read_with_timeout(
-        &p,
-        ReadOptions {
-            tail: Some(5),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opts = ReadOptions::default();
+    opts.tail = Some(5);
+    let (sink, st) = read_with_timeout(&p, opts).unwrap();
     assert_eq!(String::from_utf8(sink.out).unwrap(), "old\nlive\n");
     assert_eq!(st.files_skipped, 1);
 }
@@ -103,14 +98,9 @@ fn fifo_and_directory_among_backups_are_skipped_without_blocking() {
     fs::write(d.path().join("c.log.3"), cri("stdout", "F", "old")).unwrap();
     fs::write(&p, cri("stdout", "F", "live")).unwrap();
     for tail in [None, Some(1), Some(9)] {
-        let (sink, st) = read_with_timeout(
-            &p,
-            ReadOptions {
-                tail,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let mut opts = ReadOptions::default();
+        opts.tail = tail;
+        let (sink, st) = read_with_timeout(&p, opts).unwrap();
         let want = if tail == Some(1) {
             "live\n"
         } else {
@@ -162,14 +152,9 @@ fn unparsable_and_overlong_records_are_counted() {
             + &cri("stdout", "F", "b"),
     )
     .unwrap();
-    let (sink, st) = read_with_timeout(
-        &p,
-        ReadOptions {
-            max_record_len: 64,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut opts = ReadOptions::default();
+    opts.max_record_len = 64;
+    let (sink, st) = read_with_timeout(&p, opts).unwrap();
     assert_eq!(sink.out, b"a\nb\n");
     assert_eq!((st.skipped, st.files_skipped), (2, 0));
     let s = st.first_skipped.unwrap();

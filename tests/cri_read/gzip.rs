@@ -66,10 +66,9 @@ fn read(path: &Path, opts: ReadOptions) -> (Rec, ReadStats) {
 }
 
 fn tail(n: u64) -> ReadOptions {
-    ReadOptions {
-        tail: Some(n),
-        ..Default::default()
-    }
+    let mut o = ReadOptions::default();
+    o.tail = Some(n);
+    o
 }
 
 /// `c.log.2.gz` holding `lines` (damaged by `damage`), `c.log.1` "old", `c.log` "live".
@@ -177,11 +176,9 @@ fn follow_starts_despite_a_damaged_gz() {
     let h = {
         let (p, stop, mut sink) = (p.clone(), Arc::clone(&stop), sink.clone());
         std::thread::spawn(move || {
-            let opts = ReadOptions {
-                tail: Some(1),
-                poll_interval: Duration::from_millis(10),
-                ..Default::default()
-            };
+            let mut opts = ReadOptions::default();
+            opts.tail = Some(1);
+            opts.poll_interval = Duration::from_millis(10);
             LogReader::open(&p, opts)
                 .unwrap()
                 .follow(&mut sink, &stop)
@@ -239,11 +236,9 @@ fn tail_through_a_gz_agrees_with_the_plain_set() {
     }
     for mode in [TailMode::Lines, TailMode::Records] {
         for n in [0, 1, 5, 9, 10, 20, 100, 700, 2000, 2999, 5000] {
-            let opts = ReadOptions {
-                tail: Some(n),
-                tail_mode: mode,
-                ..Default::default()
-            };
+            let mut opts = ReadOptions::default();
+            opts.tail = Some(n);
+            opts.tail_mode = mode;
             let (a, sa) = read(&plain.path().join("c.log"), opts.clone());
             let (b, sb) = read(&comp.path().join("c.log"), opts);
             assert_eq!(a.out(), b.out(), "{mode:?} {n}");

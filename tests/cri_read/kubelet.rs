@@ -156,14 +156,12 @@ fn read_logs_table() {
     fs::write(&path, READ_LOGS_FILE).unwrap();
     let since = Some(ts("2020-09-27T11:18:02Z"));
     let now = Some(ctrlog::time::Clock::now(&ctrlog::time::SystemClock));
-    let o = |tail: Option<u64>, limit: Option<u64>, since: Option<Timestamp>| ReadOptions {
-        tail,
-        output: OutputOptions {
-            since,
-            limit_bytes: limit,
-            ..Default::default()
-        },
-        ..Default::default()
+    let o = |tail: Option<u64>, limit: Option<u64>, since: Option<Timestamp>| {
+        let mut o = ReadOptions::default();
+        o.tail = tail;
+        o.output.since = since;
+        o.output.limit_bytes = limit;
+        o
     };
     let all = "line1\nline2\nline3\n";
     let cases: Vec<(&str, ReadOptions, bool, &str)> = vec![
@@ -187,14 +185,9 @@ fn read_logs_table() {
     ];
     for (name, opts, follow, want) in cases {
         for mode in [TailMode::Lines, TailMode::Records] {
-            let s = read(
-                &path,
-                ReadOptions {
-                    tail_mode: mode,
-                    ..opts.clone()
-                },
-                follow,
-            );
+            let mut opts = opts.clone();
+            opts.tail_mode = mode;
+            let s = read(&path, opts, follow);
             assert_eq!(String::from_utf8_lossy(&s.stdout), want, "{name} {mode:?}");
             assert!(s.stderr.is_empty(), "{name}");
         }
@@ -248,11 +241,10 @@ fn write_logs_table() {
         ),
     ];
     for (stream, since, timestamps, out, err) in cases {
-        let mut e = Emitter::new(OutputOptions {
-            since,
-            timestamps,
-            ..Default::default()
-        });
+        let mut output = OutputOptions::default();
+        output.since = since;
+        output.timestamps = timestamps;
+        let mut e = Emitter::new(output);
         let mut s = sink();
         e.emit(&piece_for(stream, t, b"abcdefg"), true, &mut s)
             .unwrap();
@@ -285,11 +277,10 @@ fn write_logs_with_bytes_limit_table() {
         ),
     ];
     for (i, (outs, errs, bytes, timestamps, want_out, want_err)) in cases.into_iter().enumerate() {
-        let mut e = Emitter::new(OutputOptions {
-            limit_bytes: Some(bytes),
-            timestamps,
-            ..Default::default()
-        });
+        let mut output = OutputOptions::default();
+        output.limit_bytes = Some(bytes);
+        output.timestamps = timestamps;
+        let mut e = Emitter::new(output);
         let mut s = sink();
         for _ in 0..outs {
             e.emit(&piece_for(Stream::Stdout, t, b"abcdefg"), true, &mut s)
@@ -318,13 +309,8 @@ fn read_logs_limits_with_timestamps() {
         writeln!(f, "2022-10-29T16:10:22.592603036-05:00 stdout F ").unwrap();
     }
     drop(f);
-    let opts = ReadOptions {
-        output: OutputOptions {
-            timestamps: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.output.timestamps = true;
     let s = read(&path, opts, false);
     let out = String::from_utf8(s.stdout).unwrap();
     let lines: Vec<&str> = out.lines().collect();
@@ -349,13 +335,8 @@ fn timestamps_per_stream_not_shared() {
         "2024-01-01T00:00:00Z stdout P hel\n2024-01-01T00:00:01Z stderr F err\n2024-01-01T00:00:02Z stdout F lo\n",
     )
     .unwrap();
-    let opts = ReadOptions {
-        output: OutputOptions {
-            timestamps: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.output.timestamps = true;
     let s = read(&path, opts, false);
     assert_eq!(
         String::from_utf8(s.stdout).unwrap(),
@@ -422,10 +403,8 @@ fn rotated_log_case(rotated_name: impl Fn(&str) -> String) {
     let reader = {
         let (stop, mut out, path) = (stop.clone(), out.clone(), path.clone());
         std::thread::spawn(move || {
-            let opts = ReadOptions {
-                poll_interval: Duration::from_millis(2),
-                ..Default::default()
-            };
+            let mut opts = ReadOptions::default();
+            opts.poll_interval = Duration::from_millis(2);
             LogReader::open(&path, opts)
                 .unwrap()
                 .follow(&mut out, &stop)

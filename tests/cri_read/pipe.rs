@@ -94,12 +94,10 @@ fn fifo_agrees_with_file(body: fn() -> String) {
             Some(2500),
             Some(9999),
         ] {
-            let opts = ReadOptions {
-                tail,
-                tail_mode: mode,
-                read_size: 4096,
-                ..Default::default()
-            };
+            let mut opts = ReadOptions::default();
+            opts.tail = tail;
+            opts.tail_mode = mode;
+            opts.read_size = 4096;
             let mut want = MergedSink(Vec::new());
             LogReader::open(&plain, opts.clone())
                 .unwrap()
@@ -209,11 +207,12 @@ fn fifo_tail_drops_lines_too_long_for_the_buffer_whole() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
     mkfifo(&fifo);
-    let opts = |buf| ReadOptions {
-        tail: Some(8),
-        max_record_len: 256,
-        tail_buffer: buf,
-        ..ReadOptions::default()
+    let opts = |buf| {
+        let mut o = ReadOptions::default();
+        o.tail = Some(8);
+        o.max_record_len = 256;
+        o.tail_buffer = buf;
+        o
     };
     // Room for everything: the last 8 lines, the long ones whole.
     let (out, skipped) = read_fifo(&fifo, data.clone(), opts(1 << 20));

@@ -111,7 +111,9 @@ proptest! {
         for (e, b) in keep {
             if *e { we.extend_from_slice(b) } else { wo.extend_from_slice(b) }
         }
-        let opts = ReadOptions { tail: Some(n), read_size: rs, ..Default::default() };
+        let mut opts = ReadOptions::default();
+        opts.tail = Some(n);
+        opts.read_size = rs;
         let (o, e) = read(&path, opts);
         prop_assert_eq!(String::from_utf8_lossy(&o), String::from_utf8_lossy(&wo));
         prop_assert_eq!(String::from_utf8_lossy(&e), String::from_utf8_lossy(&we));
@@ -122,9 +124,14 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.log");
         fs::write(&path, render(&recs)).unwrap();
-        let output = OutputOptions { limit_bytes: limit, timestamps: ts, ..Default::default() };
-        let big = read(&path, ReadOptions { output, ..Default::default() });
-        let small = read(&path, ReadOptions { output, read_size: rs, ..Default::default() });
+        let mut output = OutputOptions::default();
+        output.limit_bytes = limit;
+        output.timestamps = ts;
+        let mut opts = ReadOptions::default();
+        opts.output = output;
+        let big = read(&path, opts.clone());
+        opts.read_size = rs;
+        let small = read(&path, opts);
         prop_assert_eq!(&big, &small);
         if let Some(l) = limit {
             prop_assert!((big.0.len() + big.1.len()) as u64 <= l);
@@ -156,7 +163,9 @@ proptest! {
                 Rec::Garbage(_) => {}
             }
         }
-        let opts = ReadOptions { tail: Some(n), tail_mode: TailMode::Records, ..Default::default() };
+        let mut opts = ReadOptions::default();
+        opts.tail = Some(n);
+        opts.tail_mode = TailMode::Records;
         prop_assert_eq!(read(&path, opts), (wo, we));
     }
 
@@ -282,7 +291,9 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.log");
         fs::write(&path, tiny_write(&events, m, docker)).unwrap();
-        let (o, e) = read(&path, ReadOptions { read_size: 32, ..Default::default() });
+        let mut opts = ReadOptions::default();
+        opts.read_size = 32;
+        let (o, e) = read(&path, opts);
         let join = |ls: &[String]| ls.iter().map(|l| format!("{l}\n")).collect::<String>();
         prop_assert_eq!(String::from_utf8(o).unwrap(), join(&outs));
         prop_assert_eq!(String::from_utf8(e).unwrap(), join(&errs));

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use ctrlog::cri::read::{LogReader, OutputOptions, ReadOptions, RecordParser, SplitSink, TailMode};
+use ctrlog::cri::read::{LogReader, ReadOptions, RecordParser, SplitSink, TailMode};
 use ctrlog::cri::{Stream, Tag};
 
 const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/real/");
@@ -77,18 +77,14 @@ fn conmon_seq() {
     assert_eq!(stats.records, 5004);
     assert_eq!(stats.lines_out, 5000);
     // Tail counts logical lines, not the 4 P pieces.
-    let opts = ReadOptions {
-        tail: Some(5000),
-        ..Default::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.tail = Some(5000);
     assert_eq!(
         read_all("conmon/seq-1-5000.k8s-file.log", opts).0,
         expected("seq-1-5000.stdout.bin")
     );
-    let opts = ReadOptions {
-        tail: Some(3),
-        ..Default::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.tail = Some(3);
     assert_eq!(
         read_all("conmon/seq-1-5000.k8s-file.log", opts).0,
         b"4998\n4999\n5000\n"
@@ -152,11 +148,9 @@ fn tail_matches_full_read_on_real_files() {
     ] {
         let (out, err, _) = read_all(p, ReadOptions::default());
         for n in [0u64, 1, 2, 3, 5, 8, 20] {
-            let opts = ReadOptions {
-                tail: Some(n),
-                tail_mode: TailMode::Lines,
-                ..Default::default()
-            };
+            let mut opts = ReadOptions::default();
+            opts.tail = Some(n);
+            opts.tail_mode = TailMode::Lines;
             let (o, e, _) = read_all(p, opts);
             assert!(out.ends_with(&o) && err.ends_with(&e), "{p} tail {n}");
             if n >= 20 && !p.contains("seq") {
@@ -168,14 +162,9 @@ fn tail_matches_full_read_on_real_files() {
 
 #[test]
 fn timestamps_in_each_writers_zone() {
-    let opts = ReadOptions {
-        tail: Some(1),
-        output: OutputOptions {
-            timestamps: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.tail = Some(1);
+    opts.output.timestamps = true;
     let (o, _, _) = read_all("containerd/cri-seq-1-5000.log", opts.clone());
     let s = String::from_utf8(o).unwrap();
     assert!(s.ends_with("Z 5000\n") && s.len() == 30 + 1 + 5, "{s:?}");

@@ -193,13 +193,9 @@ fn reads_docker_set_oldest_first_with_gzip_and_tail_across_files() {
         (4, "two\nthree\nfour\nfive\n"),
         (9, "one\ntwo\nthree\nfour\nfive\n"),
     ] {
-        let (o, _, _) = read_to_end(
-            &p,
-            ReadOptions {
-                tail: Some(n),
-                ..Default::default()
-            },
-        );
+        let mut opts = ReadOptions::default();
+        opts.tail = Some(n);
+        let (o, _, _) = read_to_end(&p, opts);
         assert_eq!(String::from_utf8(o).unwrap(), want, "tail {n}");
     }
     // Only the live file.
@@ -222,11 +218,9 @@ fn overlong_records_are_skipped_with_bounded_memory() {
     let data =
         cri("stdout", "F", "before") + &cri("stdout", "F", &huge) + &cri("stderr", "F", "after");
     fs::write(&p, &data).unwrap();
-    let opts = ReadOptions {
-        max_record_len: 64 << 10,
-        read_size: 4096,
-        ..Default::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.max_record_len = 64 << 10;
+    opts.read_size = 4096;
     let (o, e, st) = read_to_end(&p, opts.clone());
     assert_eq!(
         (o.as_slice(), e.as_slice()),
@@ -234,13 +228,9 @@ fn overlong_records_are_skipped_with_bounded_memory() {
     );
     assert_eq!(st.skipped, 1);
     // Tail walks backwards past it too.
-    let (o, e, _) = read_to_end(
-        &p,
-        ReadOptions {
-            tail: Some(2),
-            ..opts
-        },
-    );
+    let mut tail2 = opts;
+    tail2.tail = Some(2);
+    let (o, e, _) = read_to_end(&p, tail2);
     assert_eq!(
         (o.as_slice(), e.as_slice()),
         (&b"before\n"[..], &b"after\n"[..])
@@ -279,10 +269,8 @@ fn follow(path: &Path) -> Follower {
     let handle = {
         let (stop, mut out, path) = (stop.clone(), out.clone(), path.to_path_buf());
         std::thread::spawn(move || {
-            let opts = ReadOptions {
-                poll_interval: Duration::from_millis(2),
-                ..Default::default()
-            };
+            let mut opts = ReadOptions::default();
+            opts.poll_interval = Duration::from_millis(2);
             LogReader::open(&path, opts)
                 .unwrap()
                 .follow(&mut out, &stop)
@@ -402,11 +390,9 @@ fn follow_with_tail_starts_at_the_end() {
     let h = {
         let (stop, mut out, p) = (stop.clone(), out.clone(), p.clone());
         std::thread::spawn(move || {
-            let opts = ReadOptions {
-                tail: Some(0),
-                poll_interval: Duration::from_millis(2),
-                ..Default::default()
-            };
+            let mut opts = ReadOptions::default();
+            opts.tail = Some(0);
+            opts.poll_interval = Duration::from_millis(2);
             LogReader::open(&p, opts)
                 .unwrap()
                 .follow(&mut out, &stop)

@@ -6,8 +6,8 @@ use std::num::NonZeroUsize;
 
 use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
 use ctrlog::cri::write::{
-    CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen, RecordEncoder,
-    SharedWriter,
+    CrPolicy, CriEncoder, DockerJsonEncoder, LogWriter, MaxLen, RecordEncoder, SharedWriter,
+    WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::{FixedClock, Offset, Timestamp};
@@ -22,16 +22,15 @@ fn run<F: RecordEncoder>(
 ) -> Vec<u8> {
     let sink = SharedWriter::new(Vec::new());
     let clock = FixedClock(Timestamp::new(1_700_000_000, 123_000_000));
-    let splitter = LineSplitter::new(max).with_cr_policy(CrPolicy::Keep);
+    let mut opts = WriterOptions::default();
+    opts.split.max_len = max;
+    opts.split.cr_policy = CrPolicy::Keep;
+    opts.read_size = 64;
+    opts.flush_size = 1;
     let mut w = [
-        LogWriter::new(Stream::Stdout, make(), sink.clone())
-            .with_clock(clock)
-            .with_splitter(splitter.clone())
-            .with_buffer_sizes(64, 1),
-        LogWriter::new(Stream::Stderr, make(), sink.clone())
-            .with_clock(clock)
-            .with_splitter(splitter)
-            .with_buffer_sizes(64, 1),
+        LogWriter::with_options(Stream::Stdout, make(), sink.clone(), opts.clone())
+            .with_clock(clock),
+        LogWriter::with_options(Stream::Stderr, make(), sink.clone(), opts).with_clock(clock),
     ];
     let inputs = [out, err];
     let mut at = [0usize, 0];
@@ -60,10 +59,8 @@ fn read_back(data: &[u8]) -> (Vec<u8>, Vec<u8>) {
         stdout: Vec::new(),
         stderr: Vec::new(),
     };
-    let opts = ReadOptions {
-        read_size: 48,
-        ..Default::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.read_size = 48;
     let stats = LogReader::open(&p, opts).unwrap().read_to(&mut s).unwrap();
     assert_eq!(stats.skipped, 0);
     (s.stdout, s.stderr)

@@ -3,11 +3,11 @@
 
 use crate::util;
 
-use ctrlog::cri::write::{CrPolicy, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen};
+use ctrlog::cri::write::{CrPolicy, DockerJsonEncoder, LogWriter, MaxLen, WriterOptions};
 // The fuzz bodies and the whole-input oracle are test support compiled with the `__fuzz`
 // feature (CI: --all-features).
 #[cfg(feature = "__fuzz")]
-use ctrlog::cri::write::{fuzz_json_encode, fuzz_split, split_oracle};
+use ctrlog::cri::write::{fuzz_json_encode, fuzz_split, split_oracle, LineSplitter, SplitOptions};
 use ctrlog::cri::Stream;
 use ctrlog::time::{FixedClock, Timestamp};
 use proptest::prelude::*;
@@ -90,7 +90,10 @@ proptest! {
         keep in any::<bool>(),
     ) {
         let cr = if keep { CrPolicy::Keep } else { CrPolicy::Strip };
-        let mut s = LineSplitter::new(MaxLen::from_signed(m as i64)).with_cr_policy(cr);
+        let mut so = SplitOptions::default();
+        so.max_len = MaxLen::from_signed(m as i64);
+        so.cr_policy = cr;
+        let mut s = LineSplitter::with_options(so);
         let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
         cuts.push(0);
         cuts.push(input.len());
@@ -124,11 +127,13 @@ proptest! {
         chunk in 1usize..50,
     ) {
         // The limit is larger than any line here, so no character is cut.
-        let splitter = LineSplitter::new(MaxLen::from_signed(1000)).with_cr_policy(CrPolicy::Keep);
-        let mut w = LogWriter::new(Stream::Stdout, DockerJsonEncoder::new(), Vec::new())
-            .with_splitter(splitter)
-            .with_clock(FixedClock(Timestamp::new(0, 0)))
-            .with_buffer_sizes(chunk, 100);
+        let mut opts = WriterOptions::default();
+        opts.split.max_len = MaxLen::from_signed(1000);
+        opts.split.cr_policy = CrPolicy::Keep;
+        opts.read_size = chunk;
+        opts.flush_size = 100;
+        let mut w = LogWriter::with_options(Stream::Stdout, DockerJsonEncoder::new(), Vec::new(), opts)
+            .with_clock(FixedClock(Timestamp::new(0, 0)));
         w.copy_from(text.as_bytes()).unwrap();
         let out = w.into_inner();
         let mut joined = String::new();

@@ -4,7 +4,7 @@
 use crate::util;
 
 use ctrlog::cri::write::{
-    CrPolicy, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen, DEFAULT_MAX_LEN,
+    CrPolicy, DockerJsonEncoder, LogWriter, MaxLen, WriterOptions, DEFAULT_MAX_LEN,
 };
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::time::{FixedClock, Timestamp};
@@ -102,12 +102,13 @@ fn json_file_encoding_is_byte_identical_to_dockerd() {
         let theirs = docker_lines(stream);
         let input = stream_input(stream);
         for chunk in [1 << 20, 2048, 999] {
-            let splitter =
-                LineSplitter::new(MaxLen::from_signed(16384)).with_cr_policy(CrPolicy::Keep);
-            let mut w = LogWriter::new(stream, DockerJsonEncoder::new(), Vec::new())
-                .with_splitter(splitter)
-                .with_clock(FixedClock(Timestamp::new(1_795_422_884, 999_006_858)))
-                .with_buffer_sizes(chunk, 1 << 16);
+            let mut opts = WriterOptions::default();
+            opts.split.max_len = MaxLen::from_signed(16384);
+            opts.split.cr_policy = CrPolicy::Keep;
+            opts.read_size = chunk;
+            opts.flush_size = 1 << 16;
+            let mut w = LogWriter::with_options(stream, DockerJsonEncoder::new(), Vec::new(), opts)
+                .with_clock(FixedClock(Timestamp::new(1_795_422_884, 999_006_858)));
             w.copy_from(&input[..]).unwrap();
             let out = w.into_inner();
             let ours: Vec<&[u8]> = out

@@ -1,7 +1,7 @@
 //! Helpers shared by the writer tests (no tests of its own).
 #![allow(dead_code)]
 
-use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen};
+use ctrlog::cri::write::{CriEncoder, LogWriter, MaxLen, WriterOptions};
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::time::{FixedClock, Offset, Timestamp};
 
@@ -55,10 +55,12 @@ pub fn pieces(recs: &[Rec]) -> Vec<(Tag, Vec<u8>)> {
 /// Writes `input` as CRI records with limit `max_len` (containerd's signed meaning), feeding
 /// it in chunks of `chunk` bytes, UTC, fixed clock.
 pub fn write_cri(input: &[u8], max_len: i64, stream: Stream, chunk: usize) -> Vec<u8> {
-    let mut w = LogWriter::new(stream, CriEncoder::new(Offset::Utc), Vec::new())
-        .with_splitter(LineSplitter::new(MaxLen::from_signed(max_len)))
-        .with_clock(FixedClock(Timestamp::new(1_700_000_000, 123_456_789)))
-        .with_buffer_sizes(chunk, 64 * 1024);
+    let mut opts = WriterOptions::default();
+    opts.split.max_len = MaxLen::from_signed(max_len);
+    opts.read_size = chunk;
+    opts.flush_size = 64 * 1024;
+    let mut w = LogWriter::with_options(stream, CriEncoder::new(Offset::Utc), Vec::new(), opts)
+        .with_clock(FixedClock(Timestamp::new(1_700_000_000, 123_456_789)));
     w.copy_from(input).expect("copy");
     w.into_inner()
 }

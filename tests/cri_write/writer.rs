@@ -8,7 +8,7 @@ use std::num::NonZeroUsize;
 
 use ctrlog::cri::write::{
     CrPolicy, CriEncoder, LineSplitter, LogWriter, MaxLen, RecordWriter, SharedWriter, Split,
-    WriteError, WriteErrorPolicy, DEFAULT_MEMORY_CAP,
+    SplitOptions, WriteError, WriteErrorPolicy, WriterOptions, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::time::{FixedClock, Offset, SteppingClock, Timestamp};
@@ -279,16 +279,29 @@ fn limits_from_1_to_16384_and_unlimited() {
 #[test]
 fn unlimited_lines_past_the_memory_cap_become_partials() {
     let cap = NonZeroUsize::new(1000).unwrap();
-    let splitter = LineSplitter::new(MaxLen::Unlimited).with_memory_cap(cap);
-    assert_eq!(splitter.max_record_len(), 1000);
-    let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new())
-        .with_splitter(splitter)
-        .with_buffer_sizes(333, 4096);
+    let mut opts = WriterOptions::default();
+    opts.split.max_len = MaxLen::Unlimited;
+    opts.split.memory_cap = cap;
+    assert_eq!(
+        LineSplitter::with_options(opts.split).max_record_len(),
+        1000
+    );
+    opts.read_size = 333;
+    opts.flush_size = 4096;
+    let mut w = LogWriter::with_options(
+        Stream::Stdout,
+        CriEncoder::new(Offset::Utc),
+        Vec::new(),
+        opts,
+    );
     w.copy_from(&cat(&[&a(2500), b"\nok\n"])[..]).unwrap();
     let got = pieces(&parse_cri(&w.into_inner()));
     assert!(got == vec![p(&a(1000)), p(&a(1000)), f(&a(500)), f(b"ok")]);
     // A large limit is capped the same way.
-    let s = LineSplitter::new(MaxLen::from_signed(1 << 40)).with_memory_cap(cap);
+    let mut so = SplitOptions::default();
+    so.max_len = MaxLen::from_signed(1 << 40);
+    so.memory_cap = cap;
+    let s = LineSplitter::with_options(so);
     assert_eq!(s.max_record_len(), 1000);
     assert_eq!(
         LineSplitter::new(MaxLen::Unlimited).max_record_len(),
@@ -305,16 +318,19 @@ fn memory_is_bounded_for_an_endless_line() {
         (MaxLen::from_signed(16384), 1 << 20),
     ] {
         let cap = NonZeroUsize::new(cap).unwrap();
-        let splitter = LineSplitter::new(max_len).with_memory_cap(cap);
-        let m = splitter.max_record_len();
+        let mut opts = WriterOptions::default();
+        opts.split.max_len = max_len;
+        opts.split.memory_cap = cap;
+        let m = LineSplitter::with_options(opts.split).max_record_len();
         let (read, flush) = (8192, 32 * 1024);
-        let mut w = LogWriter::new(
+        opts.read_size = read;
+        opts.flush_size = flush;
+        let mut w = LogWriter::with_options(
             Stream::Stdout,
             CriEncoder::new(Offset::Utc),
             CountSink::default(),
-        )
-        .with_splitter(splitter)
-        .with_buffer_sizes(read, flush);
+            opts,
+        );
         let bound = read + 2 * (m + 1) + 2 * (flush + m + 64);
         let chunk = vec![b'x'; 7777];
         let mut peak = 0;
@@ -419,8 +435,9 @@ fn write_errors_stop_the_copy_when_asked() {
         every: 2,
         ok: Vec::new(),
     };
-    let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), sink)
-        .with_write_error_policy(WriteErrorPolicy::Stop);
+    let mut opts = WriterOptions::default();
+    opts.write_error_policy = WriteErrorPolicy::Stop;
+    let mut w = LogWriter::with_options(Stream::Stdout, CriEncoder::new(Offset::Utc), sink, opts);
     match w.copy_from(line_reader(b"l1\nl2\nl3\n")) {
         Err(WriteError::Write { offset, source }) => {
             assert_eq!(offset, 6);
@@ -508,9 +525,12 @@ fn stdout_and_stderr_share_a_sink_at_record_boundaries() {
         for (stream, text) in [(Stream::Stdout, &out_text), (Stream::Stderr, &err_text)] {
             let sink = shared.clone();
             s.spawn(move || {
-                let mut w = LogWriter::new(stream, CriEncoder::new(Offset::Utc), sink)
-                    .with_splitter(LineSplitter::new(MaxLen::from_signed(50)))
-                    .with_buffer_sizes(1000, 700);
+                let mut opts = WriterOptions::default();
+                opts.split.max_len = MaxLen::from_signed(50);
+                opts.read_size = 1000;
+                opts.flush_size = 700;
+                let mut w =
+                    LogWriter::with_options(stream, CriEncoder::new(Offset::Utc), sink, opts);
                 w.copy_from(&text[..]).unwrap();
             });
         }
@@ -550,7 +570,10 @@ fn splitter_borrows_from_the_input_when_it_can() {
 
 #[test]
 fn keep_policy_keeps_cr() {
-    let mut s = LineSplitter::new(MaxLen::from_signed(4)).with_cr_policy(CrPolicy::Keep);
+    let mut so = SplitOptions::default();
+    so.max_len = MaxLen::from_signed(4);
+    so.cr_policy = CrPolicy::Keep;
+    let mut s = LineSplitter::with_options(so);
     let mut got = Vec::new();
     s.for_each(b"abc\r\nabcd\r\n", |t, c| got.push((t, c.to_vec())));
     s.finish_each(|t, c| got.push((t, c.to_vec())));

@@ -361,10 +361,8 @@ fn follow_closes_rotated_files_once_read() {
     let follower = {
         let (mut sink, stop, path) = (counter.clone(), stop.clone(), path.clone());
         std::thread::spawn(move || {
-            let opts = ReadOptions {
-                poll_interval: Duration::from_millis(5),
-                ..ReadOptions::default()
-            };
+            let mut opts = ReadOptions::default();
+            opts.poll_interval = Duration::from_millis(5);
             LogReader::open(&path, opts)
                 .unwrap()
                 .follow(&mut sink, &stop)
@@ -421,10 +419,8 @@ fn follow_single_symlink_across_rotations() {
     let follower = {
         let (mut sink, stop, link) = (counter.clone(), stop.clone(), link.clone());
         std::thread::spawn(move || {
-            let opts = ReadOptions {
-                poll_interval: Duration::from_millis(5),
-                ..ReadOptions::default()
-            };
+            let mut opts = ReadOptions::default();
+            opts.poll_interval = Duration::from_millis(5);
             LogReader::open_single(&link, opts)
                 .unwrap()
                 .follow(&mut sink, &stop)

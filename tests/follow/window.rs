@@ -70,11 +70,9 @@ fn file_created_and_pruned_during_tail_scan_is_reported() {
     let d = tempfile::tempdir().unwrap();
     fs::write(d.path().join("c.log.2.gz"), b"not a gzip file at all").unwrap();
     fs::write(d.path().join("c.log"), rec(1) + &rec(2)).unwrap();
-    let opts = ReadOptions {
-        tail: Some(100),
-        poll_interval: Duration::from_millis(20),
-        ..ReadOptions::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.tail = Some(100);
+    opts.poll_interval = Duration::from_millis(20);
     let mut r = LogReader::open(d.path().join("c.log"), opts).unwrap();
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let lost = |w: &FileWarning| w.reason.contains("deleted before the follower could open");
@@ -148,10 +146,8 @@ fn watcher_error_is_seen_while_the_writer_outpaces_the_reader() {
     let dir = d.path().join("logs");
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join("c.log"), rec(1)).unwrap();
-    let opts = ReadOptions {
-        poll_interval: Duration::from_millis(20),
-        ..ReadOptions::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.poll_interval = Duration::from_millis(20);
     let mut r = LogReader::open(dir.join("c.log"), opts).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let finished = Arc::new(AtomicBool::new(false));

@@ -92,11 +92,9 @@ fn a_64_mib_last_line_is_scanned_in_linear_work() {
 
     // `--tail 1` through the reader prints the whole line.
     let mut out = Tally::default();
-    let opts = ReadOptions {
-        tail: Some(1),
-        max_record_len: 80 << 20,
-        ..Default::default()
-    };
+    let mut opts = ReadOptions::default();
+    opts.tail = Some(1);
+    opts.max_record_len = 80 << 20;
     let st = LogReader::open(f.path(), opts)
         .unwrap()
         .read_to(&mut out)

@@ -92,10 +92,8 @@ fn last_error_tail_first_heap_is_capped() {
 fn last_error_tail_first_heap_follows_the_data_not_the_cap() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tail = b"{\"level\":\"error\",\"msg\":\"last\"}\n";
-    let opts = LastErrorOptions {
-        max_record_len: usize::MAX / 2,
-        ..LastErrorOptions::default()
-    };
+    let mut opts = LastErrorOptions::default();
+    opts.max_record_len = usize::MAX / 2;
     // A huge cap on a 64 MiB file whose answer is in the last block: one block of heap, not
     // a buffer the size of the file.
     let (r, peak) = peak_during(|| last_error_with(Synthetic::new(BIG, tail), opts).unwrap());
@@ -225,10 +223,8 @@ fn read_entry_forgets_the_previous_record() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // A reused entry holds exactly the last record: keys it lacks are `None`, no stale fields.
     let log = b"{\"level\":\"error\",\"msg\":\"a\",\"time\":\"t\",\"x\":1,\"y\":2}\nbad\n{\"msg\":\"b\",\"z\":[3]}\n{\"level\":null,\"msg\":\"c\"}\n";
-    let strict = DecoderOptions {
-        policy: ErrorPolicy::Strict,
-        ..Default::default()
-    };
+    let mut strict = DecoderOptions::default();
+    strict.policy = ErrorPolicy::Strict;
     let mut dec = Decoder::with_options(&log[..], strict);
     let mut e = OwnedEntry::default();
     assert!(dec.read_entry(&mut e).unwrap());

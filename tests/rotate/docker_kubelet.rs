@@ -18,11 +18,9 @@ fn docker_check_capacity_and_rotate() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let path = d.join("log");
-    let o = RotateOptions {
-        compress: true,
-        mode: 0o600,
-        ..opts(Some(5), Backups::Count(2), Naming::Docker)
-    };
+    let mut o = opts(Some(5), Backups::Count(2), Naming::Docker);
+    o.compress = true;
+    o.mode = 0o600;
     let mut l = RotatingFile::open(&path, o).unwrap();
     l.write_all(b"hello world!").unwrap();
     assert!(!d.join("log.1").exists() && !d.join("log.1.gz").exists());
@@ -201,12 +199,11 @@ fn docker_option_errors() {
 }
 
 fn kubelet_opts(max_size: u64, max_files: u32) -> RotateOptions {
-    RotateOptions {
-        offset: Offset::Utc,
-        clock: Arc::new(FixedClock(Timestamp::new(T0, 0))),
-        record_end: ctrlog::rotate::RecordEnd::Any,
-        ..RotateOptions::kubelet(max_size, max_files).unwrap()
-    }
+    let mut o = RotateOptions::kubelet(max_size, max_files).unwrap();
+    o.offset = Offset::Utc;
+    o.clock = Arc::new(FixedClock(Timestamp::new(T0, 0)));
+    o.record_end = ctrlog::rotate::RecordEnd::Any;
+    o
 }
 
 /// `TestRotateLogs`, the `container-has-excess-log` and `container-not-need-rotate` cases:
@@ -282,10 +279,8 @@ fn kubelet_remove_excess_log() {
         for i in [3, 1, 2, 4] {
             std::fs::write(d.join(format!("test-log.00000000-00000{i}")), b"x").unwrap();
         }
-        let o = RotateOptions {
-            compress: false,
-            ..kubelet_opts(10, max)
-        };
+        let mut o = kubelet_opts(10, max);
+        o.compress = false;
         // Open prunes to MaxFiles-1 backups; the rotation to MaxFiles-2 plus the new one.
         let mut l = RotatingFile::open(&path, o).unwrap();
         l.rotate().unwrap();
@@ -303,11 +298,9 @@ fn kubelet_compress_log() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let path = d.join("test-log");
-    let o = RotateOptions {
-        mode: 0o600,
-        clock: Arc::new(ctrlog::time::SystemClock),
-        ..kubelet_opts(100, 5)
-    };
+    let mut o = kubelet_opts(100, 5);
+    o.mode = 0o600;
+    o.clock = Arc::new(ctrlog::time::SystemClock);
     let mut l = RotatingFile::open(&path, o).unwrap();
     l.write_all(b"test log content").unwrap();
     l.rotate().unwrap();
@@ -337,11 +330,9 @@ fn kubelet_same_second_rotation() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let path = d.join("c.log");
-    let o = RotateOptions {
-        compress: false,
-        backups: Backups::Unlimited,
-        ..kubelet_opts(4, 2)
-    };
+    let mut o = kubelet_opts(4, 2);
+    o.compress = false;
+    o.backups = Backups::Unlimited;
     let mut l = RotatingFile::open(&path, o).unwrap();
     for r in [&b"aaa"[..], b"bbb", b"ccc", b"ddd"] {
         l.write_all(r).unwrap();

@@ -68,10 +68,8 @@ fn second_writer_fails_fast() {
 fn external_deletion_is_detected() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.log");
-    let o = RotateOptions {
-        check_interval: Duration::ZERO,
-        ..opts(Some(100), Backups::Count(1), Naming::Ctrlog)
-    };
+    let mut o = opts(Some(100), Backups::Count(1), Naming::Ctrlog);
+    o.check_interval = Duration::ZERO;
     let mut l = RotatingFile::open(&path, o).unwrap();
     l.write_all(b"one\n").unwrap();
     std::fs::remove_file(&path).unwrap();
@@ -85,10 +83,8 @@ fn external_deletion_is_detected() {
 fn external_truncation_resyncs_size() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.log");
-    let o = RotateOptions {
-        check_interval: Duration::ZERO,
-        ..opts(Some(20), Backups::Count(1), Naming::Ctrlog)
-    };
+    let mut o = opts(Some(20), Backups::Count(1), Naming::Ctrlog);
+    o.check_interval = Duration::ZERO;
     let mut l = RotatingFile::open(&path, o).unwrap();
     l.write_all(b"0123456789\n").unwrap();
     std::fs::OpenOptions::new()
@@ -163,10 +159,8 @@ fn torn_record_is_cut_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.log");
     std::fs::write(&path, b"a\nb\nparti").unwrap();
-    let o = RotateOptions {
-        record_end: RecordEnd::Newline,
-        ..opts(None, Backups::Unlimited, Naming::Ctrlog)
-    };
+    let mut o = opts(None, Backups::Unlimited, Naming::Ctrlog);
+    o.record_end = RecordEnd::Newline;
     let mut l = RotatingFile::open(&path, o.clone()).unwrap();
     assert_eq!(l.size(), 4);
     l.write_all(b"c\n").unwrap();
@@ -300,16 +294,15 @@ const CRASH_MAX: u64 = 3000;
 const CRASH_BACKUPS: u32 = 3;
 
 fn crash_opts() -> RotateOptions {
-    RotateOptions {
-        max_size: Some(CRASH_MAX),
-        backups: Backups::Count(CRASH_BACKUPS),
-        compress: true,
-        naming: Naming::Ctrlog,
-        durability: Durability::EveryRecord,
-        // Checks often, so that crashes also land in the middle of them.
-        check_interval: Duration::from_millis(1),
-        ..RotateOptions::default()
-    }
+    let mut o = RotateOptions::default();
+    o.max_size = Some(CRASH_MAX);
+    o.backups = Backups::Count(CRASH_BACKUPS);
+    o.compress = true;
+    o.naming = Naming::Ctrlog;
+    o.durability = Durability::EveryRecord;
+    // Checks often, so that crashes also land in the middle of them.
+    o.check_interval = Duration::from_millis(1);
+    o
 }
 
 /// Record `seq` of run `run`: its length depends on both so that a torn record cannot parse.
@@ -527,13 +520,11 @@ fn memory_is_bounded() {
             r
         };
         let before = vm_hwm_kib();
-        let opts = RotateOptions {
-            max_size: Some(4 << 20),
-            backups: Backups::Count(2),
-            compress: true,
-            durability: Durability::None,
-            ..RotateOptions::default()
-        };
+        let mut opts = RotateOptions::default();
+        opts.max_size = Some(4 << 20);
+        opts.backups = Backups::Count(2);
+        opts.compress = true;
+        opts.durability = Durability::None;
         let mut l = RotatingFile::open(&path, opts.clone()).unwrap();
         for _ in 0..24 {
             l.write_all(&rec).unwrap();
@@ -580,10 +571,8 @@ fn failed_compression_keeps_raw_and_moves_on() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::create_dir(d.join("c.log.s00000001.gz.tmp")).unwrap();
-    let o = RotateOptions {
-        compress: true,
-        ..opts(Some(10), Backups::Unlimited, Naming::Ctrlog)
-    };
+    let mut o = opts(Some(10), Backups::Unlimited, Naming::Ctrlog);
+    o.compress = true;
     let mut l = RotatingFile::open(d.join("c.log"), o).unwrap();
     for r in [
         &b"one 12345\n"[..],

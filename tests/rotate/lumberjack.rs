@@ -8,7 +8,7 @@ use crate::rotate_common;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
-use ctrlog::rotate::{Backups, Naming, RotateError, RotateOptions, RotatingFile};
+use ctrlog::rotate::{Backups, Naming, RotateError, RotatingFile};
 use rotate_common::*;
 
 fn b1(dir: &std::path::Path, n: u64) -> std::path::PathBuf {
@@ -193,10 +193,8 @@ fn compress_on_rotate() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let path = d.join("foobar.log");
-    let o = RotateOptions {
-        compress: true,
-        ..opts(Some(10), Backups::Unlimited, Naming::Ctrlog)
-    };
+    let mut o = opts(Some(10), Backups::Unlimited, Naming::Ctrlog);
+    o.compress = true;
     let mut l = RotatingFile::open(&path, o).unwrap();
     l.write_all(b"boo!").unwrap();
     l.rotate().unwrap();
@@ -217,10 +215,8 @@ fn compress_on_resume() {
     let path = d.join("foobar.log");
     std::fs::write(b1(d, 1), b"foo!").unwrap();
     std::fs::write(d.join("foobar.log.s00000001.gz"), b"").unwrap();
-    let o = RotateOptions {
-        compress: true,
-        ..opts(Some(10), Backups::Unlimited, Naming::Ctrlog)
-    };
+    let mut o = opts(Some(10), Backups::Unlimited, Naming::Ctrlog);
+    o.compress = true;
     let mut l = RotatingFile::open(&path, o).unwrap();
     l.write_all(b"boo!").unwrap();
     assert_eq!(read(&path), b"boo!");

@@ -13,10 +13,9 @@ use ctrlog::rotate::{Backups, Naming, RecordEnd, RotateError, RotateOptions, Rot
 use rotate_common::*;
 
 fn newline_opts(max_size: Option<u64>) -> RotateOptions {
-    RotateOptions {
-        record_end: RecordEnd::Newline,
-        ..opts(max_size, Backups::Count(2), Naming::Ctrlog)
-    }
+    let mut o = opts(max_size, Backups::Count(2), Naming::Ctrlog);
+    o.record_end = RecordEnd::Newline;
+    o
 }
 
 /// Runs `f` in a thread and fails the test if it does not return within 30 s (an `open` that
@@ -104,10 +103,8 @@ fn file_without_newline_is_refused_never_emptied() {
     );
     assert_eq!(read(&path), big);
     // The lock was released: the same file opens with opaque records.
-    let o = RotateOptions {
-        record_end: RecordEnd::Any,
-        ..newline_opts(None)
-    };
+    let mut o = newline_opts(None);
+    o.record_end = RecordEnd::Any;
     let mut l = RotatingFile::open(&path, o).unwrap();
     l.write_all(b"x").unwrap();
     drop(l);
@@ -151,10 +148,8 @@ fn missing_parent_is_an_error_not_created() {
 fn renamed_live_file_is_noticed_at_the_next_write_with_zero_interval() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.log");
-    let o = RotateOptions {
-        check_interval: Duration::ZERO,
-        ..newline_opts(None)
-    };
+    let mut o = newline_opts(None);
+    o.check_interval = Duration::ZERO;
     let mut l = RotatingFile::open(&path, o).unwrap();
     l.write_all(b"one\n").unwrap();
     std::fs::rename(&path, dir.path().join("moved")).unwrap();
@@ -176,10 +171,8 @@ fn renamed_live_file_is_noticed_at_the_next_write_with_zero_interval() {
 fn deletion_is_noticed_at_rotation_whatever_the_interval() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.log");
-    let o = RotateOptions {
-        check_interval: Duration::from_secs(3600),
-        ..newline_opts(Some(10))
-    };
+    let mut o = newline_opts(Some(10));
+    o.check_interval = Duration::from_secs(3600);
     let mut l = RotatingFile::open(&path, o).unwrap();
     l.write_all(b"one\n").unwrap();
     std::fs::remove_file(&path).unwrap();

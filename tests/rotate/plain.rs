@@ -14,10 +14,9 @@ use ctrlog::rotate::{
 use rotate_common::*;
 
 fn plain_opts(check_interval: Duration) -> RotateOptions {
-    RotateOptions {
-        check_interval,
-        ..RotateOptions::default()
-    }
+    let mut o = RotateOptions::default();
+    o.check_interval = check_interval;
+    o
 }
 
 /// A deleted plain output is replaced at the next write once the interval has passed (zero:
@@ -75,10 +74,8 @@ fn plain_file_cuts_a_torn_tail_and_refuses_a_file_without_newline() {
         Err(RotateError::NoRecordBoundary { size: 17, .. })
     ));
     assert_eq!(read(&path), b"no newline at all");
-    let any = RotateOptions {
-        record_end: RecordEnd::Any,
-        ..RotateOptions::default()
-    };
+    let mut any = RotateOptions::default();
+    any.record_end = RecordEnd::Any;
     drop(PlainFile::open_with(&path, &any).unwrap());
     assert_eq!(read(&path), b"no newline at all");
 }

@@ -50,13 +50,12 @@ pub const T0: i64 = 1_514_764_800;
 
 /// Options with a fixed clock and opaque records (lumberjack's tests write no newlines).
 pub fn opts(max_size: Option<u64>, backups: Backups, naming: Naming) -> RotateOptions {
-    RotateOptions {
-        max_size,
-        backups,
-        naming,
-        record_end: RecordEnd::Any,
-        offset: Offset::Utc,
-        clock: Arc::new(FixedClock(Timestamp::new(T0, 0))),
-        ..RotateOptions::default()
-    }
+    let mut o = RotateOptions::default();
+    o.max_size = max_size;
+    o.backups = backups;
+    o.naming = naming;
+    o.record_end = RecordEnd::Any;
+    o.offset = Offset::Utc;
+    o.clock = Arc::new(FixedClock(Timestamp::new(T0, 0)));
+    o
 }

@@ -57,7 +57,9 @@ proptest! {
 
     #[test]
     fn tail_first_equals_forward_equals_naive(data in log(), cap in 8usize..200, block in 1usize..64, bufcap in 1usize..64) {
-        let opts = LastErrorOptions { max_record_len: cap, block_size: block };
+        let mut opts = LastErrorOptions::default();
+        opts.max_record_len = cap;
+        opts.block_size = block;
         let back = last_error_with(Cursor::new(&data[..]), opts).unwrap();
         let fwd = last_error_stream_with(BufReader::with_capacity(bufcap, &data[..]), opts).unwrap();
         prop_assert_eq!(&back, &fwd);
@@ -68,7 +70,8 @@ proptest! {
 
     #[test]
     fn decoder_independent_of_buffering(data in log(), cap in 8usize..200, bufcap in 1usize..64) {
-        let opts = DecoderOptions { max_record_len: cap, ..Default::default() };
+        let mut opts = DecoderOptions::default();
+        opts.max_record_len = cap;
         let run = |bc: usize| {
             let mut d = Decoder::with_options(BufReader::with_capacity(bc, &data[..]), opts);
             let mut v = Vec::new();

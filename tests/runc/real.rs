@@ -46,14 +46,10 @@ fn real_files_all_modes_agree_with_readme() {
         let data = std::fs::read(&p).unwrap();
         let back = last_error(File::open(&p).unwrap()).unwrap();
         let fwd = last_error_stream(BufReader::new(File::open(&p).unwrap())).unwrap();
-        let tiny = last_error_with(
-            Cursor::new(&data[..]),
-            LastErrorOptions {
-                max_record_len: 4096,
-                block_size: 1,
-            },
-        )
-        .unwrap();
+        let mut tiny_opts = LastErrorOptions::default();
+        tiny_opts.max_record_len = 4096;
+        tiny_opts.block_size = 1;
+        let tiny = last_error_with(Cursor::new(&data[..]), tiny_opts).unwrap();
         assert_eq!(back, fwd, "{name}");
         assert_eq!(back, tiny, "{name}");
         assert_eq!(
@@ -69,10 +65,8 @@ fn real_files_all_modes_agree_with_readme() {
             "{name} (compat)"
         );
         // Strict decoding: every real file is clean.
-        let strict = DecoderOptions {
-            policy: ErrorPolicy::Strict,
-            ..Default::default()
-        };
+        let mut strict = DecoderOptions::default();
+        strict.policy = ErrorPolicy::Strict;
         let mut dec = Decoder::with_options(&data[..], strict);
         while dec.next_record().unwrap().is_some() {}
         assert_eq!(
@@ -111,10 +105,8 @@ fn real_text_log_compat_errors_robust_finds_nothing() {
     );
     assert_eq!(err.offset(), Some(1));
     assert_eq!(last_error(File::open(&p).unwrap()).unwrap(), None);
-    let strict = DecoderOptions {
-        policy: ErrorPolicy::Strict,
-        ..Default::default()
-    };
+    let mut strict = DecoderOptions::default();
+    strict.policy = ErrorPolicy::Strict;
     assert!(Decoder::with_options(&data[..], strict)
         .next_record()
         .is_err());
@@ -158,14 +150,10 @@ fn real_files_torn_at_every_byte() {
         let data = std::fs::read(path(name)).unwrap();
         for cut in 0..=data.len() {
             let part = &data[..cut];
-            let back = last_error_with(
-                Cursor::new(part),
-                LastErrorOptions {
-                    max_record_len: 1 << 20,
-                    block_size: 16,
-                },
-            )
-            .unwrap();
+            let mut opts = LastErrorOptions::default();
+            opts.max_record_len = 1 << 20;
+            opts.block_size = 16;
+            let back = last_error_with(Cursor::new(part), opts).unwrap();
             // The naive oracle is compiled with the `__fuzz` feature (CI: --all-features);
             // without it, the forward reader is the reference.
             #[cfg(feature = "__fuzz")]

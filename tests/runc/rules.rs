@@ -480,7 +480,8 @@ fn compat_error_kinds_and_offsets() {
 #[test]
 fn compat_message_cap() {
     let big = format!("{{\"level\":\"error\",\"msg\":\"{}\"}}", "m".repeat(100));
-    let small = CompatOptions { max_msg_len: 50 };
+    let mut small = CompatOptions::default();
+    small.max_msg_len = 50;
     let e = last_error_compat_with(big.as_bytes(), small).unwrap_err();
     assert!(matches!(
         e,
@@ -501,10 +502,9 @@ fn compat_message_cap() {
 }
 
 fn robust(input: &[u8]) -> Option<String> {
-    let opts = LastErrorOptions {
-        max_record_len: 1 << 20,
-        block_size: 3,
-    };
+    let mut opts = LastErrorOptions::default();
+    opts.max_record_len = 1 << 20;
+    opts.block_size = 3;
     let back = last_error_with(Cursor::new(input), opts).unwrap();
     let fwd = last_error_stream(std::io::BufReader::with_capacity(5, input)).unwrap();
     assert_eq!(back, fwd, "{:?}", String::from_utf8_lossy(input));
@@ -583,10 +583,9 @@ fn robust_oversized_record_skipped_in_bounded_memory() {
     log.extend_from_slice(b"{\"level\":\"error\",\"msg\":\"");
     log.extend(std::iter::repeat_n(b'x', 10_000));
     log.extend_from_slice(b"\"}\n{\"level\":\"info\"}");
-    let opts = LastErrorOptions {
-        max_record_len: 1000,
-        block_size: 64,
-    };
+    let mut opts = LastErrorOptions::default();
+    opts.max_record_len = 1000;
+    opts.block_size = 64;
     let back = last_error_with(Cursor::new(&log[..]), opts)
         .unwrap()
         .unwrap();
@@ -647,15 +646,10 @@ fn backward_cost_is_proportional_to_distance_from_end() {
         read: 0,
         largest: 0,
     };
-    let e = last_error_with(
-        &mut r,
-        LastErrorOptions {
-            max_record_len: 4096,
-            block_size: 4096,
-        },
-    )
-    .unwrap()
-    .unwrap();
+    let mut opts = LastErrorOptions::default();
+    opts.max_record_len = 4096;
+    opts.block_size = 4096;
+    let e = last_error_with(&mut r, opts).unwrap().unwrap();
     assert_eq!(e.msg, "new");
     assert!(r.read <= 4096, "read {} bytes of {}", r.read, log.len());
     // Whole scan: reads every byte once, in blocks of at most 1 MiB.
@@ -663,10 +657,6 @@ fn backward_cost_is_proportional_to_distance_from_end() {
         inner: Cursor::new(&log[..]),
         read: 0,
         largest: 0,
-    };
-    let opts = LastErrorOptions {
-        max_record_len: 4096,
-        block_size: 4096,
     };
     let e = last_error_with(&mut r, opts).unwrap();
     assert_eq!(e.unwrap().msg, "new");
@@ -690,10 +680,9 @@ fn backward_one_huge_record_memory_is_capped() {
         read: 0,
         largest: 0,
     };
-    let opts = LastErrorOptions {
-        max_record_len: 1 << 16,
-        block_size: 1 << 16,
-    };
+    let mut opts = LastErrorOptions::default();
+    opts.max_record_len = 1 << 16;
+    opts.block_size = 1 << 16;
     assert_eq!(last_error_with(&mut r, opts).unwrap(), None);
     assert!(r.largest <= 1 << 20);
     assert_eq!(r.read, log.len() as u64);
@@ -757,14 +746,12 @@ fn decoder_policies_and_chunking() {
     input.extend_from_slice(b"{\"level\":\"info\",\"msg\":\"");
     input.extend(std::iter::repeat_n(b'z', 300));
     input.extend_from_slice(b"\"}\n{\"level\":\"error\",\"msg\":\"b\\u003c\"}\n{\"lev");
-    let lenient = DecoderOptions {
-        policy: ErrorPolicy::Lenient,
-        max_record_len: 100,
-    };
-    let strict = DecoderOptions {
-        policy: ErrorPolicy::Strict,
-        max_record_len: 100,
-    };
+    let mut lenient = DecoderOptions::default();
+    lenient.policy = ErrorPolicy::Lenient;
+    lenient.max_record_len = 100;
+    let mut strict = DecoderOptions::default();
+    strict.policy = ErrorPolicy::Strict;
+    strict.max_record_len = 100;
     let want: Vec<(u64, String)> = vec![(0, "a".into()), (366, "b<".into())];
     for cap in [1, 2, 7, 64, 8192] {
         let (recs, errs, st) = decode_all(&input, lenient, cap);
@@ -807,10 +794,9 @@ fn decoder_oversized_record_never_buffered() {
     let mut input = b"{\"msg\":\"".to_vec();
     input.extend(std::iter::repeat_n(b'q', 4 << 20));
     input.extend_from_slice(b"\"}\n{\"level\":\"error\",\"msg\":\"after\"}\n");
-    let opts = DecoderOptions {
-        policy: ErrorPolicy::Lenient,
-        max_record_len: 1024,
-    };
+    let mut opts = DecoderOptions::default();
+    opts.policy = ErrorPolicy::Lenient;
+    opts.max_record_len = 1024;
     let (recs, _, st) = decode_all(&input, opts, 4096);
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].1, "after");
@@ -936,10 +922,8 @@ fn summary_counts_spam() {
     assert_eq!(s.top_messages[1].count, 10);
     assert!(!s.approximate);
     // Bounded tracking: more distinct messages than slots -> approximate, heavy hitter kept.
-    let opts = SummaryOptions {
-        max_tracked: 4,
-        ..SummaryOptions::default()
-    };
+    let mut opts = SummaryOptions::default();
+    opts.max_tracked = 4;
     let mut log = Vec::new();
     for i in 0..200 {
         log.extend_from_slice(format!("{{\"level\":\"info\",\"msg\":\"unique {i}\"}}\n{{\"level\":\"info\",\"msg\":\"spam\"}}\n").as_bytes());
@@ -963,11 +947,9 @@ fn approximate_summary_is_deterministic() {
         }
         log.extend_from_slice(format!("{{\"level\":\"info\",\"msg\":\"u{i}\"}}\n").as_bytes());
     }
-    let opts = ctrlog::runc::SummaryOptions {
-        max_tracked: 16,
-        top: 10,
-        ..Default::default()
-    };
+    let mut opts = ctrlog::runc::SummaryOptions::default();
+    opts.max_tracked = 16;
+    opts.top = 10;
     let first = ctrlog::runc::summarize(&log[..], opts).unwrap();
     assert!(first.approximate);
     for _ in 0..8 {

@@ -7,7 +7,7 @@ use std::io::{Cursor, Write};
 use std::process::ExitCode;
 
 use ctrlog::cri::read::parse_cri_record;
-use ctrlog::cri::write::{CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen};
+use ctrlog::cri::write::{CriEncoder, DockerJsonEncoder, LogWriter, WriterOptions};
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::runc::{last_error, last_error_compat, summarize, EntryWriter, SummaryOptions};
 use ctrlog::time::{FixedClock, Offset, Timestamp};
@@ -161,8 +161,9 @@ fn write_stream<F: ctrlog::cri::write::RecordEncoder>(
     cr: ctrlog::cri::write::CrPolicy,
     input: &[u8],
 ) -> std::io::Result<Vec<u8>> {
-    let mut w = LogWriter::new(stream, format, Vec::new())
-        .with_splitter(LineSplitter::new(MaxLen::CONTAINERD_DEFAULT).with_cr_policy(cr))
+    let mut opts = WriterOptions::default();
+    opts.split.cr_policy = cr;
+    let mut w = LogWriter::with_options(stream, format, Vec::new(), opts)
         .with_clock(FixedClock(Timestamp::new(1_763_886_827, 339_619_953)));
     w.copy_from(input).map_err(std::io::Error::other)?;
     Ok(w.into_inner())
@@ -299,16 +300,10 @@ fn rotate_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
     )?;
     let dir = TempDir::new()?;
     let path = dir.0.join("0.log");
-    let opts =
+    let mut opts =
         RotateOptions::from_docker(Some("16k"), Some("3"), false).map_err(std::io::Error::other)?;
-    let file = RotatingFile::open(
-        &path,
-        RotateOptions {
-            naming: Naming::Docker,
-            ..opts
-        },
-    )
-    .map_err(std::io::Error::other)?;
+    opts.naming = Naming::Docker;
+    let file = RotatingFile::open(&path, opts).map_err(std::io::Error::other)?;
     let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), file)
         .with_clock(FixedClock(Timestamp::new(1_763_886_827, 0)));
     for _ in 0..4 {

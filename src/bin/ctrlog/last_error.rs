@@ -43,9 +43,8 @@ pub fn run(args: Args) -> ExitCode {
     let stdin = args.path.as_os_str() == "-";
     let path = args.path.display();
     if args.compat {
-        let opts = CompatOptions {
-            max_msg_len: args.max_record_size,
-        };
+        let mut opts = CompatOptions::default();
+        opts.max_msg_len = args.max_record_size;
         let res = if stdin {
             last_error_compat_with(io::stdin().lock(), opts)
         } else {
@@ -59,10 +58,8 @@ pub fn run(args: Args) -> ExitCode {
             Err(e) => crate::fail(format_args!("{path}: {e}")),
         };
     }
-    let opts = LastErrorOptions {
-        max_record_len: args.max_record_size,
-        ..LastErrorOptions::default()
-    };
+    let mut opts = LastErrorOptions::default();
+    opts.max_record_len = args.max_record_size;
     let res = if stdin {
         last_error_stream_with(
             BufReader::with_capacity(opts.block_size, io::stdin().lock()),

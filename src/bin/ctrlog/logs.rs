@@ -23,8 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use ctrlog::cri::read::{
-    FileWarning, LogReader, LogSink, OutputOptions, ReadError, ReadOptions, ReadStats, SkippedLine,
-    TailMode,
+    FileWarning, LogReader, LogSink, ReadError, ReadOptions, ReadStats, SkippedLine, TailMode,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::{parse_rfc3339nano, Clock, SystemClock, Timestamp};
@@ -183,6 +182,7 @@ fn report(stats: &ReadStats) -> ExitCode {
         path,
         offset: off,
         reason: why,
+        ..
     }) = &stats.first_skipped
     {
         eprintln!(
@@ -208,21 +208,16 @@ pub fn run(args: Args) -> ExitCode {
         Some(n) if n < 0 => None,
         Some(n) => Some(n.unsigned_abs()),
     };
-    let opts = ReadOptions {
-        tail,
-        tail_mode: if args.tail_records {
-            TailMode::Records
-        } else {
-            TailMode::Lines
-        },
-        output: OutputOptions {
-            since,
-            limit_bytes: args.limit_bytes,
-            timestamps: args.timestamps,
-            timestamp_offset: None,
-        },
-        ..ReadOptions::default()
+    let mut opts = ReadOptions::default();
+    opts.tail = tail;
+    opts.tail_mode = if args.tail_records {
+        TailMode::Records
+    } else {
+        TailMode::Lines
     };
+    opts.output.since = since;
+    opts.output.limit_bytes = args.limit_bytes;
+    opts.output.timestamps = args.timestamps;
     let reader = if args.no_backups {
         LogReader::open_single(&args.path, opts)
     } else {

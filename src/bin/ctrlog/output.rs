@@ -38,12 +38,10 @@ impl Rotation<'_> {
         if self.max_size.is_none() && self.max_file.is_none() && !self.compress {
             return Ok(None);
         }
-        let base = RotateOptions::from_docker(self.max_size, self.max_file, self.compress)
+        let mut opts = RotateOptions::from_docker(self.max_size, self.max_file, self.compress)
             .map_err(|e| self.error(e))?;
-        Ok(Some(RotateOptions {
-            naming: self.naming,
-            ..base
-        }))
+        opts.naming = self.naming;
+        Ok(Some(opts))
     }
 
     /// The one mapping of Docker's option errors to the option at fault.

@@ -90,10 +90,8 @@ fn render(s: &Summary, out: &mut impl Write) -> io::Result<()> {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let opts = SummaryOptions {
-        top: args.top,
-        ..SummaryOptions::default()
-    };
+    let mut opts = SummaryOptions::default();
+    opts.top = args.top;
     let path = args.path.display();
     let res = if args.path.as_os_str() == "-" {
         summarize(

@@ -26,8 +26,8 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use ctrlog::cri::write::{
-    CopySummary, CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen,
-    RecordEncoder, WriteErrorPolicy, DEFAULT_MEMORY_CAP,
+    CopySummary, CrPolicy, CriEncoder, DockerJsonEncoder, LogWriter, MaxLen, RecordEncoder,
+    WriteErrorPolicy, WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::rotate::Naming;
@@ -121,16 +121,15 @@ pub fn run(args: Args) -> ExitCode {
         StreamArg::Stdout => Stream::Stdout,
         StreamArg::Stderr => Stream::Stderr,
     };
-    let cap = args
-        .memory_cap
-        .unwrap_or(NonZeroUsize::new(DEFAULT_MEMORY_CAP).unwrap_or(NonZeroUsize::MIN));
-    let cr = match args.format {
+    let mut opts = WriterOptions::default();
+    opts.split.max_len = MaxLen::from_signed(args.max_len);
+    if let Some(cap) = args.memory_cap {
+        opts.split.memory_cap = cap;
+    }
+    opts.split.cr_policy = match args.format {
         Format::Cri => CrPolicy::Strip,
         Format::JsonFile => CrPolicy::Keep,
     };
-    let splitter = LineSplitter::new(MaxLen::from_signed(args.max_len))
-        .with_memory_cap(cap)
-        .with_cr_policy(cr);
     let naming: Naming = match args.naming.parse() {
         Ok(n) => n,
         Err(e) => return crate::fail(e),
@@ -160,29 +159,15 @@ pub fn run(args: Args) -> ExitCode {
         Ok(f) => f,
         Err(e) => return crate::fail(format_args!("cannot use stdin: {e}")),
     };
-    let policy = if args.stop_on_write_error {
+    opts.write_error_policy = if args.stop_on_write_error {
         WriteErrorPolicy::Stop
     } else {
         WriteErrorPolicy::Continue
     };
     let offset = if args.utc { Offset::Utc } else { Offset::Local };
     let (code, out) = match args.format {
-        Format::Cri => copy(
-            stream,
-            CriEncoder::new(offset),
-            splitter,
-            policy,
-            input,
-            out,
-        ),
-        Format::JsonFile => copy(
-            stream,
-            DockerJsonEncoder::new(),
-            splitter,
-            policy,
-            input,
-            out,
-        ),
+        Format::Cri => copy(stream, CriEncoder::new(offset), opts, input, out),
+        Format::JsonFile => copy(stream, DockerJsonEncoder::new(), opts, input, out),
     };
     match out.close() {
         Ok(()) => code,
@@ -202,14 +187,11 @@ fn dup(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<File> {
 fn copy<F: RecordEncoder>(
     stream: Stream,
     format: F,
-    splitter: LineSplitter,
-    policy: WriteErrorPolicy,
+    opts: WriterOptions,
     input: File,
     out: LogOutput,
 ) -> (ExitCode, LogOutput) {
-    let mut w = LogWriter::new(stream, format, out)
-        .with_splitter(splitter)
-        .with_write_error_policy(policy);
+    let mut w = LogWriter::with_options(stream, format, out, opts);
     let code = match w.copy_from(input) {
         Ok(summary) => report(&summary, w.get_mut()),
         Err(e) => {

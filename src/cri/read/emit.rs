@@ -77,8 +77,11 @@ impl<W: Write> LogSink for MergedSink<W> {
     }
 }
 
-/// The output options of `kubectl logs`.
+/// The output options of `kubectl logs` (`--since`, `--limit-bytes`, `--timestamps`), part of
+/// [`ReadOptions`](super::ReadOptions) or given to an [`Emitter`]. `Default` prints every
+/// line as is; set fields on it by assignment (the crate's [conventions](crate#conventions)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OutputOptions {
     /// Keep only lines whose first piece is at or after this instant (kubelet keeps records
     /// at exactly `since`).

@@ -13,8 +13,9 @@ use crate::regular::FileId;
 use crate::regular::{open_read, Symlinks};
 use crate::rotate::{split_kind, BackupName, EntryKind};
 
-/// One file of a rotated set.
+/// One file of a rotated set, as [`rotated_set`] lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LogFile {
     /// Where it is.
     pub path: PathBuf,

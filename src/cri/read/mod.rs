@@ -26,17 +26,15 @@
 //! * [`PodLogPath`] and [`ContainerLogLink`]: kubelet's log paths.
 //!
 //! ```
-//! use ctrlog::cri::read::{LogReader, OutputOptions, ReadOptions, SplitSink};
+//! use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("0.log");
 //! std::fs::write(&path, "2024-01-01T00:00:00Z stdout P hel\n\
 //!                        2024-01-01T00:00:01Z stderr F oops\n\
 //!                        not a record\n\
 //!                        2024-01-01T00:00:02Z stdout F lo\n")?;
-//! let opts = ReadOptions {
-//!     output: OutputOptions { timestamps: true, ..Default::default() },
-//!     ..Default::default()
-//! };
+//! let mut opts = ReadOptions::default();
+//! opts.output.timestamps = true;
 //! let mut sink = SplitSink { stdout: Vec::new(), stderr: Vec::new() };
 //! let stats = LogReader::open(&path, opts)?.read_to(&mut sink)?;
 //! assert_eq!(sink.stdout, b"2024-01-01T00:00:00.000000000Z hello\n");
@@ -256,6 +254,7 @@ pub enum ReadError {
 /// `.gz` backup. The read goes on with the other files; [`LogSink::warning`] is called as it
 /// happens and [`ReadStats`] counts it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FileWarning {
     /// The file.
     pub path: PathBuf,

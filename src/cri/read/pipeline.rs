@@ -35,6 +35,7 @@ pub enum SkipReason {
 
 /// A line a read skipped: where it is and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SkippedLine {
     /// The file it is in.
     pub path: PathBuf,
@@ -50,6 +51,7 @@ pub struct SkippedLine {
 /// first one in [`ReadStats::first_skipped`]), files in [`ReadStats::files_skipped`] (with
 /// the first [`MAX_WARNINGS`] in [`ReadStats::warnings`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReadStats {
     /// Records parsed.
     pub records: u64,

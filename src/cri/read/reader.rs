@@ -23,8 +23,10 @@ use crate::lines::{BackScanner, LineItem};
 use crate::regular::FileId;
 use crate::regular::{open_read, Symlinks};
 
-/// Options of [`LogReader`] (`kubectl logs` flags).
+/// Options of [`LogReader`] (`kubectl logs` flags). `Default` is `kubectl logs` without
+/// flags; set fields on it by assignment (the crate's [conventions](crate#conventions)).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReadOptions {
     /// Print only the last `n` lines (`--tail`); `None` prints everything.
     pub tail: Option<u64>,
@@ -71,7 +73,8 @@ impl Default for ReadOptions {
 ///
 /// ```no_run
 /// use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
-/// let opts = ReadOptions { tail: Some(10), ..ReadOptions::default() };
+/// let mut opts = ReadOptions::default();
+/// opts.tail = Some(10);
 /// let mut reader = LogReader::open("/var/log/pods/ns_pod_uid/app/0.log", opts)?;
 /// let mut sink = SplitSink { stdout: std::io::stdout().lock(), stderr: std::io::stderr().lock() };
 /// let stats = reader.read_to(&mut sink)?;

@@ -50,7 +50,7 @@
 //!   [`NoStop`]), every read may block; the stop is seen when it returns, and a drain reads
 //!   until end of input or its byte limit.
 //! - The byte limit is checked before each read: a drain reads at most one read size
-//!   ([`LogWriter::with_buffer_sizes`]) past it.
+//!   ([`WriterOptions::read_size`](super::WriterOptions::read_size)) past it.
 
 use std::io;
 #[cfg(unix)]

@@ -5,7 +5,9 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use super::cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
-use super::{LineSplitter, MaxLen, PartialWrite, RecordEncoder, RecordWriter, Split, WriteError};
+use super::{
+    LineSplitter, PartialWrite, RecordEncoder, RecordWriter, Split, SplitOptions, WriteError,
+};
 use crate::cri::{Stream, Tag};
 use crate::time::{Clock, SystemClock};
 
@@ -138,19 +140,24 @@ impl<K: RecordWriter> Output<K> {
 /// buffer, handed to the output in one call (or every [`DEFAULT_FLUSH_SIZE`] bytes, whichever
 /// comes first). Nothing is allocated per record.
 ///
+/// Settings are a [`WriterOptions`] given to [`with_options`](Self::with_options)
+/// ([`new`](Self::new) takes the defaults); the clock, a type parameter, is set with
+/// [`with_clock`](Self::with_clock).
+///
 /// # Memory
 ///
 /// Bounded for every input: the read buffer ([`DEFAULT_READ_SIZE`]), the splitter's
-/// carry-over (at most `max_record_len + 1` bytes, see [`MaxLen`]) and the output buffer
-/// (about [`DEFAULT_FLUSH_SIZE`] plus one encoded record; a CRI record is its content plus
-/// ~45 bytes, a Docker json-file record at most six times its content). With the defaults and
-/// a 16 KiB limit that is under 1 MiB; with [`MaxLen::Unlimited`] and the 2 MiB memory cap, a
-/// few MiB. [`buffer_capacity`](Self::buffer_capacity) reports the current total.
+/// carry-over (at most `max_record_len + 1` bytes, see [`MaxLen`](super::MaxLen)) and the
+/// output buffer (about [`DEFAULT_FLUSH_SIZE`] plus one encoded record; a CRI record is its
+/// content plus ~45 bytes, a Docker json-file record at most six times its content). With
+/// the defaults and a 16 KiB limit that is under 1 MiB; with
+/// [`MaxLen::Unlimited`](super::MaxLen::Unlimited) and the 2 MiB memory cap, a few MiB.
+/// [`buffer_capacity`](Self::buffer_capacity) reports the current total.
 ///
 /// # Errors
 ///
 /// A read error ends the copy like end of input (the unterminated tail is written as `P`
-/// records, as containerd does) and is returned. Sink errors follow the
+/// records, as containerd does) and is returned. Output errors follow the
 /// [`WriteErrorPolicy`]; with `Continue` (the default) they are only counted.
 ///
 /// ```
@@ -178,13 +185,59 @@ pub struct LogWriter<F, K, C = SystemClock> {
     read_buf: Vec<u8>,
 }
 
+/// Settings of a [`LogWriter`], given to [`LogWriter::with_options`]. `Default` is containerd's
+/// (what [`LogWriter::new`] uses); set fields on it by assignment (see the crate's
+/// [conventions](crate#conventions)).
+///
+/// ```
+/// use ctrlog::cri::write::{CriEncoder, LogWriter, MaxLen, WriteErrorPolicy, WriterOptions};
+/// use ctrlog::cri::Stream;
+/// use ctrlog::time::Offset;
+///
+/// let mut opts = WriterOptions::default();
+/// opts.split.max_len = MaxLen::from_signed(8);
+/// opts.write_error_policy = WriteErrorPolicy::Stop;
+/// let w = LogWriter::with_options(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new(), opts);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct WriterOptions {
+    /// Line length, memory cap and `\r` policy ([`SplitOptions`]). Default: containerd's
+    /// 16 KiB lines, `\r\n` stripped.
+    pub split: SplitOptions,
+    /// What an output failure does. Default: [`WriteErrorPolicy::Continue`].
+    pub write_error_policy: WriteErrorPolicy,
+    /// Size of one read in [`LogWriter::copy_from`] (at least 1 byte is used). Default:
+    /// [`DEFAULT_READ_SIZE`].
+    pub read_size: usize,
+    /// Encoded bytes at which records are handed to the output mid-chunk (at least 1 byte is
+    /// used). Default: [`DEFAULT_FLUSH_SIZE`].
+    pub flush_size: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            split: SplitOptions::default(),
+            write_error_policy: WriteErrorPolicy::Continue,
+            read_size: DEFAULT_READ_SIZE,
+            flush_size: DEFAULT_FLUSH_SIZE,
+        }
+    }
+}
+
 impl<F: RecordEncoder, K: RecordWriter> LogWriter<F, K, SystemClock> {
-    /// A writer for `stream` with containerd's defaults: 16 KiB lines, `\r\n` stripped,
-    /// system clock, write errors counted.
+    /// A writer for `stream` with containerd's defaults ([`WriterOptions::default`]): 16 KiB
+    /// lines, `\r\n` stripped, system clock, write errors counted.
     pub fn new(stream: Stream, format: F, output: K) -> Self {
+        Self::with_options(stream, format, output, WriterOptions::default())
+    }
+
+    /// A writer for `stream` with `opts`, reading the system clock.
+    pub fn with_options(stream: Stream, format: F, output: K, opts: WriterOptions) -> Self {
         LogWriter {
             stream,
-            splitter: LineSplitter::new(MaxLen::CONTAINERD_DEFAULT),
+            splitter: LineSplitter::with_options(opts.split),
             format,
             clock: SystemClock,
             out: Output {
@@ -192,18 +245,20 @@ impl<F: RecordEncoder, K: RecordWriter> LogWriter<F, K, SystemClock> {
                 buf: Vec::new(),
                 pending: 0,
                 pending_partial: 0,
-                flush_size: DEFAULT_FLUSH_SIZE,
-                policy: WriteErrorPolicy::Continue,
+                flush_size: opts.flush_size.max(1),
+                policy: opts.write_error_policy,
                 summary: CopySummary::default(),
             },
-            read_size: DEFAULT_READ_SIZE,
+            read_size: opts.read_size.max(1),
             read_buf: Vec::new(),
         }
     }
 }
 
 impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
-    /// Uses `clock` for timestamps.
+    /// Uses `clock` for timestamps. The one builder method of the writer: the clock is a type
+    /// parameter (a [`SystemClock`] costs nothing to hold), so it cannot be a field of
+    /// [`WriterOptions`] without making every caller name its type.
     #[must_use]
     pub fn with_clock<C2: Clock>(self, clock: C2) -> LogWriter<F, K, C2> {
         LogWriter {
@@ -215,29 +270,6 @@ impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
             read_size: self.read_size,
             read_buf: self.read_buf,
         }
-    }
-
-    /// Uses `splitter` (line length, memory cap, `\r` policy).
-    #[must_use]
-    pub fn with_splitter(mut self, splitter: LineSplitter) -> Self {
-        self.splitter = splitter;
-        self
-    }
-
-    /// Sets what a record writer failure does.
-    #[must_use]
-    pub fn with_write_error_policy(mut self, policy: WriteErrorPolicy) -> Self {
-        self.out.policy = policy;
-        self
-    }
-
-    /// Sets the size of one read in [`copy_from`](Self::copy_from) and of the output batch
-    /// (at least 1 byte each).
-    #[must_use]
-    pub fn with_buffer_sizes(mut self, read_size: usize, flush_size: usize) -> Self {
-        self.read_size = read_size.max(1);
-        self.out.flush_size = flush_size.max(1);
-        self
     }
 
     /// What was done so far.

@@ -2,7 +2,7 @@
 //! `__fuzz` feature (the fuzz crate in `fuzz/` and the tests turn it on), so none of this is
 //! in a user's build or in the crate's semver surface.
 
-use super::{escape_docker_json, CrPolicy, LineSplitter, MaxLen, DEFAULT_MAX_LEN};
+use super::{escape_docker_json, CrPolicy, LineSplitter, MaxLen, SplitOptions, DEFAULT_MAX_LEN};
 use crate::cri::Tag;
 use crate::go_utf8;
 
@@ -47,7 +47,11 @@ fn split_chunked(
     mut next_chunk: impl FnMut() -> usize,
 ) -> Vec<(Tag, Vec<u8>)> {
     let max_len = MaxLen::from_signed(i64::try_from(max).unwrap_or(i64::MAX));
-    let mut s = LineSplitter::new(max_len).with_cr_policy(cr);
+    let mut s = LineSplitter::with_options(SplitOptions {
+        max_len,
+        cr_policy: cr,
+        ..SplitOptions::default()
+    });
     let mut out = Vec::new();
     let mut rest = input;
     while !rest.is_empty() {

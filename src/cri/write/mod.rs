@@ -16,18 +16,20 @@
 //! * [`RecordWriter`]: takes batches of whole records ([`IoWriter`] over any `Write`,
 //!   [`SharedWriter`] for stdout and stderr sharing one file).
 //! * [`LogWriter`]: drains a `Read` (or takes chunks) through all three, reading the clock
-//!   once per chunk; [`CopySummary`] counts what happened, [`WriteErrorPolicy`] decides whether
-//!   a failing output stops the copy. [`LogWriter::copy_until`] is the same copy, stopped from
+//!   once per chunk, set up by [`WriterOptions`]; [`CopySummary`] counts what happened,
+//!   [`WriteErrorPolicy`] decides whether a failing output stops the copy.
+//!   [`LogWriter::copy_until`] is the same copy, stopped from
 //!   outside ([`StopSignal`], [`PollStop`]) and drained as a [`StopPolicy`] says.
 //!
 //! ```
-//! use ctrlog::cri::write::{CriEncoder, LineSplitter, LogWriter, MaxLen};
+//! use ctrlog::cri::write::{CriEncoder, LogWriter, MaxLen, WriterOptions};
 //! use ctrlog::cri::Stream;
 //! use ctrlog::time::{FixedClock, Offset, Timestamp};
 //!
 //! let input = b"short\n0123456789\n\nno newline";
-//! let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new())
-//!     .with_splitter(LineSplitter::new(MaxLen::from_signed(8)))
+//! let mut opts = WriterOptions::default();
+//! opts.split.max_len = MaxLen::from_signed(8);
+//! let mut w = LogWriter::with_options(Stream::Stdout, CriEncoder::new(Offset::Utc), Vec::new(), opts)
 //!     .with_clock(FixedClock(Timestamp::new(1_700_000_000, 0)));
 //! w.copy_from(&input[..]).unwrap();
 //! assert_eq!(
@@ -89,9 +91,13 @@ mod writer;
 #[cfg(unix)]
 pub use cancel::PollStop;
 pub use cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
-pub use copy::{CopySummary, LogWriter, WriteErrorPolicy, DEFAULT_FLUSH_SIZE, DEFAULT_READ_SIZE};
+pub use copy::{
+    CopySummary, LogWriter, WriteErrorPolicy, WriterOptions, DEFAULT_FLUSH_SIZE, DEFAULT_READ_SIZE,
+};
 pub use format::{escape_docker_json, CriEncoder, DockerJsonEncoder, RecordEncoder};
-pub use split::{CrPolicy, LineSplitter, MaxLen, Split, DEFAULT_MAX_LEN, DEFAULT_MEMORY_CAP};
+pub use split::{
+    CrPolicy, LineSplitter, MaxLen, Split, SplitOptions, DEFAULT_MAX_LEN, DEFAULT_MEMORY_CAP,
+};
 #[cfg(unix)]
 pub use writer::FileWriter;
 pub use writer::{IoWriter, PartialWrite, RecordWriter, SharedWriter};

@@ -8,7 +8,7 @@ use crate::lines::extend_capped;
 /// containerd's default `max_container_log_line_size` (and Docker's copier buffer): 16 KiB.
 pub const DEFAULT_MAX_LEN: usize = 16 * 1024;
 
-/// Default [`LineSplitter::with_memory_cap`]: the most a splitter buffers for one line, 2 MiB.
+/// Default [`SplitOptions::memory_cap`]: the most a splitter buffers for one line, 2 MiB.
 pub const DEFAULT_MEMORY_CAP: usize = 2 * 1024 * 1024;
 
 /// The maximum content length of one record (containerd's `max_container_log_line_size`).
@@ -81,6 +81,41 @@ pub enum CrPolicy {
     Keep,
 }
 
+/// Settings of a [`LineSplitter`], given to [`LineSplitter::with_options`]. `Default` is
+/// containerd's CRI logger; set fields on it by assignment (the crate's
+/// [conventions](crate#conventions)).
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use ctrlog::cri::write::{CrPolicy, LineSplitter, MaxLen, SplitOptions};
+/// let mut opts = SplitOptions::default();
+/// opts.max_len = MaxLen::Unlimited;
+/// opts.memory_cap = NonZeroUsize::new(1 << 20).unwrap();
+/// opts.cr_policy = CrPolicy::Keep;
+/// assert_eq!(LineSplitter::with_options(opts).max_record_len(), 1 << 20);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct SplitOptions {
+    /// The longest record content. Default: [`MaxLen::CONTAINERD_DEFAULT`] (16 KiB).
+    pub max_len: MaxLen,
+    /// The most bytes buffered for one line; records are never longer than this, whatever
+    /// `max_len` is. Default: [`DEFAULT_MEMORY_CAP`] (2 MiB).
+    pub memory_cap: NonZeroUsize,
+    /// What happens to a `\r` before `\n`. Default: [`CrPolicy::Strip`] (containerd).
+    pub cr_policy: CrPolicy,
+}
+
+impl Default for SplitOptions {
+    fn default() -> Self {
+        SplitOptions {
+            max_len: MaxLen::CONTAINERD_DEFAULT,
+            memory_cap: NonZeroUsize::new(DEFAULT_MEMORY_CAP).unwrap_or(NonZeroUsize::MIN),
+            cr_policy: CrPolicy::Strip,
+        }
+    }
+}
+
 /// The next step of [`LineSplitter::split`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split<'a> {
@@ -135,8 +170,6 @@ pub enum Split<'a> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct LineSplitter {
-    max_len: MaxLen,
-    cap: usize,
     /// Effective maximum record length (>= 1).
     max: usize,
     cr: CrPolicy,
@@ -147,40 +180,23 @@ pub struct LineSplitter {
 }
 
 impl LineSplitter {
-    /// A splitter cutting at `max_len`, with [`DEFAULT_MEMORY_CAP`] and [`CrPolicy::Strip`].
+    /// A splitter cutting at `max_len`, with the other [`SplitOptions`] at their defaults
+    /// ([`DEFAULT_MEMORY_CAP`], [`CrPolicy::Strip`]).
     pub fn new(max_len: MaxLen) -> Self {
-        LineSplitter {
+        Self::with_options(SplitOptions {
             max_len,
-            cap: DEFAULT_MEMORY_CAP,
-            max: effective_max(max_len, DEFAULT_MEMORY_CAP),
-            cr: CrPolicy::Strip,
+            ..SplitOptions::default()
+        })
+    }
+
+    /// A splitter with `opts`.
+    pub fn with_options(opts: SplitOptions) -> Self {
+        LineSplitter {
+            max: effective_max(opts.max_len, opts.memory_cap.get()),
+            cr: opts.cr_policy,
             carry: Vec::new(),
             emitted: 0,
         }
-    }
-
-    /// Sets the most bytes buffered for one line ([`DEFAULT_MEMORY_CAP`] by default); records
-    /// are never longer than this.
-    ///
-    /// ```
-    /// use std::num::NonZeroUsize;
-    /// use ctrlog::cri::write::{LineSplitter, MaxLen};
-    /// let cap = NonZeroUsize::new(1 << 20).unwrap();
-    /// let s = LineSplitter::new(MaxLen::Unlimited).with_memory_cap(cap);
-    /// assert_eq!(s.max_record_len(), 1 << 20);
-    /// ```
-    #[must_use]
-    pub fn with_memory_cap(mut self, cap: NonZeroUsize) -> Self {
-        self.cap = cap.get();
-        self.max = effective_max(self.max_len, self.cap);
-        self
-    }
-
-    /// Sets what happens to a `\r` before `\n`.
-    #[must_use]
-    pub fn with_cr_policy(mut self, cr: CrPolicy) -> Self {
-        self.cr = cr;
-        self
     }
 
     /// The longest content a record can have: `min(max_len, memory cap)`.

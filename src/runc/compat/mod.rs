@@ -28,8 +28,10 @@ pub use scanner::CompatScanner;
 /// Default cap on a kept `msg`: 1 MiB.
 pub const DEFAULT_MAX_MSG_LEN: usize = 1 << 20;
 
-/// Settings for [`CompatScanner`].
+/// Settings for [`CompatScanner`]; set fields on `default()` (the crate's
+/// [conventions](crate#conventions)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CompatOptions {
     /// A `msg` longer than this (bytes, after unescaping) is not kept; if it ends up being the
     /// answer, the result is [`CompatErrorKind::MessageTooLong`] instead of the string.

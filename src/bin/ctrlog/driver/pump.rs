@@ -4,14 +4,12 @@
 
 use std::fs::File;
 use std::io;
-use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use ctrlog::cri::write::{
-    CopySummary, CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen,
-    PollStop, RecordEncoder, SharedWriter, StopPolicy, WriteError, DEFAULT_FLUSH_SIZE,
-    DEFAULT_MEMORY_CAP,
+    CopySummary, CrPolicy, CriEncoder, DockerJsonEncoder, LogWriter, MaxLen, PollStop,
+    RecordEncoder, SharedWriter, StopPolicy, WriteError, WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::Offset;
@@ -39,17 +37,16 @@ pub fn pump_any(
     output: SharedWriter<LogOutput>,
     stop: BorrowedFd<'_>,
 ) -> PumpResult {
-    let cap = NonZeroUsize::new(DEFAULT_MEMORY_CAP).unwrap_or(NonZeroUsize::MIN);
-    let cr = match format {
+    let mut opts = WriterOptions::default();
+    opts.split.max_len = max_len;
+    opts.split.cr_policy = match format {
         Format::Cri => CrPolicy::Strip,
         Format::JsonFile => CrPolicy::Keep,
     };
-    let splitter = LineSplitter::new(max_len)
-        .with_memory_cap(cap)
-        .with_cr_policy(cr);
+    opts.read_size = READ_SIZE;
     match format {
-        Format::Cri => pump(fd, stream, CriEncoder::new(offset), splitter, output, stop),
-        Format::JsonFile => pump(fd, stream, DockerJsonEncoder::new(), splitter, output, stop),
+        Format::Cri => pump(fd, stream, CriEncoder::new(offset), opts, output, stop),
+        Format::JsonFile => pump(fd, stream, DockerJsonEncoder::new(), opts, output, stop),
     }
 }
 
@@ -59,14 +56,12 @@ fn pump<F: RecordEncoder>(
     fd: OwnedFd,
     stream: Stream,
     format: F,
-    splitter: LineSplitter,
+    opts: WriterOptions,
     output: SharedWriter<LogOutput>,
     stop: BorrowedFd<'_>,
 ) -> PumpResult {
     let input = File::from(fd);
-    let mut w = LogWriter::new(stream, format, output)
-        .with_splitter(splitter)
-        .with_buffer_sizes(READ_SIZE, DEFAULT_FLUSH_SIZE);
+    let mut w = LogWriter::with_options(stream, format, output, opts);
     let policy = StopPolicy::Drain {
         max_bytes: DRAIN_CAP,
         max_wait: Duration::ZERO,

@@ -7,8 +7,8 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use ctrlog::cri::write::{
-    CrPolicy, CriEncoder, DockerJsonEncoder, LineSplitter, LogWriter, MaxLen, RecordEncoder,
-    RecordWriter, WriteError, WriteErrorPolicy,
+    CrPolicy, CriEncoder, DockerJsonEncoder, LogWriter, RecordEncoder, RecordWriter, WriteError,
+    WriteErrorPolicy, WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::regular::{open_regular, Symlinks};
@@ -121,10 +121,10 @@ fn write_one<F: RecordEncoder, K: RecordWriter>(
     output: K,
     text: &str,
 ) -> Result<(), WriteError> {
-    let splitter = LineSplitter::new(MaxLen::CONTAINERD_DEFAULT).with_cr_policy(cr);
-    let mut w = LogWriter::new(Stream::Stderr, format, output)
-        .with_splitter(splitter)
-        .with_write_error_policy(WriteErrorPolicy::Stop);
+    let mut opts = WriterOptions::default();
+    opts.split.cr_policy = cr;
+    opts.write_error_policy = WriteErrorPolicy::Stop;
+    let mut w = LogWriter::with_options(Stream::Stderr, format, output, opts);
     w.write_chunk(text.as_bytes())?;
     w.finish().map(drop)
 }
