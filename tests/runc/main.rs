@@ -4,6 +4,7 @@
 //! `tests/global_state/`.
 
 mod cli;
+mod compat_rules;
 mod prop;
 mod real;
 mod rules;
