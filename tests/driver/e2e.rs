@@ -102,7 +102,7 @@ const PROGRAMS: &[(&str, &str)] = &[
 /// CRLF line, invalid UTF-8, a `\r` inside a line and an unterminated last line.
 fn stdout_bytes() -> Vec<u8> {
     let mut v = b"first line\n".to_vec();
-    v.extend(std::iter::repeat(b'x').take(40_000));
+    v.extend_from_slice(&[b'x'; 40_000]);
     v.extend_from_slice(b"\ncrlf line\r\nbad \xff\xfe utf8\nin\rside\nno newline at the end");
     v
 }
@@ -110,7 +110,7 @@ fn stdout_bytes() -> Vec<u8> {
 /// What `streams.sh` writes to stderr.
 fn stderr_bytes() -> Vec<u8> {
     let mut v = b"err one\r\n".to_vec();
-    v.extend(std::iter::repeat(b'y').take(16_385));
+    v.extend_from_slice(&[b'y'; 16_385]);
     v.extend_from_slice(b"\n\xc3( lone lead byte\nerr tail");
     v
 }

@@ -62,7 +62,9 @@ fn create_failure_reaches_the_log_and_last_error_matches_ctr() {
     // `last-error --compat` prints.
     let json = keep.join("default").join(&id).join("log.json");
     let out = run(
-        Command::new(BIN).args(["last-error", "--compat"]).arg(&json),
+        Command::new(BIN)
+            .args(["last-error", "--compat"])
+            .arg(&json),
         "ctrlog last-error --compat",
     );
     assert!(out.status.success(), "{out:?}");
@@ -76,12 +78,17 @@ fn create_failure_reaches_the_log_and_last_error_matches_ctr() {
         "ctr said {ctr_err:?}, last-error --compat {compat:?}"
     );
     // runc printed the same text to the container's stderr (fd 4 of the driver).
-    let contents: Vec<&str> = text.lines().filter_map(|l| l.splitn(4, ' ').nth(3)).collect();
+    let contents: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.splitn(4, ' ').nth(3))
+        .collect();
     assert_eq!(contents, [compat], "{text}");
 
     // `scan` on a task root holding that log.json reports the same last error.
     let out = run(
-        Command::new(BIN).args(["scan", "--json", "--root"]).arg(&keep),
+        Command::new(BIN)
+            .args(["scan", "--json", "--root"])
+            .arg(&keep),
         "ctrlog scan",
     );
     assert!(out.status.success(), "{out:?}");
@@ -156,15 +163,25 @@ fn bad_uri_reason_in_log_file_bundle_and_system_log() {
         let want = format!(": driver [default/{id}]: unknown key 'bogus'");
         let msgs = poll(5, "system log message", || {
             let m = syslog.messages();
-            (m.iter().any(|m| m.starts_with("<27>") && m.contains(&want)), m)
+            (
+                m.iter().any(|m| m.starts_with("<27>") && m.contains(&want)),
+                m,
+            )
         });
         assert!(!msgs.is_empty());
     }
     drop(syslog);
-    let err = fs::read_to_string(d.tasks().join("default").join(&id).join("ctrlog-driver.err"))
-        .unwrap();
+    let err = fs::read_to_string(
+        d.tasks()
+            .join("default")
+            .join(&id)
+            .join("ctrlog-driver.err"),
+    )
+    .unwrap();
     assert!(
-        err.starts_with(&format!("ctrlog driver [default/{id}]: unknown key 'bogus'")),
+        err.starts_with(&format!(
+            "ctrlog driver [default/{id}]: unknown key 'bogus'"
+        )),
         "{err}"
     );
     d.remove(&id);

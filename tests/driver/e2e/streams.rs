@@ -90,7 +90,9 @@ fn strip_cr(b: &[u8]) -> Vec<u8> {
 fn same(got: &[u8], want: &[u8], what: &str) {
     if got != want {
         let at = got.iter().zip(want).take_while(|(a, b)| a == b).count();
-        let show = |b: &[u8]| String::from_utf8_lossy(&b[at.saturating_sub(20)..b.len().min(at + 40)]).into_owned();
+        let show = |b: &[u8]| {
+            String::from_utf8_lossy(&b[at.saturating_sub(20)..b.len().min(at + 40)]).into_owned()
+        };
         panic!(
             "{what}: {} bytes, want {}; first difference at {at}: got {:?}, want {:?}",
             got.len(),
@@ -174,7 +176,12 @@ fn json_file_both_streams_exact() {
         recs.iter().all(|r| r.2.len() <= 16385),
         "a record over 16 KiB"
     );
-    assert_eq!(tags(&recs, "stdout").len(), 8, "{:?}", tags(&recs, "stdout"));
+    assert_eq!(
+        tags(&recs, "stdout").len(),
+        8,
+        "{:?}",
+        tags(&recs, "stdout")
+    );
 }
 
 /// The `seq` numbers in CRI records, in order.
@@ -223,8 +230,16 @@ fn rotation_with_compress() {
     let mut all = Vec::new();
     for i in [2, 1] {
         let raw = fs::read(gz(i)).unwrap();
-        assert!(raw.starts_with(&[0x1f, 0x8b]), "{} is not gzip", gz(i).display());
-        assert!(raw.len() < 100_000 / 2, "{} not compressed", gz(i).display());
+        assert!(
+            raw.starts_with(&[0x1f, 0x8b]),
+            "{} is not gzip",
+            gz(i).display()
+        );
+        assert!(
+            raw.len() < 100_000 / 2,
+            "{} not compressed",
+            gz(i).display()
+        );
         let mut text = Vec::new();
         flate2::read::GzDecoder::new(&raw[..])
             .read_to_end(&mut text)
