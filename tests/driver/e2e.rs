@@ -115,12 +115,23 @@ fn stderr_bytes() -> Vec<u8> {
     v
 }
 
-/// Fails unless [`SWITCH`] is set: these tests never pass without running.
-fn require_switch() {
+/// Fails unless [`SWITCH`] is set and the tools are there: these tests never pass without
+/// running.
+fn require() {
     assert_eq!(
         std::env::var(SWITCH).as_deref(),
         Ok("1"),
         "{SWITCH}=1 is not set: these tests need a real containerd ({IGNORED})"
+    );
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let missing: Vec<&str> = ["containerd", "ctr", "runc", "python3"]
+        .into_iter()
+        .filter(|t| !std::env::split_paths(&path).any(|d| d.join(t).is_file()))
+        .collect();
+    assert!(missing.is_empty(), "not in PATH: {missing:?} ({IGNORED})");
+    assert!(
+        Path::new("/bin/busybox").is_file(),
+        "no /bin/busybox (busybox-static) ({IGNORED})"
     );
 }
 
@@ -191,7 +202,7 @@ impl Drop for Containerd {
 impl Containerd {
     /// Starts containerd and imports the image; any failure panics with the reason.
     fn start() -> Containerd {
-        require_switch();
+        require();
         let tmp = tempfile::Builder::new()
             .prefix("ctrlog-e2e")
             .tempdir_in("/tmp")
