@@ -311,6 +311,7 @@ impl Containerd {
         }
     }
 
+    /// Starts a stopped containerd again, same configuration and state.
     fn restart(&mut self) {
         self.stop();
         self.launch();
