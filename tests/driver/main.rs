@@ -1,6 +1,7 @@
 //! `ctrlog` as containerd's `binary://` logging driver, run as the shim runs it (built only
-//! with the `cli` feature). The real-containerd test (`e2e::`) is ignored: it needs root and
-//! containerd (`cargo test --all-features --test driver e2e:: -- --ignored`).
+//! with the `cli` feature). The real-containerd tests (`e2e::`) are ignored: they need root and
+//! containerd (`CTRLOG_E2E_CONTAINERD=1 cargo test --all-features --test driver e2e:: --
+//! --ignored`; `.ci/run` runs them).
 
 mod cli;
 mod driver_util;
