@@ -223,7 +223,7 @@ impl LineSplitter {
 
     /// Looks for the next record in `input`; returns the step and how many input bytes it
     /// used. Call again with `&input[used..]` until [`Split::NeedInput`].
-    #[inline]
+    #[inline(always)]
     pub fn split<'a>(&'a mut self, input: &'a [u8]) -> (Split<'a>, usize) {
         if self.emitted != 0 {
             self.drop_emitted();
