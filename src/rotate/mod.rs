@@ -183,7 +183,8 @@ pub use naming::{
     CTRLOG_SEQ_WIDTH,
 };
 pub use options::{
-    Backups, Durability, RecordEnd, RotateError, RotateOptions, RotateStats, DEFAULT_CHECK_INTERVAL,
+    Backups, Durability, OptionError, OptionProblem, RecordEnd, RotateError, RotateOption,
+    RotateOptions, RotateStats, DEFAULT_CHECK_INTERVAL,
 };
 pub(crate) use plain::append_keeping;
 pub use plain::PlainFile;
@@ -281,7 +282,12 @@ impl RotatingFile {
     pub fn open(path: impl AsRef<Path>, opts: RotateOptions) -> Result<Self, RotateError> {
         let path = path.as_ref().to_path_buf();
         if opts.compress && !cfg!(feature = "gzip") {
-            return Err(RotateError::GzipUnavailable);
+            return Err(OptionError {
+                option: RotateOption::Compress,
+                input: "true".into(),
+                problem: OptionProblem::GzipUnavailable,
+            }
+            .into());
         }
         let base = path
             .file_name()

@@ -27,7 +27,7 @@ use std::str::FromStr;
 
 use crate::time::{civil_from_unix, Civil, Offset, Timestamp};
 
-use super::{EntryKind, RotateError};
+use super::{EntryKind, OptionError, OptionProblem, RotateOption};
 
 mod sealed {
     /// Keeps [`super::NamingScheme`] implemented only here (see the module docs).
@@ -343,15 +343,17 @@ impl fmt::Display for Naming {
 }
 
 impl FromStr for Naming {
-    type Err = RotateError;
+    type Err = OptionError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "docker" => Ok(Naming::Docker),
             "kubelet" => Ok(Naming::Kubelet),
             "ctrlog" => Ok(Naming::Ctrlog),
-            _ => Err(RotateError::UnknownNaming {
+            _ => Err(OptionError {
+                option: RotateOption::Naming,
                 input: s.to_owned(),
+                problem: OptionProblem::NotOneOf("docker, kubelet or ctrlog"),
             }),
         }
     }

@@ -12,52 +12,138 @@ use crate::regular::OpenError;
 use crate::size::SizeError;
 use crate::time::{Clock, Offset, SystemClock};
 
+/// A rotation option, by the name Docker's `--log-opt` (and the driver's URI) gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RotateOption {
+    /// `max-size`.
+    MaxSize,
+    /// `max-file` (kubelet's `containerLogMaxFiles`).
+    MaxFile,
+    /// `compress`.
+    Compress,
+    /// `naming` (ctrlog's).
+    Naming,
+    /// `durability` (ctrlog's).
+    Durability,
+}
+
+impl RotateOption {
+    /// The option's key: `max-size`, `max-file`, `compress`, `naming`, `durability`.
+    pub const fn key(self) -> &'static str {
+        match self {
+            RotateOption::MaxSize => "max-size",
+            RotateOption::MaxFile => "max-file",
+            RotateOption::Compress => "compress",
+            RotateOption::Naming => "naming",
+            RotateOption::Durability => "durability",
+        }
+    }
+}
+
+/// What is wrong with an option's value. Its `Display` is a phrase that follows the value
+/// (`'10q' is not a size: …`); [`OptionError`]'s is the reference tool's whole message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptionProblem {
+    /// Not a Docker size.
+    #[error("is not a size: {0}")]
+    NotASize(SizeError),
+    /// A size of 0.
+    #[error("must be positive")]
+    NotPositive,
+    /// Docker's `max-file` below 1.
+    #[error("must be at least 1")]
+    LessThanOne,
+    /// kubelet's `containerLogMaxFiles` below 2.
+    #[error("must be at least 2")]
+    LessThanTwo,
+    /// Not an integer.
+    #[error("is not an integer")]
+    NotAnInteger,
+    /// An integer too large for Docker's `strconv.Atoi`.
+    #[error("is out of range")]
+    OutOfRange,
+    /// `compress` without rotation (a `max-size` and a `max-file` of 2 or more).
+    #[error("needs max-size and a max-file of 2 or more")]
+    NeedsRotation,
+    /// Not one of the values the option takes (`naming`, `durability`).
+    #[error("is not one of {0}")]
+    NotOneOf(&'static str),
+    /// Compression was asked for but ctrlog was built without the `gzip` feature.
+    #[error("needs ctrlog's `gzip` feature")]
+    GzipUnavailable,
+}
+
+/// An invalid rotation option: which option, the value given, and what is wrong with it.
+///
+/// Its message is the reference tool's (Docker's `jsonfilelog.New`, kubelet's validation),
+/// so a runtime built on ctrlog reports what dockerd would; a tool with its own spelling of
+/// the options (`--max-size` flags) builds its message from [`RotateOption::key`],
+/// [`OptionError::input`] and the [`OptionProblem`] phrase instead.
+#[derive(Debug)]
+pub struct OptionError {
+    /// The option at fault.
+    pub option: RotateOption,
+    /// Its value as given (`"true"` for a `compress` flag).
+    pub input: String,
+    /// What is wrong with it.
+    pub problem: OptionProblem,
+}
+
+impl OptionError {
+    fn new(option: RotateOption, input: impl Into<String>, problem: OptionProblem) -> Self {
+        OptionError {
+            option,
+            input: input.into(),
+            problem,
+        }
+    }
+}
+
+impl fmt::Display for OptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use OptionProblem as P;
+        let input = &self.input;
+        match (&self.problem, self.option) {
+            (P::NotASize(e), _) => write!(f, "invalid max-size: {e}"),
+            (P::NotPositive, _) => f.write_str("max-size must be a positive number"),
+            (P::LessThanOne, _) => f.write_str("max-file cannot be less than 1"),
+            (P::LessThanTwo, _) => write!(f, "invalid MaxFiles {input}, must be > 1"),
+            (P::NotAnInteger, o) => write!(f, "invalid {} '{input}': not an integer", o.key()),
+            (P::OutOfRange, o) => write!(f, "invalid {} '{input}': out of range", o.key()),
+            (P::NeedsRotation, _) => f.write_str(
+                "compress cannot be true when max-file is less than 2 or max-size is not set",
+            ),
+            (P::NotOneOf(values), RotateOption::Naming) => {
+                write!(f, "unknown naming scheme '{input}' (expected {values})")
+            }
+            (P::NotOneOf(values), o) => {
+                write!(f, "unknown {} '{input}' (expected {values})", o.key())
+            }
+            (P::GzipUnavailable, _) => {
+                f.write_str("compressed backups need ctrlog's `gzip` feature")
+            }
+        }
+    }
+}
+
+impl std::error::Error for OptionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.problem {
+            OptionProblem::NotASize(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Errors of the rotating writer. Every I/O variant names the operation and the path.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RotateError {
-    /// Docker's error for `max-size` 0.
-    #[error("max-size must be a positive number")]
-    MaxSizeNotPositive,
-    /// Docker's error for `max-file` below 1.
-    #[error("max-file cannot be less than 1")]
-    MaxFileLessThanOne,
-    /// Docker's error for `compress=true` without rotation.
-    #[error("compress cannot be true when max-file is less than 2 or max-size is not set")]
-    CompressWithoutRotation,
-    /// `max-size` is not a Docker size.
-    #[error("invalid max-size: {0}")]
-    MaxSize(#[from] SizeError),
-    /// `max-file` is not an integer.
-    #[error("invalid max-file '{input}': not an integer")]
-    MaxFile {
-        /// The rejected text.
-        input: String,
-    },
-    /// `max-file` is an integer too large for Docker's `strconv.Atoi`.
-    #[error("invalid max-file '{input}': out of range")]
-    MaxFileOutOfRange {
-        /// The rejected text.
-        input: String,
-    },
-    /// kubelet's error for `MaxFiles` below 2.
-    #[error("invalid MaxFiles {0}, must be > 1")]
-    KubeletMaxFiles(u32),
-    /// Not one of `docker`, `kubelet`, `ctrlog`.
-    #[error("unknown naming scheme '{input}' (expected docker, kubelet or ctrlog)")]
-    UnknownNaming {
-        /// The rejected text.
-        input: String,
-    },
-    /// Not one of `none`, `rotate`, `record`.
-    #[error("unknown durability '{input}' (expected none, rotate or record)")]
-    UnknownDurability {
-        /// The rejected text.
-        input: String,
-    },
-    /// Compression was asked for but ctrlog was built without the `gzip` feature.
-    #[error("compressed backups need ctrlog's `gzip` feature")]
-    GzipUnavailable,
+    /// An option's value is invalid (see [`OptionError`]).
+    #[error(transparent)]
+    Option(#[from] OptionError),
     /// The path has no file name, or it is not valid UTF-8.
     #[error("{}: not a usable log file name", path.display())]
     BadPath {
@@ -185,9 +271,13 @@ impl Default for Backups {
 impl Backups {
     /// Docker's `max-file` (the number of files including the live one): `Count(max_file - 1)`;
     /// below 1 is Docker's error `max-file cannot be less than 1`.
-    pub fn from_max_file(max_file: i64) -> Result<Self, RotateError> {
+    pub fn from_max_file(max_file: i64) -> Result<Self, OptionError> {
         if max_file < 1 {
-            return Err(RotateError::MaxFileLessThanOne);
+            return Err(OptionError::new(
+                RotateOption::MaxFile,
+                max_file.to_string(),
+                OptionProblem::LessThanOne,
+            ));
         }
         // Real clamp: more than `u32::MAX` backups is as good as unlimited on any file system.
         let n = u32::try_from(max_file - 1).unwrap_or(u32::MAX);
@@ -210,7 +300,7 @@ pub enum Durability {
 }
 
 impl FromStr for Durability {
-    type Err = RotateError;
+    type Err = OptionError;
 
     /// `none`, `rotate` or `record`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -218,9 +308,11 @@ impl FromStr for Durability {
             "none" => Ok(Durability::None),
             "rotate" => Ok(Durability::OnRotate),
             "record" => Ok(Durability::EveryRecord),
-            _ => Err(RotateError::UnknownDurability {
-                input: s.to_owned(),
-            }),
+            _ => Err(OptionError::new(
+                RotateOption::Durability,
+                s,
+                OptionProblem::NotOneOf("none, rotate or record"),
+            )),
         }
     }
 }
@@ -316,32 +408,45 @@ impl RotateOptions {
         max_size: Option<&str>,
         max_file: Option<&str>,
         compress: bool,
-    ) -> Result<Self, RotateError> {
+    ) -> Result<Self, OptionError> {
         let max_size = match max_size {
             None => None,
             Some(s) => {
-                let n = crate::size::from_human_size(s)?;
+                let size_error = |p| OptionError::new(RotateOption::MaxSize, s, p);
+                let n = crate::size::from_human_size(s)
+                    .map_err(|e| size_error(OptionProblem::NotASize(e)))?;
                 if n == 0 {
-                    return Err(RotateError::MaxSizeNotPositive);
+                    return Err(size_error(OptionProblem::NotPositive));
                 }
                 Some(n)
             }
         };
+        let max_file_given = max_file;
         let max_file = match max_file {
             None => 1,
             Some(s) => s.trim().parse::<i64>().map_err(|e| {
-                let input = s.to_owned();
-                match e.kind() {
+                let problem = match e.kind() {
                     std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
-                        RotateError::MaxFileOutOfRange { input }
+                        OptionProblem::OutOfRange
                     }
-                    _ => RotateError::MaxFile { input },
-                }
+                    _ => OptionProblem::NotAnInteger,
+                };
+                OptionError::new(RotateOption::MaxFile, s, problem)
             })?,
         };
-        let backups = Backups::from_max_file(max_file)?;
+        let backups = Backups::from_max_file(max_file).map_err(|mut e| {
+            // The value as given, not as parsed (` 0` stays ` 0`).
+            if let Some(given) = max_file_given {
+                e.input = given.to_owned();
+            }
+            e
+        })?;
         if compress && (max_file == 1 || max_size.is_none()) {
-            return Err(RotateError::CompressWithoutRotation);
+            return Err(OptionError::new(
+                RotateOption::Compress,
+                "true",
+                OptionProblem::NeedsRotation,
+            ));
         }
         Ok(RotateOptions {
             max_size,
@@ -354,12 +459,20 @@ impl RotateOptions {
 
     /// kubelet's `containerLogMaxSize` (in bytes) and `containerLogMaxFiles` (the live file
     /// included, more than 1): kubelet names, every backup but the newest compressed.
-    pub fn kubelet(max_size: u64, max_files: u32) -> Result<Self, RotateError> {
+    pub fn kubelet(max_size: u64, max_files: u32) -> Result<Self, OptionError> {
         if max_files <= 1 {
-            return Err(RotateError::KubeletMaxFiles(max_files));
+            return Err(OptionError::new(
+                RotateOption::MaxFile,
+                max_files.to_string(),
+                OptionProblem::LessThanTwo,
+            ));
         }
         if max_size == 0 {
-            return Err(RotateError::MaxSizeNotPositive);
+            return Err(OptionError::new(
+                RotateOption::MaxSize,
+                "0",
+                OptionProblem::NotPositive,
+            ));
         }
         Ok(RotateOptions {
             max_size: Some(max_size),
@@ -413,7 +526,11 @@ mod tests {
         assert_eq!(Backups::from_max_file(5).unwrap(), Backups::Count(4));
         assert!(matches!(
             Backups::from_max_file(0),
-            Err(RotateError::MaxFileLessThanOne)
+            Err(OptionError {
+                option: RotateOption::MaxFile,
+                problem: OptionProblem::LessThanOne,
+                ..
+            })
         ));
         let e: io::Error = RotateError::Locked { path: "x".into() }.into();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);

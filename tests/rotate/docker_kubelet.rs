@@ -9,7 +9,9 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use ctrlog::rotate::{Backups, Naming, RotateError, RotateOptions, RotatingFile};
+use ctrlog::rotate::{
+    Backups, Naming, OptionError, OptionProblem, RotateOption, RotateOptions, RotatingFile,
+};
 use ctrlog::time::{FixedClock, Offset, Timestamp};
 use rotate_common::*;
 
@@ -176,11 +178,19 @@ fn docker_option_errors() {
     }
     assert!(matches!(
         RotateOptions::from_docker(Some("-1"), None, false),
-        Err(RotateError::MaxSize(_))
+        Err(OptionError {
+            option: RotateOption::MaxSize,
+            problem: OptionProblem::NotASize(_),
+            ..
+        })
     ));
     assert!(matches!(
         RotateOptions::from_docker(Some("10q"), None, false),
-        Err(RotateError::MaxSize(_))
+        Err(OptionError {
+            option: RotateOption::MaxSize,
+            problem: OptionProblem::NotASize(_),
+            ..
+        })
     ));
     let o = RotateOptions::from_docker(Some("10m"), Some("5"), true).unwrap();
     assert_eq!(o.max_size, Some(10_000_000));

@@ -1,13 +1,12 @@
 //! Where `ctrlog write` and the `binary://` driver put records: a plain file (or stdout),
 //! or a size-capped rotating set with Docker's options.
 
-use std::fmt;
 use std::fs::File;
 use std::io;
 use std::path::Path;
 
 use ctrlog::cri::write::{FileWriter, RecordWriter};
-use ctrlog::rotate::{Naming, PlainFile, RotateError, RotateOptions, RotatingFile};
+use ctrlog::rotate::{Naming, OptionError, OptionProblem, PlainFile, RotateOptions, RotatingFile};
 
 /// How the rotation options are spelled in messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,42 +43,24 @@ impl Rotation<'_> {
         Ok(Some(opts))
     }
 
-    /// The one mapping of Docker's option errors to the option at fault.
-    fn error(&self, e: RotateError) -> String {
+    /// The message for an invalid option in this spelling: the option, its value (escaped,
+    /// so that a message stays on one line) and the library's phrase for what is wrong.
+    fn error(&self, e: OptionError) -> String {
         let p = match self.spelling {
             Spelling::Flags => "--",
             Spelling::Keys => "",
         };
-        // The value escaped, so that a message stays on one line.
-        let bad = |key: &str, value: &str, what: &dyn fmt::Display| {
-            format!("{p}{key}: '{}' {what}", value.escape_debug())
-        };
-        match e {
-            RotateError::MaxSize(e) => bad(
-                "max-size",
-                self.max_size.unwrap_or_default(),
-                &format_args!("is not a size: {e}"),
-            ),
-            RotateError::MaxSizeNotPositive => bad(
-                "max-size",
-                self.max_size.unwrap_or_default(),
-                &"must be positive",
-            ),
-            RotateError::MaxFileLessThanOne => bad(
-                "max-file",
-                self.max_file.unwrap_or_default(),
-                &"must be at least 1",
-            ),
-            RotateError::MaxFile { input } => bad("max-file", &input, &"is not an integer"),
-            RotateError::MaxFileOutOfRange { input } => bad("max-file", &input, &"is out of range"),
-            RotateError::CompressWithoutRotation => {
+        let key = e.option.key();
+        match e.problem {
+            // The phrase names other options: spelled as they are here.
+            OptionProblem::NeedsRotation => {
                 let needs = format!("needs {p}max-size and a {p}max-file of 2 or more");
                 match self.spelling {
-                    Spelling::Flags => format!("--compress {needs}"),
-                    Spelling::Keys => bad("compress", "true", &needs),
+                    Spelling::Flags => format!("--{key} {needs}"),
+                    Spelling::Keys => format!("{key}: '{}' {needs}", e.input.escape_debug()),
                 }
             }
-            other => other.to_string(),
+            problem => format!("{p}{key}: '{}' {problem}", e.input.escape_debug()),
         }
     }
 }
