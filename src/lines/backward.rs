@@ -161,13 +161,13 @@ impl<R: ReadAt> BackScanner<R> {
         let new_off = self.off - k as u64;
         let got = read_full_at(&self.src, &mut self.buf[old_lo - k..old_lo], new_off)?;
         if got < k {
-            // The source shrank under us: what is missing is treated as absent and the
-            // scan ends at what was read.
-            self.buf
-                .copy_within(old_lo - k..old_lo - k + got, old_lo - got);
-            self.lo = old_lo - got;
-            self.off = 0;
-            return Ok(old_lo);
+            // The source is shorter than the size the scan started from (a file truncated
+            // while scanned): the bytes read no longer sit where the kept ones say, so no
+            // offset could be trusted. An error, as `SeekAt` gives for the same case.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was read backwards",
+            ));
         }
         self.lo = old_lo - k;
         self.off = new_off;

@@ -315,3 +315,33 @@ fn a_reader_breaking_fill_buf_is_an_error_not_short_data() {
     let err = lb.next_lines_in(&mut Shrinking(0)).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
 }
+
+/// A source shorter than the size the scan was given (a file truncated while scanned): an
+/// `UnexpectedEof` error, never lines with wrong offsets or a cut-off line handed out whole.
+#[test]
+fn back_scanner_over_a_shrunk_source_is_an_error() {
+    let data = b"aaaa\nbbbb\ncccc\n";
+    // As if the file had been 20 bytes when its size was taken.
+    let mut got = Vec::new();
+    let err = BackScanner::new(&data[..], 20, 16, 1024).and_then(|mut b| {
+        while let Some(item) = b.prev()? {
+            if let LineItem::Line { offset, bytes } = item {
+                got.push((offset, bytes.to_vec()));
+            }
+        }
+        Ok(())
+    });
+    assert_eq!(
+        err.unwrap_err().kind(),
+        io::ErrorKind::UnexpectedEof,
+        "{got:?}"
+    );
+    for (off, bytes) in &got {
+        let o = *off as usize;
+        assert_eq!(
+            &data[o..o + bytes.len()],
+            &bytes[..],
+            "line at {off} is not the source's"
+        );
+    }
+}

@@ -188,6 +188,7 @@ pub use options::{
 };
 pub(crate) use plain::append_keeping;
 pub use plain::PlainFile;
+pub(crate) use set::next_live_name;
 pub use set::{classify, EntryKind};
 
 /// State shared with the compression worker; the mutex also serialises every rename and

@@ -64,7 +64,11 @@ impl RotatingFile {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(RotateError::io("stat", &next, e)),
         };
-        if !meta.is_file() || meta.len() == 0 {
+        // A second hard link (of the live file, or of a backup: a crash inside the link +
+        // unlink fallback of `rename_noreplace`) holds data that is reachable under its other
+        // name: the hidden name goes, or the data would be read twice or, being the live
+        // file's inode, could never be locked and would block every rotation.
+        if !meta.is_file() || meta.len() == 0 || std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
             return remove_file(&next);
         }
         let mut o = std::fs::OpenOptions::new();
@@ -170,6 +174,66 @@ fn find_tail(file: &File) -> io::Result<Tail> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    fn docker_opts(max_size: u64) -> crate::rotate::RotateOptions {
+        crate::rotate::RotateOptions {
+            max_size: Some(max_size),
+            backups: crate::rotate::Backups::Count(3),
+            naming: crate::rotate::Naming::Docker,
+            durability: crate::rotate::Durability::None,
+            ..Default::default()
+        }
+    }
+
+    fn names(d: &Path) -> Vec<String> {
+        let mut n: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        n.sort();
+        n
+    }
+
+    /// The hidden next file is a second link of the live file (planted, or left by the link +
+    /// unlink fallback of `rename_noreplace`): its data is the live file's, so the name goes.
+    /// It used to stay (the writer's own lock on that inode made it look busy) and fail every
+    /// rotation with EEXIST, also across restarts, the live file growing without bound.
+    #[test]
+    fn hidden_hard_link_of_the_live_file_does_not_block_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let path = d.join("c.log");
+        std::fs::write(&path, b"old\n").unwrap();
+        std::fs::hard_link(&path, d.join(".c.log.ctrlog-next")).unwrap();
+        let mut l = RotatingFile::open(&path, docker_opts(8)).unwrap();
+        for _ in 0..4 {
+            l.write_all(b"0123456789\n").unwrap();
+        }
+        let st = l.stats();
+        assert!(st.rotations >= 3, "{st:?} {:?}", l.rotation_error());
+        assert_eq!(st.rotation_failures, 0, "{:?}", l.rotation_error());
+        drop(l);
+        assert!(
+            !names(d).iter().any(|n| n.starts_with('.')),
+            "{:?}",
+            names(d)
+        );
+    }
+
+    /// A crash inside the link + unlink fallback while retiring the hidden file leaves it and
+    /// `c.log.1` as one inode: recovery removes the hidden name instead of retiring the same
+    /// data a second time.
+    #[test]
+    fn hidden_hard_link_of_a_backup_is_not_read_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let path = d.join("c.log");
+        std::fs::write(d.join("c.log.1"), b"old\n").unwrap();
+        std::fs::hard_link(d.join("c.log.1"), d.join(".c.log.ctrlog-next")).unwrap();
+        drop(RotatingFile::open(&path, docker_opts(100)).unwrap());
+        assert_eq!(names(d), ["c.log", "c.log.1"], "the old data once");
+        assert_eq!(std::fs::read(d.join("c.log.1")).unwrap(), b"old\n");
+    }
 
     #[test]
     fn find_tail_table() {

@@ -310,7 +310,8 @@ pub(super) fn retire(
 /// (`recover_next`): the rotation fails (`EEXIST`) rather than lose it.
 fn create_next(next: &Path, mode: u32) -> Result<File, RotateError> {
     if let Ok(m) = std::fs::symlink_metadata(next) {
-        if m.is_file() && m.len() > 0 {
+        // With another hard link its data is reachable under that name (see `recover_next`).
+        if m.is_file() && m.len() > 0 && std::os::unix::fs::MetadataExt::nlink(&m) == 1 {
             return Err(RotateError::io(
                 "create",
                 next,

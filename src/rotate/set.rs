@@ -75,8 +75,18 @@ impl SetPaths {
     /// Where a rotation makes the next live file before renaming it into place: hidden, and no
     /// name of the set (no reader or pruning ever sees it).
     pub fn next_live(&self) -> PathBuf {
-        self.dir.join(format!(".{}.ctrlog-next", self.base))
+        self.dir.join(next_live_name(self.base.as_ref()))
     }
+}
+
+/// The hidden name a rotation makes the next live file under (`.NAME.ctrlog-next`), before
+/// swapping it with the live file (see `rotation.rs`). The follower's watcher knows it too: a
+/// swap announces the new live file by a rename from it, not by a creation.
+pub(crate) fn next_live_name(base: &std::ffi::OsStr) -> std::ffi::OsString {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(base);
+    name.push(".ctrlog-next");
+    name
 }
 
 /// Lists the set: every backup group, oldest first. Directories and names that are not valid

@@ -177,3 +177,76 @@ fn watcher_error_is_seen_while_the_writer_outpaces_the_reader() {
         sink.appended >> 20
     );
 }
+
+/// As `file_created_and_pruned_during_tail_scan_is_reported`, but the files are made by
+/// ctrlog's own `RotatingFile` (max-file 1: each rotation deletes the file it rotates out).
+/// Its rotation swaps the new file in with RENAME_EXCHANGE, so the live name never gets an
+/// `IN_CREATE`: the swap must count, or files the watcher could not open in time are lost
+/// silently.
+#[test]
+fn files_of_ctrlogs_own_writer_pruned_unseen_are_reported() {
+    use ctrlog::cri::read::FileWarning;
+    use ctrlog::rotate::{Durability, RotateOptions, RotatingFile};
+    use std::sync::Mutex;
+    struct Sink {
+        dir: PathBuf,
+        rotated: bool,
+        lines: Arc<Mutex<Vec<String>>>,
+        warnings: Arc<Mutex<Vec<FileWarning>>>,
+    }
+    impl LogSink for Sink {
+        fn write_stream(&mut self, _: Stream, data: &[u8]) -> io::Result<()> {
+            self.lines
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(data).trim_end().to_owned());
+            if !self.rotated {
+                self.rotated = true;
+                let mut opts = RotateOptions::from_docker(Some("10m"), Some("1"), false).unwrap();
+                opts.durability = Durability::None;
+                let mut w = RotatingFile::open(self.dir.join("c.log"), opts).unwrap();
+                for n in 100..110 {
+                    w.rotate().unwrap();
+                    w.write_all(rec(n).as_bytes()).unwrap();
+                }
+            }
+            Ok(())
+        }
+        fn warning(&mut self, w: &FileWarning) {
+            self.warnings.lock().unwrap().push(w.clone());
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    fs::write(d.path().join("c.log"), rec(1)).unwrap();
+    let mut opts = ReadOptions::default();
+    opts.poll_interval = Duration::from_millis(20);
+    let mut r = LogReader::open(d.path().join("c.log"), opts).unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let guard = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let mut sink = Sink {
+        dir: d.path().to_path_buf(),
+        rotated: false,
+        lines: lines.clone(),
+        warnings: warnings.clone(),
+    };
+    let res = r.follow(&mut sink, &stop);
+    guard.join().unwrap();
+    let lines = lines.lock().unwrap();
+    let w = warnings.lock().unwrap();
+    let read_all = (100..110).all(|n| lines.iter().any(|l| *l == format!("line {n}")));
+    let lost = w
+        .iter()
+        .any(|w| w.reason.contains("deleted before the follower could open"));
+    assert!(
+        read_all || lost,
+        "files of the set were lost and not reported: lines {lines:?} warnings {w:?} {res:?}"
+    );
+}

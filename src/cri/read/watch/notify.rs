@@ -45,6 +45,12 @@ fn in_set(name: &std::ffi::OsStr, base: &std::ffi::OsStr) -> bool {
 pub(super) struct Events {
     inotify: inotify::Inotify,
     base: OsString,
+    /// ctrlog's rotating writer makes its next live file under this name and swaps it in
+    /// (`renameat2(RENAME_EXCHANGE)`): no creation of `base`, a rename onto it instead.
+    next_live: OsString,
+    /// The cookie of the last rename away from `next_live`: the rename onto `base` with the
+    /// same cookie is the swap, and counts as a new live file.
+    swap_cookie: Option<u32>,
     buf: Vec<u8>,
 }
 
@@ -74,7 +80,9 @@ impl Events {
         )?;
         Ok(Events {
             inotify,
+            next_live: crate::rotate::next_live_name(&base),
             base,
+            swap_cookie: None,
             buf: vec![0; 16 << 10],
         })
     }
@@ -141,6 +149,10 @@ impl Events {
                     return Err(io::Error::other("the directory watch is gone"));
                 }
                 let Some(name) = ev.name else { continue };
+                if ev.mask.contains(EventMask::MOVED_FROM) && name == self.next_live.as_os_str() {
+                    self.swap_cookie = Some(ev.cookie);
+                    continue;
+                }
                 if !in_set(name, &self.base) {
                     continue;
                 }
@@ -148,11 +160,15 @@ impl Events {
                 // A writer makes its new live file with open(O_CREAT). A rename onto
                 // the name (kubelet renaming a backup back after a failed reopen) is
                 // not counted: it may be a file already known.
-                if ev.mask.contains(EventMask::CREATE)
+                let swapped_in = ev.mask.contains(EventMask::MOVED_TO)
+                    && ev.cookie != 0
+                    && self.swap_cookie == Some(ev.cookie);
+                if (ev.mask.contains(EventMask::CREATE) || swapped_in)
                     && !ev.mask.contains(EventMask::ISDIR)
                     && name == self.base.as_os_str()
                 {
                     wake.created += 1;
+                    self.swap_cookie = None;
                 }
                 if ev.mask.intersects(
                     EventMask::CREATE

@@ -235,3 +235,35 @@ fn watch_state_rescans_and_counts_losses() {
     assert!(s.woke(&notify::Wake::ALL, at(200)));
     assert_eq!(s.scanned(0), None);
 }
+
+/// ctrlog's own rotating writer swaps its new live file in with RENAME_EXCHANGE: no
+/// IN_CREATE of the live name, a rename from the hidden name instead, which must count as a
+/// new live file (the lost-file counter missed every one of them before).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn rotation_swaps_count_as_created_live_files() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("c.log");
+    let opts = RotateOptions::from_docker(Some("1k"), Some("3"), false).unwrap();
+    let mut w = RotatingFile::open(&path, opts).unwrap();
+    let mut ev = notify::Events::new(&path).unwrap();
+    let line = [b'x'; 99];
+    for _ in 0..30 {
+        w.write_all(&line).unwrap();
+        w.write_all(b"\n").unwrap();
+    }
+    let rotations = w.stats().rotations;
+    let mut created = 0;
+    loop {
+        let wake = ev.wait(Duration::from_millis(200)).unwrap();
+        created += wake.created;
+        if !wake.changed && wake.rescan {
+            break;
+        }
+    }
+    assert!(rotations >= 2);
+    assert_eq!(
+        created, rotations,
+        "each rotation's new live file is announced"
+    );
+}
