@@ -17,6 +17,11 @@
 //! swapped back (atomic as well) and writing goes on in the old file (see **Failures** in the
 //! module docs of [`super`]).
 //!
+//! Between steps 2 and 3 (microseconds, no `fsync` between them) the old data is only under
+//! the hidden name, which is not part of the set: a reader that lists the set at that moment
+//! (a one-shot `ctrlog logs`) does not see that file. A follower loses nothing: it holds the
+//! file open, and the swap reaches its watcher as a rename onto the live name.
+//!
 //! # Without `RENAME_EXCHANGE`
 //! File systems without it (`EINVAL`, `ENOSYS`, `EOPNOTSUPP`: some network and FUSE file
 //! systems, kernels before 3.15, systems other than Linux) get the two-rename swap: the live

@@ -14,10 +14,10 @@ pub const DEFAULT_MAX_RECORD_LEN: usize = 1 << 20;
 /// What the decoder does with a record it cannot use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ErrorPolicy {
-    /// The first malformed, torn or oversized record is an [`RuncError`] carrying its byte offset.
+    /// The first malformed, torn or overlong record is an [`RuncError`] carrying its byte offset.
     /// The record is consumed, so the caller may call again to go on past it.
     Strict,
-    /// Malformed, torn and oversized records are skipped and counted in [`DecodeStats`].
+    /// Malformed, torn and overlong records are skipped and counted in [`DecodeStats`].
     #[default]
     Lenient,
 }
@@ -57,7 +57,7 @@ pub struct DecodeStats {
     /// is being appended to): 0 or 1.
     pub torn: u64,
     /// Records longer than the cap.
-    pub oversized: u64,
+    pub overlong: u64,
 }
 
 /// A decoded record and where it starts.
@@ -192,9 +192,9 @@ impl<R: BufRead> Decoder<R> {
                     return Ok(false);
                 }
                 Some(LineItem::Overlong { offset, len }) => {
-                    self.stats.oversized += 1;
+                    self.stats.overlong += 1;
                     if strict {
-                        return Err(RuncError::Oversized { offset, len, max });
+                        return Err(RuncError::Overlong { offset, len, max });
                     }
                     continue;
                 }
@@ -204,13 +204,13 @@ impl<R: BufRead> Decoder<R> {
                 },
             };
             // The line buffer caps lines at `max + 1` bytes but at least 16: a cap under 15
-            // is enforced here. Length first: a streamed line over the cap is reported oversized before its
+            // is enforced here. Length first: a streamed line over the cap is reported overlong before its
             // bytes are seen, so a whole one must be too, blank or not (found by fuzzing:
-            // 109 `\r` counted blank whole, oversized when read in 7-byte chunks).
+            // 109 `\r` counted blank whole, overlong when read in 7-byte chunks).
             if line.len() > max {
-                self.stats.oversized += 1;
+                self.stats.overlong += 1;
                 if strict {
-                    return Err(RuncError::Oversized {
+                    return Err(RuncError::Overlong {
                         offset,
                         len: line.len() as u64,
                         max,

@@ -68,7 +68,7 @@ pub(crate) fn error_in_line(line: &[u8], offset: u64) -> Option<LastError> {
 /// The last error of a seekable log.json (robust semantics), reading backwards from the end.
 ///
 /// The answer is the last record whose level is exactly `error`, its `msg` trimmed. Records
-/// are judged one by one: a torn final record, a corrupt line, a text line or an oversized
+/// are judged one by one: a torn final record, a corrupt line, a text line or an overlong
 /// record elsewhere does not hide the answer. Cost is proportional to the distance of that
 /// record from the end of the file; memory is one block plus one record (capped).
 ///

@@ -29,7 +29,7 @@
 //! * [`Decoder`]: records from any `BufRead`, framed by [`crate::lines::LineBuffer`] in the
 //!   reader's own buffer, with an [`ErrorPolicy`]
 //!   (strict: each bad record is one error with its offset, and decoding goes on at the next
-//!   line; lenient: skipped and counted) and a per-record cap (an oversized record is skipped
+//!   line; lenient: skipped and counted) and a per-record cap (an overlong record is skipped
 //!   without being buffered). As in the `csv` crate, [`Decoder::read_entry`] refills the
 //!   caller's [`OwnedEntry`] (no allocation per record once its strings have grown) and
 //!   [`Decoder::next_record`] lends a borrowed [`Record`].
@@ -66,7 +66,7 @@
 //! The answer is the last record whose `level` is exactly `error`, `msg` trimmed of Unicode
 //! whitespace, with its `time` parsed when valid. Differences from containerd, on purpose:
 //!
-//! * a torn, corrupt, text or oversized record is skipped instead of failing the whole file;
+//! * a torn, corrupt, text or overlong record is skipped instead of failing the whole file;
 //! * no state between records: `{"level":"error","msg":"a"}` then `{"level":"error"}` gives
 //!   `""` (containerd: `a`); a record without `msg` gives `""`;
 //! * keys are matched exactly (`level`, `msg`, `time`, as every runtime writes them);
@@ -86,7 +86,7 @@
 //! # Other limits
 //! * [`last_error`] reads the length once; a file truncated while it is read (rotation) is an
 //!   I/O error, bytes appended meanwhile are not seen.
-//! * an oversized record is skipped even if it is an error record: with the default cap, a
+//! * an overlong record is skipped even if it is an error record: with the default cap, a
 //!   1 MiB+ error message is not reported (raise [`LastErrorOptions::max_record_len`]).
 //!
 //! # Limits of the compatible mode
@@ -145,7 +145,7 @@ pub enum RuncError {
     },
     /// A record longer than the cap (strict policy).
     #[error("record at byte {offset} is {len} bytes, over the {max}-byte cap")]
-    Oversized {
+    Overlong {
         /// Offset of the record.
         offset: u64,
         /// Its length without `\n`.
@@ -169,7 +169,7 @@ impl RuncError {
         match self {
             RuncError::Io { offset, .. }
             | RuncError::Malformed { offset, .. }
-            | RuncError::Oversized { offset, .. }
+            | RuncError::Overlong { offset, .. }
             | RuncError::Compat { offset, .. } => Some(*offset),
         }
     }

@@ -65,7 +65,7 @@ pub struct MessageCount {
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Summary {
-    /// Decoder counts: records, blank, malformed, torn, oversized.
+    /// Decoder counts: records, blank, malformed, torn, overlong.
     pub stats: DecodeStats,
     /// Records per level, most frequent first (`""` for records without a level).
     pub levels: Vec<(String, u64)>,

@@ -129,7 +129,7 @@ fn decoder_and_summary_heap_is_capped() {
         while d.next_record().unwrap().is_some() {
             n += 1;
         }
-        assert_eq!(d.stats().oversized, 1);
+        assert_eq!(d.stats().overlong, 1);
         n
     });
     assert_eq!(n, 2);

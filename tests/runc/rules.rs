@@ -267,7 +267,7 @@ fn decoder_policies_and_chunking() {
         assert_eq!(recs, want, "cap {cap}");
         assert!(errs.is_empty());
         assert_eq!(
-            (st.records, st.blank, st.malformed, st.oversized, st.torn),
+            (st.records, st.blank, st.malformed, st.overlong, st.torn),
             (2, 2, 1, 1, 1),
             "cap {cap}"
         );
@@ -287,7 +287,7 @@ fn decoder_policies_and_chunking() {
         other => panic!("{other:?}"),
     }
     match dec.next_record() {
-        Err(RuncError::Oversized {
+        Err(RuncError::Overlong {
             offset: 40,
             len: 325,
             max: 100,
@@ -309,7 +309,7 @@ fn decoder_oversized_record_never_buffered() {
     let (recs, _, st) = decode_all(&input, opts, 4096);
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].1, "after");
-    assert_eq!(st.oversized, 1);
+    assert_eq!(st.overlong, 1);
 }
 
 #[test]

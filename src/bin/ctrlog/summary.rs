@@ -38,13 +38,13 @@ fn render(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     let st = &s.stats;
     writeln!(
         out,
-        "records: {} in {} (blank {}, malformed {}, torn {}, oversized {})",
+        "records: {} in {} (blank {}, malformed {}, torn {}, overlong {})",
         st.records,
         human_bytes(s.bytes),
         st.blank,
         st.malformed,
         st.torn,
-        st.oversized
+        st.overlong
     )?;
     match (&s.first_time, &s.last_time) {
         (Some(a), Some(b)) => writeln!(out, "time: {a} .. {b}")?,
