@@ -94,6 +94,8 @@
 //!   answer would be longer, [`CompatErrorKind::MessageTooLong`] is returned instead;
 //! * error values are not Go's error strings (the CLI exits 2 where containerd errors).
 
+#[cfg(target_os = "linux")]
+pub mod bundle;
 mod compat;
 mod decoder;
 mod entry;

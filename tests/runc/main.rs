@@ -1,8 +1,9 @@
-//! runc/crun log.json (`ctrlog::runc`, `ctrlog last-error`, `summary`, `scan`): one test
-//! binary, one module per topic. Run one module with
+//! runc/crun log.json (`ctrlog::runc`, `runc::bundle`, `ctrlog last-error`, `summary`,
+//! `scan`): one test binary, one module per topic. Run one module with
 //! `cargo test --all-features --test runc rules::`. The heap-measuring tests are in
 //! `tests/global_state/`.
 
+mod bundle;
 mod cli;
 mod compat_rules;
 mod prop;

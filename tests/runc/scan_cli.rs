@@ -1,9 +1,11 @@
 #![cfg(feature = "cli")]
-//! `ctrlog scan`: a fake containerd task state tree holding copies of real runc log.json files.
+//! `ctrlog scan`: a fake containerd state root holding copies of real runc log.json files,
+//! and residue bundles to prune.
 
-use std::fs;
-use std::path::Path;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctrlog");
 const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/real/runc/");
@@ -17,20 +19,30 @@ const BUNDLES: &[(&str, &str, &str, &str)] = &[
     ("moby", "text", "state-nonexistent.text.log", ""),
 ];
 
+const V2: &str = "io.containerd.runtime.v2.task";
+const V1: &str = "io.containerd.runtime.v1.linux";
+
+/// A state root: the bundles under its v2 task directory.
 fn tree(root: &Path) {
+    let tasks = root.join(V2);
     for (ns, id, file, _) in BUNDLES {
-        let dir = root.join(ns).join(id);
+        let dir = tasks.join(ns).join(id);
         fs::create_dir_all(&dir).unwrap();
         fs::copy(format!("{REAL}{file}"), dir.join("log.json")).unwrap();
     }
-    // A bundle without log.json, and a stray file at the namespace level: skipped.
-    fs::create_dir_all(root.join("default").join("no-log")).unwrap();
-    fs::write(root.join("default").join("stray"), b"x").unwrap();
+    // A bundle without log.json: listed with size 0. A stray file at the namespace level:
+    // ignored.
+    fs::create_dir_all(tasks.join("default").join("no-log")).unwrap();
+    fs::write(tasks.join("default").join("stray"), b"x").unwrap();
 }
 
 fn scan(root: &Path, json: bool) -> Output {
+    scan_with(root, json, &[])
+}
+
+fn scan_with(root: &Path, json: bool, args: &[&str]) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.arg("scan").arg("--root").arg(root);
+    cmd.arg("scan").arg("--root").arg(root).args(args);
     if json {
         cmd.arg("--json");
     }
@@ -44,6 +56,7 @@ fn expected_order() -> Vec<(&'static str, &'static str, u64, &'static str)> {
             let size = fs::metadata(format!("{REAL}{file}")).unwrap().len();
             (*ns, *id, size, *err)
         })
+        .chain([("default", "no-log", 0, "")])
         .collect();
     v.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)).then(a.1.cmp(b.1)));
     v
@@ -73,7 +86,18 @@ fn json_lists_bundles_largest_first_with_last_errors() {
         assert!(g["path"]
             .as_str()
             .unwrap()
-            .ends_with(&format!("{ns}/{id}/log.json")));
+            .ends_with(&format!("{V2}/{ns}/{id}/log.json")));
+        assert!(g["bundle"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{V2}/{ns}/{id}")));
+        // Just created, no shim: within the grace period.
+        assert_eq!(g["residue"], false, "{g}");
+        assert!(g["residue_reason"]
+            .as_str()
+            .unwrap()
+            .contains("grace period"));
+        assert!(g.get("prune").is_none());
     }
     // Sizes really are descending (the first is the debug/probe-loop spam).
     let sizes: Vec<u64> = got.iter().map(|g| g["size"].as_u64().unwrap()).collect();
@@ -91,7 +115,10 @@ fn table_lists_bundles_largest_first() {
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
     let header = lines.next().unwrap();
-    assert!(header.contains("NAMESPACE") && header.contains("LAST ERROR"));
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["SIZE", "NAMESPACE", "ID", "STATE", "LAST", "ERROR"]
+    );
     let rows: Vec<&str> = lines.collect();
     let want = expected_order();
     assert_eq!(rows.len(), want.len());
@@ -100,6 +127,7 @@ fn table_lists_bundles_largest_first() {
         assert_eq!(cols[0], size.to_string(), "{row}");
         assert_eq!(cols[1], *ns);
         assert_eq!(cols[2], *id);
+        assert_eq!(cols[3], "live");
         let expect = if err.is_empty() { "-" } else { err };
         assert!(row.ends_with(expect), "{row}");
     }
@@ -108,6 +136,7 @@ fn table_lists_bundles_largest_first() {
 #[test]
 fn empty_root_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join(V2)).unwrap();
     let out = scan(dir.path(), true);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -136,7 +165,7 @@ fn bad_root_exits_2() {
 #[test]
 fn planted_symlink_and_fifo_are_not_followed() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("tasks");
+    let root = dir.path().join(V2);
     let secret = dir.path().join("secret");
     fs::write(
         &secret,
@@ -167,6 +196,11 @@ fn planted_symlink_and_fifo_are_not_followed() {
         })
         .collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for (id, err) in errors {
         let want = if id == "link" {
             "symbolic link"
@@ -175,4 +209,137 @@ fn planted_symlink_and_fifo_are_not_followed() {
         };
         assert!(err.contains(want), "{id}: {err}");
     }
+}
+
+/// `--root` takes the state root (both task directories) or one task directory; any other
+/// directory is an error, not an empty list (it used to list nothing, silently).
+#[test]
+fn root_is_a_state_root_or_a_task_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    tree(dir.path());
+    let v1 = dir.path().join(V1).join("moby").join("old");
+    fs::create_dir_all(&v1).unwrap();
+    fs::write(v1.join("log.json"), b"{}\n").unwrap();
+    let ids = |out: &Output| -> Vec<String> {
+        assert!(out.status.success(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut ids: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let all = ids(&scan(dir.path(), true));
+    assert_eq!(all.len(), BUNDLES.len() + 2, "{all:?}");
+    assert!(all.contains(&"old".to_owned()));
+    assert_eq!(ids(&scan(&dir.path().join(V1), true)), ["old"]);
+    assert_eq!(
+        ids(&scan(&dir.path().join(V2), true)).len(),
+        BUNDLES.len() + 1
+    );
+    for neither in [
+        dir.path().join(V2).join("k8s.io"),
+        dir.path().join(V2).join("default/no-log"),
+    ] {
+        let out = scan(&neither, true);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("neither a containerd state root"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+fn age(dir: &Path) {
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    File::open(dir).unwrap().set_modified(t).unwrap();
+}
+
+/// Residue (a dead init pid, files missing) is marked and pruned; the live bundle (this
+/// test's own pid, written after it started) is not; `--dry-run` removes nothing; bad names
+/// are reported, never removed.
+#[test]
+fn marks_and_prunes_residue() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = dir.path().join(V2).join("k8s.io");
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let bundle = |id: &str, pid: u32| -> PathBuf {
+        let b = ns.join(id);
+        fs::create_dir_all(b.join("rootfs")).unwrap();
+        fs::write(b.join("init.pid"), pid.to_string()).unwrap();
+        fs::write(b.join("config.json"), b"{}").unwrap();
+        fs::write(
+            b.join("log.json"),
+            b"{\"level\":\"error\",\"msg\":\"oom\",\"time\":\"2026-01-01T00:00:00Z\"}\n",
+        )
+        .unwrap();
+        age(&b);
+        b
+    };
+    let residue = bundle("gone", dead);
+    let live = bundle("running", std::process::id());
+    let bad = ns.join(".gone");
+    fs::create_dir_all(&bad).unwrap();
+
+    let out = scan_with(dir.path(), false, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+
+    let out = scan(dir.path(), true);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_id = |v: &serde_json::Value, id: &str| -> serde_json::Value {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let g = by_id(&v, "gone");
+    assert_eq!(g["residue"], true);
+    assert_eq!(g["last_error"], "oom");
+    assert_eq!(
+        g["residue_reason"],
+        format!(
+            "no live process or shim: init.pid: pid {dead} not running; shim.pid: missing; \
+             shim: no address; missing: address, runtime, options.json"
+        )
+    );
+    let r = by_id(&v, "running");
+    assert_eq!(r["residue"], false);
+    assert_eq!(
+        r["residue_reason"],
+        format!("init process {} is running", std::process::id())
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(".gone: bad name"), "{stderr}");
+
+    let out = scan_with(dir.path(), true, &["--prune-residue", "--dry-run"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &by_id(&v, "gone")["prune"];
+    assert_eq!(p["action"], "would_remove", "{v}");
+    // init.pid, config.json, log.json, rootfs
+    assert_eq!(p["entries"], 4);
+    assert!(by_id(&v, "running").get("prune").is_none());
+    assert!(residue.join("log.json").exists());
+
+    let out = scan_with(dir.path(), false, &["--prune-residue"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0][..5], ["SIZE", "NAMESPACE", "ID", "STATE", "PRUNE"]);
+    let row = |id: &str| rows.iter().find(|r| r[2] == id).unwrap().clone();
+    assert_eq!(row("gone")[3..], ["residue", "removed", "oom"]);
+    assert_eq!(row("running")[3..], ["live", "-", "oom"]);
+    assert!(!residue.exists());
+    assert!(live.join("log.json").exists());
+    assert!(bad.is_dir());
 }

@@ -42,7 +42,8 @@ enum Command {
     /// containerd's binary:// logging driver (KEY VALUE pairs; also runs as
     /// `binary:///path/to/ctrlog?log-path=...` without this word).
     Driver(driver::Args),
-    /// List containerd bundles' runc log.json files, largest first, with their last error.
+    /// List containerd bundles: runc log.json size and last error (largest first), live or
+    /// residue; optionally prune the residue.
     Scan(scan::Args),
 }
 

@@ -1,83 +1,112 @@
-//! `ctrlog scan [--root DIR] [--json]`: every containerd bundle's runc `log.json`, largest
-//! first, with its last error.
+//! `ctrlog scan [--root DIR] [--prune-residue] [--dry-run] [--json]`: every containerd
+//! bundle, largest runc `log.json` first, with its last error and whether it is live or
+//! residue; optionally removes the residue.
 //!
-//! containerd's runc v2 shim keeps one bundle directory per task under
-//! `/run/containerd/io.containerd.runtime.v2.task/<namespace>/<id>/`, and runc appends to
-//! `log.json` there for the task's whole life (never rotated). A GPU hook that warns on every
-//! exec, or a probe loop that fails every few seconds, grows that file without bound; this
-//! command shows those at once: namespace, id, size, last error message
-//! ([`ctrlog::runc::last_error`], the robust tail-first scan), sorted by size descending (then
-//! namespace and id).
+//! The walk, the verdict and the removal are the library's ([`ctrlog::runc::bundle`]): the
+//! root is the containerd state root (`/run/containerd`: both task directories under it) or
+//! a task directory itself; any other directory is an error. For each bundle: namespace, id,
+//! log.json size, last error message ([`ctrlog::runc::last_error`], the robust tail-first
+//! scan) and `live`/`residue` with the reason; sorted by size descending (then namespace,
+//! id, path). A `log.json` that is a symlink or not a regular file is listed with that
+//! reason as its error, never followed or opened blocking; a bundle without one is listed
+//! with size 0. Entries not descended into (symlinks, names that are not containerd
+//! identifiers, unreadable namespaces) are reported on stderr.
 //!
-//! Only `<root>/<ns>/<id>/log.json` entries are listed; bundles without one are skipped, and an
-//! unreadable namespace or bundle directory is reported on stderr and skipped. A `log.json`
-//! that is a symlink or not a regular file is listed with that reason as its error, never
-//! followed or opened blocking.
+//! `--prune-residue` removes the residue bundles ([`ctrlog::runc::bundle::prune_residue`]:
+//! checked again, never a mounted or live one, never through a symlink); `--dry-run` says
+//! what it would remove. Each outcome is in the table's PRUNE column and the JSON's `prune`
+//! object, and kept residue is explained on stderr.
 //!
-//! Exit status: 0 (also when nothing is found); 2 the root is missing or not a directory.
+//! Exit status: 0 (also when nothing is found); 2 the root is missing, not a directory, or
+//! neither a state root nor a task directory; 3 a removal failed.
 
-use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ctrlog::regular::{open_read, Symlinks};
-
-/// containerd's default state directory for runtime v2 tasks.
-pub const DEFAULT_ROOT: &str = "/run/containerd/io.containerd.runtime.v2.task";
+use ctrlog::regular::{open_read, OpenError, Symlinks};
+use ctrlog::runc::bundle::{
+    find_bundles, prune_residue, Bundle, PruneAction, PruneOptions, ResidueChecker, ResidueOptions,
+    DEFAULT_STATE_ROOT,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The task state directory holding `<namespace>/<id>/` bundles.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_ROOT)]
+    /// containerd's state root (holding io.containerd.runtime.v2.task and
+    /// io.containerd.runtime.v1.linux) or one task directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_ROOT)]
     root: PathBuf,
-    /// One JSON array of objects (namespace, id, path, size, last_error, last_error_time,
-    /// error) instead of a table.
+    /// Remove residue bundle directories (shim and process gone, nothing mounted, id valid).
+    #[arg(long)]
+    prune_residue: bool,
+    /// With --prune-residue: report what would be removed, remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// One JSON array of objects (namespace, id, path, bundle, size, last_error,
+    /// last_error_time, error, residue, residue_reason; prune with --prune-residue) instead
+    /// of a table.
     #[arg(long)]
     json: bool,
+}
+
+/// The outcome of `--prune-residue` for one bundle.
+#[derive(serde::Serialize)]
+struct Prune {
+    /// `removed`, `would_remove`, `kept` or `failed`.
+    action: &'static str,
+    /// Why it was kept, or the error.
+    reason: Option<String>,
+    entries: u64,
+    bytes: u64,
 }
 
 #[derive(serde::Serialize)]
 struct Entry {
     namespace: String,
     id: String,
+    /// The bundle's `log.json` (whether or not it exists).
     path: PathBuf,
+    /// The bundle directory.
+    bundle: PathBuf,
     size: u64,
     last_error: Option<String>,
     last_error_time: Option<String>,
     /// Why the last error could not be read, if so.
     error: Option<String>,
+    residue: bool,
+    residue_reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prune: Option<Prune>,
+    #[serde(skip)]
+    source: Bundle,
 }
 
-fn subdirs(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir)? {
-        let e = e?;
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            out.push((e.file_name().to_string_lossy().into_owned(), e.path()));
-        }
-    }
-    Ok(out)
-}
-
-fn inspect(namespace: &str, id: &str, path: PathBuf) -> Option<Entry> {
-    // No log.json: not a bundle runc has written to. Anything else at that name is listed,
-    // with the reason it cannot be read: a symlink found by listing is never followed (as
-    // root it could point anywhere) and a FIFO must not block the scan.
-    fs::symlink_metadata(&path).ok()?;
+fn inspect(bundle: Bundle, checker: &ResidueChecker) -> Entry {
+    let live = checker.check(&bundle);
     let mut entry = Entry {
-        namespace: namespace.to_owned(),
-        id: id.to_owned(),
+        namespace: bundle.namespace.clone(),
+        id: bundle.id.clone(),
+        path: bundle.log_json(),
+        bundle: bundle.path.clone(),
         size: 0,
-        path,
         last_error: None,
         last_error_time: None,
         error: None,
+        residue: live.residue,
+        residue_reason: live.reason,
+        prune: None,
+        source: bundle,
     };
-    let found = open_read(&entry.path, Symlinks::Refuse).and_then(|f| {
-        entry.size = f.metadata()?.len();
-        Ok(f)
-    });
+    // A symlink found by listing is never followed (as root it could point anywhere) and a
+    // FIFO must not block the scan: both are listed with the reason. No log.json at all is
+    // a bundle runc has not written to: size 0, no error.
+    let found = match open_read(&entry.path, Symlinks::Refuse) {
+        Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::NotFound => return entry,
+        found => found.map_err(io::Error::from).and_then(|f| {
+            entry.size = f.metadata()?.len();
+            Ok(f)
+        }),
+    };
     match found
         .map_err(|e| e.to_string())
         .and_then(|f| ctrlog::runc::last_error(f).map_err(|e| e.to_string()))
@@ -93,32 +122,47 @@ fn inspect(namespace: &str, id: &str, path: PathBuf) -> Option<Entry> {
         Ok(None) => {}
         Err(e) => entry.error = Some(e),
     }
-    Some(entry)
+    entry
 }
 
-/// Every `<root>/<ns>/<id>/log.json`, largest first.
-fn scan(root: &Path) -> Result<Vec<Entry>, String> {
-    let namespaces = subdirs(root).map_err(|e| format!("{}: {e}", root.display()))?;
-    let mut entries = Vec::new();
-    for (ns, ns_dir) in namespaces {
-        let bundles = match subdirs(&ns_dir) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("ctrlog: skipping {}: {e}", ns_dir.display());
-                continue;
+/// Removes (or, dry, reports) each residue bundle; `false` if a removal failed.
+fn prune(entries: &mut [Entry], dry_run: bool) -> bool {
+    let mut opts = PruneOptions::default();
+    opts.dry_run = dry_run;
+    let mut ok = true;
+    for e in entries.iter_mut().filter(|e| e.residue) {
+        let p = match prune_residue(&e.source, &opts) {
+            Ok(r) => {
+                let (action, reason) = match &r.action {
+                    PruneAction::Removed => ("removed", None),
+                    PruneAction::WouldRemove => ("would_remove", None),
+                    PruneAction::Kept(why) => {
+                        eprintln!("ctrlog: kept {}: {why}", e.bundle.display());
+                        ("kept", Some(why.clone()))
+                    }
+                    other => ("kept", Some(format!("{other:?}"))),
+                };
+                Prune {
+                    action,
+                    reason,
+                    entries: r.entries,
+                    bytes: r.bytes,
+                }
+            }
+            Err(err) => {
+                eprintln!("ctrlog: removing {}: {err}", e.bundle.display());
+                ok = false;
+                Prune {
+                    action: "failed",
+                    reason: Some(err.to_string()),
+                    entries: 0,
+                    bytes: 0,
+                }
             }
         };
-        for (id, dir) in bundles {
-            entries.extend(inspect(&ns, &id, dir.join("log.json")));
-        }
+        e.prune = Some(p);
     }
-    entries.sort_by(|a, b| {
-        b.size
-            .cmp(&a.size)
-            .then_with(|| a.namespace.cmp(&b.namespace))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    Ok(entries)
+    ok
 }
 
 fn one_line(s: &str) -> String {
@@ -127,53 +171,127 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-fn print(entries: &[Entry], json: bool) -> io::Result<()> {
+/// A table column: its header, whether it is right-aligned, and its cell.
+struct Column {
+    header: &'static str,
+    right: bool,
+    cell: fn(&Entry) -> String,
+}
+
+/// The table's columns; LAST ERROR, free text, is always last.
+fn columns(args: &Args) -> Vec<Column> {
+    let mut cols = vec![
+        Column {
+            header: "SIZE",
+            right: true,
+            cell: |e| e.size.to_string(),
+        },
+        Column {
+            header: "NAMESPACE",
+            right: false,
+            cell: |e| e.namespace.clone(),
+        },
+        Column {
+            header: "ID",
+            right: false,
+            cell: |e| e.id.clone(),
+        },
+        Column {
+            header: "STATE",
+            right: false,
+            cell: |e| if e.residue { "residue" } else { "live" }.to_owned(),
+        },
+    ];
+    if args.prune_residue {
+        cols.push(Column {
+            header: "PRUNE",
+            right: false,
+            cell: |e| e.prune.as_ref().map_or("-", |p| p.action).replace('_', "-"),
+        });
+    }
+    cols
+}
+
+fn print(entries: &[Entry], args: &Args) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    if json {
+    if args.json {
         serde_json::to_writer_pretty(&mut out, entries)?;
         out.write_all(b"\n")?;
         return out.flush();
     }
-    let w_ns = entries
+    let cols = columns(args);
+    let cells: Vec<Vec<String>> = entries
         .iter()
-        .map(|e| e.namespace.len())
-        .max()
-        .unwrap_or(0)
-        .max(9);
-    let w_id = entries.iter().map(|e| e.id.len()).max().unwrap_or(0).max(2);
-    writeln!(
-        out,
-        "{:>12}  {:<w_ns$}  {:<w_id$}  LAST ERROR",
-        "SIZE", "NAMESPACE", "ID"
-    )?;
-    for e in entries {
+        .map(|e| cols.iter().map(|c| (c.cell)(e)).collect())
+        .collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let w = cells.iter().map(|r| r[i].len()).max().unwrap_or(0);
+            w.max(c.header.len()).max(if c.right { 12 } else { 0 })
+        })
+        .collect();
+    let row = |out: &mut io::StdoutLock, cells: &[&str], last: &str| -> io::Result<()> {
+        for ((c, w), s) in cols.iter().zip(&widths).zip(cells) {
+            if c.right {
+                write!(out, "{s:>w$}  ")?;
+            } else {
+                write!(out, "{s:<w$}  ")?;
+            }
+        }
+        writeln!(out, "{last}")
+    };
+    let headers: Vec<&str> = cols.iter().map(|c| c.header).collect();
+    row(&mut out, &headers, "LAST ERROR")?;
+    for (e, cells) in entries.iter().zip(&cells) {
         let last = match (&e.last_error, &e.error) {
             (Some(m), _) => one_line(m),
             (None, Some(err)) => format!("(unreadable: {})", one_line(err)),
             (None, None) => "-".to_owned(),
         };
-        writeln!(
-            out,
-            "{:>12}  {:<w_ns$}  {:<w_id$}  {last}",
-            e.size, e.namespace, e.id
-        )?;
+        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        row(&mut out, &cells, &last)?;
     }
     out.flush()
 }
 
 pub fn run(args: Args) -> ExitCode {
-    match fs::metadata(&args.root) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return crate::fail(format_args!("{}: not a directory", args.root.display())),
-        Err(e) => return crate::fail(format_args!("{}: {e}", args.root.display())),
+    if args.dry_run && !args.prune_residue {
+        return crate::fail("--dry-run needs --prune-residue");
     }
-    let entries = match scan(&args.root) {
-        Ok(e) => e,
+    let found = match find_bundles(&args.root) {
+        Ok(f) => f,
         Err(e) => return crate::fail(e),
     };
-    match print(&entries, args.json) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => crate::fail(format_args!("writing stdout: {e}")),
+    for s in &found.skipped {
+        eprintln!("ctrlog: skipping {}: {}", s.path.display(), s.reason);
+    }
+    let checker = match ResidueChecker::new(ResidueOptions::default()) {
+        Ok(c) => c,
+        Err(e) => return crate::fail(e),
+    };
+    let mut entries: Vec<Entry> = found
+        .bundles
+        .into_iter()
+        .map(|b| inspect(b, &checker))
+        .collect();
+    entries.sort_by(|a, b| {
+        b.size
+            .cmp(&a.size)
+            .then_with(|| a.namespace.cmp(&b.namespace))
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.bundle.cmp(&b.bundle))
+    });
+    let pruned_ok = !args.prune_residue || prune(&mut entries, args.dry_run);
+    match print(&entries, &args) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => return crate::fail(format_args!("writing stdout: {e}")),
+    }
+    if pruned_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
     }
 }
