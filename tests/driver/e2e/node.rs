@@ -158,7 +158,6 @@ fn scan_finds_the_live_bundle() {
 }
 
 #[test]
-#[ignore = "needs scan --cap / scan --root STATE (issue 11 items 1-2), enabled when they land"]
 fn scan_state_root_finds_the_live_bundle_not_residue() {
     let d = Containerd::start();
     let id = live(&d, "scanstate");
@@ -170,7 +169,7 @@ fn scan_state_root_finds_the_live_bundle_not_residue() {
 }
 
 #[test]
-#[ignore = "needs scan --cap / scan --root STATE (issue 11 items 1-2), enabled when they land"]
+#[ignore = "needs scan --cap (issue 11 item 2, not merged yet): enabled when it lands"]
 fn scan_cap_on_a_live_bundle() {
     let d = Containerd::start();
     let id = live(&d, "cap");
