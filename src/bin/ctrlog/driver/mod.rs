@@ -106,7 +106,8 @@
 //!
 //! # Limits
 //!
-//! - Memory per stream: a 64 KiB read buffer plus the `LogWriter`'s bounded buffers (under
+//! - Memory per stream: a read buffer of the pipe's size (fds 3 and 4 are grown to 1 MiB when
+//!   allowed, [`pump::PIPE_SIZE`]; 64 KiB otherwise) plus the `LogWriter`'s bounded buffers (under
 //!   1 MiB with the default `max-len`, a few MiB with `max-len <= 0` and its 2 MiB cap).
 //! - A write to the output that blocks (a hung NFS mount) blocks both streams until SIGTERM;
 //!   then the driver gives up after [`stop::DRAIN_GRACE`].
