@@ -36,7 +36,9 @@ fn runc_keeping_log(dir: &Path, keep: &Path) -> String {
             CTRLOG_E2E_CONTAINERD=1 cargo test --all-features --test driver e2e:: -- --ignored"]
 fn create_failure_reaches_the_log_and_last_error_matches_ctr() {
     let d = Containerd::start();
-    let keep = d.dir().join("kept");
+    // Named as containerd's task directory: `scan --root` takes a state root or a directory
+    // so named, nothing else.
+    let keep = d.dir().join("kept").join("io.containerd.runtime.v2.task");
     let runc = runc_keeping_log(d.dir(), &keep);
     let log = d.dir().join("fail.log");
     let id = id("fail");
