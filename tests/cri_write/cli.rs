@@ -3,9 +3,8 @@
 
 use crate::util;
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use ctrlog::cri::{Stream, Tag};
 use util::{a, f, p, parse_cri, pieces};
@@ -17,23 +16,7 @@ fn ctrlog(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 fn ctrlog_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ctrlog"))
-        .arg("write")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ctrlog");
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    out
+    util::run_write(args, env, stdin, Stdio::piped())
 }
 
 fn ok_records(args: &[&str], stdin: &[u8]) -> Vec<util::Rec> {
@@ -237,22 +220,7 @@ fn ctrlog_to_dev_full(args: &[&str], stdin: &[u8]) -> Output {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ctrlog"))
-        .arg("write")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(full)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ctrlog");
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    out
+    util::run_write(args, &[], stdin, full.into())
 }
 
 #[test]

@@ -1,27 +1,12 @@
 //! `ctrlog write --max-size/--max-file/--compress/--naming`: records through a rotating set.
 #![cfg(feature = "cli")] // `cli` includes `gzip`
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 fn write(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ctrlog"))
-        .arg("write")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ctrlog");
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    out
+    crate::util::run_write(args, &[], stdin, Stdio::piped())
 }
 
 fn read_any(path: &Path) -> Vec<u8> {

@@ -95,3 +95,34 @@ pub fn p(s: &[u8]) -> (Tag, Vec<u8>) {
 pub fn a(n: usize) -> Vec<u8> {
     vec![b'a'; n]
 }
+
+/// Runs `ctrlog write ARGS` with `env` added and stdout to `stdout`, feeding `stdin` from a
+/// thread (the child may exit before it reads everything): the one way the CLI tests of this
+/// binary run the writer.
+#[cfg(feature = "cli")]
+pub fn run_write(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+    stdout: std::process::Stdio,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctrlog"))
+        .arg("write")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ctrlog");
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
