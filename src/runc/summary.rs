@@ -46,7 +46,8 @@ impl Default for SummaryOptions {
 }
 
 /// A repeated message.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct MessageCount {
     /// How many records carried it (an upper bound if [`Summary::approximate`]).
@@ -62,7 +63,8 @@ pub struct MessageCount {
 }
 
 /// What [`summarize`] found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Summary {
     /// Decoder counts: records, blank, malformed, torn, overlong.
@@ -238,4 +240,147 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
         bytes: dec.position(),
         approximate,
     })
+}
+
+impl DecodeStats {
+    /// Adds `other`'s counts to these (saturating).
+    pub fn add(&mut self, other: &DecodeStats) {
+        self.records = self.records.saturating_add(other.records);
+        self.blank = self.blank.saturating_add(other.blank);
+        self.malformed = self.malformed.saturating_add(other.malformed);
+        self.torn = self.torn.saturating_add(other.torn);
+        self.overlong = self.overlong.saturating_add(other.overlong);
+    }
+}
+
+impl Summary {
+    /// Folds `other` into this summary, as over the log.json files of several bundles.
+    ///
+    /// Counts and bytes add up. The time range is the earliest `first_time` and the latest
+    /// `last_time` (compared as instants; a time that does not parse loses to one that
+    /// does). A repeated message is identified by its level, length and preview, so two
+    /// messages whose first `preview_chars` characters agree are counted as one. Each input
+    /// lists only its `top` messages, so a message outside one input's list counts 0 from
+    /// it: the merged counts are exact when each input listed all its distinct messages, and
+    /// [`Summary::approximate`] is set when either input was approximate. The merged list holds
+    /// every message either input listed, most frequent first: truncate `top_messages` to the
+    /// number to show.
+    ///
+    /// ```
+    /// use ctrlog::runc::{summarize, SummaryOptions};
+    /// let a = br#"{"level":"warning","msg":"hook spam","time":"2026-01-01T00:00:02Z"}"#;
+    /// let b = br#"{"level":"warning","msg":"hook spam","time":"2026-01-01T00:00:01Z"}"#;
+    /// let mut node = summarize(&a[..], SummaryOptions::default())?;
+    /// node.merge(&summarize(&b[..], SummaryOptions::default())?);
+    /// assert_eq!(node.stats.records, 2);
+    /// assert_eq!(node.top_messages[0].count, 2);
+    /// assert_eq!(node.first_time.as_deref(), Some("2026-01-01T00:00:01Z"));
+    /// # Ok::<(), ctrlog::runc::RuncError>(())
+    /// ```
+    pub fn merge(&mut self, other: &Summary) {
+        self.stats.add(&other.stats);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.approximate |= other.approximate;
+        for (level, n) in &other.levels {
+            match self.levels.iter_mut().find(|(l, _)| l == level) {
+                Some((_, m)) => *m = m.saturating_add(*n),
+                None => self.levels.push((level.clone(), *n)),
+            }
+        }
+        self.levels
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        pick_time(
+            &mut self.first_time,
+            &other.first_time,
+            std::cmp::Ordering::Less,
+        );
+        pick_time(
+            &mut self.last_time,
+            &other.last_time,
+            std::cmp::Ordering::Greater,
+        );
+        for m in &other.top_messages {
+            let same = |x: &&mut MessageCount| {
+                x.level == m.level && x.len == m.len && x.preview == m.preview
+            };
+            match self.top_messages.iter_mut().find(same) {
+                Some(x) => {
+                    x.count = x.count.saturating_add(m.count);
+                    x.record_bytes = x.record_bytes.saturating_add(m.record_bytes);
+                }
+                None => self.top_messages.push(m.clone()),
+            }
+        }
+        self.top_messages.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.preview.cmp(&b.preview))
+        });
+    }
+}
+
+/// Replaces `mine` with `theirs` when `theirs` is `want` than it (earlier or later), comparing
+/// the instants the texts name; a time that parses beats one that does not.
+fn pick_time(mine: &mut Option<String>, theirs: &Option<String>, want: std::cmp::Ordering) {
+    let Some(t) = theirs else { return };
+    let parse = |s: &str| crate::time::parse_rfc3339nano(s.as_bytes()).ok();
+    let replace = match mine.as_deref() {
+        None => true,
+        Some(m) => match (parse(t), parse(m)) {
+            (Some(a), Some(b)) => a.cmp(&b) == want,
+            (Some(_), None) => true,
+            _ => false,
+        },
+    };
+    if replace {
+        *mine = Some(t.clone());
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn sum(log: &str) -> Summary {
+        summarize(log.as_bytes(), SummaryOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn merge_adds_counts_and_widens_the_time_range() {
+        let mut a = sum(concat!(
+            r#"{"level":"info","msg":"x","time":"2026-01-01T00:00:05+01:00"}"#,
+            "\n",
+            r#"{"level":"error","msg":"boom","time":"2026-01-01T00:00:09Z"}"#,
+            "\nnot json\n"
+        ));
+        let b = sum(concat!(
+            r#"{"level":"info","msg":"x","time":"2026-01-01T00:00:01Z"}"#,
+            "\n",
+            r#"{"level":"info","msg":"y","time":"2026-01-01T00:00:30Z"}"#,
+            "\n"
+        ));
+        a.merge(&b);
+        assert_eq!(a.stats.records, 4);
+        assert_eq!(a.stats.malformed, 1);
+        assert_eq!(
+            a.levels,
+            [("info".to_string(), 3), ("error".to_string(), 1)]
+        );
+        // 00:00:05+01:00 is 23:00:05Z the day before: the earliest of the three.
+        assert_eq!(a.first_time.as_deref(), Some("2026-01-01T00:00:05+01:00"));
+        assert_eq!(a.last_time.as_deref(), Some("2026-01-01T00:00:30Z"));
+        let x = a.top_messages.iter().find(|m| m.preview == "x").unwrap();
+        assert_eq!(x.count, 2);
+        assert_eq!(a.top_messages[0].preview, "x");
+        assert_eq!(a.top_messages.len(), 3);
+        assert!(!a.approximate);
+    }
+
+    #[test]
+    fn merge_into_empty_is_the_other() {
+        let b = sum("{\"level\":\"info\",\"msg\":\"x\",\"time\":\"2026-01-01T00:00:01Z\"}\n");
+        let mut a = Summary::default();
+        a.merge(&b);
+        assert_eq!(a, b);
+    }
 }

@@ -18,6 +18,8 @@
 //!   as containerd's `getLastRuntimeError` uses it).
 //! * [`parse_rfc3339nano`]: kubelet's lenient parse (`time.Parse(time.RFC3339Nano, s)`), the
 //!   instant only.
+//! * `From<SystemTime>`, [`Timestamp::to_system_time`], `FromStr` and `Display` (RFC3339Nano in
+//!   UTC); with feature `serde`, a timestamp serializes as that text.
 //! * [`Clock`]: where "now" comes from ([`SystemClock`], or [`FixedClock`]/[`SteppingClock`] in
 //!   tests).
 //!
@@ -61,6 +63,7 @@
 
 mod calendar;
 mod clock;
+mod convert;
 mod format;
 // Also in unit tests: the fuzz target's regression case runs without the feature.
 #[cfg(any(test, feature = "__fuzz"))]
