@@ -88,6 +88,8 @@
 //! `rustix` would remove all but `localtime_r`'s and is the planned replacement, not yet
 //! made.
 
+#[cfg(feature = "tokio")]
+pub mod codec;
 pub mod cri;
 mod go_utf8;
 pub mod lines;

@@ -73,10 +73,13 @@ impl std::fmt::Display for Stream {
 
 /// Whether a record ends a line of the container's output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Tag {
     /// `P`: a piece of a longer line; more of the line follows.
+    #[cfg_attr(feature = "serde", serde(rename = "P"))]
     Partial,
     /// `F`: the last (or only) piece of a line.
+    #[cfg_attr(feature = "serde", serde(rename = "F"))]
     Full,
 }
 

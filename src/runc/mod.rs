@@ -112,6 +112,8 @@ pub use compat::{
 pub use decoder::{
     DecodeStats, Decoder, DecoderOptions, ErrorPolicy, Record, DEFAULT_MAX_RECORD_LEN,
 };
+#[cfg(feature = "tokio")]
+pub(crate) use entry::parse_entry_into;
 pub use entry::{parse_entry, Entry, EntryError, OwnedEntry};
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]

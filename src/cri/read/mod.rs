@@ -181,6 +181,7 @@ mod files;
 #[cfg(unix)]
 mod follow;
 mod merge;
+mod owned;
 mod paths;
 // The sans-IO record-to-output path; off Unix nothing drives it yet (the file reader is
 // Unix-only).
@@ -210,6 +211,7 @@ pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 #[cfg(unix)]
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
+pub use owned::OwnedLogRecord;
 pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
 pub use pipeline::{ReadStats, SkipReason, SkippedLine, MAX_WARNINGS};
 #[cfg(unix)]
