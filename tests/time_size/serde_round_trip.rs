@@ -58,6 +58,22 @@ fn runc_types_round_trip() {
     }
 }
 
+#[test]
+fn owned_records_round_trip_any_content() {
+    use ctrlog::cri::read::OwnedLogRecord;
+    use ctrlog::cri::Tag;
+    let ts = Timestamp::new(1_718_802_165, 5);
+    let text = OwnedLogRecord::new(ts, Stream::Stdout, Tag::Partial, &b"caf\xc3\xa9"[..]);
+    let json = serde_json::to_value(&text).unwrap();
+    assert_eq!(json["content"], "caf\u{e9}");
+    assert_eq!(json["tag"], "P");
+    assert_eq!(round_trip(&text), text);
+    // Not UTF-8: an array of bytes, back byte-exact.
+    let raw = OwnedLogRecord::new(ts, Stream::Stderr, Tag::Full, &b"\xff\x00ok"[..]);
+    assert!(serde_json::to_value(&raw).unwrap()["content"].is_array());
+    assert_eq!(round_trip(&raw), raw);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2048))]
     /// Every instant of years 0000..=9999 (what RFC 3339 can write) round-trips exactly.
