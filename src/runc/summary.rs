@@ -8,6 +8,7 @@ use std::io::BufRead;
 use super::decoder::{DecodeStats, Decoder, DecoderOptions};
 use super::entry::OwnedEntry;
 use super::RuncError;
+use crate::time::{parse_rfc3339nano, Timeline};
 
 /// Levels longer than this many bytes are counted as `"(other)"` (real ones are a few bytes).
 const MAX_LEVEL_LEN: usize = 64;
@@ -60,6 +61,10 @@ pub struct MessageCount {
     pub record_bytes: u64,
     /// Its first characters (`preview_chars`), `…` appended when cut.
     pub preview: String,
+    /// When its records were written (from their `time`). Not serialized: the JSON form
+    /// stays the counts.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub timeline: Timeline,
 }
 
 /// What [`summarize`] found.
@@ -82,6 +87,10 @@ pub struct Summary {
     /// Whether more distinct messages arrived than were tracked (counts are then upper
     /// bounds, Space-Saving style).
     pub approximate: bool,
+    /// When the records were written (from their `time`; records without a valid one are
+    /// not placed). Not serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub timeline: Timeline,
 }
 
 struct Slot {
@@ -90,6 +99,7 @@ struct Slot {
     level: String,
     len: usize,
     preview: String,
+    timeline: Timeline,
 }
 
 fn preview(msg: &str, chars: usize) -> String {
@@ -136,6 +146,10 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
     let mut last_time: Option<String> = None;
     let max_tracked = opts.max_tracked.max(1);
     let mut e = OwnedEntry::default();
+    let mut timeline = Timeline::new();
+    // The parsed `time` of the last record: runc writes whole seconds, so consecutive records
+    // mostly share their text and it is parsed once per change.
+    let mut second: Option<i64> = None;
     while dec.read_entry(&mut e)? {
         // Real levels are a few bytes; a long one is not kept (memory stays bounded).
         let level = match e.level.as_deref().unwrap_or("") {
@@ -160,9 +174,18 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
                 Some(l) => {
                     l.clear();
                     l.push_str(t);
+                    second = parse_rfc3339nano(t.as_bytes()).ok().map(|ts| ts.secs);
                 }
-                None => last_time = Some(t.to_owned()),
+                None => {
+                    last_time = Some(t.to_owned());
+                    second = parse_rfc3339nano(t.as_bytes()).ok().map(|ts| ts.secs);
+                }
             }
+        }
+        // A record without `time` is not placed (nor given the previous record's time).
+        let second = if e.time.is_some() { second } else { None };
+        if let Some(secs) = second {
+            timeline.add_n(secs, 1);
         }
         let msg = e.msg.as_deref().unwrap_or("");
         let mut h = DefaultHasher::new();
@@ -175,6 +198,9 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
             counts[i] += 1;
             // Saturating: an inherited (Space-Saving) estimate may overstate the bytes.
             slots[i].record_bytes = slots[i].record_bytes.saturating_add(rec_bytes);
+            if let Some(secs) = second {
+                slots[i].timeline.add_n(secs, 1);
+            }
             continue;
         }
         if slots.len() < max_tracked {
@@ -186,6 +212,11 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
                 level: level.to_owned(),
                 len: msg.len(),
                 preview: preview(msg, opts.preview_chars),
+                timeline: second.map_or_else(Timeline::new, |secs| {
+                    let mut t = Timeline::new();
+                    t.add_n(secs, 1);
+                    t
+                }),
             });
             continue;
         }
@@ -212,6 +243,11 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
         slot.len = msg.len();
         slot.preview.clear();
         push_preview(&mut slot.preview, msg, opts.preview_chars);
+        // The evicted message's times are not this one's.
+        slot.timeline = Timeline::new();
+        if let Some(secs) = second {
+            slot.timeline.add_n(secs, 1);
+        }
     }
     levels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let mut top: Vec<MessageCount> = slots
@@ -223,6 +259,7 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
             level: s.level,
             len: s.len,
             preview: s.preview,
+            timeline: s.timeline,
         })
         .collect();
     top.sort_by(|a, b| {
@@ -239,6 +276,7 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
         top_messages: top,
         bytes: dec.position(),
         approximate,
+        timeline,
     })
 }
 
@@ -281,6 +319,7 @@ impl Summary {
         self.stats.add(&other.stats);
         self.bytes = self.bytes.saturating_add(other.bytes);
         self.approximate |= other.approximate;
+        self.timeline.merge(&other.timeline);
         for (level, n) in &other.levels {
             match self.levels.iter_mut().find(|(l, _)| l == level) {
                 Some((_, m)) => *m = m.saturating_add(*n),
@@ -307,6 +346,7 @@ impl Summary {
                 Some(x) => {
                     x.count = x.count.saturating_add(m.count);
                     x.record_bytes = x.record_bytes.saturating_add(m.record_bytes);
+                    x.timeline.merge(&m.timeline);
                 }
                 None => self.top_messages.push(m.clone()),
             }
