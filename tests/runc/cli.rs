@@ -144,8 +144,7 @@ fn summary_sparklines_show_a_burst() {
             .lines()
             .find(|l| l.contains(msg))
             .unwrap_or_else(|| panic!("{out}"));
-        l.trim_start()
-            .split_whitespace()
+        l.split_whitespace()
             .next()
             .unwrap()
             .chars()
