@@ -237,6 +237,22 @@ fn a_stale_temporary_file_is_replaced_a_locked_one_is_busy() {
     assert_eq!(fs::read(&victim).unwrap(), b"keep me");
     assert_eq!(fs::read_to_string(&path).unwrap(), infos(46, 4));
 
+    // A FIFO there: removed, never opened blocking. A directory: a clean error.
+    let st = std::process::Command::new("mkfifo")
+        .arg(&temp)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fs::write(&path, &content).unwrap();
+    cap_log(&path, &opts(300)).unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), infos(46, 4));
+    fs::create_dir(&temp).unwrap();
+    fs::write(&path, &content).unwrap();
+    let e = cap_log(&path, &opts(300)).unwrap_err();
+    assert!(e.to_string().contains("a directory is in the way"), "{e}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), content);
+    fs::remove_dir(&temp).unwrap();
+
     // Another cap running: its temporary file is locked.
     fs::write(&path, &content).unwrap();
     let held = File::create(&temp).unwrap();

@@ -458,6 +458,8 @@ fn create_temp(path: &Path, temp: &Path) -> Result<File, CapError> {
                 return Ok(f);
             }
             Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            // Found by the check before the open: something is in the way, as above.
+            Err(OpenError::Symlink | OpenError::NotRegular(_)) => {}
             Err(e) => return Err(io("creating the temporary file")(e.into())),
         }
         // There already: a planted link or special file is only a name to unlink; a

@@ -84,8 +84,10 @@ pub(super) fn plan(
     let mut back = BackScanner::new(file, size, BLOCK, BLOCK)?;
     // `new` has found the last `\n`; nothing after it is a whole record yet.
     let complete_end = back.complete_end().unwrap_or(0);
-    let mut opts = LastErrorOptions::default();
-    opts.max_record_len = max_record_len;
+    let opts = LastErrorOptions {
+        max_record_len,
+        ..LastErrorOptions::default()
+    };
     let found = last_error_with(
         Prefix {
             file,
