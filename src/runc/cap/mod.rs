@@ -36,12 +36,13 @@
 //! 3. Create `.<name>.ctrlog-cap` in the same directory (`O_CREAT | O_EXCL | O_NOFOLLOW`,
 //!    `flock`ed while the cap runs). One left by a crashed cap (unlocked) is removed; one
 //!    locked by a cap running now is [`CapError::Busy`]. Give it the original's owner and
-//!    mode, copy the kept ranges through one fixed buffer, `fsync`.
+//!    mode, copy the kept ranges through one fixed buffer, then the whole records appended
+//!    since the snapshot (a few passes, until one finds nothing new), `fsync`.
 //! 4. Check that the path still names the inode read (else [`CapError::Replaced`], the
 //!    temporary file removed), rename the new file over it, `fsync` the directory.
-//! 5. Carry over: records appended to the old inode after the snapshot's last `\n` (by
-//!    writers that opened it before the rename) are appended to the new file through the
-//!    held descriptor, cut at `\n`, until no writer can append any more: the old inode has
+//! 5. Carry over: records appended to the old inode after that (by writers that opened it
+//!    before the rename) are appended to the new file through the held descriptor, cut at
+//!    `\n`, until no writer can append any more: the old inode has
 //!    no name (nobody can open it again), and a write lease (`F_SETLEASE`, granted only when
 //!    no other open file holds the inode, released at once) proves that nobody still has it
 //!    open ([`CapReport::lease`]). Without leases (another file system, a file not ours
@@ -51,10 +52,14 @@
 //!    later are lost.
 //!
 //! # Ordering
-//! Records carried over land after the records that writers opening the new file have
-//! already appended to it: with runc (a short-lived process per call, one `write(2)` per
-//! record, `O_APPEND`), a record written by a process that opened the file before the rename
-//! can follow one written after it. Every record is whole, and none is lost or doubled.
+//! Records carried over after the rename land after the records that writers opening the
+//! new file have already appended to it: with runc (a short-lived process per call, one
+//! `write(2)` per record, `O_APPEND`), a record written by a process that opened the file
+//! before the rename can follow one written after it. These are the records appended
+//! between the last catch-up pass and the rename, and those of writers that had the old
+//! file open then. Every record is whole, and none is lost or doubled while the cap settles.
+//! The window of a later cap is the newest records by position: it can keep such an older
+//! record and drop newer ones before it.
 //!
 //! # Reference
 //! containerd `getLastRuntimeError` (`pkg/process/utils.go` in 1.6/1.7,
@@ -89,6 +94,9 @@ use std::time::Duration;
 
 use crate::regular::{dir_of, open_read, open_regular, FileId, OpenError, Symlinks};
 use carry::{Carry, Probe};
+
+/// Catch-up passes over the old file before the rename.
+const PRE_RENAME_PASSES: u32 = 4;
 
 /// The default cap: 10 MB, as `ctrlog scan --cap 10m` (Docker's decimal sizes).
 pub const DEFAULT_MAX_SIZE: u64 = 10_000_000;
@@ -328,7 +336,8 @@ pub fn cap_log(path: &Path, opts: &CapOptions) -> Result<CapReport, CapError> {
     }
     let temp = temp_path(path);
     let mut new = create_temp(path, &temp)?;
-    if let Err(e) = write_new(&old, &meta, &mut new, &plan) {
+    let mut carry = Carry::new(plan.complete_end, opts.max_record_len);
+    if let Err(e) = write_new(&old, &meta, &mut new, &plan, &mut carry) {
         let _ = fs::remove_file(&temp);
         return Err(io("writing the capped copy")(e));
     }
@@ -352,12 +361,21 @@ pub fn cap_log(path: &Path, opts: &CapOptions) -> Result<CapReport, CapError> {
             what: "fsync of the directory",
             source,
         })?;
-    carry_over(&old, &mut new, &plan, opts, &mut report)?;
+    carry_over(&old, &mut new, &plan, carry, opts, &mut report)?;
     Ok(report)
 }
 
 /// The owner and mode of the original, then the kept ranges, then `fsync`.
-fn write_new(old: &File, meta: &fs::Metadata, new: &mut File, plan: &plan::Plan) -> io::Result<()> {
+/// Then, before the rename, the records appended since the snapshot: in their order, as
+/// nobody else writes the temporary file yet. Only what is appended after the last of these
+/// passes can land after records of the new file's writers.
+fn write_new(
+    old: &File,
+    meta: &fs::Metadata,
+    new: &mut File,
+    plan: &plan::Plan,
+    carry: &mut Carry,
+) -> io::Result<()> {
     let mine = new.metadata()?;
     if (mine.uid(), mine.gid()) != (meta.uid(), meta.gid()) {
         std::os::unix::fs::fchown(&*new, Some(meta.uid()), Some(meta.gid()))?;
@@ -369,6 +387,14 @@ fn write_new(old: &File, meta: &fs::Metadata, new: &mut File, plan: &plan::Plan)
         plan::copy_range(old, new, a, b, &mut buf)?;
     }
     plan::copy_range(old, new, plan.window, plan.complete_end, &mut buf)?;
+    // Bounded: a writer faster than the copy is left to the carry-over after the rename.
+    for _ in 0..PRE_RENAME_PASSES {
+        let had = carry.bytes;
+        carry.pass(old, new)?;
+        if carry.bytes == had {
+            break;
+        }
+    }
     new.sync_all()
 }
 
@@ -377,10 +403,10 @@ fn carry_over(
     old: &File,
     new: &mut File,
     plan: &plan::Plan,
+    mut carry: Carry,
     opts: &CapOptions,
     report: &mut CapReport,
 ) -> Result<(), CapError> {
-    let mut carry = Carry::new(plan.complete_end, opts.max_record_len);
     let mut delay = opts.settle_delay;
     let mut last_size = None;
     let mut settled = false;
