@@ -39,7 +39,8 @@
 //!    mode, copy the kept ranges through one fixed buffer, then the whole records appended
 //!    since the snapshot (a few passes, until one finds nothing new), `fsync`.
 //! 4. Check that the path still names the inode read (else [`CapError::Replaced`], the
-//!    temporary file removed), rename the new file over it, `fsync` the directory.
+//!    temporary file removed), rename the new file over it (`fsync` of the directory after
+//!    step 5).
 //! 5. Carry over: records appended to the old inode after that (by writers that opened it
 //!    before the rename) are appended to the new file through the held descriptor, cut at
 //!    `\n`, until no writer can append any more: the old inode has
@@ -353,16 +354,18 @@ pub fn cap_log(path: &Path, opts: &CapOptions) -> Result<CapReport, CapError> {
         let _ = fs::remove_file(&temp);
         return Err(io("renaming the capped copy over it")(e));
     }
+    // The carry-over first: records appended meanwhile must not wait on (or be lost to) a
+    // failing directory sync.
+    let carried = carry_over(&old, &mut new, &plan, carry, opts, &mut report);
     let dir = dir_of(path);
-    File::open(dir)
+    let synced = File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|source| CapError::Io {
             path: dir.to_owned(),
             what: "fsync of the directory",
             source,
-        })?;
-    carry_over(&old, &mut new, &plan, carry, opts, &mut report)?;
-    Ok(report)
+        });
+    carried.and(synced).map(|()| report)
 }
 
 /// The owner and mode of the original, then the kept ranges, then `fsync`.
