@@ -172,3 +172,77 @@ fn a_writer_holding_its_descriptor_loses_nothing() {
 fn a_burst_of_records_loses_nothing() {
     race(Mode::Burst, 20_000, 10);
 }
+
+/// Two caps of the same file at once, in a loop, while the writer writes: each cap either
+/// runs whole or is refused (`Busy`: the other holds the temporary file; `Replaced`: the
+/// other renamed first), and the count still balances.
+#[test]
+fn two_caps_at_once_lose_nothing() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use ctrlog::runc::cap::CapError;
+
+    let dir = if Path::new("/dev/shm").is_dir() {
+        tempfile::tempdir_in("/dev/shm").unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    };
+    let path = dir.path().join("log.json");
+    fs::write(&path, b"").unwrap();
+    let n = 1000;
+    let mut child = writer(&path, n, Mode::ProcessPerRecord);
+    let done = Arc::new(AtomicBool::new(false));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let (capped, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let cappers: Vec<_> = (0..2)
+        .map(|_| {
+            let (path, done) = (path.clone(), done.clone());
+            let (dropped, capped, refused) = (dropped.clone(), capped.clone(), refused.clone());
+            std::thread::spawn(move || {
+                let mut opts = CapOptions::default();
+                opts.max_size = 300;
+                while !done.load(Ordering::SeqCst) {
+                    match cap_log(&path, &opts) {
+                        Ok(r) => {
+                            assert!(r.settled && r.torn_tail == 0, "{r:?}");
+                            dropped.fetch_add(r.dropped_records, Ordering::SeqCst);
+                            capped.fetch_add(u64::from(r.capped), Ordering::SeqCst);
+                        }
+                        Err(CapError::Busy { .. } | CapError::Replaced { .. }) => {
+                            refused.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the writer did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done.store(true, Ordering::SeqCst);
+    for c in cappers {
+        c.join().unwrap();
+    }
+    let mut opts = CapOptions::default();
+    opts.max_size = 300;
+    let r = cap_log(&path, &opts).unwrap();
+    let dropped = dropped.load(Ordering::SeqCst) + r.dropped_records;
+    let nums = numbers(&fs::read_to_string(&path).unwrap());
+    assert_no_double(&nums, 0);
+    let (capped, refused) = (
+        capped.load(Ordering::SeqCst),
+        refused.load(Ordering::SeqCst),
+    );
+    eprintln!(
+        "two cappers: {capped} caps, {refused} refused, {dropped} dropped, {} kept",
+        nums.len()
+    );
+    assert_eq!(dropped + nums.len() as u64, n, "records lost (or doubled)");
+    assert_eq!(nums.iter().max(), Some(&n));
+    assert!(capped >= 100, "only {capped} caps");
+}

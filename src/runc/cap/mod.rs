@@ -43,11 +43,11 @@
 //!    step 5).
 //! 5. Carry over: records appended to the old inode after that (by writers that opened it
 //!    before the rename) are appended to the new file through the held descriptor, cut at
-//!    `\n`, until no writer can append any more: the old inode has
-//!    no name (nobody can open it again), and a write lease (`F_SETLEASE`, granted only when
-//!    no other open file holds the inode, released at once) proves that nobody still has it
-//!    open ([`CapReport::lease`]). Without leases (another file system, a file not ours
-//!    without `CAP_LEASE`), the old file must stop growing for one settle delay
+//!    `\n`, until no writer can append any more: the old inode has no name (nobody can open
+//!    it again), and a write lease (`F_SETLEASE`, granted only when no other open file holds
+//!    the inode, released at once) proves that nobody still has it open
+//!    ([`CapReport::lease`]). Without leases (another file system, a file not ours without
+//!    `CAP_LEASE`, `fs.leases-enable` off), the old file must stop growing for one settle delay
 //!    ([`CapOptions::settle_delay`], doubling per retry). After [`CapOptions::max_retries`]
 //!    retries, [`CapReport::settled`] is `false`: records a writer appends to the old inode
 //!    later are lost.
@@ -73,9 +73,14 @@
 //! * Records over [`CapOptions::max_record_len`] are not carried over (counted in
 //!   [`CapReport::dropped_records`]); an error record that long is not found as the last
 //!   error (as in [`crate::runc::last_error`]).
+//! * Memory: one 64 KiB buffer, plus one record (up to [`CapOptions::max_record_len`]) in
+//!   the last-error search and the carry-over; the dropped part is read once, to count its
+//!   records.
 //! * Between the identity check and the rename, a process replacing the file by rename
-//!   would have its file replaced in turn (runc only appends; two caps exclude each other
-//!   through the locked temporary file).
+//!   would have its file replaced in turn (runc only appends). Two caps of one file at once:
+//!   the second finds the first's temporary file locked ([`CapError::Busy`]) until the
+//!   first renames it; after that it caps the new file, and its own carry-over waits for
+//!   the first cap's descriptor to close.
 //! * Extended attributes and ACLs of the original are not copied (owner and mode are).
 //! * A process that opens the unnamed old inode through `/proc/<pid>/fd` during the
 //!   microseconds the lease is held breaks it and sends this process `SIGIO`.
@@ -484,7 +489,12 @@ fn create_temp(path: &Path, temp: &Path) -> Result<File, CapError> {
                 if !try_flock(&f).map_err(io("flock"))? {
                     return Err(busy());
                 }
-                return Ok(f);
+                // Another cap may have taken it for stale and unlinked it between the open
+                // and the lock: then the name is no longer ours to rename.
+                if FileId::of_path(temp).ok() == FileId::of_file(&f).ok() {
+                    return Ok(f);
+                }
+                continue;
             }
             Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => {}
             // Found by the check before the open: something is in the way, as above.
