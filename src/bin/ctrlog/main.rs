@@ -43,7 +43,7 @@ enum Command {
     /// `binary:///path/to/ctrlog?log-path=...` without this word).
     Driver(driver::Args),
     /// List containerd bundles: runc log.json size and last error (largest first), live or
-    /// residue; optionally prune the residue.
+    /// residue; optionally cap each log.json and prune the residue.
     Scan(scan::Args),
 }
 
