@@ -5,7 +5,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::frame::{Frame, Framer};
 use super::CodecError;
-use crate::cri::read::{LogRecord, OwnedLogRecord, RecordParser, SkipReason};
+use crate::cri::read::{LogRecord, OwnedLogRecord, RecordDecoder, RecordParser, SkipReason};
 use crate::cri::write::{CriEncoder, DockerJsonEncoder, RecordEncoder};
 use crate::time::Offset;
 
@@ -36,7 +36,7 @@ impl SkipCounts {
 /// byte stream.
 ///
 /// **Decoding** yields one [`OwnedLogRecord`] per record, CRI or Docker json-file, decided
-/// per line as [`RecordParser`] does. Partial records stay partial
+/// per line as [`RecordParser`] does (or any [`RecordDecoder`]: [`RecordCodec::with_decoder`]). Partial records stay partial
 /// ([`Tag::Partial`](crate::cri::Tag::Partial)): join them with a [`PartialMerger`](crate::cri::read::PartialMerger)
 /// or read [`OwnedLogRecord::tag`]. A CRI record's content shares the read buffer (no
 /// copy). Lines that are not records, and lines of `max_record_len` bytes or more (the
@@ -69,9 +69,9 @@ impl SkipCounts {
 /// # Ok::<(), ctrlog::codec::CodecError>(())
 /// ```
 #[derive(Debug)]
-pub struct RecordCodec<E = CriEncoder> {
+pub struct RecordCodec<E = CriEncoder, D = RecordParser> {
     framer: Framer,
-    parser: RecordParser,
+    parser: D,
     encoder: E,
     scratch: Vec<u8>,
     counts: SkipCounts,
@@ -106,9 +106,16 @@ impl<E: RecordEncoder> RecordCodec<E> {
 
     /// Lines of `max_record_len` bytes or more (without their `\n`) are skipped and counted.
     pub fn new_with_max_length(encoder: E, max_record_len: usize) -> Self {
+        Self::with_decoder(encoder, RecordParser::new(), max_record_len)
+    }
+}
+
+impl<E: RecordEncoder, D: RecordDecoder> RecordCodec<E, D> {
+    /// Encodes with `encoder` and decodes with `decoder`: a custom format both ways.
+    pub fn with_decoder(encoder: E, decoder: D, max_record_len: usize) -> Self {
         RecordCodec {
             framer: Framer::new(max_record_len),
-            parser: RecordParser::new(),
+            parser: decoder,
             encoder,
             scratch: Vec::new(),
             counts: SkipCounts::default(),
@@ -132,8 +139,8 @@ impl<E: RecordEncoder> RecordCodec<E> {
                 Frame::Overlong { offset, .. } => self.counts.skip(offset, SkipReason::Overlong),
                 Frame::Line { offset, len } => {
                     let line = buf.split_to(len).freeze();
-                    match self.parser.parse(&line) {
-                        Ok((_, r)) => {
+                    match self.parser.decode(&line) {
+                        Ok(r) => {
                             self.counts.records += 1;
                             return Some(own(&line, r));
                         }
@@ -160,7 +167,7 @@ fn own(line: &Bytes, r: LogRecord<'_>) -> OwnedLogRecord {
     owned
 }
 
-impl<E: RecordEncoder> Decoder for RecordCodec<E> {
+impl<E: RecordEncoder, D: RecordDecoder> Decoder for RecordCodec<E, D> {
     type Item = OwnedLogRecord;
     type Error = CodecError;
 
@@ -173,7 +180,7 @@ impl<E: RecordEncoder> Decoder for RecordCodec<E> {
     }
 }
 
-impl<E: RecordEncoder> Encoder<LogRecord<'_>> for RecordCodec<E> {
+impl<E: RecordEncoder, D: RecordDecoder> Encoder<LogRecord<'_>> for RecordCodec<E, D> {
     type Error = CodecError;
 
     fn encode(&mut self, r: LogRecord<'_>, dst: &mut BytesMut) -> Result<(), CodecError> {
@@ -188,7 +195,7 @@ impl<E: RecordEncoder> Encoder<LogRecord<'_>> for RecordCodec<E> {
     }
 }
 
-impl<E: RecordEncoder> Encoder<&OwnedLogRecord> for RecordCodec<E> {
+impl<E: RecordEncoder, D: RecordDecoder> Encoder<&OwnedLogRecord> for RecordCodec<E, D> {
     type Error = CodecError;
 
     fn encode(&mut self, r: &OwnedLogRecord, dst: &mut BytesMut) -> Result<(), CodecError> {
@@ -196,7 +203,7 @@ impl<E: RecordEncoder> Encoder<&OwnedLogRecord> for RecordCodec<E> {
     }
 }
 
-impl<E: RecordEncoder> Encoder<OwnedLogRecord> for RecordCodec<E> {
+impl<E: RecordEncoder, D: RecordDecoder> Encoder<OwnedLogRecord> for RecordCodec<E, D> {
     type Error = CodecError;
 
     fn encode(&mut self, r: OwnedLogRecord, dst: &mut BytesMut) -> Result<(), CodecError> {

@@ -175,6 +175,7 @@
 //!     other content is read as the new file it is. A new file listed before a file already
 //!     known is such a copy (or a file missed earlier) and is not read.
 
+mod decode;
 mod emit;
 #[cfg(unix)]
 mod files;
@@ -207,6 +208,7 @@ use std::io;
 use std::path::Path;
 use std::path::PathBuf;
 
+pub use decode::{CriDecoder, DockerJsonDecoder, RecordDecoder};
 pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 #[cfg(unix)]
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};

@@ -66,6 +66,10 @@ pub enum ParseError {
     /// An empty line.
     #[error("empty line")]
     Empty,
+    /// A custom format's [`RecordDecoder`](super::RecordDecoder) could not parse the line,
+    /// for this reason.
+    #[error("{0}")]
+    Other(&'static str),
 }
 
 fn strip_newline(line: &[u8]) -> &[u8] {
