@@ -36,7 +36,7 @@ fn rand_text(rng: &mut Rng, n: usize) -> String {
     let mut out = String::with_capacity(n + 16);
     while out.len() < n {
         if rng.float() < 0.03 {
-            out.push_str(*rng.pick(UTF8_WORDS));
+            out.push_str(rng.pick::<&str>(UTF8_WORDS));
         } else {
             let k = (n - out.len()).min(rng.range(4, 40) as usize);
             for _ in 0..k {

@@ -5,9 +5,10 @@ use crate::cri::read::{parse_cri_record, parse_docker_record};
 use crate::cri::{Stream, Tag};
 
 fn opts(scale: f64) -> GenerateOptions {
-    let mut o = GenerateOptions::default();
-    o.scale = scale;
-    o
+    GenerateOptions {
+        scale,
+        ..Default::default()
+    }
 }
 
 fn gen(w: Workload, scale: f64) -> Vec<u8> {
