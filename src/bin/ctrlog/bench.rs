@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use ctrlog::bench::{generate, GenerateOptions, Workload};
 
+use crate::demo::TempDir;
 use jobs::{Job, JOBS};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -144,33 +145,12 @@ impl Case {
     }
 }
 
-/// The workload directory, removed on drop unless kept.
-struct WorkDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl WorkDir {
-    fn create(base: Option<&Path>, keep: bool) -> io::Result<WorkDir> {
-        let base = base.map_or_else(std::env::temp_dir, Path::to_owned);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = base.join(format!("ctrlog-bench.{}.{nanos}", std::process::id()));
-        fs::create_dir(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        Ok(WorkDir { path, keep })
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        if self.keep {
-            eprintln!("ctrlog bench: workloads kept in {}", self.path.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.path);
-        }
-    }
+/// The jobs of these names, in the table's order.
+pub fn jobs_named(names: &[&str]) -> Vec<Job> {
+    JOBS.iter()
+        .filter(|j| names.contains(&j.name))
+        .copied()
+        .collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -350,7 +330,8 @@ pub fn run(args: Args) -> ExitCode {
     let mut opts = GenerateOptions::default();
     opts.scale = args.scale;
     opts.seed = args.seed;
-    let dir = match WorkDir::create(args.dir.as_deref(), args.keep) {
+    let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = match TempDir::new_in(&base, "ctrlog-bench") {
         Ok(d) => d,
         Err(e) => return crate::fail(format_args!("cannot make the workload directory: {e}")),
     };
@@ -366,7 +347,7 @@ pub fn run(args: Args) -> ExitCode {
         let _ = writeln!(out, "{TABLE_HEAD}");
     }
     let started = Instant::now();
-    let result = run_cases(&selected, modes, &opts, args.runs, &dir.path, true, |c| {
+    let result = run_cases(&selected, modes, &opts, args.runs, &dir.0, true, |c| {
         let line = if args.json {
             c.json().to_string()
         } else {
@@ -375,6 +356,9 @@ pub fn run(args: Args) -> ExitCode {
         writeln!(out, "{line}")?;
         out.flush()
     });
+    if args.keep {
+        eprintln!("ctrlog bench: workloads kept in {}", dir.keep().display());
+    }
     match result {
         Ok(()) => {
             eprintln!("ctrlog bench: done in {}", fmt_time(elapsed(started)));
