@@ -31,7 +31,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::ValueEnum;
 use ctrlog::bench::{generate, GenerateOptions, Workload};
@@ -45,6 +45,16 @@ pub enum Mode {
     InProcess,
     /// The `ctrlog` binary spawned per run.
     Process,
+}
+
+impl Mode {
+    /// As `--mode` and `--json` spell it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Mode::InProcess => "in-process",
+            Mode::Process => "process",
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -119,10 +129,7 @@ impl Case {
     }
 
     fn mode_word(&self) -> &'static str {
-        match self.mode {
-            Mode::InProcess => "in-process",
-            Mode::Process => "process",
-        }
+        self.mode.word()
     }
 
     fn json(&self) -> serde_json::Value {
@@ -202,7 +209,7 @@ pub fn run_cases(
         let len = fs::metadata(&input)?.len();
         for &mode in modes {
             if progress {
-                eprintln!("ctrlog bench: {} ({mode:?})", job.name);
+                eprintln!("ctrlog bench: {} ({})", job.name, mode.word());
             }
             let (mut t, mut floor, mut mc) = (vec![], vec![], vec![]);
             let (mut rss, mut floor_rss) = (None, None);
@@ -361,13 +368,12 @@ pub fn run(args: Args) -> ExitCode {
     }
     match result {
         Ok(()) => {
-            eprintln!("ctrlog bench: done in {}", fmt_time(elapsed(started)));
+            eprintln!(
+                "ctrlog bench: done in {}",
+                fmt_time(started.elapsed().as_secs_f64())
+            );
             ExitCode::SUCCESS
         }
         Err(e) => crate::fail(format_args!("bench: {e}")),
     }
-}
-
-fn elapsed(t: Instant) -> f64 {
-    Duration::as_secs_f64(&t.elapsed())
 }
