@@ -43,9 +43,9 @@
 //!   overlong-line policy.
 //! * [`time`]: Go-compatible RFC 3339 timestamps (hot path of every writer and reader).
 //! * [`size`]: Docker's human sizes (`max-size=10m`).
-//! * [`bench`] (feature `bench`, enabled by `cli`): the deterministic benchmark workloads
-//!   (short, long, one-line and mixed text, runc `log.json` spam with an error at a known
-//!   place, CRI and Docker json-file logs), streamed to any writer at any scale.
+//! * [`bench`](mod@bench) (feature `bench`, enabled by `cli`): the deterministic benchmark
+//!   workloads (short, long, one-line and mixed text, runc `log.json` spam with an error at a
+//!   known place, CRI and Docker json-file logs), streamed to any writer at any scale.
 //! * [`regular`]: opening files that must be regular, without blocking on a FIFO and without
 //!   following a planted symlink.
 //!
@@ -88,7 +88,7 @@
 //! | `gzip` | compressed backups: rotation's `compress`, reading `.gz` files | flate2 (zlib-rs backend) |
 //! | `serde` | `Serialize`/`Deserialize` on timestamps, streams, tags, records, runc entries, last errors, summaries | none (serde is always used) |
 //! | `tokio` | [`codec`]: tokio-util codecs for the three formats, an async two-stream copy | tokio, tokio-util |
-//! | `bench` | [`bench`]: the deterministic benchmark workloads `ctrlog bench` runs on | none |
+//! | `bench` | [`bench`](mod@bench): the deterministic benchmark workloads `ctrlog bench` runs on | none |
 //! | `cli` | the `ctrlog` binary (enables `gzip`, `serde` and `bench`) | clap, signal-hook |
 //!
 //! ```toml
