@@ -43,6 +43,9 @@
 //!   overlong-line policy.
 //! * [`time`]: Go-compatible RFC 3339 timestamps (hot path of every writer and reader).
 //! * [`size`]: Docker's human sizes (`max-size=10m`).
+//! * [`bench`](mod@bench) (feature `bench`, enabled by `cli`): the deterministic benchmark
+//!   workloads (short, long, one-line and mixed text, runc `log.json` spam with an error at a
+//!   known place, CRI and Docker json-file logs), streamed to any writer at any scale.
 //! * [`regular`]: opening files that must be regular, without blocking on a FIFO and without
 //!   following a planted symlink.
 //!
@@ -85,7 +88,8 @@
 //! | `gzip` | compressed backups: rotation's `compress`, reading `.gz` files | flate2 (zlib-rs backend) |
 //! | `serde` | `Serialize`/`Deserialize` on timestamps, streams, tags, records, runc entries, last errors, summaries | none (serde is always used) |
 //! | `tokio` | [`codec`]: tokio-util codecs for the three formats, an async two-stream copy | tokio, tokio-util |
-//! | `cli` | the `ctrlog` binary (enables `gzip` and `serde`) | clap, signal-hook |
+//! | `bench` | [`bench`](mod@bench): the deterministic benchmark workloads `ctrlog bench` runs on | none |
+//! | `cli` | the `ctrlog` binary (enables `gzip`, `serde` and `bench`) | clap, signal-hook |
 //!
 //! ```toml
 //! [dependencies]
@@ -107,6 +111,8 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "bench")]
+pub mod bench;
 #[cfg(feature = "tokio")]
 pub mod codec;
 pub mod cri;

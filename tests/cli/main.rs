@@ -3,4 +3,5 @@
 //! `runc/*cli.rs`, `driver/`.
 
 mod adversarial_issue9;
+mod bench;
 mod demo;

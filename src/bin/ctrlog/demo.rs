@@ -68,6 +68,7 @@ pub fn run(_args: Args) -> ExitCode {
         writer_section(&mut demo)?;
         reader_section(&mut demo)?;
         rotate_section(&mut demo)?;
+        speed_section(&mut demo)?;
         Ok(())
     })();
     match result {
@@ -334,14 +335,47 @@ fn rotate_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A temporary directory removed on drop (the CLI does not depend on `tempfile`).
-struct TempDir(std::path::PathBuf);
+/// Jobs of `ctrlog bench` as whole processes, on small generated workloads: about a second.
+fn speed_section<W: Write>(d: &mut Demo<W>) -> std::io::Result<()> {
+    use crate::bench::{jobs_named, run_cases, table_row, Mode, TABLE_HEAD};
+    const SCALE: f64 = 0.01;
+    writeln!(
+        d.out,
+        "\n== Speed on this machine: whole processes against `cat FILE > /dev/null` \
+         (`ctrlog bench --scale {SCALE} --mode process`;\n   files this small weigh process start: `ctrlog bench` runs every job on larger ones)"
+    )?;
+    writeln!(d.out, "  {}", crate::bench::machine())?;
+    let dir = TempDir::new()?;
+    let mut opts = ctrlog::bench::GenerateOptions::default();
+    opts.scale = SCALE;
+    let jobs = jobs_named(&[
+        "cri-write-short",
+        "json-write-short",
+        "last-error-compat",
+        "cri-read",
+        "json-read",
+        "tail-10",
+    ]);
+    writeln!(d.out, "  {TABLE_HEAD}")?;
+    let out = &mut d.out;
+    run_cases(&jobs, &[Mode::Process], &opts, 3, &dir.0, false, |c| {
+        writeln!(out, "  {}", table_row(c))
+    })
+}
+
+/// A temporary directory removed on drop (the CLI does not depend on `tempfile`); the demo's
+/// and `ctrlog bench`'s.
+pub struct TempDir(pub std::path::PathBuf);
 
 impl TempDir {
     fn new() -> std::io::Result<Self> {
-        let base = std::env::temp_dir();
+        TempDir::new_in(&std::env::temp_dir(), "ctrlog-demo")
+    }
+
+    /// A new directory `PREFIX-PID-N` in `base`; the error names the path.
+    pub fn new_in(base: &std::path::Path, prefix: &str) -> std::io::Result<Self> {
         for i in 0..1000u32 {
-            let p = base.join(format!("ctrlog-demo-{}-{i}", std::process::id()));
+            let p = base.join(format!("{prefix}-{}-{i}", std::process::id()));
             match std::fs::create_dir(&p) {
                 Ok(()) => return Ok(TempDir(p)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -355,6 +389,12 @@ impl TempDir {
             "no free temporary directory name in {}",
             base.display()
         )))
+    }
+
+    /// Leaves the directory in place and returns its path.
+    pub fn keep(self) -> std::path::PathBuf {
+        let me = std::mem::ManuallyDrop::new(self);
+        me.0.clone()
     }
 }
 

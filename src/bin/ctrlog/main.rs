@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+mod bench;
 mod demo;
 mod driver;
 mod last_error;
@@ -45,6 +46,8 @@ enum Command {
     /// List containerd bundles: runc log.json size and last error (largest first), live or
     /// residue; optionally cap each log.json and prune the residue.
     Scan(scan::Args),
+    /// Benchmark the main jobs on generated workloads against the floor of reading the bytes.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Summary(a) => summary::run(a),
         Command::Driver(a) => driver::run(a),
         Command::Scan(a) => scan::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

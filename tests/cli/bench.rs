@@ -1,0 +1,125 @@
+//! `ctrlog bench`: every job runs in both modes at a tiny scale and reports positive figures;
+//! the workload directory is removed unless kept; bad flags are refused with a message.
+#![cfg(feature = "cli")]
+
+use std::fs;
+use std::process::{Command, Output};
+
+fn bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ctrlog"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn num(v: &serde_json::Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing: {v}"))
+}
+
+#[test]
+fn every_case_reports_positive_figures_and_the_workloads_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench(&[
+        "--scale",
+        "0.0005",
+        "--json",
+        "--runs",
+        "1",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{err}");
+    let cases: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    // 13 jobs, each in-process and as a whole process.
+    assert_eq!(cases.len(), 26, "{text}");
+    for c in &cases {
+        for key in [
+            "bytes",
+            "gb_per_s",
+            "floor",
+            "ratio",
+            "memchr_gb_per_s",
+            "seconds",
+        ] {
+            assert!(num(c, key) > 0.0, "{key}: {c}");
+        }
+        match c["mode"].as_str() {
+            Some("process") => {
+                assert!(num(c, "peak_rss_kib") > 0.0, "{c}");
+                assert_eq!(c["floor_kind"], "cat", "{c}");
+            }
+            Some("in-process") => {
+                assert!(c["peak_rss_kib"].is_null(), "{c}");
+                assert_eq!(c["floor_kind"], "read", "{c}");
+            }
+            _ => panic!("mode: {c}"),
+        }
+    }
+    let driver = cases.iter().find(|c| c["job"] == "driver-cri").unwrap();
+    let write = cases
+        .iter()
+        .find(|c| c["job"] == "cri-write-short")
+        .unwrap();
+    assert_eq!(
+        num(driver, "bytes"),
+        2.0 * num(write, "bytes"),
+        "the driver takes the input on both streams"
+    );
+    assert!(
+        err.contains("generating short.txt"),
+        "progress on stderr: {err}"
+    );
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "left behind");
+}
+
+#[test]
+fn keep_leaves_the_selected_workloads_and_the_table_names_the_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench(&[
+        "--scale=0.001",
+        "--runs=1",
+        "--jobs=last-error,tail-10",
+        "--mode=in-process",
+        "--keep",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("cpus; load average"), "{text}");
+    let rows: Vec<_> = text.lines().skip(2).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows[0].starts_with("last-error ") && rows[1].starts_with("tail-10 "));
+    let kept: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(kept.len(), 1);
+    let work = kept[0].as_ref().unwrap().path();
+    assert!(work.join("nvidia-err-end.json").is_file());
+    assert!(work.join("cri.log").is_file());
+    assert!(!work.join("short.txt").exists(), "only what the jobs need");
+}
+
+#[test]
+fn bad_flags_are_refused_with_a_reason() {
+    for (args, want) in [
+        (
+            &["--jobs", "cri-write-short,nope"][..],
+            "unknown job \"nope\"",
+        ),
+        (&["--scale", "0"][..], "--scale must be"),
+        (&["--scale", "nan"][..], "--scale must be"),
+        (&["--runs", "0"][..], "--runs"),
+    ] {
+        let out = bench(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
