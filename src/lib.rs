@@ -90,6 +90,7 @@
 
 pub mod cri;
 mod go_utf8;
+mod json_bytes;
 pub mod lines;
 #[cfg(unix)]
 pub mod regular;
