@@ -55,23 +55,14 @@ const fn ascii_specials(w: u64) -> u64 {
     eq(w | splat(0x02), 0x3e) | eq(w | splat(0x04), 0x26) | eq(w, b'\\') | ctl
 }
 
-/// Escaper mask where the input is not known to be valid UTF-8: every non-ASCII byte too.
-#[inline]
-const fn escape_mask(w: u64) -> u64 {
-    ascii_specials(w) | (w & HI)
-}
-
-/// Escaper mask inside valid UTF-8: only 0xE2 among non-ASCII bytes (U+2028/U+2029 start
-/// with it).
-#[inline]
-const fn escape_mask_utf8(w: u64) -> u64 {
-    ascii_specials(w) | eq(w, 0xe2)
-}
-
-/// `"` or `\`: where a JSON string ends or an escape starts.
+/// `"` or `\`: where a JSON string ends or an escape starts. Only the lowest flag is exact
+/// (a borrow from a flagged byte may flag the byte above it), which is all a search for the
+/// first one needs, at two operations fewer per byte value than [`eq`].
 #[inline]
 const fn quote_or_backslash(w: u64) -> u64 {
-    eq(w, b'"') | eq(w, b'\\')
+    let q = w ^ splat(b'"');
+    let b = w ^ splat(b'\\');
+    (q.wrapping_sub(LO) & !q | b.wrapping_sub(LO) & !b) & HI
 }
 
 /// Byte index (0..8) of the lowest flagged byte of a non-zero mask.
@@ -80,13 +71,15 @@ fn first(m: u64) -> usize {
     (m.trailing_zeros() / 8) as usize
 }
 
-/// How one family of encoders escapes ASCII: for each byte below 0x80 that needs it, the
-/// escape text (at most 6 bytes) in the low bytes of an entry and its length in the top byte.
+/// How one family of encoders writes each byte: an entry holds the output text (the byte
+/// itself, or an escape of at most 6 bytes) in its low bytes and the text's length in its top
+/// byte. Non-ASCII bytes are entries of themselves: the escaper sends the ones that need a
+/// decision (0xE2, invalid UTF-8) elsewhere before it reads the table.
 pub(crate) struct EscapeRules {
-    ascii: [u64; 0x80],
+    table: [u64; 256],
 }
 
-/// Builds the entry of a `\\u00XX` escape or a short form.
+/// The entry of `text`.
 const fn entry(text: &[u8]) -> u64 {
     let mut v = 0u64;
     let mut i = 0;
@@ -99,11 +92,11 @@ const fn entry(text: &[u8]) -> u64 {
 
 const fn rules(tab_short: bool) -> EscapeRules {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut ascii = [0u64; 0x80];
+    let mut table = [0u64; 256];
     let mut b = 0;
-    while b < 0x80 {
+    while b < 256 {
         let c = b as u8;
-        ascii[b] = match c {
+        table[b] = match c {
             b'"' => entry(b"\\\""),
             b'\\' => entry(b"\\\\"),
             b'\n' => entry(b"\\n"),
@@ -117,11 +110,11 @@ const fn rules(tab_short: bool) -> EscapeRules {
                 HEX[(c >> 4) as usize],
                 HEX[(c & 0xf) as usize],
             ]),
-            _ => 0,
+            _ => entry(&[c]),
         };
         b += 1;
     }
-    EscapeRules { ascii }
+    EscapeRules { table }
 }
 
 /// dockerd's json-file writer: tab is `\u0009` (moby's hand-written encoder).
@@ -129,94 +122,112 @@ pub(crate) static DOCKER: EscapeRules = rules(false);
 /// logrus (Go `encoding/json`): tab is `\t`.
 pub(crate) static LOGRUS: EscapeRules = rules(true);
 
-/// Appends the 8 bytes of `w`, then keeps only the first `keep` of them: two fixed-size
-/// operations, cheaper than a variable-length copy for the short runs between escapes.
-#[inline]
-fn push_word(out: &mut Vec<u8>, w: u64, keep: usize) {
-    out.extend_from_slice(&w.to_le_bytes());
-    out.truncate(out.len() - (8 - keep));
+/// Escaped output is built in a small stack buffer and appended to the caller's `Vec` in
+/// pieces: every write is then a fixed 8-byte store at a register index (writing into the
+/// `Vec` itself reloads its length and capacity after each store, as a `u8` store may alias
+/// them), and a shorter text is overwritten by the next store.
+struct Staging {
+    buf: [u8; STAGE],
+    o: usize,
+}
+
+const STAGE: usize = 256;
+/// The most one word adds to the staging buffer: 8 escapes of 6 bytes, plus the 8-byte store
+/// that may run past the last one.
+const WORD_MAX: usize = 8 * 6 + 8;
+
+impl Staging {
+    /// Stores the 8 bytes of `w` at the write index without advancing it. The index is below
+    /// `STAGE - 8` by construction; the `min` only spares the bounds check.
+    #[inline(always)]
+    fn put(&mut self, w: u64) {
+        let o = self.o.min(STAGE - 8);
+        self.buf[o..o + 8].copy_from_slice(&w.to_le_bytes());
+    }
 }
 
 /// Appends `s` escaped with `rules` (without quotes). Bytes before `valid_until` must be valid
 /// UTF-8 (`s.len()` for a `&str`, `0` when nothing is known). Non-ASCII: U+2028 and U+2029
 /// become `\u2028` `\u2029`, other valid UTF-8 stays raw, each byte that does not start a
 /// valid sequence becomes `\ufffd` (Go's `utf8.DecodeRune` consumes one byte per error).
+///
+/// A word with nothing to escape is copied whole; in a word with escapes each flagged byte is
+/// replaced in turn (the mask is computed once per word); a non-ASCII byte that needs a
+/// decision (0xE2, or any non-ASCII byte not yet known valid) stops the word there.
 pub(crate) fn escape(s: &[u8], out: &mut Vec<u8>, rules: &EscapeRules, mut valid_until: usize) {
     let n = s.len();
     out.reserve(n + n / 8 + 8);
-    if n < 8 {
-        // Pad to a word with a byte that needs no work.
-        let mut w = [b' '; 8];
-        w[..n].copy_from_slice(s);
-        return escape_words(s, &w, out, rules, valid_until);
-    }
+    let mut st = Staging {
+        buf: [0; STAGE],
+        o: 0,
+    };
     let mut i = 0;
     while i < n {
-        // A whole word, or at the end the last 8 bytes shifted so that `s[i]` is byte 0 (its
-        // top bytes are then zero, and masked out).
+        if st.o > STAGE - WORD_MAX {
+            out.extend_from_slice(&st.buf[..st.o]);
+            st.o = 0;
+        }
+        // A whole word; at the end the last 8 bytes shifted so that `s[i]` is byte 0 (the
+        // top bytes, zero, are masked out); a string shorter than 8 bytes padded with spaces.
         let (w, live) = if i + 8 <= n {
             (load(s, i), 8)
-        } else {
+        } else if n >= 8 {
             let live = n - i;
             (load(s, n - 8) >> (8 * (8 - live)), live)
-        };
-        let mut m = if i + live <= valid_until {
-            escape_mask_utf8(w)
         } else {
-            escape_mask(w)
+            let mut p = [b' '; 8];
+            p[..n - i].copy_from_slice(&s[i..]);
+            (u64::from_le_bytes(p), n - i)
         };
-        if live < 8 {
-            m &= (1u64 << (8 * live)) - 1;
-        }
+        let live_mask = if live < 8 {
+            (1u64 << (8 * live)) - 1
+        } else {
+            u64::MAX
+        };
+        // Non-ASCII bytes that need a decision.
+        let care = if i + live <= valid_until {
+            eq(w, 0xe2)
+        } else {
+            w & HI
+        } & live_mask;
+        let mut m = (ascii_specials(w) & live_mask) | care;
+        st.put(w);
         if m == 0 {
-            push_word(out, w, live);
+            st.o += live;
             i += live;
             continue;
         }
-        let k = first(m);
-        push_word(out, w, k);
-        i = special(s, i + k, out, rules, &mut valid_until);
-    }
-}
-
-/// [`escape`] of a string shorter than 8 bytes, padded into `w`.
-#[inline]
-fn escape_words(s: &[u8], w: &[u8; 8], out: &mut Vec<u8>, rules: &EscapeRules, mut valid_until: usize) {
-    let n = s.len();
-    let mut i = 0;
-    while i < n {
-        let v = u64::from_le_bytes(*w) >> (8 * i);
-        let live = n - i;
-        let m = escape_mask(v) & ((1u64 << (8 * live)) - 1);
-        if m == 0 {
-            push_word(out, v, live);
-            return;
+        // Every escape of this word in turn, from the one mask (its flags are exact); a
+        // non-ASCII flag ends the word there and scanning restarts after it.
+        let mut k0 = 0;
+        loop {
+            let k = first(m);
+            st.o += k - k0;
+            let b = (w >> (8 * k)) as u8;
+            if care & (0x80 << (8 * k)) != 0 {
+                i = non_ascii(s, i + k, &mut st, &mut valid_until);
+                break;
+            }
+            let e = rules.table[usize::from(b)];
+            st.put(e);
+            st.o += (e >> 56) as usize;
+            k0 = k + 1;
+            m &= m - 1;
+            if k0 < 8 {
+                st.put(w >> (8 * k0));
+            }
+            if m == 0 {
+                st.o += live - k0;
+                i += live;
+                break;
+            }
         }
-        let k = first(m);
-        push_word(out, v, k);
-        i = special(s, i + k, out, rules, &mut valid_until);
     }
+    out.extend_from_slice(&st.buf[..st.o]);
 }
 
-/// Escapes the flagged byte `s[p]`; returns the index of the next byte to scan.
-#[inline]
-fn special(
-    s: &[u8],
-    p: usize,
-    out: &mut Vec<u8>,
-    rules: &EscapeRules,
-    valid_until: &mut usize,
-) -> usize {
-    let b = s[p];
-    if b < 0x80 {
-        let e = rules.ascii[usize::from(b)];
-        push_word(out, e, (e >> 56) as usize);
-        return p + 1;
-    }
-    non_ascii(s, p, out, valid_until)
-}
-
-fn non_ascii(s: &[u8], p: usize, out: &mut Vec<u8>, valid_until: &mut usize) -> usize {
+/// The flagged non-ASCII byte `s[p]`; returns the index of the next byte to scan.
+fn non_ascii(s: &[u8], p: usize, st: &mut Staging, valid_until: &mut usize) -> usize {
     if p >= *valid_until {
         let rest = &s[p..];
         *valid_until = p + match std::str::from_utf8(rest) {
@@ -224,17 +235,20 @@ fn non_ascii(s: &[u8], p: usize, out: &mut Vec<u8>, valid_until: &mut usize) -> 
             Err(e) => e.valid_up_to(),
         };
         if *valid_until == p {
-            out.extend_from_slice(b"\\ufffd");
+            st.put(entry(b"\\ufffd"));
+            st.o += 6;
             return p + 1;
         }
     }
     if s[p] == 0xe2 && s.get(p + 1) == Some(&0x80) {
         if let Some(&c @ (0xa8 | 0xa9)) = s.get(p + 2) {
-            out.extend_from_slice(if c == 0xa8 { b"\\u2028" } else { b"\\u2029" });
+            st.put(entry(if c == 0xa8 { b"\\u2028" } else { b"\\u2029" }));
+            st.o += 6;
             return p + 3;
         }
     }
-    out.push(s[p]);
+    st.put(u64::from(s[p]));
+    st.o += 1;
     p + 1
 }
 
@@ -257,6 +271,86 @@ pub(crate) fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
         .iter()
         .position(|&b| b == b'"' || b == b'\\')
         .map(|k| i + k)
+}
+
+
+/// Reads a JSON string body from `body[0]` (after its opening quote) to its closing quote, as
+/// Go's `unquoteBytes` decodes it: returns the quote's index, and whether the decoded value is
+/// in `scratch` (the string had escapes; `scratch` is cleared first) or is `body[..end]`
+/// itself. `None`: no closing quote, or an escape Go rejects. Raw control bytes and invalid
+/// UTF-8 are passed through as they are (the caller decides; Go would reject the first and
+/// replace the second).
+pub(crate) fn unescape_string(body: &[u8], scratch: &mut Vec<u8>) -> Option<(usize, bool)> {
+    let mut i = 0usize;
+    let mut in_scratch = false;
+    loop {
+        let at = i + find_quote_or_backslash(&body[i..])?;
+        if body[at] == b'"' {
+            if in_scratch {
+                scratch.extend_from_slice(&body[i..at]);
+            }
+            return Some((at, in_scratch));
+        }
+        if !in_scratch {
+            scratch.clear();
+            in_scratch = true;
+        }
+        scratch.extend_from_slice(&body[i..at]);
+        i = unescape(body, at, scratch)?;
+    }
+}
+
+fn hex4(s: &[u8], at: usize) -> Option<u32> {
+    let h = s.get(at..at + 4)?;
+    let mut v = 0u32;
+    for &b in h {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        v = v * 16 + u32::from(d);
+    }
+    Some(v)
+}
+
+/// Decodes the escape at `s[at]` (a backslash) into `out`; returns the index after it.
+fn unescape(s: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
+    let c = *s.get(at + 1)?;
+    let simple = match c {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        b'/' => b'/',
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'u' => {
+            let u = hex4(s, at + 2)?;
+            let mut next = at + 6;
+            let ch = if (0xD800..0xDC00).contains(&u) {
+                // A high surrogate: pair it with a following low surrogate, else U+FFFD (Go).
+                match (s.get(next), s.get(next + 1), hex4(s, next + 2)) {
+                    (Some(b'\\'), Some(b'u'), Some(lo)) if (0xDC00..0xE000).contains(&lo) => {
+                        next += 6;
+                        char::from_u32(0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00))
+                    }
+                    _ => None,
+                }
+            } else {
+                char::from_u32(u)
+            };
+            let ch = ch.unwrap_or('\u{FFFD}');
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+            return Some(next);
+        }
+        _ => return None,
+    };
+    out.push(simple);
+    Some(at + 2)
 }
 
 /// The byte-at-a-time escaper [`escape`] replaced (dockerd's rules; logrus's with
@@ -381,9 +475,12 @@ mod tests {
                     };
                     let special = |c: u8| c < 0x20 || matches!(c, b'"' | b'\\' | b'<' | b'>' | b'&');
                     assert_eq!(ascii_specials(w), expect(&special), "{bytes:?}");
-                    assert_eq!(escape_mask(w), expect(&|c| special(c) || c >= 0x80));
-                    assert_eq!(escape_mask_utf8(w), expect(&|c| special(c) || c == 0xe2));
-                    assert_eq!(quote_or_backslash(w), expect(&|c| c == b'"' || c == b'\\'));
+                    assert_eq!(eq(w, 0xe2), expect(&|c| c == 0xe2));
+                    let qb = expect(&|c| c == b'"' || c == b'\\');
+                    let got = quote_or_backslash(w);
+                    // Exact up to and including the lowest flag.
+                    assert_eq!(got & (qb ^ qb.wrapping_sub(1)), qb & (qb ^ qb.wrapping_sub(1)));
+                    assert_eq!(got == 0, qb == 0);
                 }
             }
         }
