@@ -273,30 +273,72 @@ pub(crate) fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
         .map(|k| i + k)
 }
 
+/// Where [`unescape_string`] left a string's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unescaped {
+    /// No escapes: the value is the body up to the closing quote.
+    Raw,
+    /// The only escape is a final `\n` (dockerd's every complete line): the value is the
+    /// body up to the closing quote less those two bytes, then a newline. Nothing is copied.
+    RawThenNewline,
+    /// Decoded into the scratch buffer.
+    Scratch,
+}
 
 /// Reads a JSON string body from `body[0]` (after its opening quote) to its closing quote, as
-/// Go's `unquoteBytes` decodes it: returns the quote's index, and whether the decoded value is
-/// in `scratch` (the string had escapes; `scratch` is cleared first) or is `body[..end]`
-/// itself. `None`: no closing quote, or an escape Go rejects. Raw control bytes and invalid
-/// UTF-8 are passed through as they are (the caller decides; Go would reject the first and
-/// replace the second).
-pub(crate) fn unescape_string(body: &[u8], scratch: &mut Vec<u8>) -> Option<(usize, bool)> {
-    let mut i = 0usize;
-    let mut in_scratch = false;
+/// Go's `unquoteBytes` decodes it: returns the quote's index and where the value is
+/// ([`Unescaped`]; `scratch` is overwritten only for [`Unescaped::Scratch`]). `None`: no
+/// closing quote, or an escape Go rejects. Raw control bytes and invalid UTF-8 are passed
+/// through as they are (the caller decides; Go would reject the first and replace the second).
+pub(crate) fn unescape_string(body: &[u8], scratch: &mut Vec<u8>) -> Option<(usize, Unescaped)> {
+    let at = find_quote_or_backslash(body)?;
+    if body[at] == b'"' {
+        return Some((at, Unescaped::Raw));
+    }
+    if body.get(at + 1..at + 3) == Some(b"n\"") {
+        return Some((at + 2, Unescaped::RawThenNewline));
+    }
+    // Unescaping never lengthens (`\"` is 2 bytes for 1, `\uXXXX` 6 for at most 3, a
+    // surrogate pair 12 for 4), so `scratch` is sized once for the rest of the line, plus the
+    // slack of one 8-byte store, and written by index (no capacity check per piece).
+    scratch.clear();
+    scratch.resize(body.len() + 8, 0);
+    let out = &mut scratch[..];
+    out[..at].copy_from_slice(&body[..at]);
+    let (mut i, mut o) = (at, at);
     loop {
-        let at = i + find_quote_or_backslash(&body[i..])?;
-        if body[at] == b'"' {
-            if in_scratch {
-                scratch.extend_from_slice(&body[i..at]);
+        // `body[i]` is a backslash.
+        (i, o) = unescape(body, i, out, o)?;
+        // Copy words up to the next `"` or `\`. The store may write bytes past the match;
+        // they are overwritten or cut off. `o <= i` (nothing lengthens), so it fits.
+        loop {
+            if i + 8 <= body.len() {
+                let w = load(body, i);
+                out[o..o + 8].copy_from_slice(&w.to_le_bytes());
+                let m = quote_or_backslash(w);
+                if m == 0 {
+                    i += 8;
+                    o += 8;
+                    continue;
+                }
+                let k = first(m);
+                i += k;
+                o += k;
+            } else {
+                let k = body
+                    .get(i..)?
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\')?;
+                out[o..o + k].copy_from_slice(&body[i..i + k]);
+                i += k;
+                o += k;
             }
-            return Some((at, in_scratch));
+            break;
         }
-        if !in_scratch {
-            scratch.clear();
-            in_scratch = true;
+        if body[i] == b'"' {
+            scratch.truncate(o);
+            return Some((i, Unescaped::Scratch));
         }
-        scratch.extend_from_slice(&body[i..at]);
-        i = unescape(body, at, scratch)?;
     }
 }
 
@@ -315,8 +357,9 @@ fn hex4(s: &[u8], at: usize) -> Option<u32> {
     Some(v)
 }
 
-/// Decodes the escape at `s[at]` (a backslash) into `out`; returns the index after it.
-fn unescape(s: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
+/// Decodes the escape at `s[at]` (a backslash) into `out[o..]`; returns the index after it and
+/// the new write index. `out` has room: an escape is never shorter than what it decodes to.
+fn unescape(s: &[u8], at: usize, out: &mut [u8], o: usize) -> Option<(usize, usize)> {
     let c = *s.get(at + 1)?;
     let simple = match c {
         b'"' => b'"',
@@ -343,14 +386,13 @@ fn unescape(s: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
                 char::from_u32(u)
             };
             let ch = ch.unwrap_or('\u{FFFD}');
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-            return Some(next);
+            let n = ch.encode_utf8(out.get_mut(o..o + 4)?).len();
+            return Some((next, o + n));
         }
         _ => return None,
     };
-    out.push(simple);
-    Some(at + 2)
+    *out.get_mut(o)? = simple;
+    Some((at + 2, o + 1))
 }
 
 /// The byte-at-a-time escaper [`escape`] replaced (dockerd's rules; logrus's with
@@ -416,11 +458,11 @@ pub(crate) fn escape_oracle(s: &[u8], out: &mut Vec<u8>, tab_short: bool) {
     out.extend_from_slice(&s[start..]);
 }
 
-/// Fuzz body `json_escape`: both escapers equal the byte-at-a-time oracle, on any bytes
+/// Part of the `json_encode` fuzz body: both escapers equal the byte-at-a-time oracle, on any bytes
 /// (dockerd's rules) and on the longest valid UTF-8 prefix (logrus's), appended after
 /// existing output.
 #[cfg(feature = "__fuzz")]
-pub fn fuzz_json_escape(data: &[u8]) {
+pub(crate) fn fuzz_json_escape(data: &[u8]) {
     let mut fast = b"x".to_vec();
     escape(data, &mut fast, &DOCKER, 0);
     let mut slow = b"x".to_vec();
@@ -473,13 +515,17 @@ mod tests {
                             .filter(|(_, &c)| pred(c))
                             .fold(0u64, |m, (k, _)| m | 0x80 << (8 * k))
                     };
-                    let special = |c: u8| c < 0x20 || matches!(c, b'"' | b'\\' | b'<' | b'>' | b'&');
+                    let special =
+                        |c: u8| c < 0x20 || matches!(c, b'"' | b'\\' | b'<' | b'>' | b'&');
                     assert_eq!(ascii_specials(w), expect(&special), "{bytes:?}");
                     assert_eq!(eq(w, 0xe2), expect(&|c| c == 0xe2));
                     let qb = expect(&|c| c == b'"' || c == b'\\');
                     let got = quote_or_backslash(w);
                     // Exact up to and including the lowest flag.
-                    assert_eq!(got & (qb ^ qb.wrapping_sub(1)), qb & (qb ^ qb.wrapping_sub(1)));
+                    assert_eq!(
+                        got & (qb ^ qb.wrapping_sub(1)),
+                        qb & (qb ^ qb.wrapping_sub(1))
+                    );
                     assert_eq!(got == 0, qb == 0);
                 }
             }
@@ -489,7 +535,19 @@ mod tests {
     #[test]
     fn every_short_input_around_the_word_edges_matches_the_oracle() {
         // Each escape class at each position of strings of 1 to 17 bytes.
-        let fills: &[&[u8]] = &[b"\"", b"\\", b"\t", b"\x00", b"<", b"&", b"\xe2\x80\xa8", b"\xe2\x80", b"\xff", "é".as_bytes(), "🙂".as_bytes()];
+        let fills: &[&[u8]] = &[
+            b"\"",
+            b"\\",
+            b"\t",
+            b"\x00",
+            b"<",
+            b"&",
+            b"\xe2\x80\xa8",
+            b"\xe2\x80",
+            b"\xff",
+            "é".as_bytes(),
+            "🙂".as_bytes(),
+        ];
         for len in 1..=17 {
             for pos in 0..len {
                 for f in fills {
@@ -507,8 +565,16 @@ mod tests {
     #[test]
     fn appends_after_existing_output() {
         let mut out = b"{\"log\":\"".to_vec();
-        escape(b"a<b\xffc long enough to use words\xe2\x80\xa9", &mut out, &DOCKER, 0);
-        assert_eq!(out, &br#"{"log":"a\u003cb\ufffdc long enough to use words\u2029"#[..]);
+        escape(
+            b"a<b\xffc long enough to use words\xe2\x80\xa9",
+            &mut out,
+            &DOCKER,
+            0,
+        );
+        assert_eq!(
+            out,
+            &br#"{"log":"a\u003cb\ufffdc long enough to use words\u2029"#[..]
+        );
     }
 
     #[test]
@@ -539,6 +605,28 @@ mod tests {
         #[test]
         fn docker_rules_match_the_oracle(s in prop::collection::vec(byte_mix(), 0..120)) {
             prop_assert_eq!(fast(&s, &DOCKER, 0), slow(&s, false));
+        }
+
+        /// Whatever either escaper writes (and serde_json's `\\uXXXX`-free form), the
+        /// unescaper reads back, ending at the closing quote.
+        #[test]
+        fn unescape_reads_back_every_escaper(t in "[a-z \"\\\\<>&/\t\n\r\u{0}\u{1f}é\u{2028}🙂]{0,80}") {
+            for encoded in [
+                serde_json::to_string(&t).unwrap().into_bytes(),
+                [&b"\""[..], &fast(t.as_bytes(), &DOCKER, 0), b"\""].concat(),
+                [&b"\""[..], &fast(t.as_bytes(), &LOGRUS, t.len()), b"\""].concat(),
+            ] {
+                let body = [&encoded[1..], &b",\"stream\":\"stdout\"}"[..]].concat();
+                let mut scratch = b"stale".to_vec();
+                let (end, at) = unescape_string(&body, &mut scratch).unwrap();
+                prop_assert_eq!(end, encoded.len() - 2);
+                let got = match at {
+                    Unescaped::Raw => body[..end].to_vec(),
+                    Unescaped::RawThenNewline => [&body[..end - 2], b"\n"].concat(),
+                    Unescaped::Scratch => scratch.clone(),
+                };
+                prop_assert_eq!(got, t.as_bytes());
+            }
         }
 
         #[test]

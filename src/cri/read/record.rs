@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memchr2};
 
-use crate::json_bytes;
+use crate::json_bytes::{self, Unescaped};
 
 use crate::cri::{Stream, Tag};
 use crate::time::{parse_rfc3339, ParseConfig, ParseTimeError, ParsedTime, Timestamp};
@@ -163,18 +163,32 @@ pub fn parse_docker_record<'a>(
     let line = strip_newline(line);
     match fast_docker(line, scratch) {
         Fast::Done {
-            log_in_scratch,
+            log_at,
             log,
             stream,
             time,
         } => {
             let time = time.map_err(ParseError::BadTimestamp)?;
-            let content: &'a [u8] = if log_in_scratch {
-                &scratch[..]
-            } else {
-                &line[log.0..log.1]
+            let content: &'a [u8] = match log_at {
+                Unescaped::Scratch => &scratch[..],
+                Unescaped::Raw => &line[log.0..log.1],
+                // The value ends in `\n`: a full line, whose content is before the escape.
+                Unescaped::RawThenNewline => {
+                    return Ok(LogRecord {
+                        timestamp: time.timestamp,
+                        utc_offset: time.utc_offset,
+                        stream,
+                        tag: Tag::Full,
+                        content: &line[log.0..log.1 - 2],
+                    });
+                }
             };
-            Ok(finish_docker(time.timestamp, time.utc_offset, stream, content))
+            Ok(finish_docker(
+                time.timestamp,
+                time.utc_offset,
+                stream,
+                content,
+            ))
         }
         Fast::Fallback => slow_docker(line, scratch),
     }
@@ -211,7 +225,8 @@ fn finish_docker(
 
 enum Fast {
     Done {
-        log_in_scratch: bool,
+        /// Where the `log` value is; `log` is its span in the line, escapes included.
+        log_at: Unescaped,
         log: (usize, usize),
         stream: Stream,
         time: Result<ParsedTime, ParseTimeError>,
@@ -228,7 +243,7 @@ fn fast_docker(line: &[u8], scratch: &mut Vec<u8>) -> Fast {
         return Fast::Fallback;
     };
     let start = LOG_PREFIX.len();
-    let Some((end, in_scratch)) = json_bytes::unescape_string(body, scratch) else {
+    let Some((end, log_at)) = json_bytes::unescape_string(body, scratch) else {
         return Fast::Fallback;
     };
     let log = (start, start + end);
@@ -253,7 +268,7 @@ fn fast_docker(line: &[u8], scratch: &mut Vec<u8>) -> Fast {
         return Fast::Fallback;
     }
     Fast::Done {
-        log_in_scratch: in_scratch,
+        log_at,
         log,
         stream,
         time,

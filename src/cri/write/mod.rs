@@ -106,9 +106,6 @@ pub use writer::{IoWriter, PartialWrite, RecordWriter, SharedWriter};
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]
 pub use fuzz::{fuzz_json_encode, fuzz_split, split_oracle};
-#[cfg(feature = "__fuzz")]
-#[doc(hidden)]
-pub use crate::json_bytes::fuzz_json_escape;
 
 use std::io;
 
