@@ -83,6 +83,21 @@ fn bench(c: &mut Criterion) {
             black_box(out.len())
         })
     });
+    // The shape the writer calls it in: one short line at a time (escapes every ~23 bytes
+    // here, so per-call and per-escape costs show, not the bulk copy).
+    let short = load("short.txt");
+    let short = &short[..short.len().min(4 << 20)];
+    let lines: Vec<&[u8]> = short.split(|&b| b == b'\n').collect();
+    g.throughput(Throughput::Bytes(short.len() as u64));
+    g.bench_function("escape_docker_json/short.txt per line", |b| {
+        b.iter(|| {
+            out.clear();
+            for l in &lines {
+                escape_docker_json(black_box(l), &mut out);
+            }
+            black_box(out.len())
+        })
+    });
     g.finish();
 }
 

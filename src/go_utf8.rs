@@ -10,7 +10,7 @@
 //! invalid subpart (`\xe2\x80` is one U+FFFD in Rust, two in Go).
 //!
 //! Users: the runc decoder's Go `json.Decoder` rules (field names and the error message) and
-//! the Docker escaper's fuzz oracle. `escape_docker_json` applies the same rule inline while
+//! the Docker escaper's fuzz oracle. `json_bytes::escape` applies the same rule inline while
 //! escaping, for speed; the fuzz oracle checks the two agree.
 
 /// `b` as Go decodes it: valid UTF-8 kept, one U+FFFD per byte of any invalid sequence.

@@ -117,6 +117,7 @@ pub mod bench;
 pub mod codec;
 pub mod cri;
 mod go_utf8;
+mod json_bytes;
 pub mod lines;
 #[cfg(unix)]
 pub mod regular;

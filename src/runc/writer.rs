@@ -22,48 +22,8 @@ use crate::time::{format_rfc3339nano, Offset, Timestamp};
 /// assert_eq!(out, br#"a\t\"\u003cb\u003e\u2028"#);
 /// ```
 pub fn escape_logrus_json(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let esc: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0x00..=0x1f | b'<' | b'>' | b'&' => Some(b""),
-            0xE2 if bytes.get(i + 1) == Some(&0x80)
-                && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) =>
-            {
-                Some(b"")
-            }
-            _ => None,
-        };
-        let Some(esc) = esc else {
-            i += 1;
-            continue;
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if !esc.is_empty() {
-            out.extend_from_slice(esc);
-            i += 1;
-        } else if b == 0xE2 {
-            // The match guard above saw `bytes[i + 2]`.
-            let last = bytes[i + 2];
-            out.extend_from_slice(if last == 0xA8 { b"\\u2028" } else { b"\\u2029" });
-            i += 3;
-        } else {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xF)]);
-            i += 1;
-        }
-        start = i;
-    }
-    out.extend_from_slice(&bytes[start..]);
+    // A `&str` is valid UTF-8 throughout: only U+2028/U+2029 need work among non-ASCII.
+    crate::json_bytes::escape(s.as_bytes(), out, &crate::json_bytes::LOGRUS, s.len());
 }
 
 /// A field value for [`encode_entry`].

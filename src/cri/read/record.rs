@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memchr2};
 
+use crate::json_bytes::{self, Unescaped};
+
 use crate::cri::{Stream, Tag};
 use crate::time::{parse_rfc3339, ParseConfig, ParseTimeError, ParsedTime, Timestamp};
 
@@ -165,18 +167,32 @@ pub fn parse_docker_record<'a>(
     let line = strip_newline(line);
     match fast_docker(line, scratch) {
         Fast::Done {
-            log_in_scratch,
+            log_at,
             log,
             stream,
             time,
         } => {
-            let (timestamp, utc_offset) = docker_time(time)?;
-            let content: &'a [u8] = if log_in_scratch {
-                &scratch[..]
-            } else {
-                &line[log.0..log.1]
+            let time = time.map_err(ParseError::BadTimestamp)?;
+            let content: &'a [u8] = match log_at {
+                Unescaped::Scratch => &scratch[..],
+                Unescaped::Raw => &line[log.0..log.1],
+                // The value ends in `\n`: a full line, whose content is before the escape.
+                Unescaped::RawThenNewline => {
+                    return Ok(LogRecord {
+                        timestamp: time.timestamp,
+                        utc_offset: time.utc_offset,
+                        stream,
+                        tag: Tag::Full,
+                        content: &line[log.0..log.1 - 2],
+                    });
+                }
             };
-            Ok(finish_docker(timestamp, utc_offset, stream, content))
+            Ok(finish_docker(
+                time.timestamp,
+                time.utc_offset,
+                stream,
+                content,
+            ))
         }
         Fast::Fallback => slow_docker(line, scratch),
     }
@@ -211,12 +227,13 @@ fn finish_docker(
     }
 }
 
-enum Fast<'a> {
+enum Fast {
     Done {
-        log_in_scratch: bool,
+        /// Where the `log` value is; `log` is its span in the line, escapes included.
+        log_at: Unescaped,
         log: (usize, usize),
         stream: Stream,
-        time: Option<&'a [u8]>,
+        time: Result<ParsedTime, ParseTimeError>,
     },
     Fallback,
 }
@@ -225,34 +242,13 @@ const LOG_PREFIX: &[u8] = b"{\"log\":\"";
 const STREAM_KEY: &[u8] = b",\"stream\":\"";
 const TIME_KEY: &[u8] = b",\"time\":\"";
 
-fn fast_docker<'a>(line: &'a [u8], scratch: &mut Vec<u8>) -> Fast<'a> {
+fn fast_docker(line: &[u8], scratch: &mut Vec<u8>) -> Fast {
     let Some(body) = line.strip_prefix(LOG_PREFIX) else {
         return Fast::Fallback;
     };
     let start = LOG_PREFIX.len();
-    let mut i = 0usize;
-    let mut in_scratch = false;
-    // Scan the log string: copy-free until the first backslash.
-    let end = loop {
-        let Some(j) = find_quote_or_backslash(&body[i..]) else {
-            return Fast::Fallback;
-        };
-        let at = i + j;
-        if body[at] == b'"' {
-            if in_scratch {
-                scratch.extend_from_slice(&body[i..at]);
-            }
-            break at;
-        }
-        if !in_scratch {
-            scratch.clear();
-            in_scratch = true;
-        }
-        scratch.extend_from_slice(&body[i..at]);
-        match unescape(body, at, scratch) {
-            Some(next) => i = next,
-            None => return Fast::Fallback,
-        }
+    let Some((end, log_at)) = json_bytes::unescape_string(body, scratch) else {
+        return Fast::Fallback;
     };
     let log = (start, start + end);
     let rest = &body[end + 1..];
@@ -266,99 +262,21 @@ fn fast_docker<'a>(line: &'a [u8], scratch: &mut Vec<u8>) -> Fast<'a> {
     let Some(rest) = rest.strip_prefix(TIME_KEY) else {
         return Fast::Fallback;
     };
-    let Some(q) = memchr2(b'"', b'\\', rest) else {
+    // The time runs to the line's closing `"}`. A valid timestamp holds no `"` or `\`, so
+    // only a failed parse needs to look for them (then the line is not in dockerd's shape).
+    let Some(text) = rest.strip_suffix(b"\"}") else {
         return Fast::Fallback;
     };
-    if rest[q] != b'"' || &rest[q + 1..] != b"}" {
+    let time = parse_rfc3339(text, &ParseConfig::kubelet());
+    if time.is_err() && memchr2(b'"', b'\\', text).is_some() {
         return Fast::Fallback;
     }
     Fast::Done {
-        log_in_scratch: in_scratch,
+        log_at,
         log,
         stream,
-        time: Some(&rest[..q]),
+        time,
     }
-}
-
-/// The first `"` or `\\`: a word-at-a-time scan (log strings are short, where `memchr2`'s
-/// setup dominates), `memchr2` for long ones.
-#[inline]
-fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
-    if s.len() > 256 {
-        return memchr2(b'"', b'\\', s);
-    }
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[i..i + 8]);
-        let v = u64::from_le_bytes(w);
-        let m = has_zero(v ^ (LO * u64::from(b'"'))) | has_zero(v ^ (LO * u64::from(b'\\')));
-        if m != 0 {
-            // The lowest flagged byte is a true match (borrows only run upward).
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    s[i..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\')
-        .map(|k| i + k)
-}
-
-fn hex4(s: &[u8], at: usize) -> Option<u32> {
-    let h = s.get(at..at + 4)?;
-    let mut v = 0u32;
-    for &b in h {
-        let d = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            _ => return None,
-        };
-        v = v * 16 + u32::from(d);
-    }
-    Some(v)
-}
-
-/// Decodes the escape at `s[at]` (a backslash) into `out`; returns the index after it.
-fn unescape(s: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
-    let c = *s.get(at + 1)?;
-    let simple = match c {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        b'/' => b'/',
-        b'b' => 0x08,
-        b'f' => 0x0c,
-        b'n' => b'\n',
-        b'r' => b'\r',
-        b't' => b'\t',
-        b'u' => {
-            let u = hex4(s, at + 2)?;
-            let mut next = at + 6;
-            let ch = if (0xD800..0xDC00).contains(&u) {
-                // A high surrogate: pair it with a following low surrogate, else U+FFFD (Go).
-                match (s.get(next), s.get(next + 1), hex4(s, next + 2)) {
-                    (Some(b'\\'), Some(b'u'), Some(lo)) if (0xDC00..0xE000).contains(&lo) => {
-                        next += 6;
-                        char::from_u32(0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00))
-                    }
-                    _ => None,
-                }
-            } else {
-                char::from_u32(u)
-            };
-            let ch = ch.unwrap_or('\u{FFFD}');
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-            return Some(next);
-        }
-        _ => return None,
-    };
-    out.push(simple);
-    Some(at + 2)
 }
 
 #[derive(serde::Deserialize)]

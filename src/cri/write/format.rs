@@ -178,26 +178,6 @@ impl RecordEncoder for DockerJsonEncoder {
     }
 }
 
-/// Byte classes for [`escape_docker_json`]: 0 copy, 1 escape (ASCII), 2 non-ASCII.
-static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = if b >= 0x80 {
-            2
-        } else if b < 0x20 || b == b'\\' || b == b'"' || b == b'<' || b == b'>' || b == b'&' {
-            1
-        } else {
-            0
-        };
-        i += 1;
-    }
-    t
-};
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// Appends `s` as the inside of a JSON string exactly as dockerd's json-file writer does
 /// (moby `ffjsonWriteJSONBytesAsString`), without the surrounding quotes.
 ///
@@ -219,59 +199,5 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// assert_eq!(out, br"a\u0026b\u0000\ufffd\u2028");
 /// ```
 pub fn escape_docker_json(s: &[u8], out: &mut Vec<u8>) {
-    let mut start = 0;
-    let mut i = 0;
-    // Bytes before this index are known to be valid UTF-8.
-    let mut valid_until = 0;
-    while let Some(&b) = s.get(i) {
-        match CLASS[usize::from(b)] {
-            0 => i += 1,
-            1 => {
-                out.extend_from_slice(&s[start..i]);
-                match b {
-                    b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
-                    b'\n' => out.extend_from_slice(b"\\n"),
-                    b'\r' => out.extend_from_slice(b"\\r"),
-                    _ => out.extend_from_slice(&[
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        HEX[usize::from(b >> 4)],
-                        HEX[usize::from(b & 0xf)],
-                    ]),
-                }
-                i += 1;
-                start = i;
-            }
-            _ => {
-                if i >= valid_until {
-                    let rest = &s[i..];
-                    valid_until = i + match std::str::from_utf8(rest) {
-                        Ok(_) => rest.len(),
-                        Err(e) => e.valid_up_to(),
-                    };
-                    if valid_until == i {
-                        out.extend_from_slice(&s[start..i]);
-                        out.extend_from_slice(b"\\ufffd");
-                        i += 1;
-                        start = i;
-                        continue;
-                    }
-                }
-                if b == 0xe2 && s.get(i + 1) == Some(&0x80) {
-                    if let Some(&c @ (0xa8 | 0xa9)) = s.get(i + 2) {
-                        out.extend_from_slice(&s[start..i]);
-                        out.extend_from_slice(b"\\u202");
-                        out.push(HEX[usize::from(c & 0xf)]);
-                        i += 3;
-                        start = i;
-                        continue;
-                    }
-                }
-                i += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&s[start..]);
+    crate::json_bytes::escape(s, out, &crate::json_bytes::DOCKER, 0);
 }

@@ -105,6 +105,7 @@ pub fn fuzz_split(data: &[u8]) {
 /// the input (invalid UTF-8 as U+FFFD per byte), with no raw control byte, `<`, `>`, `&`,
 /// U+2028 or U+2029 left in it.
 pub fn fuzz_json_encode(data: &[u8]) {
+    crate::json_bytes::fuzz_json_escape(data);
     let mut out = vec![b'"'];
     escape_docker_json(data, &mut out);
     out.push(b'"');
