@@ -180,6 +180,8 @@ mod emit;
 mod files;
 #[cfg(unix)]
 mod follow;
+#[cfg(unix)]
+mod line;
 mod merge;
 mod paths;
 // The sans-IO record-to-output path; off Unix nothing drives it yet (the file reader is
@@ -189,6 +191,8 @@ mod pipeline;
 #[cfg(unix)]
 mod reader;
 mod record;
+#[cfg(unix)]
+mod run;
 #[cfg(unix)]
 mod source;
 #[cfg(unix)]
@@ -209,6 +213,10 @@ use std::path::PathBuf;
 pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 #[cfg(unix)]
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};
+#[cfg(unix)]
+pub use follow::{FollowPoll, Follower};
+#[cfg(unix)]
+pub use line::LogLine;
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
 pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
 pub use pipeline::{ReadStats, SkipReason, SkippedLine, MAX_WARNINGS};
