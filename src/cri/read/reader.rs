@@ -299,9 +299,8 @@ impl LogReader {
             }
             match pull.run.step(self, &mut pull.lines) {
                 Ok(Go::Pause) => {}
-                Ok(_) if pull.lines.ready.is_empty() && !pull.lines.finished => {
-                    pull.lines.finish();
-                }
+                // Over: the lines left open come out too (not complete).
+                Ok(_) if !pull.lines.finished => pull.lines.finish(),
                 Ok(_) => break Ok(false),
                 Err(e) => {
                     pull.lines.finish();
