@@ -26,6 +26,18 @@
 //!   (`poll(2)` on the inotify fd, then a condition variable) at most
 //!   [`ReadOptions::poll_interval`] at a time, so `stop` is seen within that.
 //!
+//! **The step.** The reader is a non-blocking step (`FollowCore::step`): it reads a part of
+//! the starting set, or takes the watcher's reports, reads what the current file has (at
+//! most 16 MiB) and does what the decisions say, and returns "step again now", "nothing to
+//! do: step again within this long" or "over". [`LogReader::follow`] is a loop over it
+//! that waits for the watcher between steps; [`Follower::poll_lines`] is the same step for
+//! an event loop, handing out [`LogLine`]s: it never waits and never starts a thread
+//! (the watcher thread is started once, by [`LogReader::into_follower`]). An async caller
+//! waits [`FollowPoll::Again`]'s duration on its timer (at most
+//! [`ReadOptions::poll_interval`]): new data is seen within that, not at once, because the
+//! watcher's wake-up is a condition variable, not a file descriptor an event loop could
+//! register (the inotify fd belongs to the watcher thread).
+//!
 //! Both threads split their decisions from their I/O. The reader's are a sans-IO
 //! `FollowState` (`follow/state.rs`): from what the last drain saw of the current file, when
 //! the watcher found the next one and the time, one non-blocking step says what to do next

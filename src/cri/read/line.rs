@@ -50,7 +50,7 @@ use super::FileWarning;
 /// }
 /// // Lines come out when they end: stderr's first.
 /// assert_eq!(got, [
-///     (Stream::Stderr, b"oops".to_vec(), 0, 37),
+///     (Stream::Stderr, b"oops".to_vec(), 0, 39),
 ///     (Stream::Stdout, b"hello".to_vec(), 7200, 0),
 /// ]);
 /// assert!(line.complete());
