@@ -4,6 +4,7 @@
 //! them holds [`SERIAL`], as the harness runs tests on parallel threads.
 
 mod backscan;
+mod next_line;
 mod partial;
 mod runc;
 
