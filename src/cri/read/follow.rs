@@ -401,17 +401,16 @@ impl<F: FnMut(&LogLine)> Out for Deliver<'_, F> {
         newline: bool,
         src: Src<'_>,
     ) -> io::Result<Go> {
-        match self.lines.piece(em, piece, newline, src)? {
-            Go::Pause => {
-                self.hand_out();
-                // Reading the starting set yields after a budget; following steps are
-                // bounded by `DRAIN_BUDGET` and go on through a pause.
-                Ok(if self.sent >= POLL_BUDGET {
-                    Go::Pause
-                } else {
-                    Go::Continue
-                })
-            }
+        let go = self.lines.piece(em, piece, newline, src)?;
+        if self.lines.ready.is_empty() {
+            return Ok(go);
+        }
+        self.hand_out();
+        match go {
+            // Reading the starting set yields after a budget; following steps are bounded
+            // by `DRAIN_BUDGET` and go on through a pause.
+            Go::Pause | Go::Continue if self.sent >= POLL_BUDGET => Ok(Go::Pause),
+            Go::Pause => Ok(Go::Continue),
             go => Ok(go),
         }
     }

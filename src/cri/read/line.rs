@@ -15,6 +15,9 @@
 //!   (many `P` pieces) is handed out in parts, each marked not complete, cut where a record
 //!   ends once the part holds that many bytes: memory per stream is at most that plus one
 //!   record.
+//! * The read runs ahead of the caller by a batch: up to 64 ended lines or 64 KiB of them
+//!   (more for one longer line) are held before `next_line` returns, so that pausing the
+//!   read costs little per line.
 //! * Lines are handed out when they end, so a stderr line that ends between two pieces of a
 //!   stdout line comes out before it (the byte output interleaves their pieces).
 
@@ -186,7 +189,14 @@ pub(crate) struct Lines {
     pub(crate) warnings: Vec<FileWarning>,
     /// The read is over: the lines left open were moved to `ready`.
     pub(crate) finished: bool,
+    /// Content bytes of the lines ended since the last pause.
+    ready_bytes: usize,
 }
+
+/// A pause once this many lines are ready…
+const READY_LINES: usize = 64;
+/// …or this many bytes of them.
+const READY_BYTES: usize = 64 << 10;
 
 impl Lines {
     pub(crate) fn new(max_line: usize) -> Self {
@@ -224,7 +234,21 @@ impl Lines {
     fn end(&mut self, i: usize, complete: bool) {
         if let Some(mut l) = self.open[i].take() {
             l.complete = complete;
+            self.ready_bytes += l.content.len();
             self.ready.push_back(l);
+        }
+    }
+
+    /// After a line ended: pause the read once a batch is ready. Returning to the caller
+    /// costs more than a short line itself; a batch of lines bounded in count and bytes
+    /// (unless one line is longer) makes that cost small per line, memory bounded.
+    #[inline]
+    fn pause(&mut self) -> Go {
+        if self.ready.len() >= READY_LINES || self.ready_bytes >= READY_BYTES {
+            self.ready_bytes = 0;
+            Go::Pause
+        } else {
+            Go::Continue
         }
     }
 }
@@ -264,11 +288,15 @@ impl Out for Lines {
         if piece.ends_line {
             let complete = newline && em.budget(1) == 1;
             self.end(i, complete);
-            return Ok(if em.exhausted() { Go::Limit } else { Go::Pause });
+            return Ok(if em.exhausted() {
+                Go::Limit
+            } else {
+                self.pause()
+            });
         }
         if line.content.len() >= self.max_line {
             self.end(i, false);
-            return Ok(Go::Pause);
+            return Ok(self.pause());
         }
         Ok(Go::Continue)
     }
