@@ -384,11 +384,11 @@ struct Deliver<'a, F> {
 
 impl<F: FnMut(&LogLine)> Deliver<'_, F> {
     fn hand_out(&mut self) {
-        while let Some(l) = self.lines.ready.pop_front() {
-            self.sent += l.content().len() as u64 + 1;
-            (self.out)(&l);
-            self.lines.give_back(l);
-        }
+        let (out, sent) = (&mut *self.out, &mut self.sent);
+        self.lines.each_ready(|l| {
+            *sent += l.content().len() as u64 + 1;
+            out(l);
+        });
     }
 }
 
@@ -402,7 +402,7 @@ impl<F: FnMut(&LogLine)> Out for Deliver<'_, F> {
         src: Src<'_>,
     ) -> io::Result<Go> {
         let go = self.lines.piece(em, piece, newline, src)?;
-        if self.lines.ready.is_empty() {
+        if !self.lines.has_ready() {
             return Ok(go);
         }
         self.hand_out();

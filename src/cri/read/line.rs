@@ -23,7 +23,8 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::cri::Stream;
 use crate::time::{Offset, Timestamp};
@@ -68,7 +69,8 @@ pub struct LogLine {
     content: Vec<u8>,
     complete: bool,
     file: usize,
-    path: PathBuf,
+    /// Shared by the lines of a file: set by a pointer copy, compared by address.
+    path: Option<Arc<Path>>,
     offset: u64,
 }
 
@@ -88,7 +90,7 @@ impl LogLine {
             content: Vec::new(),
             complete: false,
             file: 0,
-            path: PathBuf::new(),
+            path: None,
             offset: 0,
         }
     }
@@ -147,7 +149,7 @@ impl LogLine {
     /// The path of the file its first record is in (as listed; a backup renamed since keeps
     /// the name it was found under).
     pub fn path(&self) -> &Path {
-        &self.path
+        self.path.as_deref().unwrap_or(Path::new(""))
     }
 
     /// The byte offset of its first record in that file (in the decompressed data for a
@@ -156,8 +158,9 @@ impl LogLine {
         self.offset
     }
 
-    /// Starts the line (or a part of it) at `piece` from `src`.
-    fn start(&mut self, piece: &Piece<'_>, src: &Src<'_>) {
+    /// Starts the line (or a part of it) at `piece` from `src`, whose path is `path`.
+    #[inline]
+    fn start(&mut self, piece: &Piece<'_>, src: &Src<'_>, path: &Arc<Path>) {
         self.stream = piece.stream;
         self.timestamp = piece.line_timestamp;
         self.utc_offset = piece.line_utc_offset;
@@ -165,10 +168,9 @@ impl LogLine {
         self.complete = false;
         self.file = src.num;
         self.offset = src.off;
-        // Most lines come from the file the previous one did: no copy then.
-        if self.path != src.path {
-            self.path.as_mut_os_string().clear();
-            self.path.push(src.path);
+        // Most lines come from the file the previous one did: no copy, no count then.
+        if !self.path.as_ref().is_some_and(|p| Arc::ptr_eq(p, path)) {
+            self.path = Some(path.clone());
         }
     }
 }
@@ -177,12 +179,15 @@ impl LogLine {
 /// as it ends. Lines are swapped in and out, never copied: steady state allocates nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Lines {
-    /// Per stream, the line being built.
-    open: [Option<LogLine>; 2],
-    /// Lines ended and not handed out yet, in the order they ended.
-    pub(crate) ready: VecDeque<LogLine>,
-    /// Lines handed back, to fill again.
-    spare: Vec<LogLine>,
+    /// Every line the collector holds (open, ready, or spare), addressed by index: lines
+    /// are built in place and only moved by the swap that hands one out.
+    slots: Vec<LogLine>,
+    /// Per stream, the slot of the line being built.
+    open: [Option<u32>; 2],
+    /// Slots of the lines ended and not handed out yet, in the order they ended.
+    ready: VecDeque<u32>,
+    /// Slots free to fill again.
+    spare: Vec<u32>,
     /// Hand a line out in parts from this many bytes on.
     max_line: usize,
     /// Warnings not taken yet (by a follower's caller).
@@ -191,6 +196,8 @@ pub(crate) struct Lines {
     pub(crate) finished: bool,
     /// Content bytes of the lines ended since the last pause.
     ready_bytes: usize,
+    /// The path of the file last read, by its number in the read (unique within a read).
+    path: Option<(usize, Arc<Path>)>,
 }
 
 /// A pause once this many lines are ready…
@@ -206,19 +213,27 @@ impl Lines {
         }
     }
 
+    /// Whether a line is ready.
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// The next line that ended, swapped into `line` (its old buffers are kept for reuse).
     pub(crate) fn take(&mut self, line: &mut LogLine) -> bool {
-        let Some(mut got) = self.ready.pop_front() else {
+        let Some(i) = self.ready.pop_front() else {
             return false;
         };
-        std::mem::swap(line, &mut got);
-        self.spare.push(got);
+        std::mem::swap(line, &mut self.slots[i as usize]);
+        self.spare.push(i);
         true
     }
 
-    /// Hands a line back to fill again (after a callback looked at it).
-    pub(crate) fn give_back(&mut self, line: LogLine) {
-        self.spare.push(line);
+    /// Calls `f` with each line that ended, in order.
+    pub(crate) fn each_ready(&mut self, mut f: impl FnMut(&LogLine)) {
+        while let Some(i) = self.ready.pop_front() {
+            f(&self.slots[i as usize]);
+            self.spare.push(i);
+        }
     }
 
     /// At the end of the read: the lines still open, not complete, in the order they
@@ -226,16 +241,17 @@ impl Lines {
     pub(crate) fn finish(&mut self) {
         self.finished = true;
         let [a, b] = &mut self.open;
-        let mut open: Vec<LogLine> = a.take().into_iter().chain(b.take()).collect();
-        open.sort_by_key(|l| (l.file, l.offset));
+        let mut open: Vec<u32> = a.take().into_iter().chain(b.take()).collect();
+        open.sort_by_key(|&i| (self.slots[i as usize].file, self.slots[i as usize].offset));
         self.ready.extend(open);
     }
 
-    fn end(&mut self, i: usize, complete: bool) {
-        if let Some(mut l) = self.open[i].take() {
+    fn end(&mut self, stream: usize, complete: bool) {
+        if let Some(i) = self.open[stream].take() {
+            let l = &mut self.slots[i as usize];
             l.complete = complete;
             self.ready_bytes += l.content.len();
-            self.ready.push_back(l);
+            self.ready.push_back(i);
         }
     }
 
@@ -269,14 +285,26 @@ impl Out for Lines {
             return Ok(Go::Continue);
         }
         let i = piece.stream.index();
-        let line = match &mut self.open[i] {
-            Some(l) => l,
-            slot => {
-                let mut l = self.spare.pop().unwrap_or_default();
-                l.start(piece, &src);
-                slot.insert(l)
+        let slot = match self.open[i] {
+            Some(slot) => slot,
+            None => {
+                let path = match &self.path {
+                    Some((num, p)) if *num == src.num => p,
+                    _ => &self.path.insert((src.num, Arc::from(src.path))).1,
+                };
+                let slot = match self.spare.pop() {
+                    Some(slot) => slot,
+                    None => {
+                        self.slots.push(LogLine::new());
+                        (self.slots.len() - 1) as u32
+                    }
+                };
+                self.slots[slot as usize].start(piece, &src, path);
+                self.open[i] = Some(slot);
+                slot
             }
         };
+        let line = &mut self.slots[slot as usize];
         // The same cut as the byte output's: content, then the newline, while the limit
         // lasts.
         let n = em.budget(piece.content.len());
