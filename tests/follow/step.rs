@@ -155,3 +155,12 @@ fn follower_step_reads_a_large_start_in_bounded_polls() {
     // ~10 MB of lines at most 4 MiB per poll.
     assert!(polls >= 3, "{polls}");
 }
+
+/// An async task may own a follower (tokio's `spawn` needs `Send`), and a reader.
+#[test]
+fn follower_and_reader_can_move_to_another_thread() {
+    fn send<T: Send + 'static>() {}
+    send::<Follower>();
+    send::<LogReader>();
+    send::<ctrlog::cri::read::LogLine>();
+}
