@@ -75,7 +75,16 @@ fn check_sources(r: &LogReader, lines: &[LogLine]) {
     for l in lines {
         let f = &r.files()[l.file_index()];
         assert_eq!(f.path, l.path());
-        let data = fs::read(&f.path).unwrap();
+        let mut data = fs::read(&f.path).unwrap();
+        #[cfg(feature = "gzip")]
+        if f.gzip {
+            use std::io::Read;
+            let mut plain = Vec::new();
+            flate2::read::MultiGzDecoder::new(&data[..])
+                .read_to_end(&mut plain)
+                .unwrap();
+            data = plain;
+        }
         let at = &data[l.offset() as usize..];
         let end = at
             .iter()
@@ -242,12 +251,22 @@ fn sink_stops_early() {
     assert_eq!([h.out, h.err], all);
 }
 
-/// A rotated set with a `.gz` backup (feature `gzip`) and a line cut across files, read
-/// whole and with tail: the same bytes, and sources in the right files.
+/// A rotated set with a `.gz` backup (plain without feature `gzip`) and lines cut across
+/// files, read whole and with tail: the same bytes, and sources in the right files.
 #[test]
 fn structured_equals_bytes_on_a_rotated_set() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("c.log");
+    let oldest = "2023-12-31T23:59:59Z stderr P zipped \n";
+    #[cfg(feature = "gzip")]
+    {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(oldest.as_bytes()).unwrap();
+        fs::write(dir.path().join("c.log.3.gz"), e.finish().unwrap()).unwrap();
+    }
+    #[cfg(not(feature = "gzip"))]
+    fs::write(dir.path().join("c.log.3"), oldest).unwrap();
     fs::write(
         dir.path().join("c.log.2"),
         "2024-01-01T00:00:00Z stdout F one\n2024-01-01T00:00:01Z stdout P tw\n",
@@ -263,7 +282,7 @@ fn structured_equals_bytes_on_a_rotated_set() {
         "garbage\n2024-01-01T00:00:04Z stdout F three\n2024-01-01T00:00:05Z stdout P unterminated",
     )
     .unwrap();
-    for tail in [None, Some(1), Some(2), Some(3), Some(10)] {
+    for tail in [None, Some(1), Some(2), Some(3), Some(4), Some(10)] {
         let mut opts = ReadOptions::default();
         opts.tail = tail;
         let (want, want_stats) = bytes_of(&live, opts.clone(), false);
@@ -287,14 +306,16 @@ fn structured_equals_bytes_on_a_rotated_set() {
     assert_eq!(
         got,
         [
-            (0, 0, b"one".to_vec(), true),
-            (0, 34, b"two".to_vec(), true),
-            (1, 32, b"err".to_vec(), true),
-            (2, 8, b"three".to_vec(), true),
-            (2, 44, b"unterminated".to_vec(), false),
+            (1, 0, b"one".to_vec(), true),
+            (1, 34, b"two".to_vec(), true),
+            (0, 0, b"zipped err".to_vec(), true),
+            (3, 8, b"three".to_vec(), true),
+            (3, 44, b"unterminated".to_vec(), false),
         ]
     );
-    assert_eq!(lines[2].utc_offset(), 19800);
+    // The line's time is its first piece's (in the `.gz`), not the `+05:30` record's.
+    assert_eq!(lines[2].utc_offset(), 0);
+    assert_eq!(lines[2].timestamp().unix_nanos(), 1_704_067_199_000_000_000);
 }
 
 /// An input that cannot seek (a FIFO), whole and with `--tail`: the same bytes.
