@@ -319,8 +319,9 @@ pub struct Follower {
 }
 
 impl LogReader {
-    /// A non-blocking [`Follower`] of this log: the set is listed and the watcher started
-    /// now (before the `--tail` scan, as [`LogReader::follow`] does).
+    /// A non-blocking [`Follower`] of this log. Like the start of [`LogReader::follow`], this
+    /// lists the set, starts the watcher thread, then finds where `--tail` starts (a
+    /// backward scan, or for a pipe reading it to its end); the polls read the rest.
     pub fn into_follower(mut self) -> Result<Follower, ReadError> {
         let mut lines = Lines::new(self.opts.max_line_len);
         let (run, watcher) = self.begin(true, &mut lines)?;
