@@ -10,5 +10,6 @@ mod pipe;
 mod prop;
 mod real;
 mod rotation;
+mod structured;
 mod tail_prop;
 mod writer_prop;

@@ -3,4 +3,5 @@
 
 mod load;
 mod open;
+mod step;
 mod window;

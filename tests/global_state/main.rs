@@ -6,6 +6,7 @@
 mod backscan;
 #[cfg(target_os = "linux")]
 mod cap;
+mod next_line;
 mod partial;
 mod runc;
 

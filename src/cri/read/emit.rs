@@ -1,6 +1,7 @@
 //! Output: `--since`, `--limit-bytes` and `--timestamps` applied to pieces, written to a sink.
 
 use std::io::{self, Write};
+use std::ops::ControlFlow;
 
 use crate::cri::Stream;
 use crate::time::{format_rfc3339nano_fixed, Offset, Timestamp};
@@ -25,6 +26,45 @@ pub trait LogSink {
     fn warning(&mut self, warning: &FileWarning) {
         let _ = warning;
     }
+    /// A logical line of `stream` has ended (its last piece and newline are written);
+    /// return [`ControlFlow::Break`] to stop the read there. The read then returns its
+    /// [`ReadStats`](super::ReadStats) with [`stopped`](super::ReadStats::stopped) set, the
+    /// sink flushed. The default goes on.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// use ctrlog::cri::read::{LogReader, LogSink, ReadOptions};
+    /// use ctrlog::cri::Stream;
+    ///
+    /// /// Keeps the first two lines of stdout.
+    /// #[derive(Default)]
+    /// struct Head { out: Vec<u8>, lines: usize }
+    /// impl LogSink for Head {
+    ///     fn write_stream(&mut self, s: Stream, data: &[u8]) -> std::io::Result<()> {
+    ///         if s == Stream::Stdout { self.out.extend_from_slice(data) }
+    ///         Ok(())
+    ///     }
+    ///     fn line_end(&mut self, s: Stream) -> ControlFlow<()> {
+    ///         self.lines += usize::from(s == Stream::Stdout);
+    ///         if self.lines == 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    ///     }
+    /// }
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("0.log");
+    /// std::fs::write(&path, "2024-01-01T00:00:00Z stdout F a\n\
+    ///                        2024-01-01T00:00:01Z stdout F b\n\
+    ///                        2024-01-01T00:00:02Z stdout F c\n")?;
+    /// let mut head = Head::default();
+    /// let stats = LogReader::open(&path, ReadOptions::default())?.read_to(&mut head)?;
+    /// assert_eq!(head.out, b"a\nb\n");
+    /// assert!(stats.stopped);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    fn line_end(&mut self, stream: Stream) -> ControlFlow<()> {
+        let _ = stream;
+        ControlFlow::Continue(())
+    }
 }
 
 impl<S: LogSink + ?Sized> LogSink for &mut S {
@@ -36,6 +76,10 @@ impl<S: LogSink + ?Sized> LogSink for &mut S {
     }
     fn warning(&mut self, warning: &FileWarning) {
         (**self).warning(warning)
+    }
+    #[inline]
+    fn line_end(&mut self, stream: Stream) -> ControlFlow<()> {
+        (**self).line_end(stream)
     }
 }
 
@@ -131,28 +175,50 @@ impl Emitter {
         }
     }
 
+    /// Whether the open line of `stream` is dropped by `since`.
+    #[inline]
+    pub(crate) fn dropping(&self, stream: Stream) -> bool {
+        self.dropping[stream.index()]
+    }
+
     /// Whether the byte limit is used up.
     pub fn exhausted(&self) -> bool {
         self.remain == 0
     }
 
+    /// How many of the next `len` output bytes fit under `limit_bytes`; they are counted
+    /// as written. The one byte-limit rule of both the byte output ([`Emitter::emit`]) and
+    /// the structured lines ([`LogReader::next_line`](super::LogReader::next_line)).
     #[inline]
-    fn put<S: LogSink>(&mut self, sink: &mut S, stream: Stream, data: &[u8]) -> io::Result<Flow> {
-        if data.is_empty() {
-            return Ok(if self.remain == 0 {
-                Flow::LimitReached
-            } else {
-                Flow::Continue
-            });
-        }
+    pub(crate) fn budget(&mut self, len: usize) -> usize {
         // A real clamp: `remain` is `u64::MAX` without a limit, more than a `usize` holds on
         // 32-bit targets.
-        let n = usize::try_from(self.remain)
-            .unwrap_or(usize::MAX)
-            .min(data.len());
-        sink.write_stream(stream, &data[..n])?;
+        let n = usize::try_from(self.remain).unwrap_or(usize::MAX).min(len);
         self.remain -= n as u64;
         self.bytes_out += n as u64;
+        n
+    }
+
+    /// `since` for a piece: whether it is output (a line is kept or dropped whole, by its
+    /// first piece's timestamp); counts the lines kept. The one `since` rule of both outputs.
+    #[inline]
+    pub(crate) fn keep(&mut self, piece: &Piece<'_>) -> bool {
+        let i = piece.stream.index();
+        if piece.starts_line {
+            self.dropping[i] = matches!(self.opts.since, Some(s) if piece.line_timestamp < s);
+            if !self.dropping[i] {
+                self.lines_out += 1;
+            }
+        }
+        !self.dropping[i]
+    }
+
+    #[inline]
+    fn put<S: LogSink>(&mut self, sink: &mut S, stream: Stream, data: &[u8]) -> io::Result<Flow> {
+        if !data.is_empty() {
+            let n = self.budget(data.len());
+            sink.write_stream(stream, &data[..n])?;
+        }
         Ok(if self.remain == 0 {
             Flow::LimitReached
         } else {
@@ -172,14 +238,7 @@ impl Emitter {
         if self.remain == 0 {
             return Ok(Flow::LimitReached);
         }
-        let i = piece.stream.index();
-        if piece.starts_line {
-            self.dropping[i] = matches!(self.opts.since, Some(s) if piece.line_timestamp < s);
-            if !self.dropping[i] {
-                self.lines_out += 1;
-            }
-        }
-        if self.dropping[i] {
+        if !self.keep(piece) {
             return Ok(Flow::Continue);
         }
         if piece.starts_line && self.opts.timestamps {

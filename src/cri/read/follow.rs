@@ -26,6 +26,18 @@
 //!   (`poll(2)` on the inotify fd, then a condition variable) at most
 //!   [`ReadOptions::poll_interval`] at a time, so `stop` is seen within that.
 //!
+//! **The step.** The reader is a non-blocking step (`FollowCore::step`): it reads a part of
+//! the starting set, or takes the watcher's reports, reads what the current file has (at
+//! most 16 MiB) and does what the decisions say, and returns "step again now", "nothing to
+//! do: step again within this long" or "over". [`LogReader::follow`] is a loop over it
+//! that waits for the watcher between steps; [`Follower::poll_lines`] is the same step for
+//! an event loop, handing out [`LogLine`]s: it never waits and never starts a thread
+//! (the watcher thread is started once, by [`LogReader::into_follower`]). An async caller
+//! waits [`FollowPoll::Again`]'s duration on its timer (at most
+//! [`ReadOptions::poll_interval`]): new data is seen within that, not at once, because the
+//! watcher's wake-up is a condition variable, not a file descriptor an event loop could
+//! register (the inotify fd belongs to the watcher thread).
+//!
 //! Both threads split their decisions from their I/O. The reader's are a sans-IO
 //! `FollowState` (`follow/state.rs`): from what the last drain saw of the current file, when
 //! the watcher found the next one and the time, one non-blocking step says what to do next
@@ -95,18 +107,22 @@
 //!   rotations in between lose nothing within the limits above (BENCHMARKS.md, "Following",
 //!   has the figures by rate).
 
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::emit::{Flow, LogSink};
-use super::pipeline::Pipeline;
+use super::emit::Emitter;
+use super::line::{Lines, LogLine};
+use super::merge::Piece;
+use super::pipeline::{Go, Out, Pipeline, ReadStats, Src};
 use super::reader::LogReader;
+use super::run::Run;
 use super::source::{drain, drain_upto, end_fragment, head_of, Current, Decode};
 use super::watch::{Found, Watcher};
-use super::ReadError;
 #[cfg(doc)]
-use super::{ReadOptions, ReadStats};
+use super::ReadOptions;
+use super::{FileWarning, ReadError};
 
 mod state;
 
@@ -116,29 +132,302 @@ use state::{Cur, FollowState, Next};
 /// Bytes read from the current file between two looks at the stop flag and the watcher.
 const DRAIN_BUDGET: u64 = 16 << 20;
 
-/// What following holds between two steps: the file being read and the decisions' state.
+/// What following holds between two steps, once the starting set is read: the file being
+/// read and the decisions' state.
 #[derive(Debug)]
-struct Follower {
+struct Following {
     cur: Option<Current>,
     state: FollowState,
 }
 
 /// What a step of following did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Poll {
+pub(super) enum Poll {
     /// Something was read or a file was opened or finished: step again.
     Ready,
     /// Nothing to do (the output is flushed): step again when the watcher reports or
     /// after this long.
-    Wait(std::time::Duration),
-    /// The output limit (`--limit-bytes`) was reached: following is over.
+    Wait(Duration),
+    /// The output limit (`--limit-bytes`) was reached, the sink stopped, or the input
+    /// cannot be followed (a pipe read to its end): following is over.
     Done,
 }
 
+/// Following between two steps: first the read of the starting set (resumable, [`Run`]),
+/// then [`LogReader::poll_once`]. Both [`LogReader::follow`] and [`Follower`] step it.
+#[derive(Debug)]
+pub(super) struct FollowCore {
+    run: Run,
+    /// `None` for an input that cannot seek: it is read to its end, nothing to follow.
+    watcher: Option<Watcher>,
+    /// Set once the starting set is read.
+    following: Option<Following>,
+}
+
+impl FollowCore {
+    pub(super) fn new(run: Run, watcher: Option<Watcher>) -> Self {
+        FollowCore {
+            run,
+            watcher,
+            following: None,
+        }
+    }
+
+    /// What the read did.
+    pub(super) fn stats(&self) -> &ReadStats {
+        &self.run.pipe.stats
+    }
+
+    pub(super) fn into_pipeline(self) -> Pipeline {
+        // The watcher thread is stopped (dropped) first.
+        drop(self.watcher);
+        self.run.pipe
+    }
+
+    /// One step that never waits: reads (a part of) the starting set, or takes one
+    /// follower step.
+    pub(super) fn step<S: Out>(
+        &mut self,
+        r: &mut LogReader,
+        sink: &mut S,
+    ) -> Result<Poll, ReadError> {
+        let Some(watcher) = &self.watcher else {
+            return Ok(match self.run.step(r, sink)? {
+                Go::Pause => Poll::Ready,
+                _ => Poll::Done,
+            });
+        };
+        let Some(f) = self.following.as_mut() else {
+            match self.run.step(r, sink)? {
+                Go::Pause => return Ok(Poll::Ready),
+                Go::Continue => {}
+                Go::Limit | Go::Stop => return Ok(Poll::Done),
+            }
+            // The last file of the set may be a backup when the live file is missing.
+            let mut cur = self.run.live.take();
+            if cur
+                .as_ref()
+                .is_some_and(|c| r.files[c.num].backup.is_some())
+            {
+                cur = None;
+            }
+            let mut done = std::mem::take(&mut self.run.read_ids);
+            if let Some(c) = &cur {
+                done.retain(|i| i.id != c.id);
+            }
+            // The starting set is read: `cur` has its own handle, the watcher its own.
+            r.opened.clear();
+            self.following = Some(Following {
+                cur,
+                state: FollowState::new(r.opts.poll_interval, done, r.files.len()),
+            });
+            return Ok(Poll::Ready);
+        };
+        r.poll_once(f, &mut self.run.pipe, watcher, sink)
+    }
+
+    /// The blocking loop: steps, waiting for the watcher between steps, until `stop` is
+    /// set (looked at after each step; the starting set is read whatever it says) or the
+    /// read is over.
+    pub(super) fn run_until<S: Out>(
+        &mut self,
+        r: &mut LogReader,
+        sink: &mut S,
+        stop: &AtomicBool,
+    ) -> Result<(), ReadError> {
+        loop {
+            match self.step(r, sink)? {
+                Poll::Ready => {}
+                Poll::Wait(d) => {
+                    if let Some(w) = &self.watcher {
+                        w.wait(d);
+                    }
+                }
+                Poll::Done => return Ok(()),
+            }
+            if self.following.is_some() && stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// What [`Follower::poll_lines`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FollowPoll {
+    /// New lines were handed out, or there may be more to read at once: poll again now
+    /// (an event loop may yield first).
+    Ready,
+    /// Nothing new: poll again after at most this long (at most
+    /// [`ReadOptions::poll_interval`]; a writer's new data or file is found in the
+    /// meantime by the watcher thread and read at the next poll).
+    Again(Duration),
+    /// Following is over: `limit_bytes` was reached, or the input cannot be followed (a
+    /// pipe, read to its end). Every line is handed out.
+    Done,
+}
+
+/// Lines handed out at most per [`Follower::poll_lines`] while the starting set is read
+/// (in bytes of content), so that one poll of a large set does not run for long.
+const POLL_BUDGET: u64 = 4 << 20;
+
+/// A non-blocking follower that an event loop drives: each [`Follower::poll_lines`] reads
+/// what is there, hands the new [`LogLine`]s to a callback and says when to look again.
+/// The same machinery as [`LogReader::follow`] (which is a loop over this step waiting in
+/// between): rotation, truncation, backups found and read in order, `--tail`, `since`,
+/// `limit_bytes`.
+///
+/// Made by [`LogReader::into_follower`], which starts the watcher thread (the only thread;
+/// a poll never spawns one nor waits): a poll never blocks but on the file reads
+/// themselves. The first polls read the starting set, at most about 4 MiB of lines each.
+///
+/// ```
+/// use ctrlog::cri::read::{FollowPoll, LogReader, ReadOptions};
+/// use std::io::Write;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("0.log");
+/// std::fs::write(&path, "2024-01-01T00:00:00Z stdout F first\n")?;
+/// let mut follower = LogReader::open(&path, ReadOptions::default())?.into_follower()?;
+/// let mut got = Vec::new();
+/// let mut wrote = false;
+/// // An event loop would wait `d` on its timer; this one sleeps.
+/// for _ in 0..1000 {
+///     match follower.poll_lines(&mut |l| got.push(l.content().to_vec()))? {
+///         FollowPoll::Ready => {}
+///         FollowPoll::Again(d) => std::thread::sleep(d.min(std::time::Duration::from_millis(10))),
+///         FollowPoll::Done | _ => break,
+///     }
+///     if !wrote && got.len() == 1 {
+///         let mut f = std::fs::OpenOptions::new().append(true).open(&path)?;
+///         f.write_all(b"2024-01-01T00:00:01Z stdout F second\n")?;
+///         wrote = true;
+///     }
+///     if got.len() == 2 {
+///         break;
+///     }
+/// }
+/// assert_eq!(got, [b"first".to_vec(), b"second".to_vec()]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Follower {
+    reader: LogReader,
+    core: FollowCore,
+    lines: Lines,
+    done: bool,
+}
+
 impl LogReader {
-    /// Starts the watcher for [`LogReader::follow`]: right after the set is listed, before
-    /// the `--tail` scan and the initial read, so that files rotated and deleted while they
-    /// run are still found, or reported lost.
+    /// A non-blocking [`Follower`] of this log. Like the start of [`LogReader::follow`], this
+    /// lists the set, starts the watcher thread, then finds where `--tail` starts (a
+    /// backward scan, or for a pipe reading it to its end); the polls read the rest.
+    pub fn into_follower(mut self) -> Result<Follower, ReadError> {
+        let mut lines = Lines::new(self.opts.max_line_len);
+        let (run, watcher) = self.begin(true, &mut lines)?;
+        Ok(Follower {
+            reader: self,
+            core: FollowCore::new(run, watcher),
+            lines,
+            done: false,
+        })
+    }
+}
+
+impl Follower {
+    /// One step: reads what there is now, calls `out` with each line that ended (in the
+    /// order they ended; see [`LogLine`]), and says when to poll again. Never waits. After
+    /// [`FollowPoll::Done`] or an error, it returns `Done`.
+    pub fn poll_lines<F: FnMut(&LogLine)>(&mut self, out: &mut F) -> Result<FollowPoll, ReadError> {
+        if self.done {
+            return Ok(FollowPoll::Done);
+        }
+        let mut d = Deliver {
+            lines: &mut self.lines,
+            out,
+            sent: 0,
+        };
+        let r = self.core.step(&mut self.reader, &mut d);
+        let r = match r {
+            Ok(Poll::Ready) => Ok(FollowPoll::Ready),
+            Ok(Poll::Wait(w)) => Ok(FollowPoll::Again(w)),
+            Ok(Poll::Done) => Ok(FollowPoll::Done),
+            Err(e) => Err(e),
+        };
+        if !matches!(r, Ok(FollowPoll::Ready | FollowPoll::Again(_))) {
+            // Over: the lines left open are handed out, not complete.
+            self.done = true;
+            d.lines.finish();
+        }
+        d.hand_out();
+        r
+    }
+
+    /// What the follower read so far.
+    pub fn stats(&self) -> &ReadStats {
+        self.core.stats()
+    }
+
+    /// The files skipped or cut short since the last call (at most
+    /// [`MAX_WARNINGS`](super::MAX_WARNINGS) between two calls; [`ReadStats`] counts all).
+    pub fn take_warnings(&mut self) -> Vec<FileWarning> {
+        std::mem::take(&mut self.lines.warnings)
+    }
+}
+
+/// The output of [`Follower::poll_lines`]: lines to the callback as they end.
+struct Deliver<'a, F> {
+    lines: &'a mut Lines,
+    out: &'a mut F,
+    /// Content bytes handed out in this poll.
+    sent: u64,
+}
+
+impl<F: FnMut(&LogLine)> Deliver<'_, F> {
+    fn hand_out(&mut self) {
+        let (out, sent) = (&mut *self.out, &mut self.sent);
+        self.lines.each_ready(|l| {
+            *sent += l.content().len() as u64 + 1;
+            out(l);
+        });
+    }
+}
+
+impl<F: FnMut(&LogLine)> Out for Deliver<'_, F> {
+    #[inline]
+    fn piece(
+        &mut self,
+        em: &mut Emitter,
+        piece: &Piece<'_>,
+        newline: bool,
+        src: Src<'_>,
+    ) -> io::Result<Go> {
+        let go = self.lines.piece(em, piece, newline, src)?;
+        if !self.lines.has_ready() {
+            return Ok(go);
+        }
+        self.hand_out();
+        match go {
+            // Reading the starting set yields after a budget; following steps are bounded
+            // by `DRAIN_BUDGET` and go on through a pause.
+            Go::Pause | Go::Continue if self.sent >= POLL_BUDGET => Ok(Go::Pause),
+            Go::Pause => Ok(Go::Continue),
+            go => Ok(go),
+        }
+    }
+    fn warning(&mut self, w: &FileWarning) {
+        self.lines.warning(w)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.hand_out();
+        Ok(())
+    }
+}
+
+impl LogReader {
+    /// Starts the watcher for following: right after the set is listed, before the
+    /// `--tail` scan and the initial read, so that files rotated and deleted while they run
+    /// are still found, or reported lost.
     pub(super) fn start_watcher(&self) -> Result<Watcher, ReadError> {
         // `open` resolved a symlink the user named; `open_single` did not: watch the set
         // beside its target, where the writer rotates (kubelet resolves it too).
@@ -154,43 +443,12 @@ impl LogReader {
         Watcher::start(path, &self.opened, self.opts.poll_interval)
     }
 
-    /// After the initial read: `cur` is the live file being read (if any), `done` the files
-    /// of the starting set read to their end. Steps [`LogReader::poll_once`] and waits for
-    /// the watcher between steps, looking at `stop` before each.
-    pub(super) fn follow_loop<S: LogSink>(
-        &mut self,
-        pipe: &mut Pipeline,
-        cur: Option<Current>,
-        done: Vec<Seen>,
-        watcher: &Watcher,
-        sink: &mut S,
-        stop: &AtomicBool,
-    ) -> Result<(), ReadError> {
-        // The starting set is read: `cur` has its own handle, the watcher its own.
-        self.opened.clear();
-        let mut f = Follower {
-            cur,
-            state: FollowState::new(self.opts.poll_interval, done, self.files.len()),
-        };
-        while !stop.load(Ordering::Relaxed) {
-            match self.poll_once(&mut f, pipe, watcher, sink)? {
-                Poll::Ready => {}
-                Poll::Wait(d) => {
-                    watcher.wait(d);
-                }
-                Poll::Done => return Ok(()),
-            }
-        }
-        Ok(())
-    }
-
     /// One step of following that never waits: takes the watcher's reports, reads what the
     /// current file has (at most [`DRAIN_BUDGET`] bytes), and does what [`FollowState`]
-    /// decides. The I/O half of following; the blocking loop above and, later, an event
-    /// loop (issue 12) drive it.
-    fn poll_once<S: LogSink>(
+    /// decides. The I/O half of following; [`FollowCore`] steps it.
+    fn poll_once<S: Out>(
         &self,
-        f: &mut Follower,
+        f: &mut Following,
         pipe: &mut Pipeline,
         watcher: &Watcher,
         sink: &mut S,
@@ -223,8 +481,12 @@ impl LogReader {
             }
             Next::Finish => {
                 let mut c = f.cur.take().expect("Finish is decided for a current file");
-                if drain(pipe, &mut c, sink)? == Flow::LimitReached {
-                    return Ok(Poll::Done);
+                loop {
+                    match drain(pipe, &mut c, sink)? {
+                        Go::Continue => break,
+                        Go::Pause => {}
+                        Go::Limit | Go::Stop => return Ok(Poll::Done),
+                    }
                 }
                 end_fragment(pipe, &mut c, sink, false)?;
                 f.state.finished(c.id, c.head());
@@ -253,7 +515,7 @@ impl LogReader {
 
     /// A found file ready to read, or `None` when it copies a file already read or cannot
     /// be read (reported).
-    fn open_found<S: LogSink>(
+    fn open_found<S: Out>(
         &self,
         f: Found,
         state: &FollowState,
@@ -274,15 +536,18 @@ impl LogReader {
 }
 
 /// Drains the current file (at most [`DRAIN_BUDGET`] bytes) and says what it saw; `None`
-/// when the output limit was reached.
-fn look<S: LogSink>(
+/// when the output limit was reached or the sink stopped.
+fn look<S: Out>(
     pipe: &mut Pipeline,
     c: &mut Current,
     sink: &mut S,
 ) -> Result<Option<Cur>, ReadError> {
     let before = c.line_buf.read_off();
-    if drain_upto(pipe, c, sink, DRAIN_BUDGET)? == Flow::LimitReached {
-        return Ok(None);
+    match drain_upto(pipe, c, sink, DRAIN_BUDGET)? {
+        Go::Limit | Go::Stop => return Ok(None),
+        // A line is out: there may be more.
+        Go::Pause => return Ok(Some(Cur::Grew)),
+        Go::Continue => {}
     }
     if c.line_buf.read_off() != before {
         return Ok(Some(Cur::Grew));

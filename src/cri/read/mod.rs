@@ -13,7 +13,8 @@
 //! * [`PartialMerger`] (per-stream logical lines, streaming) and [`LineAssembler`] (whole
 //!   lines with a cap);
 //! * [`Emitter`] applies [`OutputOptions`] (since, limit, timestamps) and writes to a
-//!   [`LogSink`] ([`SplitSink`], [`MergedSink`]);
+//!   [`LogSink`] ([`SplitSink`], [`MergedSink`]); a sink can stop the read
+//!   ([`LogSink::line_end`]);
 //! * `TailCounter` (crate-private) finds where the last N lines start from records fed backwards,
 //!   `ForwardTail` the same from records fed forwards (`.gz`, pipes) in memory bounded by N;
 //! * [`LineBuffer`](crate::lines::LineBuffer) is the one forward line framer, over any byte
@@ -22,17 +23,35 @@
 //! * [`LogReader`] is the std adapter: files, rotated sets ([`rotated_set`]), tail reading
 //!   backwards from the end, pipes and stdin, follow with an inotify watcher thread that
 //!   opens each new file of the set at once (`follow.rs` documents the design and its
-//!   limits);
+//!   limits). One producer (`run.rs`, resumable after any record) feeds either output:
+//!   bytes to a [`LogSink`] ([`LogReader::read_to`], [`LogReader::follow`]) or structured
+//!   [`LogLine`]s (stream, time and its zone, content, complete or not, file, offset)
+//!   pulled with [`LogReader::next_line`], which reuses the caller's line, or handed out by
+//!   the non-blocking follow step [`Follower::poll_lines`] an event loop drives;
 //! * [`PodLogPath`] and [`ContainerLogLink`]: kubelet's log paths.
 //!
 //! ```
-//! use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
+//! use ctrlog::cri::read::{LogLine, LogReader, ReadOptions, SplitSink};
+//! use ctrlog::cri::Stream;
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("0.log");
 //! std::fs::write(&path, "2024-01-01T00:00:00Z stdout P hel\n\
 //!                        2024-01-01T00:00:01Z stderr F oops\n\
 //!                        not a record\n\
 //!                        2024-01-01T00:00:02Z stdout F lo\n")?;
+//! // Structured: whole lines, with their time, one buffer reused.
+//! let mut reader = LogReader::open(&path, ReadOptions::default())?;
+//! let mut line = LogLine::new();
+//! let mut got = Vec::new();
+//! while reader.next_line(&mut line)? {
+//!     got.push((line.stream(), line.timestamp().unix_nanos() / 1_000_000_000,
+//!               String::from_utf8_lossy(line.content()).into_owned()));
+//! }
+//! assert_eq!(got, [(Stream::Stderr, 1704067201, "oops".to_string()),
+//!                  (Stream::Stdout, 1704067200, "hello".to_string())]);
+//! assert_eq!(reader.stats().unwrap().skipped, 1);
+//!
+//! // Bytes, as `kubectl logs --timestamps` prints them.
 //! let mut opts = ReadOptions::default();
 //! opts.output.timestamps = true;
 //! let mut sink = SplitSink { stdout: Vec::new(), stderr: Vec::new() };
@@ -46,8 +65,9 @@
 //! # Limits
 //! * Memory: one read buffer (256 KiB by default) per open file, grown only for a record
 //!   longer than that, up to [`ReadOptions::max_record_len`] (4 MiB by default); longer
-//!   records are skipped and counted, never buffered whole. Output is streamed piece by
-//!   piece, so a logical line of any length costs no memory. Tail scans plain files
+//!   records are skipped and counted, never buffered whole. Byte output is streamed piece
+//!   by piece, so a logical line of any length costs no memory; a structured line is
+//!   handed out in parts past [`ReadOptions::max_line_len`] (1 MiB by default). Tail scans plain files
 //!   backwards in 64 KiB blocks.
 //! * `.gz` backups (feature `gzip`; without it a `.gz` is skipped with a warning) are
 //!   decoded as streams, never written to disk. Tail reads the set newest first and stops
@@ -181,6 +201,8 @@ mod emit;
 mod files;
 #[cfg(unix)]
 mod follow;
+#[cfg(unix)]
+mod line;
 mod merge;
 mod owned;
 mod paths;
@@ -191,6 +213,8 @@ mod pipeline;
 #[cfg(unix)]
 mod reader;
 mod record;
+#[cfg(unix)]
+mod run;
 #[cfg(unix)]
 mod source;
 #[cfg(unix)]
@@ -212,6 +236,10 @@ pub use decode::{CriDecoder, DockerJsonDecoder, RecordDecoder};
 pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 #[cfg(unix)]
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};
+#[cfg(unix)]
+pub use follow::{FollowPoll, Follower};
+#[cfg(unix)]
+pub use line::LogLine;
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
 pub use owned::OwnedLogRecord;
 pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::emit::{Emitter, Flow, LogSink, OutputOptions};
-use super::merge::PartialMerger;
+use super::merge::{PartialMerger, Piece};
 use super::record::{ParseError, RecordParser};
 use super::tail::Pos;
 use super::FileWarning;
@@ -76,6 +76,72 @@ pub struct ReadStats {
     pub rotations: u64,
     /// Truncations seen while following.
     pub truncations: u64,
+    /// The sink stopped the read ([`LogSink::line_end`] returned `Break`).
+    pub stopped: bool,
+}
+
+/// Whether to go on after a record (the internal counterpart of [`Flow`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Go {
+    /// Keep going.
+    Continue,
+    /// `limit_bytes` is used up (or kubelet's record count): the read is over.
+    Limit,
+    /// The sink asked to stop: the read is over.
+    Stop,
+    /// A structured line is ready: return it, then resume where this stopped.
+    Pause,
+}
+
+/// Where a record comes from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Src<'a> {
+    pub path: &'a Path,
+    /// The file's number in the read.
+    pub num: usize,
+    /// The record's offset in it.
+    pub off: u64,
+}
+
+/// An output of the pipeline: the byte sinks (every [`LogSink`]) or the structured lines
+/// ([`Lines`](super::line::Lines)). Both apply `since` and `limit_bytes` with the
+/// [`Emitter`]'s rules.
+pub(crate) trait Out {
+    /// One piece, past `--tail`; `newline` is false for an unterminated last record.
+    fn piece(
+        &mut self,
+        em: &mut Emitter,
+        piece: &Piece<'_>,
+        newline: bool,
+        src: Src<'_>,
+    ) -> io::Result<Go>;
+    fn warning(&mut self, w: &FileWarning);
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+impl<S: LogSink> Out for S {
+    #[inline]
+    fn piece(
+        &mut self,
+        em: &mut Emitter,
+        piece: &Piece<'_>,
+        newline: bool,
+        _src: Src<'_>,
+    ) -> io::Result<Go> {
+        if em.emit(piece, newline, self)? == Flow::LimitReached {
+            return Ok(Go::Limit);
+        }
+        if piece.ends_line && !em.dropping(piece.stream) && self.line_end(piece.stream).is_break() {
+            return Ok(Go::Stop);
+        }
+        Ok(Go::Continue)
+    }
+    fn warning(&mut self, w: &FileWarning) {
+        LogSink::warning(self, w)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        LogSink::flush(self)
+    }
 }
 
 /// Records -> merged pieces -> output, with the tail cut-off per stream.
@@ -119,7 +185,7 @@ impl Pipeline {
     /// A file skipped or cut short: counted, kept (the first few) and reported to the sink.
     /// A follower lists a set again at each rotation; the same problem with the same file is
     /// reported once.
-    pub(crate) fn warn<S: LogSink>(&mut self, path: &Path, reason: &io::Error, sink: &mut S) {
+    pub(crate) fn warn<S: Out>(&mut self, path: &Path, reason: &io::Error, sink: &mut S) {
         let w = FileWarning {
             path: path.to_path_buf(),
             reason: reason.to_string(),
@@ -139,39 +205,46 @@ impl Pipeline {
 
     /// One physical line. `terminated` is false for an unterminated last record.
     #[inline]
-    pub(crate) fn line<S: LogSink>(
+    pub(crate) fn line<S: Out>(
         &mut self,
         path: &Path,
         line: &[u8],
         pos: Pos,
         terminated: bool,
         sink: &mut S,
-    ) -> io::Result<Flow> {
+    ) -> io::Result<Go> {
         let rec = match self.parser.parse(line) {
             Ok((_, r)) => r,
             Err(e) => {
                 self.skip(path, pos.1, SkipReason::Unparsable(e));
-                return Ok(Flow::Continue);
+                return Ok(Go::Continue);
             }
         };
         if pos < self.stream_start[rec.stream.index()] {
-            return Ok(Flow::Continue);
+            return Ok(Go::Continue);
         }
         self.stats.records += 1;
         if let Some(m) = &mut self.max_records {
             if *m == 0 {
-                return Ok(Flow::LimitReached);
+                return Ok(Go::Limit);
             }
             *m -= 1;
         }
         let piece = self.merger.push(&rec);
-        let flow = self.emitter.emit(&piece, terminated, sink)?;
+        let src = Src {
+            path,
+            num: pos.0,
+            off: pos.1,
+        };
+        let go = sink.piece(&mut self.emitter, &piece, terminated, src)?;
         self.stats.lines_out = self.emitter.lines_out;
         self.stats.bytes_out = self.emitter.bytes_out;
-        if flow == Flow::LimitReached && self.emitter.exhausted() {
-            self.stats.limit_reached = true;
+        match go {
+            Go::Limit if self.emitter.exhausted() => self.stats.limit_reached = true,
+            Go::Stop => self.stats.stopped = true,
+            _ => {}
         }
-        Ok(flow)
+        Ok(go)
     }
 
     /// Feeds a whole in-memory log (sans-IO entry point; used by the fuzz target and tests).
@@ -186,7 +259,7 @@ impl Pipeline {
             };
             let flow = self.line(path, line, (0, off as u64), terminated, sink)?;
             off += line.len();
-            if flow == Flow::LimitReached {
+            if flow != Go::Continue {
                 break;
             }
         }

@@ -6,15 +6,19 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::emit::{Flow, LogSink, OutputOptions};
+use super::emit::{LogSink, OutputOptions};
 use super::files::{
     base_log_in_dir, list_set, open_ahead, open_as_listed, snapshot, Listed, LogFile,
 };
-use super::follow::Seen;
-use super::pipeline::{Pipeline, ReadStats};
+use super::follow::FollowCore;
+#[cfg(doc)]
+use super::follow::Follower;
+use super::line::{Lines, LogLine};
+use super::pipeline::{Go, Out, Pipeline, ReadStats};
 use super::record::RecordParser;
-use super::source::{drain, end_fragment, Current};
-use super::stream::{read_stream, STDIN};
+use super::run::Run;
+use super::source::Current;
+use super::stream::{start_stream, STDIN};
 use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::tail::{Pos, NEVER};
 use super::watch::Watcher;
@@ -42,6 +46,11 @@ pub struct ReadOptions {
     /// Memory cap per record: a physical record of this many bytes or more (its newline not
     /// counted) is skipped and counted in [`ReadStats::skipped`], whatever the read size.
     pub max_record_len: usize,
+    /// Structured lines ([`LogReader::next_line`], [`Follower`]): a logical line is handed
+    /// out in parts (each not [`complete`](LogLine::complete)) once a part holds this many
+    /// bytes, cut where a record ends, so memory per stream is at most this plus one record
+    /// (1 MiB by default). The byte output streams lines of any length and ignores it.
+    pub max_line_len: usize,
     /// Bytes per read.
     pub read_size: usize,
     /// `tail` on an input that cannot seek (a pipe, `-`): the most bytes of records kept in
@@ -62,6 +71,7 @@ impl Default for ReadOptions {
             output: OutputOptions::default(),
             poll_interval: Duration::from_millis(100),
             max_record_len: 4 << 20,
+            max_line_len: 1 << 20,
             read_size: 256 << 10,
             tail_buffer: 64 << 20,
         }
@@ -92,6 +102,15 @@ pub struct LogReader {
     /// The set listed at the start of a read, the newest files opened with the listing
     /// (handles survive renames), older ones opened when read.
     pub(super) opened: Vec<Listed>,
+    /// The read [`LogReader::next_line`] is doing.
+    pull: Option<Box<Pull>>,
+}
+
+/// A read driven by [`LogReader::next_line`], between two calls.
+#[derive(Debug)]
+struct Pull {
+    run: Run,
+    lines: Lines,
 }
 
 impl LogReader {
@@ -158,6 +177,7 @@ impl LogReader {
             single: false,
             stream: false,
             opened: Vec::new(),
+            pull: None,
         })
     }
 
@@ -174,6 +194,7 @@ impl LogReader {
             single: true,
             stream: true,
             opened: Vec::new(),
+            pull: None,
         }
     }
 
@@ -200,6 +221,7 @@ impl LogReader {
             single: true,
             stream: false,
             opened: Vec::new(),
+            pull: None,
         })
     }
 
@@ -208,40 +230,132 @@ impl LogReader {
         &self.files
     }
 
-    /// Reads to the end and stops. An unterminated last record is printed as kubelet prints
-    /// it (without a newline).
+    /// Reads to the end and stops (or until the sink stops it, [`LogSink::line_end`]). An
+    /// unterminated last record is printed as kubelet prints it (without a newline).
     pub fn read_to<S: LogSink>(&mut self, sink: &mut S) -> Result<ReadStats, ReadError> {
-        if self.stream {
-            return read_stream(&self.path, &self.opts, sink);
-        }
-        let (mut p, _) = self.start(false, sink)?;
-        let r = self.run(&mut p, sink, None);
-        finish(sink, r, p)
+        let mut run = self.begin(false, sink)?.0;
+        let r = run.step(self, sink).map(|_| ());
+        finish(sink, r, run.pipe)
     }
 
-    /// Reads to the end, then keeps reading new records until `stop` is set, following
-    /// rotation (rename and recreate) and truncation. Half-written records are never
-    /// printed. An input that cannot seek (a pipe) is read to its end, as by
-    /// [`LogReader::read_to`].
+    /// The next logical line, into `line` (its buffers reused: no allocation per line once
+    /// they have grown); `false` at the end of the read. The same read as
+    /// [`LogReader::read_to`], with the same `--tail`, `since` and `limit_bytes`; per stream,
+    /// the lines' contents, each followed by `\n` when [`LogLine::complete`], are exactly the
+    /// bytes `read_to` gives a [`SplitSink`](super::SplitSink) without `timestamps`.
+    ///
+    /// The line carries its time ([`LogLine::timestamp`], [`LogLine::utc_offset`]):
+    /// formatting it is the caller's, so [`OutputOptions::timestamps`] and
+    /// [`OutputOptions::timestamp_offset`] do not apply, and `limit_bytes` counts content
+    /// and newlines only (as `read_to` counts them without `timestamps`). Lines are handed
+    /// out when they end: see [`LogLine`] for the order and the parts of a line longer than
+    /// [`ReadOptions::max_line_len`]. A backup that cannot be read is skipped and reported
+    /// in [`LogReader::stats`], as `read_to` reports it; an error ends the read (the next
+    /// call returns `false`).
+    ///
+    /// ```
+    /// use ctrlog::cri::read::{LogLine, LogReader, ReadOptions};
+    /// use ctrlog::time::format_rfc3339nano;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("0.log");
+    /// std::fs::write(&path, "2024-01-01T00:00:00Z stdout F a\n\
+    ///                        2024-01-01T00:00:01+01:00 stdout F b\n")?;
+    /// let mut opts = ReadOptions::default();
+    /// opts.tail = Some(1);
+    /// let mut reader = LogReader::open(&path, opts)?;
+    /// let mut line = LogLine::new();
+    /// let mut out = Vec::new();
+    /// while reader.next_line(&mut line)? {
+    ///     // The record's own zone, as `--timestamps` prints it.
+    ///     format_rfc3339nano(line.timestamp(), line.offset_zone(), &mut out);
+    ///     out.push(b' ');
+    ///     out.extend_from_slice(line.content());
+    ///     out.push(b'\n');
+    /// }
+    /// assert_eq!(out, b"2024-01-01T00:00:01+01:00 b\n");
+    /// assert_eq!(reader.stats().unwrap().lines_out, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_line(&mut self, line: &mut LogLine) -> Result<bool, ReadError> {
+        let mut pull = match self.pull.take() {
+            Some(p) => p,
+            None => {
+                let mut lines = Lines::new(self.opts.max_line_len);
+                let run = match self.begin(false, &mut lines) {
+                    Ok((run, _)) => run,
+                    Err(e) => {
+                        // Nothing more after an error.
+                        let run = Run::new(Pipeline::new(self.opts.output), NEVER, false);
+                        self.pull = Some(Box::new(Pull { run, lines }));
+                        return Err(e);
+                    }
+                };
+                Box::new(Pull { run, lines })
+            }
+        };
+        let r = loop {
+            if pull.lines.take(line) {
+                break Ok(true);
+            }
+            match pull.run.step(self, &mut pull.lines) {
+                Ok(Go::Pause) => {}
+                // Over: the lines left open come out too (not complete).
+                Ok(_) if !pull.lines.finished => pull.lines.finish(),
+                Ok(_) => break Ok(false),
+                Err(e) => {
+                    pull.lines.finish();
+                    break Err(e);
+                }
+            }
+        };
+        self.pull = Some(pull);
+        r
+    }
+
+    /// What [`LogReader::next_line`] read so far (`None` before its first call): records,
+    /// lines, skipped records and files (with their warnings).
+    pub fn stats(&self) -> Option<&ReadStats> {
+        self.pull.as_ref().map(|p| &p.run.pipe.stats)
+    }
+
+    /// Reads to the end, then keeps reading new records until `stop` is set (or the sink
+    /// stops it), following rotation (rename and recreate) and truncation. Half-written
+    /// records are never printed. An input that cannot seek (a pipe) is read to its end,
+    /// as by [`LogReader::read_to`]. A loop over the step [`Follower::poll_lines`] takes,
+    /// waiting for the watcher between steps.
     pub fn follow<S: LogSink>(
         &mut self,
         sink: &mut S,
         stop: &AtomicBool,
     ) -> Result<ReadStats, ReadError> {
+        let (run, watcher) = self.begin(true, sink)?;
+        let mut core = FollowCore::new(run, watcher);
+        let r = core.run_until(self, sink, stop);
+        let pipe = core.into_pipeline();
+        finish(sink, r, pipe)
+    }
+
+    /// Starts a read: the set opened and `--tail` found (an input that cannot seek opened,
+    /// and for `--tail` read to its end); following, the watcher started first.
+    pub(super) fn begin<S: Out>(
+        &mut self,
+        follow: bool,
+        sink: &mut S,
+    ) -> Result<(Run, Option<Watcher>), ReadError> {
         if self.stream {
             // A pipe has no rotation to follow: its end is the end.
-            return read_stream(&self.path, &self.opts, sink);
+            let mut p = Pipeline::new(self.opts.output);
+            let (c, replay) = start_stream(&self.path, &self.opts, &mut p, sink)?;
+            return Ok((Run::stream(p, c, replay), None));
         }
-        let (mut p, watcher) = self.start(true, sink)?;
-        let r = self.run(&mut p, sink, watcher.as_ref().map(|w| (stop, w)));
-        drop(watcher);
-        finish(sink, r, p)
+        let ((p, start), watcher) = self.start(follow, sink)?;
+        Ok((Run::new(p, start, follow), watcher))
     }
 
     /// Opens the set now (a writer may have rotated since [`LogReader::open`]). A backup
     /// that cannot be opened is reported to `sink` and left out; the live file is the one
     /// the user named: it failing is an error.
-    fn open_files<S: LogSink>(&mut self, p: &mut Pipeline, sink: &mut S) -> Result<(), ReadError> {
+    fn open_files<S: Out>(&mut self, p: &mut Pipeline, sink: &mut S) -> Result<(), ReadError> {
         if self.single {
             let f = self.files[0].clone();
             // Classified when the reader was made, opened again now: whatever is there by
@@ -290,7 +404,7 @@ impl LogReader {
 
     /// [`LogReader::handle`]; a backup that cannot be opened is reported to `sink` (`None`),
     /// the live file failing is an error.
-    fn handle_or_warn<S: LogSink>(
+    fn handle_or_warn<S: Out>(
         &self,
         num: usize,
         pipe: &mut Pipeline,
@@ -307,7 +421,7 @@ impl LogReader {
         }
     }
 
-    fn start<S: LogSink>(
+    fn start<S: Out>(
         &mut self,
         follow: bool,
         sink: &mut S,
@@ -349,7 +463,7 @@ impl LogReader {
     /// Where the last `n` lines start: the set is read newest first and only as far back as
     /// needed; a plain file backwards from its end, a `.gz` forwards through its decoder
     /// with a bounded `ForwardTail`. A backup that cannot be read is a warning.
-    fn tail_starts<S: LogSink>(
+    fn tail_starts<S: Out>(
         &self,
         n: u64,
         pipe: &mut Pipeline,
@@ -380,7 +494,7 @@ impl LogReader {
     }
 
     /// Counts file `num` (read forwards: a `.gz`) into `t`.
-    fn tail_forward<S: LogSink>(
+    fn tail_forward<S: Out>(
         &self,
         num: usize,
         t: TailCounter,
@@ -426,91 +540,49 @@ impl LogReader {
         Ok(ft.finish())
     }
 
-    fn run<S: LogSink>(
+    /// File `num` of the set opened to read from where `start` says, or `None` when it is
+    /// a backup that cannot be read (reported to `sink`); the live file the user named
+    /// failing is an error.
+    pub(super) fn open_for_run<S: Out>(
         &mut self,
-        p: &mut (Pipeline, Pos),
+        num: usize,
+        start: Pos,
+        pipe: &mut Pipeline,
         sink: &mut S,
-        follow: Option<(&AtomicBool, &Watcher)>,
-    ) -> Result<(), ReadError> {
-        let stop = follow.map(|f| f.0);
-        let (pipe, start) = p;
-        if *start == NEVER && stop.is_none() {
-            return Ok(());
-        }
-        let last = self.files.len() - 1;
-        let first = if *start == NEVER {
-            last
-        } else {
-            start.0.min(last)
+    ) -> Result<Option<Current>, ReadError> {
+        let f = self.files[num].clone();
+        let Some(file) = self.handle_or_warn(num, pipe, sink)? else {
+            return Ok(None);
         };
-        let mut cur: Option<Current> = None;
-        let mut read_ids: Vec<Seen> = Vec::new();
-        for num in first..=last {
-            let f = self.files[num].clone();
-            let Some(file) = self.handle_or_warn(num, pipe, sink)? else {
-                continue;
-            };
-            // Read now through `file`: the listing's handle is closed (bounded fds).
-            self.opened[num].handle = None;
-            let id = self.opened[num].id;
-            let off = if *start != NEVER {
-                if num == start.0 {
-                    start.1
-                } else {
-                    0
-                }
-            } else if f.gzip {
-                u64::MAX
+        // Read now through `file`: the listing's handle is closed (bounded fds).
+        self.opened[num].handle = None;
+        let id = self.opened[num].id;
+        let off = if start != NEVER {
+            if num == start.0 {
+                start.1
             } else {
-                file.metadata()
-                    .map_err(|e| ReadError::io(&f.path, e))?
-                    .len()
-            };
-            let mut c = match Current::new(&f, file, num, id, off, self.line_opts()) {
-                Ok(c) => c,
-                // The file the user named: an error (a `.gz` without the `gzip` feature).
-                Err(e) if f.backup.is_none() => {
-                    return Err(if f.gzip && cfg!(not(feature = "gzip")) {
-                        ReadError::GzipDisabled { path: f.path }
-                    } else {
-                        ReadError::io(&f.path, e)
-                    });
-                }
-                Err(e) => {
-                    pipe.warn(&f.path, &e, sink);
-                    continue;
-                }
-            };
-            pipe.stats.files_read += 1;
-            read_ids.push(Seen { id, head: c.head() });
-            if drain(pipe, &mut c, sink)? == Flow::LimitReached {
-                return Ok(());
+                0
             }
-            let is_live = num == last && f.backup.is_none();
-            if (!is_live || stop.is_none())
-                && end_fragment(pipe, &mut c, sink, stop.is_none() && num == last)?
-                    == Flow::LimitReached
-            {
-                return Ok(());
-            }
-            if num == last {
-                cur = Some(c);
-            }
-        }
-        let Some((stop, watcher)) = follow else {
-            return Ok(());
+        } else if f.gzip {
+            u64::MAX
+        } else {
+            file.metadata()
+                .map_err(|e| ReadError::io(&f.path, e))?
+                .len()
         };
-        // The last file of the set may be a backup when the live file is missing.
-        if cur
-            .as_ref()
-            .is_some_and(|c| self.files[c.num].backup.is_some())
-        {
-            cur = None;
+        match Current::new(&f, file, num, id, off, self.line_opts()) {
+            Ok(c) => Ok(Some(c)),
+            // The file the user named: an error (a `.gz` without the `gzip` feature).
+            Err(e) if f.backup.is_none() => Err(if f.gzip && cfg!(not(feature = "gzip")) {
+                ReadError::GzipDisabled { path: f.path }
+            } else {
+                ReadError::io(&f.path, e)
+            }),
+            Err(e) => {
+                pipe.warn(&f.path, &e, sink);
+                Ok(None)
+            }
         }
-        if let Some(c) = &cur {
-            read_ids.retain(|i| i.id != c.id);
-        }
-        self.follow_loop(pipe, cur, read_ids, watcher, sink, stop)
     }
 }
 
@@ -539,15 +611,15 @@ fn refuse_non_log(path: &Path, m: &fs::Metadata) -> Result<(), ReadError> {
     })
 }
 
-fn finish<S: LogSink>(
+fn finish<S: Out>(
     sink: &mut S,
     r: Result<(), ReadError>,
-    p: (Pipeline, Pos),
+    p: Pipeline,
 ) -> Result<ReadStats, ReadError> {
     let flushed = sink.flush().map_err(ReadError::Output);
     r?;
     flushed?;
-    Ok(p.0.stats)
+    Ok(p.stats)
 }
 
 /// Counts the plain file `file` (number `num`) into `t`, backwards from its end.

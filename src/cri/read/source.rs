@@ -12,9 +12,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
-use super::emit::{Flow, LogSink};
 use super::files::LogFile;
-use super::pipeline::{Pipeline, SkipReason};
+use super::pipeline::{Go, Out, Pipeline, SkipReason};
 use super::ReadError;
 use crate::lines::{LineBuffer, LineItem, OffsetReader};
 use crate::regular::FileId;
@@ -195,25 +194,26 @@ fn head_of_gz(handle: &File) -> Vec<u8> {
     }
 }
 
-/// Reads and processes every complete line now in the file. A read error of a file that is
+/// Reads and processes every complete line now in the file, or up to the first line the
+/// output pauses, stops or ends at (then call again to resume). A read error of a file that is
 /// not the live one (a damaged `.gz`, EIO on a backup) is reported as a warning and ends
 /// that file.
-pub(crate) fn drain<S: LogSink>(
+pub(crate) fn drain<S: Out>(
     pipe: &mut Pipeline,
     c: &mut Current,
     sink: &mut S,
-) -> Result<Flow, ReadError> {
+) -> Result<Go, ReadError> {
     drain_upto(pipe, c, sink, u64::MAX)
 }
 
 /// [`drain`], returning once about `budget` bytes were read even if there is more (a
 /// follower checks its stop flag between calls, also while a writer outpaces it).
-pub(crate) fn drain_upto<S: LogSink>(
+pub(crate) fn drain_upto<S: Out>(
     pipe: &mut Pipeline,
     c: &mut Current,
     sink: &mut S,
     budget: u64,
-) -> Result<Flow, ReadError> {
+) -> Result<Go, ReadError> {
     let start = c.line_buf.read_off();
     loop {
         loop {
@@ -225,11 +225,11 @@ pub(crate) fn drain_upto<S: LogSink>(
                     offset: off,
                     bytes: line,
                 }) => {
-                    let flow = pipe
+                    let go = pipe
                         .line(&c.path, line, (c.num, off), true, sink)
                         .map_err(ReadError::Output)?;
-                    if flow == Flow::LimitReached {
-                        return Ok(Flow::LimitReached);
+                    if go != Go::Continue {
+                        return Ok(go);
                     }
                 }
                 Some(LineItem::Overlong { offset: off, .. }) => {
@@ -246,15 +246,15 @@ pub(crate) fn drain_upto<S: LogSink>(
             .checked_sub(start)
             .expect("the read offset went back during a drain");
         if read >= budget {
-            return Ok(Flow::Continue);
+            return Ok(Go::Continue);
         }
         match c.fill() {
-            Ok(0) => return Ok(Flow::Continue),
+            Ok(0) => return Ok(Go::Continue),
             Ok(_) => {}
             Err(e) if c.warn_on_error || !matches!(c.decode, Decode::Plain | Decode::Stream) => {
                 pipe.warn(&c.path, &e, sink);
                 c.ended = true;
-                return Ok(Flow::Continue);
+                return Ok(Go::Continue);
             }
             Err(e) => return Err(ReadError::io(&c.path, e)),
         }
@@ -262,20 +262,20 @@ pub(crate) fn drain_upto<S: LogSink>(
 }
 
 /// The unterminated bytes at the end of a file: printed (`print`) or skipped and counted.
-pub(crate) fn end_fragment<S: LogSink>(
+pub(crate) fn end_fragment<S: Out>(
     pipe: &mut Pipeline,
     c: &mut Current,
     sink: &mut S,
     print: bool,
-) -> Result<Flow, ReadError> {
+) -> Result<Go, ReadError> {
     if c.line_buf.buffer().is_empty() {
-        return Ok(Flow::Continue);
+        return Ok(Go::Continue);
     }
     let off = c.line_buf.consumed_off();
     let frag = c.line_buf.buffer().to_vec();
     c.line_buf.reset(c.line_buf.read_off());
     if off < c.skip_before {
-        return Ok(Flow::Continue);
+        return Ok(Go::Continue);
     }
     if print {
         return pipe
@@ -283,5 +283,5 @@ pub(crate) fn end_fragment<S: LogSink>(
             .map_err(ReadError::Output);
     }
     pipe.skip(&c.path, off, SkipReason::HalfWritten);
-    Ok(Flow::Continue)
+    Ok(Go::Continue)
 }

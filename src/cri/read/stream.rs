@@ -14,11 +14,10 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use super::emit::{Flow, LogSink};
-use super::pipeline::{Pipeline, ReadStats, SkipReason};
+use super::pipeline::{Out, Pipeline, SkipReason};
 use super::reader::ReadOptions;
 use super::record::RecordParser;
-use super::source::{drain, end_fragment, Current};
+use super::source::Current;
 use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::{FileWarning, ReadError};
 use crate::cri::{Stream, Tag};
@@ -37,28 +36,26 @@ fn open_input(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
-/// Reads the whole input forwards, applying `opts`; an unterminated last record is printed
-/// as kubelet prints it.
-pub(crate) fn read_stream<S: LogSink>(
+/// A records to output again, in input order: `--tail` on an input that cannot seek.
+pub(crate) type Replay = VecDeque<(u64, Box<[u8]>)>;
+
+/// Opens the input and, for `--tail`, reads it to its end and keeps the records of the
+/// last lines (returned, to output); `p` gets the tail's start. Without `--tail` the input
+/// is read as it is output.
+pub(crate) fn start_stream<S: Out>(
     path: &Path,
     opts: &ReadOptions,
+    p: &mut Pipeline,
     sink: &mut S,
-) -> Result<ReadStats, ReadError> {
+) -> Result<(Current, Option<Replay>), ReadError> {
     let file = open_input(path).map_err(|e| ReadError::io(path, e))?;
     let mut c = Current::stream(file, path, (opts.read_size, opts.max_record_len));
-    let mut p = Pipeline::new(opts.output);
     p.stats.files_read = 1;
-    let r = match opts.tail {
-        None => match drain(&mut p, &mut c, sink) {
-            Ok(Flow::Continue) => end_fragment(&mut p, &mut c, sink, true).map(|_| ()),
-            r => r.map(|_| ()),
-        },
-        Some(n) => tail(&mut p, &mut c, n, opts, sink),
+    let replay = match opts.tail {
+        None => None,
+        Some(n) => Some(tail(p, &mut c, n, opts, sink)?),
     };
-    let flushed = sink.flush().map_err(ReadError::Output);
-    r?;
-    flushed?;
-    Ok(p.stats)
+    Ok((c, replay))
 }
 
 /// The records of one stream (stdout, stderr, lines that are not records) that may be among
@@ -132,18 +129,18 @@ impl Ring {
 }
 
 /// `--tail n` over a stream: the records of the lines that may be among the last `n` are
-/// kept in a ring (`ForwardTail` decides which: about `2 n + 4` lines), then printed at the
-/// end of the input. The ring holds at most [`ReadOptions::tail_buffer`] bytes: a logical
+/// kept in a ring (`ForwardTail` decides which: about `2 n + 4` lines), then returned to be
+/// output (with the input's unterminated end) once the input has ended. The ring holds at most [`ReadOptions::tail_buffer`] bytes: a logical
 /// line longer than that is dropped whole as soon as it is (it can never be printed); past
 /// it, the oldest line is dropped whole. Nothing is printed cut; each dropped line that turns
 /// out to be among the last `n` is counted as skipped and reported by one warning.
-fn tail<S: LogSink>(
+fn tail<S: Out>(
     p: &mut Pipeline,
     c: &mut Current,
     n: u64,
     opts: &ReadOptions,
     sink: &mut S,
-) -> Result<(), ReadError> {
+) -> Result<Replay, ReadError> {
     let mode = opts.tail_mode;
     let cap = opts.tail_buffer.max(opts.max_record_len);
     let mut ft = ForwardTail::new(TailCounter::new(n, mode));
@@ -238,18 +235,8 @@ fn tail<S: LogSink>(
     let mut all: Vec<(u64, Box<[u8]>)> = rings
         .into_iter()
         .flat_map(|r| r.recs.into_iter().map(|(off, rec, _)| (off, rec)))
+        .filter(|r| (0, r.0) >= first)
         .collect();
     all.sort_unstable_by_key(|r| r.0);
-    for (off, line) in all {
-        if (0, off) < first {
-            continue;
-        }
-        if p.line(&c.path, &line, (0, off), true, sink)
-            .map_err(ReadError::Output)?
-            == Flow::LimitReached
-        {
-            return Ok(());
-        }
-    }
-    end_fragment(p, c, sink, true).map(|_| ())
+    Ok(all.into())
 }
