@@ -4,3 +4,6 @@
 
 mod adversarial_issue9;
 mod demo;
+mod pods;
+#[path = "../cri_read/pods_tree.rs"]
+mod pods_tree;

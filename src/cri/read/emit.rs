@@ -25,6 +25,13 @@ pub trait LogSink {
     fn warning(&mut self, warning: &FileWarning) {
         let _ = warning;
     }
+    /// A logical line of `stream` whose first piece is at `timestamp` starts (called before
+    /// its first byte, `--timestamps` prefix included): where `--prefix` goes, and the key
+    /// of a merge by time. The default does nothing.
+    #[inline]
+    fn line_start(&mut self, stream: Stream, timestamp: Timestamp) {
+        let _ = (stream, timestamp);
+    }
 }
 
 impl<S: LogSink + ?Sized> LogSink for &mut S {
@@ -36,6 +43,10 @@ impl<S: LogSink + ?Sized> LogSink for &mut S {
     }
     fn warning(&mut self, warning: &FileWarning) {
         (**self).warning(warning)
+    }
+    #[inline]
+    fn line_start(&mut self, stream: Stream, timestamp: Timestamp) {
+        (**self).line_start(stream, timestamp)
     }
 }
 
@@ -181,6 +192,9 @@ impl Emitter {
         }
         if self.dropping[i] {
             return Ok(Flow::Continue);
+        }
+        if piece.starts_line {
+            sink.line_start(piece.stream, piece.line_timestamp);
         }
         if piece.starts_line && self.opts.timestamps {
             self.prefix.clear();

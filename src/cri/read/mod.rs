@@ -23,7 +23,11 @@
 //!   backwards from the end, pipes and stdin, follow with an inotify watcher thread that
 //!   opens each new file of the set at once (`follow.rs` documents the design and its
 //!   limits);
-//! * [`PodLogPath`] and [`ContainerLogLink`]: kubelet's log paths.
+//! * [`PodLogPath`], [`PodDirName`] and [`ContainerLogLink`]: kubelet's log paths;
+//! * pods by name in kubelet's tree (`pods` module): [`find_pod`], [`PodDir::container`]
+//!   and [`ContainerDir::previous`] (kubectl's `-c` and `-p`), [`read_containers`]
+//!   (`--all-containers` merged by timestamp, `--prefix`), [`inventory`] (`ctrlog pods`)
+//!   and [`GrowthSampler`] (`ctrlog top`).
 //!
 //! ```
 //! use ctrlog::cri::read::{LogReader, ReadOptions, SplitSink};
@@ -182,6 +186,8 @@ mod files;
 mod follow;
 mod merge;
 mod paths;
+#[cfg(unix)]
+mod pods;
 // The sans-IO record-to-output path; off Unix nothing drives it yet (the file reader is
 // Unix-only).
 #[cfg_attr(not(unix), allow(dead_code, unused_imports))]
@@ -210,8 +216,15 @@ pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 #[cfg(unix)]
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
-pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
+pub use paths::{
+    parse_restart_file, ContainerLogLink, PodDirName, PodLogPath, PodPathError,
+    CONTAINER_LOGS_ROOT, POD_LOGS_ROOT,
+};
 pub use pipeline::{ReadStats, SkipReason, SkippedLine, MAX_WARNINGS};
+#[cfg(unix)]
+pub use pods::{
+    find_pod, list_pods, read_containers, ContainerDir, ContainerSource, PodDir, PodError, PodList,
+};
 #[cfg(unix)]
 pub use reader::{LogReader, ReadOptions};
 pub use record::{

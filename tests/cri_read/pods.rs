@@ -1,0 +1,162 @@
+//! Pods by name (issue 14): lookup, `-c`/`-p` rules, the merge of `--all-containers`,
+//! the inventory of `ctrlog pods` and the growth of `ctrlog top`, on the synthetic tree of
+//! `pods_tree.rs`.
+
+use ctrlog::cri::read::{
+    find_pod, list_pods, read_containers, ContainerSource, LogReader, LogSink, PodDir, PodError,
+    ReadOptions,
+};
+use ctrlog::cri::Stream;
+
+use super::pods_tree::{self as tree, WEB0_CONTAINERS, WEB0_UID};
+
+#[test]
+fn a_pod_is_found_by_exact_name_in_its_namespace() {
+    let t = tree::build();
+    let pod = find_pod(&t.pods, "default", "web-0").unwrap();
+    assert_eq!(pod.name.uid, WEB0_UID);
+    assert_eq!(pod.container_names(), WEB0_CONTAINERS);
+    for c in &pod.containers {
+        assert_eq!(c.restarts, [0, 1, 2], "{}", c.name);
+        assert!(c.ignored.is_empty(), "{:?}", c.ignored);
+    }
+    // web-0 is a prefix of web-01: the exact name wins.
+    let pod = find_pod(&t.pods, "default", "web-01").unwrap();
+    assert_eq!(pod.name.uid, "9a8b-web01");
+    // Namespaces are separate.
+    let e = find_pod(&t.pods, "kube-system", "web-0").unwrap_err();
+    assert!(matches!(e, PodError::NotFound { .. }), "{e}");
+    assert_eq!(
+        find_pod(&t.pods, "kube-system", "coredns-5d78")
+            .unwrap()
+            .container(None)
+            .unwrap()
+            .name,
+        "coredns"
+    );
+}
+
+#[test]
+fn a_prefix_of_pod_names_is_an_error_listing_them() {
+    let t = tree::build();
+    let e = find_pod(&t.pods, "default", "web").unwrap_err();
+    match &e {
+        PodError::Prefix { candidates, .. } => assert_eq!(candidates, &["web-0", "web-01"]),
+        _ => panic!("{e}"),
+    }
+    assert!(e.to_string().contains("[web-0 web-01]"), "{e}");
+}
+
+#[test]
+fn container_choice_follows_kubectl() {
+    let t = tree::build();
+    let pod = find_pod(&t.pods, "default", "web-0").unwrap();
+    let e = pod.container(None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "a container name must be specified for pod web-0, choose one of: [app init-db sidecar]"
+    );
+    let e = pod.container(Some("db")).unwrap_err();
+    assert!(matches!(e, PodError::NoContainer { .. }), "{e}");
+    let side = pod.container(Some("sidecar")).unwrap();
+    assert_eq!(side.current("web-0").unwrap(), side.path.join("2.log"));
+    assert_eq!(side.previous("web-0").unwrap(), side.path.join("1.log"));
+    let single = find_pod(&t.pods, "default", "web-01").unwrap();
+    let app = single.container(None).unwrap();
+    assert_eq!(
+        app.previous("web-01").unwrap_err().to_string(),
+        "previous terminated container \"app\" in pod \"web-01\" not found"
+    );
+}
+
+#[test]
+fn unparsable_names_are_listed_not_skipped() {
+    let t = tree::build();
+    let list = list_pods(&t.pods).unwrap();
+    let names: Vec<_> = list
+        .unparsed
+        .iter()
+        .map(|p| p.file_name().unwrap())
+        .collect();
+    assert_eq!(names, ["garbage_dir", "lost+found"]);
+    assert_eq!(list.pods.len(), 3);
+    let e = PodDir::open(&t.pods.join("garbage_dir")).unwrap_err();
+    assert!(matches!(e, PodError::NotPodDir { .. }), "{e}");
+}
+
+/// Both streams in order, each line tagged with its stream.
+#[derive(Default)]
+struct Tagged(Vec<u8>, Option<Stream>);
+
+impl LogSink for Tagged {
+    fn write_stream(&mut self, s: Stream, data: &[u8]) -> std::io::Result<()> {
+        if self.1.take().is_some() {
+            self.0.extend_from_slice(format!("{s}|").as_bytes());
+        }
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+    fn line_start(&mut self, s: Stream, _: ctrlog::time::Timestamp) {
+        self.1 = Some(s);
+    }
+}
+
+fn merged_text(r: u32) -> String {
+    tree::merged(r)
+        .into_iter()
+        .map(|(secs, stream, c)| format!("{stream}|{} {c}\n", tree::ts(secs)))
+        .collect()
+}
+
+fn read_all(t: &tree::Tree, previous: bool, opts: ReadOptions, prefix: bool) -> String {
+    let pod = find_pod(&t.pods, "default", "web-0").unwrap();
+    let sources = pod
+        .containers
+        .iter()
+        .map(|c| {
+            let path = if previous {
+                c.previous("web-0").unwrap()
+            } else {
+                c.current("web-0").unwrap()
+            };
+            ContainerSource::new(
+                "web-0",
+                &c.name,
+                LogReader::open(path, opts.clone()).unwrap(),
+            )
+        })
+        .collect();
+    let mut sink = Tagged::default();
+    let stats = read_containers(sources, prefix, None, &mut sink).unwrap();
+    assert_eq!(stats.skipped + stats.files_skipped, 0);
+    String::from_utf8(sink.0).unwrap()
+}
+
+#[test]
+fn all_containers_merge_by_timestamp_with_backups() {
+    let t = tree::build();
+    let mut opts = ReadOptions::default();
+    opts.output.timestamps = true;
+    let got = read_all(&t, false, opts.clone(), false);
+    assert_eq!(got, merged_text(2));
+    // The times printed are in order (the sidecar's two-piece line by its first piece).
+    let times: Vec<&str> = got.lines().map(|l| &l[7..37]).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{got}");
+    // The previous restarts, through the compressed backups.
+    #[cfg(feature = "gzip")]
+    assert_eq!(read_all(&t, true, opts, false), merged_text(1));
+}
+
+#[test]
+fn all_containers_tail_per_container_and_prefix() {
+    let t = tree::build();
+    let mut opts = ReadOptions::default();
+    opts.tail = Some(1);
+    let got = read_all(&t, false, opts, true);
+    assert_eq!(
+        got,
+        "stdout|[pod/web-0/app] app r2 l3\n\
+         stderr|[pod/web-0/init-db] init-db r2 l3\n\
+         stdout|[pod/web-0/sidecar] sidecar r2 l3\n"
+    );
+}
