@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use super::pods_tree as tree;
+use super::pods_tree::{self as tree, WEB0_UID};
 
 fn ctrlog(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ctrlog"))
@@ -118,4 +118,80 @@ fn pod_options_need_a_pod() {
     let out = ctrlog(&["logs", file.to_str().unwrap(), "-p"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("need --pod or a pod directory"));
+}
+
+#[test]
+fn pods_json_has_the_keys_and_states() {
+    let t = tree::build();
+    let out = ctrlog(&[
+        "pods",
+        "--pods-root",
+        t.pods.to_str().unwrap(),
+        "--containers-root",
+        t.containers.to_str().unwrap(),
+        "--json",
+    ]);
+    let err = text(&out.stderr);
+    // Problems found (bad names, bad links) make it exit 3 after the output.
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    for r in rows {
+        let mut keys: Vec<&str> = r.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "bytes",
+                "container",
+                "last_record",
+                "namespace",
+                "pod",
+                "restarts",
+                "symlink",
+                "uid"
+            ]
+        );
+    }
+    let app = &rows[0];
+    assert_eq!(app["namespace"], "default");
+    assert_eq!(app["pod"], "web-0");
+    assert_eq!(app["uid"], WEB0_UID);
+    assert_eq!(app["container"], "app");
+    assert_eq!(app["restarts"], 3);
+    assert_eq!(
+        app["bytes"],
+        tree::bytes_in(&tree::web0_dir(&t).join("app"))
+    );
+    assert_eq!(
+        app["last_record"],
+        tree::ts(tree::line_time(2, 0, 3)).as_str()
+    );
+    let states: Vec<&str> = rows
+        .iter()
+        .map(|r| r["symlink"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["ok", "dangling", "stale", "missing", "outside"]);
+    for needle in ["lost+found", "garbage_dir", "outside", "gone_default_app"] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    // -n: one namespace; the text table names its columns.
+    let out = ctrlog(&[
+        "pods",
+        "--pods-root",
+        t.pods.to_str().unwrap(),
+        "--containers-root",
+        t.containers.to_str().unwrap(),
+        "-n",
+        "kube-system",
+    ]);
+    let table = text(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[0].starts_with("NAMESPACE"), "{table}");
+    assert!(
+        lines[1].contains("coredns-5d78") && lines[1].contains("outside"),
+        "{table}"
+    );
 }

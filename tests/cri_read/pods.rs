@@ -3,8 +3,8 @@
 //! `pods_tree.rs`.
 
 use ctrlog::cri::read::{
-    find_pod, list_pods, read_containers, ContainerSource, LogReader, LogSink, PodDir, PodError,
-    ReadOptions,
+    find_pod, inventory, list_pods, read_containers, ContainerSource, LinkState, LogReader,
+    LogSink, PodDir, PodError, ReadOptions,
 };
 use ctrlog::cri::Stream;
 
@@ -78,7 +78,7 @@ fn unparsable_names_are_listed_not_skipped() {
         .iter()
         .map(|p| p.file_name().unwrap())
         .collect();
-    assert_eq!(names, ["garbage_dir", "lost+found"]);
+    assert_eq!(names, ["default_linked_5c5c", "garbage_dir", "lost+found"]);
     assert_eq!(list.pods.len(), 3);
     let e = PodDir::open(&t.pods.join("garbage_dir")).unwrap_err();
     assert!(matches!(e, PodError::NotPodDir { .. }), "{e}");
@@ -159,4 +159,73 @@ fn all_containers_tail_per_container_and_prefix() {
          stderr|[pod/web-0/init-db] init-db r2 l3\n\
          stdout|[pod/web-0/sidecar] sidecar r2 l3\n"
     );
+}
+
+#[test]
+fn inventory_rows_bytes_links_and_problems() {
+    let t = tree::build();
+    let inv = inventory(&t.pods, Some(&t.containers), None).unwrap();
+    let rows: Vec<(&str, &str, &str, u32, &str)> = inv
+        .rows
+        .iter()
+        .map(|r| {
+            let state = r.symlink.as_str();
+            (
+                r.namespace.as_str(),
+                r.pod.as_str(),
+                r.container.as_str(),
+                r.restarts,
+                state,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("default", "web-0", "app", 3, "ok"),
+            ("default", "web-0", "init-db", 3, "dangling"),
+            ("default", "web-0", "sidecar", 3, "stale"),
+            ("default", "web-01", "app", 1, "missing"),
+            ("kube-system", "coredns-5d78", "coredns", 1, "outside"),
+        ]
+    );
+    let web0 = tree::web0_dir(&t);
+    for (r, c) in inv.rows.iter().zip(WEB0_CONTAINERS) {
+        assert_eq!(r.bytes, tree::bytes_in(&web0.join(c)), "{c}");
+        assert!(r.bytes > 0);
+        assert_eq!(r.uid, WEB0_UID);
+    }
+    // The last record of the newest restart: record 3 (the sidecar's is one piece of a
+    // two-piece line, not the last).
+    for (k, r) in inv.rows[..3].iter().enumerate() {
+        let want = tree::ts(tree::line_time(2, k, 3));
+        let want = ctrlog::time::parse_rfc3339nano(want.as_bytes()).unwrap();
+        assert_eq!(r.last_record, Some(want), "{}", r.container);
+    }
+    let problems: Vec<String> = inv.problems.iter().map(|p| p.to_string()).collect();
+    let has = |needle: &str, what: &str| {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(needle) && p.contains(what)),
+            "{needle} {what}: {problems:#?}"
+        )
+    };
+    has("lost+found", "not <namespace>_<pod>_<uid>");
+    has("garbage_dir", "not <namespace>_<pod>_<uid>");
+    has("default_linked_5c5c", "symbolic link, not followed");
+    has("coredns-5d78_kube-system", "outside");
+    has("gone_default_app", "dangling");
+    has("web-0_default_init-db", "dangling");
+    has("not-a-link-name.log", "not <pod>_<namespace>_<container>");
+    // Nothing was read through a link: the file outside the roots is not a log and no
+    // record of it shows anywhere.
+    assert!(
+        !problems.iter().any(|p| p.contains("not a log")),
+        "{problems:#?}"
+    );
+    // -n keeps one namespace.
+    let ks = inventory(&t.pods, Some(&t.containers), Some("kube-system")).unwrap();
+    assert_eq!(ks.rows.len(), 1);
+    assert_eq!(ks.rows[0].symlink, LinkState::Outside);
 }

@@ -6,7 +6,8 @@
 //!   `gzip` feature). Every record time is distinct across containers (see [`line_time`]).
 //! * `default/web-01` (a name that `web-0` is a prefix of): `app`, restart 0.
 //! * `kube-system/coredns-5d78`: `coredns`, restart 0.
-//! * Not pods: `lost+found` (a directory) and `garbage_dir` (two fields).
+//! * Not pods: `lost+found` (a directory), `garbage_dir` (two fields) and
+//!   `default_linked_5c5c`, a symlink to the directory above the root.
 //! * `/var/log/containers` links: web-0 `app` to its newest restart (ok), `sidecar` to an
 //!   older one (stale), `init-db` to a restart that does not exist (dangling), coredns to a
 //!   file outside the pods root, a pod that is gone (dangling), and a bad name.
@@ -130,6 +131,8 @@ pub fn build() -> Tree {
     );
     fs::create_dir_all(t.pods.join("lost+found")).unwrap();
     fs::create_dir_all(t.pods.join("garbage_dir/app")).unwrap();
+    // A pod-shaped name that is a symlink out of the root: listed, never entered.
+    std::os::unix::fs::symlink(t.dir.path(), t.pods.join("default_linked_5c5c")).unwrap();
     let link = |name: &str, target: &Path| {
         std::os::unix::fs::symlink(target, t.containers.join(name)).unwrap();
     };

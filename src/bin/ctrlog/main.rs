@@ -12,6 +12,7 @@ mod driver;
 mod last_error;
 mod logs;
 mod output;
+mod pods;
 mod scan;
 mod summary;
 mod write;
@@ -45,6 +46,9 @@ enum Command {
     /// List containerd bundles: runc log.json size and last error (largest first), live or
     /// residue; optionally prune the residue.
     Scan(scan::Args),
+    /// List the containers in kubelet's log tree: restarts, bytes on disk, last record,
+    /// /var/log/containers symlink state (from the files alone).
+    Pods(pods::Args),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Summary(a) => summary::run(a),
         Command::Driver(a) => driver::run(a),
         Command::Scan(a) => scan::run(a),
+        Command::Pods(a) => pods::run(a),
     }
 }
 

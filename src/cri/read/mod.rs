@@ -223,7 +223,8 @@ pub use paths::{
 pub use pipeline::{ReadStats, SkipReason, SkippedLine, MAX_WARNINGS};
 #[cfg(unix)]
 pub use pods::{
-    find_pod, list_pods, read_containers, ContainerDir, ContainerSource, PodDir, PodError, PodList,
+    find_pod, inventory, list_pods, read_containers, ContainerDir, ContainerRow, ContainerSource,
+    Inventory, LinkState, PodDir, PodError, PodList, Problem,
 };
 #[cfg(unix)]
 pub use reader::{LogReader, ReadOptions};
