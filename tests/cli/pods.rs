@@ -195,3 +195,105 @@ fn pods_json_has_the_keys_and_states() {
         "{table}"
     );
 }
+
+/// A writer appending 100-byte records at `RATE` bytes/s to web-0's `app` (catching up on
+/// the clock, so a late wake-up does not lower the rate), rotating kubelet's way (rename,
+/// new live file) half-way through `top`'s interval.
+#[test]
+fn top_measures_a_writer_across_a_rotation() {
+    use std::fs::{self, OpenOptions};
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    const RATE: f64 = 200_000.0;
+    const INTERVAL: f64 = 1.0;
+    let t = tree::build();
+    let app = tree::web0_dir(&t).join("app");
+    let live = app.join("2.log");
+    let backup = app.join("2.log.20240501-100100");
+    let mut record = format!("{} stdout F ", tree::ts(60)).into_bytes();
+    record.resize(99, b'x');
+    record.push(b'\n');
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, live, backup) = (Arc::clone(&stop), live.clone(), backup.clone());
+        std::thread::spawn(move || {
+            let open = || {
+                OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&live)
+                    .unwrap()
+            };
+            let mut f = open();
+            let start = Instant::now();
+            let mut written = 0u64;
+            let mut rotated = false;
+            while !stop.load(Ordering::Relaxed) {
+                let now = start.elapsed().as_secs_f64();
+                if !rotated && now >= INTERVAL / 2.0 {
+                    fs::rename(&live, &backup).unwrap();
+                    f = open();
+                    rotated = true;
+                }
+                while (written as f64) < RATE * now {
+                    f.write_all(&record).unwrap();
+                    written += record.len() as u64;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            rotated
+        })
+    };
+    let out = ctrlog(&[
+        "top",
+        "--pods-root",
+        t.pods.to_str().unwrap(),
+        "--interval",
+        &INTERVAL.to_string(),
+        "--count",
+        "1",
+        "--json",
+    ]);
+    stop.store(true, Ordering::Relaxed);
+    assert!(writer.join().unwrap(), "the writer did not rotate");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    for r in rows {
+        let mut keys: Vec<&str> = r.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "bytes_per_sec",
+                "container",
+                "lines_per_sec",
+                "namespace",
+                "pod"
+            ]
+        );
+    }
+    let top = &rows[0];
+    assert_eq!(
+        (&top["namespace"], &top["pod"], &top["container"]),
+        (&"default".into(), &"web-0".into(), &"app".into())
+    );
+    let bytes = top["bytes_per_sec"].as_f64().unwrap();
+    let lines = top["lines_per_sec"].as_f64().unwrap();
+    assert!(
+        (bytes / RATE - 1.0).abs() <= 0.25,
+        "{bytes} B/s, want {RATE}"
+    );
+    assert!(
+        (lines / (RATE / 100.0) - 1.0).abs() <= 0.25,
+        "{lines} lines/s"
+    );
+    for r in &rows[1..] {
+        assert_eq!(r["bytes_per_sec"], 0.0, "{r}");
+    }
+    assert!(backup.exists());
+}

@@ -2,9 +2,13 @@
 //! the inventory of `ctrlog pods` and the growth of `ctrlog top`, on the synthetic tree of
 //! `pods_tree.rs`.
 
+use std::fs;
+use std::io::Write;
+use std::time::Duration;
+
 use ctrlog::cri::read::{
-    find_pod, inventory, list_pods, read_containers, ContainerSource, LinkState, LogReader,
-    LogSink, PodDir, PodError, ReadOptions,
+    count_newlines, find_pod, inventory, list_pods, read_containers, stat_container, ContainerKey,
+    ContainerSource, GrowthSampler, LinkState, LogReader, LogSink, PodDir, PodError, ReadOptions,
 };
 use ctrlog::cri::Stream;
 
@@ -228,4 +232,83 @@ fn inventory_rows_bytes_links_and_problems() {
     let ks = inventory(&t.pods, Some(&t.containers), Some("kube-system")).unwrap();
     assert_eq!(ks.rows.len(), 1);
     assert_eq!(ks.rows[0].symlink, LinkState::Outside);
+}
+fn key() -> ContainerKey {
+    ContainerKey {
+        namespace: "default".into(),
+        pod: "web-0".into(),
+        container: "app".into(),
+    }
+}
+
+/// Samples the directory: new bytes and newlines since the last call.
+fn sample(s: &mut GrowthSampler, dir: &std::path::Path, at: u64) -> Option<(f64, f64)> {
+    let files = stat_container(dir).unwrap();
+    for g in s.observe(&key(), &files) {
+        let n = count_newlines(&g).unwrap();
+        s.add_lines(&key(), n);
+    }
+    let rates = s.finish(Duration::from_secs(at))?;
+    Some((rates[0].bytes_per_sec, rates[0].lines_per_sec))
+}
+
+#[test]
+fn growth_is_counted_across_a_rotation_and_compression() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("0.log");
+    let line = |i: u32| format!("2024-05-01T10:00:00Z stdout F line {i:04}\n");
+    let mut f = fs::File::create(&live).unwrap();
+    for i in 0..10 {
+        f.write_all(line(i).as_bytes()).unwrap();
+    }
+    let mut s = GrowthSampler::new();
+    assert_eq!(sample(&mut s, dir.path(), 0), None);
+    let len = line(0).len() as f64;
+    // 5 lines, then a rotation (rename, new live file) and 7 lines in the new file.
+    for i in 10..15 {
+        f.write_all(line(i).as_bytes()).unwrap();
+    }
+    let backup = dir.path().join("0.log.20240501-100000");
+    fs::rename(&live, &backup).unwrap();
+    let mut g = fs::File::create(&live).unwrap();
+    for i in 15..22 {
+        g.write_all(line(i).as_bytes()).unwrap();
+    }
+    assert_eq!(sample(&mut s, dir.path(), 2), Some((12.0 * len / 2.0, 6.0)));
+    // Nothing written: zero. Then the backup is compressed (a copy, not new data) and the
+    // plain one removed, and 4 more lines.
+    assert_eq!(sample(&mut s, dir.path(), 3), Some((0.0, 0.0)));
+    fs::write(
+        dir.path().join("0.log.20240501-100000.gz"),
+        b"compressed copy",
+    )
+    .unwrap();
+    fs::remove_file(&backup).unwrap();
+    for i in 22..26 {
+        g.write_all(line(i).as_bytes()).unwrap();
+    }
+    assert_eq!(sample(&mut s, dir.path(), 5), Some((4.0 * len / 2.0, 2.0)));
+}
+
+#[test]
+fn growth_of_a_truncated_file_is_its_new_size_never_negative() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("0.log");
+    fs::write(&live, "a\nb\nc\nd\n").unwrap();
+    let mut s = GrowthSampler::new();
+    assert_eq!(sample(&mut s, dir.path(), 0), None);
+    // copytruncate: the same inode, shorter.
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&live)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&live)
+        .unwrap()
+        .write_all(b"x\n")
+        .unwrap();
+    assert_eq!(sample(&mut s, dir.path(), 1), Some((2.0, 1.0)));
 }

@@ -15,6 +15,7 @@ mod output;
 mod pods;
 mod scan;
 mod summary;
+mod top;
 mod write;
 
 #[derive(Parser)]
@@ -49,6 +50,8 @@ enum Command {
     /// List the containers in kubelet's log tree: restarts, bytes on disk, last record,
     /// /var/log/containers symlink state (from the files alone).
     Pods(pods::Args),
+    /// The containers writing logs fastest right now (bytes/s, lines/s), refreshing.
+    Top(top::Args),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Driver(a) => driver::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Pods(a) => pods::run(a),
+        Command::Top(a) => top::run(a),
     }
 }
 

@@ -223,8 +223,9 @@ pub use paths::{
 pub use pipeline::{ReadStats, SkipReason, SkippedLine, MAX_WARNINGS};
 #[cfg(unix)]
 pub use pods::{
-    find_pod, inventory, list_pods, read_containers, ContainerDir, ContainerRow, ContainerSource,
-    Inventory, LinkState, PodDir, PodError, PodList, Problem,
+    count_newlines, find_pod, inventory, list_pods, read_containers, stat_container, ContainerDir,
+    ContainerKey, ContainerRow, ContainerSource, FileStat, Growth, GrowthSampler, Inventory,
+    LinkState, PodDir, PodError, PodList, Problem, Rate,
 };
 #[cfg(unix)]
 pub use reader::{LogReader, ReadOptions};

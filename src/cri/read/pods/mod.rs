@@ -24,6 +24,7 @@
 //! * Several directories for one namespace and pod (a pod deleted and recreated with a new
 //!   UID, the old directory not yet removed): [`find_pod`] picks the most recently modified.
 
+mod growth;
 mod inventory;
 mod merged;
 
@@ -34,6 +35,9 @@ use std::path::{Path, PathBuf};
 use super::files::parse_rotation_suffix;
 use super::paths::{parse_restart_file, PodDirName};
 
+pub use growth::{
+    count_newlines, stat_container, ContainerKey, FileStat, Growth, GrowthSampler, Rate,
+};
 pub use inventory::{inventory, ContainerRow, Inventory, LinkState, Problem};
 pub use merged::{read_containers, ContainerSource};
 
