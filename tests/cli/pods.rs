@@ -297,3 +297,51 @@ fn top_measures_a_writer_across_a_rotation() {
     }
     assert!(backup.exists());
 }
+
+/// `-f --all-containers`: what is there first, then each container's new lines as they
+/// are written, prefixed; SIGTERM ends it cleanly.
+#[test]
+fn logs_all_containers_follow() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let t = tree::build();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctrlog"))
+        .args(["logs", "--pods-root", t.pods.to_str().unwrap()])
+        .args(["--pod", "web-0", "--all-containers", "--prefix", "-f"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(Duration::from_secs(20)).expect("a line");
+    let backlog = tree::merged(2).iter().filter(|l| l.1 == "stdout").count();
+    let first: Vec<String> = (0..backlog).map(|_| next()).collect();
+    assert!(
+        first.iter().all(|l| l.starts_with("[pod/web-0/")),
+        "{first:?}"
+    );
+    let web0 = tree::web0_dir(&t);
+    for (c, text) in [("app", "new app line"), ("sidecar", "new sidecar line")] {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(web0.join(c).join("2.log"))
+            .unwrap();
+        writeln!(f, "{} stdout F {text}", tree::ts(200)).unwrap();
+        assert_eq!(next(), format!("[pod/web-0/{c}] {text}"));
+    }
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
