@@ -60,7 +60,12 @@ pub fn table(
     let widths: Vec<usize> = headers
         .iter()
         .enumerate()
-        .map(|(i, h)| rows.iter().map(|r| r[i].len()).fold(h.len(), usize::max))
+        .map(|(i, h)| {
+            // Characters, not bytes: a sparkline's bars are three bytes each.
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .fold(h.len(), usize::max)
+        })
         .collect();
     let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
         let mut s = String::new();

@@ -4,9 +4,11 @@
 //!
 //! Each interval costs a listing and an `lstat` per log file, and reading the bytes written
 //! since the last sample to count their newlines. On a terminal the table is redrawn in
-//! place; otherwise (and with `--json`, one array per line) each sample is printed after the
-//! last. Stops after `--count` samples, or on SIGINT/SIGTERM.
+//! place, with a sparkline per row of its bytes/s over the last samples (so a burst stands
+//! out); otherwise (and with `--json`, one array per line) each sample is printed after the
+//! last, without sparklines. Stops after `--count` samples, or on SIGINT/SIGTERM.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -79,7 +81,46 @@ fn observe(s: &mut GrowthSampler, root: &Path, ns: Option<&str>) -> Result<(), S
     Ok(())
 }
 
-fn print(rates: &[Rate], json: bool, redraw: bool) -> io::Result<()> {
+/// Samples kept per row for its sparkline.
+const HISTORY: usize = 30;
+
+/// One bar per value, eight levels scaled to the largest; nothing written is a blank, any
+/// growth at least the lowest bar.
+fn sparkline<'a>(values: impl Iterator<Item = &'a f64> + Clone) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.clone().fold(0.0f64, |m, &v| m.max(v));
+    values
+        .map(|&v| {
+            if v <= 0.0 || max <= 0.0 {
+                ' '
+            } else {
+                BARS[((v / max * 7.0).round() as usize).min(7)]
+            }
+        })
+        .collect()
+}
+
+/// Each container's bytes/s over the last [`HISTORY`] samples.
+#[derive(Default)]
+struct History(HashMap<ContainerKey, VecDeque<f64>>);
+
+impl History {
+    fn push(&mut self, rates: &[Rate]) {
+        let mut next = HashMap::with_capacity(rates.len());
+        for r in rates {
+            let mut h = self.0.remove(&r.key).unwrap_or_default();
+            if h.len() == HISTORY {
+                h.pop_front();
+            }
+            h.push_back(r.bytes_per_sec);
+            next.insert(r.key.clone(), h);
+        }
+        // Containers gone from the tree are dropped.
+        self.0 = next;
+    }
+}
+
+fn print(rates: &[Rate], json: bool, redraw: Option<&History>) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if json {
         let rows: Vec<JsonRate> = rates
@@ -96,30 +137,37 @@ fn print(rates: &[Rate], json: bool, redraw: bool) -> io::Result<()> {
         out.write_all(b"\n")?;
         return out.flush();
     }
-    if redraw {
+    if redraw.is_some() {
         // Home and clear, as top redraws.
         out.write_all(b"\x1b[H\x1b[2J")?;
     }
     let cells: Vec<Vec<String>> = rates
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.key.namespace.clone(),
                 r.key.pod.clone(),
                 r.key.container.clone(),
                 format!("{:.0}", r.bytes_per_sec),
                 format!("{:.1}", r.lines_per_sec),
-            ]
+            ];
+            if let Some(h) = redraw {
+                row.push(
+                    h.0.get(&r.key)
+                        .map_or_else(String::new, |v| sparkline(v.iter())),
+                );
+            }
+            row
         })
         .collect();
-    let headers = ["NAMESPACE", "POD", "CONTAINER", "BYTES/S", "LINES/S"];
-    crate::pods::table(
-        &mut out,
-        &headers,
-        &[false, false, false, true, true],
-        &cells,
-    )?;
-    if !redraw {
+    let mut headers = vec!["NAMESPACE", "POD", "CONTAINER", "BYTES/S", "LINES/S"];
+    let mut right = vec![false, false, false, true, true];
+    if redraw.is_some() {
+        headers.push("BYTES/S HISTORY");
+        right.push(false);
+    }
+    crate::pods::table(&mut out, &headers, &right, &cells)?;
+    if redraw.is_none() {
         out.write_all(b"\n")?;
     }
     out.flush()
@@ -158,6 +206,7 @@ pub fn run(args: Args) -> ExitCode {
     let start = Instant::now();
     let mut sampler = GrowthSampler::new();
     let mut printed = 0u64;
+    let mut history = History::default();
     // The first pass is the baseline; each later one prints.
     loop {
         // The sample's time is when its stats begin.
@@ -166,7 +215,8 @@ pub fn run(args: Args) -> ExitCode {
             return crate::fail(e);
         }
         if let Some(rates) = sampler.finish(at) {
-            match print(&rates, args.json, redraw) {
+            history.push(&rates);
+            match print(&rates, args.json, redraw.then_some(&history)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
                 Err(e) => return crate::fail(format_args!("writing stdout: {e}")),
@@ -180,5 +230,18 @@ pub fn run(args: Args) -> ExitCode {
         if stop.load(Ordering::Relaxed) {
             return ExitCode::SUCCESS;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sparkline;
+
+    #[test]
+    fn sparkline_scales_to_the_largest_and_blanks_idle_samples() {
+        let v = [0.0, 1.0, 50.0, 100.0, 0.5];
+        assert_eq!(sparkline(v.iter()), " ▁▅█▁");
+        assert_eq!(sparkline([0.0, 0.0].iter()), "  ");
+        assert_eq!(sparkline([].iter()), "");
     }
 }
