@@ -64,6 +64,8 @@ fn logs_pod_container_current_and_previous() {
     let (code, out, err) = logs(&t, &["--pod", "web-0", "-c", "app", "-p", "--tail", "2"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "app r1 l2\napp r1 l3\n");
+    let (code, out, err) = logs(&t, &["--pod", "web-0", "-c", "app", "--limit-bytes", "12"]);
+    assert_eq!((code, out.as_str()), (0, "app r2 l0\nap"), "{err}");
     let (code, _, err) = logs(&t, &["--pod", "web-01", "--previous"]);
     assert_eq!(code, 2);
     assert!(

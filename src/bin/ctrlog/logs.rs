@@ -78,7 +78,8 @@ pub struct Args {
     /// Read the restart before the newest (the previous terminated container).
     #[arg(short = 'p', long)]
     previous: bool,
-    /// Every container of the pod, merged by timestamp.
+    /// Every container of the pod, merged by the time of each line (--tail, --since and
+    /// --limit-bytes apply per container, as in kubectl; with -f, lines print as written).
     #[arg(long)]
     all_containers: bool,
     /// Prefix each line with [pod/<pod>/<container>], as kubectl does.

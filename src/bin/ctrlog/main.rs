@@ -1,7 +1,8 @@
 //! `ctrlog`: container runtime logs from the command line.
 //!
 //! Exit status: 0 success, 1 "nothing found" where a command says so, 2 bad usage or input,
-//! 3 output produced but some input skipped (`logs`: unreadable files, skipped records).
+//! 3 output produced but some input skipped (`logs`: unreadable files, skipped records;
+//! `pods`: entries of the tree that are not logs, bad links).
 
 use std::process::ExitCode;
 

@@ -18,7 +18,9 @@
 //!
 //! # Limits
 //! * Directories are listed without following symlinks: a pod or container directory that
-//!   is a symlink is reported, not entered, and a restart file must be a regular file. A
+//!   is a symlink is reported, not entered, and a restart file must be a regular file when
+//!   listed (it is then opened as a path the user named: a file swapped for a symlink
+//!   between the listing and the open is followed, as for a path given to `ctrlog logs`). A
 //!   `/var/log/containers` link is read with `readlink` and judged by its text; it is never
 //!   opened.
 //! * Several directories for one namespace and pod (a pod deleted and recreated with a new
