@@ -78,6 +78,23 @@
 //!   format's, and tests and callers build and match them whole. So do the sinks whose fields
 //!   are their writers ([`cri::read::SplitSink`]).
 //!
+//! # Features
+//! | feature | what it adds | extra dependencies |
+//! |---|---|---|
+//! | (none) | the library: `cri`, `runc`, `rotate`, `lines`, `time`, `size`, `regular` | serde, serde_json, memchr, thiserror, bytes; libc on Unix |
+//! | `gzip` | compressed backups: rotation's `compress`, reading `.gz` files | flate2 (zlib-rs backend) |
+//! | `serde` | `Serialize`/`Deserialize` on timestamps, streams, tags, records, runc entries, last errors, summaries | none (serde is always used) |
+//! | `tokio` | [`codec`]: tokio-util codecs for the three formats, an async two-stream copy | tokio, tokio-util |
+//! | `cli` | the `ctrlog` binary (enables `gzip` and `serde`) | clap, signal-hook |
+//!
+//! ```toml
+//! [dependencies]
+//! ctrlog = { version = "0.1", features = ["gzip", "serde"] }
+//! ```
+//!
+//! The minimum supported Rust version is 1.85 (checked in CI against every dependency's
+//! declared MSRV).
+//!
 //! # Platforms
 //! The sans-IO cores (splitting, encoding, parsing, merging, the runc decoder, `time`, `size`,
 //! `lines`) build on any target, `wasm32` included. Opening, locking, rotating and following
@@ -88,6 +105,10 @@
 //! `rustix` would remove all but `localtime_r`'s and is the planned replacement, not yet
 //! made.
 
+#![deny(missing_docs)]
+
+#[cfg(feature = "tokio")]
+pub mod codec;
 pub mod cri;
 mod go_utf8;
 pub mod lines;

@@ -184,6 +184,8 @@ fn parse_go_float(s: &str) -> Option<f64> {
 mod fuzz {
     use super::{from_human_size, ram_in_bytes};
 
+    /// Parses `data` as a decimal and as a binary size and checks the binary one is never
+    /// smaller.
     pub fn fuzz_size_parse(data: &[u8]) {
         if let Ok(s) = std::str::from_utf8(data) {
             if let (Ok(d), Ok(r)) = (from_human_size(s), ram_in_bytes(s)) {

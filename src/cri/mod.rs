@@ -17,6 +17,8 @@ pub mod write;
 
 /// The stream a record came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Stream {
     /// The container's standard output.
     Stdout,
@@ -71,10 +73,13 @@ impl std::fmt::Display for Stream {
 
 /// Whether a record ends a line of the container's output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Tag {
     /// `P`: a piece of a longer line; more of the line follows.
+    #[cfg_attr(feature = "serde", serde(rename = "P"))]
     Partial,
     /// `F`: the last (or only) piece of a line.
+    #[cfg_attr(feature = "serde", serde(rename = "F"))]
     Full,
 }
 

@@ -44,7 +44,8 @@ impl Default for DecoderOptions {
 }
 
 /// Counts kept while decoding.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct DecodeStats {
     /// Records decoded and returned.

@@ -15,6 +15,9 @@ use crate::time::{parse_rfc3339nano, ParseTimeError, Timestamp};
 /// its last value. Every other key is kept in [`fields`](Entry::fields) with its raw JSON
 /// value, in input order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+// Serialize only: `fields` borrows raw JSON text, which a deserializer can lend only when it
+// holds no escapes. Deserialize an [`OwnedEntry`] instead.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Entry<'a> {
     /// `level` (`debug`, `info`, `warning`, `error`, `fatal`, `panic`, ...).
     pub level: Option<Cow<'a, str>>,
@@ -76,6 +79,7 @@ impl<'a> Entry<'a> {
 /// An [`Entry`] that owns its data: what [`Decoder::read_entry`](super::Decoder::read_entry)
 /// refills, reusing its strings from one record to the next.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OwnedEntry {
     /// See [`Entry::level`].
     pub level: Option<String>,

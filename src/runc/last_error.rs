@@ -14,6 +14,7 @@ use crate::time::{parse_rfc3339nano, Timestamp};
 
 /// The last error record found.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct LastError {
     /// `msg`, trimmed of Unicode whitespace (as Go's `strings.TrimSpace`).

@@ -39,6 +39,8 @@
 //!   `getLastRuntimeError` returns, or an error wherever it errors.
 //! * [`EntryWriter`] / [`encode_entry`]: runc-format (logrus `JSONFormatter`) records.
 //! * [`summarize`]: counts per level, first/last time, top repeated messages.
+//! * `cap` (Linux): [`cap::cap_log`] brings a `log.json` over a size down to its newest
+//!   whole records, keeping the last error record, while runc may be appending to it.
 //!
 //! # Reference
 //! containerd `getLastRuntimeError` (`pkg/process/utils.go` in 1.6/1.7,
@@ -96,6 +98,8 @@
 
 #[cfg(target_os = "linux")]
 pub mod bundle;
+#[cfg(target_os = "linux")]
+pub mod cap;
 mod compat;
 mod decoder;
 mod entry;
@@ -112,6 +116,8 @@ pub use compat::{
 pub use decoder::{
     DecodeStats, Decoder, DecoderOptions, ErrorPolicy, Record, DEFAULT_MAX_RECORD_LEN,
 };
+#[cfg(feature = "tokio")]
+pub(crate) use entry::parse_entry_into;
 pub use entry::{parse_entry, Entry, EntryError, OwnedEntry};
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]

@@ -8,6 +8,7 @@ use std::io::BufRead;
 use super::decoder::{DecodeStats, Decoder, DecoderOptions};
 use super::entry::OwnedEntry;
 use super::RuncError;
+use crate::time::{parse_rfc3339nano, Timeline};
 
 /// Levels longer than this many bytes are counted as `"(other)"` (real ones are a few bytes).
 const MAX_LEVEL_LEN: usize = 64;
@@ -46,7 +47,8 @@ impl Default for SummaryOptions {
 }
 
 /// A repeated message.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct MessageCount {
     /// How many records carried it (an upper bound if [`Summary::approximate`]).
@@ -59,10 +61,15 @@ pub struct MessageCount {
     pub record_bytes: u64,
     /// Its first characters (`preview_chars`), `…` appended when cut.
     pub preview: String,
+    /// When its records were written (from their `time`). Not serialized: the JSON form
+    /// stays the counts.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub timeline: Timeline,
 }
 
 /// What [`summarize`] found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Summary {
     /// Decoder counts: records, blank, malformed, torn, overlong.
@@ -80,6 +87,10 @@ pub struct Summary {
     /// Whether more distinct messages arrived than were tracked (counts are then upper
     /// bounds, Space-Saving style).
     pub approximate: bool,
+    /// When the records were written (from their `time`; records without a valid one are
+    /// not placed). Not serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub timeline: Timeline,
 }
 
 struct Slot {
@@ -88,6 +99,7 @@ struct Slot {
     level: String,
     len: usize,
     preview: String,
+    timeline: Timeline,
 }
 
 fn preview(msg: &str, chars: usize) -> String {
@@ -134,6 +146,10 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
     let mut last_time: Option<String> = None;
     let max_tracked = opts.max_tracked.max(1);
     let mut e = OwnedEntry::default();
+    let mut timeline = Timeline::new();
+    // The parsed `time` of the last record: runc writes whole seconds, so consecutive records
+    // mostly share their text and it is parsed once per change.
+    let mut second: Option<i64> = None;
     while dec.read_entry(&mut e)? {
         // Real levels are a few bytes; a long one is not kept (memory stays bounded).
         let level = match e.level.as_deref().unwrap_or("") {
@@ -158,9 +174,18 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
                 Some(l) => {
                     l.clear();
                     l.push_str(t);
+                    second = parse_rfc3339nano(t.as_bytes()).ok().map(|ts| ts.secs);
                 }
-                None => last_time = Some(t.to_owned()),
+                None => {
+                    last_time = Some(t.to_owned());
+                    second = parse_rfc3339nano(t.as_bytes()).ok().map(|ts| ts.secs);
+                }
             }
+        }
+        // A record without `time` is not placed (nor given the previous record's time).
+        let second = if e.time.is_some() { second } else { None };
+        if let Some(secs) = second {
+            timeline.add_n(secs, 1);
         }
         let msg = e.msg.as_deref().unwrap_or("");
         let mut h = DefaultHasher::new();
@@ -173,6 +198,9 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
             counts[i] += 1;
             // Saturating: an inherited (Space-Saving) estimate may overstate the bytes.
             slots[i].record_bytes = slots[i].record_bytes.saturating_add(rec_bytes);
+            if let Some(secs) = second {
+                slots[i].timeline.add_n(secs, 1);
+            }
             continue;
         }
         if slots.len() < max_tracked {
@@ -184,6 +212,11 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
                 level: level.to_owned(),
                 len: msg.len(),
                 preview: preview(msg, opts.preview_chars),
+                timeline: second.map_or_else(Timeline::new, |secs| {
+                    let mut t = Timeline::new();
+                    t.add_n(secs, 1);
+                    t
+                }),
             });
             continue;
         }
@@ -210,6 +243,11 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
         slot.len = msg.len();
         slot.preview.clear();
         push_preview(&mut slot.preview, msg, opts.preview_chars);
+        // The evicted message's times are not this one's.
+        slot.timeline = Timeline::new();
+        if let Some(secs) = second {
+            slot.timeline.add_n(secs, 1);
+        }
     }
     levels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let mut top: Vec<MessageCount> = slots
@@ -221,6 +259,7 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
             level: s.level,
             len: s.len,
             preview: s.preview,
+            timeline: s.timeline,
         })
         .collect();
     top.sort_by(|a, b| {
@@ -237,5 +276,151 @@ pub fn summarize<R: BufRead>(reader: R, opts: SummaryOptions) -> Result<Summary,
         top_messages: top,
         bytes: dec.position(),
         approximate,
+        timeline,
     })
+}
+
+impl DecodeStats {
+    /// Adds `other`'s counts to these (saturating).
+    pub fn add(&mut self, other: &DecodeStats) {
+        self.records = self.records.saturating_add(other.records);
+        self.blank = self.blank.saturating_add(other.blank);
+        self.malformed = self.malformed.saturating_add(other.malformed);
+        self.torn = self.torn.saturating_add(other.torn);
+        self.overlong = self.overlong.saturating_add(other.overlong);
+    }
+}
+
+impl Summary {
+    /// Folds `other` into this summary, as over the log.json files of several bundles.
+    ///
+    /// Counts and bytes add up. The time range is the earliest `first_time` and the latest
+    /// `last_time` (compared as instants; a time that does not parse loses to one that
+    /// does). A repeated message is identified by its level, length and preview, so two
+    /// messages whose first `preview_chars` characters agree are counted as one. Each input
+    /// lists only its `top` messages, so a message outside one input's list counts 0 from
+    /// it: the merged counts are exact when each input listed all its distinct messages, and
+    /// [`Summary::approximate`] is set when either input was approximate. The merged list holds
+    /// every message either input listed, most frequent first: truncate `top_messages` to the
+    /// number to show.
+    ///
+    /// ```
+    /// use ctrlog::runc::{summarize, SummaryOptions};
+    /// let a = br#"{"level":"warning","msg":"hook spam","time":"2026-01-01T00:00:02Z"}"#;
+    /// let b = br#"{"level":"warning","msg":"hook spam","time":"2026-01-01T00:00:01Z"}"#;
+    /// let mut node = summarize(&a[..], SummaryOptions::default())?;
+    /// node.merge(&summarize(&b[..], SummaryOptions::default())?);
+    /// assert_eq!(node.stats.records, 2);
+    /// assert_eq!(node.top_messages[0].count, 2);
+    /// assert_eq!(node.first_time.as_deref(), Some("2026-01-01T00:00:01Z"));
+    /// # Ok::<(), ctrlog::runc::RuncError>(())
+    /// ```
+    pub fn merge(&mut self, other: &Summary) {
+        self.stats.add(&other.stats);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.approximate |= other.approximate;
+        self.timeline.merge(&other.timeline);
+        for (level, n) in &other.levels {
+            match self.levels.iter_mut().find(|(l, _)| l == level) {
+                Some((_, m)) => *m = m.saturating_add(*n),
+                None => self.levels.push((level.clone(), *n)),
+            }
+        }
+        self.levels
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        pick_time(
+            &mut self.first_time,
+            &other.first_time,
+            std::cmp::Ordering::Less,
+        );
+        pick_time(
+            &mut self.last_time,
+            &other.last_time,
+            std::cmp::Ordering::Greater,
+        );
+        for m in &other.top_messages {
+            let same = |x: &&mut MessageCount| {
+                x.level == m.level && x.len == m.len && x.preview == m.preview
+            };
+            match self.top_messages.iter_mut().find(same) {
+                Some(x) => {
+                    x.count = x.count.saturating_add(m.count);
+                    x.record_bytes = x.record_bytes.saturating_add(m.record_bytes);
+                    x.timeline.merge(&m.timeline);
+                }
+                None => self.top_messages.push(m.clone()),
+            }
+        }
+        self.top_messages.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.preview.cmp(&b.preview))
+        });
+    }
+}
+
+/// Replaces `mine` with `theirs` when `theirs` is `want` than it (earlier or later), comparing
+/// the instants the texts name; a time that parses beats one that does not.
+fn pick_time(mine: &mut Option<String>, theirs: &Option<String>, want: std::cmp::Ordering) {
+    let Some(t) = theirs else { return };
+    let parse = |s: &str| crate::time::parse_rfc3339nano(s.as_bytes()).ok();
+    let replace = match mine.as_deref() {
+        None => true,
+        Some(m) => match (parse(t), parse(m)) {
+            (Some(a), Some(b)) => a.cmp(&b) == want,
+            (Some(_), None) => true,
+            _ => false,
+        },
+    };
+    if replace {
+        *mine = Some(t.clone());
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn sum(log: &str) -> Summary {
+        summarize(log.as_bytes(), SummaryOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn merge_adds_counts_and_widens_the_time_range() {
+        let mut a = sum(concat!(
+            r#"{"level":"info","msg":"x","time":"2026-01-01T00:00:05+01:00"}"#,
+            "\n",
+            r#"{"level":"error","msg":"boom","time":"2026-01-01T00:00:09Z"}"#,
+            "\nnot json\n"
+        ));
+        let b = sum(concat!(
+            r#"{"level":"info","msg":"x","time":"2026-01-01T00:00:01Z"}"#,
+            "\n",
+            r#"{"level":"info","msg":"y","time":"2026-01-01T00:00:30Z"}"#,
+            "\n"
+        ));
+        a.merge(&b);
+        assert_eq!(a.stats.records, 4);
+        assert_eq!(a.stats.malformed, 1);
+        assert_eq!(
+            a.levels,
+            [("info".to_string(), 3), ("error".to_string(), 1)]
+        );
+        // 00:00:05+01:00 is 23:00:05Z the day before: the earliest of the three.
+        assert_eq!(a.first_time.as_deref(), Some("2026-01-01T00:00:05+01:00"));
+        assert_eq!(a.last_time.as_deref(), Some("2026-01-01T00:00:30Z"));
+        let x = a.top_messages.iter().find(|m| m.preview == "x").unwrap();
+        assert_eq!(x.count, 2);
+        assert_eq!(a.top_messages[0].preview, "x");
+        assert_eq!(a.top_messages.len(), 3);
+        assert!(!a.approximate);
+    }
+
+    #[test]
+    fn merge_into_empty_is_the_other() {
+        let b = sum("{\"level\":\"info\",\"msg\":\"x\",\"time\":\"2026-01-01T00:00:01Z\"}\n");
+        let mut a = Summary::default();
+        a.merge(&b);
+        assert_eq!(a, b);
+    }
 }

@@ -4,6 +4,8 @@
 use super::parse::{parse_fast, parse_general};
 use super::{format_rfc3339nano, parse_rfc3339nano, Offset, ParseConfig};
 
+/// Parses `data` with both parser paths and checks they agree, and that what parses formats
+/// back to an equal instant.
 pub fn fuzz_time_parse(data: &[u8]) {
     // The fast path's oracle (also property-tested): what it accepts, the general path
     // accepts identically under every preset.

@@ -18,6 +18,9 @@
 //!   as containerd's `getLastRuntimeError` uses it).
 //! * [`parse_rfc3339nano`]: kubelet's lenient parse (`time.Parse(time.RFC3339Nano, s)`), the
 //!   instant only.
+//! * `From<SystemTime>`, [`Timestamp::to_system_time`], `FromStr` and `Display` (RFC3339Nano in
+//!   UTC); with feature `serde`, a timestamp serializes as that text.
+//! * [`Timeline`]: events per stretch of time in fixed memory, and its sparkline.
 //! * [`Clock`]: where "now" comes from ([`SystemClock`], or [`FixedClock`]/[`SteppingClock`] in
 //!   tests).
 //!
@@ -61,6 +64,7 @@
 
 mod calendar;
 mod clock;
+mod convert;
 mod format;
 // Also in unit tests: the fuzz target's regression case runs without the feature.
 #[cfg(any(test, feature = "__fuzz"))]
@@ -68,6 +72,7 @@ mod fuzz;
 mod parse;
 #[cfg(test)]
 mod tests;
+mod timeline;
 
 use std::fmt;
 
@@ -75,6 +80,7 @@ use std::fmt;
 pub(crate) use calendar::{civil_from_unix, Civil};
 pub use clock::{Clock, FixedClock, SteppingClock, SystemClock};
 pub use format::{format_rfc3339nano, format_rfc3339nano_fixed, TimestampFormatter};
+pub use timeline::{Timeline, TIMELINE_BUCKETS};
 // Test support, not API: compiled only with the internal `__fuzz` feature.
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]

@@ -4,6 +4,8 @@
 //! them holds [`SERIAL`], as the harness runs tests on parallel threads.
 
 mod backscan;
+#[cfg(target_os = "linux")]
+mod cap;
 mod partial;
 mod runc;
 

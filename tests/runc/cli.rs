@@ -108,6 +108,68 @@ fn summary_text_and_json() {
     assert_eq!(v["top_messages"][0]["count"], 30);
     assert_eq!(v["levels"][0][0], "info");
     assert_eq!(run(&["summary", "/nonexistent"]).0, 2);
+    // Not a terminal: plain text, no sparkline characters, same JSON keys.
+    let (_, plain, _) = run(&["summary", p]);
+    assert!(!plain.contains('▁') && !plain.contains('█'), "{plain}");
+    assert!(!out.contains("timeline"), "{out}");
+}
+
+#[test]
+fn summary_sparklines_show_a_burst() {
+    // One record a second for a minute, then 300 of one warning within 4 seconds.
+    let mut log = String::new();
+    for i in 0..60 {
+        log += &format!(
+            "{{\"level\":\"info\",\"msg\":\"tick\",\"time\":\"2024-01-20T16:00:{i:02}Z\"}}\n"
+        );
+    }
+    for i in 0..300 {
+        log += &format!(
+            "{{\"level\":\"warning\",\"msg\":\"hook spam\",\"time\":\"2024-01-20T16:00:{:02}Z\"}}\n",
+            40 + i % 4
+        );
+    }
+    let f = temp(log.as_bytes());
+    let (code, out, _) = run(&[
+        "summary",
+        "--sparkline",
+        "always",
+        f.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // 60 seconds over 32 bars: 2 s per bar; the burst is bars 20 and 21.
+    assert!(out.contains("(2 s per bar)"), "{out}");
+    let row = |msg: &str| {
+        let l = out
+            .lines()
+            .find(|l| l.contains(msg))
+            .unwrap_or_else(|| panic!("{out}"));
+        l.split_whitespace()
+            .next()
+            .unwrap()
+            .chars()
+            .collect::<Vec<_>>()
+    };
+    let spam = row("hook spam");
+    assert_eq!(spam.len(), 30, "{out}");
+    for (i, c) in spam.iter().enumerate() {
+        assert_eq!(*c == '█', i == 20 || i == 21, "bar {i}: {out}");
+        assert_eq!(*c == '▁', i != 20 && i != 21, "bar {i}: {out}");
+    }
+    // The steady message is level all along (two a bar), on the same grid.
+    let tick = row("tick");
+    assert_eq!(tick.len(), 30, "{out}");
+    assert!(tick.iter().all(|&c| c == '█'), "{out}");
+    assert_eq!(
+        run(&[
+            "summary",
+            "--sparkline",
+            "sometimes",
+            f.path().to_str().unwrap()
+        ])
+        .0,
+        2
+    );
 }
 
 /// Runs the CLI with a deadline: a command that blocks or never ends is killed and the test

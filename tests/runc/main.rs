@@ -4,6 +4,8 @@
 //! `tests/global_state/`.
 
 mod bundle;
+mod cap;
+mod cap_race;
 mod cli;
 mod compat_rules;
 mod prop;

@@ -343,3 +343,88 @@ fn marks_and_prunes_residue() {
     assert!(live.join("log.json").exists());
     assert!(bad.is_dir());
 }
+
+fn rec(level: &str, msg: &str) -> String {
+    format!("{{\"level\":\"{level}\",\"msg\":\"{msg}\",\"time\":\"2026-01-01T00:00:00Z\"}}\n")
+}
+
+/// `--cap SIZE`: each log.json over SIZE brought down to its newest whole records with the
+/// last error kept; `--dry-run` changes nothing; RECLAIMED in the table, `reclaimed` and
+/// `cap` in the JSON; a symlink is skipped, never followed.
+#[test]
+fn cap_brings_each_log_json_down_and_reports_the_bytes_reclaimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = dir.path().join(V2).join("k8s.io");
+    let big = ns.join("big");
+    let small = ns.join("small");
+    let link = ns.join("link");
+    for b in [&big, &small, &link] {
+        fs::create_dir_all(b).unwrap();
+    }
+    let mut content = rec("error", "the old error");
+    for i in 0..5000 {
+        content.push_str(&rec("warning", &format!("hook warning {i:05}")));
+    }
+    fs::write(big.join("log.json"), &content).unwrap();
+    fs::write(small.join("log.json"), rec("info", "small")).unwrap();
+    let secret = dir.path().join("secret");
+    fs::write(&secret, &content).unwrap();
+    std::os::unix::fs::symlink(&secret, link.join("log.json")).unwrap();
+
+    let out = scan_with(dir.path(), true, &["--cap", "10k", "--dry-run"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fs::read_to_string(big.join("log.json")).unwrap(), content);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_id = |id: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let b = by_id("big");
+    assert_eq!(b["cap"]["action"], "would_cap", "{b}");
+    assert_eq!(b["cap"]["kept_last_error"], true, "{b}");
+    let would = b["reclaimed"].as_u64().unwrap();
+    assert_eq!(
+        would,
+        b["cap"]["before"].as_u64().unwrap() - b["cap"]["after"].as_u64().unwrap()
+    );
+    assert!(b["cap"]["after"].as_u64().unwrap() <= 10_000, "{b}");
+    assert_eq!(by_id("small")["cap"]["action"], "under");
+    assert_eq!(by_id("small")["reclaimed"], 0);
+    assert_eq!(by_id("link")["cap"]["action"], "skipped");
+    assert!(by_id("link")["cap"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("symbolic link"));
+
+    let out = scan_with(dir.path(), false, &["--cap", "10k"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0][..5],
+        ["SIZE", "RECLAIMED", "NAMESPACE", "ID", "STATE"]
+    );
+    let row = |id: &str| rows.iter().find(|r| r[3] == id).unwrap().clone();
+    assert_eq!(
+        row("big")[..2],
+        [content.len().to_string(), would.to_string()]
+    );
+    assert_eq!(row("small")[1], "0");
+    let kept = fs::read_to_string(big.join("log.json")).unwrap();
+    assert!(kept.len() <= 10_000, "{}", kept.len());
+    assert!(kept.starts_with(&rec("error", "the old error")), "{kept}");
+    assert!(kept.ends_with(&rec("warning", "hook warning 04999")));
+    assert!(content.ends_with(&kept[rec("error", "the old error").len()..]));
+    assert_eq!(fs::read_to_string(&secret).unwrap(), content);
+
+    let out = scan_with(dir.path(), false, &["--cap", "ten"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ten"));
+}

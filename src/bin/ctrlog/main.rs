@@ -46,7 +46,7 @@ enum Command {
     /// `binary:///path/to/ctrlog?log-path=...` without this word).
     Driver(driver::Args),
     /// List containerd bundles: runc log.json size and last error (largest first), live or
-    /// residue; optionally prune the residue.
+    /// residue; optionally cap each log.json and prune the residue.
     Scan(scan::Args),
     /// List the containers in kubelet's log tree: restarts, bytes on disk, last record,
     /// /var/log/containers symlink state (from the files alone).

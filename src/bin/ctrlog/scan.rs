@@ -1,6 +1,6 @@
-//! `ctrlog scan [--root DIR] [--prune-residue] [--dry-run] [--json]`: every containerd
-//! bundle, largest runc `log.json` first, with its last error and whether it is live or
-//! residue; optionally removes the residue.
+//! `ctrlog scan [--root DIR] [--cap SIZE] [--prune-residue] [--dry-run] [--json]`: every
+//! containerd bundle, largest runc `log.json` first, with its last error and whether it is
+//! live or residue; optionally caps each `log.json` and removes the residue.
 //!
 //! The walk, the verdict and the removal are the library's ([`ctrlog::runc::bundle`]): the
 //! root is the containerd state root (`/run/containerd`: both task directories under it) or
@@ -17,8 +17,16 @@
 //! what it would remove. Each outcome is in the table's PRUNE column and the JSON's `prune`
 //! object, and kept residue is explained on stderr.
 //!
+//! `--cap SIZE` (Docker's decimal sizes: `10m` is 10,000,000 bytes) brings each `log.json`
+//! over SIZE down to its newest whole records, keeping the last error record
+//! ([`ctrlog::runc::cap::cap_log`]: safe while runc appends); with `--dry-run` it says what
+//! it would reclaim. It runs after the pruning, on the bundles not removed: a cap touches
+//! the bundle directory, which would make a residue bundle look freshly created. The bytes
+//! reclaimed are in the table's RECLAIMED column and the JSON's `reclaimed`, the details in
+//! its `cap` object; SIZE stays the size found.
+//!
 //! Exit status: 0 (also when nothing is found); 2 the root is missing, not a directory, or
-//! neither a state root nor a task directory; 3 a removal failed.
+//! neither a state root nor a task directory; 3 a removal or a cap failed.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -29,6 +37,7 @@ use ctrlog::runc::bundle::{
     find_bundles, prune_residue, Bundle, PruneAction, PruneOptions, ResidueChecker, ResidueOptions,
     DEFAULT_STATE_ROOT,
 };
+use ctrlog::runc::cap::{cap_log, CapError, CapOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,15 +45,19 @@ pub struct Args {
     /// io.containerd.runtime.v1.linux) or one task directory.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_ROOT)]
     root: PathBuf,
+    /// Cap each runc log.json over SIZE (decimal: 10k, 10m) to its newest whole records,
+    /// keeping the last error record.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    cap: Option<u64>,
     /// Remove residue bundle directories (shim and process gone, nothing mounted, id valid).
     #[arg(long)]
     prune_residue: bool,
-    /// With --prune-residue: report what would be removed, remove nothing.
+    /// With --cap or --prune-residue: report what would be done, change nothing.
     #[arg(long)]
     dry_run: bool,
     /// One JSON array of objects (namespace, id, path, bundle, size, last_error,
-    /// last_error_time, error, residue, residue_reason; prune with --prune-residue) instead
-    /// of a table.
+    /// last_error_time, error, residue, residue_reason; prune with --prune-residue;
+    /// reclaimed and cap with --cap) instead of a table.
     #[arg(long)]
     json: bool,
 }
@@ -58,6 +71,26 @@ struct Prune {
     reason: Option<String>,
     entries: u64,
     bytes: u64,
+}
+
+/// The outcome of `--cap` for one `log.json`.
+#[derive(serde::Serialize)]
+struct Cap {
+    /// `capped`, `would_cap`, `under` (at or under the cap), `skipped` (not a regular
+    /// file: see `error`) or `failed`.
+    action: &'static str,
+    reason: Option<String>,
+    before: u64,
+    after: u64,
+    reclaimed: u64,
+    kept_records: u64,
+    dropped_records: u64,
+    /// The last error record was older than the kept records and kept ahead of them.
+    kept_last_error: bool,
+    /// Bytes appended during the cap and carried over to the new file.
+    carried_over: u64,
+    /// `false`: a writer still had the old file open when the retries ran out.
+    settled: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -77,8 +110,16 @@ struct Entry {
     residue_reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     prune: Option<Prune>,
+    /// With --cap: bytes reclaimed (or, dry, that would be).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reclaimed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cap: Option<Cap>,
     #[serde(skip)]
     source: Bundle,
+    /// Whether a `log.json` entry exists (of any type).
+    #[serde(skip)]
+    has_log: bool,
 }
 
 fn inspect(bundle: Bundle, checker: &ResidueChecker) -> Entry {
@@ -95,13 +136,19 @@ fn inspect(bundle: Bundle, checker: &ResidueChecker) -> Entry {
         residue: live.residue,
         residue_reason: live.reason,
         prune: None,
+        reclaimed: None,
+        cap: None,
         source: bundle,
+        has_log: true,
     };
     // A symlink found by listing is never followed (as root it could point anywhere) and a
     // FIFO must not block the scan: both are listed with the reason. No log.json at all is
     // a bundle runc has not written to: size 0, no error.
     let found = match open_read(&entry.path, Symlinks::Refuse) {
-        Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::NotFound => return entry,
+        Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+            entry.has_log = false;
+            return entry;
+        }
         found => found.map_err(io::Error::from).and_then(|f| {
             entry.size = f.metadata()?.len();
             Ok(f)
@@ -165,6 +212,72 @@ fn prune(entries: &mut [Entry], dry_run: bool) -> bool {
     ok
 }
 
+fn parse_size(s: &str) -> Result<u64, String> {
+    ctrlog::size::from_human_size(s).map_err(|e| e.to_string())
+}
+
+/// Caps (or, dry, measures) each `log.json` not removed by the pruning; `false` if a cap
+/// failed.
+fn cap(entries: &mut [Entry], max_size: u64, dry_run: bool) -> bool {
+    let mut opts = CapOptions::default();
+    opts.max_size = max_size;
+    opts.dry_run = dry_run;
+    let mut ok = true;
+    let gone = |e: &Entry| {
+        e.prune
+            .as_ref()
+            .is_some_and(|p| matches!(p.action, "removed" | "would_remove"))
+    };
+    for e in entries.iter_mut().filter(|e| e.has_log && !gone(e)) {
+        let c = match cap_log(&e.path, &opts) {
+            Ok(r) => {
+                if !r.settled {
+                    eprintln!("ctrlog: {r}");
+                }
+                Cap {
+                    action: match (r.capped, r.dry_run) {
+                        (false, _) => "under",
+                        (true, true) => "would_cap",
+                        (true, false) => "capped",
+                    },
+                    reason: None,
+                    before: r.before,
+                    after: r.after,
+                    reclaimed: r.reclaimed,
+                    kept_records: r.kept_records,
+                    dropped_records: r.dropped_records,
+                    kept_last_error: r.kept_last_error,
+                    carried_over: r.carried_over,
+                    settled: r.settled,
+                }
+            }
+            Err(err) => {
+                // Not a regular file: already listed with the reason, nothing to cap.
+                let skipped = matches!(err, CapError::Open { .. });
+                if !skipped {
+                    eprintln!("ctrlog: capping {err}");
+                    ok = false;
+                }
+                Cap {
+                    action: if skipped { "skipped" } else { "failed" },
+                    reason: Some(err.to_string()),
+                    before: e.size,
+                    after: e.size,
+                    reclaimed: 0,
+                    kept_records: 0,
+                    dropped_records: 0,
+                    kept_last_error: false,
+                    carried_over: 0,
+                    settled: true,
+                }
+            }
+        };
+        e.reclaimed = Some(c.reclaimed);
+        e.cap = Some(c);
+    }
+    ok
+}
+
 fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -180,12 +293,23 @@ struct Column {
 
 /// The table's columns; LAST ERROR, free text, is always last.
 fn columns(args: &Args) -> Vec<Column> {
-    let mut cols = vec![
-        Column {
-            header: "SIZE",
+    let mut cols = vec![Column {
+        header: "SIZE",
+        right: true,
+        cell: |e| e.size.to_string(),
+    }];
+    if args.cap.is_some() {
+        cols.push(Column {
+            header: "RECLAIMED",
             right: true,
-            cell: |e| e.size.to_string(),
-        },
+            cell: |e| match &e.cap {
+                Some(c) if c.action == "failed" => "failed".to_owned(),
+                Some(c) => c.reclaimed.to_string(),
+                None => "-".to_owned(),
+            },
+        });
+    }
+    cols.extend([
         Column {
             header: "NAMESPACE",
             right: false,
@@ -201,7 +325,7 @@ fn columns(args: &Args) -> Vec<Column> {
             right: false,
             cell: |e| if e.residue { "residue" } else { "live" }.to_owned(),
         },
-    ];
+    ]);
     if args.prune_residue {
         cols.push(Column {
             header: "PRUNE",
@@ -257,8 +381,8 @@ fn print(entries: &[Entry], args: &Args) -> io::Result<()> {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    if args.dry_run && !args.prune_residue {
-        return crate::fail("--dry-run needs --prune-residue");
+    if args.dry_run && !args.prune_residue && args.cap.is_none() {
+        return crate::fail("--dry-run needs --cap or --prune-residue");
     }
     let found = match find_bundles(&args.root) {
         Ok(f) => f,
@@ -284,12 +408,15 @@ pub fn run(args: Args) -> ExitCode {
             .then_with(|| a.bundle.cmp(&b.bundle))
     });
     let pruned_ok = !args.prune_residue || prune(&mut entries, args.dry_run);
+    let capped_ok = args
+        .cap
+        .is_none_or(|max| cap(&mut entries, max, args.dry_run));
     match print(&entries, &args) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         Err(e) => return crate::fail(format_args!("writing stdout: {e}")),
     }
-    if pruned_ok {
+    if pruned_ok && capped_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)

@@ -1,5 +1,5 @@
-//! `ctrlog summary PATH [--json]`: levels, time range and top repeated messages of a
-//! runc/crun log.json.
+//! `ctrlog summary PATH [--json] [--sparkline WHEN]`: levels, time range and top repeated
+//! messages of a runc/crun log.json, each with a rate-over-time sparkline on a terminal.
 
 use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
@@ -15,8 +15,34 @@ pub struct Args {
     /// How many repeated messages to show.
     #[arg(long, default_value_t = 5)]
     top: usize,
+    /// Rate-over-time sparklines: `auto` draws them when stdout is a terminal.
+    #[arg(long, value_enum, default_value_t = When::Auto, value_name = "WHEN")]
+    sparkline: When,
     /// The log.json file (`-` for stdin).
     path: PathBuf,
+}
+
+/// When to draw sparklines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum When {
+    /// When stdout is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never (plain text).
+    Never,
+}
+
+impl When {
+    /// Whether to draw, for output to stdout.
+    pub fn draw(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            When::Auto => io::stdout().is_terminal(),
+            When::Always => true,
+            When::Never => false,
+        }
+    }
 }
 
 fn human_bytes(n: u64) -> String {
@@ -34,7 +60,7 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn render(s: &Summary, out: &mut impl Write) -> io::Result<()> {
+fn render(s: &Summary, spark: bool, out: &mut impl Write) -> io::Result<()> {
     let st = &s.stats;
     writeln!(
         out,
@@ -49,6 +75,14 @@ fn render(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     match (&s.first_time, &s.last_time) {
         (Some(a), Some(b)) => writeln!(out, "time: {a} .. {b}")?,
         _ => writeln!(out, "time: (none)")?,
+    }
+    if spark && s.timeline.total() > 0 {
+        writeln!(
+            out,
+            "rate: {} ({} s per bar)",
+            s.timeline.sparkline(),
+            s.timeline.bucket_secs()
+        )?;
     }
     let levels: Vec<String> = s
         .levels
@@ -75,6 +109,10 @@ fn render(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         } else {
             0.0
         };
+        if spark && s.timeline.total() > 0 {
+            // Each message on the file's grid: the rows line up in time.
+            write!(out, "  {}", m.timeline.sparkline_on(&s.timeline))?;
+        }
         writeln!(
             out,
             "  {:>8} x [{}] {:?} ({} message, records {} = {:.0}% of the file)",
@@ -114,7 +152,7 @@ pub fn run(args: Args) -> ExitCode {
             .map_err(io::Error::from)
             .and_then(|_| writeln!(out))
     } else {
-        render(&s, &mut out)
+        render(&s, args.sparkline.draw(), &mut out)
     };
     match r.and_then(|_| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,

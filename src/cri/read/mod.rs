@@ -185,6 +185,7 @@ mod files;
 #[cfg(unix)]
 mod follow;
 mod merge;
+mod owned;
 mod paths;
 #[cfg(unix)]
 mod pods;
@@ -216,6 +217,7 @@ pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 #[cfg(unix)]
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
+pub use owned::OwnedLogRecord;
 pub use paths::{
     parse_restart_file, ContainerLogLink, PodDirName, PodLogPath, PodPathError,
     CONTAINER_LOGS_ROOT, POD_LOGS_ROOT,

@@ -171,7 +171,8 @@ fn scan_state_root_finds_the_live_bundle_not_residue() {
 }
 
 #[test]
-#[ignore = "needs scan --cap (issue 11 item 2, not merged yet): enabled when it lands"]
+#[ignore = "needs root, containerd, ctr, runc, busybox-static, python3: \
+            CTRLOG_E2E_CONTAINERD=1 cargo test --all-features --test driver e2e:: -- --ignored"]
 fn scan_cap_on_a_live_bundle() {
     let d = Containerd::start();
     let id = live(&d, "cap");
