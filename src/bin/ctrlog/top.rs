@@ -4,11 +4,11 @@
 //!
 //! Each interval costs a listing and an `lstat` per log file, and reading the bytes written
 //! since the last sample to count their newlines. On a terminal the table is redrawn in
-//! place, with a sparkline per row of its bytes/s over the last samples (so a burst stands
-//! out); otherwise (and with `--json`, one array per line) each sample is printed after the
+//! place, with a sparkline per row of its bytes over time since the start, all rows on one
+//! time grid (so a burst stands out); otherwise (and with `--json`, one array per line) each sample is printed after the
 //! last, without sparklines. Stops after `--count` samples, or on SIGINT/SIGTERM.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,6 +20,7 @@ use ctrlog::cri::read::{
     count_newlines, list_pods, stat_container, ContainerKey, GrowthSampler, PodDir, Rate,
     POD_LOGS_ROOT,
 };
+use ctrlog::time::Timeline;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -81,42 +82,52 @@ fn observe(s: &mut GrowthSampler, root: &Path, ns: Option<&str>) -> Result<(), S
     Ok(())
 }
 
-/// Samples kept per row for its sparkline.
-const HISTORY: usize = 30;
-
-/// One bar per value, eight levels scaled to the largest; nothing written is a blank, any
-/// growth at least the lowest bar.
-fn sparkline<'a>(values: impl Iterator<Item = &'a f64> + Clone) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let max = values.clone().fold(0.0f64, |m, &v| m.max(v));
-    values
-        .map(|&v| {
-            if v <= 0.0 || max <= 0.0 {
-                ' '
-            } else {
-                BARS[((v / max * 7.0).round() as usize).min(7)]
-            }
-        })
-        .collect()
+/// Each container's bytes over time since the start, and all of them together: the grid
+/// every row's sparkline is drawn on, so the rows line up in time ([`Timeline`], the same
+/// sparklines as `ctrlog summary`).
+#[derive(Default)]
+struct History {
+    rows: HashMap<ContainerKey, Timeline>,
+    all: Timeline,
 }
 
-/// Each container's bytes/s over the last [`HISTORY`] samples.
-#[derive(Default)]
-struct History(HashMap<ContainerKey, VecDeque<f64>>);
-
 impl History {
-    fn push(&mut self, rates: &[Rate]) {
-        let mut next = HashMap::with_capacity(rates.len());
+    /// Adds a sample covering `from..to` seconds since the start.
+    fn push(&mut self, rates: &[Rate], from: f64, to: f64) {
         for r in rates {
-            let mut h = self.0.remove(&r.key).unwrap_or_default();
-            if h.len() == HISTORY {
-                h.pop_front();
-            }
-            h.push_back(r.bytes_per_sec);
-            next.insert(r.key.clone(), h);
+            let bytes = (r.bytes_per_sec * (to - from)).round() as u64;
+            let t = self.rows.entry(r.key.clone()).or_default();
+            spread(t, from, to, bytes);
+            spread(&mut self.all, from, to, bytes);
         }
         // Containers gone from the tree are dropped.
-        self.0 = next;
+        self.rows.retain(|k, _| rates.iter().any(|r| &r.key == k));
+    }
+
+    fn sparkline(&self, key: &ContainerKey) -> String {
+        self.rows
+            .get(key)
+            .map_or_else(String::new, |t| t.sparkline_on(&self.all))
+    }
+}
+
+/// Adds `n` to `t` spread over the whole seconds `from..to` overlaps, in proportion (a
+/// sample longer than a second fills each second it covers, not just its last); `n` is
+/// kept whole. A zero `n` still marks the seconds, so an idle row draws flat.
+fn spread(t: &mut Timeline, from: f64, to: f64, n: u64) {
+    let lo = from.floor() as i64;
+    let hi = (to.ceil() as i64).max(lo + 1);
+    let span = to - from;
+    let mut left = n;
+    for s in lo..hi {
+        let k = if s == hi - 1 || span <= 0.0 {
+            left
+        } else {
+            let overlap = (to.min((s + 1) as f64) - from.max(s as f64)).max(0.0);
+            ((n as f64 * overlap / span).round() as u64).min(left)
+        };
+        t.add_n(s, k);
+        left -= k;
     }
 }
 
@@ -152,10 +163,7 @@ fn print(rates: &[Rate], json: bool, redraw: Option<&History>) -> io::Result<()>
                 format!("{:.1}", r.lines_per_sec),
             ];
             if let Some(h) = redraw {
-                row.push(
-                    h.0.get(&r.key)
-                        .map_or_else(String::new, |v| sparkline(v.iter())),
-                );
+                row.push(h.sparkline(&r.key));
             }
             row
         })
@@ -163,7 +171,7 @@ fn print(rates: &[Rate], json: bool, redraw: Option<&History>) -> io::Result<()>
     let mut headers = vec!["NAMESPACE", "POD", "CONTAINER", "BYTES/S", "LINES/S"];
     let mut right = vec![false, false, false, true, true];
     if redraw.is_some() {
-        headers.push("BYTES/S HISTORY");
+        headers.push("BYTES OVER TIME");
         right.push(false);
     }
     crate::pods::table(&mut out, &headers, &right, &cells)?;
@@ -207,6 +215,7 @@ pub fn run(args: Args) -> ExitCode {
     let mut sampler = GrowthSampler::new();
     let mut printed = 0u64;
     let mut history = History::default();
+    let mut prev_at = Duration::ZERO;
     // The first pass is the baseline; each later one prints.
     loop {
         // The sample's time is when its stats begin.
@@ -215,7 +224,7 @@ pub fn run(args: Args) -> ExitCode {
             return crate::fail(e);
         }
         if let Some(rates) = sampler.finish(at) {
-            history.push(&rates);
+            history.push(&rates, prev_at.as_secs_f64(), at.as_secs_f64());
             match print(&rates, args.json, redraw.then_some(&history)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
@@ -223,6 +232,7 @@ pub fn run(args: Args) -> ExitCode {
             }
             printed += 1;
         }
+        prev_at = at;
         if args.count.is_some_and(|n| printed >= n) {
             return ExitCode::SUCCESS;
         }
@@ -235,13 +245,26 @@ pub fn run(args: Args) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::sparkline;
+    use super::spread;
+    use ctrlog::time::Timeline;
 
     #[test]
-    fn sparkline_scales_to_the_largest_and_blanks_idle_samples() {
-        let v = [0.0, 1.0, 50.0, 100.0, 0.5];
-        assert_eq!(sparkline(v.iter()), " ▁▅█▁");
-        assert_eq!(sparkline([0.0, 0.0].iter()), "  ");
-        assert_eq!(sparkline([].iter()), "");
+    fn spread_fills_each_second_in_proportion_and_keeps_the_total() {
+        let mut t = Timeline::new();
+        // 2.5 s from 0.5: half, one and one second.
+        spread(&mut t, 0.5, 3.0, 1000);
+        assert_eq!(t.total(), 1000);
+        assert_eq!(
+            t.buckets().collect::<Vec<_>>(),
+            [(0, 200), (1, 400), (2, 400)]
+        );
+        // Within one second: all of it there.
+        spread(&mut t, 3.0, 3.2, 7);
+        assert_eq!(t.buckets().last(), Some((3, 7)));
+        // Idle: the seconds are marked, nothing counted.
+        let mut idle = Timeline::new();
+        spread(&mut idle, 0.0, 2.0, 0);
+        assert_eq!(idle.total(), 0);
+        assert_eq!(idle.sparkline_on(&t), "▁▁▁▁");
     }
 }
