@@ -10,13 +10,14 @@
 //! container's own log is, and a container's own order is never changed. Memory: two
 //! batches of about 64 KiB per container in flight, plus the readers' own buffers.
 //!
-//! Following cannot wait for every container to speak before printing, so `follow` writes
-//! batches as they arrive (as kubectl does for several containers); a logical line is never
+//! Following, the backlog (what each reader finds before it first goes idle) is merged so;
+//! after that no container can be waited for, so new output is written as it arrives
+//! (polled every 10 ms), as kubectl does for several containers; a logical line is never
 //! cut by another container's output unless it is longer than a batch or pauses mid-line.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 
 use crate::cri::read::{FileWarning, LogReader, LogSink, ReadError, ReadStats, MAX_WARNINGS};
@@ -65,6 +66,8 @@ struct Batch {
 enum Msg {
     Batch(Batch),
     Warning(FileWarning),
+    /// The reader has read all there was (its first idle flush): the end of the backlog.
+    Idle,
 }
 
 /// A reader thread's sink: output cut into keyed entries, sent in batches.
@@ -74,6 +77,7 @@ struct ChannelSink {
     batch: Batch,
     key: [Timestamp; 2],
     pending_start: [bool; 2],
+    idle_sent: bool,
 }
 
 fn closed() -> io::Error {
@@ -117,7 +121,11 @@ impl LogSink for ChannelSink {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.send_batch()
+        self.send_batch()?;
+        if !std::mem::replace(&mut self.idle_sent, true) {
+            self.send(Msg::Idle)?;
+        }
+        Ok(())
     }
 
     fn warning(&mut self, w: &FileWarning) {
@@ -166,8 +174,8 @@ fn write_entry<S: LogSink>(head: &mut Head, prefix: Option<&str>, sink: &mut S) 
 /// (each container's own order kept), each line prefixed with its source's
 /// [`ContainerSource::prefix`] when `prefix` is set.
 ///
-/// With `follow`, the readers follow their logs until the flag is set, and output is
-/// written as it arrives. Returns the readers' stats added up; the first reader's error,
+/// With `follow`, the readers follow their logs until the flag is set: the backlog is
+/// merged by time, then output is written as it arrives. Returns the readers' stats added up; the first reader's error,
 /// if any, once every other reader is done.
 ///
 /// ```
@@ -194,13 +202,7 @@ pub fn read_containers<S: LogSink>(
     let n = sources.len();
     let prefixes: Vec<String> = sources.iter().map(|s| s.prefix.clone()).collect();
     let prefix_of = |i: usize| prefix.then(|| prefixes[i].as_str());
-    // Following: one channel, written in arrival order. Else one channel per source.
-    let (txs, rxs): (Vec<_>, Vec<_>) = if follow.is_some() {
-        let (tx, rx) = sync_channel(DEPTH * n);
-        ((0..n).map(|_| tx.clone()).collect(), vec![rx])
-    } else {
-        (0..n).map(|_| sync_channel(DEPTH)).unzip()
-    };
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| sync_channel(DEPTH)).unzip();
     std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(n);
         for (idx, (src, tx)) in sources.into_iter().zip(txs).enumerate() {
@@ -213,6 +215,7 @@ pub fn read_containers<S: LogSink>(
                     batch: Batch::default(),
                     key: [Timestamp::default(); 2],
                     pending_start: [false; 2],
+                    idle_sent: false,
                 };
                 let r = match &stop {
                     Some(stop) => reader.follow(&mut ch, stop),
@@ -222,10 +225,15 @@ pub fn read_containers<S: LogSink>(
             }));
         }
         let written = if follow.is_some() {
-            write_arrivals(rxs, &prefix_of, sink)
+            // The backlog merged by time, then new output as it arrives.
+            write_merged(&rxs, &prefix_of, true, sink).and_then(|()| {
+                sink.flush()?;
+                write_arrivals(&rxs, &prefix_of, sink)
+            })
         } else {
-            write_merged(rxs, &prefix_of, sink)
+            write_merged(&rxs, &prefix_of, false, sink)
         };
+        drop(rxs);
         let written = written.and_then(|()| sink.flush());
         if written.is_err() {
             // The receivers are dropped: the readers' next send fails and they stop.
@@ -254,9 +262,11 @@ pub fn read_containers<S: LogSink>(
     })
 }
 
+/// Writes entries k-way by key until every source is closed (or, with `backlog`, idle once).
 fn write_merged<'p, S: LogSink>(
-    rxs: Vec<Receiver<(usize, Msg)>>,
+    rxs: &[Receiver<(usize, Msg)>],
     prefix_of: &dyn Fn(usize) -> Option<&'p str>,
+    backlog: bool,
     sink: &mut S,
 ) -> io::Result<()> {
     let mut heads: Vec<Option<Head>> = rxs.iter().map(|_| None).collect();
@@ -269,6 +279,7 @@ fn write_merged<'p, S: LogSink>(
                 match rx.recv() {
                     Ok((_, Msg::Batch(batch))) => heads[i] = Some(Head { batch, next: 0 }),
                     Ok((_, Msg::Warning(w))) => sink.warning(&w),
+                    Ok((_, Msg::Idle)) => open[i] = !backlog,
                     Err(_) => open[i] = false,
                 }
             }
@@ -290,22 +301,36 @@ fn write_merged<'p, S: LogSink>(
     }
 }
 
+/// Writes batches as they arrive, polling the sources (every 10 ms when all are quiet)
+/// until every one is closed.
 fn write_arrivals<'p, S: LogSink>(
-    rxs: Vec<Receiver<(usize, Msg)>>,
+    rxs: &[Receiver<(usize, Msg)>],
     prefix_of: &dyn Fn(usize) -> Option<&'p str>,
     sink: &mut S,
 ) -> io::Result<()> {
-    let rx = &rxs[0];
-    while let Ok((i, msg)) = rx.recv() {
-        match msg {
-            Msg::Batch(batch) => {
-                let mut head = Head { batch, next: 0 };
-                while head.next < head.batch.entries.len() {
-                    write_entry(&mut head, prefix_of(i), sink)?;
-                }
-                sink.flush()?;
+    let mut open = vec![true; rxs.len()];
+    while open.iter().any(|&o| o) {
+        let mut quiet = true;
+        for (i, rx) in rxs.iter().enumerate() {
+            if !open[i] {
+                continue;
             }
-            Msg::Warning(w) => sink.warning(&w),
+            match rx.try_recv() {
+                Ok((_, Msg::Batch(batch))) => {
+                    quiet = false;
+                    let mut head = Head { batch, next: 0 };
+                    while head.next < head.batch.entries.len() {
+                        write_entry(&mut head, prefix_of(i), sink)?;
+                    }
+                    sink.flush()?;
+                }
+                Ok((_, Msg::Warning(w))) => sink.warning(&w),
+                Ok((_, Msg::Idle)) | Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => open[i] = false,
+            }
+        }
+        if quiet {
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
     Ok(())
