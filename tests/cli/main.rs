@@ -5,3 +5,6 @@
 mod adversarial_issue9;
 mod bench;
 mod demo;
+mod pods;
+#[path = "../cri_read/pods_tree.rs"]
+mod pods_tree;

@@ -7,6 +7,8 @@ mod faults;
 mod gzip;
 mod kubelet;
 mod pipe;
+mod pods;
+mod pods_tree;
 mod prop;
 mod real;
 mod rotation;

@@ -23,7 +23,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use ctrlog::cri::read::{
-    FileWarning, LogReader, LogSink, ReadError, ReadOptions, ReadStats, SkippedLine, TailMode,
+    find_pod, read_containers, ContainerDir, ContainerSource, FileWarning, LogReader, LogSink,
+    PodDir, PodDirName, PodError, ReadError, ReadOptions, ReadStats, SkippedLine, TailMode,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::{parse_rfc3339nano, Clock, SystemClock, Timestamp};
@@ -59,10 +60,99 @@ pub struct Args {
     /// Read only PATH, not the rotated backups beside it.
     #[arg(long)]
     no_backups: bool,
-    /// A log file (its backups are read first), a directory holding one rotated set, or `-`
-    /// (standard input; a pipe or FIFO is read forwards, --tail keeps the last lines in a
-    /// 64 MiB buffer). A device or socket is refused.
-    path: PathBuf,
+    /// The pod to read, by name, under --pods-root (kubelet's
+    /// <namespace>_<pod>_<uid>/<container>/<restart>.log tree), as `kubectl logs POD`.
+    #[arg(long, value_name = "NAME", conflicts_with = "path")]
+    pod: Option<String>,
+    /// The pod's namespace.
+    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "default")]
+    namespace: String,
+    /// The container of the pod (needed when it has several).
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "NAME",
+        conflicts_with = "all_containers"
+    )]
+    container: Option<String>,
+    /// Read the restart before the newest (the previous terminated container).
+    #[arg(short = 'p', long)]
+    previous: bool,
+    /// Every container of the pod, merged by the time of each line (--tail, --since and
+    /// --limit-bytes apply per container, as in kubectl; with -f, lines print as written).
+    #[arg(long)]
+    all_containers: bool,
+    /// Prefix each line with [pod/<pod>/<container>], as kubectl does.
+    #[arg(long)]
+    prefix: bool,
+    /// kubelet's pod log directory, where --pod is looked up.
+    #[arg(long, value_name = "DIR", default_value = ctrlog::cri::read::POD_LOGS_ROOT)]
+    pods_root: PathBuf,
+    /// A log file (its backups are read first), a directory holding one rotated set, a pod
+    /// directory (<namespace>_<pod>_<uid>, read as --pod), or `-` (standard input; a pipe or
+    /// FIFO is read forwards, --tail keeps the last lines in a 64 MiB buffer). A device or
+    /// socket is refused.
+    #[arg(required_unless_present = "pod")]
+    path: Option<PathBuf>,
+}
+
+/// What to read: one log (a path), or containers of a pod.
+enum Target {
+    Path(PathBuf),
+    Pod(PodDir),
+}
+
+/// `--pod`, or a PATH that is a pod directory (named `<namespace>_<pod>_<uid>`, holding
+/// container directories); anything else is a log path.
+fn target(args: &Args) -> Result<Target, String> {
+    if let Some(pod) = &args.pod {
+        return find_pod(&args.pods_root, &args.namespace, pod)
+            .map(Target::Pod)
+            .map_err(|e| e.to_string());
+    }
+    let path = args.path.clone().unwrap_or_default();
+    let named_as_pod = path.is_dir()
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(PodDirName::parse)
+            .is_some();
+    if named_as_pod {
+        match PodDir::open(&path) {
+            Ok(pod) if !pod.containers.is_empty() => return Ok(Target::Pod(pod)),
+            // A set kept in a directory that only looks like a pod's: read as before.
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    if args.container.is_some() || args.previous || args.all_containers || args.prefix {
+        return Err(format!(
+            "{}: -c, -p, --all-containers and --prefix need --pod or a pod directory",
+            path.display()
+        ));
+    }
+    Ok(Target::Path(path))
+}
+
+/// The containers to read and the live file of each (`-p`: the restart before).
+fn pod_logs(args: &Args, pod: &PodDir) -> Result<Vec<(String, PathBuf)>, PodError> {
+    let chosen: Vec<&ContainerDir> = if args.all_containers && !pod.containers.is_empty() {
+        pod.containers.iter().collect()
+    } else {
+        // Also the error for a pod without containers.
+        vec![pod.container(args.container.as_deref())?]
+    };
+    chosen
+        .into_iter()
+        .map(|c| {
+            let path = if args.previous {
+                c.previous(&pod.name.pod)?
+            } else {
+                c.current(&pod.name.pod)?
+            };
+            Ok((c.name.clone(), path))
+        })
+        .collect()
 }
 
 /// Parses `1h30m`, `10s`, `250ms`, `2h` into nanoseconds.
@@ -218,26 +308,53 @@ pub fn run(args: Args) -> ExitCode {
     opts.output.since = since;
     opts.output.limit_bytes = args.limit_bytes;
     opts.output.timestamps = args.timestamps;
-    let reader = if args.no_backups {
-        LogReader::open_single(&args.path, opts)
-    } else {
-        LogReader::open(&args.path, opts)
+    let open = |path: &PathBuf| {
+        if args.no_backups {
+            LogReader::open_single(path, opts.clone())
+        } else {
+            LogReader::open(path, opts.clone())
+        }
     };
-    let mut reader = match reader {
-        Ok(r) => r,
-        Err(e) => return crate::fail(e),
+    let (single, pod) = match target(&args) {
+        Ok(Target::Path(p)) => (Some(p), None),
+        Ok(Target::Pod(pod)) => match pod_logs(&args, &pod) {
+            // One container, no prefix: exactly the read of its file.
+            Ok(logs) if logs.len() == 1 && !args.prefix => (Some(logs[0].1.clone()), None),
+            Ok(logs) => (None, Some((pod.name.pod, logs))),
+            Err(e) => return crate::fail(e),
+        },
+        Err(msg) => return crate::fail(msg),
     };
-    let mut sink = FdSink::new();
-    let result = if args.follow {
+    let stop = if args.follow {
         let stop = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop)) {
                 return crate::fail(format!("cannot handle signal {sig}: {e}"));
             }
         }
-        reader.follow(&mut sink, &stop)
+        Some(stop)
     } else {
-        reader.read_to(&mut sink)
+        None
+    };
+    let mut sink = FdSink::new();
+    let result = if let Some((pod, logs)) = pod {
+        let mut sources = Vec::with_capacity(logs.len());
+        for (container, path) in &logs {
+            match open(path) {
+                Ok(r) => sources.push(ContainerSource::new(&pod, container, r)),
+                Err(e) => return crate::fail(e),
+            }
+        }
+        read_containers(sources, args.prefix, stop, &mut sink)
+    } else {
+        let mut reader = match open(&single.unwrap_or_default()) {
+            Ok(r) => r,
+            Err(e) => return crate::fail(e),
+        };
+        match &stop {
+            Some(stop) => reader.follow(&mut sink, stop),
+            None => reader.read_to(&mut sink),
+        }
     };
     match result {
         Ok(stats) => report(&stats),

@@ -1,7 +1,8 @@
 //! `ctrlog`: container runtime logs from the command line.
 //!
 //! Exit status: 0 success, 1 "nothing found" where a command says so, 2 bad usage or input,
-//! 3 output produced but some input skipped (`logs`: unreadable files, skipped records).
+//! 3 output produced but some input skipped (`logs`: unreadable files, skipped records;
+//! `pods`: entries of the tree that are not logs, bad links).
 
 use std::process::ExitCode;
 
@@ -13,8 +14,10 @@ mod driver;
 mod last_error;
 mod logs;
 mod output;
+mod pods;
 mod scan;
 mod summary;
+mod top;
 mod write;
 
 #[derive(Parser)]
@@ -48,6 +51,11 @@ enum Command {
     Scan(scan::Args),
     /// Benchmark the main jobs on generated workloads against the floor of reading the bytes.
     Bench(bench::Args),
+    /// List the containers in kubelet's log tree: restarts, bytes on disk, last record,
+    /// /var/log/containers symlink state (from the files alone).
+    Pods(pods::Args),
+    /// The containers writing logs fastest right now (bytes/s, lines/s), refreshing.
+    Top(top::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +87,8 @@ fn main() -> ExitCode {
         Command::Driver(a) => driver::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Pods(a) => pods::run(a),
+        Command::Top(a) => top::run(a),
     }
 }
 

@@ -65,6 +65,14 @@ pub trait LogSink {
         let _ = stream;
         ControlFlow::Continue(())
     }
+
+    /// A logical line of `stream` whose first piece is at `timestamp` starts (called before
+    /// its first byte, `--timestamps` prefix included): where `--prefix` goes, and the key
+    /// of a merge by time. The default does nothing.
+    #[inline]
+    fn line_start(&mut self, stream: Stream, timestamp: Timestamp) {
+        let _ = (stream, timestamp);
+    }
 }
 
 impl<S: LogSink + ?Sized> LogSink for &mut S {
@@ -80,6 +88,10 @@ impl<S: LogSink + ?Sized> LogSink for &mut S {
     #[inline]
     fn line_end(&mut self, stream: Stream) -> ControlFlow<()> {
         (**self).line_end(stream)
+    }
+
+    fn line_start(&mut self, stream: Stream, timestamp: Timestamp) {
+        (**self).line_start(stream, timestamp)
     }
 }
 
@@ -240,6 +252,9 @@ impl Emitter {
         }
         if !self.keep(piece) {
             return Ok(Flow::Continue);
+        }
+        if piece.starts_line {
+            sink.line_start(piece.stream, piece.line_timestamp);
         }
         if piece.starts_line && self.opts.timestamps {
             self.prefix.clear();

@@ -28,7 +28,11 @@
 //!   [`LogLine`]s (stream, time and its zone, content, complete or not, file, offset)
 //!   pulled with [`LogReader::next_line`], which reuses the caller's line, or handed out by
 //!   the non-blocking follow step [`Follower::poll_lines`] an event loop drives;
-//! * [`PodLogPath`] and [`ContainerLogLink`]: kubelet's log paths.
+//! * [`PodLogPath`], [`PodDirName`] and [`ContainerLogLink`]: kubelet's log paths;
+//! * pods by name in kubelet's tree (`pods` module): [`find_pod`], [`PodDir::container`]
+//!   and [`ContainerDir::previous`] (kubectl's `-c` and `-p`), [`read_containers`]
+//!   (`--all-containers` merged by timestamp, `--prefix`), [`inventory`] (`ctrlog pods`)
+//!   and [`GrowthSampler`] (`ctrlog top`).
 //!
 //! ```
 //! use ctrlog::cri::read::{LogLine, LogReader, ReadOptions, SplitSink};
@@ -206,6 +210,8 @@ mod line;
 mod merge;
 mod owned;
 mod paths;
+#[cfg(unix)]
+mod pods;
 // The sans-IO record-to-output path; off Unix nothing drives it yet (the file reader is
 // Unix-only).
 #[cfg_attr(not(unix), allow(dead_code, unused_imports))]
@@ -242,8 +248,17 @@ pub use follow::{FollowPoll, Follower};
 pub use line::LogLine;
 pub use merge::{AssembledLines, Line, LineAssembler, PartialMerger, Piece};
 pub use owned::OwnedLogRecord;
-pub use paths::{ContainerLogLink, PodLogPath, PodPathError, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
+pub use paths::{
+    parse_restart_file, ContainerLogLink, PodDirName, PodLogPath, PodPathError,
+    CONTAINER_LOGS_ROOT, POD_LOGS_ROOT,
+};
 pub use pipeline::{ReadStats, SkipReason, SkippedLine, MAX_WARNINGS};
+#[cfg(unix)]
+pub use pods::{
+    count_newlines, find_pod, inventory, list_pods, read_containers, stat_container, ContainerDir,
+    ContainerKey, ContainerRow, ContainerSource, FileStat, Growth, GrowthSampler, Inventory,
+    LinkState, PodDir, PodError, PodList, Problem, Rate,
+};
 #[cfg(unix)]
 pub use reader::{LogReader, ReadOptions};
 pub use record::{

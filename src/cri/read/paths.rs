@@ -67,6 +67,63 @@ fn check(field: &'static str, value: &str) -> Result<(), PodPathError> {
     }
 }
 
+/// A restart file's name, `<restart count>.log` (digits only): its count.
+///
+/// ```
+/// use ctrlog::cri::read::parse_restart_file;
+/// assert_eq!(parse_restart_file("3.log"), Some(3));
+/// assert_eq!(parse_restart_file("3.log.20240101-000000"), None); // a backup of 3.log
+/// assert_eq!(parse_restart_file("+3.log"), None);
+/// ```
+pub fn parse_restart_file(name: &str) -> Option<u32> {
+    name.strip_suffix(".log")
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<u32>().ok())
+}
+
+/// A pod directory's name in kubelet's layout, `<namespace>_<pod>_<uid>`.
+///
+/// ```
+/// use ctrlog::cri::read::PodDirName;
+/// let d = PodDirName::parse("kube-system_coredns-5d78c9869d-x2x4k_0f1e").unwrap();
+/// assert_eq!((d.namespace.as_str(), d.pod.as_str(), d.uid.as_str()),
+///            ("kube-system", "coredns-5d78c9869d-x2x4k", "0f1e"));
+/// assert_eq!(d.to_string(), "kube-system_coredns-5d78c9869d-x2x4k_0f1e");
+/// assert!(PodDirName::parse("lost+found").is_none());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PodDirName {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub pod: String,
+    /// The pod's UID.
+    pub uid: String,
+}
+
+impl PodDirName {
+    /// Parses `<namespace>_<pod>_<uid>`: three non-empty fields (Kubernetes names never
+    /// hold `_`).
+    pub fn parse(name: &str) -> Option<PodDirName> {
+        let mut it = name.split('_');
+        let (ns, pod, uid) = (it.next()?, it.next()?, it.next()?);
+        if it.next().is_some() || !(ok_field(ns) && ok_field(pod) && ok_field(uid)) {
+            return None;
+        }
+        Some(PodDirName {
+            namespace: ns.into(),
+            pod: pod.into(),
+            uid: uid.into(),
+        })
+    }
+}
+
+impl std::fmt::Display for PodDirName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}_{}", self.namespace, self.pod, self.uid)
+    }
+}
+
 /// One container's log file in kubelet's layout.
 ///
 /// ```
@@ -135,29 +192,23 @@ impl PodLogPath {
         let name = comps.next().flatten().ok_or_else(shape)?;
         let container = comps.next().flatten().ok_or_else(shape)?;
         let dir = comps.next().flatten().ok_or_else(shape)?;
-        let restart = name
-            .strip_suffix(".log")
-            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|d| d.parse::<u32>().ok())
-            .ok_or_else(|| PodPathError::FileName {
-                path: path.to_path_buf(),
-                name: name.into(),
-            })?;
-        let parts: Vec<&str> = dir.split('_').collect();
-        let bad_dir = || PodPathError::PodDir {
+        let restart = parse_restart_file(name).ok_or_else(|| PodPathError::FileName {
+            path: path.to_path_buf(),
+            name: name.into(),
+        })?;
+        let dir_name = PodDirName::parse(dir).ok_or_else(|| PodPathError::PodDir {
             path: path.to_path_buf(),
             dir: dir.into(),
-        };
-        let [ns, pod, uid] = parts.as_slice() else {
-            return Err(bad_dir());
-        };
-        if !(ok_field(ns) && ok_field(pod) && ok_field(uid)) {
-            return Err(bad_dir());
-        }
+        })?;
         if !ok_field(container) {
             return Err(shape());
         }
-        PodLogPath::new(ns, pod, uid, container, restart)
+        let PodDirName {
+            namespace: ns,
+            pod,
+            uid,
+        } = dir_name;
+        PodLogPath::new(&ns, &pod, &uid, container, restart)
     }
 }
 
