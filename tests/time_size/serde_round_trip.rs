@@ -80,6 +80,33 @@ fn owned_records_round_trip_any_content() {
     assert_eq!(round_trip(&raw), raw);
 }
 
+#[test]
+fn pod_paths_and_lines_round_trip() {
+    use ctrlog::cri::read::{ContainerLogLink, LogLine, LogReader, PodLogPath, ReadOptions};
+    let p = PodLogPath::parse("/var/log/pods/default_web-0_1b2c/nginx/3.log").unwrap();
+    assert_eq!(round_trip(&p), p);
+    let l = ContainerLogLink::parse("/var/log/containers/web-0_default_nginx-3f4e5d.log").unwrap();
+    assert_eq!(round_trip(&l), l);
+    // Lines read from a file, with their path, time and content (one not UTF-8).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0.log");
+    std::fs::write(
+        &path,
+        b"2024-01-01T00:00:00.5+01:00 stdout F hello\n2024-01-01T00:00:01Z stderr P \xff\n",
+    )
+    .unwrap();
+    let mut r = LogReader::open(&path, ReadOptions::default()).unwrap();
+    let mut line = LogLine::new();
+    let mut n = 0;
+    while r.next_line(&mut line).unwrap() {
+        let json = serde_json::to_value(&line).unwrap();
+        assert_eq!(json["path"], path.to_str().unwrap(), "{json}");
+        assert_eq!(round_trip(&line), line);
+        n += 1;
+    }
+    assert_eq!(n, 2);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2048))]
     /// Every instant of years 0000..=9999 (what RFC 3339 can write) round-trips exactly.

@@ -61,6 +61,11 @@ use super::FileWarning;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(into = "LineRepr", from = "LineRepr")
+)]
 #[non_exhaustive]
 pub struct LogLine {
     stream: Stream,
@@ -338,5 +343,54 @@ impl Out for Lines {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// [`LogLine`] as serde sees it (feature `serde`): `{"stream","timestamp","utc_offset",
+/// "content","complete","file","path","offset"}`, the time as RFC3339Nano text, the content as
+/// a string when it is UTF-8, else bytes.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LineRepr {
+    stream: Stream,
+    timestamp: Timestamp,
+    utc_offset: i32,
+    #[serde(with = "super::owned::content_serde")]
+    content: Vec<u8>,
+    complete: bool,
+    file: usize,
+    path: Option<std::path::PathBuf>,
+    offset: u64,
+}
+
+#[cfg(feature = "serde")]
+impl From<LogLine> for LineRepr {
+    fn from(l: LogLine) -> Self {
+        LineRepr {
+            stream: l.stream,
+            timestamp: l.timestamp,
+            utc_offset: l.utc_offset,
+            content: l.content,
+            complete: l.complete,
+            file: l.file,
+            path: l.path.map(|p| p.to_path_buf()),
+            offset: l.offset,
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<LineRepr> for LogLine {
+    fn from(r: LineRepr) -> Self {
+        LogLine {
+            stream: r.stream,
+            timestamp: r.timestamp,
+            utc_offset: r.utc_offset,
+            content: r.content,
+            complete: r.complete,
+            file: r.file,
+            path: r.path.map(Arc::from),
+            offset: r.offset,
+        }
     }
 }

@@ -75,41 +75,43 @@ impl LogRecord<'_> {
     }
 }
 
+/// Content as serde sees it: a string when it is UTF-8, else bytes (an array of numbers in
+/// JSON); both forms deserialize, so any content round-trips byte-exact.
 #[cfg(feature = "serde")]
-mod content_serde {
-    use bytes::Bytes;
+pub(crate) mod content_serde {
     use serde::de::{Error, SeqAccess, Visitor};
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, T: AsRef<[u8]>>(b: &T, s: S) -> Result<S::Ok, S::Error> {
+        let b = b.as_ref();
         match std::str::from_utf8(b) {
             Ok(text) => s.serialize_str(text),
             Err(_) => s.serialize_bytes(b),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, T: From<Vec<u8>>>(d: D) -> Result<T, D::Error> {
         struct Visit;
         impl<'de> Visitor<'de> for Visit {
-            type Value = Bytes;
+            type Value = Vec<u8>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a string or bytes")
             }
-            fn visit_str<E: Error>(self, v: &str) -> Result<Bytes, E> {
-                Ok(Bytes::copy_from_slice(v.as_bytes()))
+            fn visit_str<E: Error>(self, v: &str) -> Result<Vec<u8>, E> {
+                Ok(v.as_bytes().to_vec())
             }
-            fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Bytes, E> {
-                Ok(Bytes::copy_from_slice(v))
+            fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
                 let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
                 while let Some(b) = seq.next_element::<u8>()? {
                     out.push(b);
                 }
-                Ok(Bytes::from(out))
+                Ok(out)
             }
         }
         // serde_json lends a string or an array of numbers here; binary formats their bytes.
-        d.deserialize_byte_buf(Visit)
+        d.deserialize_byte_buf(Visit).map(T::from)
     }
 }

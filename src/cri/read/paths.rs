@@ -92,6 +92,7 @@ pub fn parse_restart_file(name: &str) -> Option<u32> {
 /// assert!(PodDirName::parse("lost+found").is_none());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PodDirName {
     /// The pod's namespace.
     pub namespace: String,
@@ -134,6 +135,7 @@ impl std::fmt::Display for PodDirName {
 /// assert_eq!(p.to_path("/var/log/pods"), std::path::Path::new("/var/log/pods/default_web-0_1b2c/nginx/3.log"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PodLogPath {
     /// The pod's namespace.
     pub namespace: String,
@@ -221,6 +223,7 @@ impl PodLogPath {
 ///            ("web-0", "default", "nginx", "3f4e5d"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ContainerLogLink {
     /// The pod's name.
     pub pod: String,
