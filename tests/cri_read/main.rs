@@ -4,6 +4,7 @@
 mod cli;
 mod cli_faults;
 mod faults;
+mod format;
 mod gzip;
 mod kubelet;
 mod pipe;

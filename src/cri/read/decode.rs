@@ -107,3 +107,105 @@ mod tests {
         assert_eq!(p.decode(json).unwrap().content, b"hi");
     }
 }
+
+/// The record format a [`LogReader`](super::LogReader) reads ([`ReadOptions::format`]
+/// (super::ReadOptions::format)): either built-in format decided per line (the default, as
+/// `kubectl logs` reads both), one of them only, or a custom [`RecordDecoder`].
+///
+/// ```
+/// use ctrlog::cri::read::{CriDecoder, ReadFormat, ReadOptions};
+/// let mut opts = ReadOptions::default();
+/// opts.format = ReadFormat::custom(|| CriDecoder); // any RecordDecoder, made once per read
+/// assert_ne!(opts.format, ReadFormat::Auto);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReadFormat {
+    /// CRI or Docker json-file, decided per line ([`RecordParser`]).
+    #[default]
+    Auto,
+    /// CRI records only.
+    Cri,
+    /// Docker json-file records only.
+    DockerJson,
+    /// A custom format: a decoder made by the factory for each pass over the files (a read,
+    /// a tail scan).
+    Custom(DecoderFactory),
+}
+
+impl ReadFormat {
+    /// A custom format whose decoders `make` builds.
+    pub fn custom<D, F>(make: F) -> Self
+    where
+        D: RecordDecoder + Send + 'static,
+        F: Fn() -> D + Send + Sync + 'static,
+    {
+        ReadFormat::Custom(DecoderFactory(std::sync::Arc::new(move || {
+            Box::new(make()) as Box<dyn RecordDecoder + Send>
+        })))
+    }
+
+    /// A decoder for one pass.
+    pub(crate) fn decoder(&self) -> AnyDecoder {
+        match self {
+            ReadFormat::Auto => AnyDecoder::Auto(RecordParser::new()),
+            ReadFormat::Cri => AnyDecoder::Cri(CriDecoder),
+            ReadFormat::DockerJson => AnyDecoder::Docker(DockerJsonDecoder::default()),
+            ReadFormat::Custom(f) => AnyDecoder::Custom((f.0)()),
+        }
+    }
+}
+
+/// Makes the decoders of a [`ReadFormat::Custom`]. Compared by identity (two factories are
+/// equal when they are clones of one).
+#[derive(Clone)]
+pub struct DecoderFactory(
+    #[allow(clippy::type_complexity)]
+    std::sync::Arc<dyn Fn() -> Box<dyn RecordDecoder + Send> + Send + Sync>,
+);
+
+impl std::fmt::Debug for DecoderFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DecoderFactory(..)")
+    }
+}
+
+impl PartialEq for DecoderFactory {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for DecoderFactory {}
+
+/// The decoder a read uses: the built-in ones dispatched statically (the hot path of every
+/// read), a custom one through its box.
+pub(crate) enum AnyDecoder {
+    Auto(RecordParser),
+    Cri(CriDecoder),
+    Docker(DockerJsonDecoder),
+    Custom(Box<dyn RecordDecoder + Send>),
+}
+
+impl std::fmt::Debug for AnyDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AnyDecoder::Auto(_) => "Auto",
+            AnyDecoder::Cri(_) => "Cri",
+            AnyDecoder::Docker(_) => "DockerJson",
+            AnyDecoder::Custom(_) => "Custom",
+        })
+    }
+}
+
+impl RecordDecoder for AnyDecoder {
+    #[inline]
+    fn decode<'a>(&'a mut self, line: &'a [u8]) -> Result<LogRecord<'a>, ParseError> {
+        match self {
+            AnyDecoder::Auto(d) => d.decode(line),
+            AnyDecoder::Cri(d) => d.decode(line),
+            AnyDecoder::Docker(d) => d.decode(line),
+            AnyDecoder::Custom(d) => d.decode(line),
+        }
+    }
+}

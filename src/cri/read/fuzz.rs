@@ -61,7 +61,7 @@ pub fn fuzz_merge_reader(data: &[u8]) {
         stdout: Vec::new(),
         stderr: Vec::new(),
     };
-    let mut p = pipeline::Pipeline::new(output);
+    let mut p = pipeline::Pipeline::new(output, super::decode::ReadFormat::Auto.decoder());
     let _ = p.feed_bytes(body, &mut whole);
     if let Some(l) = output.limit_bytes {
         assert!((whole.stdout.len() + whole.stderr.len()) as u64 <= l);

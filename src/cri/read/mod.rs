@@ -238,7 +238,7 @@ use std::io;
 use std::path::Path;
 use std::path::PathBuf;
 
-pub use decode::{CriDecoder, DockerJsonDecoder, RecordDecoder};
+pub use decode::{CriDecoder, DecoderFactory, DockerJsonDecoder, ReadFormat, RecordDecoder};
 pub use emit::{Emitter, Flow, LogSink, MergedSink, OutputOptions, SplitSink};
 #[cfg(unix)]
 pub use files::{base_log_in_dir, parse_rotation_suffix, rotated_set, LogFile};

@@ -5,9 +5,10 @@ use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::decode::{AnyDecoder, RecordDecoder};
 use super::emit::{Emitter, Flow, LogSink, OutputOptions};
 use super::merge::{PartialMerger, Piece};
-use super::record::{ParseError, RecordParser};
+use super::record::ParseError;
 use super::tail::Pos;
 use super::FileWarning;
 
@@ -147,7 +148,7 @@ impl<S: LogSink> Out for S {
 /// Records -> merged pieces -> output, with the tail cut-off per stream.
 #[derive(Debug)]
 pub(crate) struct Pipeline {
-    parser: RecordParser,
+    parser: AnyDecoder,
     merger: PartialMerger,
     emitter: Emitter,
     pub(crate) stream_start: [Pos; 2],
@@ -159,9 +160,9 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn new(output: OutputOptions) -> Self {
+    pub(crate) fn new(output: OutputOptions, parser: AnyDecoder) -> Self {
         Pipeline {
-            parser: RecordParser::new(),
+            parser,
             merger: PartialMerger::new(),
             emitter: Emitter::new(output),
             stream_start: [(0, 0); 2],
@@ -213,8 +214,8 @@ impl Pipeline {
         terminated: bool,
         sink: &mut S,
     ) -> io::Result<Go> {
-        let rec = match self.parser.parse(line) {
-            Ok((_, r)) => r,
+        let rec = match self.parser.decode(line) {
+            Ok(r) => r,
             Err(e) => {
                 self.skip(path, pos.1, SkipReason::Unparsable(e));
                 return Ok(Go::Continue);

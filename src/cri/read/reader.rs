@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use super::decode::{AnyDecoder, ReadFormat, RecordDecoder};
 use super::emit::{LogSink, OutputOptions};
 use super::files::{
     base_log_in_dir, list_set, open_ahead, open_as_listed, snapshot, Listed, LogFile,
@@ -15,7 +16,6 @@ use super::follow::FollowCore;
 use super::follow::Follower;
 use super::line::{Lines, LogLine};
 use super::pipeline::{Go, Out, Pipeline, ReadStats};
-use super::record::RecordParser;
 use super::run::Run;
 use super::source::Current;
 use super::stream::{start_stream, STDIN};
@@ -61,6 +61,9 @@ pub struct ReadOptions {
     /// [`ReadStats::skipped`] with [`SkipReason::TailBuffer`](super::SkipReason::TailBuffer),
     /// and reported by [`LogSink::warning`].
     pub tail_buffer: usize,
+    /// The record format: CRI or Docker json-file decided per line (the default), one of
+    /// them only, or a custom [`RecordDecoder`](super::RecordDecoder) ([`ReadFormat`]).
+    pub format: ReadFormat,
 }
 
 impl Default for ReadOptions {
@@ -74,6 +77,7 @@ impl Default for ReadOptions {
             max_line_len: 1 << 20,
             read_size: 256 << 10,
             tail_buffer: 64 << 20,
+            format: ReadFormat::Auto,
         }
     }
 }
@@ -285,7 +289,11 @@ impl LogReader {
                     Ok((run, _)) => run,
                     Err(e) => {
                         // Nothing more after an error.
-                        let run = Run::new(Pipeline::new(self.opts.output), NEVER, false);
+                        let run = Run::new(
+                            Pipeline::new(self.opts.output, self.opts.format.decoder()),
+                            NEVER,
+                            false,
+                        );
                         self.pull = Some(Box::new(Pull { run, lines }));
                         return Err(e);
                     }
@@ -344,7 +352,7 @@ impl LogReader {
     ) -> Result<(Run, Option<Watcher>), ReadError> {
         if self.stream {
             // A pipe has no rotation to follow: its end is the end.
-            let mut p = Pipeline::new(self.opts.output);
+            let mut p = Pipeline::new(self.opts.output, self.opts.format.decoder());
             let (c, replay) = start_stream(&self.path, &self.opts, &mut p, sink)?;
             return Ok((Run::stream(p, c, replay), None));
         }
@@ -426,7 +434,7 @@ impl LogReader {
         follow: bool,
         sink: &mut S,
     ) -> Result<((Pipeline, Pos), Option<Watcher>), ReadError> {
-        let mut p = Pipeline::new(self.opts.output);
+        let mut p = Pipeline::new(self.opts.output, self.opts.format.decoder());
         self.open_files(&mut p, sink)?;
         // Following: the watch (and its count of new files) starts right after the listing,
         // before the tail scan, so that files created and pruned meanwhile are not lost
@@ -470,7 +478,7 @@ impl LogReader {
         sink: &mut S,
     ) -> Result<[Pos; 2], ReadError> {
         let mut t = TailCounter::new(n, self.opts.tail_mode);
-        let mut parser = RecordParser::new();
+        let mut parser = self.opts.format.decoder();
         for num in (0..self.files.len()).rev() {
             if t.done() {
                 break;
@@ -498,7 +506,7 @@ impl LogReader {
         &self,
         num: usize,
         t: TailCounter,
-        parser: &mut RecordParser,
+        parser: &mut AnyDecoder,
         pipe: &mut Pipeline,
         sink: &mut S,
     ) -> Result<TailCounter, ReadError> {
@@ -521,7 +529,7 @@ impl LogReader {
                         offset: off,
                         bytes: line,
                     }) => {
-                        let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
+                        let rec = parser.decode(line).ok().map(|r| (r.stream, r.tag));
                         ft.push((num, off), rec);
                     }
                     Some(LineItem::Overlong { offset: off, .. }) => ft.push((num, off), None),
@@ -627,7 +635,7 @@ fn tail_backward(
     file: &File,
     num: usize,
     t: &mut TailCounter,
-    parser: &mut RecordParser,
+    parser: &mut AnyDecoder,
     opts: &ReadOptions,
 ) -> io::Result<()> {
     let size = file.metadata()?.len();
@@ -641,7 +649,7 @@ fn tail_backward(
                 offset: off,
                 bytes: line,
             }) => {
-                let rec = parser.parse(line).ok().map(|(_, r)| (r.stream, r.tag));
+                let rec = parser.decode(line).ok().map(|r| (r.stream, r.tag));
                 t.push(rec, (num, off));
             }
         }

@@ -14,9 +14,9 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+use super::decode::RecordDecoder;
 use super::pipeline::{Out, Pipeline, SkipReason};
 use super::reader::ReadOptions;
-use super::record::RecordParser;
 use super::source::Current;
 use super::tail::{ForwardTail, TailCounter, TailMode};
 use super::{FileWarning, ReadError};
@@ -148,7 +148,7 @@ fn tail<S: Out>(
     // different place for each.
     let mut rings: [Ring; 3] = Default::default();
     let mut ring_bytes = 0usize;
-    let mut parser = RecordParser::new();
+    let mut parser = opts.format.decoder();
     loop {
         loop {
             match c.line_buf.next_line() {
@@ -156,8 +156,8 @@ fn tail<S: Out>(
                     offset: off,
                     bytes: line,
                 }) => {
-                    let rec = match parser.parse(line) {
-                        Ok((_, r)) => Some((r.stream, r.tag)),
+                    let rec = match parser.decode(line) {
+                        Ok(r) => Some((r.stream, r.tag)),
                         // Lines mode does not count them: not kept, counted now.
                         Err(e) if mode == TailMode::Lines => {
                             p.skip(&c.path, off, SkipReason::Unparsable(e));
