@@ -8,9 +8,11 @@
 #
 # Needs root, containerd, ctr, runc, busybox-static and python3 (Debian: apt-get install
 # containerd runc busybox-static). DIR holds gen_workloads.py output (short.txt: lines of
-# 20..200 bytes); `yes` is YES_MIB MiB (default 16) of "y\n" per stream. The workload directory
-# is bind-mounted read-only at /data; /out (bind-mounted) receives the container's start and
-# end times, read from /proc/uptime inside it (10 ms resolution, the host's clock).
+# 20..200 bytes); `yes` is YES_MIB MiB (default 16) of "y\n" per stream. Each stream writes
+# its file REPEAT times (default 3: 403 MB a run for short.txt at --scale 0.25), so that a
+# run lasts long enough for the 10 ms clock. The workloads are bind-mounted read-only at
+# /data; /out (bind-mounted) receives the container's start and end times, read from
+# /proc/uptime inside it (10 ms resolution, the host's clock).
 #
 # Per run: MB/s = container output (both streams, 10^6 bytes) / (end - start), the time the
 # container took to push everything into its pipes, which a slow logger holds back (the last
@@ -22,8 +24,8 @@
 # container's pipes into the file).
 # Runs are interleaved (each logger once per round, RUNS rounds, default 5); medians reported.
 #
-# Env: RUNS, YES_MIB, WORKLOADS ("short yes"), FORMATS ("cri json-file"), TMPDIR (the logs and
-# containerd's state; keep it off tmpfs to measure a disk's page cache).
+# Env: RUNS, YES_MIB, REPEAT, WORKLOADS ("short yes"), FORMATS ("cri json-file"), TMPDIR
+# (the logs and containerd's state; keep it off tmpfs to measure a disk's page cache).
 set -euo pipefail
 W=${CTRLOG_WORKLOADS:?set CTRLOG_WORKLOADS to the gen_workloads.py output dir}
 if [ $# -eq 0 ]; then set -- "driver=$(dirname "$0")/../target/release/ctrlog"; fi
@@ -35,6 +37,7 @@ W = os.path.abspath(sys.argv[1])
 bins = [(n, os.path.abspath(b)) for n, b in (a.split("=", 1) for a in sys.argv[2:])]
 RUNS = int(os.environ.get("RUNS", "5"))
 YES_MIB = int(os.environ.get("YES_MIB", "16"))
+REPEAT = int(os.environ.get("REPEAT", "3"))
 WORKLOADS = os.environ.get("WORKLOADS", "short yes").split()
 FORMATS = os.environ.get("FORMATS", "cri json-file").split()
 IMAGE = "docker.io/local/ctrlog-bench:1"
@@ -51,7 +54,11 @@ data = os.path.join(tmp, "data")
 os.makedirs(data)
 files = {}
 if "short" in WORKLOADS:
-    os.symlink(os.path.join(W, "short.txt"), os.path.join(data, "short.txt"))
+    # A hard link (a symlink would point outside the container), else a copy.
+    try:
+        os.link(os.path.join(W, "short.txt"), os.path.join(data, "short.txt"))
+    except OSError:
+        shutil.copy(os.path.join(W, "short.txt"), os.path.join(data, "short.txt"))
     files["short"] = "short.txt"
 if "yes" in WORKLOADS:
     with open(os.path.join(data, "yes.txt"), "wb") as f:
@@ -69,7 +76,7 @@ for d in ("proc", "sys", "dev", "tmp", "etc", "data", "out"):
 with open(os.path.join(rootfs, "bin/load.sh"), "w") as f:
     # /out/ready, then a pause in which the CPU counters are read before any output.
     f.write('#!/bin/sh\n: >/out/ready\nsleep 1\nread up _ </proc/uptime; echo "$up" >/out/start\n'
-            'cat "$1" &\ncat "$1" >&2\nwait\n'
+            'cat "$@" &\ncat "$@" >&2\nwait\n'
             'read up _ </proc/uptime; echo "$up" >/out/end\n'
             # Alive a while longer: the CPU of the shim and the logger is read meanwhile.
             'sleep 2\n')
@@ -183,7 +190,7 @@ try:
                               "--log-uri", uri,
                               "--mount", f"type=bind,src={data},dst=/data,options=rbind:ro",
                               "--mount", f"type=bind,src={out},dst=/out,options=rbind:rw",
-                              IMAGE, cid, "/bin/load.sh", "/data/" + files[wl]],
+                              IMAGE, cid, "/bin/load.sh", *["/data/" + files[wl]] * REPEAT],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         def wait_for(name, nonempty):
             path = os.path.join(out, name)
@@ -206,7 +213,9 @@ try:
         if p.returncode != 0:
             sys.exit(f"{uri}: ctr run exited {p.returncode}: {o.decode(errors='replace')}")
         t = float(open(end).read()) - float(open(os.path.join(out, "start")).read())
-        mb = 2 * os.path.getsize(os.path.join(data, files[wl])) / 1e6
+        mb = 2 * REPEAT * os.path.getsize(os.path.join(data, files[wl])) / 1e6
+        if os.path.getsize(logf) < mb * 1e6:
+            sys.exit(f"{uri}: the log holds {os.path.getsize(logf)} bytes, under the {mb * 1e6:.0f} written")
         return mb / max(t, 0.01), shim, logger, os.path.getsize(logf), mb
 
     loggers = [("file://", lambda l: "file://" + l)]

@@ -85,9 +85,8 @@
 //! `flock`, `renameat2` and inode identities; `libc` is a Unix-only dependency.
 //! The library's 20 `unsafe` blocks are those `libc` calls (`fcntl`, `flock`, `renameat2`,
 //! `sync_file_range`, `poll`, `getrlimit`, `sysconf`, `socket`, `connect`, `localtime_r`)
-//! and the CRI writer's SSE2 newline scan (x86_64 only);
-//! `rustix` would remove the `libc` ones but `localtime_r`'s and is the planned replacement, not yet
-//! made.
+//! and the CRI writer's SSE2 newline scan (x86_64 only); `rustix` would remove the `libc`
+//! ones but `localtime_r`'s and is the planned replacement, not yet made.
 
 pub mod cri;
 mod go_utf8;
