@@ -101,12 +101,14 @@ fn for_each_gives_the_records_of_split() {
     for round in 0..3000 {
         let len = rng.below(600);
         let input = rng.bytes(len);
-        let mut opts = SplitOptions::default();
-        opts.max_len = MaxLen::from_signed([1, 2, 3, 7, 16, 64, 200][round % 7]);
-        opts.cr_policy = if round % 2 == 0 {
-            CrPolicy::Strip
-        } else {
-            CrPolicy::Keep
+        let opts = SplitOptions {
+            max_len: MaxLen::from_signed([1, 2, 3, 7, 16, 64, 200][round % 7]),
+            cr_policy: if round % 2 == 0 {
+                CrPolicy::Strip
+            } else {
+                CrPolicy::Keep
+            },
+            ..SplitOptions::default()
         };
         let (mut a, mut b) = (
             LineSplitter::with_options(opts),
