@@ -323,9 +323,11 @@ impl LineSplitter {
     ///
     /// The records are those of [`split`](Self::split) called in a loop, but the newlines of
     /// the whole lines inside the chunk are found in one pass, 64 bytes at a time (a bit mask
-    /// per block: SSE2 on x86_64), instead of one `memchr` call per record: on short lines (~110 bytes)
-    /// that call's setup was the splitter's main cost. A line straddling the chunk's start
-    /// or end, and a line longer than the maximum, go through `split` as before.
+    /// per block: SSE2 on x86_64), instead of one `memchr` call per record: on short lines
+    /// (~110 bytes) that call's setup was the splitter's main cost. Past a few blocks without
+    /// a newline, the rest of a long line is left to `memchr`; a line longer than the maximum
+    /// is cut without a second scan. A line straddling the chunk's start or end goes through
+    /// `split` as before; so does the unterminated tail (scanned twice: once here).
     pub fn try_for_each<E, F: FnMut(Tag, &[u8]) -> Result<(), E>>(
         &mut self,
         input: &[u8],
@@ -352,9 +354,7 @@ impl LineSplitter {
             if content.len() <= m {
                 f(Tag::Full, content)?;
             } else {
-                // `P` pieces, then the `F`: the whole line and its `\n` are in `rest`, so
-                // `split` borrows every piece and never carries.
-                self.split_loop(&rest[start..=nl], &mut f, false)?;
+                long_line(content, m, &mut f)?;
             }
             start = nl + 1;
         }
@@ -422,6 +422,23 @@ fn effective_max(max_len: MaxLen, cap: usize) -> usize {
     .max(1)
 }
 
+/// A whole line of more than `m` content bytes: `P` records of `m` bytes, then an `F` with
+/// the rest (`split`'s rule, without scanning the line again).
+#[cold]
+#[inline(never)]
+fn long_line<E, F: FnMut(Tag, &[u8]) -> Result<(), E>>(
+    content: &[u8],
+    m: usize,
+    f: &mut F,
+) -> Result<(), E> {
+    let mut pieces = content.chunks(m);
+    let last = pieces.next_back().unwrap_or_default();
+    for p in pieces {
+        f(Tag::Partial, p)?;
+    }
+    f(Tag::Full, last)
+}
+
 /// The positions of the `\n` bytes of a slice, in order: one pass over it, a 64-byte block
 /// at a time ([`newline_mask`]), each block's newlines taken from a bit mask.
 struct Newlines<'a> {
@@ -432,9 +449,15 @@ struct Newlines<'a> {
     mask: u64,
     /// Offset of the next block to scan.
     next: usize,
+    /// Blocks scanned since the last newline.
+    empty: u32,
 }
 
 const BLOCK: usize = 64;
+
+/// Blocks without a newline after which the rest of a long line is left to `memchr` (whose
+/// wider, unrolled loop scans long runs faster; one call per long line is cheap).
+const LONG_LINE_BLOCKS: u32 = 4;
 
 impl<'a> Newlines<'a> {
     fn new(hay: &'a [u8]) -> Self {
@@ -443,6 +466,7 @@ impl<'a> Newlines<'a> {
             base: 0,
             mask: 0,
             next: 0,
+            empty: 0,
         }
     }
 }
@@ -457,6 +481,17 @@ impl Iterator for Newlines<'_> {
             if rest.is_empty() {
                 return None;
             }
+            if self.empty >= LONG_LINE_BLOCKS {
+                self.empty = 0;
+                let Some(j) = memchr::memchr(b'\n', rest) else {
+                    self.next = self.hay.len();
+                    return None;
+                };
+                let i = self.next + j;
+                self.next = i + 1;
+                return Some(i);
+            }
+            self.empty += 1;
             self.base = self.next;
             self.next += BLOCK;
             self.mask = match rest.first_chunk::<BLOCK>() {
@@ -469,6 +504,7 @@ impl Iterator for Newlines<'_> {
                 }
             };
         }
+        self.empty = 0;
         let i = self.base + self.mask.trailing_zeros() as usize;
         // Clears the lowest set bit.
         self.mask &= self.mask - 1;

@@ -80,6 +80,22 @@ fn newlines_are_memchr_iter() {
         let want: Vec<usize> = memchr::memchr_iter(b'\n', &hay).collect();
         assert_eq!(got, want, "len {len}");
     }
+    // Long lines (left to memchr after a few blocks) between short ones.
+    for round in 0..200 {
+        let mut hay = Vec::new();
+        while hay.len() < 20_000 {
+            let n = match rng.below(3) {
+                0 => rng.below(BLOCK * LONG_LINE_BLOCKS as usize * 3),
+                _ => rng.below(100),
+            };
+            hay.extend(std::iter::repeat_n(b'x', n));
+            hay.push(b'\n');
+        }
+        hay.truncate(hay.len() - rng.below(2));
+        let got: Vec<usize> = Newlines::new(&hay).collect();
+        let want: Vec<usize> = memchr::memchr_iter(b'\n', &hay).collect();
+        assert_eq!(got, want, "round {round}");
+    }
     assert_eq!(Newlines::new(&[b'\n'; 130]).count(), 130);
 }
 
