@@ -8,9 +8,10 @@
 #
 # Needs root, containerd, ctr, runc, busybox-static and python3 (Debian: apt-get install
 # containerd runc busybox-static). DIR holds gen_workloads.py output (short.txt: lines of
-# 20..200 bytes); `yes` is YES_MIB MiB (default 16) of "y\n" per stream. Each stream writes
-# its file REPEAT times (default 3: 403 MB a run for short.txt at --scale 0.25), so that a
-# run lasts long enough for the 10 ms clock. The workloads are bind-mounted read-only at
+# 20..200 bytes); `yes` is YES_MIB MiB (default 8) of "y\n" per stream (its json-file log is
+# ~36 times that: a run that would leave under 2 GB free is refused). Each stream writes
+# short.txt REPEAT times (default 3: 403 MB a run at --scale 0.25), so that a run lasts
+# long enough for the 10 ms clock. The workloads are bind-mounted read-only at
 # /data; /out (bind-mounted) receives the container's start and end times, read from
 # /proc/uptime inside it (10 ms resolution, the host's clock).
 #
@@ -36,7 +37,7 @@ import hashlib, io, json, os, shutil, signal, statistics, subprocess, sys, tarfi
 W = os.path.abspath(sys.argv[1])
 bins = [(n, os.path.abspath(b)) for n, b in (a.split("=", 1) for a in sys.argv[2:])]
 RUNS = int(os.environ.get("RUNS", "5"))
-YES_MIB = int(os.environ.get("YES_MIB", "16"))
+YES_MIB = int(os.environ.get("YES_MIB", "8"))
 REPEAT = int(os.environ.get("REPEAT", "3"))
 WORKLOADS = os.environ.get("WORKLOADS", "short yes").split()
 FORMATS = os.environ.get("FORMATS", "cri json-file").split()
@@ -178,6 +179,14 @@ try:
 
     out = os.path.join(tmp, "out")
     counter = [0]
+    repeat = {"short": REPEAT, "yes": 1}
+    # A json-file record of "y\n" is ~36 times its input: refuse to fill the disk.
+    for wl in WORKLOADS:
+        need = 2 * repeat[wl] * os.path.getsize(os.path.join(data, files[wl])) * (40 if wl == "yes" else 3)
+        st = os.statvfs(tmp)
+        if st.f_bavail * st.f_frsize < need + (2 << 30):
+            sys.exit(f"{wl}: a run writes up to {need / 1e9:.1f} GB of logs; {tmp} has "
+                     f"{st.f_bavail * st.f_frsize / 1e9:.1f} GB free (2 GB are kept free)")
     def once(wl, uri_of):
         """One container: (MB/s, shim cpu s, logger cpu s, log bytes)."""
         shutil.rmtree(out, ignore_errors=True)
@@ -190,7 +199,7 @@ try:
                               "--log-uri", uri,
                               "--mount", f"type=bind,src={data},dst=/data,options=rbind:ro",
                               "--mount", f"type=bind,src={out},dst=/out,options=rbind:rw",
-                              IMAGE, cid, "/bin/load.sh", *["/data/" + files[wl]] * REPEAT],
+                              IMAGE, cid, "/bin/load.sh", *["/data/" + files[wl]] * repeat[wl]],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         def wait_for(name, nonempty):
             path = os.path.join(out, name)
@@ -213,7 +222,7 @@ try:
         if p.returncode != 0:
             sys.exit(f"{uri}: ctr run exited {p.returncode}: {o.decode(errors='replace')}")
         t = float(open(end).read()) - float(open(os.path.join(out, "start")).read())
-        mb = 2 * REPEAT * os.path.getsize(os.path.join(data, files[wl])) / 1e6
+        mb = 2 * repeat[wl] * os.path.getsize(os.path.join(data, files[wl])) / 1e6
         if os.path.getsize(logf) < mb * 1e6:
             sys.exit(f"{uri}: the log holds {os.path.getsize(logf)} bytes, under the {mb * 1e6:.0f} written")
         return mb / max(t, 0.01), shim, logger, os.path.getsize(logf), mb
