@@ -5,9 +5,7 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use super::cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
-use super::{
-    LineSplitter, PartialWrite, RecordEncoder, RecordWriter, Split, SplitOptions, WriteError,
-};
+use super::{LineSplitter, PartialWrite, RecordEncoder, RecordWriter, SplitOptions, WriteError};
 use crate::cri::{Stream, Tag};
 use crate::time::{Clock, SystemClock};
 
@@ -64,7 +62,7 @@ struct Output<K> {
 }
 
 impl<K: RecordWriter> Output<K> {
-    #[inline]
+    #[inline(always)]
     fn push<F: RecordEncoder>(
         &mut self,
         format: &F,
@@ -299,16 +297,13 @@ impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
         }
         self.out.summary.bytes_read += chunk.len() as u64;
         self.format.start_batch(self.clock.now(), self.stream);
-        let mut rest = chunk;
-        loop {
-            let (step, used) = self.splitter.split(rest);
-            match step {
-                Split::Record(tag, content) => self.out.push(&self.format, tag, content)?,
-                Split::NeedInput => break,
-            }
-            // `split` never reports more than it was given.
-            rest = &rest[used..];
-        }
+        let (out, format) = (&mut self.out, &self.format);
+        // Inlined into the splitter's loop: a call per record costs more than the push.
+        self.splitter.try_for_each(
+            chunk,
+            #[inline(always)]
+            |tag, content| out.push(format, tag, content),
+        )?;
         self.out.flush()
     }
 
