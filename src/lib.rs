@@ -104,10 +104,11 @@
 //! `lines`) build on any target, `wasm32` included. Opening, locking, rotating and following
 //! files is Unix-only (`regular`, `rotate`, the file reader): it relies on `O_NOFOLLOW`,
 //! `flock`, `renameat2` and inode identities; `libc` is a Unix-only dependency.
-//! The library's 22 `unsafe` blocks are those `libc` calls (`fcntl` including `F_SETLEASE`, `flock`, `renameat2`,
-//! `sync_file_range`, `poll`, `getrlimit`, `sysconf`, `socket`, `connect`, `localtime_r`);
-//! `rustix` would remove all but `localtime_r`'s and is the planned replacement, not yet
-//! made.
+//! The library's 23 `unsafe` blocks are those `libc` calls (`fcntl` including `F_SETLEASE`, `flock`, `renameat2`,
+//! `sync_file_range`, `poll`, `getrlimit`, `sysconf`, `socket`, `connect`, `localtime_r`)
+//! and the CRI writer's SSE2 newline scan (x86_64 only; a portable version elsewhere);
+//! `rustix` would remove the `libc` ones but `localtime_r`'s and is the planned replacement,
+//! not yet made.
 
 #![deny(missing_docs)]
 
