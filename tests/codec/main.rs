@@ -4,3 +4,4 @@
 
 mod codecs;
 mod copy;
+mod follow;
