@@ -156,6 +156,7 @@ mod fuzz;
 mod live;
 mod naming;
 mod options;
+mod output;
 mod plain;
 mod recover;
 mod rotation;
@@ -186,6 +187,7 @@ pub use options::{
     Backups, Durability, OptionError, OptionProblem, RecordEnd, RotateError, RotateOption,
     RotateOptions, RotateStats, DEFAULT_CHECK_INTERVAL,
 };
+pub use output::{LogOutput, PLAIN_MODE};
 pub(crate) use plain::append_keeping;
 pub use plain::PlainFile;
 pub(crate) use set::next_live_name;

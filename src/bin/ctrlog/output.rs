@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 
 use ctrlog::cri::write::{FileWriter, RecordWriter};
-use ctrlog::rotate::{Naming, OptionError, OptionProblem, PlainFile, RotateOptions, RotatingFile};
+use ctrlog::rotate::{LogOutput, Naming, OptionError, OptionProblem, RotateOptions};
 
 /// How the rotation options are spelled in messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,13 +71,13 @@ enum Target {
     /// record after a failed write; a pipe or a terminal is written as it is (a torn record
     /// cannot be taken back).
     Stdout(FileWriter),
-    Plain(PlainFile),
-    Rotating(Box<RotatingFile>),
+    /// A plain file or a rotating set: the library's one type for both.
+    File(LogOutput),
 }
 
-/// A record writer over stdout, a plain file or a rotating set, remembering the last write error
-/// for the final report.
-pub struct LogOutput {
+/// The CLI's record writer: stdout or a [`LogOutput`], remembering the last write error for
+/// the final report and warning once on stderr when a rotation fails.
+pub struct Destination {
     target: Target,
     last_error: Option<io::Error>,
     /// Failed rotations already warned about (the first is reported on stderr at once, the
@@ -85,31 +85,24 @@ pub struct LogOutput {
     rotation_failures_seen: u64,
 }
 
-impl LogOutput {
-    /// Opens `path` for appending (created with mode 0640): a rotating set with `rotation`
-    /// (from [`Rotation::options`]), a plain file without. The error names the path.
-    ///
-    /// Both kinds open the file by the same rules (`ctrlog::rotate`'s module docs): never
-    /// through a symbolic link, only a regular file, without blocking (a FIFO is refused at
-    /// once), no parent directory created, and an advisory `flock` so that a second writer on
-    /// the file fails fast.
+impl Destination {
+    /// Opens `path` for appending: a rotating set with `rotation` (from
+    /// [`Rotation::options`]), a plain file without ([`LogOutput::open`]). The error names
+    /// the path.
     pub fn open(path: &Path, rotation: Option<RotateOptions>) -> Result<Self, String> {
-        let target = match rotation {
-            Some(opts) => RotatingFile::open(path, opts).map(|f| Target::Rotating(Box::new(f))),
-            None => PlainFile::open(path, 0o640).map(Target::Plain),
-        };
-        let target = target.map_err(|e| format!("cannot open the output: {e}"))?;
-        Ok(LogOutput {
-            target,
-            last_error: None,
-            rotation_failures_seen: 0,
-        })
+        let out =
+            LogOutput::open(path, rotation).map_err(|e| format!("cannot open the output: {e}"))?;
+        Ok(Self::with(Target::File(out)))
     }
 
     /// Records to stdout (a duplicate of fd 1).
     pub fn stdout(f: File) -> Self {
-        LogOutput {
-            target: Target::Stdout(FileWriter::new(f)),
+        Self::with(Target::Stdout(FileWriter::new(f)))
+    }
+
+    fn with(target: Target) -> Self {
+        Destination {
+            target,
             last_error: None,
             rotation_failures_seen: 0,
         }
@@ -119,8 +112,7 @@ impl LogOutput {
     pub fn name(&self) -> String {
         match &self.target {
             Target::Stdout(_) => "stdout".to_owned(),
-            Target::Plain(f) => f.path().display().to_string(),
-            Target::Rotating(r) => r.path().display().to_string(),
+            Target::File(f) => f.path().display().to_string(),
         }
     }
 
@@ -129,47 +121,43 @@ impl LogOutput {
         self.last_error.as_ref()
     }
 
-    /// For a rotating set: closes it the way its durability policy says and waits for pending
-    /// compressions, so the set is complete on exit (a plain file or stdout has nothing left
-    /// to do: every batch was written when it was accepted). Failed rotations are an error
-    /// here (the records were written, but the file grew past
-    /// max-size): the message names the file, the count and the last reason.
+    /// Closes the output ([`LogOutput::close`]). Failed rotations are an error here (the
+    /// records were written, but the file grew past max-size): the message names the file,
+    /// the count and the last reason.
     pub fn close(self) -> Result<(), String> {
-        match self.target {
-            Target::Stdout(_) | Target::Plain(_) => Ok(()),
-            Target::Rotating(r) => {
-                let failed = r.stats().rotation_failures;
-                let report = match r.rotation_error() {
-                    Some(why) if failed > 0 => Some(format!(
-                        "{}: {failed} rotation(s) failed, the file grew past max-size (last: {why})",
-                        r.path().display()
-                    )),
-                    _ => None,
-                };
-                let closed = r.close().map_err(|e| e.to_string());
-                match (closed, report) {
-                    (Err(e), Some(r)) => Err(format!("{r}; {e}")),
-                    (Err(e), None) | (Ok(()), Some(e)) => Err(e),
-                    (Ok(()), None) => Ok(()),
-                }
-            }
+        let Target::File(out) = self.target else {
+            return Ok(());
+        };
+        let failed = out.stats().map_or(0, |s| s.rotation_failures);
+        let report = match out.rotation_error() {
+            Some(why) if failed > 0 => Some(format!(
+                "{}: {failed} rotation(s) failed, the file grew past max-size (last: {why})",
+                out.path().display()
+            )),
+            _ => None,
+        };
+        let closed = out.close().map_err(|e| e.to_string());
+        match (closed, report) {
+            (Err(e), Some(r)) => Err(format!("{r}; {e}")),
+            (Err(e), None) | (Ok(()), Some(e)) => Err(e),
+            (Ok(()), None) => Ok(()),
         }
     }
 
     /// Warns on stderr at the first failed rotation (the writer keeps appending to the live
     /// file and retries with a back-off; the count is reported at close).
     fn warn_rotation(&mut self) {
-        let Target::Rotating(r) = &self.target else {
+        let Target::File(out) = &self.target else {
             return;
         };
-        let failed = r.stats().rotation_failures;
+        let failed = out.stats().map_or(0, |s| s.rotation_failures);
         if failed > self.rotation_failures_seen {
             if self.rotation_failures_seen == 0 {
                 eprintln!(
                     "ctrlog: warning: {}: rotation failed, writing on into the live file \
                      (retried with back-off): {}",
-                    r.path().display(),
-                    r.rotation_error().unwrap_or_default()
+                    out.path().display(),
+                    out.rotation_error().unwrap_or_default()
                 );
             }
             self.rotation_failures_seen = failed;
@@ -177,12 +165,11 @@ impl LogOutput {
     }
 }
 
-impl RecordWriter for LogOutput {
+impl RecordWriter for Destination {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
         let r = match &mut self.target {
             Target::Stdout(w) => w.write_records(records),
-            Target::Plain(f) => f.write_records(records),
-            Target::Rotating(r) => RecordWriter::write_records(&mut **r, records),
+            Target::File(f) => RecordWriter::write_records(f, records),
         };
         if let Err(e) = &r {
             self.last_error = Some(io::Error::new(e.kind(), e.to_string()));

@@ -32,7 +32,7 @@ use ctrlog::cri::write::{
 use ctrlog::cri::Stream;
 use ctrlog::rotate::Naming;
 
-use crate::output::{LogOutput, Rotation, Spelling};
+use crate::output::{Destination, Rotation, Spelling};
 use ctrlog::time::Offset;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -146,12 +146,12 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return crate::fail(e),
     };
     let out = match &args.output {
-        Some(path) => match LogOutput::open(path, rotation) {
+        Some(path) => match Destination::open(path, rotation) {
             Ok(out) => out,
             Err(e) => return crate::fail(e),
         },
         None => match dup(io::stdout().as_fd()) {
-            Ok(f) => LogOutput::stdout(f),
+            Ok(f) => Destination::stdout(f),
             Err(e) => return crate::fail(format_args!("cannot use stdout: {e}")),
         },
     };
@@ -189,8 +189,8 @@ fn copy<F: RecordEncoder>(
     format: F,
     opts: WriterOptions,
     input: File,
-    out: LogOutput,
-) -> (ExitCode, LogOutput) {
+    out: Destination,
+) -> (ExitCode, Destination) {
     let mut w = LogWriter::with_options(stream, format, out, opts);
     let code = match w.copy_from(input) {
         Ok(summary) => report(&summary, w.get_mut()),
@@ -204,7 +204,7 @@ fn copy<F: RecordEncoder>(
 
 /// One line naming the output and the reason when records were lost (a failed write left no
 /// partial record: the output was cut back to the record boundary before it).
-fn report(s: &CopySummary, out: &LogOutput) -> ExitCode {
+fn report(s: &CopySummary, out: &Destination) -> ExitCode {
     if s.write_errors == 0 {
         return ExitCode::SUCCESS;
     }

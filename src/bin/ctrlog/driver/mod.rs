@@ -95,7 +95,7 @@
 //!   is deleted with the task, so the logs would be lost exactly when they are wanted. A
 //!   relative path is taken relative to the cwd (the bundle directory under containerd), so
 //!   use absolute paths there. Opening it follows the output layer's rules
-//!   (`crate::output::LogOutput::open`).
+//!   (`crate::output::Destination::open`).
 //! - **One shared output.** Two threads copy fd 3 and fd 4 through one
 //!   [`LogWriter`](ctrlog::cri::write::LogWriter) each into one
 //!   [`SharedWriter`]; each batch of whole records is written under the lock, so the streams
@@ -149,7 +149,7 @@ use ctrlog::cri::write::SharedWriter;
 use ctrlog::cri::Stream;
 use ctrlog::time::Offset;
 
-use crate::output::LogOutput;
+use crate::output::Destination;
 use config::{Config, ConfigError, KEYS};
 use pump::{pump_any, PumpResult};
 use report::Reporter;
@@ -210,8 +210,8 @@ fn is_driver_invocation(
 }
 
 /// Opens log-path: plain, or the rotating set the keys asked for (parsed in [`config`]).
-fn open_output(cfg: &Config) -> Result<LogOutput, String> {
-    LogOutput::open(&cfg.log_path, cfg.rotation.clone()).map_err(|e| format!("log-path: {e}"))
+fn open_output(cfg: &Config) -> Result<Destination, String> {
+    Destination::open(&cfg.log_path, cfg.rotation.clone()).map_err(|e| format!("log-path: {e}"))
 }
 
 /// A configuration error: reported, and recorded in log-path when that can be opened (plain,
@@ -219,7 +219,7 @@ fn open_output(cfg: &Config) -> Result<LogOutput, String> {
 fn config_error(reporter: &Reporter, e: &ConfigError) -> ExitCode {
     reporter.report(&e.message);
     if let Some(path) = &e.log_path {
-        if let Ok(mut out) = LogOutput::open(path, None) {
+        if let Ok(mut out) = Destination::open(path, None) {
             let msg = format!("{}; the logging driver did not start", e.message);
             let _ = report::record(&mut out, e.format, e.utc, &msg);
             let _ = out.close();

@@ -20,7 +20,7 @@ use ctrlog::cri::Stream;
 use ctrlog::time::Offset;
 
 use super::config::Format;
-use crate::output::LogOutput;
+use crate::output::Destination;
 
 /// Most bytes read per stream after SIGTERM.
 pub const DRAIN_CAP: u64 = 64 << 20;
@@ -74,7 +74,7 @@ pub fn pump_any(
     format: Format,
     max_len: MaxLen,
     offset: Offset,
-    output: SharedWriter<LogOutput>,
+    output: SharedWriter<Destination>,
     stop: BorrowedFd<'_>,
 ) -> PumpResult {
     let mut opts = WriterOptions::default();
@@ -97,7 +97,7 @@ fn pump<F: RecordEncoder>(
     stream: Stream,
     format: F,
     opts: WriterOptions,
-    output: SharedWriter<LogOutput>,
+    output: SharedWriter<Destination>,
     stop: BorrowedFd<'_>,
 ) -> PumpResult {
     let input = File::from(fd);
