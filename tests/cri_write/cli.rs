@@ -243,3 +243,24 @@ fn write_failures_are_reported_and_exit_1() {
         "{err}"
     );
 }
+
+#[test]
+fn timestamp_policy_per_read_or_per_record() {
+    // 1000 short lines written at once: a few reads at most, 1000 records.
+    let input: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+    let distinct = |policy: &str| {
+        let recs = ok_records(&["--timestamp-policy", policy], input.as_bytes());
+        assert_eq!(recs.len(), 1000, "{policy}");
+        let mut times: Vec<Vec<u8>> = recs.iter().map(|r| r.time.clone()).collect();
+        times.dedup();
+        times.len()
+    };
+    let per_read = distinct("per-read");
+    let per_record = distinct("per-record");
+    // One time per read of the pipe (it holds all 9 KB: a handful of reads at most); one
+    // clock reading per record (nanoseconds apart, a debug build takes longer than that).
+    assert!(per_read <= 10, "{per_read} distinct times per read");
+    assert!(per_record > 100, "{per_record} distinct times per record");
+    let out = ctrlog(&["--timestamp-policy", "sometimes"], b"x\n");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -8,7 +8,7 @@ use std::num::NonZeroUsize;
 
 use ctrlog::cri::write::{
     CrPolicy, CriEncoder, LineSplitter, LogWriter, MaxLen, RecordWriter, SharedWriter, Split,
-    SplitOptions, WriteError, WriteErrorPolicy, WriterOptions, DEFAULT_MEMORY_CAP,
+    SplitOptions, TimestampPolicy, WriteError, WriteErrorPolicy, WriterOptions, DEFAULT_MEMORY_CAP,
 };
 use ctrlog::cri::{Stream, Tag};
 use ctrlog::time::{FixedClock, Offset, SteppingClock, Timestamp};
@@ -498,6 +498,41 @@ fn clock_is_read_once_per_chunk() {
     );
     let contents: Vec<&[u8]> = recs.iter().map(|r| &r.content[..]).collect();
     assert_eq!(contents, vec![&b"a"[..], b"b", b"cd", b"tail"]);
+}
+
+#[test]
+fn clock_is_read_per_record_with_the_per_record_policy() {
+    let clock = SteppingClock::new(Timestamp::new(1_700_000_000, 0), 1_000);
+    let mut opts = WriterOptions::default();
+    opts.timestamps = TimestampPolicy::PerRecord;
+    opts.split.max_len = MaxLen::from_signed(3);
+    let mut w = LogWriter::with_options(
+        Stream::Stdout,
+        CriEncoder::new(Offset::Utc),
+        Vec::new(),
+        opts,
+    )
+    .with_clock(&clock);
+    w.write_all(b"a\nb\nc").unwrap();
+    w.write_all(b"d\nlonger\n").unwrap();
+    w.write_all(b"tail").unwrap();
+    w.finish().unwrap();
+    let recs = parse_cri(w.get_mut());
+    let got: Vec<(&[u8], &[u8])> = recs.iter().map(|r| (&r.time[..], &r.content[..])).collect();
+    // One clock reading per record, the pieces of a cut line included (containerd stamps
+    // each read of a long line).
+    assert_eq!(
+        got,
+        vec![
+            (&b"2023-11-14T22:13:20Z"[..], &b"a"[..]),
+            (b"2023-11-14T22:13:20.000001Z", b"b"),
+            (b"2023-11-14T22:13:20.000002Z", b"cd"),
+            (b"2023-11-14T22:13:20.000003Z", b"lon"),
+            (b"2023-11-14T22:13:20.000004Z", b"ger"),
+            (b"2023-11-14T22:13:20.000005Z", b"tai"),
+            (b"2023-11-14T22:13:20.000006Z", b"l"),
+        ]
+    );
 }
 
 #[test]

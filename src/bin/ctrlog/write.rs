@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use ctrlog::cri::write::{
     CopySummary, CrPolicy, CriEncoder, DockerJsonEncoder, LogWriter, MaxLen, RecordEncoder,
-    WriteErrorPolicy, WriterOptions,
+    TimestampPolicy, WriteErrorPolicy, WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::rotate::Naming;
@@ -41,6 +41,12 @@ pub enum Format {
     Cri,
     /// `{"log":...,"stream":...,"time":...}` (dockerd's json-file driver).
     JsonFile,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimestampPolicyArg {
+    PerRead,
+    PerRecord,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -67,6 +73,10 @@ pub struct Args {
         value_name = "N"
     )]
     max_len: i64,
+    /// When the clock is read for timestamps: once per input read (the default: records of one
+    /// read share their time), or once per record, as containerd does.
+    #[arg(long, value_enum, default_value = "per-read", value_name = "POLICY")]
+    timestamp_policy: TimestampPolicyArg,
     /// Most bytes buffered for one line (Docker RAM size: 2m = 2 MiB); records are never
     /// longer than this.
     #[arg(long, value_name = "SIZE", value_parser = parse_memory_cap)]
@@ -123,6 +133,10 @@ pub fn run(args: Args) -> ExitCode {
     };
     let mut opts = WriterOptions::default();
     opts.split.max_len = MaxLen::from_signed(args.max_len);
+    opts.timestamps = match args.timestamp_policy {
+        TimestampPolicyArg::PerRead => TimestampPolicy::PerRead,
+        TimestampPolicyArg::PerRecord => TimestampPolicy::PerRecord,
+    };
     if let Some(cap) = args.memory_cap {
         opts.split.memory_cap = cap;
     }

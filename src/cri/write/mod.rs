@@ -92,7 +92,8 @@ mod writer;
 pub use cancel::PollStop;
 pub use cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
 pub use copy::{
-    CopySummary, LogWriter, WriteErrorPolicy, WriterOptions, DEFAULT_FLUSH_SIZE, DEFAULT_READ_SIZE,
+    CopySummary, LogWriter, TimestampPolicy, WriteErrorPolicy, WriterOptions, DEFAULT_FLUSH_SIZE,
+    DEFAULT_READ_SIZE,
 };
 pub use format::{escape_docker_json, CriEncoder, DockerJsonEncoder, RecordEncoder};
 pub use split::{

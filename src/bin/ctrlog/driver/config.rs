@@ -7,14 +7,22 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use ctrlog::cri::write::MaxLen;
+use ctrlog::cri::write::{MaxLen, TimestampPolicy};
 use ctrlog::rotate::{Naming, RotateOptions};
 
 use crate::output::{Rotation, Spelling};
 
 /// The keys the driver understands.
 pub const KEYS: &[&str] = &[
-    "log-path", "format", "max-len", "max-size", "max-file", "compress", "naming", "utc",
+    "log-path",
+    "format",
+    "max-len",
+    "max-size",
+    "max-file",
+    "compress",
+    "naming",
+    "utc",
+    "timestamp-policy",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +39,8 @@ pub struct Config {
     /// The rotating set's options; `None`: a plain file.
     pub rotation: Option<RotateOptions>,
     pub utc: bool,
+    /// `timestamp-policy`: `per-read` (default) or `per-record`.
+    pub timestamps: TimestampPolicy,
 }
 
 /// A bad configuration: the first problem, and where the reason can still be recorded.
@@ -75,6 +85,7 @@ pub fn parse(pairs: &[OsString]) -> Result<Config, ConfigError> {
         max_len: MaxLen::CONTAINERD_DEFAULT,
         rotation: None,
         utc: false,
+        timestamps: TimestampPolicy::PerRead,
     };
     // The rotation keys, turned into options once all are known.
     let (mut max_size, mut max_file) = (None, None);
@@ -157,6 +168,21 @@ pub fn parse(pairs: &[OsString]) -> Result<Config, ConfigError> {
                 .map(|n| naming = n)
                 .map_err(|_| bad(k, v, "is not a naming scheme (docker, kubelet or ctrlog)")),
             "utc" => parse_bool(k, v).map(|b| cfg.utc = b),
+            "timestamp-policy" => match v {
+                "per-read" => {
+                    cfg.timestamps = TimestampPolicy::PerRead;
+                    Ok(())
+                }
+                "per-record" => {
+                    cfg.timestamps = TimestampPolicy::PerRecord;
+                    Ok(())
+                }
+                _ => Err(bad(
+                    k,
+                    v,
+                    "is not a timestamp policy (per-read or per-record)",
+                )),
+            },
             _ => Err(format!("unknown key '{k}'")),
         };
         if let Err(e) = r {
@@ -205,6 +231,21 @@ mod tests {
 
     fn os(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn timestamp_policy_key() {
+        let c = parse(&os(&["log-path", "/x"])).unwrap();
+        assert_eq!(c.timestamps, TimestampPolicy::PerRead);
+        let c = parse(&os(&["timestamp-policy", "per-record", "log-path", "/x"])).unwrap();
+        assert_eq!(c.timestamps, TimestampPolicy::PerRecord);
+        let e = parse(&os(&["timestamp-policy", "often", "log-path", "/x"])).unwrap_err();
+        assert!(
+            e.message
+                .contains("timestamp-policy: 'often' is not a timestamp policy"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -330,11 +330,16 @@ fn drive(pairs: &[OsString]) -> ExitCode {
     }
     let offset = if cfg.utc { Offset::Utc } else { Offset::Local };
     let stop = signals.stop.as_fd();
-    let (format, max_len) = (cfg.format, cfg.max_len);
+    let enc = pump::Encoding {
+        format: cfg.format,
+        max_len: cfg.max_len,
+        offset,
+        timestamps: cfg.timestamps,
+    };
     let out = std::thread::scope(|s| {
         let spawn = |fd: OwnedFd, stream: Stream| {
             let output = output.clone();
-            s.spawn(move || pump_any(fd, stream, format, max_len, offset, output, stop))
+            s.spawn(move || pump_any(fd, stream, enc, output, stop))
         };
         let a = spawn(stdout, Stream::Stdout);
         let b = spawn(stderr, Stream::Stderr);

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use ctrlog::cri::write::{
     CopySummary, CrPolicy, CriEncoder, DockerJsonEncoder, LogWriter, MaxLen, PollStop,
-    RecordEncoder, SharedWriter, StopPolicy, WriteError, WriterOptions,
+    RecordEncoder, SharedWriter, StopPolicy, TimestampPolicy, WriteError, WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::time::Offset;
@@ -68,17 +68,31 @@ pub struct PumpResult {
     pub read_error: Option<io::Error>,
 }
 
+/// How a stream's records are made: the driver's settings for both pumps.
+#[derive(Clone, Copy, Debug)]
+pub struct Encoding {
+    pub format: Format,
+    pub max_len: MaxLen,
+    pub offset: Offset,
+    pub timestamps: TimestampPolicy,
+}
+
 pub fn pump_any(
     fd: OwnedFd,
     stream: Stream,
-    format: Format,
-    max_len: MaxLen,
-    offset: Offset,
+    enc: Encoding,
     output: SharedWriter<Destination>,
     stop: BorrowedFd<'_>,
 ) -> PumpResult {
+    let Encoding {
+        format,
+        max_len,
+        offset,
+        timestamps,
+    } = enc;
     let mut opts = WriterOptions::default();
     opts.split.max_len = max_len;
+    opts.timestamps = timestamps;
     opts.split.cr_policy = match format {
         Format::Cri => CrPolicy::Strip,
         Format::JsonFile => CrPolicy::Keep,
