@@ -53,6 +53,25 @@ pub enum LineItem<'a> {
 /// Positional reads, as `std::os::unix::fs::FileExt::read_at`: reading never moves a shared
 /// offset, so clones of one open file do not disturb each other, and a byte slice needs no
 /// temporary file.
+///
+/// ```
+/// use ctrlog::lines::{BackScanner, LineItem, ReadAt};
+/// /// A source of zeros and newlines, never in memory whole.
+/// struct Stripes(u64);
+/// impl ReadAt for Stripes {
+///     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+///         let n = buf.len().min(self.0.saturating_sub(offset) as usize);
+///         for (i, b) in buf[..n].iter_mut().enumerate() {
+///             *b = if (offset + i as u64) % 4 == 3 { b'\n' } else { b'0' };
+///         }
+///         Ok(n)
+///     }
+/// }
+/// // 1 GiB of "000\n", scanned from its end in 64-byte blocks.
+/// let mut back = BackScanner::new(Stripes(1 << 30), 1 << 30, 64, 1024)?;
+/// assert_eq!(back.prev()?, Some(LineItem::Line { offset: (1 << 30) - 4, bytes: b"000\n" }));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait ReadAt {
     /// Reads bytes at `offset` into `buf`; returns how many (0 at the end).
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;

@@ -36,6 +36,16 @@ mod sealed {
 
 /// Parses and produces backup suffixes (the part of a backup's name after `<live>.`).
 /// Sealed: implemented by [`DockerNaming`], [`KubeletNaming`] and [`CtrlogNaming`] only.
+///
+/// ```
+/// use ctrlog::rotate::{DockerNaming, NamingScheme};
+/// use ctrlog::time::Timestamp;
+/// // Docker's `name.1` is the newest backup; the next rotation shifts `1` to `2`.
+/// assert_eq!(DockerNaming.next(None, Timestamp::new(0, 0)).as_deref(), Some("1"));
+/// assert_eq!(DockerNaming.shift("1").as_deref(), Some("2"));
+/// assert!(DockerNaming.parse("1") > DockerNaming.parse("2"));
+/// assert_eq!(DockerNaming.parse("01"), None); // no writer makes it
+/// ```
 pub trait NamingScheme: sealed::Sealed + fmt::Debug + Send + Sync {
     /// Recognises `suffix` (without `.gz`/`.gz.tmp`) as one of this scheme's backups and returns
     /// its order key: a larger key is a newer backup. `None` means "not part of the set".

@@ -32,7 +32,18 @@ pub(super) fn local_offset_at(_secs: i64) -> i32 {
     0
 }
 
-/// Where "now" comes from. Writers read it once per input chunk.
+/// Where "now" comes from. Writers read it once per input chunk (or once per record, with
+/// [`TimestampPolicy::PerRecord`](crate::cri::write::TimestampPolicy::PerRecord)).
+///
+/// ```
+/// use ctrlog::time::{Clock, Timestamp};
+/// /// A clock that is always the start of 2024 (a test's fixed instant).
+/// struct NewYear;
+/// impl Clock for NewYear {
+///     fn now(&self) -> Timestamp { Timestamp::new(1_704_067_200, 0) }
+/// }
+/// assert_eq!(NewYear.now().to_string(), "2024-01-01T00:00:00Z");
+/// ```
 pub trait Clock {
     /// The current instant.
     fn now(&self) -> Timestamp;

@@ -13,6 +13,28 @@ use super::FileWarning;
 ///
 /// The sink owns any buffering; [`LogSink::flush`] is called at the end and whenever a
 /// follower goes idle.
+///
+/// ```
+/// use ctrlog::cri::read::{LogReader, LogSink, ReadOptions};
+/// use ctrlog::cri::Stream;
+///
+/// /// Counts the bytes of each stream, keeps nothing.
+/// #[derive(Default)]
+/// struct Bytes([u64; 2]);
+/// impl LogSink for Bytes {
+///     fn write_stream(&mut self, s: Stream, data: &[u8]) -> std::io::Result<()> {
+///         self.0[s.index()] += data.len() as u64;
+///         Ok(())
+///     }
+/// }
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("0.log");
+/// std::fs::write(&path, "2024-01-01T00:00:00Z stdout F hi\n2024-01-01T00:00:00Z stderr F oops\n")?;
+/// let mut sink = Bytes::default();
+/// LogReader::open(&path, ReadOptions::default())?.read_to(&mut sink)?;
+/// assert_eq!(sink.0, [3, 5]); // with their newlines
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait LogSink {
     /// Writes `data`, which belongs to `stream`.
     fn write_stream(&mut self, stream: Stream, data: &[u8]) -> io::Result<()>;

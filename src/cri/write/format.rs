@@ -9,6 +9,35 @@ use crate::time::{Offset, Timestamp, TimestampFormatter};
 /// read arrived at the same moment), then [`encode`](Self::encode) for each record of the
 /// chunk. Every encoded record must end with `\n` and contain no other `\n`, so a record writer can find
 /// record boundaries in a batch with one `memchr`.
+///
+/// A custom format (the `custom_format` example writes and reads one end to end):
+///
+/// ```
+/// use ctrlog::cri::write::{LogWriter, RecordEncoder};
+/// use ctrlog::cri::{Stream, Tag};
+/// use ctrlog::time::{FixedClock, Timestamp};
+///
+/// /// `<unix seconds> <1|2> <content>`, partial records dropped.
+/// #[derive(Default)]
+/// struct Short { prefix: String }
+/// impl RecordEncoder for Short {
+///     fn start_batch(&mut self, ts: Timestamp, stream: Stream) {
+///         self.prefix = format!("{} {} ", ts.secs, stream.index() + 1);
+///     }
+///     fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>) {
+///         if tag == Tag::Full {
+///             out.extend_from_slice(self.prefix.as_bytes());
+///             out.extend_from_slice(content);
+///             out.push(b'\n');
+///         }
+///     }
+/// }
+/// let mut w = LogWriter::new(Stream::Stderr, Short::default(), Vec::new())
+///     .with_clock(FixedClock(Timestamp::new(7, 0)));
+/// w.copy_from(&b"oops\n"[..])?;
+/// assert_eq!(w.into_inner(), b"7 2 oops\n");
+/// # Ok::<(), ctrlog::cri::write::WriteError>(())
+/// ```
 pub trait RecordEncoder {
     /// Sets the time and stream of the records that follow.
     fn start_batch(&mut self, ts: Timestamp, stream: Stream);

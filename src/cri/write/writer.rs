@@ -10,6 +10,26 @@ use std::sync::{Arc, Mutex};
 /// so when stdout and stderr of one container share a record writer ([`SharedWriter`]), their records
 /// interleave at record boundaries, never inside one. A record writer that needs per-record decisions
 /// (a rotating file that rotates between records) can split the batch at each `\n`.
+///
+/// ```
+/// use ctrlog::cri::write::{CriEncoder, LogWriter, RecordWriter};
+/// use ctrlog::cri::Stream;
+/// use ctrlog::time::Offset;
+///
+/// /// Counts records and keeps none (a dry run).
+/// #[derive(Default)]
+/// struct Count(usize);
+/// impl RecordWriter for Count {
+///     fn write_records(&mut self, records: &[u8]) -> std::io::Result<()> {
+///         self.0 += memchr::memchr_iter(b'\n', records).count();
+///         Ok(())
+///     }
+/// }
+/// let mut w = LogWriter::new(Stream::Stdout, CriEncoder::new(Offset::Utc), Count::default());
+/// w.copy_from(&b"a\nb\nc"[..])?;
+/// assert_eq!(w.into_inner().0, 3); // the unterminated `c` is a P record
+/// # Ok::<(), ctrlog::cri::write::WriteError>(())
+/// ```
 pub trait RecordWriter {
     /// Writes the whole batch, or fails.
     fn write_records(&mut self, records: &[u8]) -> io::Result<()>;
