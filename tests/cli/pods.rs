@@ -350,3 +350,52 @@ fn logs_all_containers_follow() {
     }
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn pods_sparkline_shows_when_bytes_were_written() {
+    let t = tree::build();
+    // Every file last written at T0, except one container's, written ten minutes later.
+    let t0 = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let late = tree::web0_dir(&t).join("app");
+    let mut dirs = vec![t.pods.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                dirs.push(e.path());
+            } else if ft.is_file() {
+                let when = if d == late { t0 + std::time::Duration::from_secs(600) } else { t0 };
+                std::fs::File::options().write(true).open(e.path()).unwrap().set_modified(when).unwrap();
+            }
+        }
+    }
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "pods",
+            "--pods-root",
+            t.pods.to_str().unwrap(),
+            "--containers-root",
+            t.containers.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        ctrlog(&a)
+    };
+    let out = text(&args(&["--sparkline", "always"]).stdout);
+    let mut lines = out.lines();
+    assert!(lines.next().unwrap().trim_end().ends_with("WRITTEN"), "{out}");
+    let bars = |l: &str| l.split_whitespace().last().unwrap().chars().collect::<Vec<_>>();
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 5, "{out}");
+    for r in &rows {
+        let b = bars(r);
+        // 601 seconds on one grid of at most 32 bars; the first and last bars hold bytes.
+        assert!(b.len() > 1 && b.len() <= 32, "{r}");
+        let is_late = r.contains(WEB0_UID) && r.split_whitespace().nth(3) == Some("app");
+        assert_eq!(b[b.len() - 1] == '█', is_late, "{r}");
+        assert_eq!(b[0] == '█', !is_late, "{r}");
+        assert!(b[1..b.len() - 1].iter().all(|&c| c == '▁'), "{r}");
+    }
+    // Not a terminal: plain text, the same columns as before.
+    let plain = text(&args(&[]).stdout);
+    assert!(!plain.contains("WRITTEN") && !plain.contains('█'), "{plain}");
+}

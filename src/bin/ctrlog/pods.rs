@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ctrlog::cri::read::{inventory, ContainerRow, CONTAINER_LOGS_ROOT, POD_LOGS_ROOT};
-use ctrlog::time::{format_rfc3339nano_fixed, Offset, Timestamp};
+use ctrlog::time::{format_rfc3339nano_fixed, Offset, Timeline, Timestamp};
+
+use crate::summary::When;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,6 +31,10 @@ pub struct Args {
     /// last_record (RFC 3339 UTC or null), symlink (ok, missing, stale, dangling, outside).
     #[arg(long)]
     json: bool,
+    /// A WRITTEN column: when each container's bytes on disk were written (each file's size at
+    /// its last change), one grid for all rows; `auto` draws it when stdout is a terminal.
+    #[arg(long, value_enum, default_value_t = When::Auto, value_name = "WHEN")]
+    sparkline: When,
 }
 
 #[derive(serde::Serialize)]
@@ -89,7 +95,7 @@ pub fn table(
     Ok(())
 }
 
-fn print(rows: &[ContainerRow], json: bool) -> io::Result<()> {
+fn print(rows: &[ContainerRow], json: bool, spark: bool) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if json {
         let rows: Vec<JsonRow> = rows
@@ -109,10 +115,15 @@ fn print(rows: &[ContainerRow], json: bool) -> io::Result<()> {
         out.write_all(b"\n")?;
         return out.flush();
     }
+    // One grid for every row, so that the columns line up in time.
+    let mut grid = Timeline::new();
+    for r in rows {
+        grid.merge(&r.written);
+    }
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            vec![
+            let mut cells = vec![
                 r.namespace.clone(),
                 r.pod.clone(),
                 r.uid.clone(),
@@ -121,7 +132,11 @@ fn print(rows: &[ContainerRow], json: bool) -> io::Result<()> {
                 r.bytes.to_string(),
                 r.last_record.map_or_else(|| "-".to_owned(), utc),
                 r.symlink.as_str().to_owned(),
-            ]
+            ];
+            if spark {
+                cells.push(r.written.sparkline_on(&grid));
+            }
+            cells
         })
         .collect();
     let headers = [
@@ -134,8 +149,11 @@ fn print(rows: &[ContainerRow], json: bool) -> io::Result<()> {
         "LAST RECORD",
         "SYMLINK",
     ];
-    let right = [false, false, false, false, true, true, false, false];
-    table(&mut out, &headers, &right, &cells)?;
+    let right = [false, false, false, false, true, true, false, false, false];
+    let n = headers.len() + usize::from(spark);
+    let mut headers = headers.to_vec();
+    headers.push("WRITTEN");
+    table(&mut out, &headers[..n], &right[..n], &cells)?;
     out.flush()
 }
 
@@ -148,7 +166,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(inv) => inv,
         Err(e) => return crate::fail(e),
     };
-    match print(&inv.rows, args.json) {
+    match print(&inv.rows, args.json, !args.json && args.sparkline.draw()) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         Err(e) => return crate::fail(format_args!("writing stdout: {e}")),

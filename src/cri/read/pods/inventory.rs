@@ -9,7 +9,7 @@ use super::{list_pods, ContainerDir, PodDir, PodError};
 use crate::cri::read::paths::{ContainerLogLink, PodDirName};
 use crate::cri::read::{LogReader, LogSink, ReadOptions, TailMode};
 use crate::cri::Stream;
-use crate::time::Timestamp;
+use crate::time::{Timeline, Timestamp};
 
 /// The state of a container's `/var/log/containers` symlink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -74,6 +74,11 @@ pub struct ContainerRow {
     pub symlink: LinkState,
     /// The container's directory.
     pub path: PathBuf,
+    /// When its bytes on disk were written, from the files alone: each file's size (a `.gz`
+    /// backup's compressed size) placed at its last modification. A rotated backup is closed
+    /// when the next one starts, so a burst of rotations shows as a burst here; the live
+    /// file's bytes all sit at its last write. Not in `--json`.
+    pub written: Timeline,
 }
 
 /// Something in the tree that is not a container's logs.
@@ -163,11 +168,17 @@ fn problem(path: PathBuf, reason: impl Into<String>) -> Problem {
 
 fn row(name: &PodDirName, c: &ContainerDir, problems: &mut Vec<Problem>) -> ContainerRow {
     let mut bytes = 0;
+    let mut written = Timeline::new();
     if let Ok(entries) = fs::read_dir(&c.path) {
         for e in entries.flatten() {
             match e.metadata() {
                 // `DirEntry::metadata` is an lstat: a symlink's target is not counted.
-                Ok(m) if m.is_file() => bytes += m.len(),
+                Ok(m) if m.is_file() => {
+                    bytes += m.len();
+                    if let Ok(t) = m.modified() {
+                        written.add_n(Timestamp::from(t).secs, m.len());
+                    }
+                }
                 _ => {}
             }
         }
@@ -192,6 +203,7 @@ fn row(name: &PodDirName, c: &ContainerDir, problems: &mut Vec<Problem>) -> Cont
         last_record,
         symlink: LinkState::Missing,
         path: c.path.clone(),
+        written,
     }
 }
 
