@@ -19,8 +19,9 @@ const POLLS_BEFORE_YIELD: u32 = 4;
 ///
 /// Each poll of the follower reads what is there (at most about 4 MiB of lines while the
 /// starting set is read) on the task's thread: file reads of data the writer just wrote come
-/// from the page cache. New data is seen within [`ReadOptions::poll_interval`]
-/// (crate::cri::read::ReadOptions::poll_interval) (the follower has no readiness fd). Each
+/// from the page cache. New data is seen within
+/// [`ReadOptions::poll_interval`](crate::cri::read::ReadOptions::poll_interval) (the
+/// follower has no readiness fd). Each
 /// line is a copy (the stream hands out owned lines). The stream ends with `None` when the
 /// follower is done (`limit_bytes`, or a pipe read to its end) and after an error; drop it
 /// to stop following.
@@ -52,8 +53,8 @@ pub struct FollowStream {
 }
 
 impl FollowStream {
-    /// Follows with `follower` (from [`LogReader::into_follower`]
-    /// (crate::cri::read::LogReader::into_follower)).
+    /// Follows with `follower` (from
+    /// [`LogReader::into_follower`](crate::cri::read::LogReader::into_follower)).
     pub fn new(follower: Follower) -> Self {
         FollowStream {
             follower,

@@ -364,8 +364,17 @@ fn pods_sparkline_shows_when_bytes_were_written() {
             if ft.is_dir() {
                 dirs.push(e.path());
             } else if ft.is_file() {
-                let when = if d == late { t0 + std::time::Duration::from_secs(600) } else { t0 };
-                std::fs::File::options().write(true).open(e.path()).unwrap().set_modified(when).unwrap();
+                let when = if d == late {
+                    t0 + std::time::Duration::from_secs(600)
+                } else {
+                    t0
+                };
+                std::fs::File::options()
+                    .write(true)
+                    .open(e.path())
+                    .unwrap()
+                    .set_modified(when)
+                    .unwrap();
             }
         }
     }
@@ -382,8 +391,17 @@ fn pods_sparkline_shows_when_bytes_were_written() {
     };
     let out = text(&args(&["--sparkline", "always"]).stdout);
     let mut lines = out.lines();
-    assert!(lines.next().unwrap().trim_end().ends_with("WRITTEN"), "{out}");
-    let bars = |l: &str| l.split_whitespace().last().unwrap().chars().collect::<Vec<_>>();
+    assert!(
+        lines.next().unwrap().trim_end().ends_with("WRITTEN"),
+        "{out}"
+    );
+    let bars = |l: &str| {
+        l.split_whitespace()
+            .last()
+            .unwrap()
+            .chars()
+            .collect::<Vec<_>>()
+    };
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 5, "{out}");
     for r in &rows {
@@ -397,5 +415,8 @@ fn pods_sparkline_shows_when_bytes_were_written() {
     }
     // Not a terminal: plain text, the same columns as before.
     let plain = text(&args(&[]).stdout);
-    assert!(!plain.contains("WRITTEN") && !plain.contains('█'), "{plain}");
+    assert!(
+        !plain.contains("WRITTEN") && !plain.contains('█'),
+        "{plain}"
+    );
 }

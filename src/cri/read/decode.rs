@@ -108,8 +108,8 @@ mod tests {
     }
 }
 
-/// The record format a [`LogReader`](super::LogReader) reads ([`ReadOptions::format`]
-/// (super::ReadOptions::format)): either built-in format decided per line (the default, as
+/// The record format a [`LogReader`](super::LogReader) reads
+/// ([`ReadOptions::format`](super::ReadOptions::format)): either built-in format decided per line (the default, as
 /// `kubectl logs` reads both), one of them only, or a custom [`RecordDecoder`].
 ///
 /// ```
