@@ -75,6 +75,8 @@ fn check_sources(r: &LogReader, lines: &[LogLine]) {
     for l in lines {
         let f = &r.files()[l.file_index()];
         assert_eq!(f.path, l.path());
+        // Replaced by its decompressed bytes for a `.gz` (feature gzip).
+        #[cfg_attr(not(feature = "gzip"), allow(unused_mut))]
         let mut data = fs::read(&f.path).unwrap();
         #[cfg(feature = "gzip")]
         if f.gzip {
