@@ -99,6 +99,16 @@ impl Framer {
         }
     }
 
+    /// [`next`](Self::next), or at the end of input (`end`) [`finish`](Self::finish): what a
+    /// decoder's `decode` and `decode_eof` ask for.
+    pub(crate) fn step(&mut self, buf: &mut BytesMut, end: bool) -> Frame {
+        if end {
+            self.finish(buf)
+        } else {
+            self.next(buf)
+        }
+    }
+
     /// At the end of input: the unterminated last line, or the end of a line being skipped.
     pub(crate) fn finish(&mut self, buf: &mut BytesMut) -> Frame {
         match self.next(buf) {

@@ -129,12 +129,7 @@ impl<E: RecordEncoder, D: RecordDecoder> RecordCodec<E, D> {
 
     fn take(&mut self, buf: &mut BytesMut, end: bool) -> Option<OwnedLogRecord> {
         loop {
-            let found = if end {
-                self.framer.finish(buf)
-            } else {
-                self.framer.next(buf)
-            };
-            match found {
+            match self.framer.step(buf, end) {
                 Frame::NeedMore => return None,
                 Frame::Overlong { offset, .. } => self.counts.skip(offset, SkipReason::Overlong),
                 Frame::Line { offset, len } => {

@@ -73,12 +73,7 @@ impl RuncCodec {
 
     fn take(&mut self, buf: &mut BytesMut, end: bool) -> Option<OwnedEntry> {
         loop {
-            let found = if end {
-                self.framer.finish(buf)
-            } else {
-                self.framer.next(buf)
-            };
-            match found {
+            match self.framer.step(buf, end) {
                 Frame::NeedMore => return None,
                 Frame::Overlong { .. } => self.stats.overlong += 1,
                 Frame::Line { len, .. } => {
