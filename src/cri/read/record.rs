@@ -11,7 +11,7 @@ use memchr::{memchr, memchr2};
 use crate::json_bytes::{self, Unescaped};
 
 use crate::cri::{Stream, Tag};
-use crate::time::{parse_rfc3339, ParseConfig, ParseTimeError, ParsedTime, Timestamp};
+use crate::time::{ParseTimeError, ParsedTime, Timestamp, TimestampParser};
 
 /// The two record formats a container log file can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -96,6 +96,14 @@ fn strip_newline(line: &[u8]) -> &[u8] {
 /// assert_eq!((r.stream, r.tag, r.content), (Stream::Stdout, Tag::Partial, &b"log content 1"[..]));
 /// ```
 pub fn parse_cri_record(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
+    cri_record(line, &mut TimestampParser::default())
+}
+
+/// [`parse_cri_record`] with a timestamp cache that lives as long as the caller's stream.
+fn cri_record<'a>(
+    line: &'a [u8],
+    times: &mut TimestampParser,
+) -> Result<LogRecord<'a>, ParseError> {
     let line = strip_newline(line);
     let sp = memchr(b' ', line).ok_or(ParseError::MissingTimestamp)?;
     let ts_text = &line[..sp];
@@ -103,7 +111,7 @@ pub fn parse_cri_record(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
         timestamp,
         utc_offset,
         ..
-    } = parse_rfc3339(ts_text, &ParseConfig::kubelet()).map_err(ParseError::BadTimestamp)?;
+    } = times.parse(ts_text).map_err(ParseError::BadTimestamp)?;
     let rest = &line[sp + 1..];
     // Fast path: the stream is six bytes followed by a space.
     let (stream, rest) = match (rest.get(..6).and_then(Stream::from_bytes), rest.get(6)) {
@@ -164,8 +172,17 @@ pub fn parse_docker_record<'a>(
     line: &'a [u8],
     scratch: &'a mut Vec<u8>,
 ) -> Result<LogRecord<'a>, ParseError> {
+    docker_record(line, scratch, &mut TimestampParser::default())
+}
+
+/// [`parse_docker_record`] with a timestamp cache that lives as long as the caller's stream.
+fn docker_record<'a>(
+    line: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+    times: &mut TimestampParser,
+) -> Result<LogRecord<'a>, ParseError> {
     let line = strip_newline(line);
-    match fast_docker(line, scratch) {
+    match fast_docker(line, scratch, times) {
         Fast::Done {
             log_at,
             log,
@@ -194,15 +211,18 @@ pub fn parse_docker_record<'a>(
                 content,
             ))
         }
-        Fast::Fallback => slow_docker(line, scratch),
+        Fast::Fallback => slow_docker(line, scratch, times),
     }
 }
 
-fn docker_time(time: Option<&[u8]>) -> Result<(Timestamp, i32), ParseError> {
+fn docker_time(
+    time: Option<&[u8]>,
+    times: &mut TimestampParser,
+) -> Result<(Timestamp, i32), ParseError> {
     match time {
         None => Ok((GO_ZERO_TIME, 0)),
         Some(t) => {
-            let p = parse_rfc3339(t, &ParseConfig::kubelet()).map_err(ParseError::BadTimestamp)?;
+            let p = times.parse(t).map_err(ParseError::BadTimestamp)?;
             Ok((p.timestamp, p.utc_offset))
         }
     }
@@ -242,7 +262,7 @@ const LOG_PREFIX: &[u8] = b"{\"log\":\"";
 const STREAM_KEY: &[u8] = b",\"stream\":\"";
 const TIME_KEY: &[u8] = b",\"time\":\"";
 
-fn fast_docker(line: &[u8], scratch: &mut Vec<u8>) -> Fast {
+fn fast_docker(line: &[u8], scratch: &mut Vec<u8>, times: &mut TimestampParser) -> Fast {
     let Some(body) = line.strip_prefix(LOG_PREFIX) else {
         return Fast::Fallback;
     };
@@ -267,7 +287,7 @@ fn fast_docker(line: &[u8], scratch: &mut Vec<u8>) -> Fast {
     let Some(text) = rest.strip_suffix(b"\"}") else {
         return Fast::Fallback;
     };
-    let time = parse_rfc3339(text, &ParseConfig::kubelet());
+    let time = times.parse(text);
     if time.is_err() && memchr2(b'"', b'\\', text).is_some() {
         return Fast::Fallback;
     }
@@ -290,13 +310,17 @@ struct SlowDocker<'a> {
 }
 
 #[cold]
-fn slow_docker<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<LogRecord<'a>, ParseError> {
+fn slow_docker<'a>(
+    line: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+    times: &mut TimestampParser,
+) -> Result<LogRecord<'a>, ParseError> {
     let v: SlowDocker<'_> = serde_json::from_slice(line).map_err(|_| ParseError::BadJson)?;
     let stream = match v.stream.as_deref() {
         None => return Err(ParseError::MissingField("stream")),
         Some(s) => Stream::from_bytes(s.as_bytes()).ok_or(ParseError::BadStream)?,
     };
-    let (timestamp, utc_offset) = docker_time(v.time.as_deref().map(str::as_bytes))?;
+    let (timestamp, utc_offset) = docker_time(v.time.as_deref().map(str::as_bytes), times)?;
     scratch.clear();
     if let Some(log) = &v.log {
         scratch.extend_from_slice(log.as_bytes());
@@ -309,9 +333,14 @@ fn slow_docker<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<LogRecord
 /// A line whose first byte is `{` is read as Docker json-file, anything else as CRI; a line
 /// that is neither is an error for that line only (kubelet decides the format once from the
 /// first line and fails the whole file when that line is garbage).
+///
+/// It keeps the last timestamp's second ([`TimestampParser`]), so a record in the same second
+/// as the one before has only its fraction and zone parsed; results are those of the free
+/// functions.
 #[derive(Debug, Default)]
 pub struct RecordParser {
     scratch: Vec<u8>,
+    times: TimestampParser,
 }
 
 impl RecordParser {
@@ -338,9 +367,41 @@ impl RecordParser {
             None | Some(b'\n') => Err(ParseError::Empty),
             Some(b'{') => Ok((
                 LogFormat::DockerJson,
-                parse_docker_record(line, &mut self.scratch)?,
+                docker_record(line, &mut self.scratch, &mut self.times)?,
             )),
-            Some(_) => Ok((LogFormat::Cri, parse_cri_record(line)?)),
+            Some(_) => Ok((LogFormat::Cri, cri_record(line, &mut self.times)?)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parser's timestamp cache spans records of both formats and gives the free
+    /// functions' results, including errors, for records in the same second.
+    #[test]
+    fn record_parser_equals_the_free_functions() {
+        let lines: &[&[u8]] = &[
+            b"2024-06-19T15:02:45.1Z stdout F a\n",
+            b"2024-06-19T15:02:45.2+02:00 stderr P b\n",
+            b"2024-06-19T15:02:45. stdout F bad fraction\n",
+            br#"{"log":"c\n","stream":"stdout","time":"2024-06-19T15:02:45.3Z"}"#,
+            br#"{"log":"d","stream":"stderr","time":"2024-06-19T15:02:45+01:60"}"#,
+            b"2024-06-19T5:02:45.4Z stdout F one-digit hour\n",
+            b"2024-06-19T15:02:46Z stdout F next second\n",
+            b"2023-02-29T15:02:46Z stdout F no leap day\n",
+            br#"{"stream":"stdout","log":"e\n","time":"2024-06-19T15:02:46.5Z"}"#,
+        ];
+        let mut p = RecordParser::new();
+        for line in lines {
+            let want = match line[0] {
+                b'{' => parse_docker_record(line, &mut Vec::new()).map(|r| r.to_owned_record()),
+                _ => parse_cri_record(line).map(|r| r.to_owned_record()),
+            };
+            let got = p.parse(line).map(|(_, r)| r.to_owned_record());
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(line));
+        }
+        assert!(p.parse(lines[0]).is_ok());
     }
 }
