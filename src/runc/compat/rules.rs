@@ -11,7 +11,7 @@
 
 use super::{syntax, CompatErrorKind};
 use crate::go_utf8;
-use crate::time::{parse_rfc3339, ParseConfig};
+use crate::time::{ParseConfig, TimestampParser};
 
 /// Which of the struct's fields the current key names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,15 +91,34 @@ impl TimeCheck {
         }
     }
 
-    fn ok(&self) -> bool {
-        // Go's `time.Parse(time.RFC3339, s)`: the parser's `go_json` preset.
-        !self.bad && parse_rfc3339(&self.buf[..self.len], &ParseConfig::go_json()).is_ok()
+    /// `parser`: Go's `time.Parse(time.RFC3339, s)`, the `go_json` preset, cached per second
+    /// across records.
+    fn ok(&self, parser: &mut TimestampParser) -> bool {
+        !self.bad && parser.parse(&self.buf[..self.len]).is_ok()
     }
 }
 
 /// Go's case-insensitive field match for the three fields (simple folding: `ſ` is `s`, the
 /// Kelvin sign is `k`).
 fn match_key(key: &[u8]) -> Field {
+    if key.is_ascii() {
+        // ASCII folds only letters, and only to their other case: the same answer as below
+        // without decoding.
+        return if key.eq_ignore_ascii_case(b"level") {
+            Field::Level
+        } else if key.eq_ignore_ascii_case(b"msg") {
+            Field::Msg
+        } else if key.eq_ignore_ascii_case(b"time") {
+            Field::Time
+        } else {
+            Field::Other
+        };
+    }
+    match_key_folding(key)
+}
+
+/// [`match_key`] for any bytes: decode, fold each character, compare.
+fn match_key_folding(key: &[u8]) -> Field {
     let s = go_utf8::lossy(key);
     let mut folded = [0u8; 8];
     let mut n = 0;
@@ -141,6 +160,7 @@ pub(super) struct Record {
     answer: String,
     answer_long: bool,
     time: TimeCheck,
+    time_parser: TimestampParser,
 }
 
 impl Record {
@@ -158,6 +178,7 @@ impl Record {
             answer: String::new(),
             answer_long: false,
             time: TimeCheck::new(),
+            time_parser: TimestampParser::new(ParseConfig::go_json()),
         }
     }
 
@@ -217,12 +238,30 @@ impl Record {
         self.push_char(c);
     }
 
+    /// An escape decoded to the ASCII byte `b` (`\n`, `\"`, ...): [`Self::escaped_char`]
+    /// without the UTF-8 encoding, for the escapes that fill real messages.
+    pub(super) fn escaped_ascii(&mut self, b: u8) {
+        debug_assert!(b.is_ascii());
+        self.flush_surrogate();
+        // `push_raw`'s `Msg` case for one byte when no cap or growth is involved.
+        if self.target == Target::Msg
+            && !self.msg_long
+            && self.msg.len() < self.max_msg_len
+            && self.msg.len() < self.msg.capacity()
+        {
+            self.msg.push(b);
+        } else if self.target != Target::Time {
+            self.push_raw(&[b]);
+        }
+    }
+
     /// Unescaped string bytes.
     pub(super) fn raw(&mut self, run: &[u8]) {
         self.flush_surrogate();
         self.push_raw(run);
     }
 
+    #[inline]
     fn push_raw(&mut self, run: &[u8]) {
         match self.target {
             Target::Key => {
@@ -246,6 +285,10 @@ impl Record {
                 } else if self.msg.len() + run.len() > self.max_msg_len {
                     self.msg_long = true;
                     self.msg = Vec::new();
+                } else if self.msg.capacity() - self.msg.len() >= run.len() {
+                    // Room already reserved under the cap: the common case, a short run
+                    // between escapes.
+                    self.msg.extend_from_slice(run);
                 } else {
                     crate::lines::extend_capped(&mut self.msg, run, self.max_msg_len);
                 }
@@ -304,7 +347,9 @@ impl Record {
                 };
                 return Ok(true);
             }
-            Target::Time if !self.time.ok() => return Err(CompatErrorKind::BadTime),
+            Target::Time if !self.time.ok(&mut self.time_parser) => {
+                return Err(CompatErrorKind::BadTime)
+            }
             _ => {}
         }
         self.target = Target::Ignore;
@@ -334,5 +379,32 @@ impl Record {
             return Err(CompatErrorKind::MessageTooLong(self.max_msg_len));
         }
         Ok(self.answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// The ASCII shortcut gives the folding path's answer.
+        #[test]
+        fn ascii_keys_match_as_folded(key in "(?i)(level|msg|time|levels|ms|tim|l[e\\-]vel|[a-z_ ]{0,6})") {
+            let key = key.as_bytes();
+            prop_assert_eq!(match_key(key), match_key_folding(key));
+        }
+    }
+
+    #[test]
+    fn folding_keys_still_match() {
+        assert_eq!(match_key("m\u{17F}g".as_bytes()), Field::Msg);
+        assert_eq!(match_key("\u{212A}ey".as_bytes()), Field::Other);
+        assert_eq!(match_key(b"MsG"), Field::Msg);
+        assert_eq!(match_key(b"lEVEL"), Field::Level);
+        assert_eq!(match_key(b"level\xff"), Field::Other);
     }
 }
