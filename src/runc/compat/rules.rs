@@ -33,13 +33,16 @@ pub(super) enum Target {
 }
 
 /// Go's `time.Parse(time.RFC3339, s)` on the raw bytes of the JSON string, fed in pieces.
-/// Fraction digits after the first are dropped as they arrive, so any length is checked in
-/// constant memory.
+/// A string that fits the buffer is kept as it is; a longer one is compacted (fraction digits
+/// after the first dropped as they arrive, which keeps the parse's answer), so any length is
+/// checked in constant memory.
 #[derive(Clone, Copy, Debug)]
 struct TimeCheck {
     buf: [u8; 32],
     len: usize,
     bad: bool,
+    /// `buf` holds the compacted form, built by [`TimeCheck::push`].
+    compact: bool,
     colons: u8,
     after: u8,
     frac: u8, // 0 none yet, 1 separator seen, 2 in digits, 3 done
@@ -51,9 +54,32 @@ impl TimeCheck {
             buf: [0; 32],
             len: 0,
             bad: false,
+            compact: false,
             colons: 0,
             after: 0,
             frac: 0,
+        }
+    }
+
+    /// The next bytes of the string: copied while they fit, else everything so far is
+    /// replayed into the compacted form.
+    fn push_run(&mut self, run: &[u8]) {
+        if !self.compact {
+            if let Some(dst) = self.buf.get_mut(self.len..self.len + run.len()) {
+                dst.copy_from_slice(run);
+                self.len += run.len();
+                return;
+            }
+            let (raw, n, bad) = (self.buf, self.len, self.bad);
+            *self = TimeCheck::new();
+            self.bad = bad;
+            self.compact = true;
+            for &b in &raw[..n] {
+                self.push(b);
+            }
+        }
+        for &b in run {
+            self.push(b);
         }
     }
 
@@ -293,11 +319,7 @@ impl Record {
                     crate::lines::extend_capped(&mut self.msg, run, self.max_msg_len);
                 }
             }
-            Target::Time => {
-                for &b in run {
-                    self.time.push(b);
-                }
-            }
+            Target::Time => self.time.push_run(run),
             Target::Ignore => {}
         }
     }
@@ -397,6 +419,45 @@ mod tests {
             let key = key.as_bytes();
             prop_assert_eq!(match_key(key), match_key_folding(key));
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Compacting keeps the parse's answer: what fits the buffer raw gets the same verdict
+        /// as its compacted form (the one longer strings are checked in).
+        #[test]
+        fn compacted_time_keeps_the_verdict(
+            // Mostly valid dates and times, so that both verdicts occur.
+            head in "[0-9]{4}-(0[1-9]|1[0-2]|[0-9]{2})-(0[1-9]|1[0-9]|2[0-8]|3[01])[T ]([01][0-9]|2[0-4]|[0-9]):[0-5][0-9](:[0-5][0-9]|:[0-9]{1,3})?",
+            frac in "([.,][0-9]{0,12})?",
+            zone in "(Z|[+-][0-9]{2}:[0-9]{2}|[+-][0-9]{4}|:|z)?",
+        ) {
+            let text = format!("{head}{frac}{zone}");
+            let mut raw = TimeCheck::new();
+            raw.push_run(text.as_bytes());
+            let mut compacted = TimeCheck::new();
+            compacted.compact = true;
+            for b in text.bytes() {
+                compacted.push(b);
+            }
+            let mut p = TimestampParser::new(ParseConfig::go_json());
+            prop_assert_eq!(raw.ok(&mut p), compacted.ok(&mut p), "{}", text);
+        }
+    }
+
+    #[test]
+    fn a_long_time_string_is_compacted() {
+        let mut p = TimestampParser::new(ParseConfig::go_json());
+        let mut t = TimeCheck::new();
+        t.push_run(b"2024-06-19T15:02:45.");
+        t.push_run(&[b'1'; 100]);
+        t.push_run(b"+01:60");
+        assert!(t.compact && t.ok(&mut p));
+        let mut t = TimeCheck::new();
+        t.bad = true;
+        t.push_run(&[b'1'; 40]);
+        assert!(!t.ok(&mut p));
     }
 
     #[test]
