@@ -261,6 +261,13 @@ pub(super) fn fast_tail(s: &[u8], local: i64) -> Option<ParsedTime> {
         if let Some(v) = s.get(start..start + 8).and_then(eight_digits) {
             nanos = v;
             j += 8;
+            // Exactly nine (most records): no loop, no scaling.
+            if let Some(&b @ b'0'..=b'9') = s.get(j) {
+                if !matches!(s.get(j + 1), Some(b'0'..=b'9')) {
+                    nanos = nanos * 10 + u32::from(b - b'0');
+                    return fast_zone(s, j + 1, nanos, local);
+                }
+            }
         }
         while let Some(&b @ b'0'..=b'9') = s.get(j) {
             if j - start < 9 {
@@ -275,6 +282,12 @@ pub(super) fn fast_tail(s: &[u8], local: i64) -> Option<ParsedTime> {
         nanos *= POW10[n.min(9)];
         i = j;
     }
+    fast_zone(s, i, nanos, local)
+}
+
+/// The fast path's zone at `s[i..]`, after a fraction worth `nanos`.
+#[inline(always)]
+fn fast_zone(s: &[u8], mut i: usize, nanos: u32, local: i64) -> Option<ParsedTime> {
     let offset: i32 = match s.get(i)? {
         b'Z' => {
             i += 1;
