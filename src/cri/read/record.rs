@@ -105,14 +105,14 @@ fn cri_record<'a>(
     times: &mut TimestampParser,
 ) -> Result<LogRecord<'a>, ParseError> {
     let line = strip_newline(line);
-    let sp = memchr(b' ', line).ok_or(ParseError::MissingTimestamp)?;
-    let ts_text = &line[..sp];
-    let ParsedTime {
-        timestamp,
-        utc_offset,
-        ..
-    } = times.parse(ts_text).map_err(ParseError::BadTimestamp)?;
-    let rest = &line[sp + 1..];
+    let (
+        ParsedTime {
+            timestamp,
+            utc_offset,
+            ..
+        },
+        rest,
+    ) = cri_time(line, times)?;
     // Fast path: the stream is six bytes followed by a space.
     let (stream, rest) = match (rest.get(..6).and_then(Stream::from_bytes), rest.get(6)) {
         (Some(s), Some(b' ')) => (s, &rest[7..]),
@@ -146,6 +146,27 @@ fn cri_record<'a>(
         tag,
         content,
     })
+}
+
+/// The timestamp field (up to the first space) and what follows that space.
+///
+/// kubelet finds the space, then parses the field. A timestamp holds no space and its parse
+/// does not depend on the bytes after it, so a timestamp parsed at the start of the line and
+/// followed by a space is that field's parse: the search is skipped. Anything else is done
+/// in kubelet's order, for its errors.
+#[inline]
+fn cri_time<'a>(
+    line: &'a [u8],
+    times: &mut TimestampParser,
+) -> Result<(ParsedTime, &'a [u8]), ParseError> {
+    if let Ok(p) = times.parse_prefix(line) {
+        if line.get(p.len) == Some(&b' ') {
+            return Ok((p, &line[p.len + 1..]));
+        }
+    }
+    let sp = memchr(b' ', line).ok_or(ParseError::MissingTimestamp)?;
+    let p = times.parse(&line[..sp]).map_err(ParseError::BadTimestamp)?;
+    Ok((p, &line[sp + 1..]))
 }
 
 /// Go's zero `time.Time` (`0001-01-01T00:00:00Z`): what a Docker record without `time` gets.
@@ -376,7 +397,44 @@ impl RecordParser {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::time::{parse_rfc3339, ParseConfig};
+
+    /// kubelet's order, uncached: find the space, parse the field.
+    fn cri_time_reference(line: &[u8]) -> Result<(ParsedTime, &[u8]), ParseError> {
+        let sp = memchr(b' ', line).ok_or(ParseError::MissingTimestamp)?;
+        let p = parse_rfc3339(&line[..sp], &ParseConfig::kubelet())
+            .map_err(ParseError::BadTimestamp)?;
+        Ok((p, &line[sp + 1..]))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Skipping the search for the space changes no result, cached or not.
+        #[test]
+        fn cri_time_equals_kubelet_order(
+            lines in prop::collection::vec(
+                (
+                    "20[0-9]{2}-0[1-9]-[0-2][0-9]T[0-2]?[0-9]:[0-5][0-9]:[0-5][0-9]",
+                    "([.,][0-9]{0,11})?(Z|[+-][0-2][0-9]:[0-6][0-9]|z|)",
+                    "( |  |x | \\n|\\t |)",
+                    "(stdout F a|stderr P|)",
+                ),
+                1..8,
+            ),
+        ) {
+            let mut times = TimestampParser::default();
+            for (head, tail, sep, rest) in lines {
+                let line = format!("{head}{tail}{sep}{rest}");
+                let line = line.as_bytes();
+                prop_assert_eq!(cri_time(line, &mut times), cri_time_reference(line));
+                prop_assert_eq!(cri_time(line, &mut TimestampParser::default()), cri_time_reference(line));
+            }
+        }
+    }
 
     /// The parser's timestamp cache spans records of both formats and gives the free
     /// functions' results, including errors, for records in the same second.
