@@ -58,7 +58,8 @@
 //!
 //! # Layout
 //! `calendar` (civil dates), `format` (Go's `Format`, the cached formatter), `parse` (the
-//! parser and its config), `clock` (now and the local zone: the only system calls).
+//! parser and its config), `parse_cache` (the cached parser), `clock` (now and the local
+//! zone: the only system calls).
 //!
 //! # Limits
 //! [`Timestamp`] spans `i64` seconds; formatting covers every year Go can print for those

@@ -26,10 +26,11 @@
 use super::parse::{fast_head, fast_tail, parse_general};
 use super::{ParseConfig, ParseTimeError, ParsedTime};
 
-/// An RFC 3339 parser that remembers the last second it parsed (see the [module
-/// docs](self)). Same results as [`parse_rfc3339_prefix`](super::parse_rfc3339_prefix) and
-/// [`parse_rfc3339`](super::parse_rfc3339) with its [`ParseConfig`]; keep one per stream of
-/// records.
+/// An RFC 3339 parser that remembers the last second it parsed: when the next input starts
+/// with the same 19 bytes (`2024-06-19T15:02:45`), only the fraction and zone are parsed.
+/// Same results as [`parse_rfc3339_prefix`](super::parse_rfc3339_prefix) and
+/// [`parse_rfc3339`](super::parse_rfc3339) with its [`ParseConfig`], in any order of inputs;
+/// keep one per stream of records.
 ///
 /// ```
 /// use ctrlog::time::{parse_rfc3339, ParseConfig, TimestampParser};
