@@ -282,9 +282,19 @@ impl Record {
     }
 
     /// Unescaped string bytes.
+    #[inline]
     pub(super) fn raw(&mut self, run: &[u8]) {
         self.flush_surrogate();
-        self.push_raw(run);
+        // `push_raw`'s `Msg` case when no cap or growth is involved, without the call.
+        if self.target == Target::Msg
+            && !self.msg_long
+            && self.msg.len() + run.len() <= self.max_msg_len
+            && self.msg.capacity() - self.msg.len() >= run.len()
+        {
+            self.msg.extend_from_slice(run);
+        } else {
+            self.push_raw(run);
+        }
     }
 
     #[inline]
