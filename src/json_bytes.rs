@@ -279,6 +279,28 @@ pub(crate) fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
         .map(|k| i + k)
 }
 
+/// The first `"`, `\` or byte below 0x20 in `s`: where a scanner that rejects raw control
+/// bytes in strings (Go's, in `runc::compat`) must stop. Word at a time; the lowest flag of
+/// the combined mask is exact because each part's lowest flag is.
+#[inline]
+pub(crate) fn find_quote_backslash_or_control(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let w = load(s, i);
+        // As in `ascii_specials`: the low 7 bits plus 0x60 stay below 0x80 exactly below 0x20.
+        let ctl = !((w & LOW7).wrapping_add(splat(0x60)) | w) & HI;
+        let m = quote_or_backslash(w) | ctl;
+        if m != 0 {
+            return Some(i + first(m));
+        }
+        i += 8;
+    }
+    s[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|k| i + k)
+}
+
 /// Where [`unescape_string`] left a string's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Unescaped {

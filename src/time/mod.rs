@@ -16,6 +16,8 @@
 //!   zone offset it was written in and its length; a [`ParseConfig`] preset picks the Go entry
 //!   point to mirror (kubelet's `time.Parse(time.RFC3339Nano, s)` or `time.Time.UnmarshalJSON`
 //!   as containerd's `getLastRuntimeError` uses it).
+//! * [`TimestampParser`]: the same parser with a per-second cache; a record in the same second
+//!   as the one before has only its fraction and zone parsed.
 //! * [`parse_rfc3339nano`]: kubelet's lenient parse (`time.Parse(time.RFC3339Nano, s)`), the
 //!   instant only.
 //! * `From<SystemTime>`, [`Timestamp::to_system_time`], `FromStr` and `Display` (RFC3339Nano in
@@ -56,7 +58,8 @@
 //!
 //! # Layout
 //! `calendar` (civil dates), `format` (Go's `Format`, the cached formatter), `parse` (the
-//! parser and its config), `clock` (now and the local zone: the only system calls).
+//! parser and its config), `parse_cache` (the cached parser), `clock` (now and the local
+//! zone: the only system calls).
 //!
 //! # Limits
 //! [`Timestamp`] spans `i64` seconds; formatting covers every year Go can print for those
@@ -70,6 +73,7 @@ mod format;
 #[cfg(any(test, feature = "__fuzz"))]
 mod fuzz;
 mod parse;
+mod parse_cache;
 #[cfg(test)]
 mod tests;
 mod timeline;
@@ -89,6 +93,7 @@ pub use parse::{
     parse_rfc3339, parse_rfc3339_prefix, parse_rfc3339nano, parse_rfc3339nano_prefix, ParseConfig,
     ParseTimeError, ParsedTime,
 };
+pub use parse_cache::TimestampParser;
 
 /// An instant: seconds since the Unix epoch (UTC) and nanoseconds within that second.
 ///

@@ -18,7 +18,11 @@
 //! digits at once) that gives up with `None` on anything else, and the general path, which
 //! accepts every shape the config allows and names the first offending byte. The fast path
 //! only accepts what the general path accepts under every preset, with the same result
-//! (property-tested in `src/time/tests.rs`), so it does not read the config.
+//! (property-tested in `src/time/tests.rs`), so it does not read the config. The fast path is
+//! split at byte 19 (`fast_head`, `fast_tail`) so that [`TimestampParser`] can skip the head
+//! when a record repeats the previous record's second.
+//!
+//! [`TimestampParser`]: super::TimestampParser
 
 use super::calendar::{days_from_civil, days_in_month};
 use super::{Offset, Timestamp};
@@ -193,7 +197,17 @@ fn to_unix(year: i64, month: u32, day: u32, hms: [u32; 3], offset: i32) -> i64 {
 /// [`parse_general`], which produces the precise error (or accepts the rarer shapes).
 #[inline]
 pub(super) fn parse_fast(s: &[u8]) -> Option<ParsedTime> {
-    let h: &[u8; 19] = s.get(..19)?.try_into().ok()?;
+    let local = fast_head(s.get(..19)?.try_into().ok()?)?;
+    fast_tail(s, local)
+}
+
+/// The fast path's first 19 bytes, `YYYY-MM-DDTHH:MM:SS` with a two-digit hour and every field
+/// in range: their seconds since the epoch as if written in UTC, or `None`. Whether they are
+/// valid does not depend on what follows, which is what lets [`TimestampParser`] reuse them.
+///
+/// [`TimestampParser`]: super::TimestampParser
+#[inline]
+pub(super) fn fast_head(h: &[u8; 19]) -> Option<i64> {
     if h[4] != b'-' || h[7] != b'-' || h[10] != b'T' || h[13] != b':' || h[16] != b':' {
         return None;
     }
@@ -222,6 +236,22 @@ pub(super) fn parse_fast(s: &[u8]) -> Option<ParsedTime> {
     let hour = d(11) * 10 + d(12);
     let minute = d(14) * 10 + d(15);
     let second = d(17) * 10 + d(18);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    Some(to_unix(year, month, day, [hour, minute, second], 0))
+}
+
+/// The fast path after a valid head (`s[..19]`, whose UTC-as-written seconds are `local`): the
+/// optional fraction and the zone, or `None`.
+#[inline]
+pub(super) fn fast_tail(s: &[u8], local: i64) -> Option<ParsedTime> {
     let mut i = 19;
     let mut nanos = 0u32;
     if let Some(b'.' | b',') = s.get(i) {
@@ -231,6 +261,13 @@ pub(super) fn parse_fast(s: &[u8]) -> Option<ParsedTime> {
         if let Some(v) = s.get(start..start + 8).and_then(eight_digits) {
             nanos = v;
             j += 8;
+            // Exactly nine (most records): no loop, no scaling.
+            if let Some(&b @ b'0'..=b'9') = s.get(j) {
+                if !matches!(s.get(j + 1), Some(b'0'..=b'9')) {
+                    nanos = nanos * 10 + u32::from(b - b'0');
+                    return fast_zone(s, j + 1, nanos, local);
+                }
+            }
         }
         while let Some(&b @ b'0'..=b'9') = s.get(j) {
             if j - start < 9 {
@@ -245,6 +282,12 @@ pub(super) fn parse_fast(s: &[u8]) -> Option<ParsedTime> {
         nanos *= POW10[n.min(9)];
         i = j;
     }
+    fast_zone(s, i, nanos, local)
+}
+
+/// The fast path's zone at `s[i..]`, after a fraction worth `nanos`.
+#[inline(always)]
+fn fast_zone(s: &[u8], mut i: usize, nanos: u32, local: i64) -> Option<ParsedTime> {
     let offset: i32 = match s.get(i)? {
         b'Z' => {
             i += 1;
@@ -270,18 +313,9 @@ pub(super) fn parse_fast(s: &[u8]) -> Option<ParsedTime> {
         }
         _ => return None,
     };
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
     Some(ParsedTime {
         timestamp: Timestamp {
-            secs: to_unix(year, month, day, [hour, minute, second], offset),
+            secs: local - i64::from(offset),
             nanos,
         },
         utc_offset: offset,

@@ -3,7 +3,7 @@
 
 use ctrlog::time::{
     format_rfc3339nano, format_rfc3339nano_fixed, parse_rfc3339, parse_rfc3339nano, Offset,
-    ParseConfig, Timestamp, TimestampFormatter,
+    ParseConfig, Timestamp, TimestampFormatter, TimestampParser,
 };
 use proptest::prelude::*;
 
@@ -56,12 +56,18 @@ fn local_offset_row_matches_go() {
 #[test]
 fn parsing_matches_go() {
     let mut checked = 0;
+    let mut cache = TimestampParser::new(ParseConfig::kubelet());
     for row in golden_rows() {
         if row[0] != "P" {
             continue;
         }
         let input = row[1].as_str();
         let got = parse_rfc3339nano(input.as_bytes());
+        // The cached parser agrees, warm from the rows before and warm from this row.
+        for _ in 0..2 {
+            let cached = cache.parse(input.as_bytes()).map(|p| p.timestamp);
+            assert_eq!(cached, got, "cached {input}");
+        }
         match (input, row[2].as_str()) {
             // Go >= 1.20 truncates digits past the ninth.
             ("2024-06-19T15:02:45.1234567891Z", "ERR") => {
@@ -113,6 +119,21 @@ fn parse_rejects_what_go_rejects() {
             parse_rfc3339nano(bad.as_bytes()).is_err(),
             "{bad:?} accepted"
         );
+        // Also right after a valid record in (nearly) the same second: a cached head must not
+        // let a bad one through.
+        for config in [ParseConfig::kubelet(), ParseConfig::go_json()] {
+            let mut cache = TimestampParser::new(config);
+            cache.parse(b"2024-06-19T15:02:45.5Z").unwrap();
+            assert_eq!(
+                cache.parse(bad.as_bytes()),
+                parse_rfc3339(bad.as_bytes(), &config),
+                "cached {bad:?}"
+            );
+            assert!(
+                cache.parse(bad.as_bytes()).is_err(),
+                "cached {bad:?} accepted"
+            );
+        }
     }
     // Leap day and a one-digit hour are fine.
     assert!(parse_rfc3339nano(b"2024-02-29T01:00:00Z").is_ok());
@@ -202,6 +223,10 @@ proptest! {
         for config in [ParseConfig::kubelet(), ParseConfig::go_json()] {
             let p = parse_rfc3339(want.as_bytes(), &config).unwrap();
             prop_assert_eq!((p.timestamp, p.utc_offset, p.len), (ts, off, want.len()));
+            // Cold and then warm (same head) cache.
+            let mut cache = TimestampParser::new(config);
+            prop_assert_eq!(cache.parse(want.as_bytes()), Ok(p));
+            prop_assert_eq!(cache.parse(want.as_bytes()), Ok(p));
         }
     }
 

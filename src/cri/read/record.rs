@@ -11,7 +11,7 @@ use memchr::{memchr, memchr2};
 use crate::json_bytes::{self, Unescaped};
 
 use crate::cri::{Stream, Tag};
-use crate::time::{parse_rfc3339, ParseConfig, ParseTimeError, ParsedTime, Timestamp};
+use crate::time::{ParseTimeError, ParsedTime, Timestamp, TimestampParser};
 
 /// The two record formats a container log file can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -96,15 +96,23 @@ fn strip_newline(line: &[u8]) -> &[u8] {
 /// assert_eq!((r.stream, r.tag, r.content), (Stream::Stdout, Tag::Partial, &b"log content 1"[..]));
 /// ```
 pub fn parse_cri_record(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
+    cri_record(line, &mut TimestampParser::default())
+}
+
+/// [`parse_cri_record`] with a timestamp cache that lives as long as the caller's stream.
+fn cri_record<'a>(
+    line: &'a [u8],
+    times: &mut TimestampParser,
+) -> Result<LogRecord<'a>, ParseError> {
     let line = strip_newline(line);
-    let sp = memchr(b' ', line).ok_or(ParseError::MissingTimestamp)?;
-    let ts_text = &line[..sp];
-    let ParsedTime {
-        timestamp,
-        utc_offset,
-        ..
-    } = parse_rfc3339(ts_text, &ParseConfig::kubelet()).map_err(ParseError::BadTimestamp)?;
-    let rest = &line[sp + 1..];
+    let (
+        ParsedTime {
+            timestamp,
+            utc_offset,
+            ..
+        },
+        rest,
+    ) = cri_time(line, times)?;
     // Fast path: the stream is six bytes followed by a space.
     let (stream, rest) = match (rest.get(..6).and_then(Stream::from_bytes), rest.get(6)) {
         (Some(s), Some(b' ')) => (s, &rest[7..]),
@@ -140,6 +148,27 @@ pub fn parse_cri_record(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
     })
 }
 
+/// The timestamp field (up to the first space) and what follows that space.
+///
+/// kubelet finds the space, then parses the field. A timestamp holds no space and its parse
+/// does not depend on the bytes after it, so a timestamp parsed at the start of the line and
+/// followed by a space is that field's parse: the search is skipped. Anything else is done
+/// in kubelet's order, for its errors.
+#[inline]
+fn cri_time<'a>(
+    line: &'a [u8],
+    times: &mut TimestampParser,
+) -> Result<(ParsedTime, &'a [u8]), ParseError> {
+    if let Ok(p) = times.parse_prefix(line) {
+        if line.get(p.len) == Some(&b' ') {
+            return Ok((p, &line[p.len + 1..]));
+        }
+    }
+    let sp = memchr(b' ', line).ok_or(ParseError::MissingTimestamp)?;
+    let p = times.parse(&line[..sp]).map_err(ParseError::BadTimestamp)?;
+    Ok((p, &line[sp + 1..]))
+}
+
 /// Go's zero `time.Time` (`0001-01-01T00:00:00Z`): what a Docker record without `time` gets.
 const GO_ZERO_TIME: Timestamp = Timestamp {
     secs: -62_135_596_800,
@@ -164,8 +193,17 @@ pub fn parse_docker_record<'a>(
     line: &'a [u8],
     scratch: &'a mut Vec<u8>,
 ) -> Result<LogRecord<'a>, ParseError> {
+    docker_record(line, scratch, &mut TimestampParser::default())
+}
+
+/// [`parse_docker_record`] with a timestamp cache that lives as long as the caller's stream.
+fn docker_record<'a>(
+    line: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+    times: &mut TimestampParser,
+) -> Result<LogRecord<'a>, ParseError> {
     let line = strip_newline(line);
-    match fast_docker(line, scratch) {
+    match fast_docker(line, scratch, times) {
         Fast::Done {
             log_at,
             log,
@@ -194,15 +232,18 @@ pub fn parse_docker_record<'a>(
                 content,
             ))
         }
-        Fast::Fallback => slow_docker(line, scratch),
+        Fast::Fallback => slow_docker(line, scratch, times),
     }
 }
 
-fn docker_time(time: Option<&[u8]>) -> Result<(Timestamp, i32), ParseError> {
+fn docker_time(
+    time: Option<&[u8]>,
+    times: &mut TimestampParser,
+) -> Result<(Timestamp, i32), ParseError> {
     match time {
         None => Ok((GO_ZERO_TIME, 0)),
         Some(t) => {
-            let p = parse_rfc3339(t, &ParseConfig::kubelet()).map_err(ParseError::BadTimestamp)?;
+            let p = times.parse(t).map_err(ParseError::BadTimestamp)?;
             Ok((p.timestamp, p.utc_offset))
         }
     }
@@ -242,7 +283,7 @@ const LOG_PREFIX: &[u8] = b"{\"log\":\"";
 const STREAM_KEY: &[u8] = b",\"stream\":\"";
 const TIME_KEY: &[u8] = b",\"time\":\"";
 
-fn fast_docker(line: &[u8], scratch: &mut Vec<u8>) -> Fast {
+fn fast_docker(line: &[u8], scratch: &mut Vec<u8>, times: &mut TimestampParser) -> Fast {
     let Some(body) = line.strip_prefix(LOG_PREFIX) else {
         return Fast::Fallback;
     };
@@ -267,7 +308,7 @@ fn fast_docker(line: &[u8], scratch: &mut Vec<u8>) -> Fast {
     let Some(text) = rest.strip_suffix(b"\"}") else {
         return Fast::Fallback;
     };
-    let time = parse_rfc3339(text, &ParseConfig::kubelet());
+    let time = times.parse(text);
     if time.is_err() && memchr2(b'"', b'\\', text).is_some() {
         return Fast::Fallback;
     }
@@ -290,13 +331,17 @@ struct SlowDocker<'a> {
 }
 
 #[cold]
-fn slow_docker<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<LogRecord<'a>, ParseError> {
+fn slow_docker<'a>(
+    line: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+    times: &mut TimestampParser,
+) -> Result<LogRecord<'a>, ParseError> {
     let v: SlowDocker<'_> = serde_json::from_slice(line).map_err(|_| ParseError::BadJson)?;
     let stream = match v.stream.as_deref() {
         None => return Err(ParseError::MissingField("stream")),
         Some(s) => Stream::from_bytes(s.as_bytes()).ok_or(ParseError::BadStream)?,
     };
-    let (timestamp, utc_offset) = docker_time(v.time.as_deref().map(str::as_bytes))?;
+    let (timestamp, utc_offset) = docker_time(v.time.as_deref().map(str::as_bytes), times)?;
     scratch.clear();
     if let Some(log) = &v.log {
         scratch.extend_from_slice(log.as_bytes());
@@ -309,9 +354,14 @@ fn slow_docker<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Result<LogRecord
 /// A line whose first byte is `{` is read as Docker json-file, anything else as CRI; a line
 /// that is neither is an error for that line only (kubelet decides the format once from the
 /// first line and fails the whole file when that line is garbage).
+///
+/// It keeps the last timestamp's second ([`TimestampParser`]), so a record in the same second
+/// as the one before has only its fraction and zone parsed; results are those of the free
+/// functions.
 #[derive(Debug, Default)]
 pub struct RecordParser {
     scratch: Vec<u8>,
+    times: TimestampParser,
 }
 
 impl RecordParser {
@@ -338,9 +388,78 @@ impl RecordParser {
             None | Some(b'\n') => Err(ParseError::Empty),
             Some(b'{') => Ok((
                 LogFormat::DockerJson,
-                parse_docker_record(line, &mut self.scratch)?,
+                docker_record(line, &mut self.scratch, &mut self.times)?,
             )),
-            Some(_) => Ok((LogFormat::Cri, parse_cri_record(line)?)),
+            Some(_) => Ok((LogFormat::Cri, cri_record(line, &mut self.times)?)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::time::{parse_rfc3339, ParseConfig};
+
+    /// kubelet's order, uncached: find the space, parse the field.
+    fn cri_time_reference(line: &[u8]) -> Result<(ParsedTime, &[u8]), ParseError> {
+        let sp = memchr(b' ', line).ok_or(ParseError::MissingTimestamp)?;
+        let p = parse_rfc3339(&line[..sp], &ParseConfig::kubelet())
+            .map_err(ParseError::BadTimestamp)?;
+        Ok((p, &line[sp + 1..]))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Skipping the search for the space changes no result, cached or not.
+        #[test]
+        fn cri_time_equals_kubelet_order(
+            lines in prop::collection::vec(
+                (
+                    "20[0-9]{2}-0[1-9]-[0-2][0-9]T[0-2]?[0-9]:[0-5][0-9]:[0-5][0-9]",
+                    "([.,][0-9]{0,11})?(Z|[+-][0-2][0-9]:[0-6][0-9]|z|)",
+                    "( |  |x | \\n|\\t |)",
+                    "(stdout F a|stderr P|)",
+                ),
+                1..8,
+            ),
+        ) {
+            let mut times = TimestampParser::default();
+            for (head, tail, sep, rest) in lines {
+                let line = format!("{head}{tail}{sep}{rest}");
+                let line = line.as_bytes();
+                prop_assert_eq!(cri_time(line, &mut times), cri_time_reference(line));
+                prop_assert_eq!(cri_time(line, &mut TimestampParser::default()), cri_time_reference(line));
+            }
+        }
+    }
+
+    /// The parser's timestamp cache spans records of both formats and gives the free
+    /// functions' results, including errors, for records in the same second.
+    #[test]
+    fn record_parser_equals_the_free_functions() {
+        let lines: &[&[u8]] = &[
+            b"2024-06-19T15:02:45.1Z stdout F a\n",
+            b"2024-06-19T15:02:45.2+02:00 stderr P b\n",
+            b"2024-06-19T15:02:45. stdout F bad fraction\n",
+            br#"{"log":"c\n","stream":"stdout","time":"2024-06-19T15:02:45.3Z"}"#,
+            br#"{"log":"d","stream":"stderr","time":"2024-06-19T15:02:45+01:60"}"#,
+            b"2024-06-19T5:02:45.4Z stdout F one-digit hour\n",
+            b"2024-06-19T15:02:46Z stdout F next second\n",
+            b"2023-02-29T15:02:46Z stdout F no leap day\n",
+            br#"{"stream":"stdout","log":"e\n","time":"2024-06-19T15:02:46.5Z"}"#,
+        ];
+        let mut p = RecordParser::new();
+        for line in lines {
+            let want = match line[0] {
+                b'{' => parse_docker_record(line, &mut Vec::new()).map(|r| r.to_owned_record()),
+                _ => parse_cri_record(line).map(|r| r.to_owned_record()),
+            };
+            let got = p.parse(line).map(|(_, r)| r.to_owned_record());
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(line));
+        }
+        assert!(p.parse(lines[0]).is_ok());
     }
 }

@@ -155,6 +155,72 @@ mod tests {
         }
     }
 
+    /// Fed whole, a string goes through the run and escape shortcuts; fed a byte at a time,
+    /// through the byte-by-byte grammar. Both give the same answer, also at the msg cap.
+    #[test]
+    fn shortcuts_equal_the_byte_at_a_time_path() {
+        use proptest::prelude::*;
+        let piece = prop::sample::select(vec![
+            "a",
+            "bc",
+            "\\n",
+            "\\\"",
+            "\\\\",
+            "\\/",
+            "\\t",
+            "\\u00e9",
+            "\\ud83d\\ude00",
+            "\\ud800",
+            "日",
+            " ",
+            "\\b\\f\\r",
+        ]);
+        let msg = prop::collection::vec(piece, 0..12).prop_map(|v| v.concat());
+        let level = prop::sample::select(vec!["error", "info", "err\\u006fr", "error\\n"]);
+        let record = (level, msg, any::<bool>()).prop_map(|(l, m, msg_first)| {
+            if msg_first {
+                format!(
+                    "{{\"msg\":\"{m}\",\"LEVEL\":\"{l}\",\"time\":\"2024-06-19T15:02:45.5Z\"}}\n"
+                )
+            } else {
+                format!("{{\"level\":\"{l}\",\"Msg\":\"{m}\"}}\n")
+            }
+        });
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(
+                &(prop::collection::vec(record, 1..6), 0usize..24),
+                |(records, cap)| {
+                    let data = records.concat();
+                    let opts = CompatOptions { max_msg_len: cap };
+                    let mut whole = CompatScanner::new(opts);
+                    let whole = whole.feed(data.as_bytes()).and_then(|()| whole.finish());
+                    let mut bytes = CompatScanner::new(opts);
+                    for b in data.as_bytes() {
+                        bytes.feed(std::slice::from_ref(b)).unwrap();
+                    }
+                    let bytes = bytes.finish();
+                    prop_assert_eq!(format!("{whole:?}"), format!("{bytes:?}"), "{}", data);
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
+
+    proptest::proptest! {
+        /// The scanner's word-at-a-time string scan finds the first byte a naive scan finds.
+        #[test]
+        fn string_stop_is_the_first_special_byte(
+            s in proptest::collection::vec(proptest::prop_oneof![
+                proptest::sample::select(&b"a\"\\\x00\x1f\x20\x7f\x80\xff\xe2\x5c\x22\x1e\x21"[..]),
+                proptest::prelude::any::<u8>(),
+            ], 0..40)
+        ) {
+            let naive = s.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            proptest::prop_assert_eq!(crate::json_bytes::find_quote_backslash_or_control(&s), naive);
+        }
+    }
+
     #[test]
     fn a_reader_claiming_too_many_bytes_is_an_error() {
         // Before: its bytes were dropped silently and the scan went on forever.

@@ -11,7 +11,7 @@
 
 use super::{syntax, CompatErrorKind};
 use crate::go_utf8;
-use crate::time::{parse_rfc3339, ParseConfig};
+use crate::time::{ParseConfig, TimestampParser};
 
 /// Which of the struct's fields the current key names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,13 +33,16 @@ pub(super) enum Target {
 }
 
 /// Go's `time.Parse(time.RFC3339, s)` on the raw bytes of the JSON string, fed in pieces.
-/// Fraction digits after the first are dropped as they arrive, so any length is checked in
-/// constant memory.
+/// A string that fits the buffer is kept as it is; a longer one is compacted (fraction digits
+/// after the first dropped as they arrive, which keeps the parse's answer), so any length is
+/// checked in constant memory.
 #[derive(Clone, Copy, Debug)]
 struct TimeCheck {
     buf: [u8; 32],
     len: usize,
     bad: bool,
+    /// `buf` holds the compacted form, built by [`TimeCheck::push`].
+    compact: bool,
     colons: u8,
     after: u8,
     frac: u8, // 0 none yet, 1 separator seen, 2 in digits, 3 done
@@ -51,9 +54,32 @@ impl TimeCheck {
             buf: [0; 32],
             len: 0,
             bad: false,
+            compact: false,
             colons: 0,
             after: 0,
             frac: 0,
+        }
+    }
+
+    /// The next bytes of the string: copied while they fit, else everything so far is
+    /// replayed into the compacted form.
+    fn push_run(&mut self, run: &[u8]) {
+        if !self.compact {
+            if let Some(dst) = self.buf.get_mut(self.len..self.len + run.len()) {
+                dst.copy_from_slice(run);
+                self.len += run.len();
+                return;
+            }
+            let (raw, n, bad) = (self.buf, self.len, self.bad);
+            *self = TimeCheck::new();
+            self.bad = bad;
+            self.compact = true;
+            for &b in &raw[..n] {
+                self.push(b);
+            }
+        }
+        for &b in run {
+            self.push(b);
         }
     }
 
@@ -91,15 +117,34 @@ impl TimeCheck {
         }
     }
 
-    fn ok(&self) -> bool {
-        // Go's `time.Parse(time.RFC3339, s)`: the parser's `go_json` preset.
-        !self.bad && parse_rfc3339(&self.buf[..self.len], &ParseConfig::go_json()).is_ok()
+    /// `parser`: Go's `time.Parse(time.RFC3339, s)`, the `go_json` preset, cached per second
+    /// across records.
+    fn ok(&self, parser: &mut TimestampParser) -> bool {
+        !self.bad && parser.parse(&self.buf[..self.len]).is_ok()
     }
 }
 
 /// Go's case-insensitive field match for the three fields (simple folding: `ſ` is `s`, the
 /// Kelvin sign is `k`).
 fn match_key(key: &[u8]) -> Field {
+    if key.is_ascii() {
+        // ASCII folds only letters, and only to their other case: the same answer as below
+        // without decoding.
+        return if key.eq_ignore_ascii_case(b"level") {
+            Field::Level
+        } else if key.eq_ignore_ascii_case(b"msg") {
+            Field::Msg
+        } else if key.eq_ignore_ascii_case(b"time") {
+            Field::Time
+        } else {
+            Field::Other
+        };
+    }
+    match_key_folding(key)
+}
+
+/// [`match_key`] for any bytes: decode, fold each character, compare.
+fn match_key_folding(key: &[u8]) -> Field {
     let s = go_utf8::lossy(key);
     let mut folded = [0u8; 8];
     let mut n = 0;
@@ -141,6 +186,7 @@ pub(super) struct Record {
     answer: String,
     answer_long: bool,
     time: TimeCheck,
+    time_parser: TimestampParser,
 }
 
 impl Record {
@@ -158,6 +204,7 @@ impl Record {
             answer: String::new(),
             answer_long: false,
             time: TimeCheck::new(),
+            time_parser: TimestampParser::new(ParseConfig::go_json()),
         }
     }
 
@@ -217,12 +264,40 @@ impl Record {
         self.push_char(c);
     }
 
-    /// Unescaped string bytes.
-    pub(super) fn raw(&mut self, run: &[u8]) {
+    /// An escape decoded to the ASCII byte `b` (`\n`, `\"`, ...): [`Self::escaped_char`]
+    /// without the UTF-8 encoding, for the escapes that fill real messages.
+    pub(super) fn escaped_ascii(&mut self, b: u8) {
+        debug_assert!(b.is_ascii());
         self.flush_surrogate();
-        self.push_raw(run);
+        // `push_raw`'s `Msg` case for one byte when no cap or growth is involved.
+        if self.target == Target::Msg
+            && !self.msg_long
+            && self.msg.len() < self.max_msg_len
+            && self.msg.len() < self.msg.capacity()
+        {
+            self.msg.push(b);
+        } else if self.target != Target::Time {
+            self.push_raw(&[b]);
+        }
     }
 
+    /// Unescaped string bytes.
+    #[inline]
+    pub(super) fn raw(&mut self, run: &[u8]) {
+        self.flush_surrogate();
+        // `push_raw`'s `Msg` case when no cap or growth is involved, without the call.
+        if self.target == Target::Msg
+            && !self.msg_long
+            && self.msg.len() + run.len() <= self.max_msg_len
+            && self.msg.capacity() - self.msg.len() >= run.len()
+        {
+            self.msg.extend_from_slice(run);
+        } else {
+            self.push_raw(run);
+        }
+    }
+
+    #[inline]
     fn push_raw(&mut self, run: &[u8]) {
         match self.target {
             Target::Key => {
@@ -246,15 +321,15 @@ impl Record {
                 } else if self.msg.len() + run.len() > self.max_msg_len {
                     self.msg_long = true;
                     self.msg = Vec::new();
+                } else if self.msg.capacity() - self.msg.len() >= run.len() {
+                    // Room already reserved under the cap: the common case, a short run
+                    // between escapes.
+                    self.msg.extend_from_slice(run);
                 } else {
                     crate::lines::extend_capped(&mut self.msg, run, self.max_msg_len);
                 }
             }
-            Target::Time => {
-                for &b in run {
-                    self.time.push(b);
-                }
-            }
+            Target::Time => self.time.push_run(run),
             Target::Ignore => {}
         }
     }
@@ -304,7 +379,9 @@ impl Record {
                 };
                 return Ok(true);
             }
-            Target::Time if !self.time.ok() => return Err(CompatErrorKind::BadTime),
+            Target::Time if !self.time.ok(&mut self.time_parser) => {
+                return Err(CompatErrorKind::BadTime)
+            }
             _ => {}
         }
         self.target = Target::Ignore;
@@ -334,5 +411,71 @@ impl Record {
             return Err(CompatErrorKind::MessageTooLong(self.max_msg_len));
         }
         Ok(self.answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// The ASCII shortcut gives the folding path's answer.
+        #[test]
+        fn ascii_keys_match_as_folded(key in "(?i)(level|msg|time|levels|ms|tim|l[e\\-]vel|[a-z_ ]{0,6})") {
+            let key = key.as_bytes();
+            prop_assert_eq!(match_key(key), match_key_folding(key));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Compacting keeps the parse's answer: what fits the buffer raw gets the same verdict
+        /// as its compacted form (the one longer strings are checked in).
+        #[test]
+        fn compacted_time_keeps_the_verdict(
+            // Mostly valid dates and times, so that both verdicts occur.
+            head in "[0-9]{4}-(0[1-9]|1[0-2]|[0-9]{2})-(0[1-9]|1[0-9]|2[0-8]|3[01])[T ]([01][0-9]|2[0-4]|[0-9]):[0-5][0-9](:[0-5][0-9]|:[0-9]{1,3})?",
+            frac in "([.,][0-9]{0,12})?",
+            zone in "(Z|[+-][0-9]{2}:[0-9]{2}|[+-][0-9]{4}|:|z)?",
+        ) {
+            let text = format!("{head}{frac}{zone}");
+            let mut raw = TimeCheck::new();
+            raw.push_run(text.as_bytes());
+            let mut compacted = TimeCheck::new();
+            compacted.compact = true;
+            for b in text.bytes() {
+                compacted.push(b);
+            }
+            let mut p = TimestampParser::new(ParseConfig::go_json());
+            prop_assert_eq!(raw.ok(&mut p), compacted.ok(&mut p), "{}", text);
+        }
+    }
+
+    #[test]
+    fn a_long_time_string_is_compacted() {
+        let mut p = TimestampParser::new(ParseConfig::go_json());
+        let mut t = TimeCheck::new();
+        t.push_run(b"2024-06-19T15:02:45.");
+        t.push_run(&[b'1'; 100]);
+        t.push_run(b"+01:60");
+        assert!(t.compact && t.ok(&mut p));
+        let mut t = TimeCheck::new();
+        t.bad = true;
+        t.push_run(&[b'1'; 40]);
+        assert!(!t.ok(&mut p));
+    }
+
+    #[test]
+    fn folding_keys_still_match() {
+        assert_eq!(match_key("m\u{17F}g".as_bytes()), Field::Msg);
+        assert_eq!(match_key("\u{212A}ey".as_bytes()), Field::Other);
+        assert_eq!(match_key(b"MsG"), Field::Msg);
+        assert_eq!(match_key(b"lEVEL"), Field::Level);
+        assert_eq!(match_key(b"level\xff"), Field::Other);
     }
 }
