@@ -2,7 +2,8 @@
 //! [`RecordEncoder`](crate::cri::write::RecordEncoder), so a custom format written by ctrlog
 //! can be read back by ctrlog.
 
-use super::record::{parse_cri_record, parse_docker_record, LogRecord, ParseError, RecordParser};
+use super::record::{cri_record, docker_record, LogRecord, ParseError, RecordParser};
+use crate::time::TimestampParser;
 
 /// Parses one line of a log into a [`LogRecord`].
 ///
@@ -65,27 +66,32 @@ impl RecordDecoder for RecordParser {
     }
 }
 
-/// CRI records only ([`parse_cri_record`]); a json-file line is an error.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CriDecoder;
+/// CRI records only ([`parse_cri_record`](super::parse_cri_record)); a json-file line is an
+/// error. Keeps the last timestamp's second ([`TimestampParser`]), as [`RecordParser`] does.
+#[derive(Clone, Debug, Default)]
+pub struct CriDecoder {
+    times: TimestampParser,
+}
 
 impl RecordDecoder for CriDecoder {
     #[inline]
     fn decode<'a>(&'a mut self, line: &'a [u8]) -> Result<LogRecord<'a>, ParseError> {
-        parse_cri_record(line)
+        cri_record(line, &mut self.times)
     }
 }
 
-/// Docker json-file records only ([`parse_docker_record`]), unescaping into its own buffer.
+/// Docker json-file records only ([`parse_docker_record`](super::parse_docker_record)),
+/// unescaping into its own buffer, with a timestamp cache.
 #[derive(Clone, Debug, Default)]
 pub struct DockerJsonDecoder {
     scratch: Vec<u8>,
+    times: TimestampParser,
 }
 
 impl RecordDecoder for DockerJsonDecoder {
     #[inline]
     fn decode<'a>(&'a mut self, line: &'a [u8]) -> Result<LogRecord<'a>, ParseError> {
-        parse_docker_record(line, &mut self.scratch)
+        docker_record(line, &mut self.scratch, &mut self.times)
     }
 }
 
@@ -97,13 +103,14 @@ mod tests {
     fn single_format_decoders_refuse_the_other_format() {
         let cri = b"2024-01-01T00:00:00Z stdout F hi\n";
         let json = br#"{"log":"hi\n","stream":"stdout","time":"2024-01-01T00:00:00Z"}"#;
-        assert_eq!(CriDecoder.decode(cri).unwrap().content, b"hi");
-        assert!(CriDecoder.decode(json).is_err());
+        let mut c = CriDecoder::default();
+        assert_eq!(c.decode(cri).unwrap().content, b"hi");
+        assert!(c.decode(json).is_err());
         let mut d = DockerJsonDecoder::default();
         assert_eq!(d.decode(json).unwrap().content, b"hi");
         assert!(d.decode(cri).is_err());
         let mut p = RecordParser::new();
-        assert_eq!(p.decode(cri).unwrap(), CriDecoder.decode(cri).unwrap());
+        assert_eq!(p.decode(cri).unwrap(), c.decode(cri).unwrap());
         assert_eq!(p.decode(json).unwrap().content, b"hi");
     }
 }
@@ -115,7 +122,7 @@ mod tests {
 /// ```
 /// use ctrlog::cri::read::{CriDecoder, ReadFormat, ReadOptions};
 /// let mut opts = ReadOptions::default();
-/// opts.format = ReadFormat::custom(|| CriDecoder); // any RecordDecoder, made once per read
+/// opts.format = ReadFormat::custom(CriDecoder::default); // any RecordDecoder, made per pass
 /// assert_ne!(opts.format, ReadFormat::Auto);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -151,7 +158,7 @@ impl ReadFormat {
     pub(crate) fn decoder(&self) -> AnyDecoder {
         match self {
             ReadFormat::Auto => AnyDecoder::Auto(RecordParser::new()),
-            ReadFormat::Cri => AnyDecoder::Cri(CriDecoder),
+            ReadFormat::Cri => AnyDecoder::Cri(CriDecoder::default()),
             ReadFormat::DockerJson => AnyDecoder::Docker(DockerJsonDecoder::default()),
             ReadFormat::Custom(f) => AnyDecoder::Custom((f.0)()),
         }

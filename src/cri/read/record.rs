@@ -100,7 +100,7 @@ pub fn parse_cri_record(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
 }
 
 /// [`parse_cri_record`] with a timestamp cache that lives as long as the caller's stream.
-fn cri_record<'a>(
+pub(crate) fn cri_record<'a>(
     line: &'a [u8],
     times: &mut TimestampParser,
 ) -> Result<LogRecord<'a>, ParseError> {
@@ -197,7 +197,7 @@ pub fn parse_docker_record<'a>(
 }
 
 /// [`parse_docker_record`] with a timestamp cache that lives as long as the caller's stream.
-fn docker_record<'a>(
+pub(crate) fn docker_record<'a>(
     line: &'a [u8],
     scratch: &'a mut Vec<u8>,
     times: &mut TimestampParser,
