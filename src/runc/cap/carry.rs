@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 
@@ -13,7 +14,7 @@ use crate::runc::parse_entry;
 /// Copies the whole records of the old file from an offset on, as they come.
 pub(super) struct Carry {
     lines: LineBuffer,
-    out: Vec<u8>,
+    batch: Batch,
     /// Bytes written to the new file.
     pub bytes: u64,
     /// Records written to the new file.
@@ -31,7 +32,7 @@ impl Carry {
     pub fn new(from: u64, max_record: usize) -> Carry {
         Carry {
             lines: LineBuffer::new(from, BLOCK, max_record),
-            out: Vec::new(),
+            batch: Batch::default(),
             bytes: 0,
             records: 0,
             overlong: 0,
@@ -50,13 +51,14 @@ impl Carry {
             while let Some(item) = self.lines.next_line() {
                 match item {
                     LineItem::Line { bytes, .. } => {
-                        if self.out.len() + bytes.len() > BLOCK && !self.out.is_empty() {
-                            dst.write_all(&self.out)?;
-                            self.out.clear();
+                        if self.batch.out.len() + bytes.len() > BLOCK && !self.batch.out.is_empty()
+                        {
+                            let (b, r) = self.batch.write(dst)?;
+                            self.bytes += b;
+                            self.records += r;
                         }
-                        self.out.extend_from_slice(bytes);
-                        self.bytes += bytes.len() as u64;
-                        self.records += 1;
+                        self.batch.out.extend_from_slice(bytes);
+                        self.batch.records += 1;
                     }
                     LineItem::Overlong { len, .. } => {
                         self.overlong += 1;
@@ -64,9 +66,10 @@ impl Carry {
                     }
                 }
             }
-            if !self.out.is_empty() {
-                dst.write_all(&self.out)?;
-                self.out.clear();
+            if !self.batch.out.is_empty() {
+                let (b, r) = self.batch.write(dst)?;
+                self.bytes += b;
+                self.records += r;
             }
             if n == 0 {
                 return Ok(());
@@ -81,13 +84,13 @@ impl Carry {
     pub fn finish(&mut self, dst: &mut File) -> io::Result<()> {
         match self.lines.finish() {
             Some(LineItem::Line { bytes, .. }) if parse_entry(bytes).is_ok() => {
-                self.out.clear();
-                self.out.extend_from_slice(bytes);
-                self.out.push(b'\n');
-                dst.write_all(&self.out)?;
-                self.bytes += self.out.len() as u64;
-                self.records += 1;
-                self.out.clear();
+                self.batch.out.clear();
+                self.batch.out.extend_from_slice(bytes);
+                self.batch.out.push(b'\n');
+                self.batch.records = 1;
+                let (b, r) = self.batch.write(dst)?;
+                self.bytes += b;
+                self.records += r;
             }
             Some(LineItem::Line { bytes, .. }) => {
                 self.torn_tail = bytes.len() as u64;
@@ -100,6 +103,68 @@ impl Carry {
             None => {}
         }
         Ok(())
+    }
+}
+
+/// Whole records waiting to be written, counted only once written.
+#[derive(Default)]
+struct Batch {
+    out: Vec<u8>,
+    records: u64,
+}
+
+impl Batch {
+    /// Writes the records as one unit; returns the bytes and records written.
+    fn write(&mut self, dst: &mut File) -> io::Result<(u64, u64)> {
+        append_whole(dst, &self.out)?;
+        let done = (self.out.len() as u64, self.records);
+        self.out.clear();
+        self.records = 0;
+        Ok(done)
+    }
+}
+
+/// Appends `records` (whole records) to `dst`, opened `O_APPEND` and shared with runc's
+/// writers, in one `write`. A short write (a full disk, a file size limit) would leave a
+/// torn record that the next record runs into: the part written is cut back off when
+/// nothing was appended after it, and the write fails either way; finishing the record in a
+/// second `write` could put another writer's record inside it. (`rotate::append_keeping`,
+/// the cut-back of files ctrlog alone writes, retries the rest and cuts from its offset
+/// whatever follows: on a file runc appends to, both could damage runc's records.)
+pub(super) fn append_whole(dst: &mut File, records: &[u8]) -> io::Result<()> {
+    use std::io::Seek;
+    let short = |wrote: usize, why: io::Error, dst: &mut File| -> io::Error {
+        if wrote == 0 {
+            return why;
+        }
+        // Our bytes end at the descriptor's offset (an `O_APPEND` write moves it to its end).
+        let cut = dst.stream_position().and_then(|end| {
+            let len = dst.metadata()?.len();
+            if len == end {
+                dst.set_len(end - wrote as u64)?;
+                Ok(true)
+            } else {
+                Ok(false)
+            }
+        });
+        match cut {
+            Ok(true) => why,
+            Ok(false) | Err(_) => io::Error::new(
+                why.kind(),
+                format!("{why}; {wrote} bytes of a record were written and could not be removed"),
+            ),
+        }
+    };
+    loop {
+        match dst.write(records) {
+            Ok(n) if n == records.len() => return Ok(()),
+            Ok(n) => {
+                let why = io::Error::new(io::ErrorKind::StorageFull, "short write (disk full?)");
+                return Err(short(n, why, dst));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
     }
 }
 
