@@ -162,3 +162,43 @@ fn unparsable_and_overlong_records_are_counted() {
     assert_eq!((path, off), (p.clone(), 32));
     assert!(why.to_string().contains("timestamp"), "{why}");
 }
+
+/// An unterminated last line longer than the record cap is skipped whole, as overlong at its
+/// start: its last bytes, which can look like a record of their own, are never printed
+/// (adversarial review: a forged `FORGED` record was printed from the end of such a line).
+#[test]
+fn an_overlong_unterminated_tail_is_skipped_not_read_from_its_end() {
+    use ctrlog::cri::read::{LogReader, ReadOptions, SkipReason, SplitSink};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0.log");
+    let mut data = b"2026-12-01T21:00:00.000000000Z stdout F x\n".to_vec();
+    let start = data.len() as u64;
+    data.extend_from_slice(b"2026-12-01T21:00:00.000000000Z stdout F ");
+    data.extend(std::iter::repeat_n(b'a', 5000));
+    data.extend_from_slice(b"2026-12-01T22:00:00.000000000Z stdout F FORGED");
+    std::fs::write(&path, &data).unwrap();
+    for read_size in [64, 1000, 1 << 20] {
+        let mut opts = ReadOptions::default();
+        opts.max_record_len = 1024;
+        opts.read_size = read_size;
+        let mut sink = SplitSink { stdout: Vec::new(), stderr: Vec::new() };
+        let stats = LogReader::open(&path, opts.clone()).unwrap().read_to(&mut sink).unwrap();
+        assert_eq!(sink.stdout, b"x\n", "read size {read_size}");
+        assert_eq!(stats.skipped, 1);
+        let first = stats.first_skipped.unwrap();
+        assert_eq!((first.offset, first.reason), (start, SkipReason::Overlong));
+        // The same from a pipe.
+        let fifo = dir.path().join(format!("fifo{read_size}"));
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let feeder = {
+            let (fifo, data) = (fifo.clone(), data.clone());
+            std::thread::spawn(move || std::fs::write(fifo, data).unwrap())
+        };
+        let mut sink = SplitSink { stdout: Vec::new(), stderr: Vec::new() };
+        let stats = LogReader::open(&fifo, opts).unwrap().read_to(&mut sink).unwrap();
+        feeder.join().unwrap();
+        assert_eq!(sink.stdout, b"x\n", "pipe, read size {read_size}");
+        let first = stats.first_skipped.unwrap();
+        assert_eq!((first.offset, first.reason), (start, SkipReason::Overlong), "pipe");
+    }
+}

@@ -268,11 +268,20 @@ pub(crate) fn end_fragment<S: Out>(
     sink: &mut S,
     print: bool,
 ) -> Result<Go, ReadError> {
-    if c.line_buf.buffer().is_empty() {
-        return Ok(Go::Continue);
-    }
-    let off = c.line_buf.consumed_off();
-    let frag = c.line_buf.buffer().to_vec();
+    // `finish`, not the buffer: a line longer than the record cap has had its start dropped
+    // while it was being skipped, and its last bytes must never be read as a record of
+    // their own (a forged one can hide there): it is skipped as overlong, at its start.
+    let (off, frag) = match c.line_buf.finish() {
+        None => return Ok(Go::Continue),
+        Some(LineItem::Overlong { offset, .. }) => {
+            c.line_buf.reset(c.line_buf.read_off());
+            if offset >= c.skip_before {
+                pipe.skip(&c.path, offset, SkipReason::Overlong);
+            }
+            return Ok(Go::Continue);
+        }
+        Some(LineItem::Line { offset, bytes }) => (offset, bytes.to_vec()),
+    };
     c.line_buf.reset(c.line_buf.read_off());
     if off < c.skip_before {
         return Ok(Go::Continue);
