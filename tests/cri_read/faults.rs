@@ -181,24 +181,44 @@ fn an_overlong_unterminated_tail_is_skipped_not_read_from_its_end() {
         let mut opts = ReadOptions::default();
         opts.max_record_len = 1024;
         opts.read_size = read_size;
-        let mut sink = SplitSink { stdout: Vec::new(), stderr: Vec::new() };
-        let stats = LogReader::open(&path, opts.clone()).unwrap().read_to(&mut sink).unwrap();
+        let mut sink = SplitSink {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        let stats = LogReader::open(&path, opts.clone())
+            .unwrap()
+            .read_to(&mut sink)
+            .unwrap();
         assert_eq!(sink.stdout, b"x\n", "read size {read_size}");
         assert_eq!(stats.skipped, 1);
         let first = stats.first_skipped.unwrap();
         assert_eq!((first.offset, first.reason), (start, SkipReason::Overlong));
         // The same from a pipe.
         let fifo = dir.path().join(format!("fifo{read_size}"));
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
         let feeder = {
             let (fifo, data) = (fifo.clone(), data.clone());
             std::thread::spawn(move || std::fs::write(fifo, data).unwrap())
         };
-        let mut sink = SplitSink { stdout: Vec::new(), stderr: Vec::new() };
-        let stats = LogReader::open(&fifo, opts).unwrap().read_to(&mut sink).unwrap();
+        let mut sink = SplitSink {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        let stats = LogReader::open(&fifo, opts)
+            .unwrap()
+            .read_to(&mut sink)
+            .unwrap();
         feeder.join().unwrap();
         assert_eq!(sink.stdout, b"x\n", "pipe, read size {read_size}");
         let first = stats.first_skipped.unwrap();
-        assert_eq!((first.offset, first.reason), (start, SkipReason::Overlong), "pipe");
+        assert_eq!(
+            (first.offset, first.reason),
+            (start, SkipReason::Overlong),
+            "pipe"
+        );
     }
 }
