@@ -504,6 +504,32 @@ mod tests {
     }
 
     #[test]
+    fn comparisons_name_the_first_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            fs::write(&p, text).unwrap();
+            p
+        };
+        let a = file("a", "1 stdout F x\n2 stdout F y\n");
+        let same = file("b", "7 stdout F x\n8 stdout F y\n");
+        let other = file("c", "7 stdout F x\n8 stdout F z\n");
+        let short = file("d", "7 stdout F x\n");
+        assert_eq!(compare_lines(&a, &same, mask_cri).unwrap(), None);
+        let d = compare_lines(&a, &other, mask_cri).unwrap().unwrap();
+        assert!(d.starts_with("line 2:"), "{d}");
+        let d = compare_lines(&a, &short, mask_cri).unwrap().unwrap();
+        assert!(d.contains("more than the reference's 1 lines"), "{d}");
+        assert_eq!(compare_bytes(&a, &a).unwrap(), None);
+        let d = compare_bytes(&a, &same).unwrap().unwrap();
+        assert!(d.starts_with("byte 0:"), "{d}");
+        let d = compare_bytes(&short, &other).unwrap().unwrap();
+        assert!(d.contains("the reference more"), "{d}");
+        assert_eq!(compare_content(&a, &same).unwrap(), None);
+        assert!(compare_content(&a, &other).unwrap().is_some());
+    }
+
+    #[test]
     fn content_ignores_where_records_are_cut() {
         let content = |s: &[u8]| {
             let mut c = Content::default();
