@@ -334,11 +334,7 @@ fn show(b: &[u8]) -> String {
 
 /// The first line where `ctrlog`'s and the reference's records differ outside the masked
 /// timestamp, or `None`.
-fn compare_lines(
-    ctrlog: &Path,
-    reference: &Path,
-    mask: Mask,
-) -> io::Result<Option<String>> {
+fn compare_lines(ctrlog: &Path, reference: &Path, mask: Mask) -> io::Result<Option<String>> {
     let open = |p: &Path| {
         File::open(p)
             .map(BufReader::new)
