@@ -1,5 +1,7 @@
 //! `ctrlog bench`: every job runs in both modes at a tiny scale and reports positive figures;
-//! the workload directory is removed unless kept; bad flags are refused with a message.
+//! the workload directory is removed unless kept; bad flags are refused with a message;
+//! `--reference` without `go` says so and runs without the columns (with `go`: ignored here,
+//! as CI has none).
 #![cfg(feature = "cli")]
 
 use std::fs;
