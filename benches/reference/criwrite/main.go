@@ -75,15 +75,17 @@ func redirect(in io.Reader, out io.Writer, stream string, maxLen int) {
 	}
 	r := bufio.NewReaderSize(in, size)
 	var (
+		name, partial, full = []byte(stream), []byte("P"), []byte("F")
+
 		parts  [][]byte // the current line so far, each part a copy
 		length int
 		stamp  = make([]byte, 0, len(time.RFC3339Nano))
 		record bytes.Buffer
 	)
-	emit := func(tag string) {
+	emit := func(tag []byte) {
 		stamp = time.Now().AppendFormat(stamp[:0], time.RFC3339Nano)
 		record.Reset()
-		for _, h := range [][]byte{stamp, []byte(stream), []byte(tag)} {
+		for _, h := range [][]byte{stamp, name, tag} {
 			record.Write(h)
 			record.WriteByte(' ')
 		}
@@ -112,7 +114,7 @@ func redirect(in io.Reader, out io.Writer, stream string, maxLen int) {
 			over := length - maxLen
 			last := parts[len(parts)-1]
 			parts[len(parts)-1] = last[:len(last)-over]
-			emit("P")
+			emit(partial)
 			parts = [][]byte{last[len(last)-over:]}
 			length = over
 		}
@@ -121,10 +123,10 @@ func redirect(in io.Reader, out io.Writer, stream string, maxLen int) {
 		}
 		if atEnd {
 			// No newline at the end: the rest is a partial line.
-			emit("P")
+			emit(partial)
 			return
 		}
-		emit("F")
+		emit(full)
 		parts, length = nil, 0
 	}
 }
