@@ -1,5 +1,7 @@
 //! `ctrlog bench`: every job runs in both modes at a tiny scale and reports positive figures;
-//! the workload directory is removed unless kept; bad flags are refused with a message.
+//! the workload directory is removed unless kept; bad flags are refused with a message;
+//! `--reference` without `go` says so and runs without the columns (with `go`: ignored here,
+//! as CI has none).
 #![cfg(feature = "cli")]
 
 use std::fs;
@@ -122,4 +124,108 @@ fn bad_flags_are_refused_with_a_reason() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
+}
+
+/// A directory holding only `cat` (the floor), for `PATH`: no `go` there.
+fn path_without_go() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let cat = std::env::split_paths(&path)
+        .map(|d| d.join("cat"))
+        .find(|p| p.is_file())
+        .expect("cat on PATH");
+    std::os::unix::fs::symlink(cat, dir.path().join("cat")).unwrap();
+    dir
+}
+
+#[test]
+fn reference_without_go_says_so_and_runs_without_the_columns() {
+    let bin = path_without_go();
+    let out = Command::new(env!("CARGO_BIN_EXE_ctrlog"))
+        .env("PATH", bin.path())
+        .args([
+            "bench",
+            "--reference",
+            "--scale=0.0005",
+            "--runs=1",
+            "--mode=process",
+            "--jobs=cri-write-short,last-error",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{err}");
+    assert!(err.contains("no Go toolchain"), "{err}");
+    let cases: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(cases.len(), 2, "{text}");
+    for c in &cases {
+        assert!(c.get("reference").is_none(), "{c}");
+        assert!(num(c, "gb_per_s") > 0.0, "{c}");
+    }
+}
+
+/// Needs a Go toolchain (`apt-get install golang-go`), which CI does not have: run with
+/// `cargo test --all-features --test cli -- --ignored reference_replicas`.
+#[test]
+#[ignore = "needs go on PATH"]
+fn reference_replicas_build_run_and_match_ctrlog() {
+    let out = bench(&[
+        "--reference",
+        "--scale=0.001",
+        "--runs=1",
+        "--mode=process",
+        "--json",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{err}");
+    assert!(err.contains("references built with go version"), "{err}");
+    let cases: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(cases.len(), 13, "{text}");
+    let mut with = Vec::new();
+    for c in &cases {
+        let r = &c["reference"];
+        if r.is_null() {
+            continue;
+        }
+        with.push(c["job"].as_str().unwrap().to_owned());
+        for key in ["seconds", "gb_per_s", "ratio", "peak_rss_kib"] {
+            assert!(num(r, key) > 0.0, "{key}: {c}");
+        }
+        assert_eq!(r["equal"], true, "{c}");
+        assert!(r["difference"].is_null(), "{c}");
+    }
+    // Every job but rotation and the driver has a replica.
+    assert_eq!(
+        with,
+        [
+            "cri-write-short",
+            "cri-write-mixed",
+            "cri-write-long",
+            "cri-write-oneline",
+            "json-write-short",
+            "last-error",
+            "last-error-compat",
+            "cri-read",
+            "json-read",
+            "tail-10"
+        ],
+        "{text}"
+    );
+    let one = cases
+        .iter()
+        .find(|c| c["job"] == "cri-write-oneline")
+        .unwrap();
+    assert_eq!(one["reference"]["check"], "content", "{one}");
+    let read = cases.iter().find(|c| c["job"] == "json-read").unwrap();
+    assert_eq!(read["reference"]["check"], "bytes", "{read}");
+    assert_eq!(read["reference"]["follows"], "kubelet ReadLogs", "{read}");
 }

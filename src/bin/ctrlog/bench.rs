@@ -22,10 +22,18 @@
 //! memory would be counted. A spawned process's peak includes the anonymous memory the bench
 //! held when it forked; `cat`'s figure (`floor_peak_rss_kib` in `--json`) shows that base.
 //!
-//! Exit status: 0 done; 2 bad usage, or a job or a floor failed (the message names it).
+//! With `--reference`, the Go replicas of `benches/reference/` (containerd's CRI logger and
+//! `getLastRuntimeError`, dockerd's json-file writer, kubelet's `ReadLogs`) are built with the
+//! `go` on `PATH` and run next to each whole-process case that has one; their columns and a
+//! cross-check of the outputs join the table (see `bench/reference.rs`). Without `go`, the
+//! bench says so on stderr and runs without them.
+//!
+//! Exit status: 0 done; 2 bad usage, or a job or a floor failed, or a reference's output
+//! differed from ctrlog's (the message names it).
 
 mod jobs;
 mod process;
+mod reference;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -38,6 +46,7 @@ use ctrlog::bench::{generate, GenerateOptions, Workload};
 
 use crate::demo::TempDir;
 use jobs::{Job, JOBS};
+use reference::{Outcome, Program, References};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
@@ -91,6 +100,11 @@ pub struct Args {
     /// The generator's seed.
     #[arg(long, default_value_t = GenerateOptions::default().seed)]
     seed: u64,
+    /// Also build and run the Go replicas of the reference implementations
+    /// (benches/reference/: containerd, dockerd, kubelet) next to each whole-process case,
+    /// with their figures and a check that their output equals ctrlog's. Needs `go` on PATH.
+    #[arg(long)]
+    reference: bool,
 }
 
 /// One job in one mode: medians of its runs and of its floors'.
@@ -109,6 +123,8 @@ pub struct Case {
     /// `cat`'s peak RSS: what a spawned process reports at the least here (it includes what
     /// the bench held when it forked).
     pub floor_peak_rss_kib: Option<u64>,
+    /// The reference's figures (whole-process cases with a replica, under `--reference`).
+    pub reference: Option<Outcome>,
 }
 
 impl Case {
@@ -132,8 +148,8 @@ impl Case {
         self.mode.word()
     }
 
-    fn json(&self) -> serde_json::Value {
-        serde_json::json!({
+    fn json(&self, with_reference: bool) -> serde_json::Value {
+        let mut v = serde_json::json!({
             "job": self.job,
             "mode": self.mode_word(),
             "workload": self.workload,
@@ -148,7 +164,26 @@ impl Case {
             "ratio": self.ratio(),
             "peak_rss_kib": self.peak_rss_kib,
             "floor_peak_rss_kib": self.floor_peak_rss_kib,
-        })
+        });
+        if with_reference {
+            v["reference"] = self
+                .reference
+                .as_ref()
+                .map_or(serde_json::Value::Null, |r| {
+                    serde_json::json!({
+                        "program": r.program.name(),
+                        "follows": r.program.follows(),
+                        "seconds": r.seconds,
+                        "gb_per_s": self.gbps(r.seconds),
+                        "ratio": r.seconds.max(1e-9) / self.floor_seconds.max(1e-9),
+                        "peak_rss_kib": r.peak_rss_kib,
+                        "check": r.check.kind,
+                        "equal": r.check.difference.is_none(),
+                        "difference": r.check.difference,
+                    })
+                });
+        }
+        v
     }
 }
 
@@ -180,6 +215,22 @@ pub fn run_cases(
     runs: u32,
     dir: &Path,
     progress: bool,
+    done: impl FnMut(&Case) -> io::Result<()>,
+) -> io::Result<()> {
+    run_cases_with(jobs, modes, opts, runs, dir, progress, None, done)
+}
+
+/// [`run_cases`], and with `refs` each whole-process case's reference (if the job has one)
+/// runs after each of ctrlog's runs, and is cross-checked after the last.
+#[allow(clippy::too_many_arguments)]
+pub fn run_cases_with(
+    jobs: &[Job],
+    modes: &[Mode],
+    opts: &GenerateOptions,
+    runs: u32,
+    dir: &Path,
+    progress: bool,
+    refs: Option<&References>,
     mut done: impl FnMut(&Case) -> io::Result<()>,
 ) -> io::Result<()> {
     let exe = std::env::current_exe()?;
@@ -213,6 +264,10 @@ pub fn run_cases(
             }
             let (mut t, mut floor, mut mc) = (vec![], vec![], vec![]);
             let (mut rss, mut floor_rss) = (None, None);
+            let program = refs
+                .filter(|_| mode == Mode::Process)
+                .and(Program::for_job(job));
+            let (mut ref_t, mut ref_rss) = (vec![], 0);
             for _ in 0..runs {
                 // The floors next to each run: a change of load hits both alike.
                 mc.push(secs(|| {
@@ -232,9 +287,30 @@ pub fn run_cases(
                         let r = process::run_process(&exe, job, &input, &scratch)?;
                         t.push(r.wall.as_secs_f64());
                         rss = rss.max(Some(r.maxrss_kib));
+                        if let (Some(refs), Some(p)) = (refs, program) {
+                            let r = refs.run(p, &input, &scratch)?;
+                            ref_t.push(r.wall.as_secs_f64());
+                            ref_rss = ref_rss.max(r.maxrss_kib);
+                        }
                     }
                 }
             }
+            let reference = match (refs, program) {
+                (Some(refs), Some(p)) => {
+                    if progress {
+                        eprintln!("ctrlog bench: {} (cross-check with {})", job.name, p.name());
+                    }
+                    let ctrlog_log = scratch.join("out").join("c.log");
+                    let check = refs.check(&exe, p, &input, &ctrlog_log, &scratch)?;
+                    Some(Outcome {
+                        program: p,
+                        seconds: median(ref_t),
+                        peak_rss_kib: ref_rss,
+                        check,
+                    })
+                }
+                _ => None,
+            };
             done(&Case {
                 job: job.name,
                 mode,
@@ -250,6 +326,7 @@ pub fn run_cases(
                 memchr_seconds: median(mc),
                 peak_rss_kib: rss,
                 floor_peak_rss_kib: floor_rss,
+                reference,
             })?;
         }
     }
@@ -269,11 +346,38 @@ fn fmt_time(s: f64) -> String {
 /// The table's header line and one row per case.
 pub const TABLE_HEAD: &str = "job                 mode         MB      time       GB/s   floor GB/s  × floor  memchr GB/s  peak RSS";
 
+/// The reference columns, after [`TABLE_HEAD`] (`--reference`).
+pub const TABLE_HEAD_REFERENCE: &str =
+    "  ref time   ref GB/s  ref × floor    ref RSS  check (reference)";
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// [`table_row`] and the reference columns (dashes when the case has no reference).
+pub fn table_row_with_reference(c: &Case) -> String {
+    let cols = match &c.reference {
+        None => format!("  {:>8} {:>10} {:>12} {:>10}  -", "-", "-", "-", "-"),
+        Some(r) => format!(
+            "  {:>8} {:>10.3} {:>12.2} {:>10}  {} ({})",
+            fmt_time(r.seconds),
+            c.gbps(r.seconds),
+            r.seconds.max(1e-9) / c.floor_seconds.max(1e-9),
+            mib(r.peak_rss_kib),
+            match (&r.check.difference, r.check.kind) {
+                (Some(_), _) => "DIFFERS",
+                (None, "masked") => "equal, times masked",
+                (None, "content") => "same content",
+                (None, _) => "equal",
+            },
+            r.program.follows(),
+        ),
+    };
+    table_row(c) + &cols
+}
+
 pub fn table_row(c: &Case) -> String {
-    let rss = c.peak_rss_kib.map_or_else(
-        || "-".to_owned(),
-        |k| format!("{:.1} MiB", k as f64 / 1024.0),
-    );
+    let rss = c.peak_rss_kib.map_or_else(|| "-".to_owned(), mib);
     format!(
         "{:<19} {:<10} {:>7.1} {:>9} {:>9.3} {:>10.3} {:>8.2} {:>12.3} {:>9}",
         c.job,
@@ -342,38 +446,93 @@ pub fn run(args: Args) -> ExitCode {
         Ok(d) => d,
         Err(e) => return crate::fail(format_args!("cannot make the workload directory: {e}")),
     };
+    let started = Instant::now();
+    let refs = if !args.reference {
+        None
+    } else if !modes.contains(&Mode::Process) {
+        eprintln!("ctrlog bench: --reference runs next to whole processes only: none with --mode in-process");
+        None
+    } else {
+        eprintln!("ctrlog bench: building the Go references (benches/reference)");
+        match References::build(&dir.0) {
+            Ok(Some(r)) => {
+                eprintln!("ctrlog bench: references built with {}", r.version);
+                Some(r)
+            }
+            Ok(None) => {
+                eprintln!(
+                    "ctrlog bench: no Go toolchain (`go` not on PATH): running without the reference columns"
+                );
+                None
+            }
+            Err(e) => return crate::fail(format_args!("bench: {e}")),
+        }
+    };
     let mut out = io::stdout().lock();
     if !args.json {
+        let go = refs
+            .as_ref()
+            .map_or(String::new(), |r| format!("; references: {}", r.version));
         let _ = writeln!(
             out,
-            "ctrlog bench: scale {}, {} runs per case (medians); {}",
+            "ctrlog bench: scale {}, {} runs per case (medians); {}{go}",
             args.scale,
             args.runs,
             machine()
         );
-        let _ = writeln!(out, "{TABLE_HEAD}");
-    }
-    let started = Instant::now();
-    let result = run_cases(&selected, modes, &opts, args.runs, &dir.0, true, |c| {
-        let line = if args.json {
-            c.json().to_string()
+        let head = if refs.is_some() {
+            format!("{TABLE_HEAD}{TABLE_HEAD_REFERENCE}")
         } else {
-            table_row(c)
+            TABLE_HEAD.to_owned()
         };
-        writeln!(out, "{line}")?;
-        out.flush()
-    });
+        let _ = writeln!(out, "{head}");
+    }
+    let mut differ = Vec::new();
+    let result = run_cases_with(
+        &selected,
+        modes,
+        &opts,
+        args.runs,
+        &dir.0,
+        true,
+        refs.as_ref(),
+        |c| {
+            let line = match (args.json, refs.is_some()) {
+                (true, with) => c.json(with).to_string(),
+                (false, true) => table_row_with_reference(c),
+                (false, false) => table_row(c),
+            };
+            if let Some(d) = c
+                .reference
+                .as_ref()
+                .and_then(|r| r.check.difference.as_ref())
+            {
+                eprintln!(
+                    "ctrlog bench: {}: {} differs from ctrlog: {d}",
+                    c.job,
+                    c.reference.as_ref().map_or("", |r| r.program.name())
+                );
+                differ.push(c.job);
+            }
+            writeln!(out, "{line}")?;
+            out.flush()
+        },
+    );
     if args.keep {
         eprintln!("ctrlog bench: workloads kept in {}", dir.keep().display());
     }
     match result {
-        Ok(()) => {
+        Ok(()) if differ.is_empty() => {
             eprintln!(
                 "ctrlog bench: done in {}",
                 fmt_time(started.elapsed().as_secs_f64())
             );
             ExitCode::SUCCESS
         }
+        Ok(()) => crate::fail(format_args!(
+            "bench: the reference's output differs from ctrlog's in {} (see above)",
+            differ.join(", ")
+        )),
         Err(e) => crate::fail(format_args!("bench: {e}")),
     }
 }

@@ -72,7 +72,7 @@ fn shed_memory() {
 }
 
 /// Spawns `cmd` (stderr to `dir/stderr.txt`), waits, and fails unless it exits 0.
-fn timed(name: &str, mut cmd: Command, dir: &Path) -> io::Result<ProcRun> {
+pub(super) fn timed(name: &str, mut cmd: Command, dir: &Path) -> io::Result<ProcRun> {
     let err_path = dir.join("stderr.txt");
     cmd.stderr(File::create(&err_path)?);
     force_fork(&mut cmd);

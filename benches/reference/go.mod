@@ -1,0 +1,3 @@
+module ctrlog.invalid/reference
+
+go 1.19
