@@ -66,18 +66,18 @@ impl Timeline {
     pub fn merge(&mut self, other: &Timeline) {
         let Some(ostart) = other.start else { return };
         // Only the buckets that hold events need to fit (the rest of `other`'s grid is empty).
-        let used = |i: usize| ostart.saturating_add((i as u64 * other.width) as i64);
+        let used = |i: usize| bucket_start(ostart, i, other.width);
         let (Some(first), Some(last)) = (
             other.counts.iter().position(|&c| c > 0),
             other.counts.iter().rposition(|&c| c > 0),
         ) else {
             return;
         };
-        let last_end = used(last).saturating_add((other.width - 1).min(i64::MAX as u64) as i64);
+        let last_end = clamp(used(last) as i128 + other.width as i128 - 1);
         self.fit(used(first), last_end);
         self.widen_to(other.width);
         for (i, &c) in other.counts.iter().enumerate().filter(|(_, c)| **c > 0) {
-            self.add_n(ostart.saturating_add((i as u64 * other.width) as i64), c);
+            self.add_n(bucket_start(ostart, i, other.width), c);
         }
     }
 
@@ -101,8 +101,7 @@ impl Timeline {
             .rposition(|&c| c > 0)
             .map_or(0, |i| i + 1);
         let (start, w) = (self.start.unwrap_or(0), self.width);
-        (first..last.max(first))
-            .map(move |i| (start.saturating_add((i as u64 * w) as i64), self.counts[i]))
+        (first..last.max(first)).map(move |i| (bucket_start(start, i, w), self.counts[i]))
     }
 
     /// One character per bucket from the first event to the last, `▁` (none) to `█` (the
@@ -199,6 +198,16 @@ impl Timeline {
     }
 }
 
+/// The start of bucket `i` of a grid starting at `start` with `width`-second buckets,
+/// computed wide: a grid spanning most of the `i64` range must not wrap.
+fn bucket_start(start: i64, i: usize, width: u64) -> i64 {
+    clamp(start as i128 + i as i128 * width as i128)
+}
+
+fn clamp(secs: i128) -> i64 {
+    secs.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
 /// The bar for `count` in a row whose busiest bucket holds `max`: `▁` for none, `█` for the
 /// busiest, and any event at least `▂`, so it shows above an empty bucket.
 fn bar(count: u64, max: u64) -> char {
@@ -254,6 +263,17 @@ mod tests {
         t.add_n(i64::MIN, 1);
         t.add_n(i64::MAX, 1);
         assert_eq!(t.total(), 2);
+        // Bucket starts climb, and the last bucket holds i64::MAX (adversarial review: the
+        // starts wrapped and the last event was reported at i64::MIN).
+        let b: Vec<(i64, u64)> = t.buckets().collect();
+        assert!(b.windows(2).all(|p| p[0].0 < p[1].0), "{b:?}");
+        let (last_start, n) = b[b.len() - 1];
+        assert_eq!(n, 1);
+        assert!(
+            last_start as i128 + t.bucket_secs() as i128 > i64::MAX as i128,
+            "{b:?}"
+        );
+        assert_eq!(b[0], (i64::MIN, 1));
         assert!(t.sparkline().chars().count() <= TIMELINE_BUCKETS);
         assert_eq!(Timeline::new().sparkline(), "");
     }
