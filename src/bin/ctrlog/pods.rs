@@ -37,6 +37,18 @@ pub struct Args {
     sparkline: When,
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(super::printable("web-0"), "web-0");
+        assert_eq!(
+            super::printable("a\u{1b}]0;x\u{7}b\nc"),
+            "a\\u{1b}]0;x\\u{7}b\\nc"
+        );
+    }
+}
+
 #[derive(serde::Serialize)]
 struct JsonRow<'a> {
     namespace: &'a str,
@@ -47,6 +59,24 @@ struct JsonRow<'a> {
     bytes: u64,
     last_record: Option<String>,
     symlink: &'static str,
+}
+
+/// `s` with control characters escaped (`\u{1b}`, `\n`): names come from directory
+/// entries, which anyone who can write under the roots chooses, and must not move the cursor
+/// or start a terminal escape sequence (kubelet itself only makes DNS-label names).
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// RFC 3339 in UTC with nine fraction digits (what `logs --timestamps` prints).
@@ -124,10 +154,10 @@ fn print(rows: &[ContainerRow], json: bool, spark: bool) -> io::Result<()> {
         .iter()
         .map(|r| {
             let mut cells = vec![
-                r.namespace.clone(),
-                r.pod.clone(),
-                r.uid.clone(),
-                r.container.clone(),
+                printable(&r.namespace),
+                printable(&r.pod),
+                printable(&r.uid),
+                printable(&r.container),
                 r.restarts.to_string(),
                 r.bytes.to_string(),
                 r.last_record.map_or_else(|| "-".to_owned(), utc),
@@ -172,7 +202,7 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return crate::fail(format_args!("writing stdout: {e}")),
     }
     for p in &inv.problems {
-        eprintln!("ctrlog: warning: {p}");
+        eprintln!("ctrlog: warning: {}", printable(&p.to_string()));
     }
     if inv.problems.is_empty() {
         ExitCode::SUCCESS

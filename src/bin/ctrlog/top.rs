@@ -156,9 +156,9 @@ fn print(rates: &[Rate], json: bool, redraw: Option<&History>) -> io::Result<()>
         .iter()
         .map(|r| {
             let mut row = vec![
-                r.key.namespace.clone(),
-                r.key.pod.clone(),
-                r.key.container.clone(),
+                crate::pods::printable(&r.key.namespace),
+                crate::pods::printable(&r.key.pod),
+                crate::pods::printable(&r.key.container),
                 format!("{:.0}", r.bytes_per_sec),
                 format!("{:.1}", r.lines_per_sec),
             ];
