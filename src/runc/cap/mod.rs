@@ -81,6 +81,13 @@
 //!   the second finds the first's temporary file locked ([`CapError::Busy`]) until the
 //!   first renames it; after that it caps the new file, and its own carry-over waits for
 //!   the first cap's descriptor to close.
+//! * Free space: the kept records are written to a new file before the old one is
+//!   removed, so the file system needs room for them (at most
+//!   [`CapOptions::max_size`] plus the last error record). On a full file system the cap
+//!   fails cleanly (the original untouched, the temporary removed): cap with a smaller size
+//!   first, or free some space. A full disk during the carry-over: the short write is cut
+//!   back off the new file (when no writer appended after it), so no torn record stays, and
+//!   the error counts the bytes not carried.
 //! * Extended attributes and ACLs of the original are not copied (owner and mode are).
 //! * A process that opens the unnamed old inode through `/proc/<pid>/fd` during the
 //!   microseconds the lease is held breaks it and sends this process `SIGIO`.
