@@ -312,3 +312,23 @@ fn growth_of_a_truncated_file_is_its_new_size_never_negative() {
         .unwrap();
     assert_eq!(sample(&mut s, dir.path(), 1), Some((2.0, 1.0)));
 }
+
+/// A newest restart whose live file is gone, its backup left: the last record is the
+/// backup's (adversarial review: it was shown as none).
+#[test]
+fn last_record_of_a_restart_with_only_a_backup_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("default_web_u1").join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("0.log"), "2026-12-01T21:00:00Z stdout F zero\n").unwrap();
+    std::fs::write(
+        app.join("1.log.20261201-210001"),
+        "2026-12-01T21:00:01Z stdout F one-rotated\n",
+    )
+    .unwrap();
+    let inv = ctrlog::cri::read::inventory(dir.path(), None, None).unwrap();
+    assert_eq!(inv.rows.len(), 1);
+    assert_eq!(inv.rows[0].restarts, 2);
+    let want = ctrlog::time::parse_rfc3339nano(b"2026-12-01T21:00:01Z").unwrap();
+    assert_eq!(inv.rows[0].last_record, Some(want), "{:?}", inv.problems);
+}

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{list_pods, ContainerDir, PodDir, PodError};
 use crate::cri::read::paths::{ContainerLogLink, PodDirName};
-use crate::cri::read::{LogReader, LogSink, ReadOptions, TailMode};
+use crate::cri::read::{LogReader, LogSink, ReadError, ReadOptions, TailMode};
 use crate::cri::Stream;
 use crate::time::{Timeline, Timestamp};
 
@@ -229,10 +229,12 @@ fn last_record(live: &Path) -> Result<Option<Timestamp>, String> {
         ..ReadOptions::default()
     };
     let mut sink = LastLine::default();
-    if fs::symlink_metadata(live).is_ok() {
-        LogReader::open(live, opts)
-            .and_then(|mut r| r.read_to(&mut sink))
-            .map_err(|e| e.to_string())?;
+    // The live file may be gone with its backups left (a restart rotated, then stopped): the
+    // reader reads the set beside the path either way; only "nothing at all" is no record.
+    match LogReader::open(live, opts).and_then(|mut r| r.read_to(&mut sink)) {
+        Ok(_) => {}
+        Err(ReadError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.to_string()),
     }
     Ok(sink.0)
 }
