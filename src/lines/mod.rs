@@ -174,3 +174,28 @@ pub(crate) fn extend_capped(v: &mut Vec<u8>, data: &[u8], cap: usize) {
 
 #[cfg(test)]
 mod tests;
+
+/// Counts the `\n` in `src[from..to]` through one buffer of at most 64 KiB: the one such
+/// loop (a cap counts the records it drops, `top` the lines a file grew by). Returns the
+/// count and where the reading stopped: `to`, or before it when the source ended first.
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) fn count_newlines_at<R: ReadAt + ?Sized>(
+    src: &R,
+    from: u64,
+    to: u64,
+) -> io::Result<(u64, u64)> {
+    const BLOCK: u64 = 64 << 10;
+    // Sized to the range, so a small range costs a small buffer; never more than BLOCK.
+    let mut buf = vec![0u8; to.saturating_sub(from).min(BLOCK) as usize];
+    let (mut off, mut lines) = (from, 0u64);
+    while off < to {
+        let want = (to - off).min(BLOCK) as usize;
+        let n = src.read_at(&mut buf[..want], off)?;
+        if n == 0 {
+            break;
+        }
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        off += n as u64;
+    }
+    Ok((lines, off))
+}

@@ -65,18 +65,26 @@ struct JsonRow<'a> {
 /// entries, which anyone who can write under the roots chooses, and must not move the cursor
 /// or start a terminal escape sequence (kubelet itself only makes DNS-label names).
 pub fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_owned();
+    let mut out = String::with_capacity(s.len());
+    push_printable(&mut out, s, usize::MAX);
+    out
+}
+
+/// Appends `s` to `out` with control characters escaped, stopping once `out` grew by `max`
+/// bytes: the one escaper of names and messages the CLI prints (tables, warnings, syslog).
+pub fn push_printable(out: &mut String, s: &str, max: usize) {
+    use std::fmt::Write as _;
+    let start = out.len();
+    for c in s.chars() {
+        if out.len() - start >= max {
+            break;
+        }
+        if c.is_control() {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// RFC 3339 in UTC with nine fraction digits (what `logs --timestamps` prints).

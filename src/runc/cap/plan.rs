@@ -148,21 +148,13 @@ fn line_end(file: &File, start: u64, limit: u64) -> io::Result<u64> {
 
 /// The number of `\n` in `file[..end]`, read with one fixed buffer.
 fn count_lines(file: &File, end: u64) -> io::Result<u64> {
-    let mut buf = vec![0u8; BLOCK];
-    let (mut off, mut n) = (0u64, 0u64);
-    while off < end {
-        let want = usize::try_from(end - off).unwrap_or(usize::MAX).min(BLOCK);
-        let got = file.read_at(&mut buf[..want], off)?;
-        if got == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file shrank while it was read",
-            ));
-        }
-        n += memchr::memchr_iter(b'\n', &buf[..got]).count() as u64;
-        off += got as u64;
+    match crate::lines::count_newlines_at(file, 0, end)? {
+        (n, stopped) if stopped == end => Ok(n),
+        _ => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the file shrank while it was read",
+        )),
     }
-    Ok(n)
 }
 
 /// Appends `src[from..to]` to `dst` through one fixed buffer.

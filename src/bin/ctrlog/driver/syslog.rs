@@ -65,17 +65,9 @@ pub fn format(
         let _ = write!(out, "{month} {day:>2} {time} ");
     }
     let _ = write!(out, "{tag}[{pid}]: ");
-    let start = out.len();
-    for c in msg.chars() {
-        if out.len() - start >= MAX_MESSAGE {
-            break;
-        }
-        if c.is_control() {
-            let _ = write!(out, "{}", c.escape_default());
-        } else {
-            let _ = write!(out, "{c}");
-        }
-    }
+    let mut text = String::with_capacity(msg.len().min(MAX_MESSAGE));
+    crate::pods::push_printable(&mut text, msg, MAX_MESSAGE);
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// Sends `packet` to `socket` without blocking.

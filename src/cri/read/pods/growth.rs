@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -222,16 +221,6 @@ pub fn count_newlines(g: &Growth) -> io::Result<u64> {
     if FileId::of_file(&file)? != g.id {
         return Ok(0);
     }
-    let mut buf = vec![0u8; (64 << 10).min((g.to - g.from) as usize)];
-    let (mut off, mut lines) = (g.from, 0u64);
-    while off < g.to {
-        let want = ((g.to - off) as usize).min(buf.len());
-        let n = file.read_at(&mut buf[..want], off)?;
-        if n == 0 {
-            break;
-        }
-        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-        off += n as u64;
-    }
-    Ok(lines)
+    // A file that shrank since the stat counts what it still holds of the range.
+    crate::lines::count_newlines_at(&file, g.from, g.to).map(|(lines, _)| lines)
 }
