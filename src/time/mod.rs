@@ -175,6 +175,15 @@ pub enum Offset {
 }
 
 impl Offset {
+    /// The zone written with `secs` seconds east of UTC: [`Offset::Utc`] for 0 (Go writes it
+    /// `Z`), else [`Offset::Fixed`].
+    pub const fn east(secs: i32) -> Offset {
+        match secs {
+            0 => Offset::Utc,
+            s => Offset::Fixed(s),
+        }
+    }
+
     /// The offset in seconds east of UTC in force at `secs`.
     pub fn seconds_at(self, secs: i64) -> i32 {
         match self {

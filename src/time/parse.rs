@@ -92,10 +92,7 @@ pub struct ParsedTime {
 impl ParsedTime {
     /// The zone as an [`Offset`] (`Fixed`, or `Utc` for a zero offset).
     pub fn offset(&self) -> Offset {
-        match self.utc_offset {
-            0 => Offset::Utc,
-            s => Offset::Fixed(s),
-        }
+        Offset::east(self.utc_offset)
     }
 }
 

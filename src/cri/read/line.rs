@@ -119,10 +119,7 @@ impl LogLine {
     /// That zone as an [`Offset`], to format the time as it was written
     /// ([`format_rfc3339nano`](crate::time::format_rfc3339nano)).
     pub fn offset_zone(&self) -> Offset {
-        match self.utc_offset {
-            0 => Offset::Utc,
-            s => Offset::Fixed(s),
-        }
+        Offset::east(self.utc_offset)
     }
 
     /// Its bytes, without a newline (the records' contents joined).
