@@ -22,34 +22,7 @@
 //! JSON logs) costs about one mispredicted branch per word that holds one; a branch-free
 //! expansion would need SIMD shuffles, i.e. `std::arch` and `unsafe`.
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-#[inline]
-const fn splat(b: u8) -> u64 {
-    LO * b as u64
-}
-
-/// The 8 bytes at `s[i..i + 8]`, little-endian (byte `i` is the low byte).
-#[inline]
-fn load(s: &[u8], i: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&s[i..i + 8]);
-    u64::from_le_bytes(w)
-}
-
-/// High bit set in each byte of `x` that is zero, exactly.
-#[inline]
-const fn zero_bytes(x: u64) -> u64 {
-    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
-}
-
-/// Bytes of `w` equal to `b`.
-#[inline]
-const fn eq(w: u64, b: u8) -> u64 {
-    zero_bytes(w ^ splat(b))
-}
+use crate::swar::{eq, load, splat, HI, LO, LOW7};
 
 /// `"`, `\`, `<`, `>`, `&` and bytes below 0x20: the ASCII bytes both escapers rewrite.
 #[inline]
@@ -328,9 +301,12 @@ pub(crate) fn unescape_string(body: &[u8], scratch: &mut Vec<u8>) -> Option<(usi
     }
     // Unescaping never lengthens (`\"` is 2 bytes for 1, `\uXXXX` 6 for at most 3, a
     // surrogate pair 12 for 4), so `scratch` is sized once for the rest of the line, plus the
-    // slack of one 8-byte store, and written by index (no capacity check per piece).
-    scratch.clear();
-    scratch.resize(body.len() + 8, 0);
+    // slack of one 8-byte store, and written by index (no capacity check per piece). Only
+    // the growth is zeroed: what a previous record left is overwritten before it is read,
+    // and the content is cut to its length at the end.
+    if scratch.len() < body.len() + 8 {
+        scratch.resize(body.len() + 8, 0);
+    }
     let out = &mut scratch[..];
     out[..at].copy_from_slice(&body[..at]);
     let (mut i, mut o) = (at, at);
@@ -645,7 +621,8 @@ mod tests {
                 [&b"\""[..], &fast(t.as_bytes(), &LOGRUS, t.len()), b"\""].concat(),
             ] {
                 let body = [&encoded[1..], &b",\"stream\":\"stdout\"}"[..]].concat();
-                let mut scratch = b"stale".to_vec();
+                // Left longer by an earlier record: only the content may come back.
+                let mut scratch = vec![b'Z'; 300];
                 let (end, at) = unescape_string(&body, &mut scratch).unwrap();
                 prop_assert_eq!(end, encoded.len() - 2);
                 let got = match at {

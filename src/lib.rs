@@ -126,6 +126,7 @@ pub mod regular;
 pub mod rotate;
 pub mod runc;
 pub mod size;
+mod swar;
 pub mod time;
 
 /// README.md's Rust examples, run as doc tests.

@@ -125,10 +125,7 @@ impl Default for TimestampParser {
     }
 }
 
-#[inline(always)]
-fn load(h: &[u8; 19], at: usize) -> u64 {
-    u64::from_le_bytes(h[at..at + 8].try_into().expect("8 bytes"))
-}
+use crate::swar::load;
 
 #[cfg(test)]
 mod tests {

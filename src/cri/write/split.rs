@@ -544,14 +544,9 @@ fn newline_mask(block: &[u8; BLOCK]) -> u64 {
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 #[inline(always)]
 fn newline_mask_swar(block: &[u8; BLOCK]) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let mut mask = 0u64;
-    for (k, word) in block.chunks_exact(8).enumerate() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let v = u64::from_le_bytes(w) ^ 0x0a0a_0a0a_0a0a_0a0a;
-        // 0x80 in each byte of `v` that is zero, 0 elsewhere.
-        let zero = !(((v & LOW7) + LOW7) | v | LOW7);
+    for k in 0..BLOCK / 8 {
+        let zero = crate::swar::eq(crate::swar::load(block, 8 * k), b'\n');
         // Moves each byte's high bit to bit 56 + byte index (no carries: one bit per byte).
         let bits = ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
         mask |= bits << (8 * k);
