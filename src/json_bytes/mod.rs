@@ -1,0 +1,261 @@
+//! JSON string bytes, eight at a time: the one byte classifier behind the crate's JSON string
+//! escapers (dockerd's json-file rules, logrus's rules) and the Docker record unescaper.
+//!
+//! What: a string is scanned a 64-bit word at a time (SWAR, portable and `unsafe`-free); each
+//! scan computes a mask with the high bit set in every byte that needs work, and the bytes
+//! between are copied as whole words. Escaping flags `"`, `\`, bytes below 0x20, `<` `>` `&`
+//! (Go `encoding/json`'s HTML escaping, which dockerd and logrus use), and the bytes that may
+//! start U+2028/U+2029 or invalid UTF-8; unescaping flags `"` and `\`. Output is written with
+//! fixed 8-byte stores at a register index (a stack staging buffer when escaping, the scratch
+//! buffer sized once when unescaping), never a variable-length copy per piece.
+//!
+//! Reference: Go `encoding/json` `appendString` (`encode.go`) for the escaping rules, moby
+//! `ffjsonWriteJSONBytesAsString` (`jsonlog/jsonlogbytes.go`) for dockerd's variant, Go
+//! `unquoteBytes` (`decode.go`) for unescaping; the SWAR masks are the classic "byte equals"
+//! and "byte below" tests: the escaper's are exact per byte (no carry crosses a byte), the
+//! unescaper's search for the first `"` or `\` only needs its lowest flag exact.
+//!
+//! Limits: the output grows by at most the escaped string (6 bytes per input byte at worst);
+//! invalid UTF-8 is found with `std::str::from_utf8`, which accepts exactly what Go's
+//! `utf8.DecodeRune` accepts (see [`crate::go_utf8`] for the per-byte U+FFFD rule). Speed
+//! depends on escape density: text with an escape every few bytes (random ASCII with `"<>&`,
+//! JSON logs) costs about one mispredicted branch per word that holds one; a branch-free
+//! expansion would need SIMD shuffles, i.e. `std::arch` and `unsafe`.
+
+mod escape;
+mod unescape;
+
+#[cfg(feature = "__fuzz")]
+pub(crate) use escape::fuzz_json_escape;
+pub(crate) use escape::{escape, DOCKER, LOGRUS};
+pub(crate) use unescape::{unescape_string, Unescaped};
+
+use crate::swar::{eq, load, splat, HI, LO, LOW7};
+
+/// `"`, `\`, `<`, `>`, `&` and bytes below 0x20: the ASCII bytes both escapers rewrite.
+#[inline]
+const fn ascii_specials(w: u64) -> u64 {
+    // `<` 0x3c and `>` 0x3e differ only in bit 1, `"` 0x22 and `&` 0x26 only in bit 2: one
+    // comparison each after setting that bit. Control: the low 7 bits plus 0x60 stay below
+    // 0x80 exactly for values below 0x20 (the byte's own high bit is masked out by `!w`).
+    let ctl = !((w & LOW7).wrapping_add(splat(0x60)) | w) & HI;
+    eq(w | splat(0x02), 0x3e) | eq(w | splat(0x04), 0x26) | eq(w, b'\\') | ctl
+}
+
+/// `"` or `\`: where a JSON string ends or an escape starts. Only the lowest flag is exact
+/// (a borrow from a flagged byte may flag the byte above it), which is all a search for the
+/// first one needs, at two operations fewer per byte value than [`eq`].
+#[inline]
+const fn quote_or_backslash(w: u64) -> u64 {
+    let q = w ^ splat(b'"');
+    let b = w ^ splat(b'\\');
+    (q.wrapping_sub(LO) & !q | b.wrapping_sub(LO) & !b) & HI
+}
+
+/// Byte index (0..8) of the lowest flagged byte of a non-zero mask.
+#[inline]
+fn first(m: u64) -> usize {
+    (m.trailing_zeros() / 8) as usize
+}
+
+/// The first `"` or `\` in `s`: word at a time for short strings (where `memchr2`'s setup
+/// dominates), `memchr2` for long ones.
+#[inline]
+pub(crate) fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
+    if s.len() > 256 {
+        return memchr::memchr2(b'"', b'\\', s);
+    }
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let m = quote_or_backslash(load(s, i));
+        if m != 0 {
+            return Some(i + first(m));
+        }
+        i += 8;
+    }
+    s[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|k| i + k)
+}
+
+/// The first `"`, `\` or byte below 0x20 in `s`: where a scanner that rejects raw control
+/// bytes in strings (Go's, in `runc::compat`) must stop. Word at a time; the lowest flag of
+/// the combined mask is exact because each part's lowest flag is.
+#[inline]
+pub(crate) fn find_quote_backslash_or_control(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let w = load(s, i);
+        // As in `ascii_specials`: the low 7 bits plus 0x60 stay below 0x80 exactly below 0x20.
+        let ctl = !((w & LOW7).wrapping_add(splat(0x60)) | w) & HI;
+        let m = quote_or_backslash(w) | ctl;
+        if m != 0 {
+            return Some(i + first(m));
+        }
+        i += 8;
+    }
+    s[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|k| i + k)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::escape::{escape_oracle, EscapeRules};
+    use super::*;
+
+    fn fast(s: &[u8], rules: &EscapeRules, valid_until: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        escape(s, &mut out, rules, valid_until);
+        out
+    }
+
+    fn slow(s: &[u8], tab_short: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        escape_oracle(s, &mut out, tab_short);
+        out
+    }
+
+    /// Every mask against the byte predicate it stands for, for every byte value at every
+    /// position of a word whose other bytes are each of a few neighbours (so a borrow or
+    /// carry across bytes would show).
+    #[test]
+    fn masks_are_exact_per_byte() {
+        for b in 0..=255u8 {
+            for other in [0u8, b' ', b'"', 0x7f, 0x80, 0xe2, 0xff] {
+                for pos in 0..8 {
+                    let mut bytes = [other; 8];
+                    bytes[pos] = b;
+                    let w = u64::from_le_bytes(bytes);
+                    let expect = |pred: &dyn Fn(u8) -> bool| {
+                        bytes
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, &c)| pred(c))
+                            .fold(0u64, |m, (k, _)| m | 0x80 << (8 * k))
+                    };
+                    let special =
+                        |c: u8| c < 0x20 || matches!(c, b'"' | b'\\' | b'<' | b'>' | b'&');
+                    assert_eq!(ascii_specials(w), expect(&special), "{bytes:?}");
+                    assert_eq!(eq(w, 0xe2), expect(&|c| c == 0xe2));
+                    let qb = expect(&|c| c == b'"' || c == b'\\');
+                    let got = quote_or_backslash(w);
+                    // Exact up to and including the lowest flag.
+                    assert_eq!(
+                        got & (qb ^ qb.wrapping_sub(1)),
+                        qb & (qb ^ qb.wrapping_sub(1))
+                    );
+                    assert_eq!(got == 0, qb == 0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_short_input_around_the_word_edges_matches_the_oracle() {
+        // Each escape class at each position of strings of 1 to 17 bytes.
+        let fills: &[&[u8]] = &[
+            b"\"",
+            b"\\",
+            b"\t",
+            b"\x00",
+            b"<",
+            b"&",
+            b"\xe2\x80\xa8",
+            b"\xe2\x80",
+            b"\xff",
+            "é".as_bytes(),
+            "🙂".as_bytes(),
+        ];
+        for len in 1..=17 {
+            for pos in 0..len {
+                for f in fills {
+                    let mut s = vec![b'a'; len];
+                    s.splice(pos..(pos + f.len()).min(len), f.iter().copied());
+                    assert_eq!(fast(&s, &DOCKER, 0), slow(&s, false), "{s:?}");
+                    if let Ok(t) = std::str::from_utf8(&s) {
+                        assert_eq!(fast(&s, &LOGRUS, t.len()), slow(&s, true), "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn appends_after_existing_output() {
+        let mut out = b"{\"log\":\"".to_vec();
+        escape(
+            b"a<b\xffc long enough to use words\xe2\x80\xa9",
+            &mut out,
+            &DOCKER,
+            0,
+        );
+        assert_eq!(
+            out,
+            &br#"{"log":"a\u003cb\ufffdc long enough to use words\u2029"#[..]
+        );
+    }
+
+    #[test]
+    fn find_quote_or_backslash_short_and_long() {
+        for len in [0usize, 1, 7, 8, 9, 255, 256, 257, 1000] {
+            let mut s = vec![b'x'; len];
+            assert_eq!(find_quote_or_backslash(&s), None);
+            for at in [0, len / 2, len.saturating_sub(1)] {
+                if at < len {
+                    s[at] = b'\\';
+                    assert_eq!(find_quote_or_backslash(&s), Some(at), "{len} {at}");
+                    s[at] = b'x';
+                }
+            }
+        }
+    }
+
+    fn byte_mix() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            8 => 0x20u8..0x7f,
+            1 => prop::sample::select(b"\"\\<>&\t\n\r\x00\x1f\x7f".to_vec()),
+            1 => 0x80u8..=0xff,
+            1 => prop::sample::select(vec![0xe2u8, 0x80, 0xa8, 0xa9, 0xed, 0xf0, 0xc3]),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn docker_rules_match_the_oracle(s in prop::collection::vec(byte_mix(), 0..120)) {
+            prop_assert_eq!(fast(&s, &DOCKER, 0), slow(&s, false));
+        }
+
+        /// Whatever either escaper writes (and serde_json's `\\uXXXX`-free form), the
+        /// unescaper reads back, ending at the closing quote.
+        #[test]
+        fn unescape_reads_back_every_escaper(t in "[a-z \"\\\\<>&/\t\n\r\u{0}\u{1f}é\u{2028}🙂]{0,80}") {
+            for encoded in [
+                serde_json::to_string(&t).unwrap().into_bytes(),
+                [&b"\""[..], &fast(t.as_bytes(), &DOCKER, 0), b"\""].concat(),
+                [&b"\""[..], &fast(t.as_bytes(), &LOGRUS, t.len()), b"\""].concat(),
+            ] {
+                let body = [&encoded[1..], &b",\"stream\":\"stdout\"}"[..]].concat();
+                // Left longer by an earlier record: only the content may come back.
+                let mut scratch = vec![b'Z'; 300];
+                let (end, at) = unescape_string(&body, &mut scratch).unwrap();
+                prop_assert_eq!(end, encoded.len() - 2);
+                let got = match at {
+                    Unescaped::Raw => body[..end].to_vec(),
+                    Unescaped::RawThenNewline => [&body[..end - 2], b"\n"].concat(),
+                    Unescaped::Scratch => scratch.clone(),
+                };
+                prop_assert_eq!(got, t.as_bytes());
+            }
+        }
+
+        #[test]
+        fn logrus_rules_match_the_oracle(t in "[a-z \"\\\\<>&\t\n\r\u{0}\u{1f}\u{7f}é\u{2028}\u{2029}\u{2027}\u{202a}🙂]{0,80}") {
+            prop_assert_eq!(fast(t.as_bytes(), &LOGRUS, t.len()), slow(t.as_bytes(), true));
+        }
+    }
+}
