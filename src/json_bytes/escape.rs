@@ -84,10 +84,31 @@ impl Staging {
 /// become `\u2028` `\u2029`, other valid UTF-8 stays raw, each byte that does not start a
 /// valid sequence becomes `\ufffd` (Go's `utf8.DecodeRune` consumes one byte per error).
 ///
+/// On x86_64 the block escaper ([`escape_blocks`]) runs, and hands a string that is not valid
+/// UTF-8 to the word escaper ([`escape_words`]), which is also the portable path.
+#[inline]
+pub(crate) fn escape(s: &[u8], out: &mut Vec<u8>, rules: &EscapeRules, valid_until: usize) {
+    #[cfg(target_arch = "x86_64")]
+    escape_blocks(s, out, rules, valid_until);
+    #[cfg(not(target_arch = "x86_64"))]
+    escape_words(s, out, rules, valid_until);
+}
+
+/// [`escape`] a word at a time (portable, and the fallback for invalid UTF-8): appends `s`
+/// escaped with `rules` (without quotes). Bytes before `valid_until` must be valid
+/// UTF-8 (`s.len()` for a `&str`, `0` when nothing is known). Non-ASCII: U+2028 and U+2029
+/// become `\u2028` `\u2029`, other valid UTF-8 stays raw, each byte that does not start a
+/// valid sequence becomes `\ufffd` (Go's `utf8.DecodeRune` consumes one byte per error).
+///
 /// A word with nothing to escape is copied whole; in a word with escapes each flagged byte is
 /// replaced in turn (the mask is computed once per word); a non-ASCII byte that needs a
 /// decision (0xE2, or any non-ASCII byte not yet known valid) stops the word there.
-pub(crate) fn escape(s: &[u8], out: &mut Vec<u8>, rules: &EscapeRules, mut valid_until: usize) {
+pub(crate) fn escape_words(
+    s: &[u8],
+    out: &mut Vec<u8>,
+    rules: &EscapeRules,
+    mut valid_until: usize,
+) {
     let n = s.len();
     out.reserve(n + n / 8 + 8);
     let mut st = Staging {
@@ -157,6 +178,153 @@ pub(crate) fn escape(s: &[u8], out: &mut Vec<u8>, rules: &EscapeRules, mut valid
         }
     }
     out.extend_from_slice(&st.buf[..st.o]);
+}
+
+/// Input bytes classified at once by the block escaper: its bitmap is one `u64`.
+#[cfg(target_arch = "x86_64")]
+const BLOCK: usize = 64;
+/// The bytes the block escaper may read from a block's start: the block, and the 64 bytes a
+/// re-copy after its last escape takes.
+#[cfg(target_arch = "x86_64")]
+const VIEW: usize = 2 * BLOCK;
+/// The block escaper's staging buffer: room for one block's worst case (every byte a 6-byte
+/// escape, plus the 64-byte re-copy and an 8-byte store) after what is already staged.
+#[cfg(target_arch = "x86_64")]
+const BLOCK_STAGE: usize = 640;
+#[cfg(target_arch = "x86_64")]
+const BLOCK_WORST: usize = BLOCK * 6 + BLOCK + 16;
+
+/// The bitmaps of one 64-byte block (bit `k` for byte `k`): the bytes to rewrite (the ASCII
+/// specials and 0xE2, which may start U+2028/U+2029) and the bytes at or above 0x80.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn classify_block(view: &[u8; VIEW]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let mut special = 0u64;
+    let mut high = 0u64;
+    for j in 0..BLOCK / 16 {
+        let part = &view[16 * j..16 * j + 16];
+        // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are available on
+        // every x86_64 CPU; the one load reads the 16 bytes of `part`, unaligned.
+        let (m, ctl, h) = unsafe {
+            let v = _mm_loadu_si128(part.as_ptr().cast::<__m128i>());
+            // A signed compare: bytes below 0x20 and bytes from 0x80 (negative) are both
+            // "less than 0x20"; the high bytes are taken out below.
+            let ctl = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // `<` 0x3c and `>` 0x3e differ only in bit 1.
+            let angle = _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(2)), _mm_set1_epi8(0x3e));
+            let amp = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'&' as i8));
+            let e2 = _mm_cmpeq_epi8(v, _mm_set1_epi8(0xe2u8 as i8));
+            let m = _mm_or_si128(_mm_or_si128(quote, backslash), _mm_or_si128(angle, amp));
+            (
+                _mm_movemask_epi8(_mm_or_si128(m, e2)),
+                _mm_movemask_epi8(ctl),
+                _mm_movemask_epi8(v),
+            )
+        };
+        let (m, ctl, h) = (
+            u64::from(m as u16),
+            u64::from(ctl as u16),
+            u64::from(h as u16),
+        );
+        special |= (m | (ctl & !h)) << (16 * j);
+        high |= h << (16 * j);
+    }
+    (special, high)
+}
+
+/// [`escape`] 64 bytes at a time (x86_64): one SSE2 bitmap per block, the block copied raw
+/// into a staging buffer, then each flagged byte written as its escape followed by a fixed
+/// 64-byte re-copy of the input after it. A line's escapes then cost one loop iteration each
+/// and one unpredictable exit per block, instead of a branch per 8-byte word. UTF-8 is checked
+/// (once, from the first block with a byte at or above 0x80) only when `valid_until` does not
+/// cover `s`; a string that is not valid UTF-8 is escaped again by [`escape_words`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn escape_blocks(s: &[u8], out: &mut Vec<u8>, rules: &EscapeRules, valid_until: usize) {
+    let n = s.len();
+    let start = out.len();
+    let mut utf8_known = valid_until >= n;
+    let mut stage = [0u8; BLOCK_STAGE];
+    let mut o = 0;
+    // The last bytes, padded: every view is then `VIEW` bytes long.
+    let mut pad = [b' '; VIEW];
+    let mut i = 0;
+    while i < n {
+        if o > BLOCK_STAGE - BLOCK_WORST {
+            out.extend_from_slice(&stage[..o]);
+            o = 0;
+        }
+        let len = (n - i).min(BLOCK);
+        let view: &[u8; VIEW] = match s.get(i..i + VIEW) {
+            Some(v) => v.try_into().unwrap_or(&pad),
+            None => {
+                pad[..n - i].copy_from_slice(&s[i..]);
+                &pad
+            }
+        };
+        let (mut m, high) = classify_block(view);
+        let live = if len < BLOCK {
+            (1u64 << len) - 1
+        } else {
+            u64::MAX
+        };
+        m &= live;
+        if high & live != 0 && !utf8_known {
+            // Every byte before `i` is ASCII, so `s` is valid UTF-8 exactly when `s[i..]` is.
+            if std::str::from_utf8(&s[i..]).is_err() {
+                out.truncate(start);
+                return escape_words(s, out, rules, valid_until);
+            }
+            utf8_known = true;
+        }
+        // The clamps never bind (`o` is at most `BLOCK_STAGE - BLOCK_WORST` here, and grows
+        // by at most 6 per escape); they only spare the bounds checks.
+        let at = o.min(BLOCK_STAGE - BLOCK);
+        stage[at..at + BLOCK].copy_from_slice(&view[..BLOCK]);
+        // `prev`: the block offset up to which the input has been written (raw or escaped).
+        let mut prev = 0;
+        while m != 0 {
+            let k = m.trailing_zeros() as usize;
+            m &= m - 1;
+            o += k - prev;
+            let c = view[k];
+            let mut next = k + 1;
+            let e = if c == 0xe2 && s.get(i + k + 1) == Some(&0x80) {
+                match s.get(i + k + 2) {
+                    Some(0xa8) => {
+                        next = k + 3;
+                        entry(b"\\u2028")
+                    }
+                    Some(0xa9) => {
+                        next = k + 3;
+                        entry(b"\\u2029")
+                    }
+                    _ => rules.table[0xe2],
+                }
+            } else {
+                rules.table[usize::from(c)]
+            };
+            let at = o.min(BLOCK_STAGE - 8);
+            stage[at..at + 8].copy_from_slice(&e.to_le_bytes());
+            o += (e >> 56) as usize;
+            // The input after the escape; the bytes past the block's end are overwritten by
+            // the next block. A U+2028 that runs into the next block (`next` > 64) copies
+            // nothing that counts: the next block starts after it.
+            let from = next.min(VIEW - BLOCK);
+            let at = o.min(BLOCK_STAGE - BLOCK);
+            stage[at..at + BLOCK].copy_from_slice(&view[from..from + BLOCK]);
+            prev = next;
+        }
+        let end = len.max(prev);
+        o += end - prev;
+        i += end;
+    }
+    out.extend_from_slice(&stage[..o]);
 }
 
 /// The flagged non-ASCII byte `s[p]`; returns the index of the next byte to scan.
@@ -253,11 +421,14 @@ pub(crate) fn escape_oracle(s: &[u8], out: &mut Vec<u8>, tab_short: bool) {
 /// existing output.
 #[cfg(feature = "__fuzz")]
 pub(crate) fn fuzz_json_escape(data: &[u8]) {
-    let mut fast = b"x".to_vec();
-    escape(data, &mut fast, &DOCKER, 0);
     let mut slow = b"x".to_vec();
     escape_oracle(data, &mut slow, false);
+    let mut fast = b"x".to_vec();
+    escape(data, &mut fast, &DOCKER, 0);
     assert_eq!(fast, slow, "docker {data:?}");
+    let mut words = b"x".to_vec();
+    escape_words(data, &mut words, &DOCKER, 0);
+    assert_eq!(words, slow, "docker words {data:?}");
     let text = match std::str::from_utf8(data) {
         Ok(t) => t,
         Err(e) => std::str::from_utf8(&data[..e.valid_up_to()]).unwrap_or_default(),
