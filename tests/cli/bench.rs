@@ -40,8 +40,8 @@ fn every_case_reports_positive_figures_and_the_workloads_are_removed() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    // 13 jobs, each in-process and as a whole process.
-    assert_eq!(cases.len(), 26, "{text}");
+    // 14 jobs, each in-process and as a whole process.
+    assert_eq!(cases.len(), 28, "{text}");
     for c in &cases {
         for key in [
             "bytes",
@@ -64,6 +64,18 @@ fn every_case_reports_positive_figures_and_the_workloads_are_removed() {
             }
             _ => panic!("mode: {c}"),
         }
+        // The jobs that write a log have the output floor; the others do not.
+        let job = c["job"].as_str().unwrap();
+        if job.contains("write") || job.starts_with("driver") {
+            assert!(num(c, "output_bytes") > num(c, "bytes"), "{c}");
+            assert!(num(c, "out_floor_seconds") > 0.0, "{c}");
+            assert!(num(c, "out_ratio") < num(c, "ratio"), "{c}");
+        } else {
+            assert!(
+                c["output_bytes"].is_null() && c["out_ratio"].is_null(),
+                "{c}"
+            );
+        }
     }
     let driver = cases.iter().find(|c| c["job"] == "driver-cri").unwrap();
     let write = cases
@@ -80,6 +92,48 @@ fn every_case_reports_positive_figures_and_the_workloads_are_removed() {
         "progress on stderr: {err}"
     );
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "left behind");
+}
+
+#[test]
+fn markdown_is_a_table_headed_by_the_command_and_the_machine() {
+    let out = bench(&[
+        "--scale=0.0005",
+        "--runs=1",
+        "--jobs=cri-write-short,cri-read",
+        "--mode=process",
+        "--markdown",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let lines: Vec<_> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("`ctrlog bench --scale 0.0005 --runs 1`")
+            && lines[0].contains("cpus; load average"),
+        "{text}"
+    );
+    let rows: Vec<_> = lines.iter().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(rows.len(), 4, "header, rule and two cases: {text}");
+    fn cells(l: &str) -> Vec<&str> {
+        l.split('|').map(str::trim).collect()
+    }
+    assert_eq!(
+        cells(rows[2])[1..3],
+        ["cri-write-short", "process"],
+        "{text}"
+    );
+    // The writer has the output floor's columns filled, the reader dashes there.
+    assert_ne!(cells(rows[2])[7], "-", "{text}");
+    assert_eq!(cells(rows[3])[7], "-", "{text}");
+    assert!(
+        rows.iter().all(|r| cells(r).len() == cells(rows[0]).len()),
+        "{text}"
+    );
+    let both = bench(&["--json", "--markdown"]);
+    assert_eq!(
+        both.status.code(),
+        Some(2),
+        "--json and --markdown conflict"
+    );
 }
 
 #[test]
@@ -189,7 +243,7 @@ fn reference_replicas_build_run_and_match_ctrlog() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(cases.len(), 13, "{text}");
+    assert_eq!(cases.len(), 14, "{text}");
     let mut with = Vec::new();
     for c in &cases {
         let r = &c["reference"];
@@ -211,6 +265,7 @@ fn reference_replicas_build_run_and_match_ctrlog() {
             "cri-write-mixed",
             "cri-write-long",
             "cri-write-oneline",
+            "cri-write-per-record",
             "json-write-short",
             "last-error",
             "last-error-compat",

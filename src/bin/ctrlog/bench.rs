@@ -10,8 +10,16 @@
 //! runs; the ratio is the job's time over its floor's (the ratio goals of issue 13 are stated
 //! this way, so that figures from different machines compare).
 //!
+//! A job that writes a log (the write jobs and the driver) has a second floor: its output
+//! copied into a file next to it (`cat OUTPUT > FILE`, a read/write loop in-process), after
+//! each run. `× in+out` is the job's time over both floors together: what it costs beyond
+//! reading its input and writing its output through the page cache. A CRI record of a short
+//! line is 1.4 times the line, a json-file record twice, so writing the output alone takes
+//! longer than `cat` takes to read the input.
+//!
 //! Jobs: `cri-write-{short,mixed,long}` (`ctrlog write`, 16 KiB max-len), `cri-write-oneline`
-//! (max-len -1: one endless line), `json-write-short`, `rotate-write-short` (max-file 3,
+//! (max-len -1: one endless line), `cri-write-per-record` (short lines,
+//! `--timestamp-policy per-record`), `json-write-short`, `rotate-write-short` (max-file 3,
 //! max-size an eighth of the input), `last-error` and `last-error-compat` (error entry in the
 //! last 4 KiB of a runc log.json), `cri-read` and `json-read` (`ctrlog logs > /dev/null`),
 //! `tail-10` (`ctrlog logs --tail 10`), `driver-cri` and `driver-json-file` (containerd's
@@ -69,7 +77,7 @@ impl Mode {
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Jobs: cri-write-short, cri-write-mixed, cri-write-long, \
-cri-write-oneline, json-write-short, rotate-write-short, last-error, last-error-compat, \
+cri-write-oneline, cri-write-per-record, json-write-short, rotate-write-short, last-error, last-error-compat, \
 cri-read, json-read, tail-10, driver-cri, driver-json-file.\n\n\
 Exit status: 0 done; 2 bad usage, or a job failed (the message names it)."
 )]
@@ -79,8 +87,12 @@ pub struct Args {
     #[arg(long, default_value_t = 0.1, value_name = "S")]
     scale: f64,
     /// One JSON object per case and line, instead of the table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "markdown")]
     json: bool,
+    /// The table in Markdown, headed by the command, the machine and its load (what
+    /// `benches/report.sh` pastes into BENCHMARKS.md).
+    #[arg(long)]
+    markdown: bool,
     /// Where the temporary workload directory is made (default: the system's temporary
     /// directory). Keep it off tmpfs to measure a disk's page cache.
     #[arg(long, value_name = "DIR")]
@@ -123,6 +135,10 @@ pub struct Case {
     /// `cat`'s peak RSS: what a spawned process reports at the least here (it includes what
     /// the bench held when it forked).
     pub floor_peak_rss_kib: Option<u64>,
+    /// For a job that writes a log: the bytes it wrote, and the output floor, the median time
+    /// to copy them into a file in the same directory (`cat OUTPUT > FILE` as a whole
+    /// process, a read/write loop in-process): what writing that much costs here at the least.
+    pub output: Option<(u64, f64)>,
     /// The reference's figures (whole-process cases with a replica, under `--reference`).
     pub reference: Option<Outcome>,
 }
@@ -142,6 +158,13 @@ impl Case {
 
     pub fn ratio(&self) -> f64 {
         self.seconds.max(1e-9) / self.floor_seconds.max(1e-9)
+    }
+
+    /// The job's time over the input floor plus the output floor: how far a writing job is
+    /// from reading its input and writing its output, and nothing else.
+    pub fn out_ratio(&self) -> Option<f64> {
+        self.output
+            .map(|(_, out)| self.seconds.max(1e-9) / (self.floor_seconds + out).max(1e-9))
     }
 
     fn mode_word(&self) -> &'static str {
@@ -164,6 +187,9 @@ impl Case {
             "ratio": self.ratio(),
             "peak_rss_kib": self.peak_rss_kib,
             "floor_peak_rss_kib": self.floor_peak_rss_kib,
+            "output_bytes": self.output.map(|(b, _)| b),
+            "out_floor_seconds": self.output.map(|(_, s)| s),
+            "out_ratio": self.out_ratio(),
         });
         if with_reference {
             v["reference"] = self
@@ -262,7 +288,8 @@ pub fn run_cases_with(
             if progress {
                 eprintln!("ctrlog bench: {} ({})", job.name, mode.word());
             }
-            let (mut t, mut floor, mut mc) = (vec![], vec![], vec![]);
+            let (mut t, mut floor, mut mc, mut out_floor) = (vec![], vec![], vec![], vec![]);
+            let mut output_bytes = 0;
             let (mut rss, mut floor_rss) = (None, None);
             let program = refs
                 .filter(|_| mode == Mode::Process)
@@ -279,6 +306,12 @@ pub fn run_cases_with(
                             jobs::read_floor(&input, job.copies(), false).map(drop)
                         })?);
                         t.push(secs(|| jobs::run_in_process(job, &input, &scratch))?);
+                        if job.writes() {
+                            let (files, total) = jobs::output_files(&scratch)?;
+                            output_bytes = total;
+                            let copy = scratch.join("copy.out");
+                            out_floor.push(secs(|| jobs::copy_floor(&files, &copy).map(drop))?);
+                        }
                     }
                     Mode::Process => {
                         let f = process::cat_floor(&input, job.copies(), &scratch)?;
@@ -287,6 +320,13 @@ pub fn run_cases_with(
                         let r = process::run_process(&exe, job, &input, &scratch)?;
                         t.push(r.wall.as_secs_f64());
                         rss = rss.max(Some(r.maxrss_kib));
+                        if job.writes() {
+                            let (files, total) = jobs::output_files(&scratch)?;
+                            output_bytes = total;
+                            let copy = scratch.join("copy.out");
+                            let f = process::cat_copy_floor(&files, &copy, &scratch)?;
+                            out_floor.push(f.wall.as_secs_f64());
+                        }
                         if let (Some(refs), Some(p)) = (refs, program) {
                             let r = refs.run(p, &input, &scratch)?;
                             ref_t.push(r.wall.as_secs_f64());
@@ -326,6 +366,7 @@ pub fn run_cases_with(
                 memchr_seconds: median(mc),
                 peak_rss_kib: rss,
                 floor_peak_rss_kib: floor_rss,
+                output: (!out_floor.is_empty()).then(|| (output_bytes, median(out_floor))),
                 reference,
             })?;
         }
@@ -344,7 +385,7 @@ fn fmt_time(s: f64) -> String {
 }
 
 /// The table's header line and one row per case.
-pub const TABLE_HEAD: &str = "job                 mode         MB      time       GB/s   floor GB/s  × floor  memchr GB/s  peak RSS";
+pub const TABLE_HEAD: &str = "job                  mode         MB      time       GB/s   floor GB/s  × floor  out MB  × in+out  memchr GB/s  peak RSS";
 
 /// The reference columns, after [`TABLE_HEAD`] (`--reference`).
 pub const TABLE_HEAD_REFERENCE: &str =
@@ -364,12 +405,7 @@ pub fn table_row_with_reference(c: &Case) -> String {
             c.gbps(r.seconds),
             r.seconds.max(1e-9) / c.floor_seconds.max(1e-9),
             mib(r.peak_rss_kib),
-            match (&r.check.difference, r.check.kind) {
-                (Some(_), _) => "DIFFERS",
-                (None, "masked") => "equal, times masked",
-                (None, "content") => "same content",
-                (None, _) => "equal",
-            },
+            check_word(r),
             r.program.follows(),
         ),
     };
@@ -378,8 +414,12 @@ pub fn table_row_with_reference(c: &Case) -> String {
 
 pub fn table_row(c: &Case) -> String {
     let rss = c.peak_rss_kib.map_or_else(|| "-".to_owned(), mib);
+    let (out_mb, out_ratio) = match (c.output, c.out_ratio()) {
+        (Some((b, _)), Some(r)) => (format!("{:.1}", b as f64 / 1e6), format!("{r:.2}")),
+        _ => ("-".to_owned(), "-".to_owned()),
+    };
     format!(
-        "{:<19} {:<10} {:>7.1} {:>9} {:>9.3} {:>10.3} {:>8.2} {:>12.3} {:>9}",
+        "{:<20} {:<10} {:>7.1} {:>9} {:>9.3} {:>10.3} {:>8.2} {:>7} {:>9} {:>12.3} {:>9}",
         c.job,
         c.mode_word(),
         c.bytes as f64 / 1e6,
@@ -387,9 +427,65 @@ pub fn table_row(c: &Case) -> String {
         c.gb_per_s(),
         c.floor_gb_per_s(),
         c.ratio(),
+        out_mb,
+        out_ratio,
         c.gbps(c.memchr_seconds),
         rss
     )
+}
+
+/// The Markdown table's header (with the reference columns under `--reference`).
+pub fn markdown_head(with_reference: bool) -> String {
+    let mut head = String::from(
+        "| job | mode | MB | time | GB/s | × floor | out MB | × in+out floor | peak RSS |",
+    );
+    let mut rule = String::from("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    if with_reference {
+        head.push_str(" reference | ref time | ref × floor | ref RSS | check |");
+        rule.push_str("---|---:|---:|---:|---|");
+    }
+    format!("{head}\n{rule}")
+}
+
+/// One case as a Markdown table row.
+pub fn markdown_row(c: &Case, with_reference: bool) -> String {
+    let dash = || "-".to_owned();
+    let mut row = format!(
+        "| {} | {} | {:.1} | {} | {:.3} | {:.2} | {} | {} | {} |",
+        c.job,
+        c.mode_word(),
+        c.bytes as f64 / 1e6,
+        fmt_time(c.seconds),
+        c.gb_per_s(),
+        c.ratio(),
+        c.output
+            .map_or_else(dash, |(b, _)| format!("{:.1}", b as f64 / 1e6)),
+        c.out_ratio().map_or_else(dash, |r| format!("{r:.2}")),
+        c.peak_rss_kib.map_or_else(dash, mib),
+    );
+    if with_reference {
+        row.push_str(&match &c.reference {
+            None => " - | - | - | - | - |".to_owned(),
+            Some(r) => format!(
+                " {} | {} | {:.2} | {} | {} |",
+                r.program.follows(),
+                fmt_time(r.seconds),
+                r.seconds.max(1e-9) / c.floor_seconds.max(1e-9),
+                mib(r.peak_rss_kib),
+                check_word(r),
+            ),
+        });
+    }
+    row
+}
+
+fn check_word(r: &Outcome) -> &'static str {
+    match (&r.check.difference, r.check.kind) {
+        (Some(_), _) => "DIFFERS",
+        (None, "masked") => "equal, times masked",
+        (None, "content") => "same content",
+        (None, _) => "equal",
+    }
 }
 
 /// The machine and its load, for the table's first line (Linux: CPU model and load average).
@@ -469,7 +565,23 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let mut out = io::stdout().lock();
-    if !args.json {
+    if args.markdown {
+        let go = refs
+            .as_ref()
+            .map_or(String::new(), |r| format!(" References: {}.", r.version));
+        let _ = writeln!(
+            out,
+            "`ctrlog bench --scale {} --runs {}{}` (ctrlog {}; medians of {} runs per case). \
+Machine: {}.{go}\n",
+            args.scale,
+            args.runs,
+            if refs.is_some() { " --reference" } else { "" },
+            env!("CARGO_PKG_VERSION"),
+            args.runs,
+            machine()
+        );
+        let _ = writeln!(out, "{}", markdown_head(refs.is_some()));
+    } else if !args.json {
         let go = refs
             .as_ref()
             .map_or(String::new(), |r| format!("; references: {}", r.version));
@@ -498,6 +610,7 @@ pub fn run(args: Args) -> ExitCode {
         refs.as_ref(),
         |c| {
             let line = match (args.json, refs.is_some()) {
+                _ if args.markdown => markdown_row(c, refs.is_some()),
                 (true, with) => c.json(with).to_string(),
                 (false, true) => table_row_with_reference(c),
                 (false, false) => table_row(c),

@@ -11,7 +11,7 @@ use ctrlog::bench::{Workload, RUNC_ERROR_MSG};
 use ctrlog::cri::read::{LogReader, LogSink, ReadOptions};
 use ctrlog::cri::write::{
     CrPolicy, CriEncoder, DockerJsonEncoder, LogWriter, MaxLen, RecordEncoder, RecordWriter,
-    SharedWriter, WriterOptions,
+    SharedWriter, TimestampPolicy, WriterOptions,
 };
 use ctrlog::cri::Stream;
 use ctrlog::rotate::{PlainFile, RotateOptions, RotatingFile};
@@ -36,11 +36,13 @@ impl Format {
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
     /// `ctrlog write --format F --max-len N -o OUT < INPUT`, rotating (max-file 3, max-size an
-    /// eighth of the input) when `rotate`.
+    /// eighth of the input) when `rotate`, with `--timestamp-policy per-record` when
+    /// `per_record`.
     Write {
         format: Format,
         max_len: i64,
         rotate: bool,
+        per_record: bool,
     },
     /// `ctrlog last-error [--compat] INPUT`.
     LastError { compat: bool },
@@ -65,6 +67,7 @@ const fn write(name: &'static str, w: Workload, format: Format, max_len: i64, ro
             format,
             max_len,
             rotate,
+            per_record: false,
         },
     }
 }
@@ -93,6 +96,16 @@ pub const JOBS: &[Job] = &[
         -1,
         false,
     ),
+    Job {
+        name: "cri-write-per-record",
+        workload: Workload::Short,
+        kind: Kind::Write {
+            format: Format::Cri,
+            max_len: 16384,
+            rotate: false,
+            per_record: true,
+        },
+    },
     write(
         "json-write-short",
         Workload::Short,
@@ -157,6 +170,12 @@ impl Job {
         }
     }
 
+    /// Whether the job writes a log (into `out/` of its scratch directory), so that the copy
+    /// of that output is a second floor.
+    pub fn writes(&self) -> bool {
+        matches!(self.kind, Kind::Write { .. } | Kind::Driver { .. })
+    }
+
     /// How many times the floor reads the input (the driver's two streams).
     pub fn copies(&self) -> usize {
         match self.kind {
@@ -182,6 +201,47 @@ pub fn fresh_out(dir: &Path) -> io::Result<PathBuf> {
     }
     fs::create_dir(&out)?;
     Ok(out)
+}
+
+/// The files a writing job left in `dir/out/`, sorted, and their total size.
+pub fn output_files(dir: &Path) -> io::Result<(Vec<PathBuf>, u64)> {
+    let mut files = Vec::new();
+    let mut total = 0;
+    for e in fs::read_dir(dir.join("out"))? {
+        let e = e?;
+        let meta = e.metadata()?;
+        if meta.is_file() {
+            total += meta.len();
+            files.push(e.path());
+        }
+    }
+    files.sort();
+    Ok((files, total))
+}
+
+/// The output floor in-process: `files` copied into `dest` through one 256 KiB buffer (what
+/// moving the job's output bytes through the page cache costs at the least). `dest` is
+/// removed after.
+pub fn copy_floor(files: &[PathBuf], dest: &Path) -> io::Result<u64> {
+    let mut buf = vec![0u8; 256 << 10];
+    let mut out = File::create(dest)?;
+    let mut total = 0;
+    for f in files {
+        let mut f = File::open(f)?;
+        loop {
+            let n = match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            io::Write::write_all(&mut out, &buf[..n])?;
+            total += n as u64;
+        }
+    }
+    drop(out);
+    fs::remove_file(dest)?;
+    Ok(total)
 }
 
 /// The writer options of `ctrlog write` and the driver for this format and max-len.
@@ -217,9 +277,13 @@ pub fn run_in_process(job: &Job, input: &Path, dir: &Path) -> io::Result<()> {
             format,
             max_len,
             rotate,
+            per_record,
         } => {
             let out = fresh_out(dir)?.join("c.log");
-            let opts = writer_options(format, max_len);
+            let mut opts = writer_options(format, max_len);
+            if per_record {
+                opts.timestamps = TimestampPolicy::PerRecord;
+            }
             let file = File::open(input)?;
             if rotate {
                 let size = rotate_max_size(fs::metadata(input)?.len());

@@ -118,6 +118,18 @@ pub fn cat_floor(input: &Path, copies: usize, dir: &Path) -> io::Result<ProcRun>
         .map_err(|e| io::Error::new(e.kind(), format!("running cat for the floor: {e}")))
 }
 
+/// The output floor as a whole process: `cat OUTPUT… > DEST` (`dest` removed after).
+pub fn cat_copy_floor(files: &[PathBuf], dest: &Path, dir: &Path) -> io::Result<ProcRun> {
+    let mut cmd = Command::new("cat");
+    cmd.args(files)
+        .stdin(Stdio::null())
+        .stdout(File::create(dest)?);
+    let run = timed("cat (the output floor)", cmd, dir)
+        .map_err(|e| io::Error::new(e.kind(), format!("running cat for the output floor: {e}")));
+    fs::remove_file(dest)?;
+    run
+}
+
 /// Runs `job` as a whole `exe` process on `input`, scratch space in `dir`.
 pub fn run_process(exe: &Path, job: &Job, input: &Path, dir: &Path) -> io::Result<ProcRun> {
     let name = format!("{} (process)", job.name);
@@ -128,6 +140,7 @@ pub fn run_process(exe: &Path, job: &Job, input: &Path, dir: &Path) -> io::Resul
             format,
             max_len,
             rotate,
+            per_record,
         } => {
             let out = fresh_out(dir)?.join("c.log");
             cmd.arg("write")
@@ -139,6 +152,9 @@ pub fn run_process(exe: &Path, job: &Job, input: &Path, dir: &Path) -> io::Resul
             if rotate {
                 let size = rotate_max_size(fs::metadata(input)?.len());
                 cmd.args(["--max-size", &size, "--max-file", "3"]);
+            }
+            if per_record {
+                cmd.args(["--timestamp-policy", "per-record"]);
             }
             timed(&name, cmd, dir)
         }
