@@ -393,10 +393,21 @@ fn write_new(
 ) -> io::Result<()> {
     let mine = new.metadata()?;
     if (mine.uid(), mine.gid()) != (meta.uid(), meta.gid()) {
-        std::os::unix::fs::fchown(&*new, Some(meta.uid()), Some(meta.gid()))?;
+        std::os::unix::fs::fchown(&*new, Some(meta.uid()), Some(meta.gid())).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "giving it the original's owner {}:{}: {e}",
+                    meta.uid(),
+                    meta.gid()
+                ),
+            )
+        })?;
     }
     // After the owner: `chown` clears the set-id bits.
-    new.set_permissions(Permissions::from_mode(meta.mode() & 0o7777))?;
+    let mode = meta.mode() & 0o7777;
+    new.set_permissions(Permissions::from_mode(mode))
+        .map_err(|e| io::Error::new(e.kind(), format!("giving it the mode {mode:o}: {e}")))?;
     let mut buf = vec![0u8; plan::BLOCK];
     if let Some((a, b)) = plan.error {
         plan::copy_range(old, new, a, b, &mut buf)?;
