@@ -262,62 +262,66 @@ mod tests {
     }
 }
 
-/// Two masks over a 64-byte block, bit `k` for `block[k]`: the backslashes, and the quotes
-/// and bytes below 0x20. These are the bytes where a validating JSON string scan (Go's, in
-/// `runc::compat`) must look; every other byte of a string body is accepted as it is. Exact
-/// per byte, so a scan can combine them (escaped positions) and walk the set bits.
+/// Two masks over a block of 16, 32, 48 or 64 bytes, bit `k` for `block[k]`: the
+/// backslashes, and the quotes and bytes below 0x20. These are the bytes where a validating
+/// JSON string scan (Go's, in `runc::compat`) must look; every other byte of a string body
+/// is accepted as it is. Exact per byte, so a scan can combine them (escaped positions) and
+/// walk the set bits.
+#[inline(always)]
+pub(crate) fn string_masks<const N: usize>(block: &[u8; N]) -> (u64, u64) {
+    const { assert!(N % 16 == 0 && N <= 64) };
+    let (mut backslashes, mut stops) = (0u64, 0u64);
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        // `chunks_exact(16)`: every lane has 16 bytes.
+        let (b, s) = string_lane(lane.try_into().unwrap_or(&[0; 16]));
+        backslashes |= b << (16 * k);
+        stops |= s << (16 * k);
+    }
+    (backslashes, stops)
+}
+
+/// [`string_masks`] of one 16-byte lane: three SSE2 compares (SSE2 is part of every x86_64).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) fn string_masks(block: &[u8; 64]) -> (u64, u64) {
+fn string_lane(lane: &[u8; 16]) -> (u64, u64) {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
     };
-    let p = block.as_ptr().cast::<__m128i>();
     // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics exist on every x86_64
-    // CPU; `p.add(0..4)` are the block's four 16-byte lanes (64 readable bytes), and `loadu`
-    // needs no alignment.
-    let lanes = unsafe {
-        let quote = _mm_set1_epi8(b'"' as i8);
-        let backslash = _mm_set1_epi8(b'\\' as i8);
+    // CPU; `lane` is 16 readable bytes, and `loadu` needs no alignment.
+    let (b, s) = unsafe {
+        let x = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
         let ctl_max = _mm_set1_epi8(0x1f);
-        [0, 1, 2, 3].map(|k| {
-            let x = _mm_loadu_si128(p.add(k));
-            // Below 0x20 exactly when the unsigned max with 0x1f is 0x1f.
-            let ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, ctl_max), ctl_max);
-            let stop = _mm_or_si128(_mm_cmpeq_epi8(x, quote), ctl);
-            (
-                _mm_movemask_epi8(_mm_cmpeq_epi8(x, backslash)),
-                _mm_movemask_epi8(stop),
-            )
-        })
+        // Below 0x20 exactly when the unsigned max with 0x1f is 0x1f.
+        let ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, ctl_max), ctl_max);
+        let stop = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8)), ctl);
+        (
+            _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8))),
+            _mm_movemask_epi8(stop),
+        )
     };
-    // Each movemask's 16 low bits are its lane's 16 compares.
-    let join = |m: [i32; 4]| {
-        m.iter()
-            .enumerate()
-            .fold(0u64, |acc, (k, &m)| acc | u64::from(m as u16) << (16 * k))
-    };
-    (join(lanes.map(|l| l.0)), join(lanes.map(|l| l.1)))
+    // A movemask's 16 low bits are the lane's 16 compares.
+    (u64::from(b as u16), u64::from(s as u16))
 }
 
-/// [`string_masks`] on other targets: the portable version.
+/// [`string_lane`] on other targets: the portable version.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-pub(crate) fn string_masks(block: &[u8; 64]) -> (u64, u64) {
-    string_masks_swar(block)
+fn string_lane(lane: &[u8; 16]) -> (u64, u64) {
+    string_lane_swar(lane)
 }
 
-/// The portable [`string_masks`]: per 8-byte word, exact byte tests (high bit of each
+/// The portable [`string_lane`]: per 8-byte word, exact byte tests (high bit of each
 /// flagged byte), the 8 high bits gathered by a multiply.
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 #[inline(always)]
-fn string_masks_swar(block: &[u8; 64]) -> (u64, u64) {
+fn string_lane_swar(lane: &[u8; 16]) -> (u64, u64) {
     // Moves each byte's high bit to bit 56 + byte index (no carries: one bit per byte).
     let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
     let (mut backslashes, mut stops) = (0u64, 0u64);
-    for k in 0..8 {
-        let w = load(block, 8 * k);
+    for k in 0..2 {
+        let w = load(lane, 8 * k);
         // As in `ascii_specials`: the low 7 bits plus 0x60 stay below 0x80 exactly below 0x20.
         let ctl = !((w & LOW7).wrapping_add(splat(0x60)) | w) & HI;
         backslashes |= gather(eq(w, b'\\')) << (8 * k);
@@ -331,6 +335,14 @@ mod string_masks_tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    /// The portable lanes over a whole block.
+    fn swar(block: &[u8; 64]) -> (u64, u64) {
+        (0..4).fold((0, 0), |(b, s), k| {
+            let (lb, ls) = string_lane_swar(block[16 * k..16 * k + 16].try_into().unwrap());
+            (b | lb << (16 * k), s | ls << (16 * k))
+        })
+    }
 
     fn naive(block: &[u8; 64]) -> (u64, u64) {
         let mask = |pred: &dyn Fn(u8) -> bool| {
@@ -351,7 +363,10 @@ mod string_masks_tests {
                     let mut block = [other; 64];
                     block[pos] = b;
                     assert_eq!(string_masks(&block), naive(&block), "{b} at {pos}");
-                    assert_eq!(string_masks_swar(&block), naive(&block));
+                    assert_eq!(swar(&block), naive(&block));
+                    let head: &[u8; 32] = block.first_chunk().unwrap();
+                    let (b32, s32) = naive(&block);
+                    assert_eq!(string_masks(head), (b32 as u32 as u64, s32 as u32 as u64));
                 }
             }
         }
@@ -369,7 +384,7 @@ mod string_masks_tests {
         ) {
             let block: [u8; 64] = v.try_into().unwrap();
             prop_assert_eq!(string_masks(&block), naive(&block));
-            prop_assert_eq!(string_masks_swar(&block), naive(&block));
+            prop_assert_eq!(swar(&block), naive(&block));
         }
     }
 }

@@ -13,9 +13,22 @@ use super::rules::{Record, Target};
 use crate::json_bytes;
 
 /// The letters Go accepts after `\` besides `u`.
+#[inline(always)]
 pub(super) fn simple_escape(b: u8) -> bool {
-    matches!(b, b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't')
+    SIMPLE_ESCAPE[usize::from(b)]
 }
+
+/// [`simple_escape`] as a table: a load, where a bit set needs a 128-bit shift.
+static SIMPLE_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let letters = *b"\"\\/bfnrt";
+    let mut k = 0;
+    while k < letters.len() {
+        t[letters[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
 
 /// The escaped bytes of a 64-byte block (those right after a `\` that is not itself
 /// escaped), given its backslashes and whether its first byte is escaped by the block before
@@ -44,9 +57,28 @@ fn escaped(backslashes: u64, carry: &mut u64) -> u64 {
 /// so that the first unescaped quote or control byte ends the walk; only the escaped bytes
 /// before it are looked at one by one (a table test, and the four hex digits of a `\u`).
 /// Messages such as a pretty-printed config have an escape every few bytes.
-pub(super) fn valid_body_prefix(s: &[u8]) -> usize {
+///
+/// Also says whether the prefix may hold a `\` (`false`: surely none, the bytes are the
+/// string's value as they are).
+#[inline]
+pub(super) fn valid_body_prefix(s: &[u8]) -> (usize, bool) {
+    // Most strings of a record (keys, level, time) end within 32 bytes, escape-free: a look
+    // at those first, inline, before the 64-byte walk.
+    if let Some(head) = s.first_chunk::<32>() {
+        let (backslashes, stops) = json_bytes::string_masks(head);
+        // A stop with no backslash before it (`stop - 1`: the bits below the lowest stop).
+        if stops != 0 && backslashes & stops.wrapping_sub(1) == 0 {
+            return (stops.trailing_zeros() as usize, false);
+        }
+    }
+    valid_body_walk(s)
+}
+
+/// [`valid_body_prefix`]'s walk.
+fn valid_body_walk(s: &[u8]) -> (usize, bool) {
     let mut base = 0;
     let mut carry = 0u64;
+    let mut escapes = 0u64;
     loop {
         let pad;
         let block = match s.get(base..).and_then(|r| r.first_chunk::<64>()) {
@@ -66,9 +98,11 @@ pub(super) fn valid_body_prefix(s: &[u8]) -> usize {
         } else {
             let esc = escaped(backslashes, &mut carry);
             let stop = stops & !esc;
-            // The escaped bytes up to the first stop (all of them when there is none): an
-            // escaped stop byte is a bad escape, found here.
-            let mut walk = esc & (stop ^ stop.wrapping_sub(1));
+            // The bits up to the first stop (all of them when there is none). The escaped
+            // bytes among them are checked: an escaped stop byte is a bad escape, found here.
+            let upto = stop ^ stop.wrapping_sub(1);
+            escapes |= backslashes & upto;
+            let mut walk = esc & upto;
             while walk != 0 {
                 let k = walk.trailing_zeros() as usize;
                 let c = block[k];
@@ -79,7 +113,7 @@ pub(super) fn valid_body_prefix(s: &[u8]) -> usize {
                 {
                     // The escape's `\`, at `base + k - 1`: `k == 0` only when the block
                     // before ended with it (`carry`), so `base >= 64`.
-                    return (base + k).saturating_sub(1);
+                    return ((base + k).saturating_sub(1), true);
                 }
                 walk &= walk - 1;
             }
@@ -87,7 +121,8 @@ pub(super) fn valid_body_prefix(s: &[u8]) -> usize {
         };
         if stop != 0 {
             // Past the end only in the padding.
-            return (base + stop.trailing_zeros() as usize).min(s.len());
+            let end = (base + stop.trailing_zeros() as usize).min(s.len());
+            return (end, escapes != 0);
         }
         base += 64;
     }
@@ -100,16 +135,16 @@ fn skip_ws(s: &[u8], mut p: usize) -> usize {
     p
 }
 
-/// A string whose opening quote is at `s[p]`: its body's end (the closing quote's index),
-/// when the whole string is in `s` and valid.
+/// A string whose opening quote is at `s[p]`, when the whole string is in `s` and valid: its
+/// body's end (the closing quote's index) and whether the body may hold an escape.
 #[inline]
-fn string_at(s: &[u8], p: usize) -> Option<usize> {
+fn string_at(s: &[u8], p: usize) -> Option<(usize, bool)> {
     if s.get(p) != Some(&b'"') {
         return None;
     }
     let body = s.get(p + 1..)?;
-    let n = valid_body_prefix(body);
-    (body.get(n) == Some(&b'"')).then_some(p + 1 + n)
+    let (n, escapes) = valid_body_prefix(body);
+    (body.get(n) == Some(&b'"')).then_some((p + 1 + n, escapes))
 }
 
 /// A top-level object at the start of `s` (`s[0] == b'{'`) whose values are all strings:
@@ -121,17 +156,17 @@ fn string_at(s: &[u8], p: usize) -> Option<usize> {
 pub(super) fn flat_record(record: &mut Record, s: &[u8]) -> Option<usize> {
     let mut p = skip_ws(s, 1);
     loop {
-        let end = string_at(s, p)?;
+        let (end, escapes) = string_at(s, p)?;
         // A key never fails.
-        record.string(Target::Key, &s[p + 1..end]).ok()?;
+        record.string(Target::Key, &s[p + 1..end], escapes).ok()?;
         p = skip_ws(s, end + 1);
         if s.get(p) != Some(&b':') {
             return None;
         }
         p = skip_ws(s, p + 1);
-        let end = string_at(s, p)?;
+        let (end, escapes) = string_at(s, p)?;
         let target = record.value_target(true, b'"').ok()?;
-        record.string(target, &s[p + 1..end]).ok()?;
+        record.string(target, &s[p + 1..end], escapes).ok()?;
         p = skip_ws(s, end + 1);
         match s.get(p)? {
             b',' => p = skip_ws(s, p + 1),

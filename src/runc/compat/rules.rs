@@ -128,18 +128,16 @@ impl TimeCheck {
 /// Go's case-insensitive field match for the three fields (simple folding: `ſ` is `s`, the
 /// Kelvin sign is `k`).
 fn match_key(key: &[u8]) -> Field {
-    if key.is_ascii() {
-        // ASCII folds only letters, and only to their other case: the same answer as below
-        // without decoding.
-        return if key.eq_ignore_ascii_case(b"level") {
-            Field::Level
-        } else if key.eq_ignore_ascii_case(b"msg") {
-            Field::Msg
-        } else if key.eq_ignore_ascii_case(b"time") {
-            Field::Time
-        } else {
-            Field::Other
-        };
+    // ASCII folds only letters, and only to their other case. Against a lowercase letter,
+    // `b | 0x20` is equal exactly for that letter in either case: a match here is the
+    // folding path's answer without decoding, and so is no match for an ASCII key.
+    let is = |name: &[u8]| key.iter().zip(name).all(|(&b, &n)| b | 0x20 == n);
+    match key.len() {
+        5 if is(b"level") => return Field::Level,
+        3 if is(b"msg") => return Field::Msg,
+        4 if is(b"time") => return Field::Time,
+        _ if key.is_ascii() => return Field::Other,
+        _ => {}
     }
     match_key_folding(key)
 }
@@ -287,24 +285,37 @@ impl Record {
     /// A whole string directly inside the record, its raw bytes at once: what
     /// [`Self::begin_string`], [`Self::raw`] and [`Self::end_string`] do, without the
     /// per-piece bookkeeping when there is no escape to decode (keys, levels and times
-    /// nearly never have one).
+    /// nearly never have one). `escapes`: `raw` may hold a `\` (`false` only when it
+    /// surely does not).
     #[inline]
-    pub(super) fn string(&mut self, target: Target, raw: &[u8]) -> Result<bool, CompatErrorKind> {
-        let plain = || json_bytes::find_quote_or_backslash(raw).is_none();
+    pub(super) fn string(
+        &mut self,
+        target: Target,
+        raw: &[u8],
+        escapes: bool,
+    ) -> Result<bool, CompatErrorKind> {
         match target {
             Target::Ignore => return Ok(false),
             // Longer than 16 bytes: kept cut with a non-ASCII marker, which matches no field.
-            Target::Key if raw.len() <= 16 && plain() => {
+            Target::Key if raw.len() <= 16 && !escapes => {
                 self.field = match_key(raw);
                 return Ok(true);
             }
-            Target::Level if plain() => {
+            Target::Level if !escapes => {
                 self.level.clear();
                 self.level_long = raw.len() > 16;
                 if !self.level_long {
                     self.level.extend_from_slice(raw);
                 }
                 return Ok(false);
+            }
+            Target::Time if !escapes => {
+                self.time = TimeCheck::new();
+                self.time.push_run(raw);
+                return match self.time.ok(&mut self.time_parser) {
+                    true => Ok(false),
+                    false => Err(CompatErrorKind::BadTime),
+                };
             }
             _ => {}
         }

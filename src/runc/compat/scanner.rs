@@ -158,7 +158,7 @@ impl CompatScanner {
     fn string_run(&mut self, data: &[u8], i: &mut usize) -> Res {
         // `*i < data.len()`: `feed` calls with it.
         let rest = &data[*i..];
-        let n = valid_body_prefix(rest);
+        let (n, _) = valid_body_prefix(rest);
         if n > 0 {
             self.record.raw(&rest[..n]);
             *i += n;
