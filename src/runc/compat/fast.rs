@@ -60,7 +60,7 @@ fn escaped(backslashes: u64, carry: &mut u64) -> u64 {
 ///
 /// Also says whether the prefix may hold a `\` (`false`: surely none, the bytes are the
 /// string's value as they are).
-#[inline]
+#[inline(always)]
 pub(super) fn valid_body_prefix(s: &[u8]) -> (usize, bool) {
     // Most strings of a record (keys, level, time) end within 32 bytes, escape-free: a look
     // at those first, inline, before the 64-byte walk.
@@ -128,11 +128,26 @@ fn valid_body_walk(s: &[u8]) -> (usize, bool) {
     }
 }
 
+#[inline(always)]
 fn skip_ws(s: &[u8], mut p: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\r' | b'\n') = s.get(p) {
         p += 1;
     }
     p
+}
+
+/// The index of the first byte at or after `p` that is not whitespace, and that byte.
+#[inline(always)]
+fn next_byte(s: &[u8], p: usize) -> Option<(usize, u8)> {
+    // Compact records have none: one look.
+    match s.get(p) {
+        Some(b' ' | b'\t' | b'\r' | b'\n') => {
+            let p = skip_ws(s, p);
+            Some((p, *s.get(p)?))
+        }
+        Some(&b) => Some((p, b)),
+        None => None,
+    }
 }
 
 /// A string whose opening quote is at `s[p]`, when the whole string is in `s` and valid: its
@@ -154,25 +169,24 @@ fn string_at(s: &[u8], p: usize) -> Option<(usize, bool)> {
 /// and reports what it finds. Reading it again is safe because what was fed to `record`
 /// by then is fed again in the same order, and each string replaces what its field held.
 pub(super) fn flat_record(record: &mut Record, s: &[u8]) -> Option<usize> {
-    let mut p = skip_ws(s, 1);
+    let mut p = next_byte(s, 1)?.0;
     loop {
         let (end, escapes) = string_at(s, p)?;
         // A key never fails.
         record.string(Target::Key, &s[p + 1..end], escapes).ok()?;
-        p = skip_ws(s, end + 1);
-        if s.get(p) != Some(&b':') {
+        let (colon, b':') = next_byte(s, end + 1)? else {
             return None;
-        }
-        p = skip_ws(s, p + 1);
+        };
+        p = next_byte(s, colon + 1)?.0;
         let (end, escapes) = string_at(s, p)?;
         let target = record.value_target(true, b'"').ok()?;
         record.string(target, &s[p + 1..end], escapes).ok()?;
-        p = skip_ws(s, end + 1);
-        match s.get(p)? {
-            b',' => p = skip_ws(s, p + 1),
-            b'}' => {
+        match next_byte(s, end + 1)? {
+            (comma, b',') => p = next_byte(s, comma + 1)?.0,
+            (close, b'}') => {
                 record.end_record();
-                return Some(p + 1);
+                // And the whitespace after it, which the scanner would skip.
+                return Some(skip_ws(s, close + 1));
             }
             _ => return None,
         }

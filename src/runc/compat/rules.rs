@@ -127,6 +127,7 @@ impl TimeCheck {
 
 /// Go's case-insensitive field match for the three fields (simple folding: `ſ` is `s`, the
 /// Kelvin sign is `k`).
+#[inline(always)]
 fn match_key(key: &[u8]) -> Field {
     // ASCII folds only letters, and only to their other case. Against a lowercase letter,
     // `b | 0x20` is equal exactly for that letter in either case: a match here is the
@@ -309,12 +310,11 @@ impl Record {
                 }
                 return Ok(false);
             }
-            Target::Time if !escapes => {
-                self.time = TimeCheck::new();
-                self.time.push_run(raw);
-                return match self.time.ok(&mut self.time_parser) {
-                    true => Ok(false),
-                    false => Err(CompatErrorKind::BadTime),
+            // What fits `TimeCheck`'s buffer is parsed as it is (see `TimeCheck::push_run`).
+            Target::Time if !escapes && raw.len() <= TimeCheck::new().buf.len() => {
+                return match self.time_parser.parse(raw) {
+                    Ok(_) => Ok(false),
+                    Err(_) => Err(CompatErrorKind::BadTime),
                 };
             }
             _ => {}
