@@ -191,8 +191,10 @@ const SPARE: usize = 64 << 10;
 /// keys, `level` and `time` are decoded as they arrive. `msg` is only kept raw (`msg_raw`)
 /// and decoded when a record with level `error` ends, as most messages are never the answer:
 /// raw bytes are never fewer than the decoded ones, so a raw `msg` within the cap is one
-/// within the cap decoded. A raw `msg` outgrowing the cap is decoded there and then
+/// within the cap decoded. A raw `msg` outgrowing half the cap is decoded there and then
 /// (`msg_decoded`) and continues decoded, where the cap is checked on the decoded length.
+/// Half: while it is decoded, the raw and the decoded copy together stay within the cap, so
+/// with the answer at most two cap-sized buffers live at once, as when decoding directly.
 #[derive(Debug)]
 pub(super) struct Record {
     max_msg_len: usize,
@@ -275,6 +277,10 @@ impl Record {
             Target::Msg => {
                 self.msg_raw.clear();
                 self.msg.clear();
+                if self.msg.capacity() > SPARE {
+                    // The old decoded `msg` is not needed while the new one is kept raw.
+                    self.msg = Vec::new();
+                }
                 self.msg_decoded = false;
                 self.msg_long = false;
             }
@@ -331,10 +337,11 @@ impl Record {
         match self.target {
             Target::Ignore => {}
             Target::Msg if !self.msg_decoded => {
-                if self.msg_raw.len() + run.len() <= self.max_msg_len {
-                    crate::lines::extend_capped(&mut self.msg_raw, run, self.max_msg_len);
+                let raw_cap = self.max_msg_len / 2;
+                if self.msg_raw.len() + run.len() <= raw_cap {
+                    crate::lines::extend_capped(&mut self.msg_raw, run, raw_cap);
                 } else {
-                    // Outgrowing the cap raw: decode what was kept, go on decoded.
+                    // Outgrowing half the cap raw: decode what was kept, go on decoded.
                     let kept = std::mem::take(&mut self.msg_raw);
                     self.msg_decoded = true;
                     self.decode(&kept);
