@@ -106,11 +106,11 @@ fn valid_body_walk(s: &[u8]) -> (usize, bool) {
             while walk != 0 {
                 let k = walk.trailing_zeros() as usize;
                 let c = block[k];
-                if !simple_escape(c)
-                    && !(c == b'u'
+                let ok = simple_escape(c)
+                    || c == b'u'
                         && s.get(base + k + 1..base + k + 5)
-                            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)))
-                {
+                            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+                if !ok {
                     // The escape's `\`, at `base + k - 1`: `k == 0` only when the block
                     // before ended with it (`carry`), so `base >= 64`.
                     return ((base + k).saturating_sub(1), true);
