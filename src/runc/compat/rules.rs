@@ -170,6 +170,21 @@ fn match_key_folding(key: &[u8]) -> Field {
     }
 }
 
+/// What a one-letter escape (`\n`, ...) stands for; `None` for `u`, the one other letter
+/// the scanner lets through.
+#[inline]
+fn one_letter(c: u8) -> Option<u8> {
+    Some(match c {
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'"' | b'\\' | b'/' => c,
+        _ => return None,
+    })
+}
+
 /// Where the decoder is in an escape of the current string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Esc {
@@ -372,6 +387,13 @@ impl Record {
                         if self.target == Target::Time {
                             self.time.bad = true;
                         }
+                        // A one-letter escape whole in `run` (nearly all of them): here.
+                        if let Some(d) = run.get(i + 1).and_then(|&c| one_letter(c)) {
+                            self.flush_surrogate();
+                            self.push_ascii(d);
+                            i += 2;
+                            continue;
+                        }
                         self.esc = Esc::Slash;
                         i += 1;
                     }
@@ -379,22 +401,14 @@ impl Record {
                 Esc::Slash => {
                     i += 1;
                     self.esc = Esc::No;
-                    let c = match b {
-                        b'u' => {
-                            self.esc = Esc::Hex(0, 0);
-                            continue;
+                    match one_letter(b) {
+                        Some(d) => {
+                            self.flush_surrogate();
+                            self.push_ascii(d);
                         }
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        // `"`, `\` and `/` stand for themselves (the scanner let no other
-                        // letter through).
-                        c => char::from(c),
-                    };
-                    self.flush_surrogate();
-                    self.push_char(c);
+                        // `u`: the scanner let no other letter through.
+                        None => self.esc = Esc::Hex(0, 0),
+                    }
                 }
                 Esc::Hex(n, acc) => {
                     i += 1;
@@ -409,6 +423,21 @@ impl Record {
                     }
                 }
             }
+        }
+    }
+
+    /// One decoded ASCII byte: [`Self::push_raw`] without the call when it goes to a `msg`
+    /// with room (most escapes of a long message).
+    #[inline]
+    fn push_ascii(&mut self, b: u8) {
+        if self.target == Target::Msg
+            && !self.msg_long
+            && self.msg.len() < self.max_msg_len
+            && self.msg.len() < self.msg.capacity()
+        {
+            self.msg.push(b);
+        } else if self.target != Target::Time {
+            self.push_raw(&[b]);
         }
     }
 
@@ -437,6 +466,9 @@ impl Record {
                 } else if self.msg.len() + run.len() > self.max_msg_len {
                     self.msg_long = true;
                     self.msg = Vec::new();
+                } else if self.msg.capacity() - self.msg.len() >= run.len() {
+                    // Room already reserved under the cap.
+                    self.msg.extend_from_slice(run);
                 } else {
                     crate::lines::extend_capped(&mut self.msg, run, self.max_msg_len);
                 }
@@ -513,6 +545,8 @@ impl Record {
             let raw = std::mem::take(&mut self.msg_raw);
             let target = std::mem::replace(&mut self.target, Target::Msg);
             self.msg.clear();
+            // Decoded bytes are never more than raw ones (and these are within the cap).
+            self.msg.reserve_exact(raw.len());
             self.decode(&raw);
             self.flush_surrogate();
             self.target = target;
