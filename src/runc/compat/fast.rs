@@ -7,7 +7,9 @@
 //!   every runc, crun and NVIDIA runtime record), with no per-byte state machine.
 //!
 //! Limits: both stop at a slice's end; the scanner then goes on byte by byte into the next
-//! chunk, so a record split by a chunk boundary costs the slow path once.
+//! chunk, so a record split by a chunk boundary costs the slow path once. A record with a
+//! value that is not a string (a number, `null`, an object) is read twice: by
+//! [`flat_record`] up to that value, then by the byte-at-a-time grammar.
 
 use super::rules::{Record, Target};
 use crate::json_bytes;
