@@ -85,6 +85,8 @@ pub(crate) fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
 /// The first `"`, `\` or byte below 0x20 in `s`: where a scanner that rejects raw control
 /// bytes in strings (Go's, in `runc::compat`) must stop. Word at a time; the lowest flag of
 /// the combined mask is exact because each part's lowest flag is.
+// Only the old compat scanner, kept as the tests' reference, still uses it.
+#[cfg_attr(not(test), allow(dead_code))]
 #[inline]
 pub(crate) fn find_quote_backslash_or_control(s: &[u8]) -> Option<usize> {
     let mut i = 0;
@@ -265,6 +267,133 @@ mod tests {
         #[test]
         fn logrus_rules_match_the_oracle(t in "[a-z \"\\\\<>&\t\n\r\u{0}\u{1f}\u{7f}é\u{2028}\u{2029}\u{2027}\u{202a}🙂]{0,200}") {
             prop_assert_eq!(fast(t.as_bytes(), &LOGRUS, t.len()), slow(t.as_bytes(), true));
+        }
+    }
+}
+
+/// Two masks over a block of 16, 32, 48 or 64 bytes, bit `k` for `block[k]`: the
+/// backslashes, and the quotes and bytes below 0x20. These are the bytes where a validating
+/// JSON string scan (Go's, in `runc::compat`) must look; every other byte of a string body
+/// is accepted as it is. Exact per byte, so a scan can combine them (escaped positions) and
+/// walk the set bits.
+#[inline(always)]
+pub(crate) fn string_masks<const N: usize>(block: &[u8; N]) -> (u64, u64) {
+    const { assert!(N % 16 == 0 && N <= 64) };
+    let (mut backslashes, mut stops) = (0u64, 0u64);
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        // `chunks_exact(16)`: every lane has 16 bytes.
+        let (b, s) = string_lane(lane.try_into().unwrap_or(&[0; 16]));
+        backslashes |= b << (16 * k);
+        stops |= s << (16 * k);
+    }
+    (backslashes, stops)
+}
+
+/// [`string_masks`] of one 16-byte lane: three SSE2 compares (SSE2 is part of every x86_64).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn string_lane(lane: &[u8; 16]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics exist on every x86_64
+    // CPU; `lane` is 16 readable bytes, and `loadu` needs no alignment.
+    let (b, s) = unsafe {
+        let x = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
+        let ctl_max = _mm_set1_epi8(0x1f);
+        // Below 0x20 exactly when the unsigned max with 0x1f is 0x1f.
+        let ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, ctl_max), ctl_max);
+        let stop = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8)), ctl);
+        (
+            _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8))),
+            _mm_movemask_epi8(stop),
+        )
+    };
+    // A movemask's 16 low bits are the lane's 16 compares.
+    (u64::from(b as u16), u64::from(s as u16))
+}
+
+/// [`string_lane`] on other targets: the portable version.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn string_lane(lane: &[u8; 16]) -> (u64, u64) {
+    string_lane_swar(lane)
+}
+
+/// The portable [`string_lane`]: per 8-byte word, exact byte tests (high bit of each
+/// flagged byte), the 8 high bits gathered by a multiply.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline(always)]
+fn string_lane_swar(lane: &[u8; 16]) -> (u64, u64) {
+    // Moves each byte's high bit to bit 56 + byte index (no carries: one bit per byte).
+    let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+    let (mut backslashes, mut stops) = (0u64, 0u64);
+    for k in 0..2 {
+        let w = load(lane, 8 * k);
+        // As in `ascii_specials`: the low 7 bits plus 0x60 stay below 0x80 exactly below 0x20.
+        let ctl = !((w & LOW7).wrapping_add(splat(0x60)) | w) & HI;
+        backslashes |= gather(eq(w, b'\\')) << (8 * k);
+        stops |= gather(eq(w, b'"') | ctl) << (8 * k);
+    }
+    (backslashes, stops)
+}
+
+#[cfg(test)]
+mod string_masks_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The portable lanes over a whole block.
+    fn swar(block: &[u8; 64]) -> (u64, u64) {
+        (0..4).fold((0, 0), |(b, s), k| {
+            let (lb, ls) = string_lane_swar(block[16 * k..16 * k + 16].try_into().unwrap());
+            (b | lb << (16 * k), s | ls << (16 * k))
+        })
+    }
+
+    fn naive(block: &[u8; 64]) -> (u64, u64) {
+        let mask = |pred: &dyn Fn(u8) -> bool| {
+            block
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| pred(b))
+                .fold(0, |m, (k, _)| m | 1 << k)
+        };
+        (mask(&|b| b == b'\\'), mask(&|b| b == b'"' || b < 0x20))
+    }
+
+    #[test]
+    fn every_byte_value_at_every_position() {
+        for b in 0..=255u8 {
+            for other in [b'a', 0x00, b'"', b'\\', 0x7f, 0x80, 0xff] {
+                for pos in [0, 7, 8, 15, 16, 31, 32, 63] {
+                    let mut block = [other; 64];
+                    block[pos] = b;
+                    assert_eq!(string_masks(&block), naive(&block), "{b} at {pos}");
+                    assert_eq!(swar(&block), naive(&block));
+                    let head: &[u8; 32] = block.first_chunk().unwrap();
+                    let (b32, s32) = naive(&block);
+                    assert_eq!(string_masks(head), (b32 as u32 as u64, s32 as u32 as u64));
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// The SIMD path (x86_64) and the portable one give the naive masks.
+        #[test]
+        fn string_masks_are_exact(
+            v in prop::collection::vec(prop_oneof![
+                4 => 0x20u8..0x7f,
+                1 => prop::sample::select(b"\"\\\x00\x1f\x20\x7f\x80\xff".to_vec()),
+                1 => any::<u8>(),
+            ], 64)
+        ) {
+            let block: [u8; 64] = v.try_into().unwrap();
+            prop_assert_eq!(string_masks(&block), naive(&block));
+            prop_assert_eq!(swar(&block), naive(&block));
         }
     }
 }

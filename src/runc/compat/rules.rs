@@ -11,6 +11,7 @@
 
 use super::{syntax, CompatErrorKind};
 use crate::go_utf8;
+use crate::json_bytes;
 use crate::time::{ParseConfig, TimestampParser};
 
 /// Which of the struct's fields the current key names.
@@ -126,19 +127,18 @@ impl TimeCheck {
 
 /// Go's case-insensitive field match for the three fields (simple folding: `ſ` is `s`, the
 /// Kelvin sign is `k`).
+#[inline(always)]
 fn match_key(key: &[u8]) -> Field {
-    if key.is_ascii() {
-        // ASCII folds only letters, and only to their other case: the same answer as below
-        // without decoding.
-        return if key.eq_ignore_ascii_case(b"level") {
-            Field::Level
-        } else if key.eq_ignore_ascii_case(b"msg") {
-            Field::Msg
-        } else if key.eq_ignore_ascii_case(b"time") {
-            Field::Time
-        } else {
-            Field::Other
-        };
+    // ASCII folds only letters, and only to their other case. Against a lowercase letter,
+    // `b | 0x20` is equal exactly for that letter in either case: a match here is the
+    // folding path's answer without decoding, and so is no match for an ASCII key.
+    let is = |name: &[u8]| key.iter().zip(name).all(|(&b, &n)| b | 0x20 == n);
+    match key.len() {
+        5 if is(b"level") => return Field::Level,
+        3 if is(b"msg") => return Field::Msg,
+        4 if is(b"time") => return Field::Time,
+        _ if key.is_ascii() => return Field::Other,
+        _ => {}
     }
     match_key_folding(key)
 }
@@ -170,18 +170,61 @@ fn match_key_folding(key: &[u8]) -> Field {
     }
 }
 
+/// What a one-letter escape (`\n`, ...) stands for; `None` for `u`, the one other letter
+/// the scanner lets through.
+#[inline]
+fn one_letter(c: u8) -> Option<u8> {
+    Some(match c {
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'"' | b'\\' | b'/' => c,
+        _ => return None,
+    })
+}
+
+/// Where the decoder is in an escape of the current string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Esc {
+    No,
+    /// After the `\`.
+    Slash,
+    /// After `\u` and `n` hex digits, their value `acc`.
+    Hex(u8, u16),
+}
+
+/// A spare buffer above this capacity is freed rather than kept for the next record, so that
+/// at most two cap-sized buffers live at once.
+const SPARE: usize = 64 << 10;
+
 /// The decoded struct and the answer so far. Keys and `level` are kept up to 16 bytes (longer
 /// cannot match), `msg` up to the cap.
+///
+/// The scanner hands over each string's raw bytes (escapes included, already validated);
+/// keys, `level` and `time` are decoded as they arrive. `msg` is only kept raw (`msg_raw`)
+/// and decoded when a record with level `error` ends, as most messages are never the answer:
+/// raw bytes are never fewer than the decoded ones, so a raw `msg` within the cap is one
+/// within the cap decoded. A raw `msg` outgrowing half the cap is decoded there and then
+/// (`msg_decoded`) and continues decoded, where the cap is checked on the decoded length.
+/// Half: while it is decoded, the raw and the decoded copy together stay within the cap, so
+/// with the answer at most two cap-sized buffers live at once, as when decoding directly.
 #[derive(Debug)]
 pub(super) struct Record {
     max_msg_len: usize,
     field: Field,
     target: Target,
+    esc: Esc,
     pending_hi: Option<u16>,
     key: Vec<u8>,
     level: Vec<u8>,
     level_long: bool,
+    /// The current `msg`'s raw bytes, while `!msg_decoded`.
+    msg_raw: Vec<u8>,
+    /// `msg` decoded, once `msg_decoded`.
     msg: Vec<u8>,
+    msg_decoded: bool,
     msg_long: bool,
     answer: String,
     answer_long: bool,
@@ -195,11 +238,15 @@ impl Record {
             max_msg_len,
             field: Field::Other,
             target: Target::Ignore,
+            esc: Esc::No,
             pending_hi: None,
             key: Vec::new(),
             level: Vec::new(),
             level_long: false,
+            msg_raw: Vec::new(),
             msg: Vec::new(),
+            // The struct's zero `msg`, the empty string, is decoded.
+            msg_decoded: true,
             msg_long: false,
             answer: String::new(),
             answer_long: false,
@@ -234,6 +281,7 @@ impl Record {
     /// A string starts; its bytes go to `target`.
     pub(super) fn begin_string(&mut self, target: Target) {
         self.target = target;
+        self.esc = Esc::No;
         self.pending_hi = None;
         match target {
             Target::Key => self.key.clear(),
@@ -242,7 +290,13 @@ impl Record {
                 self.level_long = false;
             }
             Target::Msg => {
+                self.msg_raw.clear();
                 self.msg.clear();
+                if self.msg.capacity() > SPARE {
+                    // The old decoded `msg` is not needed while the new one is kept raw.
+                    self.msg = Vec::new();
+                }
+                self.msg_decoded = false;
                 self.msg_long = false;
             }
             Target::Time => self.time = TimeCheck::new(),
@@ -250,26 +304,132 @@ impl Record {
         }
     }
 
-    /// A backslash escape in the current string: `time` is checked on the raw bytes, where
-    /// Go's RFC 3339 parser sees the `\` and fails.
-    pub(super) fn escape_seen(&mut self) {
-        if self.target == Target::Time {
-            self.time.bad = true;
+    /// A whole string directly inside the record, its raw bytes at once: what
+    /// [`Self::begin_string`], [`Self::raw`] and [`Self::end_string`] do, without the
+    /// per-piece bookkeeping when there is no escape to decode (keys, levels and times
+    /// nearly never have one). `escapes`: `raw` may hold a `\` (`false` only when it
+    /// surely does not).
+    #[inline]
+    pub(super) fn string(
+        &mut self,
+        target: Target,
+        raw: &[u8],
+        escapes: bool,
+    ) -> Result<bool, CompatErrorKind> {
+        match target {
+            Target::Ignore => return Ok(false),
+            // Longer than 16 bytes: kept cut with a non-ASCII marker, which matches no field.
+            Target::Key if raw.len() <= 16 && !escapes => {
+                self.field = match_key(raw);
+                return Ok(true);
+            }
+            Target::Level if !escapes => {
+                self.level.clear();
+                self.level_long = raw.len() > 16;
+                if !self.level_long {
+                    self.level.extend_from_slice(raw);
+                }
+                return Ok(false);
+            }
+            // What fits `TimeCheck`'s buffer is parsed as it is (see `TimeCheck::push_run`).
+            Target::Time if !escapes && raw.len() <= TimeCheck::new().buf.len() => {
+                return match self.time_parser.parse(raw) {
+                    Ok(_) => Ok(false),
+                    Err(_) => Err(CompatErrorKind::BadTime),
+                };
+            }
+            _ => {}
+        }
+        self.begin_string(target);
+        self.raw(raw);
+        self.end_string(true)
+    }
+
+    /// The next raw bytes of the current string, as they are in the input: escapes included
+    /// (possibly split across calls), checked by the scanner, no closing quote.
+    #[inline]
+    pub(super) fn raw(&mut self, run: &[u8]) {
+        match self.target {
+            Target::Ignore => {}
+            Target::Msg if !self.msg_decoded => {
+                let raw_cap = self.max_msg_len / 2;
+                if self.msg_raw.len() + run.len() <= raw_cap {
+                    crate::lines::extend_capped(&mut self.msg_raw, run, raw_cap);
+                } else {
+                    // Outgrowing half the cap raw: decode what was kept, go on decoded.
+                    let kept = std::mem::take(&mut self.msg_raw);
+                    self.msg_decoded = true;
+                    self.decode(&kept);
+                    self.decode(run);
+                }
+            }
+            _ => self.decode(run),
         }
     }
 
-    /// An escape decoded to `c` (not `\u`).
-    pub(super) fn escaped_char(&mut self, c: char) {
-        self.flush_surrogate();
-        self.push_char(c);
+    /// Go's `unquote` of raw string bytes into the current target, resumable mid-escape.
+    fn decode(&mut self, run: &[u8]) {
+        let mut i = 0;
+        while let Some(&b) = run.get(i) {
+            match self.esc {
+                Esc::No => {
+                    let rest = &run[i..];
+                    // No `"` in a string's raw bytes: the first stop is the next `\`.
+                    let n = json_bytes::find_quote_or_backslash(rest).unwrap_or(rest.len());
+                    if n > 0 {
+                        self.flush_surrogate();
+                        self.push_raw(&rest[..n]);
+                    }
+                    i += n;
+                    if i < run.len() {
+                        // `time` is checked on the raw bytes, where Go's RFC 3339 parser
+                        // sees the `\` and fails.
+                        if self.target == Target::Time {
+                            self.time.bad = true;
+                        }
+                        // A one-letter escape whole in `run` (nearly all of them): here.
+                        if let Some(d) = run.get(i + 1).and_then(|&c| one_letter(c)) {
+                            self.flush_surrogate();
+                            self.push_ascii(d);
+                            i += 2;
+                            continue;
+                        }
+                        self.esc = Esc::Slash;
+                        i += 1;
+                    }
+                }
+                Esc::Slash => {
+                    i += 1;
+                    self.esc = Esc::No;
+                    match one_letter(b) {
+                        Some(d) => {
+                            self.flush_surrogate();
+                            self.push_ascii(d);
+                        }
+                        // `u`: the scanner let no other letter through.
+                        None => self.esc = Esc::Hex(0, 0),
+                    }
+                }
+                Esc::Hex(n, acc) => {
+                    i += 1;
+                    // A hex digit: the scanner checked it.
+                    let d = char::from(b).to_digit(16).unwrap_or(0) as u16;
+                    let acc = (acc << 4) | d;
+                    if n == 3 {
+                        self.esc = Esc::No;
+                        self.escaped_unit(acc);
+                    } else {
+                        self.esc = Esc::Hex(n + 1, acc);
+                    }
+                }
+            }
+        }
     }
 
-    /// An escape decoded to the ASCII byte `b` (`\n`, `\"`, ...): [`Self::escaped_char`]
-    /// without the UTF-8 encoding, for the escapes that fill real messages.
-    pub(super) fn escaped_ascii(&mut self, b: u8) {
-        debug_assert!(b.is_ascii());
-        self.flush_surrogate();
-        // `push_raw`'s `Msg` case for one byte when no cap or growth is involved.
+    /// One decoded ASCII byte: [`Self::push_raw`] without the call when it goes to a `msg`
+    /// with room (most escapes of a long message).
+    #[inline]
+    fn push_ascii(&mut self, b: u8) {
         if self.target == Target::Msg
             && !self.msg_long
             && self.msg.len() < self.max_msg_len
@@ -281,22 +441,7 @@ impl Record {
         }
     }
 
-    /// Unescaped string bytes.
-    #[inline]
-    pub(super) fn raw(&mut self, run: &[u8]) {
-        self.flush_surrogate();
-        // `push_raw`'s `Msg` case when no cap or growth is involved, without the call.
-        if self.target == Target::Msg
-            && !self.msg_long
-            && self.msg.len() + run.len() <= self.max_msg_len
-            && self.msg.capacity() - self.msg.len() >= run.len()
-        {
-            self.msg.extend_from_slice(run);
-        } else {
-            self.push_raw(run);
-        }
-    }
-
+    /// Decoded bytes into the current target, within its cap.
     #[inline]
     fn push_raw(&mut self, run: &[u8]) {
         match self.target {
@@ -322,8 +467,7 @@ impl Record {
                     self.msg_long = true;
                     self.msg = Vec::new();
                 } else if self.msg.capacity() - self.msg.len() >= run.len() {
-                    // Room already reserved under the cap: the common case, a short run
-                    // between escapes.
+                    // Room already reserved under the cap.
                     self.msg.extend_from_slice(run);
                 } else {
                     crate::lines::extend_capped(&mut self.msg, run, self.max_msg_len);
@@ -350,7 +494,7 @@ impl Record {
     }
 
     /// A `\uXXXX` escape: UTF-16 code unit `u`.
-    pub(super) fn escaped_unit(&mut self, u: u16) {
+    fn escaped_unit(&mut self, u: u16) {
         if let Some(hi) = self.pending_hi.take() {
             if (0xDC00..0xE000).contains(&u) {
                 let c = 0x10000 + ((u32::from(hi) - 0xD800) << 10) + (u32::from(u) - 0xDC00);
@@ -388,21 +532,53 @@ impl Record {
         Ok(false)
     }
 
+    /// Turns a raw `msg` into the decoded one (between strings: the decoder is idle).
+    fn decode_msg(&mut self) {
+        if self.msg_decoded {
+            return;
+        }
+        self.msg_decoded = true;
+        if memchr::memchr(b'\\', &self.msg_raw).is_none() {
+            // Nothing to unescape: the raw bytes are the message.
+            std::mem::swap(&mut self.msg, &mut self.msg_raw);
+        } else {
+            let raw = std::mem::take(&mut self.msg_raw);
+            let target = std::mem::replace(&mut self.target, Target::Msg);
+            self.msg.clear();
+            // Decoded bytes are never more than raw ones (and these are within the cap).
+            self.msg.reserve_exact(raw.len());
+            self.decode(&raw);
+            self.flush_surrogate();
+            self.target = target;
+            self.msg_raw = raw;
+        }
+        self.msg_raw.clear();
+        if self.msg_raw.capacity() > SPARE {
+            self.msg_raw = Vec::new();
+        }
+    }
+
     /// A top-level object closed: containerd's `if log.Level == "error"` check.
     pub(super) fn end_record(&mut self) {
-        if !self.level_long && self.level == b"error" {
-            if self.msg_long {
-                self.answer_long = true;
-                self.answer = String::new();
-            } else {
-                self.answer_long = false;
-                self.answer.clear();
-                match std::str::from_utf8(&self.msg) {
-                    Ok(m) => self.answer.push_str(m.trim()),
-                    Err(_) => self.answer.push_str(go_utf8::lossy(&self.msg).trim()),
-                }
+        if self.level_long || self.level != b"error" {
+            return;
+        }
+        // The old answer goes first, so that the raw and the decoded `msg` are the only
+        // cap-sized buffers while decoding.
+        let mut answer = std::mem::take(&mut self.answer);
+        answer.clear();
+        if answer.capacity() > SPARE {
+            answer = String::new();
+        }
+        self.decode_msg();
+        self.answer_long = self.msg_long;
+        if !self.msg_long {
+            match std::str::from_utf8(&self.msg) {
+                Ok(m) => answer.push_str(m.trim()),
+                Err(_) => answer.push_str(go_utf8::lossy(&self.msg).trim()),
             }
         }
+        self.answer = answer;
     }
 
     /// containerd's answer once the input ended cleanly.

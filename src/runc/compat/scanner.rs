@@ -4,9 +4,9 @@
 //! (syntax errors first, as Go reads a whole value before unmarshalling it). The values'
 //! meaning is [`rules`](super::rules)'s business.
 
+use super::fast::{flat_record, simple_escape, valid_body_prefix};
 use super::rules::{Record, Target};
 use super::{syntax, CompatErrorKind, CompatOptions, Error};
-use crate::json_bytes;
 
 /// Go's `maxNestingDepth`.
 const MAX_DEPTH: usize = 10_000;
@@ -36,7 +36,8 @@ enum State {
     AfterValue,
     Str,
     Esc,
-    Hex(u8, u16),
+    /// After `\u` and this many hex digits.
+    Hex(u8),
     Lit(&'static [u8], u8),
     Num(Num),
 }
@@ -92,6 +93,10 @@ impl CompatScanner {
         while i < data.len() {
             let r = if self.state == State::Str {
                 self.string_run(data, &mut i)
+            } else if let Some(n) = self.flat_record_at(data, i) {
+                i += n;
+                self.offset += n as u64;
+                Ok(())
             } else {
                 let b = data[i];
                 let r = self.step(b);
@@ -138,49 +143,33 @@ impl CompatScanner {
             .map_err(|kind| Error::Compat { offset, kind })
     }
 
-    /// Inside a string: copy the run up to the next quote or backslash in one go.
+    /// Between top-level values, at a `{`: [`flat_record`] over the rest of `data`.
+    #[inline]
+    fn flat_record_at(&mut self, data: &[u8], i: usize) -> Option<usize> {
+        if self.state != State::Top || data.get(i) != Some(&b'{') {
+            return None;
+        }
+        flat_record(&mut self.record, data.get(i..)?)
+    }
+
+    /// Inside a string: hands the longest valid run of the body to the record in one go,
+    /// then the byte it stopped at to [`Self::step`] (the closing quote, or a byte whose
+    /// verdict or meaning needs the byte-at-a-time grammar).
     fn string_run(&mut self, data: &[u8], i: &mut usize) -> Res {
-        loop {
-            // `*i <= data.len()`: `feed` calls with `*i < data.len()`, and `*i` only
-            // advances over bytes of `rest`.
-            let rest = &data[*i..];
-            // Runs between escapes are short in real logs (`\n`, `\"` every few bytes): a
-            // word-at-a-time scan, without a SIMD search's setup.
-            let stop = json_bytes::find_quote_backslash_or_control(rest).unwrap_or(rest.len());
-            if stop > 0 {
-                self.record.raw(&rest[..stop]);
-                *i += stop;
-                self.offset += stop as u64;
-            }
-            let Some(&b) = rest.get(stop) else {
-                return Ok(());
-            };
-            if b == b'\\' {
-                // A one-letter escape with its letter in this chunk: handle it inline.
-                let simple = match rest.get(stop + 1) {
-                    Some(b'"') => Some(b'"'),
-                    Some(b'\\') => Some(b'\\'),
-                    Some(b'/') => Some(b'/'),
-                    Some(b'b') => Some(0x08),
-                    Some(b'f') => Some(0x0c),
-                    Some(b'n') => Some(b'\n'),
-                    Some(b'r') => Some(b'\r'),
-                    Some(b't') => Some(b'\t'),
-                    _ => None,
-                };
-                if let Some(c) = simple {
-                    self.record.escape_seen();
-                    self.record.escaped_ascii(c);
-                    *i += 2;
-                    self.offset += 2;
-                    continue;
-                }
-            }
+        // `*i < data.len()`: `feed` calls with it.
+        let rest = &data[*i..];
+        let (n, _) = valid_body_prefix(rest);
+        if n > 0 {
+            self.record.raw(&rest[..n]);
+            *i += n;
+            self.offset += n as u64;
+        }
+        if let Some(&b) = rest.get(n) {
             self.step(b)?;
             *i += 1;
             self.offset += 1;
-            return Ok(());
         }
+        Ok(())
     }
 
     fn in_record(&self) -> bool {
@@ -319,45 +308,30 @@ impl CompatScanner {
             State::Str => match b {
                 b'"' => self.end_string()?,
                 b'\\' => {
-                    self.record.escape_seen();
+                    self.record.raw(&[b]);
                     self.state = State::Esc;
                 }
                 c if c < 0x20 => return Err(syntax(c, "in string literal")),
                 c => self.record.raw(&[c]),
             },
             State::Esc => {
-                let c = match b {
-                    b'"' => '"',
-                    b'\\' => '\\',
-                    b'/' => '/',
-                    b'b' => '\u{8}',
-                    b'f' => '\u{c}',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
-                    b'u' => {
-                        self.state = State::Hex(0, 0);
-                        return Ok(());
-                    }
+                self.state = match b {
+                    b'u' => State::Hex(0),
+                    c if simple_escape(c) => State::Str,
                     _ => return Err(syntax(b, "in string escape code")),
                 };
-                self.record.escaped_char(c);
-                self.state = State::Str;
+                self.record.raw(&[b]);
             }
-            State::Hex(n, acc) => {
-                let d = match b {
-                    b'0'..=b'9' => b - b'0',
-                    b'a'..=b'f' => b - b'a' + 10,
-                    b'A'..=b'F' => b - b'A' + 10,
-                    _ => return Err(syntax(b, "in \\u hexadecimal character escape")),
-                };
-                let acc = (acc << 4) | u16::from(d);
-                if n == 3 {
-                    self.record.escaped_unit(acc);
-                    self.state = State::Str;
-                } else {
-                    self.state = State::Hex(n + 1, acc);
+            State::Hex(n) => {
+                if !b.is_ascii_hexdigit() {
+                    return Err(syntax(b, "in \\u hexadecimal character escape"));
                 }
+                self.state = if n == 3 {
+                    State::Str
+                } else {
+                    State::Hex(n + 1)
+                };
+                self.record.raw(&[b]);
             }
             State::Lit(word, k) => {
                 let k = usize::from(k);
