@@ -20,7 +20,7 @@
 //! invalid UTF-8 is found with `std::str::from_utf8`, which accepts exactly what Go's
 //! `utf8.DecodeRune` accepts (see [`crate::go_utf8`] for the per-byte U+FFFD rule). Speed
 //! depends on escape density. On x86_64 the escapers classify 64 bytes at a time with SSE2
-//! (the one `unsafe` block here; SSE2 is the x86_64 baseline) and pay one loop iteration per
+//! (SSE2 is the x86_64 baseline) and pay one loop iteration per
 //! escape and about one mispredicted branch per 64-byte block; elsewhere the word escaper pays
 //! about one per 8-byte word that holds an escape. A branch-free expansion would need SIMD
 //! shuffles (`pshufb`/`vpexpandb`) and runtime feature detection.
