@@ -212,7 +212,7 @@ pub(crate) fn docker_record<'a>(
         } => {
             let time = time.map_err(ParseError::BadTimestamp)?;
             let content: &'a [u8] = match log_at {
-                Unescaped::Scratch => &scratch[..],
+                Unescaped::Scratch(len) => &scratch[..len],
                 Unescaped::Raw => &line[log.0..log.1],
                 // The value ends in `\n`: a full line, whose content is before the escape.
                 Unescaped::RawThenNewline => {
