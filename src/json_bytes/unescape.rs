@@ -51,7 +51,12 @@ fn unescape_into(body: &[u8], at: usize, scratch: &mut Vec<u8>) -> Option<(usize
     out[..at].copy_from_slice(&body[..at]);
     let (mut i, mut o) = (at, at);
     loop {
-        // `body[i]` is a backslash.
+        // `body[i]` is a backslash. A `\n` before the closing quote ends every complete
+        // line dockerd writes: decoded and returned here, without another block scan.
+        if body.get(i + 1..i + 3) == Some(b"n\"") {
+            out[o] = b'\n';
+            return Some((i + 2, Unescaped::Scratch(o + 1)));
+        }
         (i, o) = unescape(body, i, out, o)?;
         // Copy blocks up to the next `"` or `\`. The store may write bytes past the match;
         // they are overwritten or cut off. `o <= i` (nothing lengthens), so it fits.
