@@ -384,13 +384,21 @@ impl RecordParser {
         &'a mut self,
         line: &'a [u8],
     ) -> Result<(LogFormat, LogRecord<'a>), ParseError> {
+        let format = match line.first() {
+            Some(b'{') => LogFormat::DockerJson,
+            _ => LogFormat::Cri,
+        };
+        Ok((format, self.record(line)?))
+    }
+
+    /// [`RecordParser::parse`] without the format: what the readers call per line (the
+    /// record is returned as it is made, not repacked with its format and unpacked again).
+    #[inline]
+    pub(crate) fn record<'a>(&'a mut self, line: &'a [u8]) -> Result<LogRecord<'a>, ParseError> {
         match line.first() {
             None | Some(b'\n') => Err(ParseError::Empty),
-            Some(b'{') => Ok((
-                LogFormat::DockerJson,
-                docker_record(line, &mut self.scratch, &mut self.times)?,
-            )),
-            Some(_) => Ok((LogFormat::Cri, cri_record(line, &mut self.times)?)),
+            Some(b'{') => docker_record(line, &mut self.scratch, &mut self.times),
+            Some(_) => cri_record(line, &mut self.times),
         }
     }
 }
