@@ -280,8 +280,9 @@ enum Fast {
 }
 
 const LOG_PREFIX: &[u8] = b"{\"log\":\"";
-const STREAM_KEY: &[u8] = b",\"stream\":\"";
-const TIME_KEY: &[u8] = b",\"time\":\"";
+/// What dockerd writes between the end of the `log` value and the start of the `time` value.
+const MID_STDOUT: &[u8; 27] = b",\"stream\":\"stdout\",\"time\":\"";
+const MID_STDERR: &[u8; 27] = b",\"stream\":\"stderr\",\"time\":\"";
 
 fn fast_docker(line: &[u8], scratch: &mut Vec<u8>, times: &mut TimestampParser) -> Fast {
     let Some(body) = line.strip_prefix(LOG_PREFIX) else {
@@ -293,16 +294,22 @@ fn fast_docker(line: &[u8], scratch: &mut Vec<u8>, times: &mut TimestampParser) 
     };
     let log = (start, start + end);
     let rest = &body[end + 1..];
-    let Some(rest) = rest.strip_prefix(STREAM_KEY) else {
+    // The members between the two values, compared whole (fixed-size arrays: a few word
+    // compares, not one comparison per key and one for the stream).
+    let Some(mid) = rest
+        .get(..MID_STDOUT.len())
+        .and_then(|m| <&[u8; 27]>::try_from(m).ok())
+    else {
         return Fast::Fallback;
     };
-    let (stream, rest) = match (rest.get(..6).and_then(Stream::from_bytes), rest.get(6)) {
-        (Some(s), Some(b'"')) => (s, &rest[7..]),
-        _ => return Fast::Fallback,
-    };
-    let Some(rest) = rest.strip_prefix(TIME_KEY) else {
+    let stream = if mid == MID_STDOUT {
+        Stream::Stdout
+    } else if mid == MID_STDERR {
+        Stream::Stderr
+    } else {
         return Fast::Fallback;
     };
+    let rest = &rest[MID_STDOUT.len()..];
     // The time runs to the line's closing `"}`. A valid timestamp holds no `"` or `\`, so
     // only a failed parse needs to look for them (then the line is not in dockerd's shape).
     let Some(text) = rest.strip_suffix(b"\"}") else {
