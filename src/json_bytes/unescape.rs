@@ -47,7 +47,9 @@ fn unescape_into(body: &[u8], at: usize, scratch: &mut Vec<u8>) -> Option<(usize
     if scratch.len() < body.len() + 16 {
         scratch.resize(body.len() + 16, 0);
     }
-    let out = &mut scratch[..];
+    // Exactly the body's length plus one store's slack, so that with `o <= i` the bounds
+    // of every store below follow from the body's (the compiler drops their checks).
+    let out = &mut scratch[..body.len() + 16];
     out[..at].copy_from_slice(&body[..at]);
     let (mut i, mut o) = (at, at);
     loop {
@@ -61,6 +63,7 @@ fn unescape_into(body: &[u8], at: usize, scratch: &mut Vec<u8>) -> Option<(usize
         // Copy blocks up to the next `"` or `\`. The store may write bytes past the match;
         // they are overwritten or cut off. `o <= i` (nothing lengthens), so it fits.
         loop {
+            assert!(o <= i, "unescaping never lengthens");
             if let Some(block) = body.get(i..i + 16) {
                 let block: &[u8; 16] = block.try_into().expect("16 bytes");
                 out[o..o + 16].copy_from_slice(block);
