@@ -10,7 +10,8 @@
 //! fixed 8-byte stores at a register index (a stack staging buffer when escaping, the scratch
 //! buffer sized once when unescaping), never a variable-length copy per piece. The unescaper
 //! scans and stores 16 bytes at a time instead ([`quote_or_backslash_16`]: SSE2 on x86_64,
-//! the crate's only `unsafe` here; two SWAR words elsewhere, checked against it in tests).
+//! this module's second `unsafe` block; two SWAR words elsewhere, checked against it in
+//! tests).
 //!
 //! Reference: Go `encoding/json` `appendString` (`encode.go`) for the escaping rules, moby
 //! `ffjsonWriteJSONBytesAsString` (`jsonlog/jsonlogbytes.go`) for dockerd's variant, Go
@@ -22,7 +23,7 @@
 //! invalid UTF-8 is found with `std::str::from_utf8`, which accepts exactly what Go's
 //! `utf8.DecodeRune` accepts (see [`crate::go_utf8`] for the per-byte U+FFFD rule). Speed
 //! depends on escape density. On x86_64 the escapers classify 64 bytes at a time with SSE2
-//! (the one `unsafe` block here; SSE2 is the x86_64 baseline) and pay one loop iteration per
+//! (an `unsafe` block, as the unescaper's 16-byte classifier is; SSE2 is the x86_64 baseline) and pay one loop iteration per
 //! escape and about one mispredicted branch per 64-byte block; elsewhere the word escaper pays
 //! about one per 8-byte word that holds an escape. A branch-free expansion would need SIMD
 //! shuffles (`pshufb`/`vpexpandb`) and runtime feature detection.
