@@ -2,13 +2,16 @@
 //! escapers (dockerd's json-file rules, logrus's rules) and the Docker record unescaper.
 //!
 //! What: a string is scanned a 64-bit word at a time (SWAR, portable and `unsafe`-free), or on
-//! x86_64 by the escapers 64 bytes at a time into a bitmap (SSE2, see `escape_blocks`); each
+//! x86_64 by the escapers 64 bytes at a time into a bitmap (SSE2, see `escape_blocks`) and by
+//! `runc::compat` 64 bytes at a time (`string_masks`); each
 //! scan computes a mask with the high bit set in every byte that needs work, and the bytes
 //! between are copied as whole words. Escaping flags `"`, `\`, bytes below 0x20, `<` `>` `&`
 //! (Go `encoding/json`'s HTML escaping, which dockerd and logrus use), and the bytes that may
 //! start U+2028/U+2029 or invalid UTF-8; unescaping flags `"` and `\`. Output is written with
 //! fixed 8-byte stores at a register index (a stack staging buffer when escaping, the scratch
-//! buffer sized once when unescaping), never a variable-length copy per piece.
+//! buffer sized once when unescaping), never a variable-length copy per piece. The unescaper
+//! scans and stores 16 bytes at a time instead ([`quote_or_backslash_16`]: SSE2 on x86_64;
+//! two SWAR words elsewhere, checked against it in tests).
 //!
 //! Reference: Go `encoding/json` `appendString` (`encode.go`) for the escaping rules, moby
 //! `ffjsonWriteJSONBytesAsString` (`jsonlog/jsonlogbytes.go`) for dockerd's variant, Go
@@ -20,7 +23,9 @@
 //! invalid UTF-8 is found with `std::str::from_utf8`, which accepts exactly what Go's
 //! `utf8.DecodeRune` accepts (see [`crate::go_utf8`] for the per-byte U+FFFD rule). Speed
 //! depends on escape density. On x86_64 the escapers classify 64 bytes at a time with SSE2
-//! (SSE2 is the x86_64 baseline) and pay one loop iteration per
+//! (SSE2 is the x86_64 baseline; the module's three SSE2 classifiers, the escapers' 64-byte
+//! one, the unescaper's 16-byte one and `runc::compat`'s string walk, are its only `unsafe`
+//! blocks, each tested against its portable twin) and pay one loop iteration per
 //! escape and about one mispredicted branch per 64-byte block; elsewhere the word escaper pays
 //! about one per 8-byte word that holds an escape. A branch-free expansion would need SIMD
 //! shuffles (`pshufb`/`vpexpandb`) and runtime feature detection.
@@ -61,15 +66,22 @@ fn first(m: u64) -> usize {
     (m.trailing_zeros() / 8) as usize
 }
 
-/// The first `"` or `\` in `s`: word at a time for short strings (where `memchr2`'s setup
-/// dominates), `memchr2` for long ones.
+/// The first `"` or `\` in `s`: 16 bytes at a time ([`quote_or_backslash_16`]) for short
+/// strings (where `memchr2`'s setup dominates), `memchr2` for long ones.
 #[inline]
 pub(crate) fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
     if s.len() > 256 {
         return memchr::memchr2(b'"', b'\\', s);
     }
     let mut i = 0;
-    while i + 8 <= s.len() {
+    while let Some(block) = s.get(i..i + 16) {
+        let m = quote_or_backslash_16(block.try_into().expect("16 bytes"));
+        if m != 0 {
+            return Some(i + m.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
+    if i + 8 <= s.len() {
         let m = quote_or_backslash(load(s, i));
         if m != 0 {
             return Some(i + first(m));
@@ -104,6 +116,44 @@ pub(crate) fn find_quote_backslash_or_control(s: &[u8]) -> Option<usize> {
         .iter()
         .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
         .map(|k| i + k)
+}
+
+/// Bit `i` set when `block[i]` is `"` or `\`: the unescaper's 16-byte classifier. SSE2 on
+/// x86_64 (part of its baseline; every flag exact), two [`quote_or_backslash`] words elsewhere
+/// (only the lowest flag exact). Callers only look for the lowest flag.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn quote_or_backslash_16(block: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics exist on every x86_64
+    // CPU; `block` is 16 readable bytes and `loadu` needs no alignment.
+    let m = unsafe {
+        let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+        let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let b = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        _mm_movemask_epi8(_mm_or_si128(q, b))
+    };
+    // The movemask's 16 low bits are the 16 compares.
+    u32::from(m as u16)
+}
+
+/// Bit `i` set when `block[i]` is `"` or `\` (other targets; the portable twin of the SSE2
+/// version, which the tests check it against).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub(crate) fn quote_or_backslash_16(block: &[u8; 16]) -> u32 {
+    quote_or_backslash_16_swar(block)
+}
+
+/// [`quote_or_backslash_16`] from two SWAR words: each word's byte flags gathered into 8 bits
+/// by a multiply (one bit per byte, so no carries). Only the lowest flag is exact.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline(always)]
+pub(crate) fn quote_or_backslash_16_swar(block: &[u8; 16]) -> u32 {
+    let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+    gather(quote_or_backslash(load(block, 0))) | gather(quote_or_backslash(load(block, 8))) << 8
 }
 
 #[cfg(test)]
@@ -258,7 +308,7 @@ mod tests {
                 let got = match at {
                     Unescaped::Raw => body[..end].to_vec(),
                     Unescaped::RawThenNewline => [&body[..end - 2], b"\n"].concat(),
-                    Unescaped::Scratch => scratch.clone(),
+                    Unescaped::Scratch(len) => scratch[..len].to_vec(),
                 };
                 prop_assert_eq!(got, t.as_bytes());
             }

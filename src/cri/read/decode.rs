@@ -62,7 +62,7 @@ impl<D: RecordDecoder + ?Sized> RecordDecoder for Box<D> {
 impl RecordDecoder for RecordParser {
     #[inline]
     fn decode<'a>(&'a mut self, line: &'a [u8]) -> Result<LogRecord<'a>, ParseError> {
-        self.parse(line).map(|(_, r)| r)
+        self.record(line)
     }
 }
 

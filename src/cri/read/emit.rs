@@ -297,7 +297,16 @@ impl Emitter {
             return Ok(Flow::LimitReached);
         }
         if piece.ends_line && newline {
-            return self.put(sink, piece.stream, b"\n");
+            // Not `put`: its cut `&data[..n]` has a length unknown to the sink, whose copy of
+            // this one byte then became a `memset` call per record.
+            if self.budget(1) == 1 {
+                sink.write_stream(piece.stream, b"\n")?;
+            }
+            return Ok(if self.remain == 0 {
+                Flow::LimitReached
+            } else {
+                Flow::Continue
+            });
         }
         Ok(Flow::Continue)
     }

@@ -212,7 +212,7 @@ pub(crate) fn docker_record<'a>(
         } => {
             let time = time.map_err(ParseError::BadTimestamp)?;
             let content: &'a [u8] = match log_at {
-                Unescaped::Scratch => &scratch[..],
+                Unescaped::Scratch(len) => &scratch[..len],
                 Unescaped::Raw => &line[log.0..log.1],
                 // The value ends in `\n`: a full line, whose content is before the escape.
                 Unescaped::RawThenNewline => {
@@ -280,8 +280,9 @@ enum Fast {
 }
 
 const LOG_PREFIX: &[u8] = b"{\"log\":\"";
-const STREAM_KEY: &[u8] = b",\"stream\":\"";
-const TIME_KEY: &[u8] = b",\"time\":\"";
+/// What dockerd writes between the end of the `log` value and the start of the `time` value.
+const MID_STDOUT: &[u8; 27] = b",\"stream\":\"stdout\",\"time\":\"";
+const MID_STDERR: &[u8; 27] = b",\"stream\":\"stderr\",\"time\":\"";
 
 fn fast_docker(line: &[u8], scratch: &mut Vec<u8>, times: &mut TimestampParser) -> Fast {
     let Some(body) = line.strip_prefix(LOG_PREFIX) else {
@@ -293,16 +294,22 @@ fn fast_docker(line: &[u8], scratch: &mut Vec<u8>, times: &mut TimestampParser) 
     };
     let log = (start, start + end);
     let rest = &body[end + 1..];
-    let Some(rest) = rest.strip_prefix(STREAM_KEY) else {
+    // The members between the two values, compared whole (fixed-size arrays: a few word
+    // compares, not one comparison per key and one for the stream).
+    let Some(mid) = rest
+        .get(..MID_STDOUT.len())
+        .and_then(|m| <&[u8; 27]>::try_from(m).ok())
+    else {
         return Fast::Fallback;
     };
-    let (stream, rest) = match (rest.get(..6).and_then(Stream::from_bytes), rest.get(6)) {
-        (Some(s), Some(b'"')) => (s, &rest[7..]),
-        _ => return Fast::Fallback,
-    };
-    let Some(rest) = rest.strip_prefix(TIME_KEY) else {
+    let stream = if mid == MID_STDOUT {
+        Stream::Stdout
+    } else if mid == MID_STDERR {
+        Stream::Stderr
+    } else {
         return Fast::Fallback;
     };
+    let rest = &rest[MID_STDOUT.len()..];
     // The time runs to the line's closing `"}`. A valid timestamp holds no `"` or `\`, so
     // only a failed parse needs to look for them (then the line is not in dockerd's shape).
     let Some(text) = rest.strip_suffix(b"\"}") else {
@@ -384,13 +391,21 @@ impl RecordParser {
         &'a mut self,
         line: &'a [u8],
     ) -> Result<(LogFormat, LogRecord<'a>), ParseError> {
+        let format = match line.first() {
+            Some(b'{') => LogFormat::DockerJson,
+            _ => LogFormat::Cri,
+        };
+        Ok((format, self.record(line)?))
+    }
+
+    /// [`RecordParser::parse`] without the format: what the readers call per line (the
+    /// record is returned as it is made, not repacked with its format and unpacked again).
+    #[inline]
+    pub(crate) fn record<'a>(&'a mut self, line: &'a [u8]) -> Result<LogRecord<'a>, ParseError> {
         match line.first() {
             None | Some(b'\n') => Err(ParseError::Empty),
-            Some(b'{') => Ok((
-                LogFormat::DockerJson,
-                docker_record(line, &mut self.scratch, &mut self.times)?,
-            )),
-            Some(_) => Ok((LogFormat::Cri, cri_record(line, &mut self.times)?)),
+            Some(b'{') => docker_record(line, &mut self.scratch, &mut self.times),
+            Some(_) => cri_record(line, &mut self.times),
         }
     }
 }
