@@ -205,11 +205,26 @@ pub(super) fn parse_fast(s: &[u8]) -> Option<ParsedTime> {
 /// [`TimestampParser`]: super::TimestampParser
 #[inline]
 pub(super) fn fast_head(h: &[u8; 19]) -> Option<i64> {
-    if h[4] != b'-' || h[7] != b'-' || h[10] != b'T' || h[13] != b':' || h[16] != b':' {
+    Some(fast_date(h)? + fast_clock(h)?)
+}
+
+/// Subtracting b'0' with wrap-around maps exactly the ten digits to 0..=9.
+#[inline(always)]
+fn head_digit(h: &[u8; 19], i: usize) -> u32 {
+    h[i].wrapping_sub(b'0') as u32
+}
+
+/// The date of a head, `YYYY-MM-DDT` (bytes 0..11), in range: the seconds of its midnight
+/// since the epoch, or `None`. Its validity depends on those 11 bytes only, which is what lets
+/// [`TimestampParser`] reuse a date across seconds.
+///
+/// [`TimestampParser`]: super::TimestampParser
+#[inline]
+pub(super) fn fast_date(h: &[u8; 19]) -> Option<i64> {
+    if h[4] != b'-' || h[7] != b'-' || h[10] != b'T' {
         return None;
     }
-    // Subtracting b'0' with wrap-around maps exactly the ten digits to 0..=9.
-    let d = |i: usize| h[i].wrapping_sub(b'0') as u32;
+    let d = |i| head_digit(h, i);
     let all_digits = (d(0) < 10)
         & (d(1) < 10)
         & (d(2) < 10)
@@ -217,32 +232,39 @@ pub(super) fn fast_head(h: &[u8; 19]) -> Option<i64> {
         & (d(5) < 10)
         & (d(6) < 10)
         & (d(8) < 10)
-        & (d(9) < 10)
-        & (d(11) < 10)
-        & (d(12) < 10)
-        & (d(14) < 10)
-        & (d(15) < 10)
-        & (d(17) < 10)
-        & (d(18) < 10);
+        & (d(9) < 10);
     if !all_digits {
         return None;
     }
     let year = i64::from(d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3));
     let month = d(5) * 10 + d(6);
     let day = d(8) * 10 + d(9);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(to_unix(year, month, day, [0, 0, 0], 0))
+}
+
+/// The clock of a head, `HH:MM:SS` (bytes 11..19) with a two-digit hour, in range: its seconds
+/// since midnight, or `None`.
+#[inline]
+pub(super) fn fast_clock(h: &[u8; 19]) -> Option<i64> {
+    if h[13] != b':' || h[16] != b':' {
+        return None;
+    }
+    let d = |i| head_digit(h, i);
+    let all_digits =
+        (d(11) < 10) & (d(12) < 10) & (d(14) < 10) & (d(15) < 10) & (d(17) < 10) & (d(18) < 10);
+    if !all_digits {
+        return None;
+    }
     let hour = d(11) * 10 + d(12);
     let minute = d(14) * 10 + d(15);
     let second = d(17) * 10 + d(18);
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
+    if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    Some(to_unix(year, month, day, [hour, minute, second], 0))
+    Some(i64::from(hour * 3600 + minute * 60 + second))
 }
 
 /// The fast path after a valid head (`s[..19]`, whose UTC-as-written seconds are `local`): the
