@@ -10,7 +10,8 @@
 //! runs; the ratio is the job's time over its floor's (the ratio goals of issue 13 are stated
 //! this way, so that figures from different machines compare).
 //!
-//! A job that writes a log (the write jobs and the driver) has a second floor: its output
+//! A job that writes a log and keeps it (the write jobs but rotation, and the driver) has a
+//! second floor: its output
 //! copied into a file next to it (`cat OUTPUT > FILE`, a read/write loop in-process), after
 //! each run. `× in+out` is the job's time over both floors together: what it costs beyond
 //! reading its input and writing its output through the page cache. A CRI record of a short

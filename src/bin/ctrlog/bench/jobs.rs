@@ -170,10 +170,14 @@ impl Job {
         }
     }
 
-    /// Whether the job writes a log (into `out/` of its scratch directory), so that the copy
-    /// of that output is a second floor.
+    /// Whether the job writes a log (into `out/` of its scratch directory) that it keeps whole,
+    /// so that the copy of that output is a second floor. Not the rotating job: it deletes
+    /// most of what it wrote, so the files it leaves are no measure of its writing.
     pub fn writes(&self) -> bool {
-        matches!(self.kind, Kind::Write { .. } | Kind::Driver { .. })
+        matches!(
+            self.kind,
+            Kind::Write { rotate: false, .. } | Kind::Driver { .. }
+        )
     }
 
     /// How many times the floor reads the input (the driver's two streams).
