@@ -414,6 +414,17 @@ mod edge_tests {
         (format!("{new:?}"), format!("{old:?}"))
     }
 
+    const BACKSLASHES_THEN_QUOTE: [u8; 64] = {
+        let mut b = [b'\\'; 64];
+        b[63] = b'"';
+        b
+    };
+    const BACKSLASHES_THEN_N: [u8; 66] = {
+        let mut b = [b'\\'; 66];
+        b[65] = b'n';
+        b
+    };
+
     /// A string body: runs of filler broken by raw bytes and escapes, the breaks placed at
     /// and around the walk's 32/64/128-byte edges (counted from the body's start).
     fn body() -> impl Strategy<Value = Vec<u8>> {
@@ -444,6 +455,10 @@ mod edge_tests {
             b"\xed\xa0\x80",
             b"\xf0\x9f\x99",
             " ".as_bytes(),
+            // Runs of backslashes across a block edge: pairs, then an escaped quote or `n`.
+            &[b'\\'; 64],
+            &BACKSLASHES_THEN_QUOTE,
+            &BACKSLASHES_THEN_N,
         ]);
         let at = prop::sample::select(vec![
             0usize, 1, 15, 16, 30, 31, 32, 33, 62, 63, 64, 65, 127, 128,
