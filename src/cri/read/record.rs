@@ -478,3 +478,100 @@ mod tests {
         assert!(p.parse(lines[0]).is_ok());
     }
 }
+
+/// Adversarial Docker records for the fast path, held to `serde_json`: `log` values with
+/// escapes (one-letter, `\u`, surrogate pairs, `\/`) at and around the unescaper's 16-byte
+/// block edges, through one [`RecordParser`] whose scratch earlier records left longer or
+/// shorter, interleaved with records in other shapes (the `serde_json` path).
+#[cfg(test)]
+mod docker_edge_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// `s` as a JSON string the way Go's `encoding/json` may write it with every option a
+    /// writer has: non-ASCII as `\uXXXX` (surrogate pairs above U+FFFF), `/` as `\/`.
+    fn go_ascii(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '/' => out.push_str("\\/"),
+                '\n' => out.push_str("\\n"),
+                c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+                c => {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{u:04X}"));
+                    }
+                }
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1f}", "\u{7f}", "é", "\u{2028}", "🙂", "<&>",
+        ]);
+        let at = prop::sample::select(vec![0usize, 1, 13, 14, 15, 16, 17, 30, 31, 32, 33, 47, 48]);
+        (prop::collection::vec((at, piece), 0..4), any::<bool>()).prop_map(|(mut v, nl)| {
+            v.sort_by_key(|&(a, _)| a);
+            let mut s = String::new();
+            for (a, p) in v {
+                while s.len() < a {
+                    s.push('a');
+                }
+                s.push_str(p);
+            }
+            if nl {
+                s.push('\n');
+            }
+            s
+        })
+    }
+
+    /// What the line means to `serde_json` (the oracle of the fast path).
+    fn oracle(line: &[u8]) -> (Stream, Tag, Vec<u8>) {
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            log: String,
+            stream: String,
+        }
+        let d: Doc = serde_json::from_slice(line).expect("valid JSON");
+        let stream = Stream::from_bytes(d.stream.as_bytes()).expect("stream");
+        let (tag, content) = match d.log.as_bytes().split_last() {
+            Some((b'\n', rest)) => (Tag::Full, rest.to_vec()),
+            _ => (Tag::Partial, d.log.into_bytes()),
+        };
+        (stream, tag, content)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn docker_records_equal_serde_json(
+            records in prop::collection::vec((text(), 0u8..4, any::<bool>()), 1..6),
+        ) {
+            let mut p = RecordParser::new();
+            for (t, shape, stderr) in records {
+                let stream = if stderr { "stderr" } else { "stdout" };
+                let log = match shape {
+                    0 | 3 => serde_json::to_string(&t).unwrap(),
+                    _ => go_ascii(&t),
+                };
+                let line = match shape {
+                    // Not dockerd's member order: the `serde_json` path.
+                    3 => format!(r#"{{"stream":"{stream}","log":{log},"time":"2024-06-19T15:02:45.5Z"}}"#),
+                    _ => format!(r#"{{"log":{log},"stream":"{stream}","time":"2024-06-19T15:02:45.5Z"}}"#),
+                };
+                let want = oracle(line.as_bytes());
+                let got = p.parse(line.as_bytes()).map(|(_, r)| (r.stream, r.tag, r.content.to_vec()));
+                prop_assert_eq!(got, Ok(want), "{}", line);
+            }
+        }
+    }
+}

@@ -646,6 +646,53 @@ mod tests {
         assert!(!t.ok(&mut p));
     }
 
+    /// A `msg` of any length, fed in any pieces (raw, plain or escaped, one huge run or
+    /// many small ones), keeps its buffers within the cap: the raw one within half of it,
+    /// the decoded one within it, and an over-long one is dropped, not kept.
+    #[test]
+    fn msg_buffers_stay_within_the_cap() {
+        let cap = 4096;
+        // Each unit with the length it decodes to.
+        let units: [(&[u8], usize); 5] = [
+            (b"a", 1),
+            (br"\n", 1),
+            (br"\u00e9", 2),
+            (br"\ud83d\ude00", 4),
+            (b"\xff", 1),
+        ];
+        for (unit, decoded) in units {
+            for total in [cap / 2 - 1, cap / 2 + 1, cap, cap + 1, 3 * cap, 50 * cap] {
+                let n = total / unit.len();
+                let text = unit.repeat(n);
+                for piece in [1, 7, 64, 1000, 64 << 10] {
+                    let mut r = Record::new(cap);
+                    r.string(Target::Level, b"error", false).unwrap();
+                    r.begin_string(Target::Msg);
+                    for run in text.chunks(piece) {
+                        r.raw(run);
+                        assert!(
+                            r.msg_raw.capacity() <= cap / 2,
+                            "raw {}",
+                            r.msg_raw.capacity()
+                        );
+                        assert!(r.msg.capacity() <= cap, "decoded {}", r.msg.capacity());
+                    }
+                    r.end_string(true).unwrap();
+                    r.end_record();
+                    // The answer is the message lossy-decoded: an invalid byte counts one
+                    // against the cap but is three in the answer (as in the old scanner).
+                    let answer_cap = if unit == b"\xff" { 3 * cap } else { cap };
+                    assert!(r.msg.capacity() <= cap, "{unit:?} {total} {piece}");
+                    assert!(
+                        r.answer.capacity() <= answer_cap,
+                        "{unit:?} {total} {piece}"
+                    );
+                    assert_eq!(r.answer_long, n * decoded > cap, "{total} {unit:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn folding_keys_still_match() {
         assert_eq!(match_key("m\u{17F}g".as_bytes()), Field::Msg);

@@ -377,3 +377,167 @@ impl CompatScanner {
         Ok(())
     }
 }
+
+/// Adversarial inputs for the shortcuts, held to the frozen byte-at-a-time scanner: raw bytes
+/// the string pieces of `mod.rs`'s tests cannot hold (invalid UTF-8, every control byte),
+/// escapes and stop bytes at the 32- and 64-byte edges of the string walk, and caps and cuts
+/// around them (one-byte feeds included).
+#[cfg(test)]
+mod edge_tests {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+
+    use super::super::oracle::OldScanner;
+    use super::*;
+
+    /// The answer (or error, with its offset) of both scanners over `data` fed in `cuts`.
+    fn both(data: &[u8], cuts: &[usize], cap: usize) -> (String, String) {
+        let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(data.len())).collect();
+        cuts.extend([0, data.len()]);
+        cuts.sort_unstable();
+        cuts.dedup();
+        let opts = CompatOptions { max_msg_len: cap };
+        let mut new = CompatScanner::new(opts);
+        let mut old = OldScanner::new(opts);
+        let (mut new_err, mut old_err) = (None, None);
+        for w in cuts.windows(2) {
+            let piece = &data[w[0]..w[1]];
+            if new_err.is_none() {
+                new_err = new.feed(piece).err();
+            }
+            if old_err.is_none() {
+                old_err = old.feed(piece).err();
+            }
+        }
+        let new = new_err.map_or_else(|| new.finish(), Err);
+        let old = old_err.map_or_else(|| old.finish(), Err);
+        (format!("{new:?}"), format!("{old:?}"))
+    }
+
+    const BACKSLASHES_THEN_QUOTE: [u8; 64] = {
+        let mut b = [b'\\'; 64];
+        b[63] = b'"';
+        b
+    };
+    const BACKSLASHES_THEN_N: [u8; 66] = {
+        let mut b = [b'\\'; 66];
+        b[65] = b'n';
+        b
+    };
+
+    /// A string body: runs of filler broken by raw bytes and escapes, the breaks placed at
+    /// and around the walk's 32/64/128-byte edges (counted from the body's start).
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        let brk = prop::sample::select(vec![
+            &b"\\"[..],
+            b"\\\\",
+            b"\\\"",
+            b"\\n",
+            b"\\u",
+            b"\\u00",
+            b"\\u00e9",
+            b"\\ud83d",
+            b"\\ude00",
+            b"\\ud83d\\ude00",
+            b"\\ud83d\\u0041",
+            b"\\uD83D\\uDE00",
+            b"\\x",
+            b"\\\x00",
+            b"\"",
+            b"\x00",
+            b"\x1f",
+            b"\t",
+            b"\x7f",
+            b"\xff",
+            b"\xc3",
+            b"\xe2\x80",
+            b"\xe2\x80\xa8",
+            b"\xed\xa0\x80",
+            b"\xf0\x9f\x99",
+            " ".as_bytes(),
+            // Runs of backslashes across a block edge: pairs, then an escaped quote or `n`.
+            &[b'\\'; 64],
+            &BACKSLASHES_THEN_QUOTE,
+            &BACKSLASHES_THEN_N,
+        ]);
+        let at = prop::sample::select(vec![
+            0usize, 1, 15, 16, 30, 31, 32, 33, 62, 63, 64, 65, 127, 128,
+        ]);
+        let tail = prop::sample::select(vec![0usize, 1, 2, 31, 32, 33, 63, 64, 65]);
+        (prop::collection::vec((at, brk), 0..4), tail).prop_map(|(mut breaks, tail)| {
+            // Each break at its offset, or right after the one before when that passed it.
+            breaks.sort_by_key(|&(a, _)| a);
+            let mut out = Vec::new();
+            for (a, b) in breaks {
+                out.resize(out.len().max(a), b'x');
+                out.extend_from_slice(b);
+            }
+            out.resize(out.len() + tail, b'y');
+            out
+        })
+    }
+
+    fn record() -> impl Strategy<Value = Vec<u8>> {
+        let level = prop::sample::select(vec![&b"error"[..], b"info", b"err\\u006fr"]);
+        (level, body(), body(), 0u8..4).prop_map(|(level, msg, other, shape)| {
+            let mut r = Vec::new();
+            let parts: [&[u8]; 3] = [b"{\"level\":\"", level, b"\",\"msg\":\""];
+            for p in parts {
+                r.extend_from_slice(p);
+            }
+            r.extend_from_slice(&msg);
+            match shape {
+                0 => r.extend_from_slice(b"\"}\n"),
+                1 => {
+                    r.extend_from_slice(b"\",\"x\":\"");
+                    r.extend_from_slice(&other);
+                    r.extend_from_slice(b"\"}\n");
+                }
+                2 => r.extend_from_slice(b"\",\"time\":\"2024-06-19T15:02:45.5Z\",\"n\":1}\n"),
+                _ => {
+                    r.extend_from_slice(b"\",\"");
+                    r.extend_from_slice(&other);
+                    r.extend_from_slice(b"\":null}\n");
+                }
+            }
+            r
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn raw_bytes_at_the_walk_edges_equal_the_old_scanner(
+            records in prop::collection::vec(record(), 1..4),
+            cuts in prop::collection::vec(0usize..600, 0..4),
+            cap in prop_oneof![0usize..8, 60usize..140, Just(DEFAULT_CAP)],
+        ) {
+            let data = records.concat();
+            let (new, old) = both(&data, &[], cap);
+            prop_assert_eq!(new, old, "whole {:?}", String::from_utf8_lossy(&data));
+            let (new, old) = both(&data, &cuts, cap);
+            prop_assert_eq!(new, old, "cuts {:?} {:?}", cuts, String::from_utf8_lossy(&data));
+        }
+    }
+
+    const DEFAULT_CAP: usize = super::super::DEFAULT_MAX_MSG_LEN;
+
+    /// Every record above fed a byte at a time, and cut at every offset once.
+    #[test]
+    fn every_cut_of_edge_records_equals_the_old_scanner() {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        for _ in 0..40 {
+            let data = record().new_tree(&mut runner).unwrap().current();
+            let every: Vec<usize> = (0..data.len()).collect();
+            for cap in [0, 64, 100, DEFAULT_CAP] {
+                let (new, old) = both(&data, &every, cap);
+                assert_eq!(new, old, "{:?}", String::from_utf8_lossy(&data));
+                for cut in 0..data.len() {
+                    let (new, old) = both(&data, &[cut], cap);
+                    assert_eq!(new, old, "cut {cut} {:?}", String::from_utf8_lossy(&data));
+                }
+            }
+        }
+    }
+}
