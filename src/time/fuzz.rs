@@ -2,11 +2,25 @@
 //! replay test) and in unit tests, so it is not in a user's build or in the semver surface.
 
 use super::parse::{parse_fast, parse_general};
-use super::{format_rfc3339nano, parse_rfc3339nano, Offset, ParseConfig};
+use super::{
+    format_rfc3339nano, parse_rfc3339_prefix, parse_rfc3339nano, Offset, ParseConfig,
+    TimestampParser,
+};
 
-/// Parses `data` with both parser paths and checks they agree, and that what parses formats
-/// back to an equal instant.
+/// Parses `data` with both parser paths and checks they agree, that the cached parser agrees
+/// with the uncached one on each line of `data` in turn (its head and date caches carried from
+/// line to line), and that what parses formats back to an equal instant.
 pub fn fuzz_time_parse(data: &[u8]) {
+    for config in [ParseConfig::kubelet(), ParseConfig::go_json()] {
+        let mut cached = TimestampParser::new(config);
+        for line in data.split(|&b| b == b'\n') {
+            assert_eq!(
+                cached.parse_prefix(line),
+                parse_rfc3339_prefix(line, &config),
+                "{line:?} after the lines before it, {config:?}"
+            );
+        }
+    }
     // The fast path's oracle (also property-tested): what it accepts, the general path
     // accepts identically under every preset.
     if let Some(fast) = parse_fast(data) {

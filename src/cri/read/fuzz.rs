@@ -15,9 +15,15 @@ pub fn fuzz_cri_record(data: &[u8]) {
 
 /// Fuzz entry: the Docker parser never panics; fast path and `serde_json` agree.
 pub fn fuzz_docker_record(data: &[u8]) {
-    let mut scratch = Vec::new();
+    // A scratch buffer left longer by an earlier record, with bytes that must not show
+    // through (the parser reuses its scratch across records and never zeroes it).
+    let mut scratch = vec![b'Z'; data.len() / 2 + 7];
     let fast = parse_docker_record(data, &mut scratch)
         .map(|r| (r.timestamp, r.stream, r.tag, r.content.to_vec()));
+    let mut fresh = Vec::new();
+    let again = parse_docker_record(data, &mut fresh)
+        .map(|r| (r.timestamp, r.stream, r.tag, r.content.to_vec()));
+    assert_eq!(fast, again, "a used scratch changed the result");
     #[derive(serde::Deserialize)]
     struct Oracle {
         log: String,

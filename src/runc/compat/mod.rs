@@ -4,8 +4,12 @@
 //! Sans-IO: [`CompatScanner::feed`] takes any slicing of the input, [`CompatScanner::finish`]
 //! returns containerd's string. Memory is bounded: the nesting stack (Go's limit, 10 000
 //! levels), the current `msg` and the answer (both capped by
-//! [`CompatOptions::max_msg_len`]), so about twice that cap plus the 64 KiB read buffer.
-//! (A `msg` is kept raw, up to half the cap, and only decoded when it may be the answer.)
+//! [`CompatOptions::max_msg_len`]) and the 64 KiB read buffer. A `msg` is kept raw, up to half
+//! the cap, and only decoded when it may be the answer, so at most about 2.5 times the cap is
+//! live (a raw half, a decoded `msg`, the previous answer). The cap counts the decoded bytes as
+//! Go does, except that an invalid UTF-8 byte counts 1 while it is answered as U+FFFD (3
+//! bytes): a message of invalid bytes can reach 3 times the cap in the answer, and about 4.5
+//! times the cap can then be live.
 //!
 //! Two layers, so that each can be read against its Go counterpart on its own:
 //!
