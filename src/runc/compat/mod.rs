@@ -242,32 +242,7 @@ mod tests {
     /// `cuts` (offsets, any order), with `cap`: the same answer or the same error at the
     /// same offset.
     fn same_as_old(data: &[u8], cuts: &[usize], cap: usize) -> Result<(), String> {
-        let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(data.len())).collect();
-        cuts.extend([0, data.len()]);
-        cuts.sort_unstable();
-        cuts.dedup();
-        let opts = CompatOptions { max_msg_len: cap };
-        let mut new = CompatScanner::new(opts);
-        let mut old = oracle::OldScanner::new(opts);
-        let (mut new_err, mut old_err) = (None, None);
-        for w in cuts.windows(2) {
-            let piece = &data[w[0]..w[1]];
-            if new_err.is_none() {
-                new_err = new.feed(piece).err();
-            }
-            if old_err.is_none() {
-                old_err = old.feed(piece).err();
-            }
-        }
-        let new = match new_err {
-            Some(e) => Err(e),
-            None => new.finish(),
-        };
-        let old = match old_err {
-            Some(e) => Err(e),
-            None => old.finish(),
-        };
-        let (new, old) = (format!("{new:?}"), format!("{old:?}"));
+        let (new, old) = oracle::new_and_old(data, cuts, cap);
         if new == old {
             Ok(())
         } else {

@@ -387,32 +387,7 @@ mod edge_tests {
     use proptest::prelude::*;
     use proptest::strategy::ValueTree;
 
-    use super::super::oracle::OldScanner;
-    use super::*;
-
-    /// The answer (or error, with its offset) of both scanners over `data` fed in `cuts`.
-    fn both(data: &[u8], cuts: &[usize], cap: usize) -> (String, String) {
-        let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(data.len())).collect();
-        cuts.extend([0, data.len()]);
-        cuts.sort_unstable();
-        cuts.dedup();
-        let opts = CompatOptions { max_msg_len: cap };
-        let mut new = CompatScanner::new(opts);
-        let mut old = OldScanner::new(opts);
-        let (mut new_err, mut old_err) = (None, None);
-        for w in cuts.windows(2) {
-            let piece = &data[w[0]..w[1]];
-            if new_err.is_none() {
-                new_err = new.feed(piece).err();
-            }
-            if old_err.is_none() {
-                old_err = old.feed(piece).err();
-            }
-        }
-        let new = new_err.map_or_else(|| new.finish(), Err);
-        let old = old_err.map_or_else(|| old.finish(), Err);
-        (format!("{new:?}"), format!("{old:?}"))
-    }
+    use super::super::oracle::new_and_old as both;
 
     const BACKSLASHES_THEN_QUOTE: [u8; 64] = {
         let mut b = [b'\\'; 64];

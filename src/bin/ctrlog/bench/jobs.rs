@@ -231,21 +231,32 @@ pub fn copy_floor(files: &[PathBuf], dest: &Path) -> io::Result<u64> {
     let mut out = File::create(dest)?;
     let mut total = 0;
     for f in files {
-        let mut f = File::open(f)?;
-        loop {
-            let n = match f.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            io::Write::write_all(&mut out, &buf[..n])?;
-            total += n as u64;
-        }
+        total += read_chunks(f, &mut buf, |chunk| io::Write::write_all(&mut out, chunk))?;
     }
     drop(out);
     fs::remove_file(dest)?;
     Ok(total)
+}
+
+/// Reads `path` to its end through `buf`, handing each read's bytes to `each`; returns the
+/// bytes read. The floors' one read loop, as ctrlog's readers read (retrying `Interrupted`).
+fn read_chunks(
+    path: &Path,
+    buf: &mut [u8],
+    mut each: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<u64> {
+    let mut f = File::open(path)?;
+    let mut total = 0;
+    loop {
+        let n = match f.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        each(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 /// The writer options of `ctrlog write` and the driver for this format and max-len.
@@ -430,20 +441,14 @@ pub fn read_floor(input: &Path, copies: usize, count_newlines: bool) -> io::Resu
     let mut buf = vec![0u8; 256 << 10];
     let mut lines = 0u64;
     for _ in 0..copies {
-        let mut f = File::open(input)?;
-        loop {
-            let n = match f.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+        read_chunks(input, &mut buf, |chunk| {
             if count_newlines {
-                lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
             } else {
-                std::hint::black_box(&buf[..n]);
+                std::hint::black_box(chunk);
             }
-        }
+            Ok(())
+        })?;
     }
     Ok(lines)
 }
