@@ -2,7 +2,10 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ctrlog::time::{format_rfc3339nano, parse_rfc3339nano, Offset, Timestamp, TimestampFormatter};
+use ctrlog::time::{
+    format_rfc3339nano, parse_rfc3339nano, Clock, Offset, SystemClock, Timestamp,
+    TimestampFormatter,
+};
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("time");
@@ -44,6 +47,10 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(parse_rfc3339nano(black_box(text))))
         });
     }
+    // The clock read `--timestamp-policy per-record` makes for every record.
+    g.bench_function("system_clock_now", |b| {
+        b.iter(|| black_box(SystemClock.now()))
+    });
     g.finish();
 }
 
