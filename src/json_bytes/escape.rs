@@ -90,10 +90,25 @@ impl Staging {
 /// UTF-8 to the word escaper ([`escape_words`]), which is also the portable path.
 #[inline]
 pub(crate) fn escape(s: &[u8], out: &mut Vec<u8>, rules: &EscapeRules, valid_until: usize) {
+    escape_ahead(s, s.len(), out, rules, valid_until);
+}
+
+/// [`escape`] of `text[..len]`, which may read (never output) the bytes of `text` after `len`:
+/// the block escaper then reads whole 128-byte views from the input instead of copying a
+/// string's last bytes into a padded buffer, whose fresh stores its loads stalled on (store
+/// forwarding fails for a load that spans several stores).
+#[inline]
+pub(crate) fn escape_ahead(
+    text: &[u8],
+    len: usize,
+    out: &mut Vec<u8>,
+    rules: &EscapeRules,
+    valid_until: usize,
+) {
     #[cfg(target_arch = "x86_64")]
-    escape_blocks(s, out, rules, valid_until);
+    escape_blocks(text, len, out, rules, valid_until);
     #[cfg(not(target_arch = "x86_64"))]
-    escape_words(s, out, rules, valid_until);
+    escape_words(&text[..len], out, rules, valid_until);
 }
 
 /// [`escape`] a word at a time (portable, and the fallback for invalid UTF-8): appends `s`
@@ -250,9 +265,19 @@ fn classify_block(view: &[u8; VIEW]) -> (u64, u64) {
 /// The output is written straight into `out`'s spare capacity, a window of `BLOCK_STAGE`
 /// bytes at a time: a zeroed stack stage copied into `out` cost a `memset` and a `memcpy` per
 /// string, a fifth of a short-line json-file write.
+///
+/// The string is `text[..n]`; the views read `text` past `n` where it has the bytes (their
+/// flags are masked off, their copies overwritten or not counted), and a padded copy of the
+/// string's end where it does not.
 #[cfg(target_arch = "x86_64")]
-pub(crate) fn escape_blocks(s: &[u8], out: &mut Vec<u8>, rules: &EscapeRules, valid_until: usize) {
-    let n = s.len();
+pub(crate) fn escape_blocks(
+    text: &[u8],
+    n: usize,
+    out: &mut Vec<u8>,
+    rules: &EscapeRules,
+    valid_until: usize,
+) {
+    let s = &text[..n];
     let start = out.len();
     let mut utf8_known = valid_until >= n;
     // The last bytes, padded: every view is then `VIEW` bytes long.
@@ -267,7 +292,7 @@ pub(crate) fn escape_blocks(s: &[u8], out: &mut Vec<u8>, rules: &EscapeRules, va
         let mut o = 0;
         while i < n && o <= BLOCK_STAGE - BLOCK_WORST {
             let len = (n - i).min(BLOCK);
-            let view: &[u8; VIEW] = match s.get(i..i + VIEW) {
+            let view: &[u8; VIEW] = match text.get(i..i + VIEW) {
                 Some(v) => v.try_into().unwrap_or(&pad),
                 None => {
                     pad[..n - i].copy_from_slice(&s[i..]);

@@ -35,7 +35,7 @@ mod unescape;
 
 #[cfg(feature = "__fuzz")]
 pub(crate) use escape::fuzz_json_escape;
-pub(crate) use escape::{escape, DOCKER, LOGRUS};
+pub(crate) use escape::{escape, escape_ahead, DOCKER, LOGRUS};
 pub(crate) use unescape::{unescape_string, Unescaped};
 
 use crate::swar::{eq, load, splat, HI, LO, LOW7};
@@ -175,6 +175,16 @@ mod tests {
         out[0] = b'x';
         escape(s, &mut out, rules, valid_until);
         assert_eq!(out.remove(0), b'x');
+        // With bytes after the string that the escaper may read but must not output: every
+        // class it flags, and a U+2028 whose first byte could pair with the string's end.
+        let mut text = s.to_vec();
+        text.extend_from_slice(&b"\x80\xa8\"\\<>&\n\x01\xe2\x80\xa8\xff".repeat(12));
+        let mut ahead = Vec::new();
+        escape_ahead(&text, s.len(), &mut ahead, rules, valid_until);
+        assert_eq!(
+            ahead, out,
+            "the bytes after the string changed its escaping: {s:?}"
+        );
         let mut words = Vec::new();
         escape_words(s, &mut words, rules, valid_until);
         assert_eq!(out, words, "block and word escapers differ on {s:?}");

@@ -67,6 +67,17 @@ pub struct CopySummary {
     pub last_write_error: Option<io::ErrorKind>,
 }
 
+/// `content` and the bytes after it in `chunk` when `content` lies in `chunk` (found by
+/// address, no `unsafe`), else `content` alone: what [`RecordEncoder::encode_ahead`] may read.
+#[inline(always)]
+fn lookahead<'a>(chunk: &'a [u8], content: &'a [u8]) -> &'a [u8] {
+    let off = (content.as_ptr() as usize).wrapping_sub(chunk.as_ptr() as usize);
+    match chunk.get(off..) {
+        Some(text) if text.len() >= content.len() => text,
+        _ => content,
+    }
+}
+
 /// Encoded records waiting for the output, plus the bookkeeping of what reached it.
 #[derive(Debug)]
 struct Output<K> {
@@ -80,17 +91,20 @@ struct Output<K> {
 }
 
 impl<K: RecordWriter> Output<K> {
+    /// Encodes one record; `chunk` is the input chunk, which holds `content` unless the
+    /// splitter carried it over from earlier chunks.
     #[inline(always)]
     fn push<F: RecordEncoder>(
         &mut self,
         format: &F,
         tag: Tag,
         content: &[u8],
+        chunk: &[u8],
     ) -> Result<(), WriteError> {
         if !self.buf.is_empty() && self.buf.len().saturating_add(content.len()) > self.flush_size {
             self.flush()?;
         }
-        format.encode(tag, content, &mut self.buf);
+        format.encode_ahead(tag, lookahead(chunk, content), content.len(), &mut self.buf);
         self.pending += 1;
         if tag == Tag::Partial {
             self.pending_partial += 1;
@@ -325,7 +339,7 @@ impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
                 (&mut self.out, &mut self.format, &self.clock, self.stream);
             self.splitter.try_for_each(chunk, |tag, content| {
                 format.start_batch(clock.now(), stream);
-                out.push(format, tag, content)
+                out.push(format, tag, content, chunk)
             })?;
             return self.out.flush();
         }
@@ -335,7 +349,7 @@ impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
         self.splitter.try_for_each(
             chunk,
             #[inline(always)]
-            |tag, content| out.push(format, tag, content),
+            |tag, content| out.push(format, tag, content, chunk),
         )?;
         self.out.flush()
     }
@@ -351,7 +365,7 @@ impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
                 if per_record {
                     self.format.start_batch(self.clock.now(), self.stream);
                 }
-                self.out.push(&self.format, tag, content)?;
+                self.out.push(&self.format, tag, content, &[])?;
             }
         }
         self.out.flush()?;

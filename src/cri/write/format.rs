@@ -43,6 +43,27 @@ pub trait RecordEncoder {
     fn start_batch(&mut self, ts: Timestamp, stream: Stream);
     /// Appends one record holding `content` to `out`.
     fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>);
+
+    /// Appends one record holding `text[..len]` to `out`, like [`encode`](Self::encode).
+    /// The bytes of `text` after `len` are the input that follows the content (the writer
+    /// passes them when the content lies in its read buffer): an encoder may read them, to
+    /// work on whole blocks without copying the content's end, but never outputs them.
+    /// [`DockerJsonEncoder`] escapes that way. The default encodes `&text[..len]`.
+    ///
+    /// ```
+    /// use ctrlog::cri::write::{DockerJsonEncoder, RecordEncoder};
+    /// use ctrlog::cri::Tag;
+    ///
+    /// let f = DockerJsonEncoder::new();
+    /// let (mut a, mut b) = (Vec::new(), Vec::new());
+    /// f.encode(Tag::Full, b"<a>", &mut a);
+    /// f.encode_ahead(Tag::Full, b"<a>\n<b>\n", 3, &mut b);
+    /// assert_eq!(a, b);
+    /// ```
+    #[inline]
+    fn encode_ahead(&self, tag: Tag, text: &[u8], len: usize, out: &mut Vec<u8>) {
+        self.encode(tag, &text[..len], out);
+    }
 }
 
 impl<F: RecordEncoder + ?Sized> RecordEncoder for &mut F {
@@ -52,6 +73,9 @@ impl<F: RecordEncoder + ?Sized> RecordEncoder for &mut F {
     fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>) {
         (**self).encode(tag, content, out);
     }
+    fn encode_ahead(&self, tag: Tag, text: &[u8], len: usize, out: &mut Vec<u8>) {
+        (**self).encode_ahead(tag, text, len, out);
+    }
 }
 
 impl<F: RecordEncoder + ?Sized> RecordEncoder for Box<F> {
@@ -60,6 +84,9 @@ impl<F: RecordEncoder + ?Sized> RecordEncoder for Box<F> {
     }
     fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>) {
         (**self).encode(tag, content, out);
+    }
+    fn encode_ahead(&self, tag: Tag, text: &[u8], len: usize, out: &mut Vec<u8>) {
+        (**self).encode_ahead(tag, text, len, out);
     }
 }
 
@@ -191,13 +218,17 @@ impl RecordEncoder for DockerJsonEncoder {
     }
 
     fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>) {
-        out.reserve(content.len() + self.suffix.len() + 16);
-        if content.is_empty() && tag == Tag::Partial {
+        self.encode_ahead(tag, content, content.len(), out);
+    }
+
+    fn encode_ahead(&self, tag: Tag, text: &[u8], len: usize, out: &mut Vec<u8>) {
+        out.reserve(len + self.suffix.len() + 16);
+        if len == 0 && tag == Tag::Partial {
             // dockerd omits an empty `log` (`omitempty`); only reachable through this trait.
             out.push(b'{');
         } else {
             out.extend_from_slice(b"{\"log\":\"");
-            escape_docker_json(content, out);
+            crate::json_bytes::escape_ahead(text, len, out, &crate::json_bytes::DOCKER, 0);
             if tag == Tag::Full {
                 out.extend_from_slice(b"\\n");
             }
