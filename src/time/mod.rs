@@ -83,6 +83,7 @@ use std::fmt;
 #[cfg(unix)]
 pub(crate) use calendar::{civil_from_unix, Civil};
 pub use clock::{Clock, FixedClock, SteppingClock, SystemClock};
+pub(crate) use format::MAX_TS_LEN;
 pub use format::{format_rfc3339nano, format_rfc3339nano_fixed, TimestampFormatter};
 pub use timeline::{Timeline, TIMELINE_BUCKETS};
 // Test support, not API: compiled only with the internal `__fuzz` feature.
