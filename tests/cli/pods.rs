@@ -336,6 +336,27 @@ fn logs_all_containers_follow() {
         .map(|(_, _, c)| format!("[pod/web-0/{}] {c}", c.split(' ').next().unwrap()))
         .collect();
     assert_eq!(first, want);
+    // Idle, the main thread sleeps until a reader sends: it does not wake on a timer. (When
+    // it polled every 10 ms, it switched out about 100 times a second here.) Linux's /proc
+    // counts the switches.
+    let switches = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/task/{0}/status", child.id()))
+            .expect("the main thread's status");
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .expect("a voluntary_ctxt_switches line");
+        line.trim().parse::<u64>().expect("a count")
+    };
+    if cfg!(target_os = "linux") {
+        let before = switches();
+        std::thread::sleep(Duration::from_secs(1));
+        let woke = switches() - before;
+        assert!(
+            woke < 10,
+            "the idle main thread woke {woke} times in a second"
+        );
+    }
     let web0 = tree::web0_dir(&t);
     for (c, text) in [("app", "new app line"), ("sidecar", "new sidecar line")] {
         let mut f = std::fs::OpenOptions::new()

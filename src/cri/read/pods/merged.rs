@@ -11,9 +11,11 @@
 //! batches of about 64 KiB per container in flight, plus the readers' own buffers.
 //!
 //! Following, the backlog (what each reader finds before it first goes idle) is merged so;
-//! after that no container can be waited for, so new output is written as it arrives
-//! (polled every 10 ms), as kubectl does for several containers; a logical line is never
-//! cut by another container's output unless it is longer than a batch or pauses mid-line.
+//! after that no container can be waited for, so new output is written as it arrives, as
+//! kubectl does for several containers; a logical line is never cut by another container's
+//! output unless it is longer than a batch or pauses mid-line. The caller's thread sleeps
+//! until a reader rings a shared doorbell after each send (a polling loop woke it every
+//! 10 ms on idle containers).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,6 +76,9 @@ enum Msg {
 struct ChannelSink {
     idx: usize,
     tx: SyncSender<(usize, Msg)>,
+    /// The doorbell: rung after each send. Its one slot holds at most one ring, so a full
+    /// slot already wakes the caller's thread and a ring is never lost.
+    bell: SyncSender<()>,
     batch: Batch,
     key: [Timestamp; 2],
     pending_start: [bool; 2],
@@ -86,7 +91,9 @@ fn closed() -> io::Error {
 
 impl ChannelSink {
     fn send(&mut self, msg: Msg) -> io::Result<()> {
-        self.tx.send((self.idx, msg)).map_err(|_| closed())
+        self.tx.send((self.idx, msg)).map_err(|_| closed())?;
+        let _ = self.bell.try_send(());
+        Ok(())
     }
 
     fn send_batch(&mut self) -> io::Result<()> {
@@ -203,15 +210,18 @@ pub fn read_containers<S: LogSink>(
     let prefixes: Vec<String> = sources.iter().map(|s| s.prefix.clone()).collect();
     let prefix_of = |i: usize| prefix.then(|| prefixes[i].as_str());
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| sync_channel(DEPTH)).unzip();
+    let (bell_tx, bell) = sync_channel(1);
     std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(n);
         for (idx, (src, tx)) in sources.into_iter().zip(txs).enumerate() {
             let stop = follow.clone();
+            let bell = bell_tx.clone();
             handles.push(scope.spawn(move || {
                 let mut reader = src.reader;
                 let mut ch = ChannelSink {
                     idx,
                     tx,
+                    bell,
                     batch: Batch::default(),
                     key: [Timestamp::default(); 2],
                     pending_start: [false; 2],
@@ -224,11 +234,13 @@ pub fn read_containers<S: LogSink>(
                 r.and_then(|stats| ch.send_batch().map(|()| stats).map_err(ReadError::Output))
             }));
         }
+        // Only the readers hold the bell's senders: once they are all gone, waiting on it ends.
+        drop(bell_tx);
         let written = if follow.is_some() {
             // The backlog merged by time, then new output as it arrives.
             write_merged(&rxs, &prefix_of, true, sink).and_then(|()| {
                 sink.flush()?;
-                write_arrivals(&rxs, &prefix_of, sink)
+                write_arrivals(&rxs, &bell, &prefix_of, sink)
             })
         } else {
             write_merged(&rxs, &prefix_of, false, sink)
@@ -301,14 +313,16 @@ fn write_merged<'p, S: LogSink>(
     }
 }
 
-/// Writes batches as they arrive, polling the sources (every 10 ms when all are quiet)
-/// until every one is closed.
+/// Writes batches as they arrive until every source is closed, sleeping on `bell` while all
+/// are quiet.
 fn write_arrivals<'p, S: LogSink>(
     rxs: &[Receiver<(usize, Msg)>],
+    bell: &Receiver<()>,
     prefix_of: &dyn Fn(usize) -> Option<&'p str>,
     sink: &mut S,
 ) -> io::Result<()> {
     let mut open = vec![true; rxs.len()];
+    let mut bell_gone = false;
     while open.iter().any(|&o| o) {
         let mut quiet = true;
         for (i, rx) in rxs.iter().enumerate() {
@@ -329,8 +343,17 @@ fn write_arrivals<'p, S: LogSink>(
                 Err(TryRecvError::Disconnected) => open[i] = false,
             }
         }
+        // A reader rings after its send, so a message that came after this scan has rung
+        // (or found the slot full) and `recv` returns at once. When every reader is gone,
+        // their channels are closed too and the next scan ends the loop.
         if quiet {
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            if bell_gone {
+                // Not expected (each reader drops its data sender with its bell sender); a
+                // pause, not a spin, if a data sender outlived its bell.
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            } else if bell.recv().is_err() {
+                bell_gone = true;
+            }
         }
     }
     Ok(())
