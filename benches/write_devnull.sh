@@ -12,9 +12,8 @@ cargo build --release --quiet --features cli,gzip
 bin=$PWD/target/release/ctrlog
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$bin" bench --scale "${SCALE:-1}" --runs 1 --mode in-process --jobs cri-write-short,cri-write-mixed,cri-write-long \
-    --dir "$work" --keep > /dev/null 2> "$work/log"
-dir=$(sed -n 's/.*workloads kept in //p' "$work/log")
+dir=$("$bin" bench --scale "${SCALE:-1}" --jobs cri-write-short,cri-write-mixed,cri-write-long \
+    --dir "$work" --generate-only 2> "$work/log")
 python3 - "$bin" "$dir" "$runs" <<'PY'
 import statistics, subprocess, sys, time
 bin, d, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -1,7 +1,7 @@
 //! `ctrlog bench`: every job runs in both modes at a tiny scale and reports positive figures;
 //! the workload directory is removed unless kept; bad flags are refused with a message;
 //! `--reference` without `go` says so and runs without the columns (with `go`: ignored here,
-//! as CI has none).
+//! as CI has none); `--generate-only` writes the workloads and runs nothing.
 #![cfg(feature = "cli")]
 
 use std::fs;
@@ -160,6 +160,32 @@ fn keep_leaves_the_selected_workloads_and_the_table_names_the_machine() {
     assert!(work.join("nvidia-err-end.json").is_file());
     assert!(work.join("cri.log").is_file());
     assert!(!work.join("short.txt").exists(), "only what the jobs need");
+}
+
+/// `--generate-only` writes the selected jobs' workloads, prints where, runs nothing.
+#[test]
+fn generate_only_writes_the_workloads_and_runs_no_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench(&[
+        "--scale=0.001",
+        "--jobs=json-write-short,cri-read",
+        "--generate-only",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let work = std::path::PathBuf::from(text.trim_end());
+    assert_eq!(work.parent(), Some(dir.path()), "{text}");
+    let mut names: Vec<_> = fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["cri.log", "short.txt"], "no job ran (no scratch/)");
+    assert!(fs::metadata(work.join("short.txt")).unwrap().len() > 100_000);
+    let refused = bench(&["--generate-only", "--json"]);
+    assert_eq!(refused.status.code(), Some(2));
 }
 
 #[test]

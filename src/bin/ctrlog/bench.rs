@@ -37,6 +37,9 @@
 //! cross-check of the outputs join the table (see `bench/reference.rs`). Without `go`, the
 //! bench says so on stderr and runs without them.
 //!
+//! `--generate-only` writes the selected jobs' workloads into a kept directory, prints its
+//! path and exits: the same bytes for measuring other programs (`benches/write_devnull.sh`).
+//!
 //! Exit status: 0 done; 2 bad usage, or a job or a floor failed, or a reference's output
 //! differed from ctrlog's (the message names it).
 
@@ -118,6 +121,10 @@ pub struct Args {
     /// with their figures and a check that their output equals ctrlog's. Needs `go` on PATH.
     #[arg(long)]
     reference: bool,
+    /// Only write the workloads of the selected jobs, keep them, print their directory on
+    /// stdout and exit (to measure other programs on the same bytes).
+    #[arg(long, conflicts_with_all = ["json", "markdown", "reference", "mode"])]
+    generate_only: bool,
 }
 
 /// One job in one mode: medians of its runs and of its floors'.
@@ -247,20 +254,13 @@ pub fn run_cases(
     run_cases_with(jobs, modes, opts, runs, dir, progress, None, done)
 }
 
-/// [`run_cases`], and with `refs` each whole-process case's reference (if the job has one)
-/// runs after each of ctrlog's runs, and is cross-checked after the last.
-#[allow(clippy::too_many_arguments)]
-pub fn run_cases_with(
+/// Writes the workload of each of `jobs` (once each) into `dir`.
+fn generate_workloads(
     jobs: &[Job],
-    modes: &[Mode],
     opts: &GenerateOptions,
-    runs: u32,
     dir: &Path,
     progress: bool,
-    refs: Option<&References>,
-    mut done: impl FnMut(&Case) -> io::Result<()>,
 ) -> io::Result<()> {
-    let exe = std::env::current_exe()?;
     let mut made: Vec<Workload> = Vec::new();
     for job in jobs {
         if made.contains(&job.workload) {
@@ -280,6 +280,24 @@ pub fn run_cases_with(
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         made.push(job.workload);
     }
+    Ok(())
+}
+
+/// [`run_cases`], and with `refs` each whole-process case's reference (if the job has one)
+/// runs after each of ctrlog's runs, and is cross-checked after the last.
+#[allow(clippy::too_many_arguments)]
+pub fn run_cases_with(
+    jobs: &[Job],
+    modes: &[Mode],
+    opts: &GenerateOptions,
+    runs: u32,
+    dir: &Path,
+    progress: bool,
+    refs: Option<&References>,
+    mut done: impl FnMut(&Case) -> io::Result<()>,
+) -> io::Result<()> {
+    let exe = std::env::current_exe()?;
+    generate_workloads(jobs, opts, dir, progress)?;
     let scratch = dir.join("scratch");
     fs::create_dir_all(&scratch)?;
     for job in jobs {
@@ -543,6 +561,13 @@ pub fn run(args: Args) -> ExitCode {
         Ok(d) => d,
         Err(e) => return crate::fail(format_args!("cannot make the workload directory: {e}")),
     };
+    if args.generate_only {
+        if let Err(e) = generate_workloads(&selected, &opts, &dir.0, true) {
+            return crate::fail(format_args!("bench: {e}"));
+        }
+        println!("{}", dir.keep().display());
+        return ExitCode::SUCCESS;
+    }
     let started = Instant::now();
     let refs = if !args.reference {
         None
