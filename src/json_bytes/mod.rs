@@ -2,14 +2,16 @@
 //! escapers (dockerd's json-file rules, logrus's rules) and the Docker record unescaper.
 //!
 //! What: a string is scanned a 64-bit word at a time (SWAR, portable and `unsafe`-free), or on
-//! x86_64 by the escapers 64 bytes at a time into a bitmap (SSE2, see `escape_blocks`) and by
+//! x86_64 by the escapers 64 bytes at a time into a bitmap (AVX2 where the CPU has it, else
+//! SSE2: `blocks`) and by
 //! `runc::compat` 64 bytes at a time (`string_masks`); each
 //! scan computes a mask with the high bit set in every byte that needs work, and the bytes
 //! between are copied as whole words. Escaping flags `"`, `\`, bytes below 0x20, `<` `>` `&`
 //! (Go `encoding/json`'s HTML escaping, which dockerd and logrus use), and the bytes that may
 //! start U+2028/U+2029 or invalid UTF-8; unescaping flags `"` and `\`. Output is written with
-//! fixed 8-byte stores at a register index (a stack staging buffer when escaping, the scratch
-//! buffer sized once when unescaping), never a variable-length copy per piece. The unescaper
+//! fixed-size stores at a register index (into the output `Vec`'s spare capacity when
+//! escaping, the scratch buffer sized once when unescaping), never a variable-length copy
+//! per piece. The unescaper
 //! scans and stores 16 bytes at a time instead ([`quote_or_backslash_16`]: SSE2 on x86_64;
 //! two SWAR words elsewhere, checked against it in tests).
 //!
@@ -22,14 +24,19 @@
 //! Limits: the output grows by at most the escaped string (6 bytes per input byte at worst);
 //! invalid UTF-8 is found with `std::str::from_utf8`, which accepts exactly what Go's
 //! `utf8.DecodeRune` accepts (see [`crate::go_utf8`] for the per-byte U+FFFD rule). Speed
-//! depends on escape density. On x86_64 the escapers classify 64 bytes at a time with SSE2
-//! (SSE2 is the x86_64 baseline; the module's three SSE2 classifiers, the escapers' 64-byte
-//! one, the unescaper's 16-byte one and `runc::compat`'s string walk, are its only `unsafe`
-//! blocks, each tested against its portable twin) and pay one loop iteration per
+//! depends on escape density. On x86_64 the escapers classify 64 bytes at a time with AVX2,
+//! detected at run time, or SSE2 (the x86_64 baseline); the module's `unsafe` blocks are
+//! those classifiers (the escapers' AVX2 and SSE2 ones, the unescaper's 16-byte one and
+//! `runc::compat`'s string walk, each tested against its portable twin), the calls that
+//! reach the AVX2 code after detection, and the escaper's `set_len` over what it wrote. They
+//! pay one loop iteration per
 //! escape and about one mispredicted branch per 64-byte block; elsewhere the word escaper pays
 //! about one per 8-byte word that holds an escape. A branch-free expansion would need SIMD
-//! shuffles (`pshufb`/`vpexpandb`) and runtime feature detection.
+//! shuffles (`pshufb`/`vpexpandb`); AVX-512's intrinsics are stable only from Rust 1.89,
+//! above the crate's MSRV.
 
+#[cfg(target_arch = "x86_64")]
+mod blocks;
 mod escape;
 mod unescape;
 
@@ -164,7 +171,8 @@ mod tests {
     use super::*;
 
     /// What [`escape`] appends, checked equal to what the portable word escaper appends (on
-    /// x86_64 `escape` is the block escaper, so both paths are tested there).
+    /// x86_64 `escape` is the block escaper, on AVX2 where the CPU has it, so the SSE2 block
+    /// escaper is called too).
     ///
     /// The block escaper writes into the `Vec`'s spare capacity; here that capacity holds
     /// zeros (and the `Vec` some earlier output), so a byte it left unwritten would show as a
@@ -185,6 +193,22 @@ mod tests {
             ahead, out,
             "the bytes after the string changed its escaping: {s:?}"
         );
+        // `escape` took the AVX2 classifier where the CPU has it: the SSE2 one too.
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut sse2 = Vec::new();
+            blocks::escape_blocks_with::<blocks::Sse2>(
+                &text,
+                s.len(),
+                &mut sse2,
+                rules,
+                valid_until,
+            );
+            assert_eq!(
+                sse2, out,
+                "the SSE2 and AVX2 block escapers differ on {s:?}"
+            );
+        }
         let mut words = Vec::new();
         escape_words(s, &mut words, rules, valid_until);
         assert_eq!(out, words, "block and word escapers differ on {s:?}");
