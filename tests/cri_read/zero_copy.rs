@@ -216,10 +216,11 @@ fn cli_output_is_the_copied_output() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("0.log");
     let mut log = String::new();
-    for i in 0..20_000u32 {
+    for i in 0..8_000u32 {
         let s = if i % 3 == 0 { "stderr" } else { "stdout" };
         let tag = if i % 5 == 1 { "P" } else { "F" };
-        let len = (i * 7919 % 97) as usize;
+        // Some content longer than the 1 KiB from which `ctrlog logs` keeps ranges.
+        let len = (i * 7919 % if i % 4 == 0 { 3000 } else { 97 }) as usize;
         let c: String = (0..len)
             .map(|k| (b'a' + ((i as usize + k) % 26) as u8) as char)
             .collect();

@@ -356,8 +356,10 @@ impl Emitter {
     }
 
     /// `put`, through [`LogSink::write_stream_at`] when `data` lies in the read window at
-    /// `at`.
-    #[inline]
+    /// `at`. Always inlined: called per piece with a constant `at` or none, it folds into
+    /// the caller's one sink call (not inlined, it cost the json-file read 5% more
+    /// instructions).
+    #[inline(always)]
     fn put_at<S: LogSink>(
         &mut self,
         sink: &mut S,

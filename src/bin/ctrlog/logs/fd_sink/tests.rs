@@ -56,13 +56,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Runs `ops` on a sink; returns (stdout, stderr, what the model wrote to each).
-fn run(ops: &[Op], merged: bool, max: usize) -> ([Vec<u8>; 2], [Vec<u8>; 2]) {
+/// Runs `ops` on a sink keeping ranges from `min_keep` bytes; returns (stdout, stderr,
+/// what the model wrote to each).
+fn run(ops: &[Op], merged: bool, max: usize, min_keep: usize) -> ([Vec<u8>; 2], [Vec<u8>; 2]) {
     let w = || Short {
         max,
         ..Short::default()
     };
-    let mut sink = QueueSink::new(w(), w(), merged);
+    let mut sink = QueueSink::new(w(), w(), merged).with_min_keep(min_keep);
     let mut model = [Vec::new(), Vec::new()];
     let mut window = Vec::new();
     for op in ops {
@@ -102,15 +103,16 @@ proptest! {
         ops in prop::collection::vec(op(), 0..60),
         merged in any::<bool>(),
         max in 1usize..64,
+        min_keep in prop_oneof![Just(1usize), 1usize..20],
     ) {
-        let (got, model) = run(&ops, merged, max);
+        let (got, model) = run(&ops, merged, max, min_keep);
         prop_assert_eq!(got, model);
     }
 }
 
 #[test]
 fn adjacent_ranges_are_one_slice() {
-    let mut sink = QueueSink::new(Vec::new(), Vec::new(), false);
+    let mut sink = QueueSink::new(Vec::new(), Vec::new(), false).with_min_keep(1);
     let window = b"hdr abc\nhdr de\n";
     sink.write_stream_at(Stream::Stdout, b"abc", 4).unwrap();
     sink.write_stream_at(Stream::Stdout, b"\n", 7).unwrap();
@@ -128,7 +130,7 @@ fn adjacent_ranges_are_one_slice() {
 
 #[test]
 fn past_max_segs_content_is_copied_in_order() {
-    let mut sink = QueueSink::new(Vec::new(), Vec::new(), true);
+    let mut sink = QueueSink::new(Vec::new(), Vec::new(), true).with_min_keep(1);
     let mut window = Vec::new();
     let mut want = Vec::new();
     for i in 0..(MAX_SEGS + 100) {
@@ -169,4 +171,25 @@ fn owned_bytes_are_buffered_until_buf() {
     assert_eq!(sink.outs[0].w.calls, 1, "written once past {BUF} bytes");
     sink.flush().unwrap();
     assert_eq!(sink.into_writers()[0].out.len(), 300_000);
+}
+
+#[test]
+fn short_content_is_copied() {
+    let mut sink = QueueSink::new(Vec::new(), Vec::new(), false);
+    let window = vec![b'x'; 3 * MIN_KEEP];
+    sink.write_stream_at(Stream::Stdout, &window[..MIN_KEEP - 1], 0)
+        .unwrap();
+    assert!(sink.outs[0].segs.is_empty(), "copied");
+    sink.write_stream_at(Stream::Stdout, &window[MIN_KEEP..], MIN_KEEP)
+        .unwrap();
+    assert_eq!(
+        sink.outs[0].segs,
+        [
+            Seg::Own(0..MIN_KEEP - 1),
+            Seg::Window(MIN_KEEP..3 * MIN_KEEP)
+        ]
+    );
+    sink.release(&window).unwrap();
+    sink.flush().unwrap();
+    assert_eq!(sink.into_writers()[0].len(), 3 * MIN_KEEP - 1);
 }
