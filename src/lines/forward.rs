@@ -119,6 +119,12 @@ impl LineBuffer {
         &self.buf[self.start..self.end]
     }
 
+    /// Every buffered byte, consumed or not, with the absolute offset of the first: the lines
+    /// handed out since the last fill lie in it, unchanged until the next fill or reset.
+    pub fn window(&self) -> (u64, &[u8]) {
+        (self.read_off - self.end as u64, &self.buf[..self.end])
+    }
+
     /// Drops `n` bytes from the front of [`LineBuffer::buffer`].
     ///
     /// # Panics

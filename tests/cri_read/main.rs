@@ -16,3 +16,4 @@ mod rotation;
 mod structured;
 mod tail_prop;
 mod writer_prop;
+mod zero_copy;

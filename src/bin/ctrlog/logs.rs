@@ -12,21 +12,18 @@
 //! (files or records, reported on stderr); 2 nothing could be read (bad usage, the named log
 //! missing or unreadable); 1 writing the output failed.
 
-use std::fs::File;
-use std::io::{self, Write};
-use std::mem::ManuallyDrop;
-use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::FromRawFd;
+mod fd_sink;
+
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use ctrlog::cri::read::{
-    find_pod, read_containers, ContainerDir, ContainerSource, FileWarning, LogReader, LogSink,
-    PodDir, PodDirName, PodError, ReadError, ReadOptions, ReadStats, SkippedLine, TailMode,
+    find_pod, read_containers, ContainerDir, ContainerSource, LogReader, PodDir, PodDirName,
+    PodError, ReadError, ReadOptions, ReadStats, SkippedLine, TailMode,
 };
-use ctrlog::cri::Stream;
 use ctrlog::time::{parse_rfc3339nano, Clock, SystemClock, Timestamp};
 
 #[derive(clap::Args)]
@@ -197,72 +194,6 @@ fn parse_since(s: &str) -> Result<Timestamp, String> {
     }
 }
 
-/// Buffered output straight to fds 1 and 2; one buffer (record order kept) when both are the
-/// same file.
-struct FdSink {
-    out: [ManuallyDrop<File>; 2],
-    bufs: [Vec<u8>; 2],
-    merged: bool,
-}
-
-const BUF: usize = 256 << 10;
-
-impl FdSink {
-    fn new() -> Self {
-        // SAFETY: fds 1 and 2 are open for the whole process; ManuallyDrop never closes them.
-        let out = unsafe {
-            [
-                ManuallyDrop::new(File::from_raw_fd(1)),
-                ManuallyDrop::new(File::from_raw_fd(2)),
-            ]
-        };
-        let id = |f: &File| f.metadata().ok().map(|m| (m.dev(), m.ino(), m.rdev()));
-        let merged = matches!((id(&out[0]), id(&out[1])), (Some(a), Some(b)) if a == b);
-        FdSink {
-            out,
-            bufs: [Vec::with_capacity(BUF), Vec::new()],
-            merged,
-        }
-    }
-
-    fn flush_one(&mut self, i: usize) -> io::Result<()> {
-        if !self.bufs[i].is_empty() {
-            let r = (&*self.out[i]).write_all(&self.bufs[i]);
-            self.bufs[i].clear();
-            r?;
-        }
-        Ok(())
-    }
-}
-
-impl LogSink for FdSink {
-    #[inline]
-    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
-        let i = if self.merged || stream == Stream::Stdout {
-            0
-        } else {
-            1
-        };
-        self.bufs[i].extend_from_slice(data);
-        if self.bufs[i].len() >= BUF {
-            self.flush_one(i)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let a = self.flush_one(0);
-        let b = self.flush_one(1);
-        a.and(b)
-    }
-
-    fn warning(&mut self, w: &FileWarning) {
-        // Output so far first, so the warning shows where it happened.
-        let _ = self.flush();
-        eprintln!("ctrlog: warning: {w}");
-    }
-}
-
 /// Exit status when the read went through but data was skipped.
 const SKIPPED: u8 = 3;
 
@@ -336,7 +267,7 @@ pub fn run(args: Args) -> ExitCode {
     } else {
         None
     };
-    let mut sink = FdSink::new();
+    let mut sink = fd_sink::fd_sink();
     let result = if let Some((pod, logs)) = pod {
         let mut sources = Vec::with_capacity(logs.len());
         for (container, path) in &logs {

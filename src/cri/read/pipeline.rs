@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::decode::{AnyDecoder, RecordDecoder};
-use super::emit::{Emitter, Flow, LogSink, OutputOptions};
+use super::emit::{Emitter, Flow, LogSink, OutputOptions, Span};
 use super::merge::{PartialMerger, Piece};
 use super::record::ParseError;
 use super::tail::Pos;
@@ -116,8 +116,27 @@ pub(crate) trait Out {
         newline: bool,
         src: Src<'_>,
     ) -> io::Result<Go>;
+    /// [`Out::piece`], knowing where its bytes lie (the default ignores it).
+    #[inline]
+    fn piece_span(
+        &mut self,
+        em: &mut Emitter,
+        piece: &Piece<'_>,
+        newline: bool,
+        src: Src<'_>,
+        span: Span<'_>,
+    ) -> io::Result<Go> {
+        let _ = span;
+        self.piece(em, piece, newline, src)
+    }
     fn warning(&mut self, w: &FileWarning);
     fn flush(&mut self) -> io::Result<()>;
+    /// [`LogSink::release`] (the default does nothing).
+    #[inline]
+    fn release(&mut self, window: &[u8]) -> io::Result<()> {
+        let _ = window;
+        Ok(())
+    }
 }
 
 impl<S: LogSink> Out for S {
@@ -127,9 +146,20 @@ impl<S: LogSink> Out for S {
         em: &mut Emitter,
         piece: &Piece<'_>,
         newline: bool,
-        _src: Src<'_>,
+        src: Src<'_>,
     ) -> io::Result<Go> {
-        if em.emit(piece, newline, self)? == Flow::LimitReached {
+        self.piece_span(em, piece, newline, src, Span::default())
+    }
+    #[inline]
+    fn piece_span(
+        &mut self,
+        em: &mut Emitter,
+        piece: &Piece<'_>,
+        newline: bool,
+        _src: Src<'_>,
+        span: Span<'_>,
+    ) -> io::Result<Go> {
+        if em.emit_span(piece, newline, self, span)? == Flow::LimitReached {
             return Ok(Go::Limit);
         }
         if piece.ends_line && !em.dropping(piece.stream) && self.line_end(piece.stream).is_break() {
@@ -142,6 +172,10 @@ impl<S: LogSink> Out for S {
     }
     fn flush(&mut self) -> io::Result<()> {
         LogSink::flush(self)
+    }
+    #[inline]
+    fn release(&mut self, window: &[u8]) -> io::Result<()> {
+        LogSink::release(self, window)
     }
 }
 
@@ -214,6 +248,21 @@ impl Pipeline {
         terminated: bool,
         sink: &mut S,
     ) -> io::Result<Go> {
+        self.line_at(path, line, pos, terminated, sink, None)
+    }
+
+    /// [`Pipeline::line`] for a line that lies at `at` in the window the next
+    /// [`Out::release`] passes (`None`: elsewhere).
+    #[inline]
+    pub(crate) fn line_at<S: Out>(
+        &mut self,
+        path: &Path,
+        line: &[u8],
+        pos: Pos,
+        terminated: bool,
+        sink: &mut S,
+        at: Option<usize>,
+    ) -> io::Result<Go> {
         let rec = match self.parser.decode(line) {
             Ok(r) => r,
             Err(e) => {
@@ -237,7 +286,8 @@ impl Pipeline {
             num: pos.0,
             off: pos.1,
         };
-        let go = sink.piece(&mut self.emitter, &piece, terminated, src)?;
+        let span = Span::of(line, piece.content, at);
+        let go = sink.piece_span(&mut self.emitter, &piece, terminated, src, span)?;
         self.stats.lines_out = self.emitter.lines_out;
         self.stats.bytes_out = self.emitter.bytes_out;
         match go {

@@ -214,8 +214,25 @@ pub(crate) fn drain_upto<S: Out>(
     sink: &mut S,
     budget: u64,
 ) -> Result<Go, ReadError> {
+    let r = drain_lines(pipe, c, sink, budget);
+    // The lines output stay in the buffer until the next fill: a sink that kept ranges of it
+    // writes them now, whatever ended the drain.
+    let released = sink.release(c.line_buf.window().1);
+    let go = r?;
+    released.map_err(ReadError::Output)?;
+    Ok(go)
+}
+
+fn drain_lines<S: Out>(
+    pipe: &mut Pipeline,
+    c: &mut Current,
+    sink: &mut S,
+    budget: u64,
+) -> Result<Go, ReadError> {
     let start = c.line_buf.read_off();
     loop {
+        // Where the window handed to `release` starts: lines are at their offset past it.
+        let base = c.line_buf.window().0;
         loop {
             match c.line_buf.next_line() {
                 Some(LineItem::Line { offset: off, .. })
@@ -225,8 +242,10 @@ pub(crate) fn drain_upto<S: Out>(
                     offset: off,
                     bytes: line,
                 }) => {
+                    // In the window by construction; `try_from` only guards 32-bit targets.
+                    let at = usize::try_from(off - base).ok();
                     let go = pipe
-                        .line(&c.path, line, (c.num, off), true, sink)
+                        .line_at(&c.path, line, (c.num, off), true, sink, at)
                         .map_err(ReadError::Output)?;
                     if go != Go::Continue {
                         return Ok(go);
@@ -248,6 +267,8 @@ pub(crate) fn drain_upto<S: Out>(
         if read >= budget {
             return Ok(Go::Continue);
         }
+        sink.release(c.line_buf.window().1)
+            .map_err(ReadError::Output)?;
         match c.fill() {
             Ok(0) => return Ok(Go::Continue),
             Ok(_) => {}
