@@ -22,7 +22,8 @@
 //! (max-len -1: one endless line), `cri-write-per-record` (short lines,
 //! `--timestamp-policy per-record`), `json-write-short`, `rotate-write-short` (max-file 3,
 //! max-size an eighth of the input), `last-error` and `last-error-compat` (error entry in the
-//! last 4 KiB of a runc log.json), `cri-read` and `json-read` (`ctrlog logs > /dev/null`),
+//! last 4 KiB of a runc log.json), `cri-read` and `json-read` (`ctrlog logs FILE`, both
+//! streams to /dev/null: the log's stderr records are output too, and `cat` writes nothing),
 //! `tail-10` (`ctrlog logs --tail 10`), `driver-cri` and `driver-json-file` (containerd's
 //! `binary://` driver, the input on both streams through pipes). Each run checks its result
 //! (the error message found, the process's exit status); a failure stops the bench.
