@@ -12,10 +12,16 @@ const BLOCK: usize = 64;
 /// The bytes the block escaper may read from a block's start: the block, and the 64 bytes a
 /// re-copy after its last escape takes.
 const VIEW: usize = 2 * BLOCK;
-/// The block escaper's staging buffer: room for one block's worst case (every byte a 6-byte
-/// escape, plus the 64-byte re-copy and an 8-byte store) after what is already staged.
-const BLOCK_STAGE: usize = 640;
-const BLOCK_WORST: usize = BLOCK * 6 + BLOCK + 16;
+/// Write offsets in a window are masked with this (one `and`, where a clamp to the window's
+/// end took three instructions, three times per escape): a block starts below `STAGE_FILL`
+/// and adds at most 6 bytes per input byte, so every offset stays below `STAGE_MASK` and
+/// the mask never changes one; it only lets the compiler drop the bounds checks.
+const STAGE_MASK: usize = 1023;
+/// The window of spare capacity written at a time: any masked offset plus a 64-byte store.
+const BLOCK_STAGE: usize = STAGE_MASK + 1 + BLOCK;
+/// A new block starts only below this fill: its worst case (every byte a 6-byte escape)
+/// keeps offsets below `STAGE_MASK`.
+const STAGE_FILL: usize = STAGE_MASK + 1 - BLOCK * 6 - 16;
 
 /// A way to classify one 64-byte block: its bitmaps (bit `k` for byte `k`) of the bytes to
 /// rewrite (the ASCII specials and 0xE2, which may start U+2028/U+2029) and of the bytes at
@@ -204,7 +210,7 @@ pub(super) fn escape_blocks_with<C: Classify>(
         };
         // Bytes of `stage` written so far, all of them output.
         let mut o = 0;
-        while i < n && o <= BLOCK_STAGE - BLOCK_WORST {
+        while i < n && o <= STAGE_FILL {
             let len = (n - i).min(BLOCK);
             let view: &[u8; VIEW] = match text.get(i..i + VIEW) {
                 Some(v) => v.try_into().unwrap_or(&pad),
@@ -228,9 +234,9 @@ pub(super) fn escape_blocks_with<C: Classify>(
                 }
                 utf8_known = true;
             }
-            // The clamps never bind (`o` is at most `BLOCK_STAGE - BLOCK_WORST` here, and grows
+            // The masks never bind (`o` is at most `STAGE_FILL` here, and grows
             // by at most 6 per escape); they only spare the bounds checks.
-            let at = o.min(BLOCK_STAGE - BLOCK);
+            let at = o & STAGE_MASK;
             put(stage, at, block_at(view, 0));
             // `prev`: the block offset up to which the input has been written (raw or escaped).
             let mut prev = 0;
@@ -255,13 +261,13 @@ pub(super) fn escape_blocks_with<C: Classify>(
                 } else {
                     rules.table[usize::from(c)]
                 };
-                let at = o.min(BLOCK_STAGE - 8);
+                let at = o & STAGE_MASK;
                 put(stage, at, &e.to_le_bytes());
                 o += (e >> 56) as usize;
                 // The input after the escape; the bytes past the block's end are overwritten
                 // by the next block. A U+2028 that runs into the next block (`next` > 64)
                 // copies nothing that counts: the next block starts after it.
-                let at = o.min(BLOCK_STAGE - BLOCK);
+                let at = o & STAGE_MASK;
                 put(stage, at, block_at(view, next));
                 prev = next;
             }
