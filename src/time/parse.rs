@@ -269,7 +269,7 @@ pub(super) fn fast_clock(h: &[u8; 19]) -> Option<i64> {
 
 /// The fast path after a valid head (`s[..19]`, whose UTC-as-written seconds are `local`): the
 /// optional fraction and the zone, or `None`.
-#[inline]
+#[inline(always)]
 pub(super) fn fast_tail(s: &[u8], local: i64) -> Option<ParsedTime> {
     let mut i = 19;
     let mut nanos = 0u32;
