@@ -289,6 +289,35 @@ mod prop {
     }
 }
 
+/// The newline search with its dispatch done once (AVX2 where the CPU has it) and the
+/// portable one find the first `\n` where a byte loop does, at every length across
+/// `memchr`'s block sizes (32, 64, 128 bytes) and every position of the newline.
+#[test]
+fn newline_finder_equals_a_byte_loop() {
+    let fast = forward::NewlineFinder::new();
+    let portable = forward::NewlineFinder::portable();
+    let mut hay = vec![b'a'; 300];
+    for len in 0..300 {
+        for nl in (0..len).chain([usize::MAX]) {
+            hay.fill(b'a');
+            if nl != usize::MAX {
+                hay[nl] = b'\n';
+                // A second newline later: the first one still wins.
+                if nl + 40 < len {
+                    hay[nl + 40] = b'\n';
+                }
+            }
+            // Offset 1: an unaligned start as well.
+            for from in [0, 1.min(len)] {
+                let h = &hay[from..len];
+                let want = h.iter().position(|&b| b == b'\n');
+                assert_eq!(fast.find(h), want, "len {len} nl {nl} from {from}");
+                assert_eq!(portable.find(h), want, "len {len} nl {nl} from {from}");
+            }
+        }
+    }
+}
+
 /// A `BufRead` that breaks the contract: after two calls, `fill_buf` returns fewer bytes
 /// although nothing was consumed.
 struct Shrinking(usize);

@@ -99,25 +99,42 @@ impl TimestampParser {
 
     /// [`parse_rfc3339_prefix`](super::parse_rfc3339_prefix) with this parser's config: the
     /// longest timestamp at the start of `s`.
-    #[inline]
+    // Always inlined: called out of line, its result went back to the caller through the
+    // stack (a load waiting on the stores just made, per record).
+    #[inline(always)]
     pub fn parse_prefix(&mut self, s: &[u8]) -> Result<ParsedTime, ParseTimeError> {
         if let Some(h) = s.get(..19) {
             let h: &[u8; 19] = h.try_into().expect("19 bytes");
             let w = [load(h, 0), load(h, 8), load(h, 11)];
-            if w == self.head {
-                if let Some(p) = fast_tail(s, self.head_secs) {
-                    return Ok(p);
-                }
-            } else if let Some(secs) = self.head_secs(h) {
-                // Valid whatever follows: cache it even if the tail sends `s` to the general
-                // path.
-                self.head = w;
-                self.head_secs = secs;
-                if let Some(p) = fast_tail(s, secs) {
-                    return Ok(p);
-                }
+            let local = if w == self.head {
+                Some(self.head_secs)
+            } else {
+                self.new_head(h, w)
+            };
+            // One call site, inlined: with two (hit and miss), `fast_tail` was an outlined
+            // call whose result went through the stack in pieces and was read back whole (a
+            // store-forwarding stall, 10% of a Docker read's samples).
+            if let Some(p) = local.and_then(|local| fast_tail(s, local)) {
+                return Ok(p);
             }
         }
+        self.general(s)
+    }
+
+    /// A head that is not the cached one: its seconds, cached when it is valid (whatever
+    /// follows: cached even if the tail sends the input to the general path).
+    #[inline(never)]
+    fn new_head(&mut self, h: &[u8; 19], w: [u64; 3]) -> Option<i64> {
+        let secs = self.head_secs(h)?;
+        self.head = w;
+        self.head_secs = secs;
+        Some(secs)
+    }
+
+    /// Not the fast path's shape: out of the hot path.
+    #[cold]
+    #[inline(never)]
+    fn general(&self, s: &[u8]) -> Result<ParsedTime, ParseTimeError> {
         parse_general(s, &self.config)
     }
 
