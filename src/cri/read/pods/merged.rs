@@ -375,3 +375,70 @@ fn add_stats(total: &mut ReadStats, s: ReadStats) {
     total.rotations += s.rotations;
     total.truncations += s.truncations;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    /// Sends each write to the test.
+    struct Probe(std::sync::mpsc::Sender<Vec<u8>>);
+
+    impl LogSink for Probe {
+        fn write_stream(&mut self, _: Stream, data: &[u8]) -> io::Result<()> {
+            let _ = self.0.send(data.to_vec());
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn warning(&mut self, _: &FileWarning) {}
+    }
+
+    /// Messages sent while the caller's thread was busy share one ring (the slot holds one):
+    /// every one of them is still written before it sleeps. Here two warnings then output,
+    /// as a reader sends them when the watcher reports two problems in one step (with
+    /// `DEPTH` 2 the output's send blocks until the first warning is taken, and its ring
+    /// finds the slot still full).
+    #[test]
+    fn messages_behind_one_ring_are_all_written() {
+        let (tx, rx) = sync_channel(4);
+        let (bell_tx, bell) = sync_channel(1);
+        let warning = || {
+            Msg::Warning(FileWarning {
+                path: "0.log.gz".into(),
+                reason: "damaged".into(),
+            })
+        };
+        let batch = Batch {
+            buf: b"out\n".to_vec(),
+            entries: vec![Entry {
+                key: Timestamp::default(),
+                stream: Stream::Stdout,
+                starts_line: true,
+                end: 4,
+            }],
+        };
+        for msg in [warning(), warning(), Msg::Batch(batch)] {
+            tx.send((0, msg)).unwrap();
+            let _ = bell_tx.try_send(());
+        }
+        let (seen_tx, seen) = channel();
+        std::thread::scope(|s| {
+            let writer =
+                s.spawn(move || write_arrivals(&[rx], &bell, &|_| None, &mut Probe(seen_tx)));
+            // Not a time limit on the writer: a guard so that a writer asleep with the
+            // output queued fails the test instead of hanging it.
+            let got = seen.recv_timeout(Duration::from_secs(20));
+            // The reader ends: the writer wakes and returns either way.
+            drop((tx, bell_tx));
+            writer.join().unwrap().unwrap();
+            assert_eq!(
+                got.ok(),
+                Some(b"out\n".to_vec()),
+                "the output stayed queued while the caller's thread slept"
+            );
+        });
+    }
+}
