@@ -329,9 +329,13 @@ fn write_arrivals<'p, S: LogSink>(
             if !open[i] {
                 continue;
             }
-            match rx.try_recv() {
+            let msg = rx.try_recv();
+            // Any message, not only output: the ring that announced it may also have
+            // announced the ones queued behind it (rings coalesce in the one slot), so the
+            // thread sleeps only after a scan that found every channel empty.
+            quiet &= msg.is_err();
+            match msg {
                 Ok((_, Msg::Batch(batch))) => {
-                    quiet = false;
                     let mut head = Head { batch, next: 0 };
                     while head.next < head.batch.entries.len() {
                         write_entry(&mut head, prefix_of(i), sink)?;
