@@ -303,12 +303,15 @@ fn output_and_stderr_both_full_exit_1_not_a_panic() {
             .open("/dev/full")
             .unwrap()
     };
-    let cases: [(&[&str], i32); 4] = [
+    let missing = d.path().join("missing.log");
+    let cases: [(&[&str], i32); 5] = [
         (&[s(&p)], 1),
         (&["--tail", "1", s(&p)], 1),
         (&[s(&warns)], 1),
         // Nothing to print, a record skipped: 3, said on the full stderr.
         (&[s(&skips)], 3),
+        // Nothing read: 2, said on the full stderr.
+        (&[s(&missing)], 2),
     ];
     for (args, want) in cases {
         let st = Command::new(BIN)
