@@ -37,6 +37,9 @@
 
 #[cfg(target_arch = "x86_64")]
 mod blocks;
+// Tests of the block escaper's edges (adversarial review).
+#[cfg(all(test, target_arch = "x86_64"))]
+mod adversarial_tests;
 mod escape;
 mod unescape;
 

@@ -280,3 +280,48 @@ fn devices_and_sockets_are_refused() {
     let o = logs(&["-"]);
     assert_eq!((o.status.code(), o.stdout.len()), (Some(0), 0));
 }
+
+/// Output and messages both to a full device (`>/dev/full 2>&1`, or a full disk that both
+/// go to): the read fails with status 1, the status of a failed write; a message that cannot
+/// be written is dropped, not a panic (status 101). Also when a warning (a symlinked backup)
+/// or the skipped-records summary meets the full stderr.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_and_stderr_both_full_exit_1_not_a_panic() {
+    let d = open_dir();
+    let p = d.path().join("c.log");
+    fs::write(&p, cri("stdout", "F", "x").repeat(100_000)).unwrap();
+    let skips = d.path().join("skips.log");
+    fs::write(&skips, "garbage\n").unwrap();
+    let w = open_dir();
+    let warns = w.path().join("c.log");
+    fs::write(&warns, cri("stdout", "F", "live")).unwrap();
+    std::os::unix::fs::symlink(&p, w.path().join("c.log.1")).unwrap();
+    let full = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let missing = d.path().join("missing.log");
+    let cases: [(&[&str], i32); 5] = [
+        (&[s(&p)], 1),
+        (&["--tail", "1", s(&p)], 1),
+        (&[s(&warns)], 1),
+        // Nothing to print, a record skipped: 3, said on the full stderr.
+        (&[s(&skips)], 3),
+        // Nothing read: 2, said on the full stderr.
+        (&[s(&missing)], 2),
+    ];
+    for (args, want) in cases {
+        let st = Command::new(BIN)
+            .arg("logs")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(full())
+            .stderr(full())
+            .status()
+            .unwrap();
+        assert_eq!(st.code(), Some(want), "{args:?}");
+    }
+}

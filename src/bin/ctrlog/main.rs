@@ -4,6 +4,7 @@
 //! 3 output produced but some input skipped (`logs`: unreadable files, skipped records;
 //! `pods`: entries of the tree that are not logs, bad links).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -95,6 +96,7 @@ fn main() -> ExitCode {
 /// Prints `ctrlog: <msg>` to stderr and returns exit status 2.
 #[allow(dead_code)]
 pub fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("ctrlog: {msg}");
+    // Not `eprintln!`, which panics when stderr cannot be written (a full disk).
+    let _ = writeln!(std::io::stderr(), "ctrlog: {msg}");
     ExitCode::from(2)
 }

@@ -241,7 +241,9 @@ impl<W: Write> LogSink for QueueSink<W> {
     fn warning(&mut self, w: &FileWarning) {
         // Output so far first, so the warning shows where it happened.
         let _ = self.flush();
-        eprintln!("ctrlog: warning: {w}");
+        // Not `eprintln!`, which panics when stderr cannot be written (a full disk): the
+        // read goes on, and the exit status reports the skip.
+        let _ = writeln!(io::stderr(), "ctrlog: warning: {w}");
     }
 }
 

@@ -329,9 +329,13 @@ fn write_arrivals<'p, S: LogSink>(
             if !open[i] {
                 continue;
             }
-            match rx.try_recv() {
+            let msg = rx.try_recv();
+            // Any message, not only output: the ring that announced it may also have
+            // announced the ones queued behind it (rings coalesce in the one slot), so the
+            // thread sleeps only after a scan that found every channel empty.
+            quiet &= msg.is_err();
+            match msg {
                 Ok((_, Msg::Batch(batch))) => {
-                    quiet = false;
                     let mut head = Head { batch, next: 0 };
                     while head.next < head.batch.entries.len() {
                         write_entry(&mut head, prefix_of(i), sink)?;
@@ -374,4 +378,71 @@ fn add_stats(total: &mut ReadStats, s: ReadStats) {
     total.files_read += s.files_read;
     total.rotations += s.rotations;
     total.truncations += s.truncations;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    /// Sends each write to the test.
+    struct Probe(std::sync::mpsc::Sender<Vec<u8>>);
+
+    impl LogSink for Probe {
+        fn write_stream(&mut self, _: Stream, data: &[u8]) -> io::Result<()> {
+            let _ = self.0.send(data.to_vec());
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn warning(&mut self, _: &FileWarning) {}
+    }
+
+    /// Messages sent while the caller's thread was busy share one ring (the slot holds one):
+    /// every one of them is still written before it sleeps. Here two warnings then output,
+    /// as a reader sends them when the watcher reports two problems in one step (with
+    /// `DEPTH` 2 the output's send blocks until the first warning is taken, and its ring
+    /// finds the slot still full).
+    #[test]
+    fn messages_behind_one_ring_are_all_written() {
+        let (tx, rx) = sync_channel(4);
+        let (bell_tx, bell) = sync_channel(1);
+        let warning = || {
+            Msg::Warning(FileWarning {
+                path: "0.log.gz".into(),
+                reason: "damaged".into(),
+            })
+        };
+        let batch = Batch {
+            buf: b"out\n".to_vec(),
+            entries: vec![Entry {
+                key: Timestamp::default(),
+                stream: Stream::Stdout,
+                starts_line: true,
+                end: 4,
+            }],
+        };
+        for msg in [warning(), warning(), Msg::Batch(batch)] {
+            tx.send((0, msg)).unwrap();
+            let _ = bell_tx.try_send(());
+        }
+        let (seen_tx, seen) = channel();
+        std::thread::scope(|s| {
+            let writer =
+                s.spawn(move || write_arrivals(&[rx], &bell, &|_| None, &mut Probe(seen_tx)));
+            // Not a time limit on the writer: a guard so that a writer asleep with the
+            // output queued fails the test instead of hanging it.
+            let got = seen.recv_timeout(Duration::from_secs(20));
+            // The reader ends: the writer wakes and returns either way.
+            drop((tx, bell_tx));
+            writer.join().unwrap().unwrap();
+            assert_eq!(
+                got.ok(),
+                Some(b"out\n".to_vec()),
+                "the output stayed queued while the caller's thread slept"
+            );
+        });
+    }
 }
