@@ -246,6 +246,9 @@ pub(super) fn escape_blocks_with<C: Classify>(
                 o += k - prev;
                 let c = view[k];
                 let mut next = k + 1;
+                // `s`, not `text`: a U+2028 is never completed by the bytes after the string.
+                // (A string cut inside one is not valid UTF-8 and went to the word escaper
+                // above; the bound only keeps this exact.)
                 let e = if c == 0xe2 && s.get(i + k + 1) == Some(&0x80) {
                     match s.get(i + k + 2) {
                         Some(0xa8) => {

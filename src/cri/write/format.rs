@@ -50,6 +50,9 @@ pub trait RecordEncoder {
     /// work on whole blocks without copying the content's end, but never outputs them.
     /// [`DockerJsonEncoder`] escapes that way. The default encodes `&text[..len]`.
     ///
+    /// # Panics
+    /// If `len` is greater than `text.len()`.
+    ///
     /// ```
     /// use ctrlog::cri::write::{DockerJsonEncoder, RecordEncoder};
     /// use ctrlog::cri::Tag;

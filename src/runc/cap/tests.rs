@@ -153,9 +153,12 @@ fn a_short_carry_write_is_cut_back() {
 #[test]
 #[ignore = "the child of a_short_carry_write_is_cut_back, which runs it under `ulimit -f`"]
 fn short_write_child() {
-    let dir = std::path::PathBuf::from(
-        std::env::var_os("CTRLOG_CAP_CHILD_DIR").expect("run by a_short_carry_write_is_cut_back"),
-    );
+    let Some(dir) = std::env::var_os("CTRLOG_CAP_CHILD_DIR") else {
+        // Run with the ignored tests, outside its parent: do what the parent does (which
+        // runs this again as its child).
+        return a_short_carry_write_is_cut_back();
+    };
+    let dir = std::path::PathBuf::from(dir);
     let old = File::open(dir.join("old.json")).unwrap();
     let mut new = OpenOptions::new()
         .append(true)
