@@ -104,8 +104,9 @@
 //! `lines`) build on any target, `wasm32` included. Opening, locking, rotating and following
 //! files is Unix-only (`regular`, `rotate`, the file reader): it relies on `O_NOFOLLOW`,
 //! `flock`, `renameat2` and inode identities; `libc` is a Unix-only dependency.
-//! The library's 30 `unsafe` blocks are those `libc` calls (`fcntl` including `F_SETLEASE`, `flock`, `renameat2`,
-//! `sync_file_range`, `poll`, `getrlimit`, `sysconf`, `socket`, `connect`, `localtime_r`)
+//! The library's 31 `unsafe` blocks are those `libc` calls (`fcntl` including `F_SETLEASE`, `flock`, `renameat2`,
+//! `sync_file_range`, `poll`, `getrlimit`, `sysconf`, `socket`, `connect`, `localtime_r`,
+//! `clock_gettime`)
 //! and four SSE2 classifiers, the CRI writer's newline scan, the JSON escaper's byte classes,
 //! the Docker unescaper's `"`/`\` search and the JSON string walk of `runc::compat` (x86_64
 //! only; portable versions elsewhere, tested against them), the block escaper's AVX2
