@@ -520,8 +520,12 @@ fn create_temp(path: &Path, temp: &Path) -> Result<File, CapError> {
             Err(e) => return Err(io("creating the temporary file")(e.into())),
         }
         // There already: a planted link or special file is only a name to unlink; a
-        // regular file is stale unless a running cap holds its lock.
-        match open_read(temp, Symlinks::Refuse) {
+        // regular file is stale unless a running cap holds its lock. The stale file stays
+        // locked until its name is gone: a cap that has just created it and not yet locked
+        // it then finds it locked (busy), where with the lock dropped before the unlink it
+        // could lock it, find the name still its own, and lose that name to this unlink
+        // right after, renaming another cap's file over the log in the end.
+        let _stale = match open_read(temp, Symlinks::Refuse) {
             Ok(f) => {
                 if !try_flock(&f).map_err(io("flock"))? {
                     return Err(busy());
@@ -529,6 +533,7 @@ fn create_temp(path: &Path, temp: &Path) -> Result<File, CapError> {
                 if FileId::of_path(temp).ok() != FileId::of_file(&f).ok() {
                     continue;
                 }
+                Some(f)
             }
             Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(OpenError::NotRegular("a directory")) => {
@@ -536,8 +541,8 @@ fn create_temp(path: &Path, temp: &Path) -> Result<File, CapError> {
                     io::ErrorKind::AlreadyExists,
                 )))
             }
-            Err(_) => {}
-        }
+            Err(_) => None,
+        };
         match fs::remove_file(temp) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 return Err(io("removing a stale temporary file")(e))
