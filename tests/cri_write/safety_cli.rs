@@ -19,12 +19,16 @@ struct Run {
 }
 
 fn spawn(args: &[&str], fsize: Option<u64>) -> Child {
+    spawn_with(args, fsize, Stdio::piped())
+}
+
+fn spawn_with(args: &[&str], fsize: Option<u64>, stderr: Stdio) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ctrlog"));
     cmd.arg("write")
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(stderr);
     if let Some(limit) = fsize {
         // SAFETY: only async-signal-safe calls (setrlimit) between fork and exec.
         unsafe {
@@ -233,6 +237,27 @@ fn ulimit_f_cuts_back_to_a_record_boundary_and_exits_1() {
             r.stderr
         );
     }
+}
+
+/// The same failure with stderr full as well (`2>/dev/full`): its message cannot be written,
+/// and the status is still the documented 1, not a panic's 101.
+#[test]
+fn ulimit_f_with_stderr_full_still_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("c.log");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut child = spawn_with(&["-o", log.to_str().unwrap()], Some(1000), full.into());
+    let mut pipe = child.stdin.take().unwrap();
+    let input: String = (0..200).map(|i| format!("new line {i}\n")).collect();
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(input.as_bytes());
+    });
+    let r = wait(child).expect("ctrlog write hung");
+    feeder.join().unwrap();
+    assert_eq!(r.status.code(), Some(1), "{:?}", r.status);
 }
 
 /// Item 10: a deleted live file is noticed by time (at most one check interval, 1 s), not

@@ -269,7 +269,7 @@ fn generate_workloads(
         }
         let path = dir.join(job.workload.file_name());
         if progress {
-            eprintln!(
+            say!(
                 "ctrlog bench: generating {} ({:.1} MB)",
                 job.workload.file_name(),
                 job.workload.target_size(opts) as f64 / 1e6
@@ -306,7 +306,7 @@ pub fn run_cases_with(
         let len = fs::metadata(&input)?.len();
         for &mode in modes {
             if progress {
-                eprintln!("ctrlog bench: {} ({})", job.name, mode.word());
+                say!("ctrlog bench: {} ({})", job.name, mode.word());
             }
             let (mut t, mut floor, mut mc, mut out_floor) = (vec![], vec![], vec![], vec![]);
             let mut output_bytes = 0;
@@ -358,7 +358,7 @@ pub fn run_cases_with(
             let reference = match (refs, program) {
                 (Some(refs), Some(p)) => {
                     if progress {
-                        eprintln!("ctrlog bench: {} (cross-check with {})", job.name, p.name());
+                        say!("ctrlog bench: {} (cross-check with {})", job.name, p.name());
                     }
                     let ctrlog_log = scratch.join("out").join("c.log");
                     let check = refs.check(&exe, p, &input, &ctrlog_log, &scratch)?;
@@ -573,17 +573,17 @@ pub fn run(args: Args) -> ExitCode {
     let refs = if !args.reference {
         None
     } else if !modes.contains(&Mode::Process) {
-        eprintln!("ctrlog bench: --reference runs next to whole processes only: none with --mode in-process");
+        say!("ctrlog bench: --reference runs next to whole processes only: none with --mode in-process");
         None
     } else {
-        eprintln!("ctrlog bench: building the Go references (benches/reference)");
+        say!("ctrlog bench: building the Go references (benches/reference)");
         match References::build(&dir.0) {
             Ok(Some(r)) => {
-                eprintln!("ctrlog bench: references built with {}", r.version);
+                say!("ctrlog bench: references built with {}", r.version);
                 Some(r)
             }
             Ok(None) => {
-                eprintln!(
+                say!(
                     "ctrlog bench: no Go toolchain (`go` not on PATH): running without the reference columns"
                 );
                 None
@@ -647,7 +647,7 @@ Machine: {}.{go}\n",
                 .as_ref()
                 .and_then(|r| r.check.difference.as_ref())
             {
-                eprintln!(
+                say!(
                     "ctrlog bench: {}: {} differs from ctrlog: {d}",
                     c.job,
                     c.reference.as_ref().map_or("", |r| r.program.name())
@@ -659,11 +659,11 @@ Machine: {}.{go}\n",
         },
     );
     if args.keep {
-        eprintln!("ctrlog bench: workloads kept in {}", dir.keep().display());
+        say!("ctrlog bench: workloads kept in {}", dir.keep().display());
     }
     match result {
         Ok(()) if differ.is_empty() => {
-            eprintln!(
+            say!(
                 "ctrlog bench: done in {}",
                 fmt_time(started.elapsed().as_secs_f64())
             );

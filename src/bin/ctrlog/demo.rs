@@ -74,7 +74,7 @@ pub fn run(_args: Args) -> ExitCode {
     match result {
         Err(e) => crate::fail(format_args!("demo: {e}")),
         Ok(()) if demo.failed > 0 => {
-            eprintln!("ctrlog demo: {} check(s) failed", demo.failed);
+            say!("ctrlog demo: {} check(s) failed", demo.failed);
             ExitCode::from(1)
         }
         Ok(()) => ExitCode::SUCCESS,

@@ -14,7 +14,7 @@
 
 mod fd_sink;
 
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -206,10 +206,7 @@ fn report(stats: &ReadStats) -> ExitCode {
         ..
     }) = &stats.first_skipped
     {
-        // Not `eprintln!`, which panics when stderr cannot be written (a full disk): the
-        // status says it.
-        let _ = writeln!(
-            io::stderr(),
+        say!(
             "ctrlog: {} records skipped (first: {} offset {off}: {why})",
             stats.skipped,
             path.display()
@@ -294,7 +291,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(stats) => report(&stats),
         Err(ReadError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(ReadError::Output(e)) => {
-            let _ = writeln!(io::stderr(), "ctrlog: writing output: {e}");
+            say!("ctrlog: writing output: {e}");
             ExitCode::from(1)
         }
         Err(e) => crate::fail(e),

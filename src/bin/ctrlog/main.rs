@@ -4,10 +4,18 @@
 //! 3 output produced but some input skipped (`logs`: unreadable files, skipped records;
 //! `pods`: entries of the tree that are not logs, bad links).
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+
+/// `eprintln!` that ignores a failed write: `eprintln!` panics when stderr cannot be written
+/// (a full disk, `2>/dev/full`), which would turn a documented exit status into 101.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 mod bench;
 mod demo;
@@ -96,7 +104,6 @@ fn main() -> ExitCode {
 /// Prints `ctrlog: <msg>` to stderr and returns exit status 2.
 #[allow(dead_code)]
 pub fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    // Not `eprintln!`, which panics when stderr cannot be written (a full disk).
-    let _ = writeln!(std::io::stderr(), "ctrlog: {msg}");
+    say!("ctrlog: {msg}");
     ExitCode::from(2)
 }

@@ -153,7 +153,7 @@ impl Destination {
         let failed = out.stats().map_or(0, |s| s.rotation_failures);
         if failed > self.rotation_failures_seen {
             if self.rotation_failures_seen == 0 {
-                eprintln!(
+                say!(
                     "ctrlog: warning: {}: rotation failed, writing on into the live file \
                      (retried with back-off): {}",
                     out.path().display(),

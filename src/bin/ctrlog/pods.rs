@@ -210,7 +210,7 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return crate::fail(format_args!("writing stdout: {e}")),
     }
     for p in &inv.problems {
-        eprintln!("ctrlog: warning: {}", printable(&p.to_string()));
+        say!("ctrlog: warning: {}", printable(&p.to_string()));
     }
     if inv.problems.is_empty() {
         ExitCode::SUCCESS

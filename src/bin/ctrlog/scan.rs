@@ -184,7 +184,7 @@ fn prune(entries: &mut [Entry], dry_run: bool) -> bool {
                     PruneAction::Removed => ("removed", None),
                     PruneAction::WouldRemove => ("would_remove", None),
                     PruneAction::Kept(why) => {
-                        eprintln!("ctrlog: kept {}: {why}", e.bundle.display());
+                        say!("ctrlog: kept {}: {why}", e.bundle.display());
                         ("kept", Some(why.clone()))
                     }
                     other => ("kept", Some(format!("{other:?}"))),
@@ -197,7 +197,7 @@ fn prune(entries: &mut [Entry], dry_run: bool) -> bool {
                 }
             }
             Err(err) => {
-                eprintln!("ctrlog: removing {}: {err}", e.bundle.display());
+                say!("ctrlog: removing {}: {err}", e.bundle.display());
                 ok = false;
                 Prune {
                     action: "failed",
@@ -232,7 +232,7 @@ fn cap(entries: &mut [Entry], max_size: u64, dry_run: bool) -> bool {
         let c = match cap_log(&e.path, &opts) {
             Ok(r) => {
                 if !r.settled {
-                    eprintln!("ctrlog: {r}");
+                    say!("ctrlog: {r}");
                 }
                 Cap {
                     action: match (r.capped, r.dry_run) {
@@ -255,7 +255,7 @@ fn cap(entries: &mut [Entry], max_size: u64, dry_run: bool) -> bool {
                 // Not a regular file: already listed with the reason, nothing to cap.
                 let skipped = matches!(err, CapError::Open { .. });
                 if !skipped {
-                    eprintln!("ctrlog: capping {err}");
+                    say!("ctrlog: capping {err}");
                     ok = false;
                 }
                 Cap {
@@ -389,7 +389,7 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return crate::fail(e),
     };
     for s in &found.skipped {
-        eprintln!("ctrlog: skipping {}: {}", s.path.display(), s.reason);
+        say!("ctrlog: skipping {}: {}", s.path.display(), s.reason);
     }
     let checker = match ResidueChecker::new(ResidueOptions::default()) {
         Ok(c) => c,

@@ -74,7 +74,7 @@ fn observe(s: &mut GrowthSampler, root: &Path, ns: Option<&str>) -> Result<(), S
             for g in s.observe(&key, &files) {
                 match count_newlines(&g) {
                     Ok(n) => s.add_lines(&key, n),
-                    Err(e) => eprintln!("ctrlog: warning: {}: {e}", g.path.display()),
+                    Err(e) => say!("ctrlog: warning: {}: {e}", g.path.display()),
                 }
             }
         }

@@ -186,7 +186,7 @@ pub fn run(args: Args) -> ExitCode {
     match out.close() {
         Ok(()) => code,
         Err(e) => {
-            eprintln!("ctrlog: {e}");
+            say!("ctrlog: {e}");
             ExitCode::from(1)
         }
     }
@@ -209,7 +209,7 @@ fn copy<F: RecordEncoder>(
     let code = match w.copy_from(input) {
         Ok(summary) => report(&summary, w.get_mut()),
         Err(e) => {
-            eprintln!("ctrlog: {}: {e}", w.get_mut().name());
+            say!("ctrlog: {}: {e}", w.get_mut().name());
             ExitCode::from(1)
         }
     };
@@ -227,7 +227,7 @@ fn report(s: &CopySummary, out: &Destination) -> ExitCode {
         (None, Some(k)) => io::Error::from(k).to_string(),
         (None, None) => String::new(),
     };
-    eprintln!(
+    say!(
         "ctrlog: {}: {} of {} records could not be written ({} failed writes; last: {reason})",
         out.name(),
         s.records_lost,

@@ -241,9 +241,8 @@ impl<W: Write> LogSink for QueueSink<W> {
     fn warning(&mut self, w: &FileWarning) {
         // Output so far first, so the warning shows where it happened.
         let _ = self.flush();
-        // Not `eprintln!`, which panics when stderr cannot be written (a full disk): the
-        // read goes on, and the exit status reports the skip.
-        let _ = writeln!(io::stderr(), "ctrlog: warning: {w}");
+        // The read goes on, and the exit status reports the skip.
+        say!("ctrlog: warning: {w}");
     }
 }
 
