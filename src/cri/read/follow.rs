@@ -112,7 +112,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::emit::Emitter;
+use super::emit::{Emitter, Span};
 use super::line::{Lines, LogLine};
 use super::merge::Piece;
 use super::pipeline::{Go, Out, Pipeline, ReadStats, Src};
@@ -401,8 +401,9 @@ impl<F: FnMut(&LogLine)> Out for Deliver<'_, F> {
         piece: &Piece<'_>,
         newline: bool,
         src: Src<'_>,
+        span: Span<'_>,
     ) -> io::Result<Go> {
-        let go = self.lines.piece(em, piece, newline, src)?;
+        let go = self.lines.piece(em, piece, newline, src, span)?;
         if !self.lines.has_ready() {
             return Ok(go);
         }

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use crate::cri::Stream;
 use crate::time::{Offset, Timestamp};
 
-use super::emit::Emitter;
+use super::emit::{Emitter, Span};
 use super::merge::Piece;
 use super::pipeline::{Go, Out, Src};
 use super::FileWarning;
@@ -279,6 +279,7 @@ impl Out for Lines {
         piece: &Piece<'_>,
         newline: bool,
         src: Src<'_>,
+        _span: Span<'_>,
     ) -> io::Result<Go> {
         if em.exhausted() {
             return Ok(Go::Limit);

@@ -108,27 +108,16 @@ pub(crate) struct Src<'a> {
 /// ([`Lines`](super::line::Lines)). Both apply `since` and `limit_bytes` with the
 /// [`Emitter`]'s rules.
 pub(crate) trait Out {
-    /// One piece, past `--tail`; `newline` is false for an unterminated last record.
+    /// One piece, past `--tail`; `newline` is false for an unterminated last record; `span`
+    /// says where its bytes lie (an output that writes from the read buffer uses it).
     fn piece(
         &mut self,
         em: &mut Emitter,
         piece: &Piece<'_>,
         newline: bool,
         src: Src<'_>,
-    ) -> io::Result<Go>;
-    /// [`Out::piece`], knowing where its bytes lie (the default ignores it).
-    #[inline]
-    fn piece_span(
-        &mut self,
-        em: &mut Emitter,
-        piece: &Piece<'_>,
-        newline: bool,
-        src: Src<'_>,
         span: Span<'_>,
-    ) -> io::Result<Go> {
-        let _ = span;
-        self.piece(em, piece, newline, src)
-    }
+    ) -> io::Result<Go>;
     fn warning(&mut self, w: &FileWarning);
     fn flush(&mut self) -> io::Result<()>;
     /// [`LogSink::release`] (the default does nothing).
@@ -142,16 +131,6 @@ pub(crate) trait Out {
 impl<S: LogSink> Out for S {
     #[inline]
     fn piece(
-        &mut self,
-        em: &mut Emitter,
-        piece: &Piece<'_>,
-        newline: bool,
-        src: Src<'_>,
-    ) -> io::Result<Go> {
-        self.piece_span(em, piece, newline, src, Span::default())
-    }
-    #[inline]
-    fn piece_span(
         &mut self,
         em: &mut Emitter,
         piece: &Piece<'_>,
@@ -287,7 +266,7 @@ impl Pipeline {
             off: pos.1,
         };
         let span = Span::of(line, piece.content, at);
-        let go = sink.piece_span(&mut self.emitter, &piece, terminated, src, span)?;
+        let go = sink.piece(&mut self.emitter, &piece, terminated, src, span)?;
         self.stats.lines_out = self.emitter.lines_out;
         self.stats.bytes_out = self.emitter.bytes_out;
         match go {
