@@ -51,6 +51,17 @@ fn bench(c: &mut Criterion) {
     g.bench_function("system_clock_now", |b| {
         b.iter(|| black_box(SystemClock.now()))
     });
+    // What `SystemClock` read before it called `clock_gettime` itself: `SystemTime` and the
+    // subtraction from the epoch that gives its seconds.
+    g.bench_function("system_time_since_epoch", |b| {
+        b.iter(|| {
+            black_box(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| (d.as_secs(), d.subsec_nanos())),
+            )
+        })
+    });
     g.finish();
 }
 
