@@ -7,7 +7,8 @@ Runs each case RUNS times (default 9), interleaved: cat, BEFORE, AFTER, so that 
 drift hits all three alike, and prints the medians as a Markdown table. Both streams of every
 job go to /dev/null (the write jobs' output floor is `ctrlog bench`'s `× in+out`). The
 workloads come from `AFTER bench --scale ${SCALE:-1} --generate-only` (removed at the end);
-set WORKLOADS=DIR to reuse a kept directory instead.
+set WORKLOADS=DIR to reuse a kept directory instead, and ONLY=TEXT to run only the jobs whose
+name contains TEXT.
 """
 import os, shutil, statistics, subprocess, sys, time
 
@@ -42,6 +43,8 @@ try:
     print("| job (both streams to /dev/null) | cat | before | after | before × cat | after × cat |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, file, args, stdin in cases:
+        if os.environ.get("ONLY", "") not in name:
+            continue
         src = os.path.join(work, file)
         t = {"cat": [], "before": [], "after": []}
         for _ in range(runs):

@@ -5,6 +5,9 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use super::cancel::{CopyEnd, NoStop, StopPolicy, StopSignal, Wake};
+#[cfg(target_arch = "x86_64")]
+use super::split::Avx2Newlines;
+use super::split::{Baseline, NewlineMask};
 use super::{LineSplitter, PartialWrite, RecordEncoder, RecordWriter, SplitOptions, WriteError};
 use crate::cri::{Stream, Tag};
 use crate::time::{Clock, SystemClock};
@@ -334,24 +337,63 @@ impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
             return Ok(());
         }
         self.out.summary.bytes_read += chunk.len() as u64;
-        if self.timestamps == TimestampPolicy::PerRecord {
-            let (out, format, clock, stream) =
-                (&mut self.out, &mut self.format, &self.clock, self.stream);
-            self.splitter.try_for_each(chunk, |tag, content| {
-                format.start_batch(clock.now(), stream);
-                out.push(format, tag, content, chunk)
-            })?;
+        let per_record = self.timestamps == TimestampPolicy::PerRecord;
+        if !per_record {
+            self.format.start_batch(self.clock.now(), self.stream);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, just checked.
+            unsafe {
+                match per_record {
+                    true => self.split_encode_avx2::<true>(chunk)?,
+                    false => self.split_encode_avx2::<false>(chunk)?,
+                }
+            }
             return self.out.flush();
         }
-        self.format.start_batch(self.clock.now(), self.stream);
-        let (out, format) = (&mut self.out, &self.format);
+        match per_record {
+            true => self.split_encode::<Baseline, true>(chunk)?,
+            false => self.split_encode::<Baseline, false>(chunk)?,
+        }
+        self.out.flush()
+    }
+
+    /// Splits `chunk` and encodes its records into the output batch, finding newlines with
+    /// `M`; with `PER_RECORD`, each record gets its own clock reading. Inlined, so that
+    /// [`split_encode_avx2`](Self::split_encode_avx2) compiles the whole loop (masks, prefix
+    /// and content copies) for AVX2.
+    #[inline(always)]
+    fn split_encode<M: NewlineMask, const PER_RECORD: bool>(
+        &mut self,
+        chunk: &[u8],
+    ) -> Result<(), WriteError> {
+        let (out, format, clock, stream) =
+            (&mut self.out, &mut self.format, &self.clock, self.stream);
         // Inlined into the splitter's loop: a call per record costs more than the push.
-        self.splitter.try_for_each(
+        self.splitter.try_for_each_with::<M, _, _>(
             chunk,
             #[inline(always)]
-            |tag, content| out.push(format, tag, content, chunk),
-        )?;
-        self.out.flush()
+            |tag, content| {
+                if PER_RECORD {
+                    format.start_batch(clock.now(), stream);
+                }
+                out.push(format, tag, content, chunk)
+            },
+        )
+    }
+
+    /// [`split_encode`](Self::split_encode) compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn split_encode_avx2<const PER_RECORD: bool>(
+        &mut self,
+        chunk: &[u8],
+    ) -> Result<(), WriteError> {
+        self.split_encode::<Avx2Newlines, PER_RECORD>(chunk)
     }
 
     /// End of input: writes the unterminated tail as `P` records and returns the summary.
@@ -484,3 +526,6 @@ impl<F: RecordEncoder, K: RecordWriter, C: Clock> io::Write for LogWriter<F, K, 
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

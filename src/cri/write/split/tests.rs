@@ -2,6 +2,7 @@
 //! record-at-a-time one ([`LineSplitter::split`]); both are checked against the whole-input
 //! oracle by the fuzz target and the property tests (`tests/cri_write/prop.rs`).
 
+use super::newlines::*;
 use super::*;
 
 /// A small xorshift: reproducible inputs without a dependency.
@@ -68,7 +69,24 @@ fn masks_equal_the_naive_one() {
     for b in &blocks {
         assert_eq!(newline_mask(b), naive_mask(b), "{b:?}");
         assert_eq!(newline_mask_swar(b), naive_mask(b), "{b:?}");
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, just checked.
+            assert_eq!(unsafe { newline_mask_avx2(b) }, naive_mask(b), "{b:?}");
+        }
     }
+}
+
+/// The newlines of `hay` from the baseline masks, checked against the AVX2 ones where the
+/// CPU has AVX2.
+fn newlines(hay: &[u8]) -> Vec<usize> {
+    let got: Vec<usize> = Newlines::<Baseline>::new(hay).collect();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        let wide: Vec<usize> = Newlines::<Avx2>::new(hay).collect();
+        assert_eq!(wide, got);
+    }
+    got
 }
 
 #[test]
@@ -76,7 +94,7 @@ fn newlines_are_memchr_iter() {
     let mut rng = Rng(7);
     for len in (0..300).chain([1000, 4096, 65_537]) {
         let hay = rng.bytes(len);
-        let got: Vec<usize> = Newlines::new(&hay).collect();
+        let got = newlines(&hay);
         let want: Vec<usize> = memchr::memchr_iter(b'\n', &hay).collect();
         assert_eq!(got, want, "len {len}");
     }
@@ -92,11 +110,11 @@ fn newlines_are_memchr_iter() {
             hay.push(b'\n');
         }
         hay.truncate(hay.len() - rng.below(2));
-        let got: Vec<usize> = Newlines::new(&hay).collect();
+        let got = newlines(&hay);
         let want: Vec<usize> = memchr::memchr_iter(b'\n', &hay).collect();
         assert_eq!(got, want, "round {round}");
     }
-    assert_eq!(Newlines::new(&[b'\n'; 130]).count(), 130);
+    assert_eq!(newlines(&[b'\n'; 130]).len(), 130);
 }
 
 /// `split` called in a loop: the record-at-a-time reference.

@@ -1,0 +1,112 @@
+//! The writer's two compiled loops (baseline and AVX2) give the same bytes. The property
+//! tests (`tests/cri_write/prop.rs`) check `write_chunk` against the oracle, but on a CPU with
+//! AVX2 it only takes the AVX2 loop; this calls each loop directly, so the baseline one is
+//! held to the AVX2 one, and both to the record-at-a-time path.
+
+use super::*;
+use crate::cri::write::{CriEncoder, DockerJsonEncoder, MaxLen, Split};
+use crate::time::{FixedClock, Offset, Timestamp};
+
+/// A small xorshift: reproducible inputs without a dependency.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// Lines of 0..300 bytes (some over the 100-byte limit used below, some with `\r`, `<`, `"`
+/// and non-ASCII bytes), the last one unterminated.
+fn input(seed: u64) -> Vec<u8> {
+    let mut s = seed;
+    let mut out = Vec::new();
+    for _ in 0..400 {
+        let len = (next(&mut s) % 300) as usize;
+        for _ in 0..len {
+            out.push(match next(&mut s) % 16 {
+                0 => b'\r',
+                1 => b'<',
+                2 => b'"',
+                3 => 0xe2,
+                4 => 0x80,
+                _ => b'a' + (next(&mut s) % 26) as u8,
+            });
+        }
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"tail");
+    out
+}
+
+/// The records of `data` fed in chunks of `chunk` bytes, through the baseline loop or (with
+/// `wide`) the AVX2 one.
+fn encode<F: RecordEncoder>(format: F, data: &[u8], chunk: usize, wide: bool) -> Vec<u8> {
+    let mut opts = WriterOptions::default();
+    opts.split.max_len = MaxLen::from_signed(100);
+    opts.flush_size = 1000;
+    let mut w = LogWriter::with_options(Stream::Stdout, format, Vec::new(), opts)
+        .with_clock(FixedClock(Timestamp::new(1_700_000_000, 5)));
+    for piece in data.chunks(chunk) {
+        w.format.start_batch(w.clock.now(), w.stream);
+        if wide {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the callers pass `wide` only where the CPU has AVX2.
+            unsafe {
+                w.split_encode_avx2::<false>(piece).unwrap();
+            }
+        } else {
+            w.split_encode::<Baseline, false>(piece).unwrap();
+        }
+        w.out.flush().unwrap();
+    }
+    w.finish().unwrap();
+    w.into_inner()
+}
+
+/// The same records from [`LineSplitter::split`] and [`RecordEncoder::encode`], one at a time.
+fn one_at_a_time<F: RecordEncoder>(mut format: F, data: &[u8], chunk: usize) -> Vec<u8> {
+    let mut splitter = LineSplitter::with_options(SplitOptions {
+        max_len: MaxLen::from_signed(100),
+        ..SplitOptions::default()
+    });
+    format.start_batch(Timestamp::new(1_700_000_000, 5), Stream::Stdout);
+    let mut out = Vec::new();
+    for piece in data.chunks(chunk) {
+        let mut pos = 0;
+        while let (Split::Record(tag, content), used) = splitter.split(&piece[pos..]) {
+            format.encode(tag, content, &mut out);
+            pos += used;
+        }
+    }
+    while let Some((tag, content)) = splitter.finish() {
+        format.encode(tag, content, &mut out);
+    }
+    out
+}
+
+#[test]
+fn both_loops_write_the_same_records() {
+    #[cfg(target_arch = "x86_64")]
+    let wide = std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let wide = false;
+    for seed in 1..6 {
+        let data = input(seed);
+        for chunk in [1, 7, 64, 333, 4096, data.len()] {
+            let cri = encode(CriEncoder::new(Offset::Utc), &data, chunk, false);
+            let json = encode(DockerJsonEncoder::new(), &data, chunk, false);
+            assert_eq!(
+                cri,
+                one_at_a_time(CriEncoder::new(Offset::Utc), &data, chunk)
+            );
+            assert_eq!(json, one_at_a_time(DockerJsonEncoder::new(), &data, chunk));
+            if wide {
+                assert_eq!(
+                    encode(CriEncoder::new(Offset::Utc), &data, chunk, true),
+                    cri
+                );
+                assert_eq!(encode(DockerJsonEncoder::new(), &data, chunk, true), json);
+            }
+        }
+    }
+}
