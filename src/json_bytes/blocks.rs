@@ -6,6 +6,7 @@
 use std::mem::MaybeUninit;
 
 use super::escape::{entry, escape_words, EscapeRules};
+use crate::go_utf8::sequence_len;
 
 /// Input bytes classified at once by the block escaper: its bitmap is one `u64`.
 const BLOCK: usize = 64;
@@ -178,9 +179,10 @@ unsafe fn escape_blocks_avx2(
 /// [`escape`](super::escape) 64 bytes at a time: one bitmap per block (from `C`), the block
 /// copied raw into the output, then each flagged byte written as its escape followed by a fixed 64-byte
 /// re-copy of the input after it. A line's escapes then cost one loop iteration each and one
-/// unpredictable exit per block, instead of a branch per 8-byte word. UTF-8 is checked (once,
-/// from the first block with a byte at or above 0x80) only when `valid_until` does not cover
-/// `s`; a string that is not valid UTF-8 is escaped again by [`escape_words`].
+/// unpredictable exit per block, instead of a branch per 8-byte word. UTF-8 is checked one
+/// character at a time where a block's bitmap of bytes at or above 0x80 shows one
+/// ([`check_utf8`]), past `valid_until`; a string that is not valid UTF-8 is escaped again
+/// by [`escape_words`].
 ///
 /// The output is written straight into `out`'s spare capacity, a window of `BLOCK_STAGE`
 /// bytes at a time: a zeroed stack stage copied into `out` cost a `memset` and a `memcpy` per
@@ -199,7 +201,8 @@ pub(super) fn escape_blocks_with<C: Classify>(
 ) {
     let s = &text[..n];
     let start = out.len();
-    let mut utf8_known = valid_until >= n;
+    // The bytes before `valid_to` are whole valid UTF-8 characters.
+    let mut valid_to = valid_until;
     // The last bytes, padded: every view is then `VIEW` bytes long.
     let mut pad = [b' '; VIEW];
     let mut i = 0;
@@ -226,13 +229,15 @@ pub(super) fn escape_blocks_with<C: Classify>(
                 u64::MAX
             };
             m &= live;
-            if high & live != 0 && !utf8_known {
-                // Every byte before `i` is ASCII, so `s` is valid UTF-8 exactly when `s[i..]` is.
-                if std::str::from_utf8(&s[i..]).is_err() {
-                    out.truncate(start);
-                    return escape_words(s, out, rules, valid_until);
+            let high = high & live;
+            if high != 0 && valid_to < i + len {
+                match check_utf8(s, i, high, valid_to) {
+                    Some(to) => valid_to = to,
+                    None => {
+                        out.truncate(start);
+                        return escape_words(s, out, rules, valid_until);
+                    }
                 }
-                utf8_known = true;
             }
             // The masks never bind (`o` is at most `STAGE_FILL` here, and grows
             // by at most 6 per escape); they only spare the bounds checks.
@@ -286,6 +291,24 @@ pub(super) fn escape_blocks_with<C: Classify>(
         // in the tests, which compare every output with the byte-at-a-time oracle.)
         unsafe { out.set_len(len) };
     }
+}
+
+/// Checks the characters of `s` that start at the bytes `i + k` for the set bits `k` of
+/// `high` (the bytes at or above 0x80), skipping those inside the valid text before
+/// `valid_to`. Returns where the valid text now ends, or `None` at the first byte that does
+/// not start a valid character ([`sequence_len`]). A block's bytes after its last character
+/// are ASCII, so every non-ASCII byte of `s` is either checked here or inside a character
+/// checked here.
+#[inline]
+fn check_utf8(s: &[u8], i: usize, mut high: u64, mut valid_to: usize) -> Option<usize> {
+    while high != 0 {
+        let p = i + high.trailing_zeros() as usize;
+        high &= high - 1;
+        if p >= valid_to {
+            valid_to = p + sequence_len(s, p)?;
+        }
+    }
+    Some(valid_to)
 }
 
 /// Copies `bytes` into `stage` at `at`, making them initialised.

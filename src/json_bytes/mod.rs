@@ -22,8 +22,10 @@
 //! unescaper's search for the first `"` or `\` only needs its lowest flag exact.
 //!
 //! Limits: the output grows by at most the escaped string (6 bytes per input byte at worst);
-//! invalid UTF-8 is found with `std::str::from_utf8`, which accepts exactly what Go's
-//! `utf8.DecodeRune` accepts (see [`crate::go_utf8`] for the per-byte U+FFFD rule). Speed
+//! invalid UTF-8 is found with `std::str::from_utf8` (the word escaper) or one character at
+//! a time with `go_utf8::sequence_len` (the block escaper, at the bytes its bitmaps flag),
+//! which accept exactly what Go's `utf8.DecodeRune` accepts (see [`crate::go_utf8`] for the
+//! per-byte U+FFFD rule). Speed
 //! depends on escape density. On x86_64 the escapers classify 64 bytes at a time with AVX2,
 //! detected at run time, or SSE2 (the x86_64 baseline); the module's `unsafe` blocks are
 //! those classifiers (the escapers' AVX2 and SSE2 ones, the unescaper's 16-byte one and

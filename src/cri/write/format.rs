@@ -224,16 +224,24 @@ impl RecordEncoder for CriEncoder {
 #[derive(Clone, Debug)]
 pub struct DockerJsonEncoder {
     formatter: TimestampFormatter,
-    /// `"stream":"<stream>","time":"<time>"}\n` for the current batch.
-    suffix: Vec<u8>,
+    /// `"stream":"<stream>","time":"<time>"}\n` for the current batch in its first
+    /// `suffix_len` bytes, copied as a whole array (the CRI prefix's reason).
+    suffix: [u8; SUFFIX_CAP],
+    suffix_len: usize,
 }
+
+/// `"stream":"stdout","time":"` before the time.
+const SUFFIX_HEAD: usize = 26;
+/// The longest suffix: its head, a timestamp and `"}\n`.
+const SUFFIX_CAP: usize = SUFFIX_HEAD + MAX_TS_LEN + 3;
 
 impl DockerJsonEncoder {
     /// UTC timestamps, as dockerd writes them.
     pub fn new() -> Self {
         let mut f = DockerJsonEncoder {
             formatter: TimestampFormatter::new(Offset::Utc),
-            suffix: Vec::with_capacity(64),
+            suffix: [0; SUFFIX_CAP],
+            suffix_len: 0,
         };
         f.start_batch(Timestamp::new(0, 0), Stream::Stdout);
         f
@@ -248,32 +256,53 @@ impl Default for DockerJsonEncoder {
 
 impl RecordEncoder for DockerJsonEncoder {
     fn start_batch(&mut self, ts: Timestamp, stream: Stream) {
-        self.suffix.clear();
-        self.suffix.extend_from_slice(b"\"stream\":\"");
-        self.suffix.extend_from_slice(stream.as_bytes());
-        self.suffix.extend_from_slice(b"\",\"time\":\"");
-        self.suffix.extend_from_slice(self.formatter.format(ts));
-        self.suffix.extend_from_slice(b"\"}\n");
+        let head: &[u8; SUFFIX_HEAD] = match stream {
+            Stream::Stdout => b"\"stream\":\"stdout\",\"time\":\"",
+            Stream::Stderr => b"\"stream\":\"stderr\",\"time\":\"",
+        };
+        let (time, len) = self.formatter.format_padded(ts);
+        let len = len.min(MAX_TS_LEN);
+        self.suffix[..SUFFIX_HEAD].copy_from_slice(head);
+        self.suffix[SUFFIX_HEAD..SUFFIX_HEAD + MAX_TS_LEN].copy_from_slice(time);
+        let end = SUFFIX_HEAD + len;
+        self.suffix[end..end + 3].copy_from_slice(b"\"}\n");
+        self.suffix_len = end + 3;
     }
 
     fn encode(&self, tag: Tag, content: &[u8], out: &mut Vec<u8>) {
         self.encode_ahead(tag, content, content.len(), out);
     }
 
+    /// The escaped content between `{"log":"` and the end of the record, which is written
+    /// with one capacity check and one length update: the `\n` of a full line, `",` and the
+    /// suffix, as whole arrays.
+    #[inline(always)]
     fn encode_ahead(&self, tag: Tag, text: &[u8], len: usize, out: &mut Vec<u8>) {
-        out.reserve(len + self.suffix.len() + 16);
-        if len == 0 && tag == Tag::Partial {
+        let (mid, mid_len): ([u8; 4], usize) = if len == 0 && tag == Tag::Partial {
             // dockerd omits an empty `log` (`omitempty`); only reachable through this trait.
-            out.push(b'{');
+            (*b"{\0\0\0", 1)
         } else {
+            out.reserve(len + 8);
             out.extend_from_slice(b"{\"log\":\"");
             crate::json_bytes::escape_ahead(text, len, out, &crate::json_bytes::DOCKER, 0);
-            if tag == Tag::Full {
-                out.extend_from_slice(b"\\n");
+            match tag {
+                Tag::Full => (*b"\\n\",", 4),
+                Tag::Partial => (*b"\",\0\0", 2),
             }
-            out.extend_from_slice(b"\",");
+        };
+        out.reserve(mid.len() + SUFFIX_CAP);
+        let at = out.len();
+        // SAFETY: `reserve` made room for `4 + SUFFIX_CAP` bytes after `at`, and the writes
+        // stay inside it (`mid_len <= 4`); they initialise every byte up to the new length:
+        // `mid`'s first `mid_len` bytes, then the suffix's first `suffix_len` bytes.
+        unsafe {
+            let dst = out.as_mut_ptr().add(at);
+            dst.cast::<[u8; 4]>().write_unaligned(mid);
+            dst.add(mid_len)
+                .cast::<[u8; SUFFIX_CAP]>()
+                .write_unaligned(self.suffix);
+            out.set_len(at + mid_len + self.suffix_len.min(SUFFIX_CAP));
         }
-        out.extend_from_slice(&self.suffix);
     }
 }
 
