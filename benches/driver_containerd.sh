@@ -31,11 +31,14 @@ set -euo pipefail
 W=${CTRLOG_WORKLOADS:?set CTRLOG_WORKLOADS to the gen_workloads.py output dir}
 if [ $# -eq 0 ]; then set -- "driver=$(dirname "$0")/../target/release/ctrlog"; fi
 echo "machine: $(nproc) cpus, $(uname -r); load: $(uptime | sed 's/.*load/load/'); $(containerd --version | cut -d' ' -f3); runc $(runc --version | head -1 | cut -d' ' -f3)"
-exec python3 - "$W" "$@" <<'EOF'
-import hashlib, io, json, os, shutil, signal, statistics, subprocess, sys, tarfile, tempfile, time
+OCI_IMAGE="$(dirname "$0")/../tests/driver/e2e/oci_image.py"
+exec python3 - "$W" "$OCI_IMAGE" "$@" <<'EOF'
+import os, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 W = os.path.abspath(sys.argv[1])
-bins = [(n, os.path.abspath(b)) for n, b in (a.split("=", 1) for a in sys.argv[2:])]
+# The image builder the e2e tests use.
+OCI_IMAGE = os.path.abspath(sys.argv[2])
+bins = [(n, os.path.abspath(b)) for n, b in (a.split("=", 1) for a in sys.argv[3:])]
 RUNS = int(os.environ.get("RUNS", "5"))
 YES_MIB = int(os.environ.get("YES_MIB", "8"))
 REPEAT = int(os.environ.get("REPEAT", "3"))
@@ -66,7 +69,7 @@ if "yes" in WORKLOADS:
         f.write(b"y\n" * (YES_MIB << 19))
     files["yes"] = "yes.txt"
 
-# The rootfs and its image (an OCI layout tarball, as tests/driver/e2e.rs builds it).
+# The rootfs and its image (an OCI layout tarball, built by the e2e tests' script).
 rootfs = os.path.join(tmp, "rootfs")
 os.makedirs(os.path.join(rootfs, "bin"))
 shutil.copy("/bin/busybox", os.path.join(rootfs, "bin/busybox"))
@@ -83,51 +86,8 @@ with open(os.path.join(rootfs, "bin/load.sh"), "w") as f:
             'sleep 2\n')
 os.chmod(os.path.join(rootfs, "bin/load.sh"), 0o755)
 
-def tar_bytes(add):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        add(t)
-    return buf.getvalue()
-
-def layer(t):
-    for dirpath, dirnames, filenames in os.walk(rootfs):
-        dirnames.sort()
-        for name in sorted(dirnames + filenames):
-            full = os.path.join(dirpath, name)
-            ti = t.gettarinfo(full, os.path.relpath(full, rootfs))
-            ti.uid = ti.gid = 0; ti.uname = ti.gname = ""; ti.mtime = 0
-            if ti.isfile():
-                with open(full, "rb") as fh:
-                    t.addfile(ti, fh)
-            else:
-                t.addfile(ti)
-
-blobs = {}
-def blob(b):
-    d = hashlib.sha256(b).hexdigest()
-    blobs[d] = b
-    return {"digest": "sha256:" + d, "size": len(b)}
-
-lay = tar_bytes(layer)
-cfg = blob(json.dumps({"architecture": "amd64", "os": "linux",
-    "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
-    "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(lay).hexdigest()]}}).encode())
-man = blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "config": dict(cfg, mediaType="application/vnd.oci.image.config.v1+json"),
-    "layers": [dict(blob(lay), mediaType="application/vnd.oci.image.layer.v1.tar")]}).encode())
-index = {"schemaVersion": 2, "manifests": [dict(man, mediaType="application/vnd.oci.image.manifest.v1+json",
-    annotations={"io.containerd.image.name": IMAGE, "org.opencontainers.image.ref.name": "1"})]}
-def outer(t):
-    def put(name, b):
-        ti = tarfile.TarInfo(name); ti.size = len(b); ti.mtime = 0
-        t.addfile(ti, io.BytesIO(b))
-    put("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-    put("index.json", json.dumps(index).encode())
-    for d in sorted(blobs):
-        put("blobs/sha256/" + d, blobs[d])
 image = os.path.join(tmp, "image.tar")
-with open(image, "wb") as f:
-    f.write(tar_bytes(outer))
+subprocess.run(["python3", OCI_IMAGE, rootfs, image, IMAGE], check=True)
 
 # A private containerd (no descriptor beyond 0-2 may leak to it: shims and loggers inherit).
 sock = os.path.join(tmp, "containerd.sock")
