@@ -103,6 +103,34 @@ mod tests {
         }
     }
 
+    /// At an offset into a longer slice, as the block escaper calls it (the test above only
+    /// starts at 0): the bytes before `p` never count, and the end of `s` still cuts.
+    #[test]
+    fn sequence_len_is_std_at_an_offset() {
+        let samples: [&[u8]; 6] = [
+            b"\xc3\xa9",
+            b"\xe2\x80\xa8",
+            b"\xf0\x9f\x99\x82",
+            b"\xed\xa0\x80",
+            b"\xf4\x90\x80\x80",
+            b"\x80",
+        ];
+        for before in [&b""[..], b"a", b"\xc3", b"\xf0\x9f\x99", b"abcdefg"] {
+            for sample in samples {
+                for end in 1..=sample.len() {
+                    let mut s = before.to_vec();
+                    s.extend_from_slice(&sample[..end]);
+                    s.extend_from_slice(b"\x80\x80\x80");
+                    for cut in [before.len() + end, s.len()] {
+                        let s = &s[..cut];
+                        let p = before.len();
+                        assert_eq!(sequence_len(s, p), std_sequence_len(s, p), "{s:x?} at {p}");
+                    }
+                }
+            }
+        }
+    }
+
     /// Go's `utf8.DecodeRune` loop written out naively: the longest valid sequence of 1 to 4
     /// bytes at `i` is one char, otherwise one U+FFFD and one byte consumed.
     fn go_decode_rune_loop(s: &[u8]) -> String {
