@@ -302,7 +302,8 @@ const DENSE_CHARS: u32 = 8;
 /// `valid_to`. Returns where the valid text now ends, or `None` at the first byte that does
 /// not start a valid character ([`sequence_len`]). A block's bytes after its last character
 /// are ASCII, so every non-ASCII byte of `s` is either checked here or inside a character
-/// checked here.
+/// checked here. Past [`DENSE_CHARS`] characters in one block, the rest of the string is
+/// validated at once ([`valid_rest`]).
 #[inline(always)]
 fn check_utf8(s: &[u8], i: usize, mut high: u64, mut valid_to: usize) -> Option<usize> {
     let mut budget = DENSE_CHARS;
