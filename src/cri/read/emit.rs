@@ -395,7 +395,9 @@ impl Emitter {
 
     /// [`Emitter::emit`], knowing where the piece's bytes lie ([`Span`]): the same output,
     /// in fewer sink calls, without a copy for a sink that can.
-    #[inline]
+    // Always inlined: the per-record output path, with two callers in the pipeline (framed
+    // lines and lines decoded in place); outlined, its arguments went through the stack.
+    #[inline(always)]
     pub(crate) fn emit_span<S: LogSink>(
         &mut self,
         piece: &Piece<'_>,

@@ -222,29 +222,85 @@ pub(crate) fn docker_record<'a>(
                 }
                 Err(e) => return Err(ParseError::BadTimestamp(e)),
             };
-            let content: &'a [u8] = match log_at {
-                Unescaped::Scratch(len) => &scratch[..len],
-                Unescaped::Raw => &line[log.0..log.1],
-                // The value ends in `\n`: a full line, whose content is before the escape.
-                Unescaped::RawThenNewline => {
-                    return Ok(LogRecord {
-                        timestamp: time.timestamp,
-                        utc_offset: time.utc_offset,
-                        stream,
-                        tag: Tag::Full,
-                        content: &line[log.0..log.1 - 2],
-                    });
-                }
-            };
-            Ok(finish_docker(
-                time.timestamp,
-                time.utc_offset,
-                stream,
-                content,
-            ))
+            Ok(docker_fast_record(line, log_at, log, stream, time, scratch))
         }
         Fast::Fallback => slow_docker(line, scratch, times),
     }
+}
+
+/// The record of a line in dockerd's shape from what [`fast_docker`] found in it (or
+/// [`docker_record_in_line`]): the `log` value where [`Unescaped`] says, a final `\n` making
+/// it a full line.
+#[inline(always)]
+fn docker_fast_record<'a>(
+    line: &'a [u8],
+    log_at: Unescaped,
+    log: (usize, usize),
+    stream: Stream,
+    time: ParsedTime,
+    scratch: &'a [u8],
+) -> LogRecord<'a> {
+    let content: &'a [u8] = match log_at {
+        Unescaped::Scratch(len) => &scratch[..len],
+        Unescaped::Raw => &line[log.0..log.1],
+        // The value ends in `\n`: a full line, whose content is before the escape.
+        Unescaped::RawThenNewline => {
+            return LogRecord {
+                timestamp: time.timestamp,
+                utc_offset: time.utc_offset,
+                stream,
+                tag: Tag::Full,
+                content: &line[log.0..log.1 - 2],
+            };
+        }
+    };
+    finish_docker(time.timestamp, time.utc_offset, stream, content)
+}
+
+/// The longest value of `buf` that [`docker_record_in_line`] reads (a longer line is framed
+/// first): what it may make the scratch buffer hold.
+pub(crate) const IN_LINE_MAX: usize = 64 << 10;
+
+/// The Docker record at the start of `buf` (a read buffer from the start of a line, running
+/// on past it) and the length of its line, `\n` included, found in one pass over the line:
+/// the `log` value is scanned for its closing quote and a raw `\n` at once, the members after
+/// it are compared, the time parsed, and the line must end right after its `"}`.
+///
+/// `None` unless the line is in dockerd's exact shape and ends in `\n`: then frame the line
+/// and call [`docker_record`], which gives the same record for every line this accepts (the
+/// value up to the quote holds no `\n`, so the framed line has the same value, members and
+/// time; property-tested below). Reads at most about [`IN_LINE_MAX`] bytes of `buf`.
+#[inline]
+pub(crate) fn docker_record_in_line<'a>(
+    buf: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+    times: &mut TimestampParser,
+) -> Option<(LogRecord<'a>, usize)> {
+    let body = buf.strip_prefix(LOG_PREFIX)?;
+    let body = &body[..body.len().min(IN_LINE_MAX)];
+    let (end, log_at) = json_bytes::unescape_string_in_line(body, scratch)?;
+    let rest = &body[end + 1..];
+    let mid: &[u8; 27] = rest.get(..MID_STDOUT.len())?.try_into().ok()?;
+    let stream = if mid == MID_STDOUT {
+        Stream::Stdout
+    } else if mid == MID_STDERR {
+        Stream::Stderr
+    } else {
+        return None;
+    };
+    let tail = &rest[MID_STDOUT.len()..];
+    // The framed line's time is what lies between the members and its final `"}`: the
+    // timestamp at the start of `tail` when `"}\n` follows it (no timestamp holds a `"`).
+    let time = times.parse_prefix(tail).ok()?;
+    if tail.get(time.len..time.len + 3) != Some(b"\"}\n") {
+        return None;
+    }
+    let len = LOG_PREFIX.len() + end + 1 + MID_STDOUT.len() + time.len + 3;
+    let log = (LOG_PREFIX.len(), LOG_PREFIX.len() + end);
+    Some((
+        docker_fast_record(buf, log_at, log, stream, time, scratch),
+        len,
+    ))
 }
 
 fn docker_time(
@@ -415,6 +471,16 @@ impl RecordParser {
             Some(_) => cri_record(line, &mut self.times),
         }
     }
+
+    /// [`docker_record_in_line`] with this parser's scratch and timestamp cache: a record
+    /// this accepts is the one [`RecordParser::record`] gives for its framed line.
+    #[inline(always)]
+    pub(crate) fn record_in_line<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+    ) -> Option<(LogRecord<'a>, usize)> {
+        docker_record_in_line(buf, &mut self.scratch, &mut self.times)
+    }
 }
 
 #[cfg(test)]
@@ -540,6 +606,19 @@ mod docker_edge_tests {
         })
     }
 
+    /// `line` (without its `\n`) in dockerd's exact shape with a time the fast parser reads:
+    /// what decoding in line must accept.
+    fn fast_shape(line: &[u8]) -> Option<()> {
+        let body = line.strip_prefix(LOG_PREFIX)?;
+        let (end, _) = json_bytes::unescape_string(body, &mut Vec::new())?;
+        let rest = &body[end + 1..];
+        let time = rest
+            .strip_prefix(&MID_STDOUT[..])
+            .or_else(|| rest.strip_prefix(&MID_STDERR[..]))?
+            .strip_suffix(b"\"}")?;
+        TimestampParser::default().parse(time).ok().map(|_| ())
+    }
+
     /// What the line means to `serde_json` (the oracle of the fast path).
     fn oracle(line: &[u8]) -> (Stream, Tag, Vec<u8>) {
         #[derive(serde::Deserialize)]
@@ -556,8 +635,87 @@ mod docker_edge_tests {
         (stream, tag, content)
     }
 
+    /// A line of a log, in dockerd's shape or near it: other member order, CRLF, a raw
+    /// newline in the value, a time with a zone or junk after it, cut short.
+    fn near_docker_line() -> impl Strategy<Value = Vec<u8>> {
+        let time = prop::sample::select(vec![
+            "2024-06-19T15:02:45.5Z",
+            "2024-06-19T15:02:45.123456789Z",
+            "2024-06-19T15:02:46Z",
+            "2024-06-19T15:02:45.5+02:00",
+            "2024-06-19T5:02:45.5Z",
+            "2024-06-19T15:02:45.5Zx",
+            "2024-06-19T15:02:45.5Z\"",
+            "2024-13-19T15:02:45Z",
+            "",
+        ]);
+        let end = prop::sample::select(vec!["\"}\n", "\"}\r\n", "\"}", "\"} \n", "\"}}\n"]);
+        (
+            text(),
+            0u8..6,
+            any::<bool>(),
+            time,
+            end,
+            any::<prop::sample::Index>(),
+        )
+            .prop_map(|(t, shape, stderr, time, end, cut)| {
+                let stream = if stderr { "stderr" } else { "stdout" };
+                let log = match shape {
+                    0 | 3 | 4 => serde_json::to_string(&t).unwrap(),
+                    // A raw newline in the value: the line ends there.
+                    5 => serde_json::to_string(&t).unwrap().replacen('a', "\n", 1),
+                    _ => go_ascii(&t),
+                };
+                let line = match shape {
+                    3 => format!(r#"{{"stream":"{stream}","log":{log},"time":"{time}{end}"#),
+                    _ => format!(r#"{{"log":{log},"stream":"{stream}","time":"{time}{end}"#),
+                };
+                let mut line = line.into_bytes();
+                if shape == 4 {
+                    line.truncate(cut.index(line.len() + 1));
+                }
+                line
+            })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Decoding in line finds the line the framing finds (its first `\n`, within the
+        /// bytes given) and gives the record [`docker_record`] gives for it, through parsers
+        /// whose scratch and timestamp cache are shared between both paths as a reader's are;
+        /// it refuses only what it must leave to the framed path.
+        #[test]
+        fn docker_in_line_equals_framed(
+            lines in prop::collection::vec(near_docker_line(), 1..8),
+        ) {
+            let buf = lines.concat();
+            let mut p = RecordParser::new();
+            let mut framed = RecordParser::new();
+            let mut at = 0;
+            while at < buf.len() {
+                let rest = &buf[at..];
+                let line_len = memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
+                let want = framed.record(&rest[..line_len]).map(|r| r.to_owned_record());
+                match p.record_in_line(rest) {
+                    Some((rec, len)) => {
+                        prop_assert_eq!(len, line_len);
+                        prop_assert_eq!(rest[len - 1], b'\n');
+                        prop_assert_eq!(Ok(rec.to_owned_record()), want);
+                    }
+                    // Refused: a line in dockerd's shape, ending in `"}\n`, is never refused.
+                    None => {
+                        let line = &rest[..line_len];
+                        let doc = line.strip_suffix(b"\n").and_then(fast_shape);
+                        prop_assert!(doc.is_none(), "refused {:?}", String::from_utf8_lossy(line));
+                        // The framed path with the parser that refused: the same record.
+                        let got = p.record(line).map(|r| r.to_owned_record());
+                        prop_assert_eq!(got, want);
+                    }
+                }
+                at += line_len;
+            }
+        }
 
         #[test]
         fn docker_records_equal_serde_json(
