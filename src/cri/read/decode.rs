@@ -3,7 +3,7 @@
 //! can be read back by ctrlog.
 
 use super::record::{
-    cri_record, docker_record, docker_record_in_line, LogRecord, ParseError, RecordParser,
+    cri_record, docker_record, docker_record_in_line, InLine, LogRecord, ParseError, RecordParser,
 };
 use crate::time::TimestampParser;
 
@@ -216,10 +216,7 @@ impl AnyDecoder {
     /// record in dockerd's shape): then the same record [`RecordDecoder::decode`] gives for
     /// that line. `None`: frame the line and decode it.
     #[inline(always)]
-    pub(crate) fn decode_in_line<'a>(
-        &'a mut self,
-        buf: &'a [u8],
-    ) -> Option<(LogRecord<'a>, usize)> {
+    pub(crate) fn decode_in_line<'a>(&'a mut self, buf: &'a [u8]) -> Option<InLine<'a>> {
         match self {
             AnyDecoder::Auto(d) => d.record_in_line(buf),
             AnyDecoder::Docker(d) => docker_record_in_line(buf, &mut d.scratch, &mut d.times),

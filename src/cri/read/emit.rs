@@ -259,7 +259,8 @@ pub enum Flow {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Span<'a> {
     /// The content and the newline that ends its line, when they are contiguous (a CRI
-    /// record's content ends right before its `\n`).
+    /// record's content ends right before its `\n`; a decoded json-file `log` is followed by
+    /// its decoded `\n` in the decoder's scratch buffer).
     pub with_newline: Option<&'a [u8]>,
     /// Where the content starts in the window the next [`LogSink::release`] passes.
     pub at: Option<usize>,

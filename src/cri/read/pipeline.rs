@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::decode::{AnyDecoder, RecordDecoder};
 use super::emit::{Emitter, Flow, LogSink, OutputOptions, Span};
 use super::merge::{PartialMerger, Piece};
-use super::record::{LogRecord, ParseError};
+use super::record::{InLine, LogRecord, ParseError};
 use super::tail::Pos;
 use super::FileWarning;
 
@@ -191,19 +191,17 @@ struct Stages<'p> {
 }
 
 impl Stages<'_> {
-    /// A decoded record of `line` (at `pos`, and at `at` in the window, if there): merged,
+    /// A decoded record of the line at `pos`, whose content lies where `span` says: merged,
     /// emitted, counted.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     fn record<S: Out>(
         self,
         rec: &LogRecord<'_>,
         path: &Path,
-        line: &[u8],
         pos: Pos,
         terminated: bool,
         sink: &mut S,
-        at: Option<usize>,
+        span: Span<'_>,
     ) -> io::Result<Go> {
         if pos < self.stream_start[rec.stream.index()] {
             return Ok(Go::Continue);
@@ -221,10 +219,10 @@ impl Stages<'_> {
             num: pos.0,
             off: pos.1,
         };
-        let span = Span::of(line, piece.content, at);
         let go = sink.piece(self.emitter, &piece, terminated, src, span)?;
-        self.stats.lines_out = self.emitter.lines_out;
-        self.stats.bytes_out = self.emitter.bytes_out;
+        // `lines_out` and `bytes_out` are copied from the emitter when a line or a drain
+        // returns ([`Pipeline::sync_out`]), not here: read back per record, the counters the
+        // emitter had just stored made a 16-byte load wait on two 8-byte stores.
         match go {
             Go::Limit if self.emitter.exhausted() => self.stats.limit_reached = true,
             Go::Stop => self.stats.stopped = true,
@@ -300,11 +298,23 @@ impl Pipeline {
         terminated: bool,
         sink: &mut S,
     ) -> io::Result<Go> {
-        self.line_at(path, line, pos, terminated, sink, None)
+        let go = self.line_at(path, line, pos, terminated, sink, None);
+        self.sync_out();
+        go
+    }
+
+    /// Copies the emitter's output counters into [`ReadStats`]: done whenever the pipeline
+    /// hands control back ([`Pipeline::line`], the end of a drain), so the stats are current
+    /// wherever they are read, without a copy per record.
+    #[inline]
+    pub(crate) fn sync_out(&mut self) {
+        self.stats.lines_out = self.emitter.lines_out;
+        self.stats.bytes_out = self.emitter.bytes_out;
     }
 
     /// [`Pipeline::line`] for a line that lies at `at` in the window the next
-    /// [`Out::release`] passes (`None`: elsewhere).
+    /// [`Out::release`] passes (`None`: elsewhere). Its caller calls [`Pipeline::sync_out`]
+    /// before the stats are read.
     #[inline]
     pub(crate) fn line_at<S: Out>(
         &mut self,
@@ -317,7 +327,10 @@ impl Pipeline {
     ) -> io::Result<Go> {
         let (parser, stages) = self.split();
         match parser.decode(line) {
-            Ok(rec) => stages.record(&rec, path, line, pos, terminated, sink, at),
+            Ok(rec) => {
+                let span = Span::of(line, rec.content, at);
+                stages.record(&rec, path, pos, terminated, sink, span)
+            }
             Err(e) => {
                 skip(stages.stats, path, pos.1, SkipReason::Unparsable(e));
                 Ok(Go::Continue)
@@ -344,12 +357,24 @@ impl Pipeline {
         at: Option<usize>,
     ) -> Option<(io::Result<Go>, usize)> {
         let (parser, stages) = self.split();
-        let Some((rec, len)) = parser.decode_in_line(buf) else {
+        let Some(InLine {
+            rec,
+            len,
+            with_newline,
+        }) = parser.decode_in_line(buf)
+        else {
             *stages.in_line_wait = IN_LINE_WAIT;
             return None;
         };
         let line = &buf[..len];
-        Some((stages.record(&rec, path, line, pos, true, sink, at), len))
+        let span = match with_newline {
+            Some(w) => Span {
+                with_newline: Some(w),
+                at: None,
+            },
+            None => Span::of(line, rec.content, at),
+        };
+        Some((stages.record(&rec, path, pos, true, sink, span), len))
     }
 
     /// Whether to try [`Pipeline::line_in`] on the next line.

@@ -270,12 +270,14 @@ pub(crate) const IN_LINE_MAX: usize = 64 << 10;
 /// and call [`docker_record`], which gives the same record for every line this accepts (the
 /// value up to the quote holds no `\n`, so the framed line has the same value, members and
 /// time; property-tested below). Reads at most about [`IN_LINE_MAX`] bytes of `buf`.
-#[inline]
+// Always inlined into the read loop: called, its record went back through memory, and its
+// prologue and epilogue cost as much as the members' compare.
+#[inline(always)]
 pub(crate) fn docker_record_in_line<'a>(
     buf: &'a [u8],
     scratch: &'a mut Vec<u8>,
     times: &mut TimestampParser,
-) -> Option<(LogRecord<'a>, usize)> {
+) -> Option<InLine<'a>> {
     let body = buf.strip_prefix(LOG_PREFIX)?;
     let body = &body[..body.len().min(IN_LINE_MAX)];
     let (end, log_at) = json_bytes::unescape_string_in_line(body, scratch)?;
@@ -297,10 +299,29 @@ pub(crate) fn docker_record_in_line<'a>(
     }
     let len = LOG_PREFIX.len() + end + 1 + MID_STDOUT.len() + time.len + 3;
     let log = (LOG_PREFIX.len(), LOG_PREFIX.len() + end);
-    Some((
-        docker_fast_record(buf, log_at, log, stream, time, scratch),
+    let scratch: &'a [u8] = scratch;
+    let rec = docker_fast_record(buf, log_at, log, stream, time, scratch);
+    // A decoded full line's `\n` is still in the scratch buffer, right after the content.
+    let with_newline = match log_at {
+        Unescaped::Scratch(n) if rec.tag == Tag::Full => Some(&scratch[..n]),
+        _ => None,
+    };
+    Some(InLine {
+        rec,
         len,
-    ))
+        with_newline,
+    })
+}
+
+/// A record decoded in line ([`docker_record_in_line`]).
+#[derive(Debug)]
+pub(crate) struct InLine<'a> {
+    pub rec: LogRecord<'a>,
+    /// Its line's length, `\n` included.
+    pub len: usize,
+    /// The content and a `\n` after it, when they lie together outside the line (a decoded
+    /// full line in the scratch buffer): what lets the output write both in one call.
+    pub with_newline: Option<&'a [u8]>,
 }
 
 fn docker_time(
@@ -475,10 +496,7 @@ impl RecordParser {
     /// [`docker_record_in_line`] with this parser's scratch and timestamp cache: a record
     /// this accepts is the one [`RecordParser::record`] gives for its framed line.
     #[inline(always)]
-    pub(crate) fn record_in_line<'a>(
-        &'a mut self,
-        buf: &'a [u8],
-    ) -> Option<(LogRecord<'a>, usize)> {
+    pub(crate) fn record_in_line<'a>(&'a mut self, buf: &'a [u8]) -> Option<InLine<'a>> {
         docker_record_in_line(buf, &mut self.scratch, &mut self.times)
     }
 }
@@ -698,9 +716,13 @@ mod docker_edge_tests {
                 let line_len = memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
                 let want = framed.record(&rest[..line_len]).map(|r| r.to_owned_record());
                 match p.record_in_line(rest) {
-                    Some((rec, len)) => {
+                    Some(InLine { rec, len, with_newline }) => {
                         prop_assert_eq!(len, line_len);
                         prop_assert_eq!(rest[len - 1], b'\n');
+                        if let Some(w) = with_newline {
+                            prop_assert_eq!(w, [rec.content, b"\n"].concat());
+                            prop_assert_eq!(rec.tag, Tag::Full);
+                        }
                         prop_assert_eq!(Ok(rec.to_owned_record()), want);
                     }
                     // Refused: a line in dockerd's shape, ending in `"}\n`, is never refused.

@@ -215,6 +215,7 @@ pub(crate) fn drain_upto<S: Out>(
     budget: u64,
 ) -> Result<Go, ReadError> {
     let r = drain_lines(pipe, c, sink, budget);
+    pipe.sync_out();
     // The lines output stay in the buffer until the next fill: a sink that kept ranges of it
     // writes them now, whatever ended the drain.
     let released = sink.release(c.line_buf.window().1);
