@@ -249,6 +249,8 @@ impl LineBuffer {
     /// overlong line is being skipped. A line found in them is taken with
     /// [`LineBuffer::take_line`]; one that is not (no `\n` in them, or not the caller's
     /// shape) is left to `next_line`, which then frames it by its own rules.
+    // Only the file reader (Unix-only) uses it.
+    #[cfg_attr(not(unix), allow(dead_code))]
     #[inline(always)]
     pub(crate) fn unframed(&self) -> Option<&[u8]> {
         if self.discarding.is_some() {
@@ -265,6 +267,8 @@ impl LineBuffer {
     ///
     /// # Panics
     /// If `len` is more than is buffered (a caller bug, as in [`LineBuffer::consume`]).
+    // Only the file reader (Unix-only) uses it.
+    #[cfg_attr(not(unix), allow(dead_code))]
     #[inline(always)]
     pub(crate) fn take_line(&mut self, len: usize) {
         debug_assert_eq!(
