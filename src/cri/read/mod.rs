@@ -228,6 +228,8 @@ mod stream;
 // Sans-IO too; off Unix only `TailMode` is used (the file reader drives the rest).
 #[cfg_attr(not(unix), allow(dead_code))]
 mod tail;
+#[cfg(all(test, unix))]
+mod in_line_tests;
 #[cfg(test)]
 mod tail_tests;
 #[cfg(unix)]

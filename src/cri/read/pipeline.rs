@@ -383,6 +383,15 @@ impl Pipeline {
         self.in_line_wait == 0
     }
 
+    /// The read buffer holds no whole line: [`Pipeline::line_in`] is tried on the next one
+    /// (a line it did not take may have been one cut by the end of a read).
+    #[inline]
+    pub(crate) fn in_line_retry(&mut self) {
+        if self.in_line_wait <= IN_LINE_WAIT {
+            self.in_line_wait = 0;
+        }
+    }
+
     /// A line was framed: one fewer to wait before [`Pipeline::line_in`] tries again (a
     /// decoder that never decodes in line waits for ever).
     #[inline(always)]

@@ -274,7 +274,12 @@ fn drain_lines<S: Out>(
                 Some(LineItem::Overlong { offset: off, .. }) => {
                     pipe.skip(&c.path, off, SkipReason::Overlong)
                 }
-                None => break,
+                None => {
+                    // No whole line left: what the in-line decoder did not take may have
+                    // been a record cut by the end of the read, so it tries again after it.
+                    pipe.in_line_retry();
+                    break;
+                }
             }
         }
         // Within one drain the read offset only grows (a truncation resets it between
