@@ -11,17 +11,22 @@ use std::ops::Range;
 use proptest::prelude::*;
 
 use super::{
-    DockerJsonDecoder, LogReader, LogSink, OutputOptions, ReadFormat, ReadOptions, ReadStats,
-    RecordParser,
+    DockerJsonDecoder, LogReader, LogSink, ReadFormat, ReadOptions, ReadStats, RecordParser,
 };
 use crate::cri::Stream;
+
+/// Bytes written to a stream, in order.
+type Out = Vec<(Stream, Vec<u8>)>;
+
+/// A kept range of the window (`Ok`) or a copy given after one (`Err`).
+type Pending = Result<Range<usize>, Vec<u8>>;
 
 /// Everything a sink is told, in call order; ranges of the read window (and the copies
 /// given after them) resolved at release, as a zero-copy sink writes them.
 #[derive(Default)]
 struct Record {
-    out: Vec<(Stream, Vec<u8>)>,
-    pending: Vec<(Stream, Result<Range<usize>, Vec<u8>>)>,
+    out: Out,
+    pending: Vec<(Stream, Pending)>,
     ends: Vec<Stream>,
 }
 
@@ -111,17 +116,14 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
-fn read(
-    path: &std::path::Path,
-    opts: &ReadOptions,
-) -> (Vec<(Stream, Vec<u8>)>, Vec<Stream>, ReadStats) {
+fn read(path: &std::path::Path, opts: &ReadOptions) -> (Out, Vec<Stream>, ReadStats) {
     let mut sink = Record::default();
     let stats = LogReader::open_single(path, opts.clone())
         .expect("open")
         .read_to(&mut sink)
         .expect("read");
     // Pieces joined per stream run: how many sink calls carry the bytes is not the output.
-    let mut out: Vec<(Stream, Vec<u8>)> = Vec::new();
+    let mut out: Out = Vec::new();
     for (s, b) in sink.out {
         match out.last_mut() {
             Some((ls, lb)) if *ls == s => lb.extend_from_slice(&b),
@@ -145,12 +147,16 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.log");
         std::fs::write(&path, lines.concat()).unwrap();
-        let mut opts = ReadOptions::default();
-        opts.read_size = read_size;
-        opts.max_record_len = max_record;
-        let mut output = OutputOptions::default();
-        output.limit_bytes = limit;
-        opts.output = output;
+        // Fields set by assignment (the crate's conventions: the options are non_exhaustive).
+        #[allow(clippy::field_reassign_with_default)]
+        let opts = {
+            let mut opts = ReadOptions::default();
+            opts.read_size = read_size;
+            opts.max_record_len = max_record;
+            opts.output.limit_bytes = limit;
+            opts
+        };
+        let mut opts = opts;
         let mut framed = opts.clone();
         if docker_only {
             opts.format = ReadFormat::DockerJson;

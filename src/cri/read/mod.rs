@@ -205,6 +205,8 @@ mod emit;
 mod files;
 #[cfg(unix)]
 mod follow;
+#[cfg(all(test, unix))]
+mod in_line_tests;
 #[cfg(unix)]
 mod line;
 mod merge;
@@ -228,8 +230,6 @@ mod stream;
 // Sans-IO too; off Unix only `TailMode` is used (the file reader drives the rest).
 #[cfg_attr(not(unix), allow(dead_code))]
 mod tail;
-#[cfg(all(test, unix))]
-mod in_line_tests;
 #[cfg(test)]
 mod tail_tests;
 #[cfg(unix)]
