@@ -3,6 +3,11 @@
 //! Both parsers are sans-IO: they take one physical line (with or without its `\n`) and
 //! borrow the content from it. Docker content that needs unescaping is decoded into the
 //! [`RecordParser`]'s scratch buffer, which is reused, so no record allocates.
+//!
+//! A reader may also hand the Docker parser its read buffer from a line's start
+//! (`docker_record_in_line`): a record in dockerd's exact shape is then found and decoded in
+//! one pass, its line's end found by the same scan; any other line is framed first and
+//! parsed as above, with the same result (property-tested).
 
 use std::borrow::Cow;
 
