@@ -48,7 +48,7 @@ mod unescape;
 #[cfg(feature = "__fuzz")]
 pub(crate) use escape::fuzz_json_escape;
 pub(crate) use escape::{escape, escape_ahead, DOCKER, LOGRUS};
-pub(crate) use unescape::{unescape_string, Unescaped};
+pub(crate) use unescape::{unescape_string, unescape_string_in_line, Unescaped};
 
 use crate::swar::{eq, load, splat, HI, LO, LOW7};
 
