@@ -19,13 +19,15 @@ work = os.environ.get("WORKLOADS")
 if not work:
     work = made = subprocess.run(
         [after, "bench", "--scale", os.environ.get("SCALE", "1"), "--generate-only",
-         "--jobs", "cri-write-short,cri-read,json-read"],
+         "--jobs", "cri-write-short,cri-write-mixed,cri-write-long,cri-read,json-read"],
         check=True, capture_output=True, text=True).stdout.strip()
 cases = [
     ("CRI write short", "short.txt", ["write", "--max-len=16384"], True),
     ("CRI write short, per-record", "short.txt",
      ["write", "--max-len=16384", "--timestamp-policy", "per-record"], True),
     ("json-file write short", "short.txt", ["write", "--format", "json-file", "--max-len=16384"], True),
+    ("CRI write mixed", "mixed.txt", ["write", "--max-len=16384"], True),
+    ("CRI write long", "long.txt", ["write", "--max-len=16384"], True),
     ("CRI read", "cri.log", ["logs", "{f}"], False),
     ("json-file read", "docker-json.log", ["logs", "{f}"], False),
 ]

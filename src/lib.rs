@@ -104,18 +104,19 @@
 //! `lines`) build on any target, `wasm32` included. Opening, locking, rotating and following
 //! files is Unix-only (`regular`, `rotate`, the file reader): it relies on `O_NOFOLLOW`,
 //! `flock`, `renameat2` and inode identities; `libc` is a Unix-only dependency.
-//! The library's 36 `unsafe` blocks are those `libc` calls (`fcntl` including `F_SETLEASE`, `flock`, `renameat2`,
-//! `sync_file_range`, `poll`, `getrlimit`, `sysconf`, `socket`, `connect`, `localtime_r`,
-//! `clock_gettime`)
-//! and four SSE2 classifiers, the CRI writer's newline scan, the JSON escaper's byte classes,
-//! the Docker unescaper's `"`/`\` search and the JSON string walk of `runc::compat` (x86_64
-//! only; portable versions elsewhere, tested against them), the block escaper's AVX2
-//! classifier and the two calls that reach it after `is_x86_feature_detected!("avx2")`
-//! (the SSE2 one is tested next to it), the CRI writer's AVX2 newline masks and the call to
-//! its loop compiled for AVX2 (after the same check; the baseline loop is tested against it),
-//! and three writes into a `Vec`'s spare capacity ended by `set_len`: the block escaper's,
-//! the CRI encoder's (prefix, tag, content and newline of one record) and the json-file
-//! encoder's (the end of one record);
+//! The library has 38 `unsafe` blocks outside its tests: the `libc` calls (`fcntl` including
+//! `F_SETLEASE`, `flock`, `renameat2`, `sync_file_range`, `poll`, `getrlimit`, `sysconf`,
+//! `socket`, `connect`, `localtime_r`, `clock_gettime`);
+//! five SSE2 classifiers, the CRI writer's newline scan, the JSON escaper's byte classes,
+//! the Docker unescaper's `"`/`\` search and its `"`/`\`/`\n` twin for in-line decoding, and
+//! the JSON string walk of `runc::compat` (x86_64 only; portable versions elsewhere, tested
+//! against them); the AVX2 code, each reached only after `is_x86_feature_detected!("avx2")`
+//! and tested against the SSE2 or baseline path: the block escaper's classifier and the two
+//! calls that reach it, the CRI writer's newline masks and the call to its loop compiled for
+//! AVX2, the in-line unescaper's 32-byte classifier and the three calls that reach it; and
+//! three writes into a `Vec`'s spare capacity ended by `set_len`: the block escaper's, the
+//! CRI encoder's (prefix, tag, content and newline of one record) and the json-file
+//! encoder's (the end of one record).
 //! `rustix` would remove the `libc` ones but `localtime_r`'s and is the planned replacement,
 //! not yet made.
 

@@ -28,7 +28,8 @@
 //! per-byte U+FFFD rule). Speed
 //! depends on escape density. On x86_64 the escapers classify 64 bytes at a time with AVX2,
 //! detected at run time, or SSE2 (the x86_64 baseline); the module's `unsafe` blocks are
-//! those classifiers (the escapers' AVX2 and SSE2 ones, the unescaper's 16-byte one and
+//! those classifiers (the escapers' AVX2 and SSE2 ones, the unescaper's 16-byte one, its
+//! in-line twin that also stops at `\n` and that twin's AVX2 32-byte step, and
 //! `runc::compat`'s string walk, each tested against its portable twin), the calls that
 //! reach the AVX2 code after detection, and the escaper's `set_len` over what it wrote. They
 //! pay one loop iteration per
@@ -48,7 +49,7 @@ mod unescape;
 #[cfg(feature = "__fuzz")]
 pub(crate) use escape::fuzz_json_escape;
 pub(crate) use escape::{escape, escape_ahead, DOCKER, LOGRUS};
-pub(crate) use unescape::{unescape_string, Unescaped};
+pub(crate) use unescape::{unescape_string, unescape_string_in_line, Unescaped};
 
 use crate::swar::{eq, load, splat, HI, LO, LOW7};
 

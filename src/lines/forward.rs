@@ -243,6 +243,43 @@ impl LineBuffer {
         }
     }
 
+    /// The unconsumed bytes from the next line's start, at most `max_record` of them, for a
+    /// caller that finds where the line ends as it reads it (a decoder that scans the whole
+    /// record anyway), instead of [`LineBuffer::next_line`]'s search. `None` while an
+    /// overlong line is being skipped. A line found in them is taken with
+    /// [`LineBuffer::take_line`]; one that is not (no `\n` in them, or not the caller's
+    /// shape) is left to `next_line`, which then frames it by its own rules.
+    // Only the file reader (Unix-only) uses it.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn unframed(&self) -> Option<&[u8]> {
+        if self.discarding.is_some() {
+            return None;
+        }
+        let end = self.end.min(self.start.saturating_add(self.max_record));
+        Some(&self.buf[self.start..end])
+    }
+
+    /// Consumes the first `len` bytes of [`LineBuffer::unframed`], which the caller found
+    /// to end in its first `\n`: the line [`LineBuffer::next_line`] would hand out there
+    /// (shorter than `max_record`, as `unframed` holds fewer than `max_record` bytes before
+    /// its `\n`), skipped without a search.
+    ///
+    /// # Panics
+    /// If `len` is more than is buffered (a caller bug, as in [`LineBuffer::consume`]).
+    // Only the file reader (Unix-only) uses it.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn take_line(&mut self, len: usize) {
+        debug_assert_eq!(
+            memchr(b'\n', &self.buffer()[..len]).map(|i| i + 1),
+            Some(len),
+            "not a line"
+        );
+        self.consume(len);
+        self.searched = 0;
+    }
+
     /// At the end of the input: the next complete line if any is left, else the final
     /// segment without `\n` (as a [`LineItem::Line`] whose bytes do not end in `\n`) or the
     /// overlong line being skipped; `None` when nothing is left.

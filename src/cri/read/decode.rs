@@ -2,7 +2,9 @@
 //! [`RecordEncoder`](crate::cri::write::RecordEncoder), so a custom format written by ctrlog
 //! can be read back by ctrlog.
 
-use super::record::{cri_record, docker_record, LogRecord, ParseError, RecordParser};
+use super::record::{
+    cri_record, docker_record, docker_record_in_line, InLine, LogRecord, ParseError, RecordParser,
+};
 use crate::time::TimestampParser;
 
 /// Parses one line of a log into a [`LogRecord`].
@@ -205,6 +207,27 @@ impl std::fmt::Debug for AnyDecoder {
             AnyDecoder::Docker(_) => "DockerJson",
             AnyDecoder::Custom(_) => "Custom",
         })
+    }
+}
+
+impl AnyDecoder {
+    /// The record at the start of `buf` (a read buffer from a line's start) and its line's
+    /// length, `\n` included, when the decoder finds the line's end as it decodes (a Docker
+    /// record in dockerd's shape): then the same record [`RecordDecoder::decode`] gives for
+    /// that line. `None`: frame the line and decode it.
+    #[inline(always)]
+    pub(crate) fn decode_in_line<'a>(&'a mut self, buf: &'a [u8]) -> Option<InLine<'a>> {
+        match self {
+            AnyDecoder::Auto(d) => d.record_in_line(buf),
+            AnyDecoder::Docker(d) => docker_record_in_line(buf, &mut d.scratch, &mut d.times),
+            AnyDecoder::Cri(_) | AnyDecoder::Custom(_) => None,
+        }
+    }
+
+    /// Whether [`AnyDecoder::decode_in_line`] can ever accept a line.
+    #[inline]
+    pub(crate) fn decodes_in_line(&self) -> bool {
+        matches!(self, AnyDecoder::Auto(_) | AnyDecoder::Docker(_))
     }
 }
 

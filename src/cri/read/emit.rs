@@ -259,7 +259,8 @@ pub enum Flow {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Span<'a> {
     /// The content and the newline that ends its line, when they are contiguous (a CRI
-    /// record's content ends right before its `\n`).
+    /// record's content ends right before its `\n`; a decoded json-file `log` is followed by
+    /// its decoded `\n` in the decoder's scratch buffer).
     pub with_newline: Option<&'a [u8]>,
     /// Where the content starts in the window the next [`LogSink::release`] passes.
     pub at: Option<usize>,
@@ -395,7 +396,9 @@ impl Emitter {
 
     /// [`Emitter::emit`], knowing where the piece's bytes lie ([`Span`]): the same output,
     /// in fewer sink calls, without a copy for a sink that can.
-    #[inline]
+    // Always inlined: the per-record output path, with two callers in the pipeline (framed
+    // lines and lines decoded in place); outlined, its arguments went through the stack.
+    #[inline(always)]
     pub(crate) fn emit_span<S: LogSink>(
         &mut self,
         piece: &Piece<'_>,

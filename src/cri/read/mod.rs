@@ -205,6 +205,8 @@ mod emit;
 mod files;
 #[cfg(unix)]
 mod follow;
+#[cfg(all(test, unix))]
+mod in_line_tests;
 #[cfg(unix)]
 mod line;
 mod merge;

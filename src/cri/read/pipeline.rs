@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::decode::{AnyDecoder, RecordDecoder};
 use super::emit::{Emitter, Flow, LogSink, OutputOptions, Span};
 use super::merge::{PartialMerger, Piece};
-use super::record::ParseError;
+use super::record::{InLine, LogRecord, ParseError};
 use super::tail::Pos;
 use super::FileWarning;
 
@@ -129,7 +129,9 @@ pub(crate) trait Out {
 }
 
 impl<S: LogSink> Out for S {
-    #[inline]
+    // Always inlined: it is the whole per-record output path, and with two callers (framed
+    // lines and lines decoded in place) it was outlined.
+    #[inline(always)]
     fn piece(
         &mut self,
         em: &mut Emitter,
@@ -170,11 +172,87 @@ pub(crate) struct Pipeline {
     pub stats: ReadStats,
     /// (file, reason) already reported (bounded).
     warned: HashSet<(PathBuf, String)>,
+    /// Lines to frame before [`Pipeline::line_in`] is tried again (`u32::MAX`: the decoder
+    /// never decodes in line).
+    in_line_wait: u32,
+}
+
+/// Lines framed after one that [`Pipeline::line_in`] did not take, before it tries again.
+const IN_LINE_WAIT: u32 = 32;
+
+/// The stages of a [`Pipeline`] after its decoder.
+struct Stages<'p> {
+    merger: &'p mut PartialMerger,
+    emitter: &'p mut Emitter,
+    stats: &'p mut ReadStats,
+    stream_start: &'p [Pos; 2],
+    max_records: &'p mut Option<u64>,
+    in_line_wait: &'p mut u32,
+}
+
+impl Stages<'_> {
+    /// A decoded record of the line at `pos`, whose content lies where `span` says: merged,
+    /// emitted, counted.
+    #[inline(always)]
+    fn record<S: Out>(
+        self,
+        rec: &LogRecord<'_>,
+        path: &Path,
+        pos: Pos,
+        terminated: bool,
+        sink: &mut S,
+        span: Span<'_>,
+    ) -> io::Result<Go> {
+        if pos < self.stream_start[rec.stream.index()] {
+            return Ok(Go::Continue);
+        }
+        self.stats.records += 1;
+        if let Some(m) = self.max_records {
+            if *m == 0 {
+                return Ok(Go::Limit);
+            }
+            *m -= 1;
+        }
+        let piece = self.merger.push(rec);
+        let src = Src {
+            path,
+            num: pos.0,
+            off: pos.1,
+        };
+        let go = sink.piece(self.emitter, &piece, terminated, src, span)?;
+        // `lines_out` and `bytes_out` are copied from the emitter when a line or a drain
+        // returns ([`Pipeline::sync_out`]), not here: read back per record, the counters the
+        // emitter had just stored made a 16-byte load wait on two 8-byte stores.
+        match go {
+            Go::Limit if self.emitter.exhausted() => self.stats.limit_reached = true,
+            Go::Stop => self.stats.stopped = true,
+            _ => {}
+        }
+        Ok(go)
+    }
+}
+
+/// Counts a skipped line, keeping the first.
+fn skip(stats: &mut ReadStats, path: &Path, off: u64, why: SkipReason) {
+    stats.skipped += 1;
+    if stats.first_skipped.is_none() {
+        stats.first_skipped = Some(SkippedLine {
+            path: path.to_path_buf(),
+            offset: off,
+            reason: why,
+        });
+    }
 }
 
 impl Pipeline {
     pub(crate) fn new(output: OutputOptions, parser: AnyDecoder) -> Self {
+        let in_line_wait = if parser.decodes_in_line() {
+            0
+        } else {
+            u32::MAX
+        };
         Pipeline {
+            in_line_wait,
             parser,
             merger: PartialMerger::new(),
             emitter: Emitter::new(output),
@@ -186,14 +264,7 @@ impl Pipeline {
     }
 
     pub(crate) fn skip(&mut self, path: &Path, off: u64, why: SkipReason) {
-        self.stats.skipped += 1;
-        if self.stats.first_skipped.is_none() {
-            self.stats.first_skipped = Some(SkippedLine {
-                path: path.to_path_buf(),
-                offset: off,
-                reason: why,
-            });
-        }
+        skip(&mut self.stats, path, off, why)
     }
 
     /// A file skipped or cut short: counted, kept (the first few) and reported to the sink.
@@ -227,11 +298,23 @@ impl Pipeline {
         terminated: bool,
         sink: &mut S,
     ) -> io::Result<Go> {
-        self.line_at(path, line, pos, terminated, sink, None)
+        let go = self.line_at(path, line, pos, terminated, sink, None);
+        self.sync_out();
+        go
+    }
+
+    /// Copies the emitter's output counters into [`ReadStats`]: done whenever the pipeline
+    /// hands control back ([`Pipeline::line`], the end of a drain), so the stats are current
+    /// wherever they are read, without a copy per record.
+    #[inline]
+    pub(crate) fn sync_out(&mut self) {
+        self.stats.lines_out = self.emitter.lines_out;
+        self.stats.bytes_out = self.emitter.bytes_out;
     }
 
     /// [`Pipeline::line`] for a line that lies at `at` in the window the next
-    /// [`Out::release`] passes (`None`: elsewhere).
+    /// [`Out::release`] passes (`None`: elsewhere). Its caller calls [`Pipeline::sync_out`]
+    /// before the stats are read.
     #[inline]
     pub(crate) fn line_at<S: Out>(
         &mut self,
@@ -242,39 +325,96 @@ impl Pipeline {
         sink: &mut S,
         at: Option<usize>,
     ) -> io::Result<Go> {
-        let rec = match self.parser.decode(line) {
-            Ok(r) => r,
+        let (parser, stages) = self.split();
+        match parser.decode(line) {
+            Ok(rec) => {
+                let span = Span::of(line, rec.content, at);
+                stages.record(&rec, path, pos, terminated, sink, span)
+            }
             Err(e) => {
-                self.skip(path, pos.1, SkipReason::Unparsable(e));
-                return Ok(Go::Continue);
+                skip(stages.stats, path, pos.1, SkipReason::Unparsable(e));
+                Ok(Go::Continue)
             }
+        }
+    }
+
+    /// The line at the start of `buf` (the read buffer from a line's start, lying at `at` in
+    /// the window the next [`Out::release`] passes), when the decoder finds its end as it
+    /// decodes it ([`AnyDecoder::decode_in_line`]): what [`Pipeline::line_at`] does with that
+    /// line, and its length (to consume, also after an error, as a framed line is). `None`:
+    /// nothing done; frame the line and call `line_at`.
+    ///
+    /// Call it only when [`Pipeline::in_line_ready`]. After a line it does not take, the next
+    /// [`IN_LINE_WAIT`] framed lines make it not ready ([`Pipeline::in_line_framed`]): a file
+    /// whose records are in another shape pays a wasted attempt every few lines, not on each.
+    #[inline]
+    pub(crate) fn line_in<S: Out>(
+        &mut self,
+        path: &Path,
+        buf: &[u8],
+        pos: Pos,
+        sink: &mut S,
+        at: Option<usize>,
+    ) -> Option<(io::Result<Go>, usize)> {
+        let (parser, stages) = self.split();
+        let Some(InLine {
+            rec,
+            len,
+            with_newline,
+        }) = parser.decode_in_line(buf)
+        else {
+            *stages.in_line_wait = IN_LINE_WAIT;
+            return None;
         };
-        if pos < self.stream_start[rec.stream.index()] {
-            return Ok(Go::Continue);
-        }
-        self.stats.records += 1;
-        if let Some(m) = &mut self.max_records {
-            if *m == 0 {
-                return Ok(Go::Limit);
-            }
-            *m -= 1;
-        }
-        let piece = self.merger.push(&rec);
-        let src = Src {
-            path,
-            num: pos.0,
-            off: pos.1,
+        let line = &buf[..len];
+        let span = match with_newline {
+            Some(w) => Span {
+                with_newline: Some(w),
+                at: None,
+            },
+            None => Span::of(line, rec.content, at),
         };
-        let span = Span::of(line, piece.content, at);
-        let go = sink.piece(&mut self.emitter, &piece, terminated, src, span)?;
-        self.stats.lines_out = self.emitter.lines_out;
-        self.stats.bytes_out = self.emitter.bytes_out;
-        match go {
-            Go::Limit if self.emitter.exhausted() => self.stats.limit_reached = true,
-            Go::Stop => self.stats.stopped = true,
-            _ => {}
+        Some((stages.record(&rec, path, pos, true, sink, span), len))
+    }
+
+    /// Whether to try [`Pipeline::line_in`] on the next line.
+    #[inline(always)]
+    pub(crate) fn in_line_ready(&self) -> bool {
+        self.in_line_wait == 0
+    }
+
+    /// The read buffer holds no whole line: [`Pipeline::line_in`] is tried on the next one
+    /// (a line it did not take may have been one cut by the end of a read).
+    #[inline]
+    pub(crate) fn in_line_retry(&mut self) {
+        if self.in_line_wait <= IN_LINE_WAIT {
+            self.in_line_wait = 0;
         }
-        Ok(go)
+    }
+
+    /// A line was framed: one fewer to wait before [`Pipeline::line_in`] tries again (a
+    /// decoder that never decodes in line waits for ever).
+    #[inline(always)]
+    pub(crate) fn in_line_framed(&mut self) {
+        if self.in_line_wait.wrapping_sub(1) < IN_LINE_WAIT {
+            self.in_line_wait -= 1;
+        }
+    }
+
+    /// The decoder, and the stages after it, borrowed apart (a record borrows the decoder).
+    #[inline(always)]
+    fn split(&mut self) -> (&mut AnyDecoder, Stages<'_>) {
+        (
+            &mut self.parser,
+            Stages {
+                merger: &mut self.merger,
+                emitter: &mut self.emitter,
+                stats: &mut self.stats,
+                stream_start: &self.stream_start,
+                max_records: &mut self.max_records,
+                in_line_wait: &mut self.in_line_wait,
+            },
+        )
     }
 
     /// Feeds a whole in-memory log (sans-IO entry point; used by the fuzz target and tests).

@@ -3,6 +3,11 @@
 //! Both parsers are sans-IO: they take one physical line (with or without its `\n`) and
 //! borrow the content from it. Docker content that needs unescaping is decoded into the
 //! [`RecordParser`]'s scratch buffer, which is reused, so no record allocates.
+//!
+//! A reader may also hand the Docker parser its read buffer from a line's start
+//! (`docker_record_in_line`): a record in dockerd's exact shape is then found and decoded in
+//! one pass, its line's end found by the same scan; any other line is framed first and
+//! parsed as above, with the same result (property-tested).
 
 use std::borrow::Cow;
 
@@ -222,29 +227,106 @@ pub(crate) fn docker_record<'a>(
                 }
                 Err(e) => return Err(ParseError::BadTimestamp(e)),
             };
-            let content: &'a [u8] = match log_at {
-                Unescaped::Scratch(len) => &scratch[..len],
-                Unescaped::Raw => &line[log.0..log.1],
-                // The value ends in `\n`: a full line, whose content is before the escape.
-                Unescaped::RawThenNewline => {
-                    return Ok(LogRecord {
-                        timestamp: time.timestamp,
-                        utc_offset: time.utc_offset,
-                        stream,
-                        tag: Tag::Full,
-                        content: &line[log.0..log.1 - 2],
-                    });
-                }
-            };
-            Ok(finish_docker(
-                time.timestamp,
-                time.utc_offset,
-                stream,
-                content,
-            ))
+            Ok(docker_fast_record(line, log_at, log, stream, time, scratch))
         }
         Fast::Fallback => slow_docker(line, scratch, times),
     }
+}
+
+/// The record of a line in dockerd's shape from what [`fast_docker`] found in it (or
+/// [`docker_record_in_line`]): the `log` value where [`Unescaped`] says, a final `\n` making
+/// it a full line.
+#[inline(always)]
+fn docker_fast_record<'a>(
+    line: &'a [u8],
+    log_at: Unescaped,
+    log: (usize, usize),
+    stream: Stream,
+    time: ParsedTime,
+    scratch: &'a [u8],
+) -> LogRecord<'a> {
+    let content: &'a [u8] = match log_at {
+        Unescaped::Scratch(len) => &scratch[..len],
+        Unescaped::Raw => &line[log.0..log.1],
+        // The value ends in `\n`: a full line, whose content is before the escape.
+        Unescaped::RawThenNewline => {
+            return LogRecord {
+                timestamp: time.timestamp,
+                utc_offset: time.utc_offset,
+                stream,
+                tag: Tag::Full,
+                content: &line[log.0..log.1 - 2],
+            };
+        }
+    };
+    finish_docker(time.timestamp, time.utc_offset, stream, content)
+}
+
+/// The longest value of `buf` that [`docker_record_in_line`] reads (a longer line is framed
+/// first): what it may make the scratch buffer hold.
+pub(crate) const IN_LINE_MAX: usize = 64 << 10;
+
+/// The Docker record at the start of `buf` (a read buffer from the start of a line, running
+/// on past it) and the length of its line, `\n` included, found in one pass over the line:
+/// the `log` value is scanned for its closing quote and a raw `\n` at once, the members after
+/// it are compared, the time parsed, and the line must end right after its `"}`.
+///
+/// `None` unless the line is in dockerd's exact shape and ends in `\n`: then frame the line
+/// and call [`docker_record`], which gives the same record for every line this accepts (the
+/// value up to the quote holds no `\n`, so the framed line has the same value, members and
+/// time; property-tested below). Reads at most about [`IN_LINE_MAX`] bytes of `buf`.
+// Always inlined into the read loop: called, its record went back through memory, and its
+// prologue and epilogue cost as much as the members' compare.
+#[inline(always)]
+pub(crate) fn docker_record_in_line<'a>(
+    buf: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+    times: &mut TimestampParser,
+) -> Option<InLine<'a>> {
+    let body = buf.strip_prefix(LOG_PREFIX)?;
+    let body = &body[..body.len().min(IN_LINE_MAX)];
+    let (end, log_at) = json_bytes::unescape_string_in_line(body, scratch)?;
+    let rest = &body[end + 1..];
+    let mid: &[u8; 27] = rest.get(..MID_STDOUT.len())?.try_into().ok()?;
+    let stream = if mid == MID_STDOUT {
+        Stream::Stdout
+    } else if mid == MID_STDERR {
+        Stream::Stderr
+    } else {
+        return None;
+    };
+    let tail = &rest[MID_STDOUT.len()..];
+    // The framed line's time is what lies between the members and its final `"}`: the
+    // timestamp at the start of `tail` when `"}\n` follows it (no timestamp holds a `"`).
+    let time = times.parse_prefix(tail).ok()?;
+    if tail.get(time.len..time.len + 3) != Some(b"\"}\n") {
+        return None;
+    }
+    let len = LOG_PREFIX.len() + end + 1 + MID_STDOUT.len() + time.len + 3;
+    let log = (LOG_PREFIX.len(), LOG_PREFIX.len() + end);
+    let scratch: &'a [u8] = scratch;
+    let rec = docker_fast_record(buf, log_at, log, stream, time, scratch);
+    // A decoded full line's `\n` is still in the scratch buffer, right after the content.
+    let with_newline = match log_at {
+        Unescaped::Scratch(n) if rec.tag == Tag::Full => Some(&scratch[..n]),
+        _ => None,
+    };
+    Some(InLine {
+        rec,
+        len,
+        with_newline,
+    })
+}
+
+/// A record decoded in line ([`docker_record_in_line`]).
+#[derive(Debug)]
+pub(crate) struct InLine<'a> {
+    pub rec: LogRecord<'a>,
+    /// Its line's length, `\n` included.
+    pub len: usize,
+    /// The content and a `\n` after it, when they lie together outside the line (a decoded
+    /// full line in the scratch buffer): what lets the output write both in one call.
+    pub with_newline: Option<&'a [u8]>,
 }
 
 fn docker_time(
@@ -415,6 +497,13 @@ impl RecordParser {
             Some(_) => cri_record(line, &mut self.times),
         }
     }
+
+    /// [`docker_record_in_line`] with this parser's scratch and timestamp cache: a record
+    /// this accepts is the one [`RecordParser::record`] gives for its framed line.
+    #[inline(always)]
+    pub(crate) fn record_in_line<'a>(&'a mut self, buf: &'a [u8]) -> Option<InLine<'a>> {
+        docker_record_in_line(buf, &mut self.scratch, &mut self.times)
+    }
 }
 
 #[cfg(test)]
@@ -486,99 +575,7 @@ mod tests {
     }
 }
 
-/// Adversarial Docker records for the fast path, held to `serde_json`: `log` values with
-/// escapes (one-letter, `\u`, surrogate pairs, `\/`) at and around the unescaper's 16-byte
-/// block edges, through one [`RecordParser`] whose scratch earlier records left longer or
-/// shorter, interleaved with records in other shapes (the `serde_json` path).
+// Adversarial Docker records and the in-line decoder, held to `serde_json` and the framed
+// path (its own file: this one stays under ~700 lines).
 #[cfg(test)]
-mod docker_edge_tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    /// `s` as a JSON string the way Go's `encoding/json` may write it with every option a
-    /// writer has: non-ASCII as `\uXXXX` (surrogate pairs above U+FFFF), `/` as `\/`.
-    fn go_ascii(s: &str) -> String {
-        let mut out = String::from("\"");
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '/' => out.push_str("\\/"),
-                '\n' => out.push_str("\\n"),
-                c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
-                c => {
-                    let mut units = [0u16; 2];
-                    for u in c.encode_utf16(&mut units) {
-                        out.push_str(&format!("\\u{u:04X}"));
-                    }
-                }
-            }
-        }
-        out.push('"');
-        out
-    }
-
-    fn text() -> impl Strategy<Value = String> {
-        let piece = prop::sample::select(vec![
-            "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1f}", "\u{7f}", "é", "\u{2028}", "🙂", "<&>",
-        ]);
-        let at = prop::sample::select(vec![0usize, 1, 13, 14, 15, 16, 17, 30, 31, 32, 33, 47, 48]);
-        (prop::collection::vec((at, piece), 0..4), any::<bool>()).prop_map(|(mut v, nl)| {
-            v.sort_by_key(|&(a, _)| a);
-            let mut s = String::new();
-            for (a, p) in v {
-                while s.len() < a {
-                    s.push('a');
-                }
-                s.push_str(p);
-            }
-            if nl {
-                s.push('\n');
-            }
-            s
-        })
-    }
-
-    /// What the line means to `serde_json` (the oracle of the fast path).
-    fn oracle(line: &[u8]) -> (Stream, Tag, Vec<u8>) {
-        #[derive(serde::Deserialize)]
-        struct Doc {
-            log: String,
-            stream: String,
-        }
-        let d: Doc = serde_json::from_slice(line).expect("valid JSON");
-        let stream = Stream::from_bytes(d.stream.as_bytes()).expect("stream");
-        let (tag, content) = match d.log.as_bytes().split_last() {
-            Some((b'\n', rest)) => (Tag::Full, rest.to_vec()),
-            _ => (Tag::Partial, d.log.into_bytes()),
-        };
-        (stream, tag, content)
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2048))]
-
-        #[test]
-        fn docker_records_equal_serde_json(
-            records in prop::collection::vec((text(), 0u8..4, any::<bool>()), 1..6),
-        ) {
-            let mut p = RecordParser::new();
-            for (t, shape, stderr) in records {
-                let stream = if stderr { "stderr" } else { "stdout" };
-                let log = match shape {
-                    0 | 3 => serde_json::to_string(&t).unwrap(),
-                    _ => go_ascii(&t),
-                };
-                let line = match shape {
-                    // Not dockerd's member order: the `serde_json` path.
-                    3 => format!(r#"{{"stream":"{stream}","log":{log},"time":"2024-06-19T15:02:45.5Z"}}"#),
-                    _ => format!(r#"{{"log":{log},"stream":"{stream}","time":"2024-06-19T15:02:45.5Z"}}"#),
-                };
-                let want = oracle(line.as_bytes());
-                let got = p.parse(line.as_bytes()).map(|(_, r)| (r.stream, r.tag, r.content.to_vec()));
-                prop_assert_eq!(got, Ok(want), "{}", line);
-            }
-        }
-    }
-}
+mod docker_edge_tests;

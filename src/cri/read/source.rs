@@ -215,6 +215,7 @@ pub(crate) fn drain_upto<S: Out>(
     budget: u64,
 ) -> Result<Go, ReadError> {
     let r = drain_lines(pipe, c, sink, budget);
+    pipe.sync_out();
     // The lines output stay in the buffer until the next fill: a sink that kept ranges of it
     // writes them now, whatever ended the drain.
     let released = sink.release(c.line_buf.window().1);
@@ -234,6 +235,24 @@ fn drain_lines<S: Out>(
         // Where the window handed to `release` starts: lines are at their offset past it.
         let base = c.line_buf.window().0;
         loop {
+            // A Docker record is found and decoded in one pass over its bytes (not a newline
+            // search, then the decoder's scan) when the decoder can: else framed below.
+            if pipe.in_line_ready() {
+                let off = c.line_buf.consumed_off();
+                if off >= c.skip_before {
+                    if let Some(buf) = c.line_buf.unframed() {
+                        let at = usize::try_from(off - base).ok();
+                        if let Some((r, len)) = pipe.line_in(&c.path, buf, (c.num, off), sink, at) {
+                            c.line_buf.take_line(len);
+                            let go = r.map_err(ReadError::Output)?;
+                            if go != Go::Continue {
+                                return Ok(go);
+                            }
+                            continue;
+                        }
+                    }
+                }
+            }
             match c.line_buf.next_line() {
                 Some(LineItem::Line { offset: off, .. })
                 | Some(LineItem::Overlong { offset: off, .. })
@@ -242,6 +261,7 @@ fn drain_lines<S: Out>(
                     offset: off,
                     bytes: line,
                 }) => {
+                    pipe.in_line_framed();
                     // In the window by construction; `try_from` only guards 32-bit targets.
                     let at = usize::try_from(off - base).ok();
                     let go = pipe
@@ -254,7 +274,12 @@ fn drain_lines<S: Out>(
                 Some(LineItem::Overlong { offset: off, .. }) => {
                     pipe.skip(&c.path, off, SkipReason::Overlong)
                 }
-                None => break,
+                None => {
+                    // No whole line left: what the in-line decoder did not take may have
+                    // been a record cut by the end of the read, so it tries again after it.
+                    pipe.in_line_retry();
+                    break;
+                }
             }
         }
         // Within one drain the read offset only grows (a truncation resets it between

@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::cri::write::{CriEncoder, DockerJsonEncoder, MaxLen, Split};
-use crate::time::{FixedClock, Offset, Timestamp};
+use crate::time::{Offset, SteppingClock, Timestamp};
 
 /// A small xorshift: reproducible inputs without a dependency.
 fn next(state: &mut u64) -> u64 {
@@ -40,46 +40,83 @@ fn input(seed: u64) -> Vec<u8> {
 }
 
 /// The records of `data` fed in chunks of `chunk` bytes, through the baseline loop or (with
-/// `wide`) the AVX2 one.
-fn encode<F: RecordEncoder>(format: F, data: &[u8], chunk: usize, wide: bool) -> Vec<u8> {
+/// `wide`) the AVX2 one; with `per_record`, the clock (a stepping one) is read per record.
+fn encode<F: RecordEncoder>(
+    format: F,
+    data: &[u8],
+    chunk: usize,
+    wide: bool,
+    per_record: bool,
+) -> Vec<u8> {
     let mut opts = WriterOptions::default();
     opts.split.max_len = MaxLen::from_signed(100);
     opts.flush_size = 1000;
     let mut w = LogWriter::with_options(Stream::Stdout, format, Vec::new(), opts)
-        .with_clock(FixedClock(Timestamp::new(1_700_000_000, 5)));
+        .with_clock(SteppingClock::new(START, STEP));
     for piece in data.chunks(chunk) {
-        w.format.start_batch(w.clock.now(), w.stream);
-        if wide {
+        if !per_record {
+            w.format.start_batch(w.clock.now(), w.stream);
+        }
+        match (wide, per_record) {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the callers pass `wide` only where the CPU has AVX2.
-            unsafe {
-                w.split_encode_avx2::<false>(piece).unwrap();
-            }
-        } else {
-            w.split_encode::<Baseline, false>(piece).unwrap();
+            (true, false) => unsafe { w.split_encode_avx2::<false>(piece).unwrap() },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            (true, true) => unsafe { w.split_encode_avx2::<true>(piece).unwrap() },
+            (_, false) => w.split_encode::<Baseline, false>(piece).unwrap(),
+            (_, true) => w.split_encode::<Baseline, true>(piece).unwrap(),
         }
         w.out.flush().unwrap();
     }
+    // The unterminated tail, with one more clock reading.
+    w.timestamps = if per_record {
+        TimestampPolicy::PerRecord
+    } else {
+        TimestampPolicy::PerRead
+    };
     w.finish().unwrap();
     w.into_inner()
 }
 
-/// The same records from [`LineSplitter::split`] and [`RecordEncoder::encode`], one at a time.
-fn one_at_a_time<F: RecordEncoder>(mut format: F, data: &[u8], chunk: usize) -> Vec<u8> {
+/// The clock of [`encode`] and [`one_at_a_time`]: it starts here and steps 1 ms a reading.
+const START: Timestamp = Timestamp::new(1_700_000_000, 5);
+const STEP: i128 = 1_000_000;
+
+/// The same records from [`LineSplitter::split`] and [`RecordEncoder::encode`], one at a
+/// time, with a clock reading per chunk (or per record) and one for the tail.
+fn one_at_a_time<F: RecordEncoder>(
+    mut format: F,
+    data: &[u8],
+    chunk: usize,
+    per_record: bool,
+) -> Vec<u8> {
     let mut splitter = LineSplitter::with_options(SplitOptions {
         max_len: MaxLen::from_signed(100),
         ..SplitOptions::default()
     });
-    format.start_batch(Timestamp::new(1_700_000_000, 5), Stream::Stdout);
+    let clock = SteppingClock::new(START, STEP);
     let mut out = Vec::new();
     for piece in data.chunks(chunk) {
+        if !per_record {
+            format.start_batch(clock.now(), Stream::Stdout);
+        }
         let mut pos = 0;
         while let (Split::Record(tag, content), used) = splitter.split(&piece[pos..]) {
+            if per_record {
+                format.start_batch(clock.now(), Stream::Stdout);
+            }
             format.encode(tag, content, &mut out);
             pos += used;
         }
     }
+    if !per_record {
+        format.start_batch(clock.now(), Stream::Stdout);
+    }
     while let Some((tag, content)) = splitter.finish() {
+        if per_record {
+            format.start_batch(clock.now(), Stream::Stdout);
+        }
         format.encode(tag, content, &mut out);
     }
     out
@@ -94,19 +131,17 @@ fn both_loops_write_the_same_records() {
     for seed in 1..if cfg!(miri) { 2 } else { 6 } {
         let data = input(seed);
         for chunk in [1, 7, 64, 333, 4096, data.len()] {
-            let cri = encode(CriEncoder::new(Offset::Utc), &data, chunk, false);
-            let json = encode(DockerJsonEncoder::new(), &data, chunk, false);
-            assert_eq!(
-                cri,
-                one_at_a_time(CriEncoder::new(Offset::Utc), &data, chunk)
-            );
-            assert_eq!(json, one_at_a_time(DockerJsonEncoder::new(), &data, chunk));
-            if wide {
-                assert_eq!(
-                    encode(CriEncoder::new(Offset::Utc), &data, chunk, true),
-                    cri
-                );
-                assert_eq!(encode(DockerJsonEncoder::new(), &data, chunk, true), json);
+            for per_record in [false, true] {
+                let cri = || CriEncoder::new(Offset::Utc);
+                let json = DockerJsonEncoder::new;
+                let got = encode(cri(), &data, chunk, false, per_record);
+                assert_eq!(got, one_at_a_time(cri(), &data, chunk, per_record));
+                let got_json = encode(json(), &data, chunk, false, per_record);
+                assert_eq!(got_json, one_at_a_time(json(), &data, chunk, per_record));
+                if wide {
+                    assert_eq!(encode(cri(), &data, chunk, true, per_record), got);
+                    assert_eq!(encode(json(), &data, chunk, true, per_record), got_json);
+                }
             }
         }
     }

@@ -1,0 +1,169 @@
+//! Reads through the in-line Docker decoding (a record found and decoded in one pass, see
+//! `Pipeline::line_in`) held to the same reads through the framed path only: a custom
+//! decoder ([`ReadFormat::Custom`]) never decodes in line, and a [`RecordParser`] or
+//! [`DockerJsonDecoder`] behind one decodes each framed line as the built-in formats do.
+//! Logs mix dockerd's records (escapes, raw newlines in values, other member orders, CRLF),
+//! CRI records, garbage, empty and overlong lines, read in small pieces so that records
+//! straddle the reads; output (through a zero-copy sink) and stats must be identical.
+
+use std::ops::Range;
+
+use proptest::prelude::*;
+
+use super::{
+    DockerJsonDecoder, LogReader, LogSink, ReadFormat, ReadOptions, ReadStats, RecordParser,
+};
+use crate::cri::Stream;
+
+/// Bytes written to a stream, in order.
+type Out = Vec<(Stream, Vec<u8>)>;
+
+/// A kept range of the window (`Ok`) or a copy given after one (`Err`).
+type Pending = Result<Range<usize>, Vec<u8>>;
+
+/// Everything a sink is told, in call order; ranges of the read window (and the copies
+/// given after them) resolved at release, as a zero-copy sink writes them.
+#[derive(Default)]
+struct Record {
+    out: Out,
+    pending: Vec<(Stream, Pending)>,
+    ends: Vec<Stream>,
+}
+
+impl LogSink for Record {
+    fn write_stream(&mut self, s: Stream, data: &[u8]) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            self.out.push((s, data.to_vec()));
+        } else {
+            self.pending.push((s, Err(data.to_vec())));
+        }
+        Ok(())
+    }
+    fn write_stream_at(&mut self, s: Stream, data: &[u8], at: usize) -> std::io::Result<()> {
+        self.pending.push((s, Ok(at..at + data.len())));
+        Ok(())
+    }
+    fn release(&mut self, window: &[u8]) -> std::io::Result<()> {
+        for (s, p) in self.pending.drain(..) {
+            let bytes = match p {
+                Ok(r) => window[r].to_vec(),
+                Err(b) => b,
+            };
+            self.out.push((s, bytes));
+        }
+        Ok(())
+    }
+    fn line_end(&mut self, s: Stream) -> std::ops::ControlFlow<()> {
+        self.ends.push(s);
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// One line of the log (without or with its `\n`, as the shape says).
+fn line() -> impl Strategy<Value = Vec<u8>> {
+    let text = prop::collection::vec(
+        prop::sample::select(vec![
+            "a",
+            "bcd",
+            "\"",
+            "\\",
+            "/",
+            "\n",
+            "\t",
+            "\u{1}",
+            "é",
+            "🙂",
+            "xxxxxxxxxxxxxxxx",
+        ]),
+        0..24,
+    )
+    .prop_map(|v| v.concat());
+    let time = prop::sample::select(vec![
+        "2024-06-19T15:02:45.5Z",
+        "2024-06-19T15:02:45.123456789Z",
+        "2024-06-19T15:02:46+02:00",
+        "2024-06-19T5:02:45Z",
+        "bad",
+    ]);
+    // Mostly dockerd's records (0 to 3), so that the in-line path runs between the others.
+    (
+        text,
+        prop_oneof![6 => 0u8..4, 4 => 4u8..10],
+        any::<bool>(),
+        time,
+    )
+        .prop_map(|(t, shape, err, time)| {
+            let stream = if err { "stderr" } else { "stdout" };
+            let log = serde_json::to_string(&t).unwrap();
+            let s = match shape {
+                0..=3 => format!("{{\"log\":{log},\"stream\":\"{stream}\",\"time\":\"{time}\"}}\n"),
+                // A raw newline in the value: two lines, neither a record.
+                4 => format!(
+                    "{{\"log\":{},\"stream\":\"{stream}\",\"time\":\"{time}\"}}\n",
+                    log.replacen('a', "\n", 1)
+                ),
+                5 => format!("{{\"stream\":\"{stream}\",\"log\":{log},\"time\":\"{time}\"}}\n"),
+                6 => format!("{{\"log\":{log},\"stream\":\"{stream}\",\"time\":\"{time}\"}}\r\n"),
+                7 => format!(
+                    "{time} {stream} {} {}\n",
+                    if err { "P" } else { "F" },
+                    t.replace('\n', " ")
+                ),
+                8 => "\n".to_string(),
+                _ => format!("{{\"log\":{log},\"stream\":\"{stream}\",\"time\":\"{time}\"}}"),
+            };
+            s.into_bytes()
+        })
+}
+
+fn read(path: &std::path::Path, opts: &ReadOptions) -> (Out, Vec<Stream>, ReadStats) {
+    let mut sink = Record::default();
+    let stats = LogReader::open_single(path, opts.clone())
+        .expect("open")
+        .read_to(&mut sink)
+        .expect("read");
+    // Pieces joined per stream run: how many sink calls carry the bytes is not the output.
+    let mut out: Out = Vec::new();
+    for (s, b) in sink.out {
+        match out.last_mut() {
+            Some((ls, lb)) if *ls == s => lb.extend_from_slice(&b),
+            _ => out.push((s, b)),
+        }
+    }
+    (out, sink.ends, stats)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn in_line_reads_equal_framed_reads(
+        lines in prop::collection::vec(line(), 0..80),
+        read_size in 16usize..400,
+        max_record in 16usize..600,
+        limit in prop::option::of(0u64..3000),
+        docker_only in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.log");
+        std::fs::write(&path, lines.concat()).unwrap();
+        // Fields set by assignment (the crate's conventions: the options are non_exhaustive).
+        #[allow(clippy::field_reassign_with_default)]
+        let opts = {
+            let mut opts = ReadOptions::default();
+            opts.read_size = read_size;
+            opts.max_record_len = max_record;
+            opts.output.limit_bytes = limit;
+            opts
+        };
+        let mut opts = opts;
+        let mut framed = opts.clone();
+        if docker_only {
+            opts.format = ReadFormat::DockerJson;
+            framed.format = ReadFormat::custom(DockerJsonDecoder::default);
+        } else {
+            framed.format = ReadFormat::custom(RecordParser::new);
+        }
+        prop_assert_eq!(read(&path, &opts), read(&path, &framed));
+    }
+}
