@@ -342,36 +342,40 @@ impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
             self.format.start_batch(self.clock.now(), self.stream);
         }
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, just checked.
+        if let Some(avx2) = Avx2Newlines::detect() {
+            // SAFETY: `avx2` exists, so the CPU has AVX2.
             unsafe {
-                match per_record {
-                    true => self.split_encode_avx2::<true>(chunk)?,
-                    false => self.split_encode_avx2::<false>(chunk)?,
+                if per_record {
+                    self.split_encode_avx2::<true>(avx2, chunk)?;
+                } else {
+                    self.split_encode_avx2::<false>(avx2, chunk)?;
                 }
             }
             return self.out.flush();
         }
-        match per_record {
-            true => self.split_encode::<Baseline, true>(chunk)?,
-            false => self.split_encode::<Baseline, false>(chunk)?,
+        if per_record {
+            self.split_encode::<_, true>(Baseline, chunk)?;
+        } else {
+            self.split_encode::<_, false>(Baseline, chunk)?;
         }
         self.out.flush()
     }
 
     /// Splits `chunk` and encodes its records into the output batch, finding newlines with
-    /// `M`; with `PER_RECORD`, each record gets its own clock reading. Inlined, so that
+    /// `kind`; with `PER_RECORD`, each record gets its own clock reading. Inlined, so that
     /// [`split_encode_avx2`](Self::split_encode_avx2) compiles the whole loop (masks, prefix
     /// and content copies) for AVX2.
     #[inline(always)]
     fn split_encode<M: NewlineMask, const PER_RECORD: bool>(
         &mut self,
+        kind: M,
         chunk: &[u8],
     ) -> Result<(), WriteError> {
         let (out, format, clock, stream) =
             (&mut self.out, &mut self.format, &self.clock, self.stream);
         // Inlined into the splitter's loop: a call per record costs more than the push.
-        self.splitter.try_for_each_with::<M, _, _>(
+        self.splitter.try_for_each_with(
+            kind,
             chunk,
             #[inline(always)]
             |tag, content| {
@@ -383,17 +387,19 @@ impl<F: RecordEncoder, K: RecordWriter, C: Clock> LogWriter<F, K, C> {
         )
     }
 
-    /// [`split_encode`](Self::split_encode) compiled for AVX2.
+    /// [`split_encode`](Self::split_encode) compiled for AVX2; `avx2` shows the CPU has it.
     ///
     /// # Safety
-    /// The CPU must have AVX2.
+    /// None beyond holding `avx2`; the function is `unsafe` only because
+    /// `#[target_feature]` functions are (before Rust 1.86, above the MSRV).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn split_encode_avx2<const PER_RECORD: bool>(
         &mut self,
+        avx2: Avx2Newlines,
         chunk: &[u8],
     ) -> Result<(), WriteError> {
-        self.split_encode::<Avx2Newlines, PER_RECORD>(chunk)
+        self.split_encode::<_, PER_RECORD>(avx2, chunk)
     }
 
     /// End of input: writes the unterminated tail as `P` records and returns the summary.

@@ -340,14 +340,15 @@ impl LineSplitter {
         input: &[u8],
         f: F,
     ) -> Result<(), E> {
-        self.try_for_each_with::<Baseline, E, F>(input, f)
+        self.try_for_each_with(Baseline, input, f)
     }
 
-    /// [`try_for_each`](Self::try_for_each) with the newline masks of `M`; inlined, so that a
-    /// caller compiled for a wider instruction set compiles the whole loop with it.
+    /// [`try_for_each`](Self::try_for_each) with the newline masks of `kind`; inlined, so that
+    /// a caller compiled for a wider instruction set compiles the whole loop with it.
     #[inline(always)]
     pub(crate) fn try_for_each_with<M: NewlineMask, E, F: FnMut(Tag, &[u8]) -> Result<(), E>>(
         &mut self,
+        kind: M,
         input: &[u8],
         mut f: F,
     ) -> Result<(), E> {
@@ -367,7 +368,7 @@ impl LineSplitter {
         let mut start = 0;
         // `f` is called at one place in this loop so that it is inlined here; the rare cases
         // go through `split_loop`.
-        for nl in Newlines::<M>::new(rest) {
+        for nl in Newlines::new(rest, kind) {
             let content = self.strip(&rest[start..nl]);
             if content.len() <= m {
                 f(Tag::Full, content)?;

@@ -57,15 +57,23 @@ fn encode<F: RecordEncoder>(
         if !per_record {
             w.format.start_batch(w.clock.now(), w.stream);
         }
-        match (wide, per_record) {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: the callers pass `wide` only where the CPU has AVX2.
-            (true, false) => unsafe { w.split_encode_avx2::<false>(piece).unwrap() },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
-            (true, true) => unsafe { w.split_encode_avx2::<true>(piece).unwrap() },
-            (_, false) => w.split_encode::<Baseline, false>(piece).unwrap(),
-            (_, true) => w.split_encode::<Baseline, true>(piece).unwrap(),
+        #[cfg(target_arch = "x86_64")]
+        if let (true, Some(avx2)) = (wide, Avx2Newlines::detect()) {
+            // SAFETY: `avx2` exists, so the CPU has AVX2.
+            unsafe {
+                if per_record {
+                    w.split_encode_avx2::<true>(avx2, piece).unwrap();
+                } else {
+                    w.split_encode_avx2::<false>(avx2, piece).unwrap();
+                }
+            }
+            w.out.flush().unwrap();
+            continue;
+        }
+        if per_record {
+            w.split_encode::<_, true>(Baseline, piece).unwrap();
+        } else {
+            w.split_encode::<_, false>(Baseline, piece).unwrap();
         }
         w.out.flush().unwrap();
     }

@@ -3,8 +3,6 @@
 //! [`NewlineMask`]: SSE2 (every x86_64 CPU) or portable words by default, AVX2 for the
 //! writer's loop when the CPU has it.
 
-use std::marker::PhantomData;
-
 /// The bytes one mask covers: one bit per byte of a `u64`.
 pub(super) const BLOCK: usize = 64;
 
@@ -12,39 +10,52 @@ pub(super) const BLOCK: usize = 64;
 /// wider, unrolled loop scans long runs faster; one call per long line is cheap).
 pub(super) const LONG_LINE_BLOCKS: u32 = 4;
 
-/// A way to find the `\n` bytes of one block.
-pub(crate) trait NewlineMask {
+/// A way to find the `\n` bytes of one block. A value of the type is needed to use it:
+/// [`Avx2`]'s is made only on a CPU that has AVX2.
+pub(crate) trait NewlineMask: Copy {
     /// Bit `i` set when `block[i]` is `\n`.
-    fn mask(block: &[u8; BLOCK]) -> u64;
+    fn mask(self, block: &[u8; BLOCK]) -> u64;
 }
 
 /// The mask every CPU of the target has: SSE2 on x86_64, 8-byte words elsewhere.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Baseline;
 
 impl NewlineMask for Baseline {
     #[inline(always)]
-    fn mask(block: &[u8; BLOCK]) -> u64 {
+    fn mask(self, block: &[u8; BLOCK]) -> u64 {
         newline_mask(block)
     }
 }
 
-/// Two 32-byte compares (AVX2). Only for code that runs where the CPU has AVX2: the writer's
-/// loop compiled for it, entered after `is_x86_feature_detected!("avx2")`.
+/// Two 32-byte compares (AVX2). A value is proof that the CPU has AVX2: the only way to make
+/// one is [`Avx2::detect`], so safe code cannot reach the AVX2 instructions on a CPU
+/// without them.
 #[cfg(target_arch = "x86_64")]
-pub(crate) struct Avx2;
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    /// `Some` where the CPU has AVX2 (`is_x86_feature_detected!`, cached after the first
+    /// call).
+    #[inline]
+    pub(crate) fn detect() -> Option<Avx2> {
+        std::arch::is_x86_feature_detected!("avx2").then_some(Avx2(()))
+    }
+}
 
 #[cfg(target_arch = "x86_64")]
 impl NewlineMask for Avx2 {
     #[inline(always)]
-    fn mask(block: &[u8; BLOCK]) -> u64 {
-        // SAFETY: `Avx2` is used only by `LogWriter::split_encode_avx2`, which is called only
-        // after `is_x86_feature_detected!("avx2")`.
+    fn mask(self, block: &[u8; BLOCK]) -> u64 {
+        // SAFETY: an `Avx2` exists only where `Avx2::detect` found AVX2.
         unsafe { newline_mask_avx2(block) }
     }
 }
 
 /// The positions of the `\n` bytes of a slice, in order (see the module docs).
-pub(super) struct Newlines<'a, M = Baseline> {
+pub(super) struct Newlines<'a, M> {
     hay: &'a [u8],
     /// Offset of the block `mask` covers.
     base: usize,
@@ -54,18 +65,19 @@ pub(super) struct Newlines<'a, M = Baseline> {
     next: usize,
     /// Blocks scanned since the last newline.
     empty: u32,
-    kind: PhantomData<M>,
+    /// How a block's mask is found.
+    kind: M,
 }
 
 impl<'a, M> Newlines<'a, M> {
-    pub(super) fn new(hay: &'a [u8]) -> Self {
+    pub(super) fn new(hay: &'a [u8], kind: M) -> Self {
         Newlines {
             hay,
             base: 0,
             mask: 0,
             next: 0,
             empty: 0,
-            kind: PhantomData,
+            kind,
         }
     }
 }
@@ -94,12 +106,12 @@ impl<M: NewlineMask> Iterator for Newlines<'_, M> {
             self.base = self.next;
             self.next += BLOCK;
             self.mask = match rest.first_chunk::<BLOCK>() {
-                Some(block) => M::mask(block),
+                Some(block) => self.kind.mask(block),
                 None => {
                     // The short last block, padded with bytes that are not `\n`.
                     let mut block = [0u8; BLOCK];
                     block[..rest.len()].copy_from_slice(rest);
-                    M::mask(&block)
+                    self.kind.mask(&block)
                 }
             };
         }

@@ -80,10 +80,10 @@ fn masks_equal_the_naive_one() {
 /// The newlines of `hay` from the baseline masks, checked against the AVX2 ones where the
 /// CPU has AVX2.
 fn newlines(hay: &[u8]) -> Vec<usize> {
-    let got: Vec<usize> = Newlines::<Baseline>::new(hay).collect();
+    let got: Vec<usize> = Newlines::new(hay, Baseline).collect();
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        let wide: Vec<usize> = Newlines::<Avx2>::new(hay).collect();
+    if let Some(avx2) = Avx2::detect() {
+        let wide: Vec<usize> = Newlines::new(hay, avx2).collect();
         assert_eq!(wide, got);
     }
     got
