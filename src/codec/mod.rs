@@ -6,7 +6,7 @@
 //! * [`RuncCodec`]: runc's log.json.
 //! * [`copy_streams`]: stdout and stderr to one sink as records, as the `binary://` driver
 //!   does with threads.
-//! * [`FollowStream`]: `kubectl logs -f` as a `Stream` of lines, across rotation.
+//! * [`FollowStream`] (Unix): `kubectl logs -f` as a `Stream` of lines, across rotation.
 //!
 //! The codecs are thin: framing is the crate's overlong-line policy over the framed
 //! reader's buffer (a line of the cap or more is dropped as it streams, never buffered
@@ -36,12 +36,15 @@
 use std::io;
 
 mod copy;
+// Following reads files (`cri::read::Follower`), which is Unix-only.
+#[cfg(unix)]
 mod follow;
 mod frame;
 mod record;
 mod runc;
 
 pub use copy::copy_streams;
+#[cfg(unix)]
 pub use follow::FollowStream;
 pub use record::{RecordCodec, SkipCounts, DEFAULT_MAX_RECORD_LEN};
 pub use runc::RuncCodec;
