@@ -117,57 +117,8 @@ pub fn fuzz_merge_reader(data: &[u8]) {
 fn zero_copy_matches_copying(body: &[u8], output: OutputOptions) {
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use super::{LogReader, LogSink, ReadOptions};
-    use crate::cri::Stream;
-
-    /// Bytes per stream, in call order, consecutive pieces of one stream joined.
-    #[derive(Default)]
-    struct Copies(Vec<(Stream, Vec<u8>)>);
-    impl Copies {
-        fn push(&mut self, s: Stream, data: &[u8]) {
-            match self.0.last_mut() {
-                Some((last, bytes)) if *last == s => bytes.extend_from_slice(data),
-                _ => self.0.push((s, data.to_vec())),
-            }
-        }
-    }
-    impl LogSink for Copies {
-        fn write_stream(&mut self, s: Stream, data: &[u8]) -> std::io::Result<()> {
-            self.push(s, data);
-            Ok(())
-        }
-    }
-    /// A kept range of the window (`Ok`) or a copy given after one (`Err`).
-    type Pending = Result<std::ops::Range<usize>, Vec<u8>>;
-    /// Ranges kept until the window is released, copies queued behind them.
-    #[derive(Default)]
-    struct Ranges {
-        out: Copies,
-        pending: Vec<(Stream, Pending)>,
-    }
-    impl LogSink for Ranges {
-        fn write_stream(&mut self, s: Stream, data: &[u8]) -> std::io::Result<()> {
-            if self.pending.is_empty() {
-                self.out.push(s, data);
-            } else {
-                self.pending.push((s, Err(data.to_vec())));
-            }
-            Ok(())
-        }
-        fn write_stream_at(&mut self, s: Stream, data: &[u8], at: usize) -> std::io::Result<()> {
-            self.pending.push((s, Ok(at..at + data.len())));
-            Ok(())
-        }
-        fn release(&mut self, window: &[u8]) -> std::io::Result<()> {
-            for (s, p) in std::mem::take(&mut self.pending) {
-                match p {
-                    Ok(r) => self.out.push(s, &window[r]),
-                    Err(b) => self.out.push(s, &b),
-                }
-            }
-            Ok(())
-        }
-    }
+    use super::recording_sink::RecordingSink;
+    use super::{LogReader, ReadOptions};
 
     static FILES: AtomicU64 = AtomicU64::new(0);
     let path = std::env::temp_dir().join(format!(
@@ -181,15 +132,16 @@ fn zero_copy_matches_copying(body: &[u8], output: OutputOptions) {
         read_size: 64,
         ..ReadOptions::default()
     };
-    let read = |sink: &mut dyn LogSink| {
-        LogReader::open_single(&path, opts.clone()).and_then(|mut r| r.read_to(&mut &mut *sink))
+    let read = |sink: &mut RecordingSink| {
+        LogReader::open_single(&path, opts.clone()).and_then(|mut r| r.read_to(sink))
     };
-    let mut copies = Copies::default();
-    let mut ranges = Ranges::default();
+    let mut copies = RecordingSink::copying();
+    let mut ranges = RecordingSink::zero_copy();
     let a = read(&mut copies).map_err(|e| e.to_string());
     let b = read(&mut ranges).map_err(|e| e.to_string());
     let _ = std::fs::remove_file(&path);
     assert_eq!(a, b, "read results");
-    assert!(ranges.pending.is_empty(), "ranges left unreleased");
-    assert_eq!(copies.0, ranges.out.0, "zero-copy output");
+    assert_eq!(ranges.unreleased(), 0, "ranges left unreleased");
+    assert_eq!(copies.out, ranges.out, "zero-copy output");
+    assert_eq!(copies.ends, ranges.ends, "line ends");
 }

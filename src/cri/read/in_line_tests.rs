@@ -4,60 +4,17 @@
 //! [`DockerJsonDecoder`] behind one decodes each framed line as the built-in formats do.
 //! Logs mix dockerd's records (escapes, raw newlines in values, other member orders, CRLF),
 //! CRI records, garbage, empty and overlong lines, read in small pieces so that records
-//! straddle the reads; output (through a zero-copy sink) and stats must be identical.
-
-use std::ops::Range;
+//! straddle the reads; output (through a zero-copy sink, [`RecordingSink`]) and stats must be
+//! identical.
 
 use proptest::prelude::*;
 
-use super::{
-    DockerJsonDecoder, LogReader, LogSink, ReadFormat, ReadOptions, ReadStats, RecordParser,
-};
+use super::recording_sink::RecordingSink;
+use super::{DockerJsonDecoder, LogReader, ReadFormat, ReadOptions, ReadStats, RecordParser};
 use crate::cri::Stream;
 
-/// Bytes written to a stream, in order.
+/// Bytes written per stream run, in order.
 type Out = Vec<(Stream, Vec<u8>)>;
-
-/// A kept range of the window (`Ok`) or a copy given after one (`Err`).
-type Pending = Result<Range<usize>, Vec<u8>>;
-
-/// Everything a sink is told, in call order; ranges of the read window (and the copies
-/// given after them) resolved at release, as a zero-copy sink writes them.
-#[derive(Default)]
-struct Record {
-    out: Out,
-    pending: Vec<(Stream, Pending)>,
-    ends: Vec<Stream>,
-}
-
-impl LogSink for Record {
-    fn write_stream(&mut self, s: Stream, data: &[u8]) -> std::io::Result<()> {
-        if self.pending.is_empty() {
-            self.out.push((s, data.to_vec()));
-        } else {
-            self.pending.push((s, Err(data.to_vec())));
-        }
-        Ok(())
-    }
-    fn write_stream_at(&mut self, s: Stream, data: &[u8], at: usize) -> std::io::Result<()> {
-        self.pending.push((s, Ok(at..at + data.len())));
-        Ok(())
-    }
-    fn release(&mut self, window: &[u8]) -> std::io::Result<()> {
-        for (s, p) in self.pending.drain(..) {
-            let bytes = match p {
-                Ok(r) => window[r].to_vec(),
-                Err(b) => b,
-            };
-            self.out.push((s, bytes));
-        }
-        Ok(())
-    }
-    fn line_end(&mut self, s: Stream) -> std::ops::ControlFlow<()> {
-        self.ends.push(s);
-        std::ops::ControlFlow::Continue(())
-    }
-}
 
 /// One line of the log (without or with its `\n`, as the shape says).
 fn line() -> impl Strategy<Value = Vec<u8>> {
@@ -117,20 +74,13 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn read(path: &std::path::Path, opts: &ReadOptions) -> (Out, Vec<Stream>, ReadStats) {
-    let mut sink = Record::default();
+    let mut sink = RecordingSink::zero_copy();
     let stats = LogReader::open_single(path, opts.clone())
         .expect("open")
         .read_to(&mut sink)
         .expect("read");
-    // Pieces joined per stream run: how many sink calls carry the bytes is not the output.
-    let mut out: Out = Vec::new();
-    for (s, b) in sink.out {
-        match out.last_mut() {
-            Some((ls, lb)) if *ls == s => lb.extend_from_slice(&b),
-            _ => out.push((s, b)),
-        }
-    }
-    (out, sink.ends, stats)
+    assert_eq!(sink.unreleased(), 0, "ranges left unreleased");
+    (sink.out, sink.ends, stats)
 }
 
 proptest! {

@@ -332,6 +332,8 @@ impl ReadError {
 // Test support, not API: compiled only with the internal `__fuzz` feature.
 #[cfg(feature = "__fuzz")]
 mod fuzz;
+#[cfg(all(unix, any(test, feature = "__fuzz")))]
+mod recording_sink;
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]
 pub use fuzz::{fuzz_cri_record, fuzz_docker_record, fuzz_merge_reader};
