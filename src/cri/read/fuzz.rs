@@ -126,7 +126,14 @@ fn zero_copy_matches_copying(body: &[u8], output: OutputOptions) {
         std::process::id(),
         FILES.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::write(&path, body).expect("the fuzz input is written to a temporary file");
+    // `create_new`: a name planted in the shared temporary directory (a symlink) is refused,
+    // not followed.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, body))
+        .expect("the fuzz input is written to a new temporary file");
     let opts = ReadOptions {
         output,
         read_size: 64,
